@@ -1,0 +1,107 @@
+import { DT, ortType } from './onnx/dtype';
+import type { GraphIndex } from './onnx/graph';
+import { EngineError } from './errors';
+
+export type InputRole =
+  | 'ids' | 'attention_mask' | 'position_ids' | 'token_type_ids' | 'past' | 'use_cache_branch'
+  | 'pixels' | 'inputs_embeds' | 'num_logits_to_keep' | 'features' | 'other';
+
+export interface ClassifiedInput { name: string; elemType: number; shape: (number | string)[]; role: InputRole }
+
+/** What each graph input is for, read from its name, type and shape (never assumed). */
+export function classifyInputs(g: GraphIndex): ClassifiedInput[] {
+  return g.graph.input.filter((i) => !g.initializers.has(i.name)).map((i) => {
+    const elemType = g.elemTypeOf(i.name) ?? DT.FLOAT;
+    const shape = g.shapeOf(i.name) ?? [];
+    return { name: i.name, elemType, shape, role: roleOf(i.name, elemType, shape) };
+  });
+}
+
+function roleOf(name: string, t: number, shape: (number | string)[]): InputRole {
+  const n = name.toLowerCase();
+  const isInt = t === DT.INT64 || t === DT.INT32;
+  if (/past|cache\.|\.key$|\.value$/.test(n) && !/use_cache/.test(n)) return 'past';
+  if (/use_cache/.test(n)) return 'use_cache_branch';
+  if (/inputs_embeds/.test(n)) return 'inputs_embeds';
+  if (/logits_to_keep/.test(n)) return 'num_logits_to_keep';
+  if (isInt && /(attention_)?mask/.test(n)) return 'attention_mask';
+  if (isInt && /position/.test(n)) return 'position_ids';
+  if (isInt && /token_type|segment/.test(n)) return 'token_type_ids';
+  if (isInt && (/ids|input|token/.test(n) || shape.length === 2)) return 'ids';
+  if (!isInt && (/pixel|image/.test(n) || (shape.length === 4 && (shape[1] === 3 || shape[1] === 1)))) return 'pixels';
+  if (!isInt) return 'features';
+  return 'other';
+}
+
+/** A tensor to feed, independent of the runtime library. */
+export interface FeedTensor { type: string; data: BigInt64Array | Int32Array | Float32Array | Uint16Array | Uint8Array; dims: number[] }
+
+function intTensor(elemType: number, values: number[], dims: number[]): FeedTensor {
+  if (elemType === DT.INT32) return { type: 'int32', data: Int32Array.from(values), dims };
+  return { type: 'int64', data: BigInt64Array.from(values.map((v) => BigInt(v))), dims };
+}
+
+function zerosOf(elemType: number, dims: number[]): FeedTensor {
+  const n = dims.reduce((a, b) => a * b, 1);
+  const type = ortType(elemType) ?? 'float32';
+  switch (type) {
+    case 'float16': return { type, data: new Uint16Array(n), dims };
+    case 'int64': return { type, data: new BigInt64Array(n), dims };
+    case 'int32': return { type, data: new Int32Array(n), dims };
+    case 'bool': case 'uint8': case 'int8': return { type, data: new Uint8Array(n), dims };
+    default: return { type: 'float32', data: new Float32Array(n), dims };
+  }
+}
+
+/** Dims for a past key/value: batch 1, past length 0 (an empty cache), fixed dims as declared. */
+function pastDims(shape: (number | string)[]): number[] {
+  const named = shape.map((d) => (typeof d === 'number' ? d : /past|total|seq/i.test(d) ? 0 : /batch/i.test(d) ? 1 : -1));
+  const rank = shape.length;
+  return named.map((d, i) => {
+    if (d >= 0) return d;
+    if (rank === 5) return i === 1 ? 1 : i === 3 ? 0 : 1;
+    return i === 0 ? 1 : i === rank - 2 ? 0 : 1;
+  });
+}
+
+/** Feeds for a text model from token ids: batch of one, no past. */
+export function textFeeds(inputs: ClassifiedInput[], ids: number[]): Record<string, FeedTensor> {
+  const S = ids.length;
+  const feeds: Record<string, FeedTensor> = {};
+  for (const i of inputs) {
+    switch (i.role) {
+      case 'ids': feeds[i.name] = intTensor(i.elemType, ids, [1, S]); break;
+      case 'attention_mask': feeds[i.name] = intTensor(i.elemType, new Array(S).fill(1), [1, S]); break;
+      case 'position_ids': feeds[i.name] = intTensor(i.elemType, ids.map((_, k) => k), [1, S]); break;
+      case 'token_type_ids': feeds[i.name] = intTensor(i.elemType, new Array(S).fill(0), [1, S]); break;
+      case 'past': feeds[i.name] = zerosOf(i.elemType, pastDims(i.shape)); break;
+      case 'use_cache_branch': feeds[i.name] = { type: 'bool', data: new Uint8Array([0]), dims: [1] }; break;
+      case 'num_logits_to_keep': feeds[i.name] = intTensor(i.elemType, [0], []); break;
+      case 'inputs_embeds': throw new EngineError('unsupported-input', `The model takes "${i.name}" (embeddings) rather than token ids, so it cannot be run from a prompt.`);
+      default: throw new EngineError('unsupported-input', `Do not know what to feed the input "${i.name}" (${i.shape.join('×')}) of a text model.`);
+    }
+  }
+  return feeds;
+}
+
+/** A deterministic stand-in input for models fed with floats (images, features) when none is given. */
+export function syntheticFeeds(inputs: ClassifiedInput[], seed = 1): Record<string, FeedTensor> {
+  const feeds: Record<string, FeedTensor> = {};
+  let s = seed >>> 0;
+  const rnd = () => { s = (s * 1664525 + 1013904223) >>> 0; return s / 2 ** 32; };
+  for (const i of inputs) {
+    const dims = i.shape.map((d, k) => (typeof d === 'number' ? d : k === 0 ? 1 : i.role === 'pixels' ? (k === 1 ? 3 : 224) : 16));
+    if (i.role === 'pixels' || i.role === 'features') {
+      const n = dims.reduce((a, b) => a * b, 1);
+      const data = new Float32Array(n);
+      // Smooth structure plus noise: a plausible image-like signal rather than white noise.
+      for (let k = 0; k < n; k++) data[k] = 0.5 * Math.sin(k * 0.013) + (rnd() - 0.5);
+      feeds[i.name] = { type: 'float32', data, dims };
+    } else if (i.role === 'past') {
+      feeds[i.name] = zerosOf(i.elemType, pastDims(i.shape));
+    } else {
+      throw new EngineError('unsupported-input', `Do not know what to feed the input "${i.name}" of this model.`);
+    }
+  }
+  return feeds;
+}

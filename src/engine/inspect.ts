@@ -1,0 +1,151 @@
+import * as path from 'node:path';
+import { EngineError } from './errors';
+import { dtypeName, DT } from './onnx/dtype';
+import { liftCacheBranches } from './onnx/flatten';
+import { attrInt, GraphIndex } from './onnx/graph';
+import { loadModel, type LoadedModel } from './onnx/load';
+import { locateBlocks } from './locate/registry';
+import { staticWidth } from './locate/width';
+import type { Location } from './locate/types';
+import { classifyInputs, type InputRole } from './inputs';
+
+export type Family = 'decoder' | 'encoder' | 'vision' | 'other';
+
+export interface InputInfo { name: string; type: string; shape: (number | string)[]; role: InputRole }
+
+export interface ModelInfo {
+  path: string;
+  family: Family;
+  blocks: number;
+  hiddenSize: number | null;
+  heads: number | null;
+  kvHeads: number | null;
+  dtype: string;
+  inputs: InputInfo[];
+  outputs: string[];
+  externalData: { file: string; present: boolean; bytes: number }[];
+  opsets: Record<string, number>;
+  producer: string;
+  matcher: string;
+  postNorm: boolean;
+  attention: 'probabilities' | 'scores' | 'unavailable';
+  quantization: string[];
+  vocabSize: number | null;
+  warnings: string[];
+  blockOutputs: string[];
+}
+
+/** A model opened and understood, ready for surgery. Owns (and may mutate) the proto. */
+export interface PreparedModel {
+  loaded: LoadedModel;
+  index: GraphIndex;
+  location: Location;
+  info: ModelInfo;
+}
+
+export function prepareModel(file: string): PreparedModel {
+  const loaded = loadModel(file);
+  const g = loaded.proto.graph!;
+  const lifted = liftCacheBranches(g);
+  const index = new GraphIndex(g);
+  const location = locateBlocks(index, path.basename(loaded.path));
+  const warnings = [...location.warnings];
+  if (lifted.length) warnings.push(`Merged decoder: using the no-past branch of the If on ${lifted.join(', ')}.`);
+
+  const inputs: InputInfo[] = classifyInputs(index).map((c) => ({ name: c.name, type: dtypeName(c.elemType), shape: c.shape, role: c.role }));
+  const roles = new Set(inputs.map((i) => i.role));
+  const vocabSize = findVocab(index);
+  const family = classify(index, roles, vocabSize);
+
+  let hiddenSize: number | null = null;
+  for (const b of location.blocks) { hiddenSize = staticWidth(index, b.point.tensor) ?? staticWidth(index, b.output) ?? null; if (hiddenSize) break; }
+
+  let heads: number | null = null;
+  let kvHeads: number | null = null;
+  for (const b of location.blocks) for (const a of b.attention) {
+    if (a.heads && !heads) heads = a.heads;
+    const n = g.node[a.nodeIndex];
+    if (n.opType === 'GroupQueryAttention' && !kvHeads) kvHeads = attrInt(n, 'kv_num_heads') ?? null;
+  }
+  const pastKv = inputs.find((i) => i.role === 'past');
+  if (!kvHeads && pastKv && typeof pastKv.shape[1] === 'number' && pastKv.shape.length === 4) kvHeads = pastKv.shape[1] as number;
+
+  const kinds = new Set(location.blocks.flatMap((b) => b.attention.map((a) => a.kind)));
+  const attention: ModelInfo['attention'] = kinds.has('softmax') || kinds.has('gqa-probs') ? 'probabilities' : kinds.has('mha-qk') ? 'scores' : 'unavailable';
+  if (attention === 'unavailable') {
+    const note = location.blocks.flatMap((b) => b.attention).find((a) => a.note)?.note;
+    warnings.push(`Attention probabilities cannot be read from this graph${note ? ` (${note})` : ''}; the attention share is not reported.`);
+  }
+
+  const ops = new Set(g.node.map((n) => n.opType));
+  const quantization = ['MatMulNBits', 'MatMulInteger', 'DynamicQuantizeMatMul', 'QLinearMatMul', 'DequantizeLinear', 'QAttention'].filter((o) => ops.has(o));
+
+  const info: ModelInfo = {
+    path: loaded.path,
+    family,
+    blocks: location.blocks.length,
+    hiddenSize,
+    heads,
+    kvHeads,
+    dtype: modelDtype(index),
+    inputs,
+    outputs: g.output.map((o) => o.name),
+    externalData: loaded.externalFiles.map((f) => ({ file: f.file, present: f.present, bytes: f.bytesNeeded })),
+    opsets: Object.fromEntries(loaded.proto.opsetImport.map((o) => [o.domain || 'ai.onnx', Number(o.version)])),
+    producer: `${loaded.proto.producerName} ${loaded.proto.producerVersion}`.trim(),
+    matcher: location.matcher,
+    postNorm: location.postNorm,
+    attention,
+    quantization,
+    vocabSize,
+    warnings,
+    blockOutputs: location.blocks.map((b) => b.output),
+  };
+  if (roles.has('inputs_embeds')) warnings.push('The model takes inputs_embeds rather than token ids; its embedding lives in another file, so it can be inspected but not scanned.');
+  return { loaded, index, location, info };
+}
+
+function findVocab(g: GraphIndex): number | null {
+  for (const n of g.graph.node) {
+    if (n.opType === 'Gather') { const t = g.initializer(n.input[0]); if (t && t.dims.length === 2 && Number(t.dims[0]) > 2) return Number(t.dims[0]); }
+    if (n.opType === 'EmbedLayerNormalization') { const t = g.initializer(n.input[2]); if (t) return Number(t.dims[0]); }
+    if (n.opType === 'GatherBlockQuantized') { const t = g.initializer(n.input[0]); if (t) return Number(t.dims[0]); }
+  }
+  return null;
+}
+
+function classify(g: GraphIndex, roles: Set<InputRole>, vocab: number | null): Family {
+  if (roles.has('pixels')) return 'vision';
+  if (roles.has('past') || roles.has('inputs_embeds')) return 'decoder';
+  if (roles.has('ids')) {
+    if (roles.has('token_type_ids')) return 'encoder';
+    // A language-model head projects back onto the vocabulary at every position.
+    const lmHead = g.graph.output.some((o) => {
+      const s = g.shapeOf(o.name);
+      return !!s && s.length === 3 && vocab !== null && s[2] === vocab;
+    });
+    const causal = g.graph.node.some((n) => n.opType === 'Trilu' || /causal|tril/i.test(n.name));
+    return lmHead || causal ? 'decoder' : 'encoder';
+  }
+  return 'other';
+}
+
+function modelDtype(g: GraphIndex): string {
+  const counts = new Map<number, number>();
+  for (const t of g.graph.initializer) {
+    if (t.dims.length < 2) continue;
+    const n = t.dims.reduce((a, b) => a * Number(b), 1);
+    counts.set(t.dataType, (counts.get(t.dataType) ?? 0) + n);
+  }
+  let best = DT.FLOAT as number;
+  let bestN = -1;
+  for (const [k, v] of counts) if (v > bestN) { best = k; bestN = v; }
+  const quant = g.graph.node.some((n) => n.opType === 'MatMulNBits') ? 'int4' : undefined;
+  return quant ?? dtypeName(best);
+}
+
+export function assertRunnable(p: PreparedModel): void {
+  if (p.info.inputs.some((i) => i.role === 'inputs_embeds')) {
+    throw new EngineError('unsupported-input', `${path.basename(p.loaded.path)} takes inputs_embeds instead of token ids; open the export that includes the embedding (e.g. the full decoder_model.onnx).`);
+  }
+}

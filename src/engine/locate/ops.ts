@@ -1,0 +1,22 @@
+/** Operator families the locator reasons about, by what they do rather than by model. */
+export const HEAVY_OPS = new Set([
+  'MatMul', 'Gemm', 'Conv', 'MatMulNBits', 'MatMulInteger', 'QLinearMatMul', 'FusedMatMul', 'Einsum',
+  'DynamicQuantizeMatMul', 'MatMulIntegerToFloat', 'QAttention', 'Attention', 'MultiHeadAttention',
+  'GroupQueryAttention', 'PackedAttention', 'SparseAttention', 'QLinearConv', 'ConvInteger',
+]);
+
+export const ATTENTION_OPS = new Set([
+  'Attention', 'MultiHeadAttention', 'GroupQueryAttention', 'QAttention', 'PackedAttention', 'SparseAttention',
+  'PackedMultiHeadAttention', 'DecoderMaskedMultiHeadAttention', 'DecoderMaskedSelfAttention',
+]);
+
+export const SKIP_NORMS = new Set(['SkipLayerNormalization', 'SkipSimplifiedLayerNormalization', 'SkipGroupNorm']);
+
+/** Ops a normalisation is built from; used to find where a post-norm ends. */
+export const NORM_OPS = new Set([
+  'LayerNormalization', 'SimplifiedLayerNormalization', 'BatchNormalization', 'RMSNormalization', 'GroupNormalization',
+  'ReduceMean', 'ReduceSum', 'Sub', 'Pow', 'Sqrt', 'Div', 'Reciprocal', 'Mul', 'Add', 'Cast', 'Identity',
+]);
+
+/** Ops that pass a tensor through unchanged in value. */
+export const PASS_OPS = new Set(['Cast', 'Identity', 'Dropout']);

@@ -1,0 +1,56 @@
+import type { NodeProto } from 'onnx-buf';
+import type { GraphIndex } from '../onnx/graph';
+import { metadata } from '../onnx/graph';
+import { isPostNorm, residualAdds, toBlocks } from './residual';
+import type { BlockMatcher, ResidualPoint } from './types';
+
+// TorchScript names (`/model/layers.3/Add_1`, `/transformer/h.3/…`, `/vit/encoder/layer.3/…`) and
+// dynamo name scopes (`model.layers.3`) both carry the block index after a container name.
+const SCOPE = /(?:^|[/.])(layers|layer|h|blocks|block|encoder_layers|decoder_layers)[._](\d+)(?=[/._]|$)/;
+
+export function scopeOf(n: NodeProto): { key: string; index: number } | undefined {
+  const sources = [metadata(n, 'pkg.torch.onnx.name_scopes'), metadata(n, 'namespace'), n.name];
+  for (const s of sources) {
+    if (!s) continue;
+    const m = deepestScope(s);
+    if (m) return m;
+  }
+  return undefined;
+}
+
+function deepestScope(s: string): { key: string; index: number } | undefined {
+  let found: { key: string; index: number } | undefined;
+  const re = new RegExp(SCOPE.source, 'g');
+  for (let m = re.exec(s); m; m = re.exec(s)) {
+    // The first container match names the block; deeper ones (e.g. `mlp.layers.0`) are inside it.
+    if (!found) found = { key: `${m[1]}.${m[2]}`, index: Number(m[2]) };
+  }
+  return found;
+}
+
+/** Blocks grouped by the scope their residual sums sit in. */
+export const scopeNamesMatcher: BlockMatcher = {
+  name: 'scope-names',
+  match(g: GraphIndex) {
+    const points = residualAdds(g);
+    const scoped = points.map((p) => ({ p, s: scopeOf(g.graph.node[p.nodeIndex]) }));
+    const keys = new Set(scoped.filter((x) => x.s).map((x) => x.s!.key));
+    if (keys.size < 1) return undefined;
+    const groups: ResidualPoint[][] = [];
+    const scopes: string[] = [];
+    let current: string | undefined;
+    for (const { p, s } of scoped) {
+      if (!s) continue;
+      if (s.key !== current) { groups.push([]); scopes.push(s.key); current = s.key; }
+      groups[groups.length - 1].push(p);
+    }
+    // Scopes whose sums never touch attention are not transformer blocks (e.g. a conv stem's `layers.0`).
+    const keep = groups.map((grp) => grp.some((p) => p.hasAttention));
+    const gs = groups.filter((_, i) => keep[i]);
+    const ss = scopes.filter((_, i) => keep[i]);
+    if (!gs.length) return undefined;
+    const postNorm = isPostNorm(g, points);
+    const blocks = toBlocks(g, points, gs, postNorm, ss);
+    return { matcher: this.name, blocks, postNorm, warnings: [] };
+  },
+};

@@ -1,0 +1,15 @@
+import type { GraphIndex } from '../onnx/graph';
+import { groupByAttention, isPostNorm, residualAdds, toBlocks } from './residual';
+import type { BlockMatcher } from './types';
+
+/** When names say nothing: follow the residual chain and cut a block before each attention update. */
+export const structureMatcher: BlockMatcher = {
+  name: 'structure',
+  match(g: GraphIndex) {
+    const points = residualAdds(g);
+    const postNorm = isPostNorm(g, points);
+    const blocks = toBlocks(g, points, groupByAttention(points), postNorm);
+    if (!blocks.length) return undefined;
+    return { matcher: this.name, blocks, postNorm, warnings: [] };
+  },
+};

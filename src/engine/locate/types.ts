@@ -1,0 +1,57 @@
+import type { GraphIndex } from '../onnx/graph';
+
+/** One update of the residual stream: x ← x + f(x), possibly inside a fused norm. */
+export interface ResidualPoint {
+  /** Index of the node that performs the addition. */
+  nodeIndex: number;
+  /** Tensor holding the stream after this update. May not exist yet (see `fusedOutput`). */
+  tensor: string;
+  /** Set when the sum is output 3 of a Skip*LayerNormalization that the graph does not emit. */
+  fusedOutput?: { nodeIndex: number; slot: 3 };
+  /** The update branch contains attention (softmax or an attention op). */
+  hasAttention: boolean;
+  /** Node indices of the update branch (everything between the previous stream and this sum). */
+  branch: Set<number>;
+  /** The tensor the branch started from (the skip input). */
+  skip: string;
+}
+
+export type AttentionKind = 'softmax' | 'mha-qk' | 'gqa-probs' | 'unavailable';
+
+export interface AttentionLocation {
+  kind: AttentionKind;
+  /** Node that computes attention (Softmax, MultiHeadAttention, GroupQueryAttention, Attention). */
+  nodeIndex: number;
+  nodeName: string;
+  /** Tensor to expose: probabilities (softmax, gqa) or pre-softmax scores (mha-qk). */
+  tensor?: string;
+  heads?: number;
+  /** Why probabilities cannot be read here. */
+  note?: string;
+}
+
+export interface BlockLocation {
+  index: number;
+  /** Residual stream after the block. */
+  output: string;
+  /** The point that produces it (fused outputs need surgery to appear). */
+  point: ResidualPoint;
+  /** Post-norm blocks: the stream after the block is the norm output, not the sum. */
+  postNormFrom?: string;
+  attention: AttentionLocation[];
+  scope?: string;
+}
+
+export interface Location {
+  matcher: string;
+  blocks: BlockLocation[];
+  postNorm: boolean;
+  warnings: string[];
+}
+
+/** A strategy for finding blocks. Matchers are tried in registry order; the first that finds blocks wins. */
+export interface BlockMatcher {
+  name: string;
+  /** Returns undefined when this matcher does not apply to the graph. */
+  match(g: GraphIndex): Location | undefined;
+}

@@ -1,0 +1,106 @@
+import type { AttributeProto, GraphProto, NodeProto, TensorProto, ValueInfoProto } from 'onnx-buf';
+
+/** Read-only index over one graph: who produces and who consumes each tensor, in topological order. */
+export class GraphIndex {
+  readonly producer = new Map<string, { node: NodeProto; index: number; slot: number }>();
+  readonly consumers = new Map<string, { node: NodeProto; index: number; slot: number }[]>();
+  readonly initializers = new Map<string, TensorProto>();
+  readonly valueInfo = new Map<string, ValueInfoProto>();
+  readonly inputs: Set<string>;
+  readonly outputs: Set<string>;
+
+  constructor(readonly graph: GraphProto) {
+    graph.node.forEach((node, index) => {
+      node.output.forEach((o, slot) => { if (o) this.producer.set(o, { node, index, slot }); });
+      node.input.forEach((i, slot) => {
+        if (!i) return;
+        let list = this.consumers.get(i);
+        if (!list) this.consumers.set(i, (list = []));
+        list.push({ node, index, slot });
+      });
+      // Subgraphs read outer tensors implicitly; count those as consumers too.
+      for (const a of node.attribute) for (const sg of a.g ? [a.g] : a.graphs) for (const name of outerReads(sg)) {
+        let list = this.consumers.get(name);
+        if (!list) this.consumers.set(name, (list = []));
+        list.push({ node, index, slot: -1 });
+      }
+    });
+    for (const t of graph.initializer) this.initializers.set(t.name, t);
+    for (const v of [...graph.input, ...graph.output, ...graph.valueInfo]) this.valueInfo.set(v.name, v);
+    this.inputs = new Set(graph.input.map((i) => i.name).filter((n) => !this.initializers.has(n)));
+    this.outputs = new Set(graph.output.map((o) => o.name));
+  }
+
+  nodeIndexOf(tensor: string): number {
+    return this.producer.get(tensor)?.index ?? -1;
+  }
+
+  consumersOf(tensor: string) {
+    return this.consumers.get(tensor) ?? [];
+  }
+
+  isConstant(tensor: string): boolean {
+    if (this.initializers.has(tensor)) return true;
+    const p = this.producer.get(tensor);
+    return !!p && (p.node.opType === 'Constant' || (p.node.opType === 'Identity' && this.isConstant(p.node.input[0])));
+  }
+
+  initializer(tensor: string): TensorProto | undefined {
+    const t = this.initializers.get(tensor);
+    if (t) return t;
+    const p = this.producer.get(tensor);
+    if (p?.node.opType === 'Constant') return p.node.attribute.find((a) => a.name === 'value')?.t;
+    if (p?.node.opType === 'Identity') return this.initializer(p.node.input[0]);
+    // Dequantize/Cast of a weight still has the weight's shape.
+    if (p && (p.node.opType === 'DequantizeLinear' || p.node.opType === 'Cast')) return this.initializer(p.node.input[0]);
+    return undefined;
+  }
+
+  /** Static shape from value_info, with symbolic dims as strings. */
+  shapeOf(tensor: string): (number | string)[] | undefined {
+    const t = this.initializer(tensor);
+    if (t) return t.dims.map(Number);
+    const v = this.valueInfo.get(tensor);
+    if (v?.type?.value.case !== 'tensorType') return undefined;
+    const s = v.type.value.value.shape;
+    if (!s) return undefined;
+    return s.dim.map((d) => (d.value.case === 'dimValue' ? Number(d.value.value) : d.value.case === 'dimParam' ? d.value.value : '?'));
+  }
+
+  elemTypeOf(tensor: string): number | undefined {
+    const t = this.initializer(tensor);
+    if (t) return t.dataType;
+    const v = this.valueInfo.get(tensor);
+    return v?.type?.value.case === 'tensorType' ? v.type.value.value.elemType : undefined;
+  }
+}
+
+export function attr(node: NodeProto, name: string): AttributeProto | undefined {
+  return node.attribute.find((a) => a.name === name);
+}
+
+export function attrInt(node: NodeProto, name: string, dflt?: number): number | undefined {
+  const a = attr(node, name);
+  return a ? Number(a.i) : dflt;
+}
+
+export function attrInts(node: NodeProto, name: string): number[] | undefined {
+  const a = attr(node, name);
+  return a ? a.ints.map(Number) : undefined;
+}
+
+/** Names a subgraph reads from its enclosing scope. */
+export function outerReads(g: GraphProto): Set<string> {
+  const defined = new Set<string>([...g.input.map((i) => i.name), ...g.initializer.map((t) => t.name)]);
+  const reads = new Set<string>();
+  for (const n of g.node) {
+    for (const i of n.input) if (i && !defined.has(i)) reads.add(i);
+    for (const a of n.attribute) for (const sg of a.g ? [a.g] : a.graphs) for (const r of outerReads(sg)) if (!defined.has(r)) reads.add(r);
+    for (const o of n.output) defined.add(o);
+  }
+  return reads;
+}
+
+export function metadata(node: NodeProto, key: string): string | undefined {
+  return node.metadataProps.find((p) => p.key === key)?.value;
+}

@@ -1,0 +1,125 @@
+import { fromBinary } from '@bufbuild/protobuf';
+import { ModelProtoSchema, TensorProto_DataLocation, type ModelProto, type TensorProto, type GraphProto } from 'onnx-buf';
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import * as path from 'node:path';
+import { EngineError } from '../errors';
+
+export interface ExternalFile {
+  /** Location exactly as written in the model. */
+  file: string;
+  /** Absolute path it resolves to (inside the model's folder). */
+  resolved: string;
+  present: boolean;
+  /** Bytes the model expects to read from it (sum of tensor lengths). */
+  bytesNeeded: number;
+  /** Actual size on disk when present. */
+  size?: number;
+}
+
+export interface LoadedModel {
+  path: string;
+  dir: string;
+  size: number;
+  mtimeMs: number;
+  proto: ModelProto;
+  externalFiles: ExternalFile[];
+}
+
+const MAX_IN_MEMORY = 2 ** 31 - 1;
+
+/** Reads and validates an ONNX file. Never writes anything. */
+export function loadModel(file: string): LoadedModel {
+  const abs = path.resolve(file);
+  if (!existsSync(abs)) throw new EngineError('not-found', `Model file not found: ${abs}`);
+  const st = statSync(abs);
+  if (st.isDirectory()) throw new EngineError('not-onnx', `${abs} is a folder; give the path of an .onnx file inside it.`);
+  if (st.size === 0) throw new EngineError('not-onnx', `${abs} is empty: it is not an ONNX model.`);
+  if (st.size > MAX_IN_MEMORY) {
+    throw new EngineError('not-onnx', `${abs} is ${(st.size / 2 ** 30).toFixed(1)} GB in a single file; ONNX protobuf files are limited to 2 GB. Export the model with external data (weights in a separate .onnx_data file).`);
+  }
+  const bytes = readFileSync(abs);
+  const proto = parseModel(bytes, abs);
+  const dir = path.dirname(abs);
+  return { path: abs, dir, size: st.size, mtimeMs: st.mtimeMs, proto, externalFiles: listExternalFiles(proto, dir) };
+}
+
+function parseModel(bytes: Uint8Array, abs: string): ModelProto {
+  if (looksLikeText(bytes)) {
+    throw new EngineError('not-onnx', `${path.basename(abs)} is a text file, not an ONNX model (ONNX files are binary protobuf).`);
+  }
+  let proto: ModelProto;
+  try {
+    proto = fromBinary(ModelProtoSchema, bytes);
+  } catch (e) {
+    throw new EngineError('not-onnx', `${path.basename(abs)} is not a readable ONNX model (${(e as Error).message}). The file may be truncated or corrupt; re-export or re-download it.`);
+  }
+  const g = proto.graph;
+  if (!g || g.node.length === 0 || proto.irVersion === 0n) {
+    throw new EngineError('not-onnx', `${path.basename(abs)} does not contain an ONNX graph. The file may be truncated, corrupt or not an ONNX model.`);
+  }
+  if (proto.trainingInfo.length > 0 || g.node.some((n) => n.domain.startsWith('ai.onnx.preview.training') || n.opType.endsWith('Grad') || n.opType === 'Gradient')) {
+    throw new EngineError('training-graph', `${path.basename(abs)} is a training graph (it contains gradient or optimizer nodes). Export the inference model (model.eval(), no loss) and open that.`);
+  }
+  return proto;
+}
+
+function looksLikeText(bytes: Uint8Array): boolean {
+  const n = Math.min(bytes.length, 512);
+  if (n === 0) return false;
+  let printable = 0;
+  for (let i = 0; i < n; i++) {
+    const b = bytes[i];
+    if (b === 9 || b === 10 || b === 13 || (b >= 32 && b < 127)) printable++;
+  }
+  return printable / n > 0.97;
+}
+
+export function allInitializers(g: GraphProto): TensorProto[] {
+  const out = [...g.initializer];
+  for (const n of g.node) for (const a of n.attribute) {
+    if (a.g) out.push(...allInitializers(a.g));
+    for (const sg of a.graphs) out.push(...allInitializers(sg));
+  }
+  return out;
+}
+
+export function externalLocation(t: TensorProto): { location: string; offset: number; length: number } | undefined {
+  if (t.dataLocation !== TensorProto_DataLocation.EXTERNAL) return undefined;
+  const kv = new Map(t.externalData.map((e) => [e.key, e.value]));
+  const location = kv.get('location');
+  if (!location) return undefined;
+  return { location, offset: Number(kv.get('offset') ?? 0), length: Number(kv.get('length') ?? 0) };
+}
+
+function listExternalFiles(proto: ModelProto, dir: string): ExternalFile[] {
+  const files = new Map<string, ExternalFile>();
+  for (const t of allInitializers(proto.graph!)) {
+    const loc = externalLocation(t);
+    if (!loc) continue;
+    let f = files.get(loc.location);
+    if (!f) {
+      const resolved = path.resolve(dir, loc.location);
+      const inside = resolved.startsWith(dir + path.sep) && !path.isAbsolute(loc.location);
+      if (!inside) {
+        throw new EngineError('unsafe-external-data', `The model points its weights outside its own folder (${loc.location}). ONNX Runtime refuses such paths; move the weight file next to the model and fix its location.`);
+      }
+      const present = existsSync(resolved);
+      f = { file: loc.location, resolved, present, bytesNeeded: 0, size: present ? statSync(resolved).size : undefined };
+      files.set(loc.location, f);
+    }
+    f.bytesNeeded = Math.max(f.bytesNeeded, loc.offset + loc.length);
+  }
+  return [...files.values()];
+}
+
+/** Throws a clear error naming the first missing or short weight file. */
+export function requireExternalFiles(m: LoadedModel): void {
+  for (const f of m.externalFiles) {
+    if (!f.present) {
+      throw new EngineError('missing-external-data', `The model's weights are in "${f.file}", which is missing from ${m.dir}. Put the weight file next to ${path.basename(m.path)} (it is ${(f.bytesNeeded / 2 ** 20).toFixed(1)} MB or more).`);
+    }
+    if (f.size !== undefined && f.size < f.bytesNeeded) {
+      throw new EngineError('missing-external-data', `The weight file "${f.file}" is ${f.size} bytes but the model reads up to byte ${f.bytesNeeded}: it is truncated. Re-download or re-export it.`);
+    }
+  }
+}
