@@ -1,0 +1,33 @@
+import { readFileSync } from 'node:fs';
+import * as os from 'node:os';
+import { EngineError } from './errors';
+import type { PreparedModel } from './inspect';
+
+/** Memory the OS can give us now (MemAvailable counts reclaimable cache, unlike os.freemem). */
+export function availableMemory(): number {
+  try {
+    const m = /MemAvailable:\s+(\d+) kB/.exec(readFileSync('/proc/meminfo', 'utf8'));
+    if (m) return Number(m[1]) * 1024;
+  } catch { /* not Linux */ }
+  return os.freemem();
+}
+
+/** Rough peak of a scan: weights as ONNX Runtime holds them plus activations we read back. */
+export function estimateScanBytes(p: PreparedModel, tokens: number): number {
+  const weights = p.loaded.size + p.loaded.externalFiles.reduce((a, f) => a + f.bytesNeeded, 0);
+  const d = p.info.hiddenSize ?? 1024;
+  const heads = p.info.heads ?? 16;
+  const blocks = p.info.blocks;
+  const stream = tokens * d * 4 * blocks * 3;
+  const attention = heads * tokens * tokens * 4 * blocks * 2;
+  const ffn = tokens * d * 4 * 8;
+  return weights * 1.3 + stream + attention + ffn + 64 * 2 ** 20;
+}
+
+export function checkMemory(p: PreparedModel, tokens: number, limit = availableMemory()): void {
+  const need = estimateScanBytes(p, tokens);
+  if (need > limit) {
+    const gb = (x: number) => (x / 2 ** 30).toFixed(1);
+    throw new EngineError('out-of-memory', `Scanning this model on ${tokens} tokens needs about ${gb(need)} GB of memory but only ${gb(limit)} GB is available. Close other programs, use a shorter prompt, or open a smaller or quantized export of the model.`);
+  }
+}

@@ -1,0 +1,101 @@
+import { toBinary } from '@bufbuild/protobuf';
+import { ModelProtoSchema } from 'onnx-buf';
+import * as ort from 'onnxruntime-node';
+import * as path from 'node:path';
+import { statSync } from 'node:fs';
+import { EngineError } from './errors';
+import { assertRunnable, prepareModel, type PreparedModel } from './inspect';
+import { requireExternalFiles } from './onnx/load';
+import { exposeForScan, type Exposure } from './surgery';
+import type { FeedTensor } from './inputs';
+import { halfToFloat } from './onnx/dtype';
+
+export interface SessionVariant {
+  attention: boolean | number[];
+  interventions?: number[];
+}
+
+export interface OpenModel {
+  key: string;
+  prepared: PreparedModel;
+  exposure: Exposure;
+  session: ort.InferenceSession;
+}
+
+export interface SessionSettings { threads?: number }
+
+/** Builds the patched graph in memory and opens it; the user's files are only read. */
+export async function openModel(file: string, variant: SessionVariant, settings: SessionSettings = {}): Promise<OpenModel> {
+  const prepared = prepareModel(file);
+  requireExternalFiles(prepared.loaded);
+  assertRunnable(prepared);
+  const exposure = exposeForScan(prepared, variant);
+  const bytes = toBinary(ModelProtoSchema, prepared.loaded.proto);
+  const options: ort.InferenceSession.SessionOptions = {
+    executionProviders: ['cpu'],
+    graphOptimizationLevel: 'all',
+    intraOpNumThreads: settings.threads ?? 0,
+    // Weights stay where they are: the session reads them from the model's own folder.
+    extra: { session: { model_external_initializers_file_folder_path: prepared.loaded.dir } },
+  };
+  let session: ort.InferenceSession;
+  try {
+    session = await ort.InferenceSession.create(bytes, options);
+  } catch (e) {
+    throw runtimeError(e, prepared);
+  }
+  return { key: sessionKey(file, variant), prepared, exposure, session };
+}
+
+export function sessionKey(file: string, variant: SessionVariant): string {
+  const abs = path.resolve(file);
+  const st = statSync(abs);
+  return JSON.stringify([abs, st.size, st.mtimeMs, variant]);
+}
+
+export function toOrtFeeds(feeds: Record<string, FeedTensor>): Record<string, ort.Tensor> {
+  const out: Record<string, ort.Tensor> = {};
+  for (const [k, f] of Object.entries(feeds)) out[k] = new ort.Tensor(f.type as 'float32', f.data as Float32Array, f.dims);
+  return out;
+}
+
+export async function run(m: OpenModel, feeds: Record<string, FeedTensor>): Promise<Record<string, ort.Tensor>> {
+  try {
+    return await m.session.run(toOrtFeeds(feeds));
+  } catch (e) {
+    throw runtimeError(e, m.prepared);
+  }
+}
+
+/** Any numeric tensor as float32 (fp16 arrives as raw halves on Node 20). */
+export function toFloat32(t: ort.Tensor): Float32Array {
+  const d = t.data as unknown;
+  if (d instanceof Float32Array) return d;
+  if (t.type === 'float16' && d instanceof Uint16Array) {
+    const out = new Float32Array(d.length);
+    for (let i = 0; i < d.length; i++) out[i] = halfToFloat(d[i]);
+    return out;
+  }
+  if (ArrayBuffer.isView(d)) return Float32Array.from(d as unknown as ArrayLike<number>, Number);
+  throw new EngineError('runtime', `Unexpected tensor type ${t.type}`);
+}
+
+function runtimeError(e: unknown, p: PreparedModel): EngineError {
+  const msg = (e as Error)?.message ?? String(e);
+  const name = path.basename(p.loaded.path);
+  if (/Could not find an implementation|NOT_IMPLEMENTED|not implemented/i.test(msg)) {
+    const op = /node\s*\(?([^)\s]+)\)?|for (\w+)\(/.exec(msg);
+    return new EngineError('runtime', `ONNX Runtime on CPU cannot run an operator of ${name}${op ? ` (${op[1] ?? op[2]})` : ''}: ${firstLine(msg)}. Try an fp32 export of the model.`);
+  }
+  if (/external data|No such file|open file/i.test(msg)) {
+    return new EngineError('missing-external-data', `ONNX Runtime cannot read the weights of ${name}: ${firstLine(msg)}`);
+  }
+  if (/bad_alloc|Failed to allocate|out of memory/i.test(msg)) {
+    return new EngineError('out-of-memory', `ONNX Runtime ran out of memory on ${name}. Use a shorter prompt or a smaller model.`);
+  }
+  return new EngineError('runtime', `ONNX Runtime failed on ${name}: ${firstLine(msg)}`);
+}
+
+function firstLine(s: string): string {
+  return s.split('\n')[0].slice(0, 400);
+}

@@ -1,0 +1,155 @@
+/**
+ * Statistics of one hidden state, laid out [tokens, channels] row-major. Pure functions over
+ * typed arrays so the worker, the CLI and the tests share them.
+ */
+
+export interface Activation { token: number; channel: number; value: number }
+
+export interface Thresholds {
+  /** |a| must exceed this (the paper: 100). */
+  absolute: number;
+  /** |a| must be at least this many times the layer's median |a| (the paper: 1000). */
+  ratio: number;
+}
+
+export const PAPER_THRESHOLDS: Thresholds = { absolute: 100, ratio: 1000 };
+
+export interface LayerStats {
+  median: number;
+  top: Activation[];
+  massive: Activation[];
+  /** True when more massive activations exist than were listed. */
+  massiveTruncated: boolean;
+  maxPerToken: Float32Array;
+  maxPerChannel: Float32Array;
+}
+
+/** k-th smallest (0-based) of `a`, reordering it in place. Expected linear time (Hoare selection). */
+export function selectKth(a: Float32Array, k: number): number {
+  let lo = 0;
+  let hi = a.length - 1;
+  while (hi > lo) {
+    // Median of three guards against sorted input; the data here is often near-sorted by channel.
+    const mid = (lo + hi) >>> 1;
+    const x = a[lo], y = a[mid], z = a[hi];
+    const pivot = x < y ? (y < z ? y : x < z ? z : x) : x < z ? x : y < z ? z : y;
+    let i = lo;
+    let j = hi;
+    while (i <= j) {
+      while (a[i] < pivot) i++;
+      while (a[j] > pivot) j--;
+      if (i <= j) { const t = a[i]; a[i] = a[j]; a[j] = t; i++; j--; }
+    }
+    if (k <= j) hi = j;
+    else if (k >= i) lo = i;
+    else return a[k];
+  }
+  return a[k];
+}
+
+/** Exact median of |x| (mean of the two middle values for an even count). */
+export function medianAbs(x: ArrayLike<number>): number {
+  const n = x.length;
+  if (n === 0) return NaN;
+  const a = new Float32Array(n);
+  for (let i = 0; i < n; i++) a[i] = Math.abs(x[i]);
+  const hiMid = selectKth(a, n >> 1);
+  if (n % 2) return hiMid;
+  // After selection everything left of n/2 is ≤ the pivot: the lower middle is their maximum.
+  let loMid = -Infinity;
+  for (let i = 0; i < n >> 1; i++) if (a[i] > loMid) loMid = a[i];
+  return (loMid + hiMid) / 2;
+}
+
+/** The k largest |x| with their positions, largest first. */
+export function topKAbs(x: ArrayLike<number>, channels: number, k: number): Activation[] {
+  // A sorted buffer of size k beats a heap for the small k used here.
+  const vals: number[] = [];
+  const idx: number[] = [];
+  for (let i = 0; i < x.length; i++) {
+    const v = Math.abs(x[i]);
+    if (vals.length === k && v <= vals[k - 1]) continue;
+    if (Number.isNaN(v)) continue;
+    let p = vals.length;
+    while (p > 0 && vals[p - 1] < v) p--;
+    vals.splice(p, 0, v);
+    idx.splice(p, 0, i);
+    if (vals.length > k) { vals.pop(); idx.pop(); }
+  }
+  return idx.map((i) => ({ token: Math.floor(i / channels), channel: i % channels, value: x[i] }));
+}
+
+export function layerStats(x: ArrayLike<number>, tokens: number, channels: number, topK: number, th: Thresholds, maxMassive = 1000): LayerStats {
+  const median = medianAbs(x);
+  const top = topKAbs(x, channels, topK);
+  const maxPerToken = new Float32Array(tokens);
+  const maxPerChannel = new Float32Array(channels);
+  const massive: Activation[] = [];
+  let truncated = false;
+  const bar = Math.max(th.absolute, th.ratio * median);
+  for (let t = 0; t < tokens; t++) {
+    const row = t * channels;
+    for (let c = 0; c < channels; c++) {
+      const v = x[row + c];
+      const a = Math.abs(v);
+      if (a > maxPerToken[t]) maxPerToken[t] = a;
+      if (a > maxPerChannel[c]) maxPerChannel[c] = a;
+      if (a > th.absolute && a >= bar) {
+        if (massive.length < maxMassive) massive.push({ token: t, channel: c, value: v });
+        else truncated = true;
+      }
+    }
+  }
+  massive.sort((p, q) => Math.abs(q.value) - Math.abs(p.value));
+  return { median, top, massive, massiveTruncated: truncated, maxPerToken, maxPerChannel };
+}
+
+/**
+ * Attention probabilities [heads, queries, keys] → the share each head gives to `tokens`,
+ * averaged over the queries that can see at least one of them (a causal query before the token
+ * cannot attend to it, and counting it would dilute the share).
+ */
+export function attentionShare(p: ArrayLike<number>, heads: number, queries: number, keys: number, tokens: number[]): { perHead: number[]; mean: number } {
+  const perHead: number[] = [];
+  const set = tokens.filter((t) => t < keys);
+  if (!set.length) return { perHead: new Array(heads).fill(0), mean: 0 };
+  const first = Math.min(...set);
+  const offset = keys - queries; // queries see keys up to offset + q
+  for (let h = 0; h < heads; h++) {
+    let sum = 0;
+    let n = 0;
+    for (let q = 0; q < queries; q++) {
+      if (offset + q < first) continue;
+      const row = (h * queries + q) * keys;
+      let s = 0;
+      for (const k of set) s += p[row + k];
+      sum += s;
+      n++;
+    }
+    perHead.push(n ? sum / n : 0);
+  }
+  return { perHead, mean: perHead.reduce((a, b) => a + b, 0) / Math.max(1, heads) };
+}
+
+/** Mean attention each head gives the first token (Gu et al.'s sink score). */
+export function sinkScores(p: ArrayLike<number>, heads: number, queries: number, keys: number): number[] {
+  const out: number[] = [];
+  for (let h = 0; h < heads; h++) {
+    let s = 0;
+    for (let q = 0; q < queries; q++) s += p[(h * queries + q) * keys];
+    out.push(s / queries);
+  }
+  return out;
+}
+
+/** Row-wise softmax in place over the last axis, ignoring -inf/masked entries naturally. */
+export function softmaxRows(x: Float32Array, cols: number): Float32Array {
+  for (let r = 0; r < x.length / cols; r++) {
+    let m = -Infinity;
+    for (let c = 0; c < cols; c++) m = Math.max(m, x[r * cols + c]);
+    let s = 0;
+    for (let c = 0; c < cols; c++) { const e = Math.exp(x[r * cols + c] - m); x[r * cols + c] = e; s += e; }
+    for (let c = 0; c < cols; c++) x[r * cols + c] /= s;
+  }
+  return x;
+}

@@ -1,0 +1,45 @@
+import type { ModelInfo } from './inspect';
+import type { Activation, Thresholds } from './stats';
+
+export interface TokenInfo { index: number; id: number | null; text: string }
+
+export interface LayerResult {
+  index: number;
+  /** Name of the stream tensor read for this block. */
+  tensor: string;
+  median: number;
+  top: Activation[];
+  /** |top-1| / median. */
+  ratio: number;
+  massive: Activation[];
+  massiveTruncated: boolean;
+  maxPerToken: number[];
+  /** Channels whose max |a| stands out, as (channel, max) — the full per-channel vector is large. */
+  topChannels: { channel: number; max: number }[];
+}
+
+export interface AttentionResult {
+  layer: number;
+  heads: number;
+  /** Mean share of attention landing on the massive-activation tokens (null: not readable). */
+  massiveTokenShare: number | null;
+  perHeadShare: number[];
+  sinkScores: number[];
+  source: 'softmax' | 'mha-qk' | 'gqa-probs' | 'unavailable';
+}
+
+export interface ScanResult {
+  model: ModelInfo;
+  tokens: TokenInfo[];
+  layers: LayerResult[];
+  attention: AttentionResult[];
+  /** Token positions carrying a massive activation in any block. */
+  massiveTokens: number[];
+  /** Channels carrying a massive activation in any block. */
+  massiveChannels: number[];
+  settings: { thresholds: Thresholds; topK: number };
+  input: { kind: 'text' | 'ids' | 'synthetic'; tokenizer: string | null; note?: string };
+  timing: { loadMs: number; runMs: number; statsMs: number };
+}
+
+export interface Progress { stage: 'load' | 'session' | 'run' | 'stats'; message: string; done?: number; total?: number }
