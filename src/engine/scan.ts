@@ -163,6 +163,7 @@ function attentionFor(layer: number, list: { tensor: string; kind: string }[], o
     perHead.push(...attentionShare(p, heads, queries, keys, massive).perHead);
     sinks.push(...sinkScores(p, heads, queries, keys));
   }
-  const share = massive.length && perHead.length ? perHead.reduce((x, y) => x + y, 0) / perHead.length : massive.length ? null : 0;
+  // With no massive tokens there is no share to speak of: null, not 0.
+  const share = massive.length && perHead.length ? perHead.reduce((x, y) => x + y, 0) / perHead.length : null;
   return { layer, heads: perHead.length, massiveTokenShare: share, perHeadShare: perHead, sinkScores: sinks, source };
 }
