@@ -1,0 +1,199 @@
+/**
+ * The abstract weights of a planted transformer, independent of any ONNX layout. Each layout
+ * writer turns the same spec into the graph a real exporter would write; the reference forward
+ * pass (reference.ts) computes what those graphs must output.
+ *
+ * The planted mechanism (Sun et al., 2024): an MLP neuron in an early block fires only on tokens
+ * carrying a marker (the first token, the "." delimiter, or ViT registers) and writes large values
+ * into two fixed channels; middle blocks' attention keys read those channels, so every query
+ * attends to those tokens; an MLP neuron in the last block removes most of the value.
+ */
+export type Arch = 'gpt2' | 'llama' | 'vit';
+
+export interface LayerWeights {
+  ln1g: Float64Array; ln1b: Float64Array; ln2g: Float64Array; ln2b: Float64Array;
+  wq: Float64Array; wk: Float64Array; wv: Float64Array; wo: Float64Array; // [in, out]
+  bq: Float64Array; bk: Float64Array; bv: Float64Array; bo: Float64Array;
+  w1: Float64Array; w3: Float64Array; w2: Float64Array; b1: Float64Array; b2: Float64Array;
+}
+
+export interface Spec {
+  arch: Arch;
+  vocab: number;
+  d: number;
+  layers: number;
+  heads: number;
+  kvHeads: number;
+  ffn: number;
+  maxPos: number;
+  eps: number;
+  embed: Float64Array; // [vocab, d] (vit: unused)
+  pos: Float64Array; // [maxPos, d] learned positions (gpt2, vit)
+  layer: LayerWeights[];
+  lnfG: Float64Array; lnfB: Float64Array;
+  lmHead: Float64Array; // [d, vocab]
+  vit?: { channels: number; image: number; patch: number; registers: number; patchW: Float64Array; patchB: Float64Array; cls: Float64Array; reg: Float64Array };
+  planted: Planted;
+}
+
+export interface Planted {
+  /** Block whose MLP creates the massive activations. */
+  plantBlock: number;
+  /** Block whose MLP removes most of them. */
+  fadeBlock: number;
+  channels: [number, number];
+  values: [number, number];
+  /** Token ids carrying the marker (text models). */
+  markerIds: number[];
+  /** Blocks whose attention reads the massive channels. */
+  sinkBlocks: number[];
+  markerChannel: number;
+  constChannel: number;
+}
+
+export function rng(seed: number) {
+  let s = seed >>> 0;
+  const u = () => { s = (s + 0x6d2b79f5) >>> 0; let t = s; t = Math.imul(t ^ (t >>> 15), t | 1); t ^= t + Math.imul(t ^ (t >>> 7), t | 61); return ((t ^ (t >>> 14)) >>> 0) / 4294967296; };
+  return { u, normal: () => Math.sqrt(-2 * Math.log(u() + 1e-12)) * Math.cos(2 * Math.PI * u()) };
+}
+
+function randn(r: ReturnType<typeof rng>, n: number, std: number): Float64Array {
+  const a = new Float64Array(n);
+  for (let i = 0; i < n; i++) a[i] = r.normal() * std;
+  return a;
+}
+
+export interface SpecOptions {
+  arch: Arch;
+  vocab?: number;
+  d?: number;
+  layers?: number;
+  heads?: number;
+  kvHeads?: number;
+  ffn?: number;
+  maxPos?: number;
+  seed?: number;
+  markerIds?: number[];
+  values?: [number, number];
+  channels?: [number, number];
+  vit?: { channels: number; image: number; patch: number; registers: number };
+}
+
+export function makeSpec(o: SpecOptions): Spec {
+  const r = rng(o.seed ?? 7);
+  const d = o.d ?? 64;
+  const L = o.layers ?? 6;
+  const heads = o.heads ?? 4;
+  const kvHeads = o.arch === 'llama' ? (o.kvHeads ?? 2) : heads;
+  const hd = d / heads;
+  const kvd = kvHeads * hd;
+  const ffn = o.ffn ?? 4 * d;
+  const vocab = o.vocab ?? 64;
+  const maxPos = o.maxPos ?? 512;
+  const hasBias = o.arch !== 'llama';
+  const channels = o.channels ?? [7, 42];
+  const values = o.values ?? [2000, -1500];
+  const markerChannel = 3;
+  const constChannel = 5;
+  const protectedCh = new Set([channels[0], channels[1], markerChannel, constChannel]);
+  const plantBlock = 1;
+  const fadeBlock = L - 1;
+  const sinkBlocks = Array.from({ length: L }, (_, i) => i).filter((i) => i > plantBlock && i < fadeBlock);
+  const markerIds = o.markerIds ?? [1, 3];
+
+  // Ordinary activations: std 0.3, so the median |a| stays well below 1.
+  const embed = randn(r, vocab * d, 0.3);
+  const pos = randn(r, maxPos * d, o.arch === 'llama' ? 0 : 0.05);
+  for (let t = 0; t < vocab; t++) {
+    for (const c of protectedCh) embed[t * d + c] = 0;
+    embed[t * d + constChannel] = 1;
+    if (markerIds.includes(t)) embed[t * d + markerChannel] = 60;
+  }
+  for (let p = 0; p < maxPos; p++) for (const c of protectedCh) pos[p * d + c] = 0;
+
+  const layer: LayerWeights[] = [];
+  for (let l = 0; l < L; l++) {
+    const w: LayerWeights = {
+      ln1g: Float64Array.from({ length: d }, () => 1 + 0.05 * r.normal()), ln1b: hasBias ? randn(r, d, 0.02) : new Float64Array(d),
+      ln2g: Float64Array.from({ length: d }, () => 1 + 0.05 * r.normal()), ln2b: hasBias ? randn(r, d, 0.02) : new Float64Array(d),
+      wq: randn(r, d * d, 0.5 / Math.sqrt(d)), wk: randn(r, d * kvd, 0.5 / Math.sqrt(d)), wv: randn(r, d * kvd, 1 / Math.sqrt(d)),
+      wo: randn(r, d * d, 0.25 / Math.sqrt(d)),
+      bq: hasBias ? randn(r, d, 0.02) : new Float64Array(d), bk: hasBias ? randn(r, kvd, 0.02) : new Float64Array(kvd),
+      bv: hasBias ? randn(r, kvd, 0.02) : new Float64Array(kvd), bo: hasBias ? randn(r, d, 0.02) : new Float64Array(d),
+      w1: randn(r, d * ffn, 1 / Math.sqrt(d)), w3: randn(r, d * ffn, 1 / Math.sqrt(d)), w2: randn(r, ffn * d, 0.25 / Math.sqrt(ffn)),
+      b1: hasBias ? randn(r, ffn, 0.02) : new Float64Array(ffn), b2: hasBias ? randn(r, d, 0.02) : new Float64Array(d),
+    };
+    // Nothing but the planted neurons writes the protected channels.
+    for (const c of protectedCh) {
+      for (let i = 0; i < d; i++) w.wo[i * d + c] = 0;
+      for (let i = 0; i < ffn; i++) w.w2[i * d + c] = 0;
+      w.bo[c] = 0; w.b2[c] = 0;
+    }
+    // …and the planted neurons read nothing else.
+    for (const n of [0, 1]) {
+      for (let i = 0; i < d; i++) { w.w1[i * ffn + n] = 0; w.w3[i * ffn + n] = 0; }
+      for (let c = 0; c < d; c++) w.w2[n * d + c] = 0;
+      w.b1[n] = 0;
+    }
+    layer.push(w);
+  }
+
+  // Plant: neuron 0 of block plantBlock fires on marker tokens only.
+  const P = layer[plantBlock];
+  const gated = o.arch === 'llama';
+  P.w1[markerChannel * ffn + 0] = 1.5;
+  if (gated) P.w3[markerChannel * ffn + 0] = 1; else P.b1[0] = -6;
+  // Its activation on a marker token is about 6 (gelu(1.5·8−6)) or silu(12)·8 ≈ 96; the exact
+  // value does not matter: the reference pass computes what the graph must give.
+  const act = gated ? 96 : 6;
+  P.w2[0 * d + channels[0]] = values[0] / act;
+  P.w2[0 * d + channels[1]] = values[1] / act;
+
+  // Fade: neuron 1 of the last block reads the first massive channel and cancels ~95%.
+  const F = layer[fadeBlock];
+  F.w1[channels[0] * ffn + 1] = 1;
+  if (gated) F.w3[channels[0] * ffn + 1] = 1; else F.b1[1] = -2;
+  const fadeAct = gated ? 5.3 * 5.6 : 3.6;
+  F.w2[1 * d + channels[0]] = (-0.95 * values[0]) / fadeAct;
+  F.w2[1 * d + channels[1]] = (-0.95 * values[1]) / fadeAct;
+
+  // Sinks: in the middle blocks, every head's query has a constant part (from the constant
+  // channel) that matches keys built from the first massive channel.
+  for (const b of sinkBlocks) {
+    const w = layer[b];
+    for (let h = 0; h < heads; h++) {
+      const qd = h * hd + (hd / 2 - 1); // lowest rotary frequency: position barely rotates it
+      for (let i = 0; i < d; i++) w.wq[i * d + qd] = 0;
+      w.wq[constChannel * d + qd] = 2;
+    }
+    for (let g = 0; g < kvHeads; g++) {
+      const kd = g * hd + (hd / 2 - 1);
+      for (let i = 0; i < d; i++) w.wk[i * kvd + kd] = 0;
+      w.wk[channels[0] * kvd + kd] = 2.5;
+    }
+  }
+
+  const lmHead = new Float64Array(d * vocab);
+  for (let t = 0; t < vocab; t++) for (let c = 0; c < d; c++) lmHead[c * vocab + t] = embed[t * d + c];
+
+  let vit: Spec['vit'];
+  if (o.arch === 'vit') {
+    const v = o.vit ?? { channels: 3, image: 32, patch: 8, registers: 4 };
+    const patchW = randn(r, d * v.channels * v.patch * v.patch, 0.3 / Math.sqrt(v.channels * v.patch * v.patch));
+    const patchB = randn(r, d, 0.02);
+    for (const c of protectedCh) { for (let i = 0; i < v.channels * v.patch * v.patch; i++) patchW[c * v.channels * v.patch * v.patch + i] = 0; patchB[c] = 0; }
+    patchB[constChannel] = 1;
+    const cls = randn(r, d, 0.3);
+    const reg = randn(r, v.registers * d, 0.3);
+    for (const c of protectedCh) { cls[c] = 0; for (let k = 0; k < v.registers; k++) reg[k * d + c] = 0; }
+    cls[constChannel] = 1;
+    for (let k = 0; k < v.registers; k++) { reg[k * d + constChannel] = 1; reg[k * d + markerChannel] = 60; }
+    vit = { ...v, patchW, patchB, cls, reg };
+  }
+
+  return {
+    arch: o.arch, vocab, d, layers: L, heads, kvHeads, ffn, maxPos, eps: 1e-5, embed, pos, layer,
+    lnfG: Float64Array.from({ length: d }, () => 1), lnfB: new Float64Array(d), lmHead, vit,
+    planted: { plantBlock, fadeBlock, channels, values, markerIds, sinkBlocks, markerChannel, constChannel },
+  };
+}
