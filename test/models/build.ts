@@ -2,6 +2,8 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { writeModel } from './graphBuilder';
 import { gpt2Model } from './layouts/gpt2';
+import { llamaModel } from './layouts/llama';
+import { DT } from '../../src/engine/onnx/dtype';
 import { plantedSpec } from './planted';
 import type { Spec } from './spec';
 import { tokenizerConfig, tokenizerJson, vocabulary } from './tokenizer';
@@ -24,6 +26,18 @@ export function buildGpt2(root: string, name = 'gpt2-planted'): BuiltModel {
   const spec = textSpec('gpt2');
   const file = path.join(dir, 'model.onnx');
   writeModel(gpt2Model(spec), file);
+  withTokenizer(dir);
+  return { name, file, spec, kind: 'text' };
+}
+
+export function buildLlama(root: string, name = 'llama-planted', opts: { fp16?: boolean; externalData?: string; transform?: (m: ReturnType<typeof llamaModel>) => void } = {}): BuiltModel {
+  const dir = path.join(root, name);
+  mkdirSync(dir, { recursive: true });
+  const spec = textSpec('llama');
+  const file = path.join(dir, 'model.onnx');
+  const model = llamaModel(spec, opts.fp16 ? DT.FLOAT16 : DT.FLOAT);
+  opts.transform?.(model);
+  writeModel(model, file, opts.externalData);
   withTokenizer(dir);
   return { name, file, spec, kind: 'text' };
 }

@@ -6,7 +6,7 @@ import type { BlockMatcher, ResidualPoint } from './types';
 
 // TorchScript names (`/model/layers.3/Add_1`, `/transformer/h.3/…`, `/vit/encoder/layer.3/…`) and
 // dynamo name scopes (`model.layers.3`) both carry the block index after a container name.
-const SCOPE = /(?:^|[/.])(layers|layer|h|blocks|block|encoder_layers|decoder_layers)[._](\d+)(?=[/._]|$)/;
+const SCOPE = /(?<![A-Za-z0-9_])(layers|layer|h|blocks|block|encoder_layers|decoder_layers)[._](\d+)(?!\d)/;
 
 export function scopeOf(n: NodeProto): { key: string; index: number } | undefined {
   const sources = [metadata(n, 'pkg.torch.onnx.name_scopes'), metadata(n, 'namespace'), n.name];

@@ -1,0 +1,107 @@
+import { DT } from '../../../src/engine/onnx/dtype';
+import { GraphBuilder, makeModel } from '../graphBuilder';
+import type { Spec } from '../spec';
+import { f32, maskBias, mergeHeads, rmsNorm, softmax, splitHeads } from './common';
+import { renameOutput } from './gpt2';
+
+/**
+ * LLaMA as Optimum's TorchScript export writes `decoder_model.onnx`-with-past: `/model/layers.N/…`,
+ * decomposed RMSNorm, rotate-half rotary from cached cos/sin, grouped-query attention (repeat_kv by
+ * Expand + Reshape), SwiGLU, `past_key_values.N.key/value` inputs and `present.N.*` outputs.
+ * With `floatType` fp16 every weight and activation is fp16, upcasting where HF does (norms, softmax).
+ */
+export function llamaModel(s: Spec, floatType: number = DT.FLOAT) {
+  const b = new GraphBuilder(floatType);
+  const { d, heads, kvHeads } = s;
+  const hd = d / heads;
+  const kvd = kvHeads * hd;
+  const rep = heads / kvHeads;
+  const ids = b.input('input_ids', DT.INT64, ['batch_size', 'sequence_length']);
+  const mask = b.input('attention_mask', DT.INT64, ['batch_size', 'total_sequence_length']);
+  const posIds = b.input('position_ids', DT.INT64, ['batch_size', 'sequence_length']);
+  const past: [string, string][] = [];
+  for (let l = 0; l < s.layers; l++) {
+    past.push([
+      b.input(`past_key_values.${l}.key`, floatType, ['batch_size', kvHeads, 'past_sequence_length', hd]),
+      b.input(`past_key_values.${l}.value`, floatType, ['batch_size', kvHeads, 'past_sequence_length', hd]),
+    ]);
+  }
+  // Rotary tables as HF caches them: [maxPos, hd] with the half-frequencies repeated.
+  const cos = new Float32Array(s.maxPos * hd);
+  const sin = new Float32Array(s.maxPos * hd);
+  for (let p = 0; p < s.maxPos; p++) for (let i = 0; i < hd / 2; i++) {
+    const th = p * Math.pow(10000, (-2 * i) / hd);
+    cos[p * hd + i] = cos[p * hd + i + hd / 2] = Math.cos(th);
+    sin[p * hd + i] = sin[p * hd + i + hd / 2] = Math.sin(th);
+  }
+  const causalTable = new Float32Array(s.maxPos * s.maxPos);
+  for (let i = 0; i < s.maxPos; i++) for (let j = i + 1; j < s.maxPos; j++) causalTable[i * s.maxPos + j] = floatType === DT.FLOAT16 ? -65504 : -3.4028234663852886e38;
+
+  let x = b.scope('model', () => b.scope('embed_tokens', () => b.o('Gather', [b.weight('model.embed_tokens.weight', [s.vocab, d], f32(s.embed)), ids])));
+  const [cosE, sinE, bias] = b.scope('model', () => {
+    const cosT = b.weight('model.layers.0.self_attn.rotary_emb.cos_cached', [s.maxPos, hd], cos);
+    const sinT = b.weight('model.layers.0.self_attn.rotary_emb.sin_cached', [s.maxPos, hd], sin);
+    const c = b.o('Unsqueeze', [b.o('Gather', [cosT, posIds]), b.int64([1])]);
+    const sn = b.o('Unsqueeze', [b.o('Gather', [sinT, posIds]), b.int64([1])]);
+    // Causal part: rows past..past+S, columns 0..past+S of a [maxPos, maxPos] table.
+    const pastLen = b.o('Unsqueeze', [b.o('Gather', [b.o('Shape', [past[0][0]]), b.int64([2], [])], { axis: 0 }), b.int64([0])]);
+    const seqLen = b.o('Unsqueeze', [b.o('Gather', [b.o('Shape', [ids]), b.int64([1], [])], { axis: 0 }), b.int64([0])]);
+    const total = b.o('Add', [pastLen, seqLen]);
+    const table = b.weight('model.causal_mask', [s.maxPos, s.maxPos], causalTable);
+    const rows = b.o('Slice', [table, pastLen, total, b.int64([0])]);
+    const causal = b.o('Slice', [rows, b.int64([0]), total, b.int64([1])]);
+    return [c, sn, b.o('Add', [b.o('Unsqueeze', [causal, b.int64([0, 1])]), maskBias(b, mask)])];
+  });
+  const rotate = (t: string) => {
+    const x1 = b.o('Slice', [t, b.int64([0]), b.int64([hd / 2]), b.int64([3])]);
+    const x2 = b.o('Slice', [t, b.int64([hd / 2]), b.int64([hd]), b.int64([3])]);
+    const rot = b.o('Concat', [b.o('Neg', [x2]), x1], { axis: -1 });
+    return b.o('Add', [b.o('Mul', [t, cosE]), b.o('Mul', [rot, sinE])]);
+  };
+  const repeatKv = (t: string) => {
+    if (rep === 1) return t;
+    const u = b.o('Unsqueeze', [t, b.int64([2])]);
+    const e = b.o('Expand', [u, b.int64([1, 1, rep, 1, 1])]);
+    return b.o('Reshape', [e, b.int64([0, heads, -1, hd])]);
+  };
+  const presents: string[] = [];
+  for (let l = 0; l < s.layers; l++) {
+    const w = s.layer[l];
+    const P = `model.layers.${l}`;
+    x = b.scope('model', () => b.scope(`layers.${l}`, () => {
+      const a = b.scope('input_layernorm', () => rmsNorm(b, x, b.weight(`${P}.input_layernorm.weight`, [d], f32(w.ln1g)), s.eps));
+      const attnOut = b.scope('self_attn', () => {
+        const q = b.scope('q_proj', () => b.o('MatMul', [a, b.weight(`${P}.self_attn.q_proj.weight`, [d, d], f32(w.wq))]));
+        const k = b.scope('k_proj', () => b.o('MatMul', [a, b.weight(`${P}.self_attn.k_proj.weight`, [d, kvd], f32(w.wk))]));
+        const v = b.scope('v_proj', () => b.o('MatMul', [a, b.weight(`${P}.self_attn.v_proj.weight`, [d, kvd], f32(w.wv))]));
+        const qh = rotate(splitHeads(b, q, heads, hd));
+        const kh = b.o('Concat', [past[l][0], rotate(splitHeads(b, k, kvHeads, hd))], { axis: 2 });
+        const vh = b.o('Concat', [past[l][1], splitHeads(b, v, kvHeads, hd)], { axis: 2 });
+        presents.push(kh, vh);
+        const sc = b.o('Div', [b.o('MatMul', [qh, b.o('Transpose', [repeatKv(kh)], { perm: [0, 1, 3, 2] })]), b.scalar(Math.sqrt(hd))]);
+        const [, probs] = softmax(b, b.o('Add', [sc, bias]));
+        const ctx = mergeHeads(b, b.o('MatMul', [probs, repeatKv(vh)]), d);
+        return b.scope('o_proj', () => b.o('MatMul', [ctx, b.weight(`${P}.self_attn.o_proj.weight`, [d, d], f32(w.wo))]));
+      });
+      const h = b.o('Add', [x, attnOut]);
+      const m = b.scope('post_attention_layernorm', () => rmsNorm(b, h, b.weight(`${P}.post_attention_layernorm.weight`, [d], f32(w.ln2g)), s.eps));
+      const mlp = b.scope('mlp', () => {
+        const gate = b.scope('gate_proj', () => b.o('MatMul', [m, b.weight(`${P}.mlp.gate_proj.weight`, [d, s.ffn], f32(w.w1))]));
+        const up = b.scope('up_proj', () => b.o('MatMul', [m, b.weight(`${P}.mlp.up_proj.weight`, [d, s.ffn], f32(w.w3))]));
+        const act = b.scope('act_fn', () => b.o('Mul', [gate, b.o('Sigmoid', [gate])]));
+        return b.scope('down_proj', () => b.o('MatMul', [b.o('Mul', [act, up]), b.weight(`${P}.mlp.down_proj.weight`, [s.ffn, d], f32(w.w2))]));
+      });
+      return b.o('Add', [h, mlp]);
+    }));
+  }
+  const out = b.scope('model', () => b.scope('norm', () => rmsNorm(b, x, b.weight('model.norm.weight', [d], f32(s.lnfG)), s.eps)));
+  const logits = b.scope('lm_head', () => b.o('MatMul', [out, b.weight('lm_head.weight', [d, s.vocab], f32(s.lmHead))]));
+  renameOutput(b, logits, 'logits');
+  b.output('logits', floatType, ['batch_size', 'sequence_length', s.vocab]);
+  presents.forEach((t, i) => {
+    const name = `present.${Math.floor(i / 2)}.${i % 2 ? 'value' : 'key'}`;
+    renameOutput(b, t, name);
+    b.output(name, floatType, ['batch_size', kvHeads, 'total_sequence_length', hd]);
+  });
+  return makeModel(b.graph('main_graph'), { opset: 17 });
+}

@@ -1,0 +1,92 @@
+import { create } from '@bufbuild/protobuf';
+import { AttributeProtoSchema, AttributeProto_AttributeType, GraphProtoSchema, NodeProtoSchema, StringStringEntryProtoSchema, type ModelProto, type NodeProto } from 'onnx-buf';
+import { DT } from '../../../src/engine/onnx/dtype';
+import { makeNode, makeValueInfo } from '../../../src/engine/onnx/build';
+
+/**
+ * Layout variants applied to a TorchScript-style model: what the dynamo exporter, anonymous
+ * graphs and Optimum's merged decoders look like.
+ */
+
+function producedNames(nodes: NodeProto[]): Set<string> {
+  return new Set(nodes.flatMap((n) => n.output).filter(Boolean));
+}
+
+function renameTensors(nodes: NodeProto[], map: Map<string, string>): void {
+  for (const n of nodes) {
+    n.input = n.input.map((i) => map.get(i) ?? i);
+    n.output = n.output.map((o) => map.get(o) ?? o);
+  }
+}
+
+/** torch.onnx dynamo: FX-style tensor names (`add_7`), generic node names, scopes only in metadata. */
+export function toDynamo(m: ModelProto): void {
+  const g = m.graph!;
+  const keep = new Set(g.output.map((o) => o.name));
+  const map = new Map<string, string>();
+  const counts = new Map<string, number>();
+  for (const n of g.node) {
+    const scopePath = n.name.split('/').filter(Boolean).slice(0, -1);
+    const scopes = [''];
+    for (let i = 0; i < scopePath.length; i++) scopes.push(scopePath.slice(0, i + 1).join('.'));
+    const op = n.opType.toLowerCase();
+    const k = counts.get(op) ?? 0;
+    counts.set(op, k + 1);
+    for (const o of n.output) if (o && !keep.has(o)) map.set(o, k ? `${op}_${k}` : op);
+    n.name = k ? `node_${n.opType}_${k}` : `node_${n.opType}`;
+    n.metadataProps = [
+      create(StringStringEntryProtoSchema, { key: 'pkg.torch.onnx.name_scopes', value: JSON.stringify(scopes).replace(/"/g, "'") }),
+      create(StringStringEntryProtoSchema, { key: 'pkg.torch.onnx.class_hierarchy', value: JSON.stringify(scopes.map(() => 'torch.nn.Module')).replace(/"/g, "'") }),
+    ];
+  }
+  renameTensors(g.node, map);
+  m.producerName = 'pytorch';
+  m.producerVersion = '2.9.0';
+}
+
+/** No names at all: numbered tensors and nodes, no metadata (older exporters, hand-made graphs). */
+export function toAnonymous(m: ModelProto): void {
+  const g = m.graph!;
+  const keep = new Set(g.output.map((o) => o.name));
+  const map = new Map<string, string>();
+  let k = 0;
+  for (const n of g.node) {
+    for (const o of n.output) if (o && !keep.has(o)) map.set(o, String(k++));
+    n.name = `${n.opType}_${k}`;
+    n.metadataProps = [];
+  }
+  renameTensors(g.node, map);
+  // Initializer names can carry scopes too; number them.
+  const imap = new Map<string, string>();
+  g.initializer.forEach((t, i) => { imap.set(t.name, `w${i}`); t.name = `w${i}`; });
+  renameTensors(g.node, imap);
+}
+
+/**
+ * Optimum's decoder_model_merged.onnx: one If on `use_cache_branch` whose branches hold the with-past
+ * and no-past graphs; weights shared in the outer graph.
+ */
+export function toMergedIf(m: ModelProto): void {
+  const g = m.graph!;
+  const outputs = g.output.map((o) => o.name);
+  const branch = (prefix: string) => {
+    const nodes = g.node.map((n) => create(NodeProtoSchema, { opType: n.opType, domain: n.domain, attribute: n.attribute, input: [...n.input], output: [...n.output], name: `${prefix}${n.name}` }));
+    const map = new Map<string, string>();
+    for (const t of producedNames(nodes)) map.set(t, `${prefix}${t}`);
+    renameTensors(nodes, map);
+    return create(GraphProtoSchema, {
+      name: prefix.replace(/\W/g, ''),
+      node: nodes,
+      output: outputs.map((o, i) => makeValueInfo(map.get(o) ?? o, g.output[i].type?.value.case === 'tensorType' ? g.output[i].type!.value.value.elemType : DT.FLOAT)),
+    });
+  };
+  const thenG = branch('optimum::past/');
+  const elseG = branch('optimum::no_past/');
+  const ifNode = makeNode('If', ['use_cache_branch'], outputs, 'optimum::if');
+  ifNode.attribute.push(
+    create(AttributeProtoSchema, { name: 'then_branch', type: AttributeProto_AttributeType.GRAPH, g: thenG }),
+    create(AttributeProtoSchema, { name: 'else_branch', type: AttributeProto_AttributeType.GRAPH, g: elseG }),
+  );
+  g.node = [ifNode];
+  g.input.push(makeValueInfo('use_cache_branch', DT.BOOL, [1]));
+}
