@@ -3,6 +3,8 @@ import * as path from 'node:path';
 import { writeModel } from './graphBuilder';
 import { gpt2Model } from './layouts/gpt2';
 import { llamaModel } from './layouts/llama';
+import { fusedGpt2Model } from './layouts/fused';
+import { vitModel } from './layouts/vit';
 import { DT } from '../../src/engine/onnx/dtype';
 import { plantedSpec } from './planted';
 import type { Spec } from './spec';
@@ -40,4 +42,23 @@ export function buildLlama(root: string, name = 'llama-planted', opts: { fp16?: 
   writeModel(model, file, opts.externalData);
   withTokenizer(dir);
   return { name, file, spec, kind: 'text' };
+}
+
+export function buildFused(root: string, name = 'gpt2-fused-planted'): BuiltModel {
+  const dir = path.join(root, name);
+  mkdirSync(dir, { recursive: true });
+  const spec = textSpec('gpt2');
+  const file = path.join(dir, 'model.onnx');
+  writeModel(fusedGpt2Model(spec), file);
+  withTokenizer(dir);
+  return { name, file, spec, kind: 'text' };
+}
+
+export function buildVit(root: string, name = 'vit-registers-planted'): BuiltModel {
+  const dir = path.join(root, name);
+  mkdirSync(dir, { recursive: true });
+  const spec = plantedSpec({ arch: 'vit', vocab: 2, seed: 11, vit: { channels: 3, image: 32, patch: 8, registers: 4 } });
+  const file = path.join(dir, 'model.onnx');
+  writeModel(vitModel(spec), file);
+  return { name, file, spec, kind: 'vision' };
 }
