@@ -5,6 +5,7 @@ import { gpt2Model } from './layouts/gpt2';
 import { llamaModel } from './layouts/llama';
 import { fusedGpt2Model } from './layouts/fused';
 import { vitModel } from './layouts/vit';
+import { readLlama2c } from './llama2c';
 import { DT } from '../../src/engine/onnx/dtype';
 import { plantedSpec } from './planted';
 import type { Spec } from './spec';
@@ -61,4 +62,14 @@ export function buildVit(root: string, name = 'vit-registers-planted'): BuiltMod
   const file = path.join(dir, 'model.onnx');
   writeModel(vitModel(spec), file);
   return { name, file, spec, kind: 'vision' };
+}
+
+/** The real trained stories260K checkpoint converted to the LLaMA layout (no tokenizer ships with it). */
+export function buildStories(root: string, bin: string, name = 'stories260K'): BuiltModel {
+  const dir = path.join(root, name);
+  mkdirSync(dir, { recursive: true });
+  const spec = readLlama2c(bin);
+  const file = path.join(dir, 'model.onnx');
+  writeModel(llamaModel(spec), file);
+  return { name, file, spec, kind: 'text' };
 }
