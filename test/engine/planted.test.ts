@@ -1,0 +1,116 @@
+import { before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { scanModel } from '../../src/engine/scan';
+import { syntheticFeeds } from '../../src/engine/inputs';
+import { buildFused, buildGpt2, buildLlama, buildVit, type BuiltModel } from '../models/build';
+import { toAnonymous, toDynamo, toMergedIf } from '../models/layouts/variants';
+import { forwardText, forwardVit, type Forward } from '../models/reference';
+import { fingerprint, PAPER_PROMPT, tempDir } from '../fixtures';
+import type { ScanResult } from '../../src/engine/types';
+
+/**
+ * Every planted layout: the scan must report exactly the planted blocks, tokens and channels,
+ * with values within 1% of an independent float64 forward pass, and attention concentrated on
+ * those tokens in the blocks built to attend to them.
+ */
+const root = tempDir('planted');
+// fp16 rounds each addition at the stream's scale: after the planted 2000s, one half-precision step is 1–2.
+const HALF_STEP = 2000 * 2 ** -10;
+const layouts: [string, () => BuiltModel, string][] = [
+  ['GPT-2 (TorchScript names, fused QKV, LayerNormalization)', () => buildGpt2(root), 'scope-names'],
+  ['LLaMA (decomposed RMSNorm, rotary, GQA, past inputs)', () => buildLlama(root), 'scope-names'],
+  ['LLaMA fp16', () => buildLlama(root, 'llama-fp16', { fp16: true }), 'scope-names'],
+  ['LLaMA with external data', () => buildLlama(root, 'llama-ext', { externalData: 'model.onnx_data' }), 'scope-names'],
+  ['dynamo-style (generic names, scopes in metadata)', () => buildLlama(root, 'llama-dynamo', { transform: toDynamo }), 'scope-names'],
+  ['anonymous (no names at all)', () => buildLlama(root, 'llama-anon', { transform: toAnonymous }), 'structure'],
+  ['merged decoder (If on use_cache_branch)', () => buildLlama(root, 'llama-merged', { transform: toMergedIf }), 'scope-names'],
+  ['fused com.microsoft (SkipLayerNormalization, MultiHeadAttention)', () => buildFused(root), 'fused-norm'],
+  ['ViT with registers', () => buildVit(root), 'scope-names'],
+];
+
+function refMedian(h: Float64Array): number {
+  const a = Array.from(h, Math.abs).sort((x, y) => x - y);
+  return a.length % 2 ? a[a.length >> 1] : (a[a.length / 2 - 1] + a[a.length / 2]) / 2;
+}
+
+for (const [label, build, matcher] of layouts) {
+  describe(label, () => {
+    let m: BuiltModel;
+    let r: ScanResult;
+    let ref: Forward;
+    let printBefore: string;
+    before(async () => {
+      m = build();
+      printBefore = fingerprint(root);
+      r = await scanModel(m.file, m.kind === 'text' ? { prompt: PAPER_PROMPT } : {});
+      if (m.kind === 'text') ref = forwardText(m.spec, r.tokens.map((t) => t.id!));
+      else {
+        const px = syntheticFeeds([{ name: 'pixel_values', elemType: 1, shape: ['batch_size', 3, 32, 32], role: 'pixels' }]).pixel_values.data as Float32Array;
+        ref = forwardVit(m.spec, Float64Array.from(px));
+      }
+    });
+
+    test('finds every block, the width and the layout', () => {
+      assert.equal(r.model.blocks, m.spec.layers);
+      assert.equal(r.model.hiddenSize, m.spec.d);
+      assert.equal(r.model.matcher, matcher);
+      assert.equal(r.model.family, m.kind === 'text' ? 'decoder' : 'vision');
+    });
+
+    test('the reference pass itself shows the planted pattern', () => {
+      const { plantBlock, fadeBlock, channels } = m.spec.planted;
+      const markers = m.kind === 'text' ? [0, 4, 8] : [1, 2, 3, 4];
+      for (let l = 0; l < m.spec.layers; l++) {
+        const h = ref.hidden[l];
+        const med = refMedian(h);
+        const hits: string[] = [];
+        h.forEach((v, i) => { if (Math.abs(v) > 100 && Math.abs(v) >= 1000 * med) hits.push(`${Math.floor(i / m.spec.d)}:${i % m.spec.d}`); });
+        const expected = l >= plantBlock && l < fadeBlock ? markers.flatMap((t) => channels.map((c) => `${t}:${c}`)) : [];
+        assert.deepEqual(hits.sort(), expected.sort(), `block ${l}`);
+      }
+    });
+
+    test('reports exactly the planted blocks, tokens and channels, values within 1%', () => {
+      for (const layer of r.layers) {
+        const h = ref.hidden[layer.index];
+        const med = refMedian(h);
+        const expected: string[] = [];
+        h.forEach((v, i) => { if (Math.abs(v) > 100 && Math.abs(v) >= 1000 * med) expected.push(`${Math.floor(i / m.spec.d)}:${i % m.spec.d}`); });
+        assert.deepEqual(layer.massive.map((a) => `${a.token}:${a.channel}`).sort(), expected.sort(), `block ${layer.index}`);
+        for (const a of [...layer.massive, ...layer.top]) {
+          const want = h[a.token * m.spec.d + a.channel];
+          const slack = r.model.dtype === 'float16' ? HALF_STEP : 1e-3;
+          assert.ok(Math.abs(a.value - want) <= 0.01 * Math.abs(want) + slack, `block ${layer.index} ${a.token}:${a.channel} ${a.value} vs ${want}`);
+        }
+        assert.ok(Math.abs(layer.median - med) <= 0.01 * med, `median ${layer.median} vs ${med}`);
+      }
+      assert.deepEqual(r.massiveChannels, [...m.spec.planted.channels].sort((a, b) => a - b));
+      assert.deepEqual(r.massiveTokens, m.kind === 'text' ? [0, 4, 8] : [1, 2, 3, 4]);
+    });
+
+    test('attention lands on the massive tokens in the blocks built to attend to them', () => {
+      const sink = new Set(m.spec.planted.sinkBlocks);
+      for (const a of r.attention) {
+        assert.notEqual(a.massiveTokenShare, null, `block ${a.layer} has no attention reading`);
+        // The reference share, from the independent probabilities.
+        const T = ref.tokens;
+        const marks = r.massiveTokens;
+        let want = 0;
+        let n = 0;
+        for (let h = 0; h < m.spec.heads; h++) for (let q = 0; q < T; q++) {
+          if (q < marks[0]) continue;
+          want += marks.reduce((s, k) => s + ref.attn[a.layer][(h * T + q) * T + k], 0);
+          n++;
+        }
+        want /= n;
+        assert.ok(Math.abs(a.massiveTokenShare! - want) < 0.01, `block ${a.layer}: ${a.massiveTokenShare} vs reference ${want}`);
+        if (sink.has(a.layer)) assert.ok(a.massiveTokenShare! >= 0.7, `sink block ${a.layer}: ${a.massiveTokenShare}`);
+        else assert.ok(a.massiveTokenShare! < 0.6, `block ${a.layer}: ${a.massiveTokenShare}`);
+      }
+    });
+
+    test('leaves the model folder byte-for-byte unchanged', () => {
+      assert.equal(fingerprint(root), printBefore);
+    });
+  });
+}

@@ -1,0 +1,38 @@
+import { createHash } from 'node:crypto';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+
+/** Shared test helpers: where shared/ is, a temp folder per test process, folder fingerprints. */
+export const SHARED = path.resolve(__dirname, '..', '..', 'shared');
+export const SHARED_MODELS = path.join(SHARED, 'models');
+export const REAL_EXPORTS = path.join(SHARED_MODELS, 'real-exports');
+export const STORIES_BIN = path.join(SHARED_MODELS, 'stories260K.bin');
+export const HAVE_SHARED = existsSync(REAL_EXPORTS) && existsSync(STORIES_BIN);
+export const SKIP_SHARED = HAVE_SHARED ? false : `../shared/models is absent (looked in ${SHARED_MODELS}); tests on real model files skipped`;
+if (!HAVE_SHARED) process.stderr.write(`NOTE: ${SKIP_SHARED}\n`);
+
+export const REPO = path.resolve(__dirname, '..');
+export const CLI = path.join(REPO, 'dist', 'cli.js');
+export const WORKER = path.join(REPO, 'dist', 'worker.js');
+
+export function tempDir(tag: string): string {
+  return mkdtempSync(path.join(os.tmpdir(), `ma-${tag}-`));
+}
+
+/** sha256 of every file under dir (names, sizes, contents): to prove nothing was modified. */
+export function fingerprint(dir: string): string {
+  const h = createHash('sha256');
+  const walk = (d: string) => {
+    for (const name of readdirSync(d).sort()) {
+      const p = path.join(d, name);
+      const st = statSync(p);
+      if (st.isDirectory()) walk(p);
+      else { h.update(`${path.relative(dir, p)}\0${st.size}\0${st.mtimeMs}\0`); h.update(readFileSync(p)); }
+    }
+  };
+  walk(dir);
+  return h.digest('hex');
+}
+
+export const PAPER_PROMPT = 'Summer is warm. Winter is cold.';

@@ -1,0 +1,70 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { attentionShare, layerStats, medianAbs, selectKth, sinkScores, topKAbs } from '../../src/engine/stats';
+import { rng } from '../models/spec';
+
+function sortedMedian(x: number[]): number {
+  const a = x.map(Math.abs).sort((p, q) => p - q);
+  const n = a.length;
+  return n % 2 ? a[n >> 1] : (a[n / 2 - 1] + a[n / 2]) / 2;
+}
+
+test('selectKth agrees with sorting on random, sorted, constant and duplicate-heavy arrays', () => {
+  const r = rng(3);
+  const cases: number[][] = [
+    Array.from({ length: 1001 }, () => r.normal()),
+    Array.from({ length: 500 }, (_, i) => i),
+    Array.from({ length: 500 }, (_, i) => 500 - i),
+    new Array(64).fill(2),
+    Array.from({ length: 999 }, () => Math.floor(r.u() * 4)),
+  ];
+  for (const c of cases) {
+    const sorted = [...c].sort((p, q) => p - q);
+    for (const k of [0, 1, c.length >> 1, c.length - 1]) {
+      assert.equal(selectKth(Float32Array.from(c), k), Math.fround(sorted[k]));
+    }
+  }
+});
+
+test('medianAbs is the exact median of |x| for odd and even lengths', () => {
+  const r = rng(5);
+  for (const n of [1, 2, 7, 8, 1000, 1001]) {
+    const x = Array.from({ length: n }, () => r.normal() * 3);
+    assert.ok(Math.abs(medianAbs(Float32Array.from(x)) - sortedMedian(Array.from(Float32Array.from(x)))) < 1e-6, `n=${n}`);
+  }
+  assert.ok(Number.isNaN(medianAbs(new Float32Array(0))));
+});
+
+test('topKAbs returns the largest magnitudes with signed values and positions', () => {
+  const x = new Float32Array(3 * 4);
+  x[1 * 4 + 2] = -50; x[2 * 4 + 3] = 20; x[0] = 30; x[5] = 1;
+  assert.deepEqual(topKAbs(x, 4, 3), [
+    { token: 1, channel: 2, value: -50 },
+    { token: 0, channel: 0, value: 30 },
+    { token: 2, channel: 3, value: 20 },
+  ]);
+});
+
+test('layerStats applies both thresholds of the paper', () => {
+  const tokens = 10, channels = 100;
+  const x = new Float32Array(tokens * channels).map((_, i) => ((i * 7919) % 13) / 13 - 0.5); // |x| ≤ 0.5
+  x[0 * channels + 7] = 2000;   // massive
+  x[4 * channels + 42] = -1500; // massive, negative
+  x[9 * channels + 1] = 150;    // > 100 but only ~600× the median
+  const s = layerStats(x, tokens, channels, 3, { absolute: 100, ratio: 1000 });
+  assert.ok(s.median > 0.2 && s.median < 0.3);
+  assert.deepEqual(s.massive.map((a) => [a.token, a.channel, a.value]), [[0, 7, 2000], [4, 42, -1500]]);
+  assert.equal(s.maxPerToken[4], 1500);
+  assert.equal(s.maxPerChannel[7], 2000);
+  // Lowering the ratio threshold admits the third one.
+  assert.equal(layerStats(x, tokens, channels, 3, { absolute: 100, ratio: 100 }).massive.length, 3);
+});
+
+test('attentionShare counts only the marked keys and ignores queries that cannot see them', () => {
+  // One head, 3 queries × 3 keys, causal.
+  const p = Float32Array.from([1, 0, 0, 0.5, 0.5, 0, 0.2, 0.3, 0.5]);
+  assert.deepEqual(attentionShare(p, 1, 3, 3, [0]).perHead.map((v) => +v.toFixed(6)), [+((1 + 0.5 + 0.2) / 3).toFixed(6)]);
+  // Token 1 is invisible to query 0: averaged over queries 1 and 2 only.
+  assert.equal(+attentionShare(p, 1, 3, 3, [1]).mean.toFixed(6), +((0.5 + 0.3) / 2).toFixed(6));
+  assert.deepEqual(sinkScores(p, 1, 3, 3).map((v) => +v.toFixed(6)), [+((1 + 0.5 + 0.2) / 3).toFixed(6)]);
+});
