@@ -2,7 +2,7 @@ import * as path from 'node:path';
 import { EngineError } from './errors';
 import { dtypeName, DT } from './onnx/dtype';
 import { liftCacheBranches } from './onnx/flatten';
-import { attrInt, GraphIndex } from './onnx/graph';
+import { attrInt, GraphIndex, int64Values } from './onnx/graph';
 import { loadModel, type LoadedModel } from './onnx/load';
 import { locateBlocks } from './locate/registry';
 import { staticWidth } from './locate/width';
@@ -67,6 +67,7 @@ export function prepareModel(file: string): PreparedModel {
     const n = g.node[a.nodeIndex];
     if (n.opType === 'GroupQueryAttention' && !kvHeads) kvHeads = attrInt(n, 'kv_num_heads') ?? null;
   }
+  if (!heads && hiddenSize) heads = headsFromReshapes(index, hiddenSize);
   const pastKv = inputs.find((i) => i.role === 'past');
   if (!kvHeads && pastKv && typeof pastKv.shape[1] === 'number' && pastKv.shape.length === 4) kvHeads = pastKv.shape[1] as number;
 
@@ -103,6 +104,21 @@ export function prepareModel(file: string): PreparedModel {
   };
   if (roles.has('inputs_embeds')) warnings.push('The model takes inputs_embeds rather than token ids; its embedding lives in another file, so it can be inspected but not scanned.');
   return { loaded, index, location, info };
+}
+
+/** Unfused attention splits heads with Reshape(x, [b, s, heads, head_dim]); read the constant. */
+function headsFromReshapes(g: GraphIndex, hidden: number): number | null {
+  const votes = new Map<number, number>();
+  for (const n of g.graph.node) {
+    if (n.opType !== 'Reshape') continue;
+    const t = g.initializer(n.input[1]);
+    if (!t || t.dims.length !== 1 || Number(t.dims[0]) !== 4) continue;
+    const v = int64Values(t);
+    if (v.length === 4 && v[2] > 0 && v[3] > 0 && v[2] * v[3] === hidden) votes.set(v[2], (votes.get(v[2]) ?? 0) + 1);
+  }
+  let best: number | null = null;
+  for (const [h, c] of votes) if (best === null || c > (votes.get(best) ?? 0)) best = h;
+  return best;
 }
 
 function findVocab(g: GraphIndex): number | null {

@@ -119,6 +119,8 @@ export async function scanModel(file: string, opts: ScanOptions = {}): Promise<S
   const massiveChannels = [...new Set(layers.flatMap((l) => l.massive.map((a) => a.channel)))].sort((a, b) => a - b);
   const attention: AttentionResult[] = m.exposure.attention.map((list, layer) => attentionFor(layer, list, outputs, massiveTokens, m));
   const statsMs = performance.now() - t2;
+  // Unfused graphs may hide the head count until the probabilities come back.
+  if (!info.heads) info.heads = attention.find((a) => a.heads > 0 && a.source === 'softmax')?.heads ?? null;
   for (const t of Object.values(outputs)) (t as ort.Tensor & { dispose?: () => void }).dispose?.();
   return { model: info, tokens, layers, attention, massiveTokens, massiveChannels, settings: { thresholds, topK }, input, timing: { loadMs, runMs, statsMs } };
 }

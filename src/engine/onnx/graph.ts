@@ -104,3 +104,11 @@ export function outerReads(g: GraphProto): Set<string> {
 export function metadata(node: NodeProto, key: string): string | undefined {
   return node.metadataProps.find((p) => p.key === key)?.value;
 }
+
+/** Values of a small int64 tensor. rawData may be a view into a larger Buffer: copy before reinterpreting. */
+export function int64Values(t: TensorProto): number[] {
+  if (t.int64Data.length) return t.int64Data.map(Number);
+  const bytes = new Uint8Array(t.rawData.length);
+  bytes.set(t.rawData);
+  return Array.from(new BigInt64Array(bytes.buffer), Number);
+}
