@@ -6,7 +6,7 @@ export interface CliArgs {
   flags: Map<string, string | true>;
 }
 
-const VALUED = new Set(['prompt', 'ids', 'top', 'max-tokens', 'abs-threshold', 'ratio-threshold', 'threads', 'memory-limit-mb']);
+const VALUED = new Set(['prompt', 'prompt-file', 'ids', 'top', 'max-tokens', 'abs-threshold', 'ratio-threshold', 'threads', 'memory-limit-mb']);
 const BOOLEAN = new Set(['json', 'no-attention', 'help']);
 
 export function parseArgs(argv: string[]): CliArgs {

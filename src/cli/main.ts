@@ -1,3 +1,5 @@
+import { spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { EngineError, isEngineError } from '../engine/errors';
 import { EngineClient } from '../worker/client';
 import { idsFlag, numberFlag, parseArgs } from './args';
@@ -11,6 +13,7 @@ Usage:
 
 Options:
   --prompt TEXT           text to run (needs tokenizer.json beside the model or one folder up)
+  --prompt-file FILE      read the text from FILE ("-" for standard input)
   --ids 1,2,3             token ids to run instead of text
   --json                  print one JSON document
   --top K                 top activations listed per block (default 3)
@@ -35,9 +38,8 @@ async function main(argv: string[]): Promise<number> {
       process.stdout.write(`${json ? JSON.stringify(inspectJson(info), null, 2) : inspectText(info)}\n`);
       return 0;
     }
-    const prompt = args.flags.get('prompt');
-    if (prompt === true) throw new EngineError('bad-prompt', '--prompt needs text.');
-    if (prompt !== undefined && args.flags.has('ids')) throw new EngineError('bad-argument', 'Give either --prompt or --ids, not both.');
+    const prompt = readPrompt(args.flags);
+    if (prompt !== undefined && args.flags.has('ids')) throw new EngineError('bad-argument', 'Give either a prompt or --ids, not both.');
     const abs = numberFlag(args.flags, 'abs-threshold', { min: 0 });
     const ratio = numberFlag(args.flags, 'ratio-threshold', { min: 0 });
     const limitMb = numberFlag(args.flags, 'memory-limit-mb', { min: 1 });
@@ -64,7 +66,35 @@ async function main(argv: string[]): Promise<number> {
   }
 }
 
-main(process.argv.slice(2)).then(
+function readPrompt(flags: Map<string, string | true>): string | undefined {
+  const file = flags.get('prompt-file');
+  if (file === undefined) return flags.get('prompt') as string | undefined;
+  if (flags.has('prompt')) throw new EngineError('bad-argument', 'Give either --prompt or --prompt-file, not both.');
+  try {
+    return readFileSync(file === '-' ? 0 : (file as string), 'utf8');
+  } catch (e) {
+    throw new EngineError('bad-argument', `Cannot read the prompt file ${file}: ${(e as Error).message}`);
+  }
+}
+
+/**
+ * onnxruntime-node 1.30 crashes (SIGSEGV) when it loads in a process whose command line is over
+ * ~16-32 KB, so a long --prompt is moved to standard input of a fresh process before any model loads.
+ */
+const ARGV_LIMIT = 8 * 1024;
+function relayLongPrompt(argv: string[]): number | undefined {
+  const i = argv.findIndex((a) => a === '--prompt' || a.startsWith('--prompt='));
+  if (i < 0 || argv.join(' ').length <= ARGV_LIMIT) return undefined;
+  const inline = argv[i].startsWith('--prompt=');
+  const text = inline ? argv[i].slice('--prompt='.length) : argv[i + 1] ?? '';
+  const rest = [...argv.slice(0, i), ...argv.slice(i + (inline ? 1 : 2)), '--prompt-file', '-'];
+  const r = spawnSync(process.execPath, [__filename, ...rest], { input: text, stdio: ['pipe', 'inherit', 'inherit'], maxBuffer: 1 << 30 });
+  return r.status ?? 1;
+}
+
+const relayed = relayLongPrompt(process.argv.slice(2));
+if (relayed !== undefined) process.exitCode = relayed;
+else main(process.argv.slice(2)).then(
   (code) => { process.exitCode = code; },
   (e) => {
     // Users get the message, never a stack trace; unexpected errors say so.

@@ -31,6 +31,8 @@ export interface ModelInfo {
   attention: 'probabilities' | 'scores' | 'unavailable';
   quantization: string[];
   vocabSize: number | null;
+  /** Longest sequence the position tables allow (learned positions or cached rotary tables). */
+  maxPositions: number | null;
   warnings: string[];
   blockOutputs: string[];
 }
@@ -99,6 +101,7 @@ export function prepareModel(file: string): PreparedModel {
     attention,
     quantization,
     vocabSize,
+    maxPositions: findMaxPositions(index),
     warnings,
     blockOutputs: location.blocks.map((b) => b.output),
   };
@@ -118,6 +121,20 @@ function headsFromReshapes(g: GraphIndex, hidden: number): number | null {
   }
   let best: number | null = null;
   for (const [h, c] of votes) if (best === null || c > (votes.get(best) ?? 0)) best = h;
+  return best;
+}
+
+function findMaxPositions(g: GraphIndex): number | null {
+  const posInputs = new Set(classifyInputs(g).filter((i) => i.role === 'position_ids').map((i) => i.name));
+  let best: number | null = null;
+  for (const n of g.graph.node) {
+    if (n.opType !== 'Gather') continue;
+    let idx = n.input[1];
+    for (let p = g.producer.get(idx); p && ['Cast', 'Identity', 'Unsqueeze', 'Reshape'].includes(p.node.opType); p = g.producer.get(idx)) idx = p.node.input[0];
+    if (!posInputs.has(idx)) continue;
+    const t = g.initializer(n.input[0]);
+    if (t && t.dims.length >= 1) best = Math.min(best ?? Infinity, Number(t.dims[0]));
+  }
   return best;
 }
 

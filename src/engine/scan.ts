@@ -56,7 +56,7 @@ export function resolveTokens(modelPath: string, opts: ScanOptions, vocab: numbe
 }
 
 function tooLong(n: number, unit: string, max: number): EngineError {
-  return new EngineError('too-long', `The input is ${n.toLocaleString('en-US')} ${unit}; the limit is ${max.toLocaleString('en-US')} tokens. Use a shorter prompt, or raise the limit (--max-tokens) if the model and memory allow.`);
+  return new EngineError('too-long', `The input is ${n.toLocaleString('en-US')} ${unit}; the limit is ${max.toLocaleString('en-US')} tokens (the smaller of --max-tokens and the model's position table). Use a shorter prompt.`);
 }
 
 /** Runs the model once and measures every block's residual stream (and attention). */
@@ -78,7 +78,7 @@ export async function scanModel(file: string, opts: ScanOptions = {}): Promise<S
   let tokens: TokenInfo[];
   let input: ScanResult['input'];
   if (textModel) {
-    const r = resolveTokens(file, opts, info.vocabSize, maxTokens);
+    const r = resolveTokens(file, opts, info.vocabSize, Math.min(maxTokens, info.maxPositions ?? Infinity));
     feeds = textFeeds(m.prepared.info.inputs.map((i) => ({ ...i, elemType: elemTypeOf(m, i.name) })), r.ids);
     tokens = r.tokens;
     input = { kind: opts.ids ? 'ids' : 'text', tokenizer: r.tokenizer };

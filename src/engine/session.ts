@@ -2,7 +2,7 @@ import { toBinary } from '@bufbuild/protobuf';
 import { ModelProtoSchema } from 'onnx-buf';
 import * as ort from 'onnxruntime-node';
 import * as path from 'node:path';
-import { statSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import { EngineError } from './errors';
 import { assertRunnable, prepareModel, type PreparedModel } from './inspect';
 import { requireExternalFiles } from './onnx/load';
@@ -35,6 +35,8 @@ export async function openModel(file: string, variant: SessionVariant, settings:
     executionProviders: ['cpu'],
     graphOptimizationLevel: 'all',
     intraOpNumThreads: settings.threads ?? 0,
+    // Failures reach the user as EngineErrors; ONNX Runtime's own log lines would duplicate them.
+    logSeverityLevel: 4,
     // Weights stay where they are: the session reads them from the model's own folder.
     extra: { session: { model_external_initializers_file_folder_path: prepared.loaded.dir } },
   };
@@ -49,6 +51,7 @@ export async function openModel(file: string, variant: SessionVariant, settings:
 
 export function sessionKey(file: string, variant: SessionVariant): string {
   const abs = path.resolve(file);
+  if (!existsSync(abs)) throw new EngineError('not-found', `Model file not found: ${abs}`);
   const st = statSync(abs);
   return JSON.stringify([abs, st.size, st.mtimeMs, variant]);
 }

@@ -1,0 +1,147 @@
+import { before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import * as path from 'node:path';
+import { buildGpt2, buildLlama, buildVit, type BuiltModel } from '../models/build';
+import { buildBrokenFiles } from '../models/broken';
+import { CLI, fingerprint, PAPER_PROMPT, REAL_EXPORTS, SKIP_SHARED, tempDir } from '../fixtures';
+
+function cli(...args: string[]) {
+  const r = spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8', timeout: 120_000 });
+  return { code: r.status, out: r.stdout, err: r.stderr };
+}
+
+const root = tempDir('cli');
+let gpt2: BuiltModel;
+let ext: BuiltModel;
+let vit: BuiltModel;
+let broken: ReturnType<typeof buildBrokenFiles>;
+
+before(() => {
+  assert.ok(existsSync(CLI), `${CLI} is missing: run "npm run build" first (npm test does)`);
+  gpt2 = buildGpt2(root);
+  ext = buildLlama(root, 'llama-ext', { externalData: 'model.onnx_data' });
+  vit = buildVit(root);
+  broken = buildBrokenFiles(path.join(root, 'broken'), gpt2.file, path.dirname(ext.file));
+});
+
+describe('scan', () => {
+  test('--json follows the documented contract', () => {
+    const r = cli('scan', gpt2.file, '--prompt', PAPER_PROMPT, '--json', '--top', '4');
+    assert.equal(r.code, 0, r.err);
+    const j = JSON.parse(r.out);
+    assert.deepEqual([j.model.family, j.model.blocks, j.model.hiddenSize], ['decoder', 6, 64]);
+    assert.deepEqual(j.tokens.slice(0, 5).map((t: { index: number; id: number; text: string }) => [t.index, t.id, t.text]), [[0, 1, '<s>'], [1, 10, 'summer'], [2, 11, 'is'], [3, 12, 'warm'], [4, 3, '.']]);
+    assert.equal(j.layers.length, 6);
+    assert.equal(j.layers[2].index, 2);
+    assert.equal(j.layers[2].top.length, 4);
+    const massive = j.layers[2].massive as { token: number; channel: number; value: number }[];
+    assert.deepEqual(massive.map((a) => `${a.token}:${a.channel}`).sort(), ['0:42', '0:7', '4:42', '4:7', '8:42', '8:7']);
+    // Signed values: channel 42 was planted negative.
+    assert.ok(massive.every((a) => (a.channel === 42 ? a.value < -1000 : a.value > 1000)));
+    assert.equal(j.layers[0].massive.length, 0);
+    assert.equal(typeof j.layers[0].median, 'number');
+    assert.deepEqual(j.attention.map((a: { layer: number }) => a.layer), [0, 1, 2, 3, 4, 5]);
+    assert.ok(j.attention[3].massiveTokenShare > 0.7);
+  });
+
+  test('the table shows the layer-wise view with the massive blocks marked', () => {
+    const r = cli('scan', gpt2.file, '--prompt', PAPER_PROMPT);
+    assert.equal(r.code, 0, r.err);
+    const rows = r.out.split('\n').filter((l) => /^\s+\d\s/.test(l));
+    assert.equal(rows.length, 6);
+    assert.match(rows[0], /\bno\b/);
+    assert.match(rows[1], /yes \(6\)/);
+    assert.match(rows[2], /2000 "<s>"@0 ch7|20\d\d "\."@\d ch7/);
+    assert.match(r.out, /Massive activations .* on tokens "<s>"@0, "\."@4, "\."@8 in channels 7, 42/);
+  });
+
+  test('--ids works without a tokenizer, and thresholds are configurable', () => {
+    const r = cli('scan', gpt2.file, '--ids', '1,10,11,12,3', '--json', '--ratio-threshold', '100000');
+    assert.equal(r.code, 0, r.err);
+    const j = JSON.parse(r.out);
+    assert.equal(j.tokens.length, 5);
+    assert.ok(j.layers.every((l: { massive: unknown[] }) => l.massive.length === 0));
+    assert.equal(j.settings.thresholds.ratio, 100000);
+  });
+
+  test('a vision model scans (registers carry the massive activations)', () => {
+    const r = cli('scan', vit.file, '--json');
+    assert.equal(r.code, 0, r.err);
+    const j = JSON.parse(r.out);
+    assert.equal(j.model.family, 'vision');
+    assert.deepEqual(j.massiveTokens, [1, 2, 3, 4]);
+  });
+});
+
+describe('inspect', () => {
+  test('--json reports what was found without running', () => {
+    const r = cli('inspect', ext.file, '--json');
+    assert.equal(r.code, 0, r.err);
+    const j = JSON.parse(r.out);
+    assert.deepEqual([j.family, j.blocks, j.hiddenSize, j.heads, j.kvHeads, j.dtype], ['decoder', 6, 64, 4, 2, 'float32']);
+    assert.deepEqual(j.externalData.map((f: { file: string; present: boolean }) => [f.file, f.present]), [['model.onnx_data', true]]);
+    const names = j.inputs.map((i: { name: string }) => i.name);
+    assert.deepEqual(names.slice(0, 4), ['input_ids', 'attention_mask', 'position_ids', 'past_key_values.0.key']);
+    assert.deepEqual(j.inputs[0], { name: 'input_ids', type: 'int64', shape: ['batch_size', 'sequence_length'], role: 'ids' });
+  });
+
+  test('works when the weight files are absent', () => {
+    const r = cli('inspect', broken.missingWeights, '--json');
+    assert.equal(r.code, 0, r.err);
+    const j = JSON.parse(r.out);
+    assert.equal(j.blocks, 6);
+    assert.deepEqual(j.externalData.map((f: { present: boolean }) => f.present), [false]);
+  });
+
+  test('a real Gemma-3 graph whose weights are absent', { skip: SKIP_SHARED }, () => {
+    const r = cli('inspect', path.join(REAL_EXPORTS, 'sentinelrs-gemma3-decoder_model_merged_q4.onnx'), '--json');
+    assert.equal(r.code, 0, r.err);
+    assert.equal(JSON.parse(r.out).blocks, 34);
+  });
+});
+
+describe('bad input gets a clear message, a non-zero exit and no stack trace', () => {
+  const cases: [string, () => string[], RegExp][] = [
+    ['truncated model', () => ['scan', broken.truncated], /truncated or corrupt/],
+    ['random bytes named .onnx', () => ['scan', broken.random], /not (a readable )?ONNX|truncated or corrupt|does not contain an ONNX graph/],
+    ['a text file', () => ['inspect', broken.text], /is a text file, not an ONNX model/],
+    ['an empty file', () => ['scan', broken.empty], /is empty/],
+    ['a CNN with no transformer blocks', () => ['inspect', broken.cnn], /No transformer blocks found/],
+    ['a training graph', () => ['scan', broken.training], /training graph/],
+    ['a missing external-data file', () => ['scan', broken.missingWeights, '--ids', '1,2'], /"model\.onnx_data", which is missing/],
+    ['a missing model', () => ['scan', path.join(root, 'nope.onnx')], /not found/],
+    ['an empty prompt', () => ['scan', gpt2.file, '--prompt', '   '], /prompt is empty/],
+    ['100k characters of prompt', () => ['scan', gpt2.file, '--prompt', 'summer is warm. '.repeat(6250)], /100,000 characters; the limit is 512 tokens/],
+    ['a prompt longer than the position table', () => ['scan', gpt2.file, '--prompt', 'summer is warm. '.repeat(200)], /801 tokens; the limit is 512 tokens/],
+    ['ids outside the vocabulary', () => ['scan', gpt2.file, '--ids', `1,2,${gpt2.spec.vocab}`], new RegExp(`Token id ${gpt2.spec.vocab} is outside the model's vocabulary`)],
+    ['ids that are not numbers', () => ['scan', gpt2.file, '--ids', '1,two'], /"two" is not a token id/],
+    ['a model that will not fit in memory', () => ['scan', gpt2.file, '--memory-limit-mb', '1'], /needs about .* GB of memory but only/],
+    ['an unknown option', () => ['scan', gpt2.file, '--promt', 'x'], /Unknown option --promt/],
+  ];
+  for (const [label, args, message] of cases) {
+    test(label, () => {
+      const before = fingerprint(root);
+      const r = cli(...args());
+      assert.notEqual(r.code, 0);
+      assert.match(r.err, /^massive-activations: /);
+      assert.match(r.err, message);
+      assert.doesNotMatch(r.err, /\n\s+at /, 'no stack trace');
+      assert.equal(r.out, '');
+      assert.equal(fingerprint(root), before, 'the model folder is unchanged');
+    });
+  }
+
+  test('a prompt for a vision model is refused', () => {
+    const r = cli('scan', vit.file, '--prompt', 'hello');
+    assert.notEqual(r.code, 0);
+    assert.match(r.err, /without token inputs/);
+  });
+
+  test('text for a model without a tokenizer points to --ids', () => {
+    const r = cli('scan', broken.noTokenizer, '--prompt', 'hello');
+    assert.notEqual(r.code, 0);
+    assert.match(r.err, /No tokenizer\.json next to model\.onnx .* pass token ids with --ids/);
+  });
+});
