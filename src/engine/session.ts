@@ -5,7 +5,7 @@ import * as path from 'node:path';
 import { existsSync, statSync } from 'node:fs';
 import { EngineError } from './errors';
 import { assertRunnable, prepareModel, type PreparedModel } from './inspect';
-import { requireExternalFiles } from './onnx/load';
+import { externalizeInlineWeights, requireExternalFiles } from './onnx/load';
 import { exposeForScan, type Exposure } from './surgery';
 import type { FeedTensor } from './inputs';
 import { halfToFloat } from './onnx/dtype';
@@ -30,7 +30,10 @@ export async function openModel(file: string, variant: SessionVariant, settings:
   requireExternalFiles(prepared.loaded);
   assertRunnable(prepared);
   const exposure = exposeForScan(prepared, variant);
+  externalizeInlineWeights(prepared.loaded);
   const bytes = toBinary(ModelProtoSchema, prepared.loaded.proto);
+  // The file's bytes are no longer referenced by the graph; let them go before ONNX Runtime loads.
+  prepared.loaded.bytes = new Uint8Array(0);
   const options: ort.InferenceSession.SessionOptions = {
     executionProviders: ['cpu'],
     graphOptimizationLevel: 'all',

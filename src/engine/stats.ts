@@ -47,10 +47,32 @@ export function selectKth(a: Float32Array, k: number): number {
   return a[k];
 }
 
+/**
+ * k-th smallest |x| (0-based) by radix selection on the float bits: for non-negative floats the
+ * IEEE bit patterns sort like the numbers, so one histogram over the top 16 bits finds the bucket
+ * and a second pass looks only inside it. Linear time, no copy of x.
+ */
+export function kthSmallestAbs(x: Float32Array, k: number): number {
+  const bits = new Uint32Array(x.buffer, x.byteOffset, x.length);
+  const hist = new Uint32Array(1 << 15);
+  for (let i = 0; i < bits.length; i++) hist[(bits[i] & 0x7fffffff) >>> 16]++;
+  let bucket = 0;
+  let before = 0;
+  while (before + hist[bucket] <= k) before += hist[bucket++];
+  const inBucket = new Float32Array(hist[bucket]);
+  let j = 0;
+  for (let i = 0; i < bits.length; i++) if ((bits[i] & 0x7fffffff) >>> 16 === bucket) inBucket[j++] = Math.abs(x[i]);
+  return selectKth(inBucket, k - before);
+}
+
 /** Exact median of |x| (mean of the two middle values for an even count). */
 export function medianAbs(x: ArrayLike<number>): number {
   const n = x.length;
   if (n === 0) return NaN;
+  if (x instanceof Float32Array) {
+    const hi = kthSmallestAbs(x, n >> 1);
+    return n % 2 ? hi : (kthSmallestAbs(x, (n >> 1) - 1) + hi) / 2;
+  }
   const a = new Float32Array(n);
   for (let i = 0; i < n; i++) a[i] = Math.abs(x[i]);
   const hiMid = selectKth(a, n >> 1);

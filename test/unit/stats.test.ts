@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { attentionShare, layerStats, medianAbs, selectKth, sinkScores, topKAbs } from '../../src/engine/stats';
+import { attentionShare, kthSmallestAbs, layerStats, medianAbs, selectKth, sinkScores, topKAbs } from '../../src/engine/stats';
 import { rng } from '../models/spec';
 
 function sortedMedian(x: number[]): number {
@@ -33,6 +33,19 @@ test('medianAbs is the exact median of |x| for odd and even lengths', () => {
     assert.ok(Math.abs(medianAbs(Float32Array.from(x)) - sortedMedian(Array.from(Float32Array.from(x)))) < 1e-6, `n=${n}`);
   }
   assert.ok(Number.isNaN(medianAbs(new Float32Array(0))));
+  // A view into a larger buffer (how ONNX Runtime hands tensors back) and a plain array.
+  const big = Float32Array.from({ length: 3000 }, () => r.normal());
+  const view = big.subarray(1000, 2001);
+  assert.equal(medianAbs(view), sortedMedian(Array.from(view)));
+  const plain = Array.from({ length: 100 }, () => r.normal());
+  assert.ok(Math.abs(medianAbs(plain) - sortedMedian(plain)) < 1e-12);
+});
+
+test('kthSmallestAbs handles values spread over many magnitudes and heavy ties', () => {
+  const r = rng(11);
+  const x = Float32Array.from({ length: 20000 }, (_, i) => (i % 3 ? r.normal() * 10 ** Math.floor(r.u() * 8 - 4) : 0.5));
+  const sorted = Array.from(x, Math.abs).sort((p, q) => p - q);
+  for (const k of [0, 1, 6666, 10000, 13333, 19999]) assert.equal(kthSmallestAbs(x, k), sorted[k]);
 });
 
 test('topKAbs returns the largest magnitudes with signed values and positions', () => {

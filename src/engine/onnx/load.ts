@@ -1,5 +1,5 @@
-import { fromBinary } from '@bufbuild/protobuf';
-import { ModelProtoSchema, TensorProto_DataLocation, type ModelProto, type TensorProto, type GraphProto } from 'onnx-buf';
+import { create, fromBinary } from '@bufbuild/protobuf';
+import { ModelProtoSchema, StringStringEntryProtoSchema, TensorProto_DataLocation, type ModelProto, type TensorProto, type GraphProto } from 'onnx-buf';
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import * as path from 'node:path';
 import { EngineError } from '../errors';
@@ -22,6 +22,8 @@ export interface LoadedModel {
   size: number;
   mtimeMs: number;
   proto: ModelProto;
+  /** The file's bytes: inline weights in `proto` are views into it (see externalizeInlineWeights). */
+  bytes: Uint8Array;
   externalFiles: ExternalFile[];
 }
 
@@ -40,7 +42,7 @@ export function loadModel(file: string): LoadedModel {
   const bytes = readFileSync(abs);
   const proto = parseModel(bytes, abs);
   const dir = path.dirname(abs);
-  return { path: abs, dir, size: st.size, mtimeMs: st.mtimeMs, proto, externalFiles: listExternalFiles(proto, dir) };
+  return { path: abs, dir, size: st.size, mtimeMs: st.mtimeMs, proto, bytes, externalFiles: listExternalFiles(proto, dir) };
 }
 
 function parseModel(bytes: Uint8Array, abs: string): ModelProto {
@@ -122,4 +124,30 @@ export function requireExternalFiles(m: LoadedModel): void {
       throw new EngineError('missing-external-data', `The weight file "${f.file}" is ${f.size} bytes but the model reads up to byte ${f.bytesNeeded}: it is truncated. Re-download or re-export it.`);
     }
   }
+}
+
+/**
+ * Points every large inline initializer at its own bytes inside the original .onnx file, as
+ * external data. The patched graph handed to ONNX Runtime is then a few KB, the weights are read
+ * once from the user's file (never copied or rewritten), and a scan's memory stays near a plain
+ * session's. Returns the number of bytes moved out of the graph.
+ */
+export function externalizeInlineWeights(m: LoadedModel, minBytes = 1024): number {
+  const location = path.basename(m.path);
+  let moved = 0;
+  for (const t of allInitializers(m.proto.graph!)) {
+    const raw = t.rawData;
+    if (t.dataLocation === TensorProto_DataLocation.EXTERNAL || raw.length < minBytes || raw.buffer !== m.bytes.buffer) continue;
+    const offset = raw.byteOffset - m.bytes.byteOffset;
+    if (offset < 0 || offset + raw.length > m.bytes.length) continue;
+    t.dataLocation = TensorProto_DataLocation.EXTERNAL;
+    t.externalData = [
+      create(StringStringEntryProtoSchema, { key: 'location', value: location }),
+      create(StringStringEntryProtoSchema, { key: 'offset', value: String(offset) }),
+      create(StringStringEntryProtoSchema, { key: 'length', value: String(raw.length) }),
+    ];
+    t.rawData = new Uint8Array(0);
+    moved += raw.length;
+  }
+  return moved;
 }
