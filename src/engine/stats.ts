@@ -25,7 +25,7 @@ export interface LayerStats {
 }
 
 /** k-th smallest (0-based) of `a`, reordering it in place. Expected linear time (Hoare selection). */
-export function selectKth(a: Float32Array, k: number): number {
+export function selectKth(a: Float32Array | Float64Array, k: number): number {
   let lo = 0;
   let hi = a.length - 1;
   while (hi > lo) {
@@ -73,7 +73,7 @@ export function medianAbs(x: ArrayLike<number>): number {
     const hi = kthSmallestAbs(x, n >> 1);
     return n % 2 ? hi : (kthSmallestAbs(x, (n >> 1) - 1) + hi) / 2;
   }
-  const a = new Float32Array(n);
+  const a = new Float64Array(n);
   for (let i = 0; i < n; i++) a[i] = Math.abs(x[i]);
   const hiMid = selectKth(a, n >> 1);
   if (n % 2) return hiMid;
