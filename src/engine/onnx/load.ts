@@ -149,5 +149,20 @@ export function externalizeInlineWeights(m: LoadedModel, minBytes = 1024): numbe
     t.rawData = new Uint8Array(0);
     moved += raw.length;
   }
+  detachFromFileBytes(m.proto.graph!, m.bytes.buffer);
   return moved;
+}
+
+/** Small tensors still view the file's buffer, which would keep all of it alive: copy them out. */
+function detachFromFileBytes(g: GraphProto, buffer: ArrayBufferLike): void {
+  const fix = (t: TensorProto | undefined) => {
+    if (t && t.rawData.length && t.rawData.buffer === buffer) t.rawData = new Uint8Array(t.rawData);
+  };
+  g.initializer.forEach(fix);
+  for (const n of g.node) for (const a of n.attribute) {
+    fix(a.t);
+    a.tensors.forEach(fix);
+    if (a.g) detachFromFileBytes(a.g, buffer);
+    for (const sg of a.graphs) detachFromFileBytes(sg, buffer);
+  }
 }
