@@ -20,6 +20,7 @@ const layouts: [string, () => BuiltModel, string][] = [
   ['GPT-2 (TorchScript names, fused QKV, LayerNormalization)', () => buildGpt2(root), 'scope-names'],
   ['LLaMA (decomposed RMSNorm, rotary, GQA, past inputs)', () => buildLlama(root), 'scope-names'],
   ['LLaMA fp16', () => buildLlama(root, 'llama-fp16', { fp16: true }), 'scope-names'],
+  ['LLaMA int8 QDQ (DequantizeLinear weights)', () => buildLlama(root, 'llama-qdq', { qdq: true }), 'scope-names'],
   ['LLaMA with external data', () => buildLlama(root, 'llama-ext', { externalData: 'model.onnx_data' }), 'scope-names'],
   ['dynamo-style (generic names, scopes in metadata)', () => buildLlama(root, 'llama-dynamo', { transform: toDynamo }), 'scope-names'],
   ['anonymous (no names at all)', () => buildLlama(root, 'llama-anon', { transform: toAnonymous }), 'structure'],

@@ -1,6 +1,6 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
-import { writeModel } from './graphBuilder';
+import { quantizeColumns, writeModel } from './graphBuilder';
 import { gpt2Model } from './layouts/gpt2';
 import { llamaModel } from './layouts/llama';
 import { fusedGpt2Model } from './layouts/fused';
@@ -33,16 +33,30 @@ export function buildGpt2(root: string, name = 'gpt2-planted'): BuiltModel {
   return { name, file, spec, kind: 'text' };
 }
 
-export function buildLlama(root: string, name = 'llama-planted', opts: { fp16?: boolean; externalData?: string; transform?: (m: ReturnType<typeof llamaModel>) => void } = {}): BuiltModel {
+export function buildLlama(root: string, name = 'llama-planted', opts: { fp16?: boolean; qdq?: boolean; externalData?: string; transform?: (m: ReturnType<typeof llamaModel>) => void } = {}): BuiltModel {
   const dir = path.join(root, name);
   mkdirSync(dir, { recursive: true });
-  const spec = textSpec('llama');
+  const spec = opts.qdq ? quantizedSpec(textSpec('llama')) : textSpec('llama');
   const file = path.join(dir, 'model.onnx');
-  const model = llamaModel(spec, opts.fp16 ? DT.FLOAT16 : DT.FLOAT);
+  const model = llamaModel(spec, opts.fp16 ? DT.FLOAT16 : DT.FLOAT, { qdq: opts.qdq });
   opts.transform?.(model);
   writeModel(model, file, opts.externalData);
   withTokenizer(dir);
   return { name, file, spec, kind: 'text' };
+}
+
+/**
+ * The spec with its projection matrices replaced by their int8 round trip, so the reference pass
+ * computes exactly what the QDQ graph computes.
+ */
+function quantizedSpec(s: Spec): Spec {
+  const dims = { wq: [s.d, s.d], wk: [s.d, s.kvHeads * (s.d / s.heads)], wv: [s.d, s.kvHeads * (s.d / s.heads)], wo: [s.d, s.d], w1: [s.d, s.ffn], w3: [s.d, s.ffn], w2: [s.ffn, s.d] } as const;
+  for (const l of s.layer) for (const [k, [rows, cols]] of Object.entries(dims)) {
+    const w = l[k as keyof typeof dims];
+    const { q, scale } = quantizeColumns(w, rows, cols);
+    for (let i = 0; i < rows; i++) for (let j = 0; j < cols; j++) w[i * cols + j] = q[i * cols + j] * scale[j];
+  }
+  return s;
 }
 
 export function buildFused(root: string, name = 'gpt2-fused-planted'): BuiltModel {

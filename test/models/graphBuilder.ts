@@ -18,6 +18,9 @@ export class GraphBuilder {
   private scopes: string[] = [];
   private constCount = 0;
 
+  /** Write matching [in, out] weight matrices as int8 + per-column DequantizeLinear (QDQ). */
+  quantize?: RegExp;
+
   constructor(readonly floatType: number = DT.FLOAT) {}
 
   scope<T>(name: string, fn: () => T): T {
@@ -46,8 +49,17 @@ export class GraphBuilder {
 
   /** A float initializer in the model's float type. */
   weight(name: string, dims: number[], data: ArrayLike<number>): string {
+    if (this.quantize?.test(name) && dims.length === 2) return this.qdqWeight(name, dims, data);
     this.inits.push(floatTensor(name, dims, data, this.floatType));
     return name;
+  }
+
+  private qdqWeight(name: string, [rows, cols]: number[], data: ArrayLike<number>): string {
+    const { q, scale } = quantizeColumns(data, rows, cols);
+    this.inits.push(makeTensor(`${name}_quantized`, DT.INT8, [rows, cols], new Uint8Array(q.buffer)));
+    this.inits.push(floatTensor(`${name}_scale`, [cols], scale, this.floatType));
+    this.inits.push(makeTensor(`${name}_zero_point`, DT.INT8, [cols], new Uint8Array(cols)));
+    return this.o('DequantizeLinear', [`${name}_quantized`, `${name}_scale`, `${name}_zero_point`], { axis: 1 });
   }
 
   int64(values: number[], dims: number[] = [values.length], name?: string): string {
@@ -120,4 +132,17 @@ export function writeModel(model: ModelProto, file: string, externalData?: strin
     writeFileSync(path.join(path.dirname(file), externalData), Buffer.concat(chunks));
   }
   writeFileSync(file, toBinary(ModelProtoSchema, model));
+}
+
+/** Symmetric int8 per output column: scale = max|w| / 127 (float32), q = round(w / scale). */
+export function quantizeColumns(data: ArrayLike<number>, rows: number, cols: number): { q: Int8Array; scale: Float32Array } {
+  const scale = new Float32Array(cols);
+  for (let j = 0; j < cols; j++) {
+    let m = 0;
+    for (let i = 0; i < rows; i++) m = Math.max(m, Math.abs(data[i * cols + j]));
+    scale[j] = m > 0 ? m / 127 : 1;
+  }
+  const q = new Int8Array(rows * cols);
+  for (let i = 0; i < rows; i++) for (let j = 0; j < cols; j++) q[i * cols + j] = Math.max(-127, Math.min(127, Math.round(data[i * cols + j] / scale[j])));
+  return { q, scale };
 }

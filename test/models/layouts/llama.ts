@@ -10,8 +10,9 @@ import { renameOutput } from './gpt2';
  * Expand + Reshape), SwiGLU, `past_key_values.N.key/value` inputs and `present.N.*` outputs.
  * With `floatType` fp16 every weight and activation is fp16, upcasting where HF does (norms, softmax).
  */
-export function llamaModel(s: Spec, floatType: number = DT.FLOAT) {
+export function llamaModel(s: Spec, floatType: number = DT.FLOAT, opts: { qdq?: boolean } = {}) {
   const b = new GraphBuilder(floatType);
+  if (opts.qdq) b.quantize = /_proj\.weight$/;
   const { d, heads, kvHeads } = s;
   const hd = d / heads;
   const kvd = kvHeads * hd;
