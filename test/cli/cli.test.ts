@@ -1,7 +1,7 @@
 import { before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync } from 'node:fs';
 import * as path from 'node:path';
 import { buildGpt2, buildLlama, buildVit, type BuiltModel } from '../models/build';
 import { buildBrokenFiles } from '../models/broken';
@@ -55,6 +55,16 @@ describe('scan', () => {
     assert.match(rows[1], /yes \(6\)/);
     assert.match(rows[2], /2000 "<s>"@0 ch7|20\d\d "\."@\d ch7/);
     assert.match(r.out, /Massive activations .* on tokens "<s>"@0, "\."@4, "\."@8 in channels 7, 42/);
+  });
+
+  test('finds the tokenizer one folder up (Optimum keeps models in onnx/)', () => {
+    const dir = path.join(root, 'optimum-style');
+    mkdirSync(path.join(dir, 'onnx'), { recursive: true });
+    copyFileSync(gpt2.file, path.join(dir, 'onnx', 'model.onnx'));
+    for (const f of ['tokenizer.json', 'tokenizer_config.json']) copyFileSync(path.join(path.dirname(gpt2.file), f), path.join(dir, f));
+    const r = cli('scan', path.join(dir, 'onnx', 'model.onnx'), '--prompt', 'Winter is cold.', '--json');
+    assert.equal(r.code, 0, r.err);
+    assert.deepEqual(JSON.parse(r.out).tokens.map((t: { text: string }) => t.text), ['<s>', 'winter', 'is', 'cold', '.']);
   });
 
   test('--ids works without a tokenizer, and thresholds are configurable', () => {
