@@ -3,20 +3,12 @@
  * Requests carry ids; each gets progress messages and exactly one result or error.
  */
 import type { ModelInfo } from '../engine/inspect';
-import type { Thresholds } from '../engine/stats';
+import type { ScanOptions } from '../engine/scan';
 import type { Progress, ScanResult } from '../engine/types';
 import type { ErrorCode } from '../engine/errors';
 
-export interface ScanRequestOptions {
-  prompt?: string;
-  ids?: number[];
-  topK?: number;
-  thresholds?: Thresholds;
-  maxTokens?: number;
-  attention?: boolean;
-  threads?: number;
-  memoryLimitBytes?: number;
-}
+/** Scan options that cross a thread boundary (callbacks and signals stay on the worker side). */
+export type ScanRequestOptions = Omit<ScanOptions, 'onProgress' | 'signal' | 'open'>;
 
 /** Method name → argument and result types. */
 export interface EngineCalls {

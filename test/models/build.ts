@@ -1,21 +1,30 @@
+import type { ModelProto } from 'onnx-buf';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
+import { DT } from '../../src/engine/onnx/dtype';
 import { quantizeColumns, writeModel } from './graphBuilder';
+import { fusedGpt2Model } from './layouts/fused';
 import { gpt2Model } from './layouts/gpt2';
 import { llamaModel } from './layouts/llama';
-import { fusedGpt2Model } from './layouts/fused';
 import { vitModel } from './layouts/vit';
 import { readLlama2c } from './llama2c';
-import { DT } from '../../src/engine/onnx/dtype';
 import { plantedSpec } from './planted';
 import type { Spec } from './spec';
 import { tokenizerConfig, tokenizerJson, vocabulary } from './tokenizer';
 
+/** Writes the test models, each in its own folder as `model.onnx` (+ tokenizer for text models). */
 export interface BuiltModel { name: string; file: string; spec: Spec; kind: 'text' | 'vision' }
 
-function withTokenizer(dir: string): void {
-  writeFileSync(path.join(dir, 'tokenizer.json'), JSON.stringify(tokenizerJson()));
-  writeFileSync(path.join(dir, 'tokenizer_config.json'), JSON.stringify(tokenizerConfig()));
+function emit(root: string, name: string, spec: Spec, model: ModelProto, opts: { kind?: 'text' | 'vision'; tokenizer?: boolean; externalData?: string } = {}): BuiltModel {
+  const dir = path.join(root, name);
+  mkdirSync(dir, { recursive: true });
+  const file = path.join(dir, 'model.onnx');
+  writeModel(model, file, opts.externalData);
+  if (opts.tokenizer ?? true) {
+    writeFileSync(path.join(dir, 'tokenizer.json'), JSON.stringify(tokenizerJson()));
+    writeFileSync(path.join(dir, 'tokenizer_config.json'), JSON.stringify(tokenizerConfig()));
+  }
+  return { name, file, spec, kind: opts.kind ?? 'text' };
 }
 
 export function textSpec(arch: 'gpt2' | 'llama', seed = 7): Spec {
@@ -24,25 +33,15 @@ export function textSpec(arch: 'gpt2' | 'llama', seed = 7): Spec {
 
 /** The planted GPT-2 (TorchScript layout) with its tokenizer: the demo model. */
 export function buildGpt2(root: string, name = 'gpt2-planted'): BuiltModel {
-  const dir = path.join(root, name);
-  mkdirSync(dir, { recursive: true });
   const spec = textSpec('gpt2');
-  const file = path.join(dir, 'model.onnx');
-  writeModel(gpt2Model(spec), file);
-  withTokenizer(dir);
-  return { name, file, spec, kind: 'text' };
+  return emit(root, name, spec, gpt2Model(spec));
 }
 
-export function buildLlama(root: string, name = 'llama-planted', opts: { fp16?: boolean; qdq?: boolean; externalData?: string; transform?: (m: ReturnType<typeof llamaModel>) => void } = {}): BuiltModel {
-  const dir = path.join(root, name);
-  mkdirSync(dir, { recursive: true });
+export function buildLlama(root: string, name = 'llama-planted', opts: { fp16?: boolean; qdq?: boolean; externalData?: string; transform?: (m: ModelProto) => void } = {}): BuiltModel {
   const spec = opts.qdq ? quantizedSpec(textSpec('llama')) : textSpec('llama');
-  const file = path.join(dir, 'model.onnx');
   const model = llamaModel(spec, opts.fp16 ? DT.FLOAT16 : DT.FLOAT, { qdq: opts.qdq });
   opts.transform?.(model);
-  writeModel(model, file, opts.externalData);
-  withTokenizer(dir);
-  return { name, file, spec, kind: 'text' };
+  return emit(root, name, spec, model, { externalData: opts.externalData });
 }
 
 /**
@@ -60,30 +59,17 @@ function quantizedSpec(s: Spec): Spec {
 }
 
 export function buildFused(root: string, name = 'gpt2-fused-planted'): BuiltModel {
-  const dir = path.join(root, name);
-  mkdirSync(dir, { recursive: true });
   const spec = textSpec('gpt2');
-  const file = path.join(dir, 'model.onnx');
-  writeModel(fusedGpt2Model(spec), file);
-  withTokenizer(dir);
-  return { name, file, spec, kind: 'text' };
+  return emit(root, name, spec, fusedGpt2Model(spec));
 }
 
 export function buildVit(root: string, name = 'vit-registers-planted'): BuiltModel {
-  const dir = path.join(root, name);
-  mkdirSync(dir, { recursive: true });
   const spec = plantedSpec({ arch: 'vit', vocab: 2, seed: 11, vit: { channels: 3, image: 32, patch: 8, registers: 4 } });
-  const file = path.join(dir, 'model.onnx');
-  writeModel(vitModel(spec), file);
-  return { name, file, spec, kind: 'vision' };
+  return emit(root, name, spec, vitModel(spec), { kind: 'vision', tokenizer: false });
 }
 
 /** The real trained stories260K checkpoint converted to the LLaMA layout (no tokenizer ships with it). */
 export function buildStories(root: string, bin: string, name = 'stories260K'): BuiltModel {
-  const dir = path.join(root, name);
-  mkdirSync(dir, { recursive: true });
   const spec = readLlama2c(bin);
-  const file = path.join(dir, 'model.onnx');
-  writeModel(llamaModel(spec), file);
-  return { name, file, spec, kind: 'text' };
+  return emit(root, name, spec, llamaModel(spec), { tokenizer: false });
 }

@@ -1,9 +1,9 @@
 import { create, toBinary } from '@bufbuild/protobuf';
-import { GraphProtoSchema, ModelProtoSchema, OperatorSetIdProtoSchema, StringStringEntryProtoSchema, TensorProto_DataLocation, type GraphProto, type ModelProto, type NodeProto, type TensorProto } from 'onnx-buf';
+import { GraphProtoSchema, ModelProtoSchema, OperatorSetIdProtoSchema, TensorProto_DataLocation, type GraphProto, type ModelProto, type NodeProto, type TensorProto } from 'onnx-buf';
 import { writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { DT, floatToHalf } from '../../src/engine/onnx/dtype';
-import { makeNode, makeTensor, makeValueInfo, type AttrValue } from '../../src/engine/onnx/build';
+import { externalDataEntries, makeNode, makeTensor, makeValueInfo, type AttrValue } from '../../src/engine/onnx/build';
 
 /**
  * A small graph-writing DSL for test models. Names follow TorchScript's exporter:
@@ -121,11 +121,7 @@ export function writeModel(model: ModelProto, file: string, externalData?: strin
       if (pad) { chunks.push(new Uint8Array(pad)); offset += pad; }
       chunks.push(data);
       t.dataLocation = TensorProto_DataLocation.EXTERNAL;
-      t.externalData = [
-        create(StringStringEntryProtoSchema, { key: 'location', value: externalData }),
-        create(StringStringEntryProtoSchema, { key: 'offset', value: String(offset) }),
-        create(StringStringEntryProtoSchema, { key: 'length', value: String(data.length) }),
-      ];
+      t.externalData = externalDataEntries(externalData, offset, data.length);
       t.rawData = new Uint8Array(0);
       offset += data.length;
     }

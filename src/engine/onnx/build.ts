@@ -1,5 +1,6 @@
 import { create } from '@bufbuild/protobuf';
 import {
+  StringStringEntryProtoSchema, type StringStringEntryProto,
   AttributeProtoSchema, AttributeProto_AttributeType, NodeProtoSchema, TensorProtoSchema, TypeProtoSchema,
   TypeProto_TensorSchema, TensorShapeProtoSchema, TensorShapeProto_DimensionSchema, ValueInfoProtoSchema,
   type AttributeProto, type NodeProto, type TensorProto, type ValueInfoProto,
@@ -46,4 +47,13 @@ export function makeValueInfo(name: string, elemType?: number, shape?: (number |
 
 export function makeTensor(name: string, dataType: number, dims: number[], raw: Uint8Array): TensorProto {
   return create(TensorProtoSchema, { name, dataType, dims: dims.map(BigInt), rawData: raw as Uint8Array<ArrayBuffer> });
+}
+
+/** The key/value entries that point a tensor at bytes in a file beside the model. */
+export function externalDataEntries(location: string, offset: number, length: number): StringStringEntryProto[] {
+  return [
+    create(StringStringEntryProtoSchema, { key: 'location', value: location }),
+    create(StringStringEntryProtoSchema, { key: 'offset', value: String(offset) }),
+    create(StringStringEntryProtoSchema, { key: 'length', value: String(length) }),
+  ];
 }

@@ -1,8 +1,9 @@
-import { create, fromBinary } from '@bufbuild/protobuf';
-import { ModelProtoSchema, StringStringEntryProtoSchema, TensorProto_DataLocation, type ModelProto, type TensorProto, type GraphProto } from 'onnx-buf';
+import { fromBinary } from '@bufbuild/protobuf';
+import { ModelProtoSchema, TensorProto_DataLocation, type ModelProto, type TensorProto, type GraphProto } from 'onnx-buf';
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import * as path from 'node:path';
 import { EngineError } from '../errors';
+import { externalDataEntries } from './build';
 
 export interface ExternalFile {
   /** Location exactly as written in the model. */
@@ -141,11 +142,7 @@ export function externalizeInlineWeights(m: LoadedModel, minBytes = 1024): numbe
     const offset = raw.byteOffset - m.bytes.byteOffset;
     if (offset < 0 || offset + raw.length > m.bytes.length) continue;
     t.dataLocation = TensorProto_DataLocation.EXTERNAL;
-    t.externalData = [
-      create(StringStringEntryProtoSchema, { key: 'location', value: location }),
-      create(StringStringEntryProtoSchema, { key: 'offset', value: String(offset) }),
-      create(StringStringEntryProtoSchema, { key: 'length', value: String(raw.length) }),
-    ];
+    t.externalData = externalDataEntries(location, offset, raw.length);
     t.rawData = new Uint8Array(0);
     moved += raw.length;
   }
