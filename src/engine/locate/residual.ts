@@ -1,7 +1,9 @@
 import type { GraphIndex } from '../onnx/graph';
 import { attrInt } from '../onnx/graph';
 import { ATTENTION_OPS, HEAVY_OPS, NORM_OPS, PASS_OPS } from './ops';
-import type { AttentionLocation, BlockLocation, ResidualPoint } from './types';
+import type { NodeProto } from 'onnx-buf';
+import type { AttentionLocation, BlockLocation, DownProjection, ResidualPoint } from './types';
+import { staticWidth } from './width';
 
 const MAX_REGION = 20000;
 
@@ -176,7 +178,8 @@ export function attentionIn(g: GraphIndex, nodes: Iterable<number>): AttentionLo
     const n = g.graph.node[i];
     if (n.opType === 'Softmax') {
       // Softmaxes of attention feed a MatMul with the values (perhaps via Cast/Where/Dropout).
-      if (reachesMatMul(g, n.output[0])) out.push({ kind: 'softmax', nodeIndex: i, nodeName: n.name, tensor: n.output[0] });
+      const pv = probsTimesValues(g, n.output[0]);
+      if (pv) out.push({ kind: 'softmax', nodeIndex: i, nodeName: n.name, tensor: n.output[0], logits: n.input[0], values: pv.node.input[1], outProj: outputProjection(g, pv.node.output[0]) });
     } else if (n.opType === 'MultiHeadAttention') {
       out.push({ kind: 'mha-qk', nodeIndex: i, nodeName: n.name, tensor: n.output[3] || undefined, heads: attrInt(n, 'num_heads') });
     } else if (n.opType === 'GroupQueryAttention') {
@@ -188,14 +191,48 @@ export function attentionIn(g: GraphIndex, nodes: Iterable<number>): AttentionLo
   return out;
 }
 
-function reachesMatMul(g: GraphIndex, t: string, depth = 0): boolean {
-  if (depth > 4) return false;
+/** The probabilities·V MatMul a softmax feeds (through Cast/Where/Dropout/…), if any. */
+function probsTimesValues(g: GraphIndex, t: string, depth = 0): { node: NodeProto } | undefined {
+  if (depth > 4) return undefined;
   for (const c of g.consumersOf(t)) {
     const op = c.node.opType;
-    if (op === 'MatMul' || op === 'Einsum' || op === 'FusedMatMul') return true;
-    if (['Cast', 'Where', 'Dropout', 'Identity', 'Reshape', 'Mul'].includes(op) && reachesMatMul(g, c.node.output[0], depth + 1)) return true;
+    if ((op === 'MatMul' || op === 'FusedMatMul') && c.slot === 0) return { node: c.node };
+    if (op === 'Einsum') return { node: c.node };
+    if (['Cast', 'Where', 'Dropout', 'Identity', 'Reshape', 'Mul'].includes(op)) {
+      const r = probsTimesValues(g, c.node.output[0], depth + 1);
+      if (r) return r;
+    }
   }
-  return false;
+  return undefined;
+}
+
+/** From the attention context, through head merging, to the output projection's weight. */
+function outputProjection(g: GraphIndex, t: string, depth = 0): string | undefined {
+  if (depth > 6) return undefined;
+  for (const c of g.consumersOf(t)) {
+    const op = c.node.opType;
+    if (op === 'MatMul' && c.slot === 0 && g.initializer(c.node.input[1])) return c.node.input[1];
+    if (['Transpose', 'Reshape', 'Cast', 'Identity', 'Concat'].includes(op)) {
+      const r = outputProjection(g, c.node.output[0], depth + 1);
+      if (r) return r;
+    }
+  }
+  return undefined;
+}
+
+/** The last MatMul of the MLP whose weight maps the FFN width back to the model width. */
+export function downProjection(g: GraphIndex, mlpNodes: Iterable<number>, hidden: number | undefined): DownProjection | undefined {
+  let best: DownProjection | undefined;
+  let bestIdx = -1;
+  for (const i of mlpNodes) {
+    const n = g.graph.node[i];
+    if (n.opType !== 'MatMul' || i < bestIdx) continue;
+    const w = g.initializer(n.input[1]);
+    if (!w || w.dims.length !== 2 || (hidden && Number(w.dims[1]) !== hidden) || Number(w.dims[0]) <= Number(w.dims[1])) continue;
+    best = { input: n.input[0], weight: n.input[1], node: n.name };
+    bestIdx = i;
+  }
+  return best;
 }
 
 /** Builds block locations from grouped updates. */
@@ -205,7 +242,9 @@ export function toBlocks(g: GraphIndex, points: ResidualPoint[], groups: Residua
     const k = points.indexOf(last);
     const s = streamAfter(g, points, k, postNorm);
     const nodes = new Set<number>();
-    for (const p of grp) for (const i of p.branch) nodes.add(i);
-    return { index, output: s.tensor, point: last, postNormFrom: s.postNormFrom, attention: attentionIn(g, nodes), scope: scopes?.[index] };
+    const mlp = new Set<number>();
+    for (const p of grp) for (const i of p.branch) { nodes.add(i); if (!p.hasAttention || grp.length === 1) mlp.add(i); }
+    const width = staticWidth(g, last.tensor);
+    return { index, output: s.tensor, point: last, postNormFrom: s.postNormFrom, attention: attentionIn(g, nodes), mlpDown: downProjection(g, mlp, width), scope: scopes?.[index] };
   });
 }

@@ -28,7 +28,16 @@ export interface AttentionLocation {
   heads?: number;
   /** Why probabilities cannot be read here. */
   note?: string;
+  /** Unfused attention only: the scores entering the softmax (the attention logits). */
+  logits?: string;
+  /** Unfused attention only: V, the right operand of the probabilities·V product, [B, H, keys, hd]. */
+  values?: string;
+  /** The output projection's weight initializer ([in, out] MatMul operand), when found. */
+  outProj?: string;
 }
+
+/** The MLP's down projection: its input (the hidden activation) and weight ([ffn, d]). */
+export interface DownProjection { input: string; weight: string; node: string }
 
 export interface BlockLocation {
   index: number;
@@ -39,6 +48,7 @@ export interface BlockLocation {
   /** Post-norm blocks: the stream after the block is the norm output, not the sum. */
   postNormFrom?: string;
   attention: AttentionLocation[];
+  mlpDown?: DownProjection;
   scope?: string;
 }
 
