@@ -1,16 +1,19 @@
 import type * as ort from 'onnxruntime-node';
 import * as path from 'node:path';
 import { EngineError } from './errors';
-import { syntheticFeeds, textFeeds, type FeedTensor } from './inputs';
 import { checkMemory } from './memory';
 import { openModel, run, toFloat32, type OpenModel, type SessionSettings, type SessionVariant } from './session';
-import { attentionShare, layerStats, PAPER_THRESHOLDS, sinkScores, softmaxRows, type Thresholds } from './stats';
-import { findTokenizer, loadTokenizer } from './tokenizer';
+import { attentionShare, int8Outliers, layerStats, PAPER_THRESHOLDS, sinkScores, softmaxRows, type Thresholds } from './stats';
+import { textTokenKinds, visionTokenKinds } from './experiments/tokenKinds';
+import { patchCount } from './vision/patches';
+import { resolveInput } from './input';
 import type { AttentionResult, LayerResult, Progress, ScanResult, TokenInfo } from './types';
 
 export interface ScanOptions {
   prompt?: string;
   ids?: number[];
+  /** PNG or JPEG for vision models. */
+  image?: string;
   topK?: number;
   thresholds?: Thresholds;
   /** Longest input accepted, in tokens. */
@@ -24,39 +27,11 @@ export interface ScanOptions {
   open?: (file: string, variant: SessionVariant, settings: SessionSettings) => Promise<OpenModel>;
 }
 
-export const DEFAULT_MAX_TOKENS = 2048;
-export const DEFAULT_PROMPT = 'Summer is warm. Winter is cold.';
+export { DEFAULT_MAX_TOKENS, DEFAULT_PROMPT } from './input';
+import { DEFAULT_MAX_TOKENS } from './input';
 
 function checkAbort(signal?: AbortSignal) {
   if (signal?.aborted) throw new EngineError('cancelled', 'The scan was cancelled.');
-}
-
-/** Tokens for a text model: from the prompt through the model's tokenizer, or given ids. */
-export function resolveTokens(modelPath: string, opts: ScanOptions, vocab: number | null, maxTokens: number): { ids: number[]; tokens: TokenInfo[]; tokenizer: string | null } {
-  const tokFile = findTokenizer(modelPath);
-  const tok = tokFile ? loadTokenizer(tokFile) : undefined;
-  let ids: number[];
-  if (opts.ids) {
-    ids = opts.ids;
-    if (!ids.length) throw new EngineError('bad-ids', 'No token ids given: pass at least one id, e.g. --ids 1,2,3.');
-  } else {
-    const prompt = opts.prompt ?? DEFAULT_PROMPT;
-    if (!prompt.trim()) throw new EngineError('bad-prompt', 'The prompt is empty: give some text to run the model on.');
-    if (!tok) throw new EngineError('bad-prompt', `No tokenizer.json next to ${path.basename(modelPath)} (or one folder up), so text cannot be turned into tokens. Put the model's tokenizer.json beside it, or pass token ids with --ids.`);
-    // Refuse absurd prompts before tokenising them: even one character per token would overflow.
-    if (prompt.length > maxTokens * 32) throw tooLong(prompt.length, 'characters', maxTokens);
-    ids = tok.encode(prompt);
-    if (!ids.length) throw new EngineError('bad-prompt', 'The prompt produced no tokens.');
-  }
-  if (ids.length > maxTokens) throw tooLong(ids.length, 'tokens', maxTokens);
-  const bad = ids.find((i) => !Number.isInteger(i) || i < 0 || (vocab !== null && i >= vocab));
-  if (bad !== undefined) throw new EngineError('bad-ids', `Token id ${bad} is outside the model's vocabulary (0–${vocab === null ? '?' : vocab - 1}).`);
-  const tokens = ids.map((id, index) => ({ index, id, text: tok ? tok.tokenText(id) : `<${id}>` }));
-  return { ids, tokens, tokenizer: tokFile ?? null };
-}
-
-function tooLong(n: number, unit: string, max: number): EngineError {
-  return new EngineError('too-long', `The input is ${n.toLocaleString('en-US')} ${unit}; the limit is ${max.toLocaleString('en-US')} tokens (the smaller of --max-tokens and the model's position table). Use a shorter prompt.`);
 }
 
 /** Runs the model once and measures every block's residual stream (and attention). */
@@ -73,21 +48,10 @@ export async function scanModel(file: string, opts: ScanOptions = {}): Promise<S
   checkAbort(opts.signal);
   const info = m.prepared.info;
   const textModel = info.inputs.some((i) => i.role === 'ids');
-
-  let feeds: Record<string, FeedTensor>;
-  let tokens: TokenInfo[];
-  let input: ScanResult['input'];
-  if (textModel) {
-    const r = resolveTokens(file, opts, info.vocabSize, Math.min(maxTokens, info.maxPositions ?? Infinity));
-    feeds = textFeeds(m.prepared.info.inputs.map((i) => ({ ...i, elemType: elemTypeOf(m, i.name) })), r.ids);
-    tokens = r.tokens;
-    input = { kind: opts.ids ? 'ids' : 'text', tokenizer: r.tokenizer };
-  } else {
-    if (opts.prompt !== undefined || opts.ids) throw new EngineError('bad-argument', `${path.basename(file)} is a ${info.family} model without token inputs; it takes ${info.inputs.map((i) => i.name).join(', ')}.`);
-    feeds = syntheticFeeds(m.prepared.info.inputs.map((i) => ({ ...i, elemType: elemTypeOf(m, i.name) })));
-    tokens = [];
-    input = { kind: 'synthetic', tokenizer: null, note: 'No image given: a deterministic synthetic input was used.' };
-  }
+  const resolved = resolveInput(file, m, { ...opts, maxTokens });
+  const { feeds } = resolved;
+  const tokens: TokenInfo[] = [...resolved.tokens];
+  const input: ScanResult['input'] = { kind: resolved.kind, tokenizer: resolved.tokenizer, note: resolved.note };
   checkMemory(m.prepared, Math.max(tokens.length, 1), opts.memoryLimitBytes);
   const loadMs = performance.now() - t0;
 
@@ -99,6 +63,7 @@ export async function scanModel(file: string, opts: ScanOptions = {}): Promise<S
 
   const t2 = performance.now();
   const layers: LayerResult[] = [];
+  const outlierCounts: { outlierTokens: Uint32Array; maxPerChannel: Float32Array }[] = [];
   for (let b = 0; b < m.exposure.blockOutputs.length; b++) {
     const name = m.exposure.blockOutputs[b];
     const t = outputs[name];
@@ -107,6 +72,7 @@ export async function scanModel(file: string, opts: ScanOptions = {}): Promise<S
     if (!tokens.length) for (let k = 0; k < tokensN; k++) tokens.push({ index: k, id: null, text: `#${k}` });
     const x = toFloat32(t);
     const s = layerStats(x, tokensN, channels, topK, thresholds);
+    outlierCounts.push(s);
     const top1 = s.top[0] ? Math.abs(s.top[0].value) : 0;
     layers.push({
       index: b, tensor: name, median: s.median, top: s.top, ratio: s.median > 0 ? top1 / s.median : Infinity,
@@ -122,11 +88,12 @@ export async function scanModel(file: string, opts: ScanOptions = {}): Promise<S
   // Unfused graphs may hide the head count until the probabilities come back.
   if (!info.heads) info.heads = attention.find((a) => a.heads > 0 && a.source === 'softmax')?.heads ?? null;
   for (const t of Object.values(outputs)) (t as ort.Tensor & { dispose?: () => void }).dispose?.();
-  return { model: info, tokens, layers, attention, massiveTokens, massiveChannels, settings: { thresholds, topK }, input, timing: { loadMs, runMs, statsMs } };
-}
-
-function elemTypeOf(m: OpenModel, name: string): number {
-  return m.prepared.index.elemTypeOf(name) ?? 1;
+  const tokenKinds = textModel ? textTokenKinds(tokens) : info.family === 'vision' ? visionTokenKinds(tokens.length, patchCount(m)) : tokens.map(() => 'other');
+  return {
+    model: info, tokens, layers, attention, massiveTokens, massiveChannels, tokenKinds,
+    outlierFeatures: int8Outliers(outlierCounts, tokens.length),
+    settings: { thresholds, topK }, input, timing: { loadMs, runMs, statsMs },
+  };
 }
 
 /** [batch=1, tokens, channels] (or [tokens, channels]) with channels last. */

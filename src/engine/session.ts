@@ -13,6 +13,10 @@ import { halfToFloat } from './onnx/dtype';
 export interface SessionVariant {
   attention: boolean | number[];
   interventions?: number[];
+  /** Blocks whose attention logits and values are exposed too (attention and implicit-bias analyses). */
+  attentionDetail?: number[];
+  /** Blocks whose MLP down-projection input is exposed (super weights). */
+  mlpInputs?: number[];
 }
 
 export interface OpenModel {

@@ -22,7 +22,12 @@ export interface LayerStats {
   massiveTruncated: boolean;
   maxPerToken: Float32Array;
   maxPerChannel: Float32Array;
+  /** Per channel, how many tokens have |a| ≥ the LLM.int8() outlier magnitude (6). */
+  outlierTokens: Uint32Array;
 }
+
+/** LLM.int8() (Dettmers et al.): a feature is an outlier when |x| ≥ 6 in ≥ 25% of layers and ≥ 6% of positions. */
+export const INT8_OUTLIER = { magnitude: 6, layerFraction: 0.25, positionFraction: 0.06 };
 
 /** k-th smallest (0-based) of `a`, reordering it in place. Expected linear time (Hoare selection). */
 export function selectKth(a: Float32Array | Float64Array, k: number): number {
@@ -106,6 +111,7 @@ export function layerStats(x: ArrayLike<number>, tokens: number, channels: numbe
   const top = topKAbs(x, channels, topK);
   const maxPerToken = new Float32Array(tokens);
   const maxPerChannel = new Float32Array(channels);
+  const outlierTokens = new Uint32Array(channels);
   const massive: Activation[] = [];
   let truncated = false;
   const bar = Math.max(th.absolute, th.ratio * median);
@@ -116,6 +122,7 @@ export function layerStats(x: ArrayLike<number>, tokens: number, channels: numbe
       const a = Math.abs(v);
       if (a > maxPerToken[t]) maxPerToken[t] = a;
       if (a > maxPerChannel[c]) maxPerChannel[c] = a;
+      if (a >= INT8_OUTLIER.magnitude) outlierTokens[c]++;
       if (a > th.absolute && a >= bar) {
         if (massive.length < maxMassive) massive.push({ token: t, channel: c, value: v });
         else truncated = true;
@@ -123,7 +130,7 @@ export function layerStats(x: ArrayLike<number>, tokens: number, channels: numbe
     }
   }
   massive.sort((p, q) => Math.abs(q.value) - Math.abs(p.value));
-  return { median, top, massive, massiveTruncated: truncated, maxPerToken, maxPerChannel };
+  return { median, top, massive, massiveTruncated: truncated, maxPerToken, maxPerChannel, outlierTokens };
 }
 
 /**
@@ -174,4 +181,21 @@ export function softmaxRows(x: Float32Array, cols: number): Float32Array {
     for (let c = 0; c < cols; c++) x[r * cols + c] /= s;
   }
   return x;
+}
+
+/** Outlier features from per-layer counts: channel → number of layers where it is an outlier, and its max |x|. */
+export function int8Outliers(perLayer: { outlierTokens: Uint32Array; maxPerChannel: Float32Array }[], tokens: number): { channel: number; layers: number; maxAbs: number }[] {
+  if (!perLayer.length) return [];
+  const channels = perLayer[0].outlierTokens.length;
+  const out: { channel: number; layers: number; maxAbs: number }[] = [];
+  for (let c = 0; c < channels; c++) {
+    let layers = 0;
+    let maxAbs = 0;
+    for (const l of perLayer) {
+      if (l.outlierTokens[c] >= INT8_OUTLIER.positionFraction * tokens) layers++;
+      maxAbs = Math.max(maxAbs, l.maxPerChannel[c]);
+    }
+    if (layers >= INT8_OUTLIER.layerFraction * perLayer.length && layers > 0) out.push({ channel: c, layers, maxAbs });
+  }
+  return out.sort((a, b) => b.maxAbs - a.maxAbs);
 }

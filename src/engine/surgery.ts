@@ -10,7 +10,9 @@ import { SKIP_NORMS } from './locate/ops';
 export interface Exposure {
   blockOutputs: string[];
   /** Per block, the attention tensors exposed (may be empty). */
-  attention: { tensor: string; kind: AttentionLocation['kind'] }[][];
+  attention: { tensor: string; kind: AttentionLocation['kind']; logits?: string; values?: string; outProj?: string }[][];
+  /** Per block, the exposed MLP down-projection input and its weight's name. */
+  mlpInputs: ({ input: string; weight: string } | undefined)[];
   /** Intervention inputs per block index, when inserted. */
   interventions: Map<number, { mask: string; values: string }>;
 }
@@ -21,9 +23,9 @@ export const INTERVENTION_PREFIX = 'massive_activations';
  * Adds the block outputs (and attention tensors) to the graph outputs. Mutates the prepared model's
  * proto; the user's file is never touched: the patched bytes go straight to ONNX Runtime.
  */
-export function exposeForScan(p: PreparedModel, opts: { attention: boolean | number[]; interventions?: number[] }): Exposure {
+export function exposeForScan(p: PreparedModel, opts: { attention: boolean | number[]; interventions?: number[]; attentionDetail?: number[]; mlpInputs?: number[] }): Exposure {
   const g = p.loaded.proto.graph!;
-  const exposure: Exposure = { blockOutputs: [], attention: [], interventions: new Map() };
+  const exposure: Exposure = { blockOutputs: [], attention: [], mlpInputs: [], interventions: new Map() };
   const existing = new Set(g.output.map((o) => o.name));
   // Surgery inserts nodes, so resolve located nodes to objects before any index moves.
   const nodeAt = [...g.node];
@@ -52,15 +54,27 @@ export function exposeForScan(p: PreparedModel, opts: { attention: boolean | num
     exposure.blockOutputs.push(out);
   }
   for (const b of p.location.blocks) {
-    const want = opts.attention === true || (Array.isArray(opts.attention) && opts.attention.includes(b.index));
-    const list: { tensor: string; kind: AttentionLocation['kind'] }[] = [];
+    const detail = opts.attentionDetail?.includes(b.index) ?? false;
+    const want = detail || opts.attention === true || (Array.isArray(opts.attention) && opts.attention.includes(b.index));
+    const list: Exposure['attention'][number] = [];
     if (want) for (const a of b.attention) {
       const t = exposeAttention(nodeAt[a.nodeIndex], a);
       // Fused attention ops leave the type of their optional outputs open: declare it.
       const elemType = a.kind === 'softmax' ? undefined : p.info.dtype === 'float16' ? DT.FLOAT16 : DT.FLOAT;
-      if (t) { addOutput(t, elemType); list.push({ tensor: t, kind: a.kind }); }
+      if (!t) continue;
+      addOutput(t, elemType);
+      const entry: Exposure['attention'][number][number] = { tensor: t, kind: a.kind };
+      if (detail && a.kind === 'softmax') {
+        if (a.logits) { addOutput(a.logits); entry.logits = a.logits; }
+        if (a.values) { addOutput(a.values); entry.values = a.values; }
+        entry.outProj = a.outProj;
+      }
+      list.push(entry);
     }
     exposure.attention.push(list);
+    const down = opts.mlpInputs?.includes(b.index) ? b.mlpDown : undefined;
+    if (down) addOutput(down.input);
+    exposure.mlpInputs.push(down && { input: down.input, weight: down.weight });
   }
   return exposure;
 }

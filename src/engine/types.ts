@@ -37,8 +37,12 @@ export interface ScanResult {
   massiveTokens: number[];
   /** Channels carrying a massive activation in any block. */
   massiveChannels: number[];
+  /** Where each token sits: first / first-delimiter / delimiter / other, or cls / register / patch. */
+  tokenKinds: string[];
+  /** LLM.int8()-style outlier features (|x| ≥ 6 in ≥ 25% of blocks and ≥ 6% of positions). */
+  outlierFeatures: { channel: number; layers: number; maxAbs: number }[];
   settings: { thresholds: Thresholds; topK: number };
-  input: { kind: 'text' | 'ids' | 'synthetic'; tokenizer: string | null; note?: string };
+  input: { kind: 'text' | 'ids' | 'image' | 'synthetic'; tokenizer: string | null; note?: string };
   timing: { loadMs: number; runMs: number; statsMs: number };
 }
 

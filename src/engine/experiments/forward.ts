@@ -1,0 +1,80 @@
+import type * as ort from 'onnxruntime-node';
+import { EngineError } from '../errors';
+import { textFeeds, type FeedTensor } from '../inputs';
+import { DT, floatToHalf } from '../onnx/dtype';
+import { softmaxRows } from '../stats';
+import { openModel, run, toFloat32, type OpenModel, type SessionSettings, type SessionVariant } from '../session';
+
+/** A decoded tensor. */
+export interface Dense { data: Float32Array; dims: number[] }
+
+export interface ForwardOutputs {
+  tokens: number;
+  channels: number;
+  /** Residual stream after each block, [tokens × channels]. */
+  blocks: Float32Array[];
+  /** Per block, per attention tensor: probabilities (softmax applied where the graph gives scores). */
+  attention: { probs: Dense; logits?: Dense; values?: Dense; outProj?: string }[][];
+  /** MLP down-projection inputs of the blocks asked for. */
+  mlpInputs: (Dense | undefined)[];
+  /** Next-token logits [tokens × vocab] when the model has an LM head. */
+  logits?: { data: Float32Array; vocab: number };
+  /** The model's first output, for models without logits (vision encoders, classifiers). */
+  output?: Dense;
+}
+
+export type Opener = (file: string, variant: SessionVariant, settings: SessionSettings) => Promise<OpenModel>;
+
+export const defaultOpener: Opener = openModel;
+
+/** Interventions by block: which (token, channel) entries to replace and with what. */
+export type Edits = Map<number, { token: number; channel: number; value: number }[]>;
+
+const dense = (t: ort.Tensor): Dense => ({ data: toFloat32(t), dims: t.dims.map(Number) });
+
+/** One forward pass, with intervention inputs filled (all-false where nothing is edited). */
+export async function forward(om: OpenModel, input: { ids?: number[]; feeds?: Record<string, FeedTensor>; tokens?: number }, edits: Edits = new Map()): Promise<ForwardOutputs> {
+  const info = om.prepared.info;
+  const feeds: Record<string, FeedTensor> = input.ids
+    ? textFeeds(info.inputs.map((i) => ({ ...i, elemType: om.prepared.index.elemTypeOf(i.name) ?? DT.FLOAT })), input.ids)
+    : { ...input.feeds };
+  let tokens = input.ids?.length ?? input.tokens ?? 0;
+  if (om.exposure.interventions.size) {
+    // Image and feature models: the caller knows the token count from an earlier plain run.
+    if (!tokens) throw new EngineError('bad-argument', 'Interventions on a model without token inputs need the token count of its stream.');
+    const d = info.hiddenSize ?? 0;
+    for (const [block, iv] of om.exposure.interventions) {
+      const mask = new Uint8Array(tokens * d);
+      const values = new Float32Array(tokens * d);
+      for (const e of edits.get(block) ?? []) {
+        if (e.token >= tokens || e.channel >= d) throw new EngineError('bad-argument', `Cannot edit token ${e.token}, channel ${e.channel}: the input has ${tokens} tokens and ${d} channels.`);
+        mask[e.token * d + e.channel] = 1;
+        values[e.token * d + e.channel] = e.value;
+      }
+      feeds[iv.mask] = { type: 'bool', data: mask, dims: [1, tokens, d] };
+      feeds[iv.values] = info.dtype === 'float16' ? { type: 'float16', data: toHalf(values), dims: [1, tokens, d] } : { type: 'float32', data: values, dims: [1, tokens, d] };
+    }
+  }
+  const out = await run(om, feeds);
+  const blocks = om.exposure.blockOutputs.map((n) => toFloat32(out[n]));
+  const first = out[om.exposure.blockOutputs[0]];
+  const dims = first.dims.map(Number);
+  const channels = dims[dims.length - 1];
+  tokens = dims.slice(0, -1).reduce((a, b) => a * b, 1);
+  const attention = om.exposure.attention.map((list) => list.map((a) => {
+    let probs = dense(out[a.tensor]);
+    if (a.kind === 'mha-qk') probs = { data: softmaxRows(Float32Array.from(probs.data), probs.dims[probs.dims.length - 1]), dims: probs.dims };
+    return { probs, logits: a.logits ? dense(out[a.logits]) : a.kind === 'mha-qk' ? dense(out[a.tensor]) : undefined, values: a.values ? dense(out[a.values]) : undefined, outProj: a.outProj };
+  }));
+  const mlpInputs = om.exposure.mlpInputs.map((m) => (m ? dense(out[m.input]) : undefined));
+  const vocab = info.vocabSize;
+  const logitsName = Object.keys(out).find((k) => k === 'logits') ?? Object.keys(out).find((k) => { const d = out[k].dims; return vocab !== null && d.length === 3 && Number(d[2]) === vocab; });
+  const logits = logitsName ? { data: toFloat32(out[logitsName]), vocab: Number(out[logitsName].dims[out[logitsName].dims.length - 1]) } : undefined;
+  const firstOut = info.outputs[0];
+  const output = !logits && out[firstOut] ? dense(out[firstOut]) : undefined;
+  return { tokens, channels, blocks, attention, mlpInputs, logits, output };
+}
+
+function toHalf(x: Float32Array): Uint16Array {
+  return Uint16Array.from(x, floatToHalf);
+}

@@ -1,0 +1,81 @@
+import * as path from 'node:path';
+import { EngineError } from './errors';
+import { syntheticFeeds, textFeeds, type FeedTensor } from './inputs';
+import { DT } from './onnx/dtype';
+import type { OpenModel } from './session';
+import { findTokenizer, loadTokenizer } from './tokenizer';
+import type { TokenInfo } from './types';
+import { decodeImage, readPreprocess, toPixelValues } from './vision/image';
+
+export const DEFAULT_MAX_TOKENS = 2048;
+export const DEFAULT_PROMPT = 'Summer is warm. Winter is cold.';
+
+export interface InputOptions { prompt?: string; ids?: number[]; image?: string; maxTokens?: number }
+
+export interface ResolvedInput {
+  feeds: Record<string, FeedTensor>;
+  /** Known before the run for text models; vision models learn theirs from the output. */
+  tokens: TokenInfo[];
+  ids?: number[];
+  kind: 'text' | 'ids' | 'image' | 'synthetic';
+  tokenizer: string | null;
+  note?: string;
+  image?: { width: number; height: number };
+}
+
+/** What to feed the model: token ids (from text or given), an image, or a deterministic stand-in. */
+export function resolveInput(file: string, m: OpenModel, opts: InputOptions): ResolvedInput {
+  const info = m.prepared.info;
+  const typed = info.inputs.map((i) => ({ ...i, elemType: m.prepared.index.elemTypeOf(i.name) ?? DT.FLOAT }));
+  if (info.inputs.some((i) => i.role === 'ids')) {
+    if (opts.image) throw new EngineError('bad-argument', `${path.basename(file)} is a text model; --image is for vision models.`);
+    const r = resolveTokens(file, opts, info.vocabSize, Math.min(opts.maxTokens ?? DEFAULT_MAX_TOKENS, info.maxPositions ?? Infinity));
+    return { feeds: textFeeds(typed, r.ids), tokens: r.tokens, ids: r.ids, kind: opts.ids ? 'ids' : 'text', tokenizer: r.tokenizer };
+  }
+  if (opts.prompt !== undefined || opts.ids) throw new EngineError('bad-argument', `${path.basename(file)} is a ${info.family} model without token inputs; it takes ${info.inputs.map((i) => i.name).join(', ')}.`);
+  const feeds = syntheticFeeds(typed);
+  const pixels = typed.find((i) => i.role === 'pixels');
+  if (opts.image) {
+    if (!pixels) throw new EngineError('bad-argument', `${path.basename(file)} has no image input.`);
+    const h = typeof pixels.shape[2] === 'number' ? pixels.shape[2] : undefined;
+    const w = typeof pixels.shape[3] === 'number' ? pixels.shape[3] : undefined;
+    const channels = typeof pixels.shape[1] === 'number' ? pixels.shape[1] : 3;
+    const pre = readPreprocess(file, h, w);
+    const img = decodeImage(opts.image);
+    let data = toPixelValues(img, pre);
+    // Single-channel models take the luminance.
+    if (channels === 1) data = data.subarray(0, pre.width * pre.height).map((_, i) => (data[i] + data[i + pre.width * pre.height] + data[i + 2 * pre.width * pre.height]) / 3);
+    feeds[pixels.name] = { type: 'float32', data, dims: [1, channels, pre.height, pre.width] };
+    return { feeds, tokens: [], kind: 'image', tokenizer: null, image: { width: img.width, height: img.height } };
+  }
+  return { feeds, tokens: [], kind: 'synthetic', tokenizer: null, note: pixels ? 'No image given: a deterministic synthetic input was used.' : 'The model takes float features: a deterministic synthetic input was used.' };
+}
+
+/** Tokens for a text model: from the prompt through the model's tokenizer, or given ids. */
+export function resolveTokens(modelPath: string, opts: InputOptions, vocab: number | null, maxTokens: number): { ids: number[]; tokens: TokenInfo[]; tokenizer: string | null } {
+  const tokFile = findTokenizer(modelPath);
+  const tok = tokFile ? loadTokenizer(tokFile) : undefined;
+  let ids: number[];
+  if (opts.ids) {
+    ids = opts.ids;
+    if (!ids.length) throw new EngineError('bad-ids', 'No token ids given: pass at least one id, e.g. --ids 1,2,3.');
+  } else {
+    const prompt = opts.prompt ?? DEFAULT_PROMPT;
+    if (!prompt.trim()) throw new EngineError('bad-prompt', 'The prompt is empty: give some text to run the model on.');
+    if (!tok) throw new EngineError('bad-prompt', `No tokenizer.json next to ${path.basename(modelPath)} (or one folder up), so text cannot be turned into tokens. Put the model's tokenizer.json beside it, or pass token ids with --ids.`);
+    // Refuse absurd prompts before tokenising them: even one character per token would overflow.
+    if (prompt.length > maxTokens * 32) throw tooLong(prompt.length, 'characters', maxTokens);
+    ids = tok.encode(prompt);
+    if (!ids.length) throw new EngineError('bad-prompt', 'The prompt produced no tokens.');
+  }
+  if (ids.length > maxTokens) throw tooLong(ids.length, 'tokens', maxTokens);
+  const bad = ids.find((i) => !Number.isInteger(i) || i < 0 || (vocab !== null && i >= vocab));
+  if (bad !== undefined) throw new EngineError('bad-ids', `Token id ${bad} is outside the model's vocabulary (0–${vocab === null ? '?' : vocab - 1}).`);
+  const tokens = ids.map((id, index) => ({ index, id, text: tok ? tok.tokenText(id) : `<${id}>` }));
+  return { ids, tokens, tokenizer: tokFile ?? null };
+}
+
+function tooLong(n: number, unit: string, max: number): EngineError {
+  return new EngineError('too-long', `The input is ${n.toLocaleString('en-US')} ${unit}; the limit is ${max.toLocaleString('en-US')} tokens (the smaller of --max-tokens and the model's position table). Use a shorter prompt.`);
+}
+
