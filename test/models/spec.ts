@@ -174,7 +174,8 @@ export function makeSpec(o: SpecOptions): Spec {
   }
 
   const lmHead = new Float64Array(d * vocab);
-  for (let t = 0; t < vocab; t++) for (let c = 0; c < d; c++) lmHead[c * vocab + t] = embed[t * d + c];
+  // Untied and scaled down so next-token distributions (and perplexities) stay in a readable range.
+  for (let t = 0; t < vocab; t++) for (let c = 0; c < d; c++) lmHead[c * vocab + t] = 0.1 * embed[t * d + c];
 
   let vit: Spec['vit'];
   if (o.arch === 'vit') {

@@ -5,9 +5,9 @@ export type TextTokenKind = 'first' | 'first-delimiter' | 'delimiter' | 'other';
 export type VisionTokenKind = 'cls' | 'register' | 'patch';
 export type TokenKind = TextTokenKind | VisionTokenKind;
 
-// "." and "\n" are the paper's delimiters; other sentence punctuation behaves alike. Tokenizers spell
-// a newline as "\n", "Ċ" (GPT-2 byte level) or "<0x0A>" (SentencePiece byte fallback).
-const DELIMITER = /^(?:[.,;:!?。、\n]|Ċ|<0x0A>|▁?\.)$/;
+// The paper's delimiters are "." and "\n" (commas and the like do not attract massive activations).
+// Tokenizers spell a newline "\n", "Ċ" (GPT-2 byte level) or "<0x0A>" (SentencePiece byte fallback).
+const DELIMITER = /^(?:[.。\n]|Ċ|<0x0A>|▁?\.)$/;
 
 export function isDelimiter(text: string): boolean {
   const t = text.replace(/^[\sĠ▁]+(?=\S)/, '');

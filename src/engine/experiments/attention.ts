@@ -1,0 +1,100 @@
+import { resolveInput, type InputOptions } from '../input';
+import { attentionShare, layerStats, sinkScores } from '../stats';
+import type { TokenInfo } from '../types';
+import { checkLayer, sessions, thresholdsOf, type ExperimentBase } from './common';
+import { forward, type Dense, type ForwardOutputs } from './forward';
+
+export interface AttentionOptions extends ExperimentBase, InputOptions {
+  layer: number;
+  /** Longest side of the matrices returned (longer inputs keep their first tokens). */
+  maxTokens?: number;
+  /** Include each head's matrices, not only the average. */
+  perHead?: boolean;
+}
+
+export const SINK_HEAD = 0.3;
+
+export interface AttentionAnalysis {
+  layer: number;
+  tokens: TokenInfo[];
+  massiveTokens: number[];
+  heads: { head: number; sinkScore: number; isSink: boolean; massiveShare: number | null }[];
+  massiveTokenShare: number | null;
+  /** Probabilities and logits averaged over heads, [query][key] (null where the mask hides a key). */
+  probabilities: number[][];
+  logits: (number | null)[][] | null;
+  perHead?: { probabilities: number[][]; logits: (number | null)[][] | null }[];
+  /** Per block of the model: the share of attention on the massive-activation tokens. */
+  shareByLayer: { layer: number; share: number | null }[];
+  source: string;
+}
+
+/** The paper's exp4 for one block: heads, sink scores, the share on massive tokens, the matrices. */
+export async function analyseAttention(file: string, o: AttentionOptions): Promise<AttentionAnalysis> {
+  const om = await sessions(file, o)({ attention: true, attentionDetail: [o.layer] });
+  checkLayer(o.layer, om.prepared.info.blocks, file);
+  const input = resolveInput(file, om, o);
+  o.onProgress?.({ stage: 'run', message: 'Running' });
+  const out = await forward(om, { feeds: input.feeds });
+  const massiveTokens = massiveTokensOf(out, thresholdsOf(o));
+  const list = out.attention[o.layer];
+  const tokens = input.tokens.length ? input.tokens : Array.from({ length: out.tokens }, (_, i) => ({ index: i, id: null, text: `#${i}` }));
+  const shareByLayer = out.attention.map((l, layer) => ({ layer, share: massiveTokens.length && l.length ? meanOf(l.flatMap((a) => headShares(a.probs, massiveTokens))) : null }));
+  if (!list.length) {
+    return { layer: o.layer, tokens, massiveTokens, heads: [], massiveTokenShare: null, probabilities: [], logits: null, shareByLayer, source: 'unavailable' };
+  }
+  const heads: AttentionAnalysis['heads'] = [];
+  const probMats: (number | null)[][][] = [];
+  const logitMats: ((number | null)[][] | null)[] = [];
+  const cap = o.maxTokens ?? 256;
+  for (const a of list) {
+    const [H, Q, K] = shape3(a.probs);
+    const sinks = sinkScores(a.probs.data, H, Q, K);
+    const shares = massiveTokens.length ? attentionShare(a.probs.data, H, Q, K, massiveTokens).perHead : [];
+    for (let h = 0; h < H; h++) {
+      heads.push({ head: heads.length, sinkScore: sinks[h], isSink: sinks[h] >= SINK_HEAD, massiveShare: massiveTokens.length ? shares[h] : null });
+      probMats.push(matrix(a.probs, h, Math.min(Q, cap), Math.min(K, cap)));
+      logitMats.push(a.logits ? matrix(a.logits, h, Math.min(Q, cap), Math.min(K, cap), true) : null);
+    }
+  }
+  const average = (ms: (number | null)[][][]) => ms[0].map((row, q) => row.map((_, k) => {
+    const vals = ms.map((m) => m[q][k]).filter((v): v is number => v !== null);
+    return vals.length ? vals.reduce((x, y) => x + y, 0) / vals.length : null;
+  }));
+  const probabilities = average(probMats) as number[][];
+  const logits = logitMats.every((m) => m) ? average(logitMats as (number | null)[][][]) : null;
+  return {
+    layer: o.layer, tokens, massiveTokens, heads,
+    massiveTokenShare: massiveTokens.length ? meanOf(heads.map((h) => h.massiveShare ?? 0)) : null,
+    probabilities, logits,
+    perHead: o.perHead ? probMats.map((p, i) => ({ probabilities: p as number[][], logits: logitMats[i] })) : undefined,
+    shareByLayer, source: list[0] ? (list[0].logits ? 'softmax' : 'scores') : 'unavailable',
+  };
+}
+
+export function massiveTokensOf(out: ForwardOutputs, th: { absolute: number; ratio: number }): number[] {
+  const set = new Set<number>();
+  for (const x of out.blocks) for (const a of layerStats(x, out.tokens, out.channels, 1, th).massive) set.add(a.token);
+  return [...set].sort((a, b) => a - b);
+}
+
+function headShares(p: Dense, tokens: number[]): number[] {
+  const [H, Q, K] = shape3(p);
+  return attentionShare(p.data, H, Q, K, tokens).perHead;
+}
+
+export function shape3(t: Dense): [number, number, number] {
+  const d = t.dims;
+  return [d.slice(0, -2).reduce((a, b) => a * b, 1), d[d.length - 2], d[d.length - 1]];
+}
+
+function matrix(t: Dense, h: number, Q: number, K: number, masked = false): (number | null)[][] {
+  const [, q0, k0] = shape3(t);
+  return Array.from({ length: Q }, (_, q) => Array.from({ length: K }, (_, k) => {
+    const v = t.data[(h * q0 + q) * k0 + k];
+    // Masked logits are the dtype's minimum (or −∞): show them as absent, not as −3.4e38.
+    return masked && (!Number.isFinite(v) || v < -1e8 || v <= -65504) ? null : v;
+  }));
+}
+
+const meanOf = (xs: number[]) => (xs.length ? xs.reduce((a, b) => a + b, 0) / xs.length : 0);

@@ -1,0 +1,163 @@
+import { EngineError } from '../errors';
+import { resolveInput, type InputOptions } from '../input';
+import { layerStats, type Activation } from '../stats';
+import { findTokenizer, loadTokenizer, type TextTokenizer } from '../tokenizer';
+import type { OpenModel } from '../session';
+import { checkAbort, checkLayer, sessions, thresholdsOf, type ExperimentBase } from './common';
+import { randomSequences, SAMPLE_TEXT, sequencesFromText } from './corpus';
+import { forward, type Edits } from './forward';
+import { argmaxRow, klRow, sequenceNll } from './logits';
+import { textTokenKinds, type TextTokenKind } from './tokenKinds';
+
+export type InterventionMode = 'zero' | 'mean' | 'values';
+
+export interface InterveneOptions extends ExperimentBase, InputOptions {
+  layer: number;
+  mode: InterventionMode;
+  /** mode 'values': the entries to write (token, channel, value) on the input. */
+  values?: Activation[];
+  /** Only touch these channels (default: every channel with a massive activation at the block). */
+  channels?: number[];
+  /** Inputs the set-to-mean values are averaged over: a text, or token id sequences. */
+  meanText?: string;
+  meanIds?: number[][];
+  meanCount?: number;
+  /** Perplexity text; undefined: the built-in sample when there is a tokenizer; null: none. */
+  evalText?: string | null;
+  seqLen?: number;
+  evalCount?: number;
+}
+
+export interface InterveneResult {
+  layer: number;
+  mode: InterventionMode;
+  changed: { token: number; channel: number; from: number; to: number }[];
+  /** Mean KL(original ‖ intervened) of the next-token distributions over the input's positions, in nats. */
+  klMean: number | null;
+  klMax: number | null;
+  top1Agreement: number | null;
+  perplexity: { before: number; after: number; tokens: number; sequences: number; source: 'text' | 'sample' | 'input' } | null;
+  /** Set-to-mean: the means used, by token kind and channel, and how many values each averages. */
+  means?: { kind: string; channel: number; mean: number; samples: number }[];
+  note?: string;
+}
+
+type Means = Map<string, { sum: number; n: number }>;
+const key = (kind: string, channel: number) => `${kind}|${channel}`;
+
+/** The paper's exp3: set the massive activations of one block to zero, to their mean, or to given values. */
+export async function intervene(file: string, o: InterveneOptions): Promise<InterveneResult> {
+  const open = sessions(file, o);
+  const om = await open({ attention: false, interventions: [o.layer] });
+  const info = om.prepared.info;
+  checkLayer(o.layer, info.blocks, file);
+  if (!info.inputs.some((i) => i.role === 'ids')) throw new EngineError('bad-argument', 'Interventions by token need a text model; for vision transformers use fix-reg-mean.');
+  if (o.mode === 'values' && !o.values?.length) throw new EngineError('bad-argument', 'Mode "values" needs the values to write (token, channel, value).');
+  const tf = findTokenizer(file);
+  const tok = tf ? loadTokenizer(tf) : undefined;
+  const input = resolveInput(file, om, o);
+  const ids = input.ids!;
+  const th = thresholdsOf(o);
+  const seqLen = o.seqLen ?? 64;
+
+  let means: Means | undefined;
+  if (o.mode === 'mean') {
+    const meanInputs = o.meanIds ?? (o.meanText !== undefined && tok ? sequencesFromText(o.meanText, tok, seqLen, o.meanCount ?? 10)
+      : tok ? sequencesFromText(SAMPLE_TEXT, tok, seqLen, o.meanCount ?? 10)
+        : randomSequences(o.meanCount ?? 10, seqLen, info.vocabSize ?? 2, ids[0]));
+    means = await collectMeans(om, o, meanInputs, tok);
+  }
+
+  const kindsOf = (seq: number[]) => textTokenKinds(seq.map((id, index) => ({ index, id, text: tok ? tok.tokenText(id) : `<${id}>` })));
+  const editsFor = (seq: number[], x: Float32Array, d: number) => {
+    const kinds = kindsOf(seq);
+    const found = layerStats(x, seq.length, d, 1, th).massive.filter((a) => !o.channels || o.channels.includes(a.channel));
+    const list = o.mode === 'values'
+      ? o.values!.filter((v) => v.token < seq.length)
+      : found.map((a) => ({ token: a.token, channel: a.channel, value: o.mode === 'zero' ? 0 : meanFor(means!, kinds[a.token], a.channel) ?? a.value }));
+    return list;
+  };
+
+  o.onProgress?.({ stage: 'run', message: 'Original run' });
+  const plain = await forward(om, { ids });
+  const d = plain.channels;
+  const edits = editsFor(ids, plain.blocks[o.layer], d);
+  const changed = edits.map((e) => ({ token: e.token, channel: e.channel, from: plain.blocks[o.layer][e.token * d + e.channel], to: e.value }));
+  checkAbort(o.signal);
+  o.onProgress?.({ stage: 'run', message: 'Intervened run' });
+  const edited = await forward(om, { ids }, new Map([[o.layer, edits]]) as Edits);
+
+  let klMean: number | null = null, klMax: number | null = null, top1: number | null = null;
+  if (plain.logits && edited.logits) {
+    const V = plain.logits.vocab;
+    let sum = 0, max = 0, agree = 0;
+    for (let t = 0; t < ids.length; t++) {
+      const kl = klRow(plain.logits.data, edited.logits.data, t, V);
+      sum += kl; max = Math.max(max, kl);
+      if (argmaxRow(plain.logits.data, t, V) === argmaxRow(edited.logits.data, t, V)) agree++;
+    }
+    klMean = sum / ids.length; klMax = max; top1 = agree / ids.length;
+  }
+
+  let perplexity: InterveneResult['perplexity'] = null;
+  if (plain.logits && o.evalText !== null) {
+    const source = o.evalText !== undefined ? 'text' : tok ? 'sample' : 'input';
+    const seqs = source === 'input' ? [ids] : sequencesFromText(o.evalText ?? SAMPLE_TEXT, tok ?? failNoTokenizer(), seqLen, o.evalCount ?? 8);
+    let before = 0, after = 0, predicted = 0;
+    for (const [k, seq] of seqs.entries()) {
+      checkAbort(o.signal);
+      o.onProgress?.({ stage: 'run', message: `Perplexity ${k + 1}/${seqs.length}`, done: k, total: seqs.length });
+      const p = seq === ids ? plain : await forward(om, { ids: seq });
+      const e = seq === ids ? edited : await forward(om, { ids: seq }, new Map([[o.layer, editsFor(seq, p.blocks[o.layer], d)]]));
+      const a = sequenceNll(p.logits!.data, seq, p.logits!.vocab);
+      const b = sequenceNll(e.logits!.data, seq, e.logits!.vocab);
+      before += a.nll; after += b.nll; predicted += a.predicted;
+    }
+    perplexity = { before: Math.exp(before / predicted), after: Math.exp(after / predicted), tokens: predicted, sequences: seqs.length, source };
+  }
+  const touched = new Set(changed.map((c) => c.channel));
+  const meanList = means && [...means.entries()]
+    .map(([k, v]) => ({ kind: k.split('|')[0], channel: Number(k.split('|')[1]), mean: v.sum / v.n, samples: v.n }))
+    .filter((m) => touched.has(m.channel));
+  return {
+    layer: o.layer, mode: o.mode, changed, klMean, klMax, top1Agreement: top1, perplexity, means: meanList,
+    note: changed.length ? undefined : `No massive activation at block ${o.layer} on this input: nothing was changed.`,
+  };
+}
+
+function failNoTokenizer(): TextTokenizer {
+  throw new EngineError('bad-prompt', 'A perplexity text needs the model\'s tokenizer.json; none was found beside the model.');
+}
+
+/** Means of the stream at the block, per (token kind, channel), over a set of inputs. */
+async function collectMeans(om: OpenModel, o: InterveneOptions, inputs: number[][], tok?: TextTokenizer): Promise<Means> {
+  const means: Means = new Map();
+  for (const [k, seq] of inputs.entries()) {
+    checkAbort(o.signal);
+    o.onProgress?.({ stage: 'run', message: `Mean over inputs ${k + 1}/${inputs.length}`, done: k, total: inputs.length });
+    const out = await forward(om, { ids: seq });
+    const x = out.blocks[o.layer];
+    const d = out.channels;
+    const kinds = textTokenKinds(seq.map((id, index) => ({ index, id, text: tok ? tok.tokenText(id) : `<${id}>` })));
+    for (let t = 0; t < seq.length; t++) for (let c = 0; c < d; c++) {
+      if (o.channels && !o.channels.includes(c)) continue;
+      for (const kind of [kinds[t], 'any']) {
+        const e = means.get(key(kind, c)) ?? { sum: 0, n: 0 };
+        e.sum += x[t * d + c];
+        e.n++;
+        means.set(key(kind, c), e);
+      }
+    }
+  }
+  return means;
+}
+
+/** The mean for a token of this kind; delimiters fall back to any delimiter, then to any token. */
+function meanFor(means: Means, kind: TextTokenKind | string, channel: number): number | undefined {
+  const order = kind === 'first-delimiter' || kind === 'delimiter' ? [kind, kind === 'delimiter' ? 'first-delimiter' : 'delimiter', 'any'] : [kind, 'any'];
+  for (const k of order) {
+    const e = means.get(key(k, channel));
+    if (e?.n) return e.sum / e.n;
+  }
+  return undefined;
+}
