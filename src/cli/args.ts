@@ -1,13 +1,19 @@
 import { EngineError } from '../engine/errors';
 
+export type Flags = Map<string, string | true>;
+
 export interface CliArgs {
   command: string | undefined;
   model: string | undefined;
-  flags: Map<string, string | true>;
+  flags: Flags;
 }
 
-const VALUED = new Set(['prompt', 'prompt-file', 'ids', 'top', 'max-tokens', 'abs-threshold', 'ratio-threshold', 'threads', 'memory-limit-mb']);
-const BOOLEAN = new Set(['json', 'no-attention', 'help']);
+const VALUED = new Set([
+  'prompt', 'prompt-file', 'ids', 'image', 'images', 'image-dir', 'top', 'max-tokens', 'abs-threshold', 'ratio-threshold',
+  'threads', 'memory-limit-mb', 'layer', 'mode', 'values', 'channels', 'mean-text-file', 'eval-text-file', 'text-file',
+  'prompts-file', 'seq-len', 'count', 'first-id', 'max-columns', 'csv', 'out',
+]);
+const BOOLEAN = new Set(['json', 'no-attention', 'no-perplexity', 'per-head', 'help']);
 
 export function parseArgs(argv: string[]): CliArgs {
   const flags = new Map<string, string | true>();
@@ -45,4 +51,15 @@ export function idsFlag(v: string | true | undefined): number[] | undefined {
     if (!Number.isInteger(n)) throw new EngineError('bad-ids', `"${s}" is not a token id; pass integers, e.g. --ids 1,2,3.`);
     return n;
   });
+}
+
+export function stringFlag(flags: Flags, name: string): string | undefined {
+  const v = flags.get(name);
+  if (v === true) throw new EngineError('bad-argument', `--${name} needs a value.`);
+  return v;
+}
+
+export function listFlag(flags: Flags, name: string): string[] | undefined {
+  const v = stringFlag(flags, name);
+  return v === undefined ? undefined : v.split(',').map((s) => s.trim()).filter(Boolean);
 }

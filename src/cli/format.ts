@@ -1,3 +1,10 @@
+import type { ScanManyResult } from '../engine/experiments/scanMany';
+import type { FeatureMapResult } from '../engine/experiments/featureMap';
+import type { InterveneResult } from '../engine/experiments/intervene';
+import type { AttentionAnalysis } from '../engine/experiments/attention';
+import type { ImplicitBiasResult } from '../engine/experiments/implicitBias';
+import type { SuperWeightsResult } from '../engine/experiments/superWeights';
+import type { FixRegMeanResult } from '../engine/experiments/fixRegMean';
 import type { ModelInfo } from '../engine/inspect';
 import type { ScanResult } from '../engine/types';
 
@@ -5,7 +12,8 @@ import type { ScanResult } from '../engine/types';
 export function scanJson(r: ScanResult) {
   return {
     model: { family: r.model.family, blocks: r.model.blocks, hiddenSize: r.model.hiddenSize, heads: r.model.heads, dtype: r.model.dtype, path: r.model.path, matcher: r.model.matcher, warnings: r.model.warnings },
-    tokens: r.tokens,
+    tokens: r.tokens.map((t, i) => ({ ...t, kind: r.tokenKinds[i] })),
+    outlierFeatures: r.outlierFeatures,
     layers: r.layers.map((l) => ({ index: l.index, median: l.median, ratio: l.ratio, top: l.top, massive: l.massive, massiveTruncated: l.massiveTruncated, maxPerToken: l.maxPerToken, topChannels: l.topChannels })),
     attention: r.attention.map((a) => ({ layer: a.layer, massiveTokenShare: a.massiveTokenShare, heads: a.heads, perHeadShare: a.perHeadShare, sinkScores: a.sinkScores, source: a.source })),
     massiveTokens: r.massiveTokens,
@@ -96,4 +104,84 @@ function describeInputs(i: ModelInfo): string {
   const rest = i.inputs.filter((x) => x.role !== 'past').map((x) => `${x.name} ${x.type}[${x.shape.join(',')}]`);
   if (past.length) rest.push(`${past.length} past key/value inputs ${past[0].type}[${past[0].shape.join(',')}]`);
   return rest.join(', ');
+}
+
+// ── experiments ──────────────────────────────────────────────────────────────────────────────
+
+
+function table(rows: string[][]): string[] {
+  const widths = rows[0].map((_, c) => Math.max(...rows.map((r) => r[c].length)));
+  return rows.flatMap((row, i) => {
+    const line = row.map((cell, c) => cell.padEnd(widths[c])).join('  ').trimEnd();
+    return i === 0 ? [line, widths.map((w) => '─'.repeat(w)).join('  ')] : [line];
+  });
+}
+
+const pm = (s: { mean: number; std: number }) => `${fmt(s.mean)} ± ${fmt(s.std)}`;
+
+export function scanManyText(r: ScanManyResult): string {
+  const lines = [`${r.inputs} inputs (${r.inputKind}), ${Math.min(...r.tokensPerInput)}–${Math.max(...r.tokensPerInput)} tokens each`, ''];
+  lines.push(...table([['layer', 'top-1', 'top-2', 'top-3', 'median', 'inputs with massive'],
+    ...r.layers.map((l) => [String(l.index), pm(l.top[0]), pm(l.top[1]), pm(l.top[2]), pm(l.median), `${l.massiveInputs}/${r.inputs}`])]));
+  lines.push('');
+  if (r.constancy.length) {
+    lines.push('Constancy of each massive activation (at the block where it is seen in most inputs):');
+    lines.push(...table([['channel', 'token kind', 'block', 'value (mean ± std)', 'seen in', 'blocks'],
+      ...r.constancy.map((c) => [String(c.channel), c.kind, String(c.layer), pm(c), `${c.count}/${c.inputs}`, c.layers.join(',')])]));
+    lines.push('', `Tokens carrying them: ${r.locations.map((l) => `${l.kind} ${(l.share * 100).toFixed(0)}%`).join(', ')}`);
+  } else {
+    lines.push('No massive activations in any input.');
+  }
+  if (r.outlierFeatures.length) lines.push(`LLM.int8() outlier features: ${r.outlierFeatures.map((f) => `ch${f.channel} (${f.layers} blocks, max ${fmt(f.maxAbs)})`).join(', ')}`);
+  return lines.join('\n');
+}
+
+export function featureMapText(r: FeatureMapResult): string {
+  const lines = [`block ${r.layer}: |activation| of ${r.tokens.length} tokens × ${r.columns.length} columns (median ${fmt(r.median)}, max ${fmt(r.maxAbs)})`];
+  lines.push(`massive channels: ${r.massiveChannels.length ? r.massiveChannels.join(', ') : 'none'}`);
+  const shown = r.columns.map((c, i) => [c, i] as const).filter(([c]) => c.massive).slice(0, 8);
+  if (shown.length) {
+    lines.push('', ...table([['token', 'kind', ...shown.map(([c]) => `ch${c.from}`), 'max other'],
+      ...r.values.map((row, t) => [`${t} ${JSON.stringify(r.tokens[t]?.text ?? '')}`, r.tokenKinds[t], ...shown.map(([, i]) => fmt(row[i])), fmt(Math.max(...row.filter((_, i) => !r.columns[i].massive)))])]));
+  }
+  if (r.patchMap) lines.push('', `patch map (${r.patchMap.rows}×${r.patchMap.cols}, max |a| per patch):`, ...r.patchMap.values.map((row) => row.map((v) => fmt(v).padStart(7)).join(' ')));
+  return lines.join('\n');
+}
+
+export function interveneText(r: InterveneResult): string {
+  const lines = [`block ${r.layer}, set ${r.mode === 'values' ? 'to given values' : `to ${r.mode}`}: ${r.changed.length} entries changed`];
+  if (r.note) lines.push(r.note);
+  if (r.changed.length) lines.push('', ...table([['token', 'channel', 'from', 'to'], ...r.changed.map((c) => [String(c.token), String(c.channel), fmt(c.from), fmt(c.to)])]));
+  lines.push('');
+  if (r.klMean !== null) lines.push(`next-token KL (original ‖ intervened): mean ${r.klMean.toExponential(3)}, max ${r.klMax!.toExponential(3)} nats; top-1 agreement ${((r.top1Agreement ?? 0) * 100).toFixed(1)}%`);
+  if (r.perplexity) lines.push(`perplexity on ${r.perplexity.source === 'sample' ? 'the built-in sample text' : r.perplexity.source === 'text' ? 'the given text' : 'the input'} (${r.perplexity.tokens} tokens): ${fmt(r.perplexity.before)} → ${fmt(r.perplexity.after)}`);
+  return lines.join('\n');
+}
+
+export function attentionText(r: AttentionAnalysis): string {
+  const lines = [`block ${r.layer} attention (${r.source}); massive-activation tokens: ${r.massiveTokens.length ? r.massiveTokens.join(', ') : 'none'}`];
+  if (!r.heads.length) return [...lines, 'Attention probabilities cannot be read from this graph.'].join('\n');
+  lines.push('', ...table([['head', 'sink score', 'sink head', 'share on massive tokens'], ...r.heads.map((h) => [String(h.head), h.sinkScore.toFixed(3), h.isSink ? 'yes' : 'no', h.massiveShare === null ? '—' : `${(h.massiveShare * 100).toFixed(1)}%`])]));
+  lines.push('', `share of attention on massive-activation tokens: ${r.massiveTokenShare === null ? '—' : `${(r.massiveTokenShare * 100).toFixed(1)}%`} (by block: ${r.shareByLayer.map((s) => (s.share === null ? '—' : `${(s.share * 100).toFixed(0)}%`)).join(' ')})`);
+  return lines.join('\n');
+}
+
+export function implicitBiasText(r: ImplicitBiasResult): string {
+  return [
+    `block ${r.layer}: attention output split over the massive-activation tokens ${r.massiveTokens.join(', ')} (${r.queries} queries${r.afterOutputProjection ? ', after the output projection' : ''})`,
+    `cosine similarity between queries of the part from those tokens: ${r.sinkPartCosine.toFixed(4)} (rest: ${r.restPartCosine.toFixed(4)})`,
+    `its share of the output norm: ${(r.sinkNormShare * 100).toFixed(1)}%`,
+  ].join('\n');
+}
+
+export function superWeightsText(r: SuperWeightsResult): string {
+  if (!r.candidates.length) return r.note ?? 'No super weight found.';
+  return [`block ${r.layer} down projection (${r.weightName}):`, '', ...table([['row (neuron)', 'column (channel)', 'weight', 'input', 'contribution', 'share of MLP output'],
+    ...r.candidates.map((c) => [String(c.row), String(c.column), fmt(c.weight), fmt(c.input), fmt(c.contribution), `${(c.share * 100).toFixed(1)}%`])])].join('\n');
+}
+
+export function fixRegMeanText(r: FixRegMeanResult): string {
+  const row = (name: string, c: FixRegMeanResult['fixRegMean']) => [name, c.relativeL2.toExponential(2), c.cosine.toFixed(5), c.top1Agreement === null ? '—' : `${(c.top1Agreement * 100).toFixed(0)}%`];
+  return [`${r.registers} registers, ${r.tokens} tokens, averaged over ${r.images} ${r.inputKind}`, '',
+    ...table([['registers at every block', 'output change (rel. L2)', 'cosine', 'top-1 agreement'], row('set to their mean (Fix-Reg-Mean)', r.fixRegMean), row('set to zero', r.zeroRegisters)])].join('\n');
 }

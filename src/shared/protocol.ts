@@ -4,16 +4,33 @@
  */
 import type { ModelInfo } from '../engine/inspect';
 import type { ScanOptions } from '../engine/scan';
+import type { ScanManyOptions, ScanManyResult } from '../engine/experiments/scanMany';
+import type { FeatureMapOptions, FeatureMapResult } from '../engine/experiments/featureMap';
+import type { InterveneOptions, InterveneResult } from '../engine/experiments/intervene';
+import type { AttentionAnalysis, AttentionOptions } from '../engine/experiments/attention';
+import type { ImplicitBiasOptions, ImplicitBiasResult } from '../engine/experiments/implicitBias';
+import type { SuperWeightsResult } from '../engine/experiments/superWeights';
+import type { FixRegMeanOptions, FixRegMeanResult } from '../engine/experiments/fixRegMean';
+import type { ExperimentBase } from '../engine/experiments/common';
+import type { InputOptions } from '../engine/input';
 import type { Progress, ScanResult } from '../engine/types';
 import type { ErrorCode } from '../engine/errors';
 
-/** Scan options that cross a thread boundary (callbacks and signals stay on the worker side). */
-export type ScanRequestOptions = Omit<ScanOptions, 'onProgress' | 'signal' | 'open'>;
+/** Options cross the thread boundary without their callbacks (progress, cancellation, sessions). */
+type Wire<T> = Omit<T, 'onProgress' | 'signal' | 'open'>;
+export type ScanRequestOptions = Wire<ScanOptions>;
 
 /** Method name → argument and result types. */
 export interface EngineCalls {
   inspect: { args: { file: string }; result: ModelInfo };
   scan: { args: { file: string; options: ScanRequestOptions }; result: ScanResult };
+  scanMany: { args: { file: string; options: Wire<ScanManyOptions> }; result: ScanManyResult };
+  featureMap: { args: { file: string; options: Wire<FeatureMapOptions> }; result: FeatureMapResult };
+  intervene: { args: { file: string; options: Wire<InterveneOptions> }; result: InterveneResult };
+  attention: { args: { file: string; options: Wire<AttentionOptions> }; result: AttentionAnalysis };
+  implicitBias: { args: { file: string; options: Wire<ImplicitBiasOptions> }; result: ImplicitBiasResult };
+  superWeights: { args: { file: string; options: Wire<ExperimentBase & InputOptions> }; result: SuperWeightsResult };
+  fixRegMean: { args: { file: string; options: Wire<FixRegMeanOptions> }; result: FixRegMeanResult };
 }
 
 export type EngineMethod = keyof EngineCalls;
