@@ -53,7 +53,10 @@ function rope(u: Float64Array, off: number, hd: number, p: number): void {
   }
 }
 
-export function forwardFromEmbeddings(s: Spec, x: Float64Array, T: number, causal: boolean): Forward {
+/** `edit(l, x)` may change the residual stream after block l (interventions). */
+export type StreamEdit = (layer: number, x: Float64Array) => void;
+
+export function forwardFromEmbeddings(s: Spec, x: Float64Array, T: number, causal: boolean, edit?: StreamEdit): Forward {
   const { d, heads, kvHeads, ffn } = s;
   const hd = d / heads;
   const kvd = kvHeads * hd;
@@ -114,6 +117,7 @@ export function forwardFromEmbeddings(s: Spec, x: Float64Array, T: number, causa
       for (let c = 0; c < d; c++) nx[t * d + c] += o[c];
     }
     neurons.push(nn);
+    edit?.(l, nx);
     x = nx;
     hidden.push(x);
   }
@@ -122,15 +126,15 @@ export function forwardFromEmbeddings(s: Spec, x: Float64Array, T: number, causa
   return { hidden, attn, neurons, logits, tokens: T };
 }
 
-export function forwardText(s: Spec, ids: number[]): Forward {
+export function forwardText(s: Spec, ids: number[], edit?: StreamEdit): Forward {
   const T = ids.length;
   const x = new Float64Array(T * s.d);
   for (let t = 0; t < T; t++) for (let c = 0; c < s.d; c++) x[t * s.d + c] = s.embed[ids[t] * s.d + c] + (s.arch === 'gpt2' ? s.pos[t * s.d + c] : 0);
-  return forwardFromEmbeddings(s, x, T, true);
+  return forwardFromEmbeddings(s, x, T, true, edit);
 }
 
 /** ViT: [CLS, registers…, patches…] + learned positions; `pixels` is [C, H, W]. */
-export function forwardVit(s: Spec, pixels: Float64Array): Forward {
+export function forwardVit(s: Spec, pixels: Float64Array, edit?: StreamEdit): Forward {
   const v = s.vit!;
   const g = v.image / v.patch;
   const T = 1 + v.registers + g * g;
@@ -150,5 +154,5 @@ export function forwardVit(s: Spec, pixels: Float64Array): Forward {
     }
   }
   for (let t = 0; t < T; t++) for (let c = 0; c < d; c++) x[t * d + c] += s.pos[t * d + c];
-  return forwardFromEmbeddings(s, x, T, false);
+  return forwardFromEmbeddings(s, x, T, false, edit);
 }

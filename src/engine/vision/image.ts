@@ -21,6 +21,8 @@ export function decodeImage(file: string): RgbImage {
   let width: number, height: number, rgba: Uint8Array;
   try {
     if (isPng) {
+      // Refuse huge images from the header, before any pixel is allocated.
+      if (bytes.length >= 24) checkSize(file, bytes.readUInt32BE(16), bytes.readUInt32BE(20));
       // pngjs expands palette and grayscale images to RGBA 8-bit.
       const png = PNG.sync.read(bytes, { skipRescale: false });
       ({ width, height } = png);
