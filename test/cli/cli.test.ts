@@ -1,7 +1,8 @@
 import { before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { copyFileSync, existsSync, mkdirSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { PNG } from 'pngjs';
 import * as path from 'node:path';
 import { buildGpt2, buildLlama, buildVit, type BuiltModel } from '../models/build';
 import { buildBrokenFiles } from '../models/broken';
@@ -153,5 +154,94 @@ describe('bad input gets a clear message, a non-zero exit and no stack trace', (
     const r = cli('scan', broken.noTokenizer, '--prompt', 'hello');
     assert.notEqual(r.code, 0);
     assert.match(r.err, /No tokenizer\.json next to model\.onnx .* pass token ids with --ids/);
+  });
+});
+
+describe('experiment subcommands', () => {
+  test('intervene --json follows the contract, and --csv writes the table', () => {
+    const csvFile = path.join(root, 'intervention.csv');
+    const r = cli('intervene', gpt2.file, '--layer', '1', '--mode', 'zero', '--prompt', PAPER_PROMPT, '--json', '--csv', csvFile);
+    assert.equal(r.code, 0, r.err);
+    const j = JSON.parse(r.out);
+    assert.equal(j.layer, 1);
+    assert.equal(j.mode, 'zero');
+    assert.equal(j.changed.length, 6);
+    assert.deepEqual(Object.keys(j.changed[0]).sort(), ['channel', 'from', 'to', 'token']);
+    assert.ok(j.klMean > 0 && j.top1Agreement >= 0 && j.top1Agreement <= 1);
+    assert.ok(j.perplexity.before > 0 && j.perplexity.after > j.perplexity.before);
+    const csv = readFileSync(csvFile, 'utf8').trim().split('\n');
+    assert.equal(csv[0], 'layer,mode,token,channel,from,to');
+    assert.equal(csv.length, 7);
+  });
+
+  test('intervene --mode mean and --no-perplexity', () => {
+    const r = cli('intervene', gpt2.file, '--layer', '2', '--mode', 'mean', '--prompt', PAPER_PROMPT, '--no-perplexity', '--json');
+    assert.equal(r.code, 0, r.err);
+    const j = JSON.parse(r.out);
+    assert.equal(j.perplexity, null);
+    assert.ok(j.changed.every((c: { from: number; to: number }) => Math.abs(c.to - c.from) < 0.01 * Math.abs(c.from)));
+  });
+
+  test('intervene --mode values writes exactly what is asked', () => {
+    const r = cli('intervene', gpt2.file, '--layer', '1', '--mode', 'values', '--values', '0:7=5,4:42=-3', '--prompt', PAPER_PROMPT, '--json', '--no-perplexity');
+    assert.equal(r.code, 0, r.err);
+    assert.deepEqual(JSON.parse(r.out).changed.map((c: { token: number; channel: number; to: number }) => [c.token, c.channel, c.to]), [[0, 7, 5], [4, 42, -3]]);
+  });
+
+  test('attention --json follows the contract', () => {
+    const r = cli('attention', gpt2.file, '--layer', '3', '--prompt', PAPER_PROMPT, '--json');
+    assert.equal(r.code, 0, r.err);
+    const j = JSON.parse(r.out);
+    assert.equal(j.layer, 3);
+    assert.deepEqual(j.heads.map((h: { head: number }) => h.head), [0, 1, 2, 3]);
+    assert.ok(j.heads.every((h: { sinkScore: number }) => h.sinkScore > 0.3));
+    assert.ok(j.massiveTokenShare > 0.7);
+  });
+
+  test('scan --image --json marks cls, register and patch tokens', () => {
+    const file = path.join(root, 'tiny.png');
+    const img = new PNG({ width: 32, height: 32 });
+    img.data.fill(200);
+    writeFileSync(file, PNG.sync.write(img));
+    const r = cli('scan', vit.file, '--image', file, '--json');
+    assert.equal(r.code, 0, r.err);
+    const kinds = JSON.parse(r.out).tokens.map((t: { kind: string }) => t.kind);
+    assert.deepEqual(kinds.slice(0, 6), ['cls', 'register', 'register', 'register', 'register', 'patch']);
+    assert.equal(kinds.length, 21);
+  });
+
+  test('the other experiments print their tables', () => {
+    const textFile = path.join(root, 'corpus.txt');
+    writeFileSync(textFile, 'Summer is warm. Winter is cold. The river ran past the old house. '.repeat(6));
+    const many = cli('scan-many', gpt2.file, '--text-file', textFile, '--seq-len', '12', '--count', '3');
+    assert.equal(many.code, 0, many.err);
+    assert.match(many.out, /3 inputs \(text\)/);
+    assert.match(many.out, /7 +first +1 +2000/);
+    const fm = cli('feature-map', gpt2.file, '--layer', '2', '--prompt', PAPER_PROMPT);
+    assert.equal(fm.code, 0, fm.err);
+    assert.match(fm.out, /massive channels: 7, 42/);
+    const sw = cli('super-weights', gpt2.file, '--prompt', PAPER_PROMPT);
+    assert.equal(sw.code, 0, sw.err);
+    assert.match(sw.out, /^0 +7 /m);
+    const ib = cli('implicit-bias', gpt2.file, '--layer', '3', '--prompt', PAPER_PROMPT);
+    assert.equal(ib.code, 0, ib.err);
+    assert.match(ib.out, /cosine similarity between queries of the part from those tokens: 0\.99/);
+    const fr = cli('fix-reg-mean', vit.file, '--count', '3');
+    assert.equal(fr.code, 0, fr.err);
+    assert.match(fr.out, /set to their mean \(Fix-Reg-Mean\)/);
+  });
+
+  test('experiment errors are clear', () => {
+    const noLayer = cli('intervene', gpt2.file, '--mode', 'zero');
+    assert.notEqual(noLayer.code, 0);
+    assert.match(noLayer.err, /Give the block with --layer/);
+    const badLayer = cli('attention', gpt2.file, '--layer', '9', '--prompt', PAPER_PROMPT);
+    assert.match(badLayer.err, /Block 9 does not exist: model\.onnx has blocks 0–5/);
+    const badMode = cli('intervene', gpt2.file, '--layer', '1', '--mode', 'halve');
+    assert.match(badMode.err, /--mode must be zero, mean or values/);
+    const badValues = cli('intervene', gpt2.file, '--layer', '1', '--mode', 'values', '--values', '0:7');
+    assert.match(badValues.err, /is not token:channel=value/);
+    const fixText = cli('fix-reg-mean', gpt2.file);
+    assert.match(fixText.err, /for vision transformers/);
   });
 });

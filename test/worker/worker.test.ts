@@ -49,6 +49,19 @@ describe('engine worker', () => {
     await client.dispose();
   });
 
+  test('an experiment cancelled mid-run (after its first inputs) stops, and the next call works', async () => {
+    const client = new EngineClient(WORKER);
+    let cancelled: Promise<void> | undefined;
+    const call = client.call('scanMany', { file: m.file, options: { text: 'Summer is warm. Winter is cold. '.repeat(200), seqLen: 8, count: 200 } }, (p) => {
+      if (p.stage === 'run' && (p.done ?? 0) >= 2 && !cancelled) cancelled = client.cancel(call.id);
+    });
+    await assert.rejects(call.result, (e: unknown) => isEngineError(e) && e.code === 'cancelled');
+    await cancelled;
+    const r = await client.call('intervene', { file: m.file, options: { layer: 1, mode: 'zero', prompt: PAPER_PROMPT, evalText: null } }).result;
+    assert.equal(r.changed.length, 6);
+    await client.dispose();
+  });
+
   test('a crashed worker fails its calls with a clear message; the next call gets a new worker', async () => {
     const crashing = path.join(root, 'crashing-worker.js');
     writeFileSync(crashing, "require('node:worker_threads').parentPort.on('message', () => process.exit(7));");
