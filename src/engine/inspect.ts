@@ -8,6 +8,7 @@ import { locateBlocks } from './locate/registry';
 import { staticWidth } from './locate/width';
 import type { Location } from './locate/types';
 import { classifyInputs, type InputRole } from './inputs';
+import { findTokenizer } from './tokenizer';
 
 export type Family = 'decoder' | 'encoder' | 'vision' | 'other';
 
@@ -33,6 +34,8 @@ export interface ModelInfo {
   vocabSize: number | null;
   /** Longest sequence the position tables allow (learned positions or cached rotary tables). */
   maxPositions: number | null;
+  /** A tokenizer.json sits beside the model (or one folder up). */
+  hasTokenizer: boolean;
   warnings: string[];
   blockOutputs: string[];
 }
@@ -102,6 +105,7 @@ export function prepareModel(file: string): PreparedModel {
     quantization,
     vocabSize,
     maxPositions: findMaxPositions(index),
+    hasTokenizer: !!findTokenizer(loaded.path),
     warnings,
     blockOutputs: location.blocks.map((b) => b.output),
   };

@@ -42,3 +42,64 @@ export type WorkerMessage =
   | { kind: 'result'; id: number; result: unknown }
   | { kind: 'error'; id: number; error: { code: ErrorCode; message: string } }
   | { kind: 'ready' };
+
+// ── Extension host ↔ inspector webview ─────────────────────────────────────────────────────────
+
+/** What the webview shows about the model (from inspect). */
+export interface ModelSummary {
+  file: string;
+  name: string;
+  family: string;
+  blocks: number;
+  hiddenSize: number | null;
+  heads: number | null;
+  dtype: string;
+  matcher: string;
+  externalData: { file: string; present: boolean }[];
+  warnings: string[];
+  takesText: boolean;
+  takesImage: boolean;
+  hasTokenizer: boolean;
+}
+
+/** The selected block's detail: its magnitude map and attention. */
+export interface LayerView {
+  layer: number;
+  featureMap: FeatureMapResult;
+  attention: AttentionAnalysis;
+}
+
+/** Requests the webview makes; each gets one typed reply. */
+export interface PanelCalls {
+  run: { args: { prompt?: string; ids?: number[]; image?: string }; result: ScanResult };
+  layer: { args: { layer: number; headDetail: boolean }; result: LayerView };
+  pickImage: { args: Record<string, never>; result: string | null };
+  export: { args: { what: 'scan' | 'experiment'; format: 'json' | 'csv' } | { what: 'png'; name: string; dataUrl: string }; result: string | null };
+  cancel: { args: Record<string, never>; result: boolean };
+}
+
+export type PanelMethod = keyof PanelCalls;
+
+export type FromWebview =
+  | { kind: 'ready' }
+  | { kind: 'state'; state: PanelState }
+  | { [M in PanelMethod]: { kind: 'request'; id: number; method: M; args: PanelCalls[M]['args'] } }[PanelMethod];
+
+/** Pushed by the host: replies, progress, results of palette experiments, reveal requests. */
+export type ToWebview =
+  | { kind: 'init'; model: ModelSummary | null; error?: string; defaultPrompt: string; state?: PanelState }
+  | { kind: 'response'; id: number; result?: unknown; error?: string }
+  | { kind: 'progress'; message: string | null }
+  | { kind: 'scan'; result: ScanResult }
+  | { kind: 'experiment'; title: string; experiment: ExperimentView }
+  | { kind: 'reveal'; layer: number; token: number; channel: number };
+
+export type ExperimentView =
+  | { type: 'scanMany'; result: ScanManyResult }
+  | { type: 'intervene'; result: InterveneResult }
+  | { type: 'attention'; result: AttentionAnalysis }
+  | { type: 'implicitBias'; result: ImplicitBiasResult }
+  | { type: 'fixRegMean'; result: FixRegMeanResult };
+
+/** What the panel remembers across reloads (webview state). */
+export interface PanelState { file: string; prompt?: string; layer?: number; head?: number | 'mean'; attentionMode?: 'probabilities' | 'logits' }

@@ -1,0 +1,229 @@
+import * as path from 'node:path';
+import { writeFileSync } from 'node:fs';
+import * as vscode from 'vscode';
+import { isEngineError } from '../engine/errors';
+import type { InterventionMode } from '../engine/experiments/intervene';
+import { showError, type Engine } from './engine';
+import type { InspectorPanel, PanelManager } from './panel';
+import { settings } from './settings';
+import type { ActivationTree, TreeNode } from './tree';
+
+interface Deps { engine: Engine; panels: PanelManager; tree: ActivationTree; log: vscode.LogOutputChannel }
+
+/** Palette commands and tree actions. Each accepts its inputs as an argument (tests, other extensions) or asks for them. */
+export function registerCommands(context: vscode.ExtensionContext, d: Deps): void {
+  const register = (id: string, fn: (...args: never[]) => Promise<unknown> | unknown) =>
+    context.subscriptions.push(vscode.commands.registerCommand(id, async (...args: never[]) => {
+      try {
+        return await fn(...args);
+      } catch (e) {
+        // Errors surface as one message; the command resolves so callers (menus, tests) carry on.
+        return { error: showError(e, d.log), cancelled: isEngineError(e) && e.code === 'cancelled' };
+      }
+    }));
+
+  register('massiveActivations.inspectModel', async (uri?: vscode.Uri) => {
+    const file = uri?.fsPath ?? activeOnnx() ?? (await pickModelFile());
+    if (!file) return undefined;
+    const panel = d.panels.open(file);
+    await panel.whenReady();
+    return { file, model: panel.model };
+  });
+
+  register('massiveActivations.runScan', async (args?: { file?: string; prompt?: string; ids?: number[]; image?: string }) => {
+    const panel = await target(d, args?.file);
+    if (!panel) return undefined;
+    const prompt = args?.prompt ?? (args?.ids || args?.image || !panel.model?.takesText ? undefined : await vscode.window.showInputBox({ title: 'Prompt', value: settings().defaultPrompt }));
+    if (panel.model?.takesText && prompt === undefined && !args?.ids) return undefined;
+    const r = await panel.scan({ prompt, ids: args?.ids, image: args?.image });
+    return { blocks: r.layers.length, massiveTokens: r.massiveTokens, massiveChannels: r.massiveChannels };
+  });
+
+  register('massiveActivations.scanMany', async (args?: { file?: string; text?: string; seqLen?: number; count?: number }) => {
+    const panel = await target(d, args?.file);
+    if (!panel) return undefined;
+    const s = settings();
+    let text = args?.text;
+    let images: string[] | undefined;
+    if (text === undefined && panel.model?.takesImage) images = await pickImages();
+    else if (text === undefined) text = await pickText();
+    if (text === undefined && !images) return undefined;
+    const result = await d.engine.run(`Layer-wise scan of ${path.basename(panel.file)}`, 'scanMany', { file: panel.file, options: { text, images, seqLen: args?.seqLen, count: args?.count, thresholds: s.thresholds, maxTokens: s.maxTokens, threads: s.threads } });
+    panel.showExperiment(`Layer-wise scan over ${result.inputs} inputs`, { type: 'scanMany', result });
+    return result;
+  });
+
+  register('massiveActivations.intervene', async (args?: { file?: string; layer?: number; mode?: InterventionMode; channels?: number[]; values?: { token: number; channel: number; value: number }[]; prompt?: string }) => {
+    const panel = await target(d, args?.file);
+    if (!panel) return undefined;
+    const layer = args?.layer ?? (await pickBlock(panel, 'Intervene after which block?'));
+    if (layer === undefined) return undefined;
+    const mode = args?.mode ?? (await pickMode());
+    if (!mode) return undefined;
+    const values = mode === 'values' ? args?.values ?? (await askValues()) : undefined;
+    if (mode === 'values' && !values) return undefined;
+    const s = settings();
+    const result = await d.engine.run(`Intervention at block ${layer}`, 'intervene', { file: panel.file, options: { ...input(panel, args?.prompt), layer, mode, values, channels: args?.channels, thresholds: s.thresholds, maxTokens: s.maxTokens, threads: s.threads } });
+    panel.showExperiment(`Intervention at block ${layer}: set ${mode === 'values' ? 'to given values' : `to ${mode}`}`, { type: 'intervene', result });
+    return result;
+  });
+
+  register('massiveActivations.attention', async (args?: { file?: string; layer?: number; prompt?: string }) => {
+    const panel = await target(d, args?.file);
+    if (!panel) return undefined;
+    const layer = args?.layer ?? (await pickBlock(panel, 'Analyse the attention of which block?'));
+    if (layer === undefined) return undefined;
+    const s = settings();
+    const result = await d.engine.run(`Attention at block ${layer}`, 'attention', { file: panel.file, options: { ...input(panel, args?.prompt), layer, maxTokens: 128, thresholds: s.thresholds, threads: s.threads } });
+    panel.showExperiment(`Attention sinks at block ${layer}`, { type: 'attention', result });
+    return result;
+  });
+
+  register('massiveActivations.implicitBias', async (args?: { file?: string; layer?: number; prompt?: string }) => {
+    const panel = await target(d, args?.file);
+    if (!panel) return undefined;
+    const layer = args?.layer ?? (await pickBlock(panel, 'Measure the implicit bias of which block?'));
+    if (layer === undefined) return undefined;
+    const s = settings();
+    const result = await d.engine.run(`Implicit bias at block ${layer}`, 'implicitBias', { file: panel.file, options: { ...input(panel, args?.prompt), layer, thresholds: s.thresholds, threads: s.threads } });
+    panel.showExperiment(`Implicit attention bias at block ${layer}`, { type: 'implicitBias', result });
+    return result;
+  });
+
+  register('massiveActivations.fixRegMean', async (args?: { file?: string; images?: string[]; count?: number }) => {
+    const panel = await target(d, args?.file);
+    if (!panel) return undefined;
+    const images = args?.images ?? (args?.count ? undefined : await pickImages());
+    const result = await d.engine.run('Fix-Reg-Mean', 'fixRegMean', { file: panel.file, options: { images, count: args?.count, threads: settings().threads } });
+    panel.showExperiment(`Fix-Reg-Mean over ${result.images} ${result.inputKind}`, { type: 'fixRegMean', result });
+    return result;
+  });
+
+  register('massiveActivations.exportReport', async (args?: { file?: string; folder?: string }) => {
+    const panel = args?.file ? d.panels.get(args.file) : d.panels.active();
+    if (!panel) throw new Error('Open a model in the inspector and run a scan first.');
+    const folder = args?.folder ?? (await vscode.window.showOpenDialog({ canSelectFolders: true, canSelectFiles: false, title: 'Export the report into…' }))?.[0]?.fsPath;
+    if (!folder) return undefined;
+    const written: string[] = [];
+    for (const what of ['scan', 'experiment'] as const) for (const format of ['json', 'csv'] as const) {
+      const content = panel.exportContent(what, format);
+      if (!content) continue;
+      const file = path.join(folder, `${path.basename(path.dirname(panel.file))}-${what}.${format}`);
+      writeFileSync(file, content);
+      written.push(file);
+    }
+    if (!written.length) throw new Error('Nothing to export yet: run a scan or an experiment first.');
+    void vscode.window.showInformationMessage(`Massive Activations: wrote ${written.length} files to ${folder}.`);
+    return written;
+  });
+
+  register('massiveActivations.cancel', () => d.engine.cancel());
+  register('massiveActivations.showLog', () => { d.log.show(); return true; });
+
+  register('massiveActivations.copyValue', async (node?: TreeNode) => {
+    if (node?.type !== 'activation') return undefined;
+    await vscode.env.clipboard.writeText(String(node.value));
+    return node.value;
+  });
+
+  register('massiveActivations.interveneOnChannel', async (node?: TreeNode) => {
+    if (node?.type !== 'activation') return undefined;
+    return vscode.commands.executeCommand('massiveActivations.intervene', { file: node.file, layer: node.layer, channels: [node.channel], mode: 'zero' });
+  });
+
+  register('massiveActivations.revealEntry', async (node?: TreeNode) => {
+    if (!node) return undefined;
+    const panel = d.panels.get(node.file) ?? d.panels.open(node.file);
+    await panel.whenReady();
+    if (node.type === 'activation') panel.reveal(node.layer, node.token, node.channel);
+    else if (node.type === 'block') panel.reveal(node.layer, -1, -1);
+    return true;
+  });
+}
+
+/** The same input the panel last ran (prompt or ids), for experiments started from the palette. */
+function input(panel: InspectorPanel, prompt?: string) {
+  if (prompt !== undefined) return { prompt };
+  const last = panel.lastScan;
+  if (last?.input.kind === 'ids') return { ids: last.tokens.map((t) => t.id!) };
+  if (panel.model?.takesText) return { prompt: settings().defaultPrompt };
+  return {};
+}
+
+function activeOnnx(): string | undefined {
+  const tab = vscode.window.tabGroups.activeTabGroup.activeTab?.input as { uri?: vscode.Uri } | undefined;
+  return tab?.uri?.fsPath.endsWith('.onnx') ? tab.uri.fsPath : undefined;
+}
+
+async function pickModelFile(): Promise<string | undefined> {
+  return (await vscode.window.showOpenDialog({ canSelectMany: false, filters: { 'ONNX models': ['onnx'] }, title: 'Inspect an ONNX transformer' }))?.[0]?.fsPath;
+}
+
+async function target(d: Deps, file?: string): Promise<InspectorPanel | undefined> {
+  if (file) {
+    const p = d.panels.get(file) ?? d.panels.open(file);
+    await p.whenReady();
+    return p;
+  }
+  const active = d.panels.active();
+  if (active) return active;
+  const picked = await pickModelFile();
+  if (!picked) return undefined;
+  const p = d.panels.open(picked);
+  await p.whenReady();
+  return p;
+}
+
+async function pickBlock(panel: InspectorPanel, title: string): Promise<number | undefined> {
+  const scan = panel.lastScan;
+  const n = panel.model?.blocks ?? scan?.layers.length ?? 0;
+  const items = Array.from({ length: n }, (_, i) => {
+    const l = scan?.layers[i];
+    return { label: `Block ${i}`, description: l ? `${l.massive.length ? `${l.massive.length} massive · ` : ''}top ${Math.round(Math.abs(l.top[0]?.value ?? 0))}` : '', layer: i };
+  });
+  // Blocks with massive activations first: they are what users intervene on.
+  items.sort((a, b) => (scan ? (scan.layers[b.layer].massive.length ? 1 : 0) - (scan.layers[a.layer].massive.length ? 1 : 0) : 0) || a.layer - b.layer);
+  return (await vscode.window.showQuickPick(items, { title }))?.layer;
+}
+
+async function pickMode(): Promise<InterventionMode | undefined> {
+  const pick = await vscode.window.showQuickPick([
+    { label: 'Set to zero', mode: 'zero' as const, detail: 'The paper: perplexity explodes (LLaMA2-7B 5.47 → ∞).' },
+    { label: 'Set to their mean', mode: 'mean' as const, detail: 'Averaged over the built-in sample text: the paper sees no change (5.47 → 5.47).' },
+    { label: 'Set to custom values…', mode: 'values' as const, detail: 'token:channel=value, …' },
+  ], { title: 'Intervention' });
+  return pick?.mode;
+}
+
+async function askValues(): Promise<{ token: number; channel: number; value: number }[] | undefined> {
+  const text = await vscode.window.showInputBox({ title: 'Values to write', prompt: 'token:channel=value, separated by commas', placeHolder: '0:1415=0, 4:2533=-100', validateInput: (v) => (parseValues(v) ? undefined : 'Use token:channel=value, e.g. 0:7=0') });
+  return text === undefined ? undefined : parseValues(text);
+}
+
+function parseValues(v: string) {
+  const out = [];
+  for (const entry of v.split(',').filter((e) => e.trim())) {
+    const m = /^\s*(\d+):(\d+)=(-?[\d.eE+-]+)\s*$/.exec(entry);
+    if (!m || !Number.isFinite(Number(m[3]))) return undefined;
+    out.push({ token: Number(m[1]), channel: Number(m[2]), value: Number(m[3]) });
+  }
+  return out.length ? out : undefined;
+}
+
+async function pickText(): Promise<string | undefined> {
+  const doc = vscode.window.activeTextEditor?.document;
+  const items = [
+    ...(doc ? [{ label: `Active document: ${path.basename(doc.fileName)}`, source: 'doc' as const }] : []),
+    { label: 'Choose a text file…', source: 'file' as const },
+  ];
+  const pick = items.length === 1 ? items[0] : await vscode.window.showQuickPick(items, { title: 'Text to split into sequences' });
+  if (!pick) return undefined;
+  if (pick.source === 'doc') return doc!.getText();
+  const uri = (await vscode.window.showOpenDialog({ canSelectMany: false, title: 'Text file' }))?.[0];
+  return uri ? Buffer.from(await vscode.workspace.fs.readFile(uri)).toString('utf8') : undefined;
+}
+
+async function pickImages(): Promise<string[] | undefined> {
+  const uris = await vscode.window.showOpenDialog({ canSelectMany: true, filters: { Images: ['png', 'jpg', 'jpeg'] }, title: 'Images (two or more)' });
+  return uris?.map((u) => u.fsPath);
+}

@@ -1,0 +1,77 @@
+import * as vscode from 'vscode';
+import { EngineError, isEngineError } from '../engine/errors';
+import type { Progress } from '../engine/types';
+import type { EngineCalls, EngineMethod } from '../shared/protocol';
+import { EngineClient } from '../worker/client';
+
+/**
+ * The extension's one engine: every inference runs in the worker thread, one at a time, with a
+ * VS Code progress notification whose Cancel (or the Cancel command) terminates the worker.
+ */
+export class Engine implements vscode.Disposable {
+  private readonly client: EngineClient;
+  private current: { id: number; title: string } | undefined;
+  private readonly busyEmitter = new vscode.EventEmitter<string | null>();
+  readonly onBusy = this.busyEmitter.event;
+
+  constructor(workerPath: string, readonly log: vscode.LogOutputChannel) {
+    this.client = new EngineClient(workerPath);
+  }
+
+  get busy(): boolean {
+    return !!this.current;
+  }
+
+  /** Runs a call with progress in the notification area (or quietly with `quiet`). */
+  async run<M extends EngineMethod>(title: string, method: M, args: EngineCalls[M]['args'], opts: { quiet?: boolean; onProgress?: (p: Progress) => void } = {}): Promise<EngineCalls[M]['result']> {
+    if (this.current) throw new EngineError('bad-argument', `“${this.current.title}” is still running; wait for it or cancel it first.`);
+    const started = Date.now();
+    this.log.info(`${title}: ${method} ${JSON.stringify(args).slice(0, 300)}`);
+    const exec = async (report?: (m: string) => void, token?: vscode.CancellationToken) => {
+      const call = this.client.call(method, args, (p) => { report?.(p.message); opts.onProgress?.(p); });
+      this.current = { id: call.id, title };
+      void vscode.commands.executeCommand('setContext', 'massiveActivations.busy', true);
+      this.busyEmitter.fire(title);
+      token?.onCancellationRequested(() => { void this.cancel(); });
+      try {
+        const result = await call.result;
+        this.log.info(`${title}: done in ${Date.now() - started} ms`);
+        return result;
+      } catch (e) {
+        if (isEngineError(e) && e.code === 'cancelled') this.log.info(`${title}: cancelled`);
+        else this.log.error(`${title}: ${(e as Error).message}`);
+        throw e;
+      } finally {
+        this.current = undefined;
+        void vscode.commands.executeCommand('setContext', 'massiveActivations.busy', false);
+        this.busyEmitter.fire(null);
+      }
+    };
+    if (opts.quiet) return exec();
+    return vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title, cancellable: true }, (progress, token) => exec((m) => progress.report({ message: m }), token));
+  }
+
+  /** Cancels the running call; resolves true when something was cancelled. */
+  async cancel(): Promise<boolean> {
+    if (!this.current) return false;
+    await this.client.cancel(this.current.id);
+    return true;
+  }
+
+  dispose(): void {
+    void this.client.dispose();
+    this.busyEmitter.dispose();
+  }
+}
+
+/** Shows an engine error the way users should see it: one sentence, no stack. */
+export function showError(e: unknown, log: vscode.LogOutputChannel): string {
+  const message = isEngineError(e) ? e.message : `Unexpected error: ${(e as Error)?.message ?? String(e)}`;
+  if (isEngineError(e) && e.code === 'cancelled') {
+    void vscode.window.showInformationMessage('Massive Activations: cancelled.');
+  } else {
+    if (!isEngineError(e)) log.error((e as Error)?.stack ?? String(e));
+    void vscode.window.showErrorMessage(`Massive Activations: ${message}`, 'Show Log').then((pick) => { if (pick) log.show(); });
+  }
+  return message;
+}

@@ -1,0 +1,79 @@
+import * as path from 'node:path';
+import * as vscode from 'vscode';
+import type { ScanResult } from '../engine/types';
+
+export type TreeNode =
+  | { type: 'model'; file: string }
+  | { type: 'block'; file: string; layer: number }
+  | { type: 'activation'; file: string; layer: number; token: number; channel: number; value: number; times: number; text: string };
+
+/** The Activation Explorer: model → blocks → massive activations, updated as scans finish. */
+export class ActivationTree implements vscode.TreeDataProvider<TreeNode> {
+  private readonly scans = new Map<string, ScanResult>();
+  private readonly changed = new vscode.EventEmitter<TreeNode | undefined>();
+  readonly onDidChangeTreeData = this.changed.event;
+
+  update(file: string, scan: ScanResult): void {
+    this.scans.set(file, scan);
+    void vscode.commands.executeCommand('setContext', 'massiveActivations.hasResults', true);
+    this.changed.fire(undefined);
+  }
+
+  scan(file: string): ScanResult | undefined {
+    return this.scans.get(file);
+  }
+
+  getChildren(node?: TreeNode): TreeNode[] {
+    if (!node) return [...this.scans.keys()].map((file) => ({ type: 'model', file }));
+    const scan = this.scans.get(node.file);
+    if (!scan) return [];
+    if (node.type === 'model') return scan.layers.map((l) => ({ type: 'block', file: node.file, layer: l.index }));
+    if (node.type === 'block') {
+      const l = scan.layers[node.layer];
+      return l.massive.map((a) => ({ type: 'activation', file: node.file, layer: node.layer, token: a.token, channel: a.channel, value: a.value, times: Math.abs(a.value) / l.median, text: scan.tokens[a.token]?.text ?? `#${a.token}` }));
+    }
+    return [];
+  }
+
+  getParent(node: TreeNode): TreeNode | undefined {
+    if (node.type === 'model') return undefined;
+    if (node.type === 'block') return { type: 'model', file: node.file };
+    return { type: 'block', file: node.file, layer: node.layer };
+  }
+
+  getTreeItem(node: TreeNode): vscode.TreeItem {
+    const scan = this.scans.get(node.file);
+    if (node.type === 'model') {
+      const item = new vscode.TreeItem(path.basename(path.dirname(node.file)) + path.sep + path.basename(node.file), vscode.TreeItemCollapsibleState.Expanded);
+      item.description = scan ? `${scan.model.blocks} blocks · ${scan.massiveTokens.length ? `${scan.massiveChannels.length} massive channels` : 'no massive activations'}` : '';
+      item.tooltip = node.file;
+      item.iconPath = new vscode.ThemeIcon('circuit-board');
+      item.id = `model:${node.file}`;
+      return item;
+    }
+    if (node.type === 'block') {
+      const l = scan!.layers[node.layer];
+      const n = l.massive.length;
+      const item = new vscode.TreeItem(`Block ${node.layer}`, n ? vscode.TreeItemCollapsibleState.Collapsed : vscode.TreeItemCollapsibleState.None);
+      item.description = n ? `${n} massive · top ${fmtValue(l.top[0]?.value ?? 0)} (×${fmtInt(l.ratio)})` : `top ${fmtValue(l.top[0]?.value ?? 0)} (×${fmtInt(l.ratio)})`;
+      item.iconPath = new vscode.ThemeIcon(n ? 'flame' : 'circle-small', n ? new vscode.ThemeColor('charts.red') : undefined);
+      item.id = `block:${node.file}:${node.layer}`;
+      item.command = { command: 'massiveActivations.revealEntry', title: 'Reveal in Inspector', arguments: [node] };
+      return item;
+    }
+    const item = new vscode.TreeItem(`ch ${node.channel} · tok ${node.token} ${JSON.stringify(node.text)} · ${fmtValue(node.value)} (×${fmtInt(node.times)})`, vscode.TreeItemCollapsibleState.None);
+    item.contextValue = 'activation';
+    item.iconPath = new vscode.ThemeIcon('pulse');
+    item.id = `act:${node.file}:${node.layer}:${node.token}:${node.channel}`;
+    item.tooltip = `Block ${node.layer}, token ${node.token} ${JSON.stringify(node.text)}, channel ${node.channel}: ${node.value} (${fmtInt(node.times)}× the block's median magnitude)`;
+    item.command = { command: 'massiveActivations.revealEntry', title: 'Reveal in Inspector', arguments: [node] };
+    return item;
+  }
+
+  dispose(): void {
+    this.changed.dispose();
+  }
+}
+
+export const fmtValue = (v: number) => (Math.abs(v) >= 100 ? Math.round(v).toLocaleString('en-US') : v.toPrecision(3));
+export const fmtInt = (v: number) => (Number.isFinite(v) ? Math.round(v).toLocaleString('en-US') : '∞');

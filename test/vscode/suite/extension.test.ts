@@ -1,0 +1,110 @@
+import * as assert from 'node:assert/strict';
+import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import * as vscode from 'vscode';
+import type { Api } from '../../../src/extension';
+import type { TreeNode } from '../../../src/host/tree';
+
+/** Runs inside the real extension host of code-server, against the models the runner wrote. */
+const ws = process.env.MA_TEST_WORKSPACE!;
+const gpt2 = path.join(ws, 'gpt2-planted', 'model.onnx');
+const vit = path.join(ws, 'vit-registers-planted', 'model.onnx');
+const corrupt = path.join(ws, 'broken', 'corrupt.onnx');
+const PROMPT = 'Summer is warm. Winter is cold.';
+let api: Api;
+
+const exec = <T>(id: string, ...args: unknown[]) => vscode.commands.executeCommand<T>(id, ...args);
+
+describe('Massive Activations in the extension host', () => {
+  before(async () => {
+    const ext = vscode.extensions.getExtension<Api>('massive-activations.massive-activations');
+    assert.ok(ext, 'the extension is installed');
+    api = await ext.activate();
+    assert.ok(existsSync(gpt2), `test model at ${gpt2}`);
+  });
+
+  it('activates and registers every contributed command', async () => {
+    const contributed = (vscode.extensions.getExtension('massive-activations.massive-activations')!.packageJSON.contributes.commands as { command: string }[]).map((c) => c.command);
+    const registered = new Set(await vscode.commands.getCommands(true));
+    for (const c of contributed) assert.ok(registered.has(c), `${c} registered`);
+    assert.equal(contributed.length, 13);
+  });
+
+  it('the context-menu command opens an inspector for the model file', async () => {
+    const r = await exec<{ file: string; model: { blocks: number; family: string } }>('massiveActivations.inspectModel', vscode.Uri.file(gpt2));
+    assert.equal(r.file, gpt2);
+    assert.deepEqual([r.model.blocks, r.model.family], [6, 'decoder']);
+    const panel = api.panels.get(gpt2);
+    assert.ok(panel?.panel.visible, 'the panel is showing');
+  });
+
+  it('a scan fills the Activation Explorer with the planted massive activations', async () => {
+    const r = await exec<{ massiveChannels: number[]; massiveTokens: number[] }>('massiveActivations.runScan', { file: gpt2, prompt: PROMPT });
+    assert.deepEqual(r.massiveChannels, [7, 42]);
+    assert.deepEqual(r.massiveTokens, [0, 4, 8]);
+    const [model] = api.tree.getChildren();
+    assert.equal(model.type, 'model');
+    const blocks = api.tree.getChildren(model);
+    assert.equal(blocks.length, 6);
+    const massiveBlocks = blocks.filter((b) => api.tree.getChildren(b).length);
+    assert.deepEqual(massiveBlocks.map((b) => (b as { layer: number }).layer), [1, 2, 3, 4]);
+    const entries = api.tree.getChildren(blocks[2]) as Extract<TreeNode, { type: 'activation' }>[];
+    assert.deepEqual(entries.map((e) => `${e.token}:${e.channel}`).sort(), ['0:42', '0:7', '4:42', '4:7', '8:42', '8:7']);
+    const label = String(api.tree.getTreeItem(entries.find((e) => e.token === 0 && e.channel === 7)!).label);
+    assert.match(label, /^ch 7 · tok 0 "<s>" · 2,000 \(×[\d,]+\)$/);
+    assert.equal(api.tree.getTreeItem(blocks[2]).iconPath instanceof vscode.ThemeIcon && (api.tree.getTreeItem(blocks[2]).iconPath as vscode.ThemeIcon).id, 'flame');
+  });
+
+  it('tree actions: copy value, reveal, intervene on one channel', async () => {
+    const block = api.tree.getChildren(api.tree.getChildren()[0])[2];
+    const entry = (api.tree.getChildren(block) as Extract<TreeNode, { type: 'activation' }>[]).find((e) => e.channel === 42)!;
+    assert.equal(await exec('massiveActivations.copyValue', entry), entry.value);
+    assert.equal(await vscode.env.clipboard.readText(), String(entry.value));
+    assert.equal(await exec('massiveActivations.revealEntry', entry), true);
+    const r = await exec<{ changed: { channel: number; to: number }[] }>('massiveActivations.interveneOnChannel', entry);
+    assert.ok(r.changed.length === 3 && r.changed.every((c) => c.channel === 42 && c.to === 0));
+  });
+
+  it('every experiment command runs and lands in the panel', async () => {
+    const many = await exec<{ inputs: number }>('massiveActivations.scanMany', { file: gpt2, text: `${PROMPT} The river ran past the old house. `.repeat(4), seqLen: 12, count: 2 });
+    assert.equal(many.inputs, 2);
+    const iv = await exec<{ changed: unknown[]; klMean: number }>('massiveActivations.intervene', { file: gpt2, layer: 1, mode: 'zero', prompt: PROMPT });
+    assert.equal(iv.changed.length, 6);
+    const att = await exec<{ massiveTokenShare: number }>('massiveActivations.attention', { file: gpt2, layer: 3, prompt: PROMPT });
+    assert.ok(att.massiveTokenShare > 0.7);
+    const ib = await exec<{ sinkPartCosine: number }>('massiveActivations.implicitBias', { file: gpt2, layer: 3, prompt: PROMPT });
+    assert.ok(ib.sinkPartCosine > 0.95);
+    const fr = await exec<{ registers: number; fixRegMean: { relativeL2: number } }>('massiveActivations.fixRegMean', { file: vit, count: 3 });
+    assert.equal(fr.registers, 4);
+    assert.equal(api.panels.get(gpt2)?.lastExperiment?.view.type, 'implicitBias');
+    const folder = mkdtempSync(path.join(os.tmpdir(), 'ma-export-'));
+    const files = await exec<string[]>('massiveActivations.exportReport', { file: gpt2, folder });
+    assert.deepEqual(files.map((f) => path.basename(f)).sort(), ['gpt2-planted-experiment.csv', 'gpt2-planted-experiment.json', 'gpt2-planted-scan.csv', 'gpt2-planted-scan.json']);
+    assert.equal(JSON.parse(readFileSync(files.find((f) => f.endsWith('scan.json'))!, 'utf8')).massiveChannels.join(), '7,42');
+    assert.equal(await exec('massiveActivations.showLog'), true);
+    assert.equal(await exec('massiveActivations.cancel'), false, 'nothing to cancel when idle');
+  });
+
+  it('an experiment can be cancelled, and the next one runs', async () => {
+    const running = exec<{ cancelled?: boolean }>('massiveActivations.scanMany', { file: gpt2, text: `${PROMPT} `.repeat(2000), seqLen: 8, count: 400 });
+    for (let i = 0; i < 200 && !api.engine.busy; i++) await new Promise((r) => setTimeout(r, 25));
+    assert.ok(api.engine.busy, 'the scan started');
+    await new Promise((r) => setTimeout(r, 300));
+    assert.equal(await exec('massiveActivations.cancel'), true);
+    const r = await running;
+    assert.equal(r.cancelled, true);
+    assert.equal(api.engine.busy, false);
+    const again = await exec<{ massiveChannels: number[] }>('massiveActivations.runScan', { file: gpt2, prompt: PROMPT });
+    assert.deepEqual(again.massiveChannels, [7, 42]);
+  });
+
+  it('a corrupt model shows an error and leaves the extension working', async () => {
+    const r = await exec<{ model: unknown }>('massiveActivations.inspectModel', vscode.Uri.file(corrupt));
+    assert.equal(r.model, null);
+    const scan = await exec<{ error?: string }>('massiveActivations.runScan', { file: corrupt, prompt: PROMPT });
+    assert.match(scan.error ?? '', /not a readable ONNX model|truncated or corrupt|does not contain an ONNX graph/);
+    const ok = await exec<{ massiveTokens: number[] }>('massiveActivations.runScan', { file: gpt2, prompt: PROMPT });
+    assert.deepEqual(ok.massiveTokens, [0, 4, 8]);
+  });
+});

@@ -1,0 +1,111 @@
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { copyFileSync, mkdirSync, writeFileSync } from 'node:fs';
+import * as path from 'node:path';
+import * as esbuild from 'esbuild';
+import { buildGpt2, buildVit } from '../models/build';
+import { REPO, tempDir } from '../fixtures';
+import { browser, hostInstalled, startCodeServer, workbenchUrl, type Page, type Server } from './codeServer';
+
+/**
+ * The extension in a real VS Code: extension tests inside code-server's extension host, then the
+ * user's flow clicked through in Chromium, with screenshots in both themes.
+ */
+const SKIP = hostInstalled() ? false : 'code-server or Chromium missing: run test/vscode/install-host.sh (npm test does)';
+const run = tempDir('vscode');
+const ws = path.join(run, 'workspace');
+const shots = path.join(REPO, 'test-results');
+
+before(() => {
+  if (SKIP) return;
+  mkdirSync(ws, { recursive: true });
+  buildGpt2(ws);
+  buildVit(ws);
+  mkdirSync(path.join(ws, 'broken'), { recursive: true });
+  writeFileSync(path.join(ws, 'broken', 'corrupt.onnx'), Buffer.from([0x08, 0x07, 0x12, 0x03, 0x66, 0x6f, 0x6f, 0x3a, 0xff, 0xff, 0x01]));
+  mkdirSync(shots, { recursive: true });
+});
+
+describe('VS Code extension', { skip: SKIP }, () => {
+  let server: Server | undefined;
+  after(async () => { await server?.stop(); });
+
+  test('extension tests pass inside the real extension host', async () => {
+    // Inside the repository so the extension host resolves mocha from its node_modules.
+    const suite = path.join(REPO, '.test-work', 'suite');
+    await esbuild.build({
+      entryPoints: { index: 'test/vscode/suite/index.ts', 'extension.test': 'test/vscode/suite/extension.test.ts' },
+      bundle: true, platform: 'node', format: 'cjs', target: 'node20', outdir: suite, external: ['vscode', 'mocha'], nodePaths: [path.join(REPO, 'node_modules')], logLevel: 'warning',
+    });
+    server = await startCodeServer(path.join(run, 'cs-tests'), { env: { MA_TEST_WORKSPACE: ws } });
+    const ctx = await browser(path.join(run, 'profile-tests'));
+    const page = await ctx.newPage();
+    const logs: string[] = [];
+    const exit = new Promise<number>((resolve) => {
+      void page.exposeFunction('codeAutomationExit', (code: number) => resolve(code));
+      void page.exposeFunction('codeAutomationLog', (_type: string, args: unknown[]) => logs.push(args.map(String).join(' ')));
+    });
+    await page.goto(workbenchUrl(server, ws, [['extensionDevelopmentPath', REPO], ['extensionTestsPath', path.join(suite, 'index')], ['skipWelcome', 'true']]));
+    const code = await Promise.race([exit, new Promise<number>((r) => setTimeout(() => r(-1), 240_000))]);
+    await page.screenshot({ path: path.join(shots, 'extension-tests.png') });
+    await ctx.close();
+    await server.stop();
+    server = undefined;
+    const report = logs.join('\n');
+    process.stdout.write(`${report.split('\n').filter((l) => /passing|failing|✔|✓|\d\) |Error|assert/i.test(l)).map((l) => `# ${l}`).join('\n')}\n`);
+    assert.equal(code, 0, `extension tests failed (exit ${code}):\n${report.slice(-4000)}`);
+    assert.match(report, /7 passing/);
+  });
+
+  for (const theme of ['Default Dark Modern', 'Default Light Modern']) {
+    test(`a user's flow, clicked in Chromium (${theme})`, async () => {
+      server = await startCodeServer(path.join(run, `cs-ui-${theme.split(' ')[1].toLowerCase()}`), { theme });
+      const ctx = await browser(path.join(run, `profile-ui-${theme.split(' ')[1].toLowerCase()}`));
+      const page = await ctx.newPage();
+      try {
+        await page.goto(workbenchUrl(server, ws, [['extensionDevelopmentPath', REPO], ['skipWelcome', 'true']]));
+        await userFlow(page, theme);
+      } catch (e) {
+        await page.screenshot({ path: path.join(shots, `ui-failure-${theme.split(' ')[1]}.png`) });
+        throw e;
+      } finally {
+        await ctx.close();
+        await server.stop();
+        server = undefined;
+      }
+    });
+  }
+});
+
+async function userFlow(page: Page, theme: string): Promise<void> {
+  const explorer = page.locator('.explorer-folders-view');
+  await explorer.waitFor({ timeout: 60_000 });
+  // Right-click the model in the Explorer → Massive Activations: Inspect Model.
+  await explorer.getByRole('treeitem', { name: 'gpt2-planted' }).click();
+  const model = explorer.getByRole('treeitem', { name: 'model.onnx' }).first();
+  await model.click({ button: 'right' });
+  await page.getByRole('menuitem', { name: 'Inspect Model' }).click();
+  const view = page.frameLocator('iframe.webview.ready').frameLocator('#active-frame');
+  await view.locator('h1', { hasText: 'model.onnx' }).waitFor({ timeout: 60_000 });
+  assert.match(await view.locator('.facts').innerText(), /decoder · 6 blocks · width 64 · 4 heads/);
+  // Run the default prompt (the paper's).
+  await view.locator('vscode-button#run').click();
+  await view.locator('#blocks button').nth(5).waitFor({ timeout: 60_000 });
+  assert.match(await view.locator('#status').innerText(), /massive activations on 3 tokens in channels 7, 42/);
+  assert.equal(await view.locator('.chip.massive').count(), 3);
+  // Pick a block in the overview.
+  await view.locator('#blocks button', { hasText: 'Block 3' }).click();
+  await view.locator('#top-table tbody tr').first().waitFor();
+  const first = await view.locator('#top-table tbody tr').first().innerText();
+  assert.match(first, /1\s+"\."\s+4\s+7\s+2,00\d/);
+  await view.locator('#feature-map').waitFor({ timeout: 60_000 });
+  // Switch the attention view to one head.
+  await view.locator('vscode-dropdown#head').click();
+  await view.locator('vscode-option', { hasText: 'Head 1' }).click();
+  await view.locator('#attention-share', { hasText: 'Head 1:' }).waitFor();
+  assert.match(await view.locator('#attention-share').innerText(), /Head 1: \d+\.\d% of attention lands on the massive-activation tokens 0, 4, 8 · sink score 0\.\d\d/);
+  await page.waitForTimeout(500);
+  const name = theme.includes('Light') ? 'light' : 'dark';
+  await page.screenshot({ path: path.join(shots, `inspector-${name}.png`) });
+  if (process.env.UPDATE_SCREENSHOTS) copyFileSync(path.join(shots, `inspector-${name}.png`), path.join(REPO, 'media', `inspector-${name}.png`));
+}
