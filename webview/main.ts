@@ -154,7 +154,17 @@ function controls(): HTMLElement {
   const box = h('section', { id: 'input', 'aria-label': 'Input' });
   if (m.takesText && m.hasTokenizer) {
     const presets = h('vscode-dropdown', { id: 'presets', 'aria-label': 'Prompt presets' }, ...PRESETS.map((p) => h('vscode-option', { value: p }, p.replace(/\n/g, '⏎').slice(0, 70))));
-    presets.addEventListener('change', () => { st.prompt = (presets as unknown as { value: string }).value; (document.getElementById('prompt') as unknown as { value: string }).value = st.prompt; persist(); });
+    presets.addEventListener('change', () => {
+      const val = (presets as unknown as { value: string }).value;
+      if (!val || val === st.prompt || !presetsTouched) return;
+      st.prompt = val;
+      (document.getElementById('prompt') as unknown as { value: string }).value = st.prompt;
+      persist();
+    });
+    // The dropdown announces its first option on connect; only a user's pick should replace the prompt.
+    let presetsTouched = false;
+    presets.addEventListener('click', () => { presetsTouched = true; });
+    presets.addEventListener('keydown', () => { presetsTouched = true; });
     const area = h('vscode-text-area', { id: 'prompt', rows: 3, resize: 'vertical', 'aria-label': 'Prompt' }, 'Prompt');
     (area as unknown as { value: string }).value = st.prompt;
     area.addEventListener('input', () => { st.prompt = (area as unknown as { value: string }).value; persist(); });
@@ -316,12 +326,25 @@ function attentionPanel(canvas: HTMLCanvasElement, v?: LayerView): HTMLElement {
   if (!a.heads.length) { box.append(h('p', { class: 'muted' }, 'This graph does not expose attention probabilities (fused attention).')); return box; }
   const heads = h('vscode-dropdown', { id: 'head', 'aria-label': 'Head' }, h('vscode-option', { value: 'mean' }, 'Average of heads'), ...a.heads.map((x) => h('vscode-option', { value: String(x.head) }, `Head ${x.head}${x.isSink ? ' (sink)' : ''}`)));
   (heads as unknown as { value: string }).value = String(st.head);
-  heads.addEventListener('change', () => { const val = (heads as unknown as { value: string }).value; st.head = val === 'mean' ? 'mean' : Number(val); persist(); renderLayer(); });
+  // Toolkit controls fire 'change' when they connect with a preset value: only react to real changes.
+  heads.addEventListener('change', () => {
+    const val = (heads as unknown as { value: string }).value;
+    if (!val || val === String(st.head)) return;
+    st.head = val === 'mean' ? 'mean' : Number(val);
+    persist();
+    renderLayer();
+  });
   const mode = h('vscode-radio-group', { id: 'attention-mode', orientation: 'horizontal' },
     h('label', { slot: 'label' }, 'Show'),
     h('vscode-radio', { value: 'probabilities', checked: st.attentionMode === 'probabilities' }, 'probabilities'),
     h('vscode-radio', { value: 'logits', checked: st.attentionMode === 'logits', disabled: !a.logits }, 'logits'));
-  mode.addEventListener('change', () => { st.attentionMode = (mode as unknown as { value: 'probabilities' | 'logits' }).value; persist(); renderLayer(); });
+  mode.addEventListener('change', () => {
+    const val = (mode as unknown as { value: 'probabilities' | 'logits' }).value;
+    if (!val || val === st.attentionMode) return;
+    st.attentionMode = val;
+    persist();
+    renderLayer();
+  });
   const head = st.head === 'mean' ? undefined : a.heads[st.head];
   box.append(h('div', { class: 'row' }, heads, mode),
     h('p', { id: 'attention-share' }, a.massiveTokens.length

@@ -1,5 +1,5 @@
 import * as vscode from 'vscode';
-import { EngineError, isEngineError } from '../engine/errors';
+import { isEngineError } from '../engine/errors';
 import type { Progress } from '../engine/types';
 import type { EngineCalls, EngineMethod } from '../shared/protocol';
 import { EngineClient } from '../worker/client';
@@ -11,6 +11,8 @@ import { EngineClient } from '../worker/client';
 export class Engine implements vscode.Disposable {
   private readonly client: EngineClient;
   private current: { id: number; title: string } | undefined;
+  /** Calls run one after another (the worker is single-file anyway); this is the tail of the line. */
+  private queue: Promise<unknown> = Promise.resolve();
   private readonly busyEmitter = new vscode.EventEmitter<string | null>();
   readonly onBusy = this.busyEmitter.event;
 
@@ -23,8 +25,13 @@ export class Engine implements vscode.Disposable {
   }
 
   /** Runs a call with progress in the notification area (or quietly with `quiet`). */
-  async run<M extends EngineMethod>(title: string, method: M, args: EngineCalls[M]['args'], opts: { quiet?: boolean; onProgress?: (p: Progress) => void } = {}): Promise<EngineCalls[M]['result']> {
-    if (this.current) throw new EngineError('bad-argument', `“${this.current.title}” is still running; wait for it or cancel it first.`);
+  run<M extends EngineMethod>(title: string, method: M, args: EngineCalls[M]['args'], opts: { quiet?: boolean; onProgress?: (p: Progress) => void } = {}): Promise<EngineCalls[M]['result']> {
+    const next = this.queue.then(() => this.runNow(title, method, args, opts));
+    this.queue = next.catch(() => undefined);
+    return next;
+  }
+
+  private async runNow<M extends EngineMethod>(title: string, method: M, args: EngineCalls[M]['args'], opts: { quiet?: boolean; onProgress?: (p: Progress) => void }): Promise<EngineCalls[M]['result']> {
     const started = Date.now();
     this.log.info(`${title}: ${method} ${JSON.stringify(args).slice(0, 300)}`);
     const exec = async (report?: (m: string) => void, token?: vscode.CancellationToken) => {

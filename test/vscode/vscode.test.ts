@@ -84,7 +84,7 @@ async function userFlow(page: Page, theme: string): Promise<void> {
   await explorer.getByRole('treeitem', { name: 'gpt2-planted' }).click();
   const model = explorer.getByRole('treeitem', { name: 'model.onnx' }).first();
   await model.click({ button: 'right' });
-  await page.getByRole('menuitem', { name: 'Inspect Model' }).click();
+  await clickMenuItem(page, 'Inspect Model');
   const view = page.frameLocator('iframe.webview.ready').frameLocator('#active-frame');
   await view.locator('h1', { hasText: 'model.onnx' }).waitFor({ timeout: 60_000 });
   assert.match(await view.locator('.facts').innerText(), /decoder · 6 blocks · width 64 · 4 heads/);
@@ -108,4 +108,13 @@ async function userFlow(page: Page, theme: string): Promise<void> {
   const name = theme.includes('Light') ? 'light' : 'dark';
   await page.screenshot({ path: path.join(shots, `inspector-${name}.png`) });
   if (process.env.UPDATE_SCREENSHOTS) copyFileSync(path.join(shots, `inspector-${name}.png`), path.join(REPO, 'media', `inspector-${name}.png`));
+}
+
+/** VS Code's menus ignore a mouse-up that comes too soon after they open: hover, wait, then click. */
+async function clickMenuItem(page: import('playwright-core').Page, name: string): Promise<void> {
+  const item = page.getByRole('menuitem', { name });
+  await item.hover();
+  await page.waitForTimeout(400);
+  await item.click();
+  await item.waitFor({ state: 'detached', timeout: 10_000 });
 }
