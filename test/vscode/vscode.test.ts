@@ -43,7 +43,7 @@ describe('VS Code extension', { skip: SKIP }, () => {
     const logs: string[] = [];
     const exit = new Promise<number>((resolve) => {
       void page.exposeFunction('codeAutomationExit', (code: number) => resolve(code));
-      void page.exposeFunction('codeAutomationLog', (_type: string, args: unknown[]) => logs.push(args.map(String).join(' ')));
+      void page.exposeFunction('codeAutomationLog', (_type: string, args: unknown[]) => logs.push(printf(args)));
     });
     await page.goto(workbenchUrl(server, ws, [['extensionDevelopmentPath', REPO], ['extensionTestsPath', path.join(suite, 'index')], ['skipWelcome', 'true']]));
     const code = await Promise.race([exit, new Promise<number>((r) => setTimeout(() => r(-1), 240_000))]);
@@ -52,7 +52,7 @@ describe('VS Code extension', { skip: SKIP }, () => {
     await server.stop();
     server = undefined;
     const report = logs.join('\n');
-    process.stdout.write(`${report.split('\n').filter((l) => /passing|failing|✔|✓|\d\) |Error|assert/i.test(l)).map((l) => `# ${l}`).join('\n')}\n`);
+    process.stdout.write(`${report.split('\n').filter((l) => /passing|failing|✔|\d\) |Error|assert/i.test(l)).map((l) => `# ${l.trim()}`).join('\n')}\n`);
     assert.equal(code, 0, `extension tests failed (exit ${code}):\n${report.slice(-4000)}`);
     assert.match(report, /7 passing/);
   });
@@ -77,9 +77,32 @@ describe('VS Code extension', { skip: SKIP }, () => {
   }
 });
 
+/** Picks a colour theme the way a user does: F1 → Preferences: Color Theme → its name. */
+async function setColorTheme(page: Page, label: string): Promise<void> {
+  await page.keyboard.press('F1');
+  const input = page.locator('.quick-input-widget input');
+  await input.fill('>Preferences: Color Theme');
+  await page.locator('.quick-input-list .monaco-list-row', { hasText: 'Preferences: Color Theme' }).first().click();
+  await input.fill(label);
+  await page.locator('.quick-input-list .monaco-list-row', { hasText: label }).first().waitFor();
+  await page.keyboard.press('Enter');
+  const dark = label.includes('Dark');
+  await page.waitForFunction((d) => document.querySelector('.monaco-workbench')?.classList.contains(d ? 'vs-dark' : 'vs') ?? false, dark);
+}
+
+/** The extension host forwards console calls as (format, ...args): apply the format. */
+function printf(args: unknown[]): string {
+  const [first, ...rest] = args;
+  if (typeof first !== 'string') return args.map(String).join(' ');
+  let i = 0;
+  const text = first.replace(/%[sdifoOj]/g, () => (i < rest.length ? String(rest[i++]) : ''));
+  return [text, ...rest.slice(i).map(String)].join(' ');
+}
+
 async function userFlow(page: Page, theme: string): Promise<void> {
   const explorer = page.locator('.explorer-folders-view');
   await explorer.waitFor({ timeout: 60_000 });
+  await setColorTheme(page, theme.replace('Default ', ''));
   // Right-click the model in the Explorer → Massive Activations: Inspect Model.
   await explorer.getByRole('treeitem', { name: 'gpt2-planted' }).click();
   const model = explorer.getByRole('treeitem', { name: 'model.onnx' }).first();
