@@ -87,7 +87,7 @@ async function setColorTheme(page: Page, label: string): Promise<void> {
   await page.locator('.quick-input-list .monaco-list-row', { hasText: label }).first().waitFor();
   await page.keyboard.press('Enter');
   const dark = label.includes('Dark');
-  await page.waitForFunction((d) => document.querySelector('.monaco-workbench')?.classList.contains(d ? 'vs-dark' : 'vs') ?? false, dark);
+  await page.waitForFunction(`document.querySelector('.monaco-workbench')?.classList.contains('${dark ? 'vs-dark' : 'vs'}') ?? false`);
 }
 
 /** The extension host forwards console calls as (format, ...args): apply the format. */
