@@ -2,7 +2,7 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['dist/**', 'node_modules/**', 'demo/**', 'scratch/**', 'bench-results/**', '.test-work/**'] },
+  { ignores: ['dist/**', 'node_modules/**', 'demo/**', 'scratch/**', 'bench-results/**', '.test-work/**', '.vscode-run/**', 'test/vscode/host/**', 'test-results/**'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {
