@@ -112,7 +112,7 @@ async function selectLayer(layer: number, scroll = false): Promise<void> {
   renderLayer();
   if (scroll) document.getElementById('layer')?.scrollIntoView({ behavior: 'smooth' });
   try {
-    const view = await call('layer', { layer, headDetail: true });
+    const view = await call('layer', { layer });
     if (st.layer !== layer) return;
     st.layerView = view;
     renderLayer();
@@ -284,6 +284,7 @@ function renderLayer(): void {
         h('div', { class: 'section-head' }, h('h3', {}, 'Token × channel |activation|'), h('vscode-button', { appearance: 'icon', title: 'Save as PNG', 'aria-label': 'Save magnitude map as PNG', onclick: () => void savePng(`block-${l.index}-map`, mapCanvas) }, '⤓')),
         v ? h('div', { class: 'canvas-wrap' }, mapCanvas) : h('p', { class: 'muted' }, 'Loading the map…'),
         v ? h('p', { class: 'muted' }, `massive channels: ${v.featureMap.massiveChannels.join(', ') || 'none'} · ${v.featureMap.columns.length} columns${v.featureMap.columns.length < (st.model?.hiddenSize ?? 0) ? ' (others max-pooled)' : ''}`) : null,
+        v?.featureMap.patchMap ? h('div', {}, h('h3', {}, 'Patch grid (max |activation| per patch)'), h('div', { class: 'canvas-wrap' }, h('canvas', { id: 'patch-map', role: 'img', 'aria-label': 'Maximum magnitude per image patch' }))) : null,
         topTable()),
       h('div', { class: 'column' }, attentionPanel(attCanvas, v))),
   );
@@ -297,6 +298,9 @@ function renderLayer(): void {
       highlight: st.highlight && hl !== undefined && hl >= 0 ? { row: st.highlight.token, col: hl } : undefined,
     });
     drawAttention(attCanvas, v);
+    const pm = fm.patchMap;
+    const pc = document.getElementById('patch-map') as HTMLCanvasElement | null;
+    if (pm && pc) drawHeatmap(pc, { rows: pm.rows, cols: pm.cols, value: (r, c) => pm.values[r][c], scale: 'log', max: Math.max(...pm.values.flat()) });
   }
 }
 

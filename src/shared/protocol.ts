@@ -72,7 +72,7 @@ export interface LayerView {
 /** Requests the webview makes; each gets one typed reply. */
 export interface PanelCalls {
   run: { args: { prompt?: string; ids?: number[]; image?: string }; result: ScanResult };
-  layer: { args: { layer: number; headDetail: boolean }; result: LayerView };
+  layer: { args: { layer: number }; result: LayerView };
   pickImage: { args: Record<string, never>; result: string | null };
   export: { args: { what: 'scan' | 'experiment'; format: 'json' | 'csv' } | { what: 'png'; name: string; dataUrl: string }; result: string | null };
   cancel: { args: Record<string, never>; result: boolean };
