@@ -2,37 +2,23 @@ import type * as ort from 'onnxruntime-node';
 import * as path from 'node:path';
 import { EngineError } from './errors';
 import { checkMemory } from './memory';
-import { openModel, run, toFloat32, type OpenModel, type SessionSettings, type SessionVariant } from './session';
-import { attentionShare, int8Outliers, layerStats, PAPER_THRESHOLDS, sinkScores, softmaxRows, type Thresholds } from './stats';
+import { openModel, run, toFloat32, type OpenModel, type SessionVariant } from './session';
+import { attentionShare, int8Outliers, layerStats, PAPER_THRESHOLDS, sinkScores, softmaxRows } from './stats';
 import { textTokenKinds, visionTokenKinds } from './experiments/tokenKinds';
 import { patchCount } from './vision/patches';
 import { resolveInput } from './input';
-import type { AttentionResult, LayerResult, Progress, ScanResult, TokenInfo } from './types';
+import type { AttentionResult, LayerResult, ScanResult, TokenInfo } from './types';
 
-export interface ScanOptions {
-  prompt?: string;
-  ids?: number[];
-  /** PNG or JPEG for vision models. */
-  image?: string;
+export interface ScanOptions extends ExperimentBase, InputOptions {
   topK?: number;
-  thresholds?: Thresholds;
-  /** Longest input accepted, in tokens. */
-  maxTokens?: number;
+  /** Read attention probabilities too (default true). */
   attention?: boolean;
-  threads?: number;
   memoryLimitBytes?: number;
-  onProgress?: (p: Progress) => void;
-  signal?: AbortSignal;
-  /** Supplies (possibly cached) sessions; by default each scan opens its own. */
-  open?: (file: string, variant: SessionVariant, settings: SessionSettings) => Promise<OpenModel>;
 }
 
 export { DEFAULT_MAX_TOKENS, DEFAULT_PROMPT } from './input';
-import { DEFAULT_MAX_TOKENS } from './input';
-
-function checkAbort(signal?: AbortSignal) {
-  if (signal?.aborted) throw new EngineError('cancelled', 'The scan was cancelled.');
-}
+import { DEFAULT_MAX_TOKENS, type InputOptions } from './input';
+import { checkAbort, type ExperimentBase } from './experiments/common';
 
 /** Runs the model once and measures every block's residual stream (and attention). */
 export async function scanModel(file: string, opts: ScanOptions = {}): Promise<ScanResult> {
