@@ -3,7 +3,7 @@ import * as path from 'node:path';
 import { EngineError } from './errors';
 import { checkMemory } from './memory';
 import { openModel, run, toFloat32, type OpenModel, type SessionVariant } from './session';
-import { attentionShare, int8Outliers, layerStats, PAPER_THRESHOLDS, sinkScores, softmaxRows } from './stats';
+import { attentionShare, attentionShareFromSums, int8Outliers, layerStats, PAPER_THRESHOLDS, sinkScores, sinkScoresFromSums, softmaxRows } from './stats';
 import { textTokenKinds, visionTokenKinds } from './experiments/tokenKinds';
 import { patchCount } from './vision/patches';
 import { resolveInput } from './input';
@@ -29,7 +29,8 @@ export async function scanModel(file: string, opts: ScanOptions = {}): Promise<S
   const t0 = performance.now();
   progress({ stage: 'load', message: `Opening ${path.basename(file)}` });
   const open = opts.open ?? openModel;
-  const variant: SessionVariant = { attention: opts.attention ?? true };
+  // Scans read only per-key sums of the attention, reduced in the graph: memory stays flat at long context.
+  const variant: SessionVariant = { attention: false, attentionSums: opts.attention ?? true };
   const m = await open(file, variant, { threads: opts.threads });
   checkAbort(opts.signal);
   const info = m.prepared.info;
@@ -69,7 +70,7 @@ export async function scanModel(file: string, opts: ScanOptions = {}): Promise<S
   }
   const massiveTokens = [...new Set(layers.flatMap((l) => l.massive.map((a) => a.token)))].sort((a, b) => a - b);
   const massiveChannels = [...new Set(layers.flatMap((l) => l.massive.map((a) => a.channel)))].sort((a, b) => a - b);
-  const attention: AttentionResult[] = m.exposure.attention.map((list, layer) => attentionFor(layer, list, outputs, massiveTokens, m));
+  const attention: AttentionResult[] = m.exposure.attention.map((list, layer) => attentionFor(layer, list, outputs, massiveTokens, m, tokens.length));
   const statsMs = performance.now() - t2;
   // Unfused graphs may hide the head count until the probabilities come back.
   if (!info.heads) info.heads = attention.find((a) => a.heads > 0 && a.source === 'softmax')?.heads ?? null;
@@ -97,7 +98,7 @@ function topChannels(maxPerChannel: Float32Array, n: number) {
   return Array.from(maxPerChannel, (max, channel) => ({ channel, max })).sort((a, b) => b.max - a.max).slice(0, n);
 }
 
-function attentionFor(layer: number, list: { tensor: string; kind: string }[], outputs: Record<string, ort.Tensor>, massive: number[], m: OpenModel): AttentionResult {
+function attentionFor(layer: number, list: { tensor: string; kind: string; sums?: string }[], outputs: Record<string, ort.Tensor>, massive: number[], m: OpenModel, queries: number): AttentionResult {
   if (!list.length) {
     const located = m.prepared.location.blocks[layer]?.attention ?? [];
     return { layer, heads: located[0]?.heads ?? 0, massiveTokenShare: null, perHeadShare: [], sinkScores: [], source: 'unavailable' };
@@ -105,18 +106,31 @@ function attentionFor(layer: number, list: { tensor: string; kind: string }[], o
   const perHead: number[] = [];
   const sinks: number[] = [];
   let source: AttentionResult['source'] = 'softmax';
+  const causal = m.prepared.info.family === 'decoder';
   for (const a of list) {
+    if (a.sums) {
+      const t = outputs[a.sums];
+      if (!t) continue;
+      const dims = t.dims.map(Number);
+      const keys = dims[dims.length - 1];
+      const heads = dims.slice(0, -1).reduce((x, y) => x * y, 1);
+      const sums = toFloat32(t);
+      perHead.push(...attentionShareFromSums(sums, heads, keys, queries, massive, causal).perHead);
+      sinks.push(...sinkScoresFromSums(sums, heads, keys, queries));
+      if (a.kind === 'mha-qk' || a.kind === 'gqa-probs') source = a.kind;
+      continue;
+    }
     const t = outputs[a.tensor];
     if (!t) continue;
     const dims = t.dims.map(Number);
     const keys = dims[dims.length - 1];
-    const queries = dims[dims.length - 2];
+    const q = dims[dims.length - 2];
     const heads = dims.slice(0, -2).reduce((x, y) => x * y, 1);
     let p = toFloat32(t);
     if (a.kind === 'mha-qk') { p = softmaxRows(Float32Array.from(p), keys); source = 'mha-qk'; }
     if (a.kind === 'gqa-probs') source = 'gqa-probs';
-    perHead.push(...attentionShare(p, heads, queries, keys, massive).perHead);
-    sinks.push(...sinkScores(p, heads, queries, keys));
+    perHead.push(...attentionShare(p, heads, q, keys, massive, causal).perHead);
+    sinks.push(...sinkScores(p, heads, q, keys));
   }
   // With no massive tokens there is no share to speak of: null, not 0.
   const share = massive.length && perHead.length ? perHead.reduce((x, y) => x + y, 0) / perHead.length : null;

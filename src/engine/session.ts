@@ -11,7 +11,10 @@ import type { FeedTensor } from './inputs';
 import { halfToFloat } from './onnx/dtype';
 
 export interface SessionVariant {
+  /** Full attention probabilities for all blocks (true) or these blocks. */
   attention: boolean | number[];
+  /** For the other blocks, only per-key sums over queries (computed in the graph; scans use this). */
+  attentionSums?: boolean;
   interventions?: number[];
   /** Blocks whose attention logits and values are exposed too (attention and implicit-bias analyses). */
   attentionDetail?: number[];

@@ -136,13 +136,13 @@ export function layerStats(x: ArrayLike<number>, tokens: number, channels: numbe
 /**
  * Attention probabilities [heads, queries, keys] → the share each head gives to `tokens`,
  * averaged over the queries that can see at least one of them (a causal query before the token
- * cannot attend to it, and counting it would dilute the share).
+ * cannot attend to it, and counting it would dilute the share); bidirectional attention counts all.
  */
-export function attentionShare(p: ArrayLike<number>, heads: number, queries: number, keys: number, tokens: number[]): { perHead: number[]; mean: number } {
+export function attentionShare(p: ArrayLike<number>, heads: number, queries: number, keys: number, tokens: number[], causal = true): { perHead: number[]; mean: number } {
   const perHead: number[] = [];
   const set = tokens.filter((t) => t < keys);
   if (!set.length) return { perHead: new Array(heads).fill(0), mean: 0 };
-  const first = Math.min(...set);
+  const first = causal ? Math.min(...set) : 0;
   const offset = keys - queries; // queries see keys up to offset + q
   for (let h = 0; h < heads; h++) {
     let sum = 0;
@@ -198,4 +198,23 @@ export function int8Outliers(perLayer: { outlierTokens: Uint32Array; maxPerChann
     if (layers >= INT8_OUTLIER.layerFraction * perLayer.length && layers > 0) out.push({ channel: c, layers, maxAbs });
   }
   return out.sort((a, b) => b.maxAbs - a.maxAbs);
+}
+
+/**
+ * The same share from per-key sums over queries ([heads, keys], what the graph reduces to at long
+ * context). Exact: in causal attention a query before a key gives it nothing, so the column sum of
+ * a marked key is the sum over the queries that can see it.
+ */
+export function attentionShareFromSums(sums: ArrayLike<number>, heads: number, keys: number, queries: number, tokens: number[], causal = true): { perHead: number[]; mean: number } {
+  const set = tokens.filter((t) => t < keys);
+  if (!set.length) return { perHead: new Array(heads).fill(0), mean: 0 };
+  const offset = keys - queries;
+  const seeing = causal ? queries - Math.max(0, Math.min(...set) - offset) : queries;
+  const perHead = Array.from({ length: heads }, (_, h) => set.reduce((a, k) => a + sums[h * keys + k], 0) / Math.max(1, seeing));
+  return { perHead, mean: perHead.reduce((a, b) => a + b, 0) / Math.max(1, heads) };
+}
+
+/** Sink scores from per-key sums: the first key's sum over all queries, averaged. */
+export function sinkScoresFromSums(sums: ArrayLike<number>, heads: number, keys: number, queries: number): number[] {
+  return Array.from({ length: heads }, (_, h) => sums[h * keys] / queries);
 }

@@ -1,7 +1,7 @@
 import { DT } from './onnx/dtype';
 import type { GraphProto, NodeProto } from 'onnx-buf';
 import { attr, GraphIndex } from './onnx/graph';
-import { makeAttr, makeNode, makeValueInfo } from './onnx/build';
+import { makeAttr, makeNode, makeTensor, makeValueInfo } from './onnx/build';
 import type { PreparedModel } from './inspect';
 import type { AttentionLocation, BlockLocation } from './locate/types';
 import { SKIP_NORMS } from './locate/ops';
@@ -10,7 +10,7 @@ import { SKIP_NORMS } from './locate/ops';
 export interface Exposure {
   blockOutputs: string[];
   /** Per block, the attention tensors exposed (may be empty). */
-  attention: { tensor: string; kind: AttentionLocation['kind']; logits?: string; values?: string; outProj?: string }[][];
+  attention: { tensor: string; kind: AttentionLocation['kind']; logits?: string; values?: string; outProj?: string; sums?: string }[][];
   /** Per block, the exposed MLP down-projection input and its weight's name. */
   mlpInputs: ({ input: string; weight: string } | undefined)[];
   /** Intervention inputs per block index, when inserted. */
@@ -23,7 +23,7 @@ export const INTERVENTION_PREFIX = 'massive_activations';
  * Adds the block outputs (and attention tensors) to the graph outputs. Mutates the prepared model's
  * proto; the user's file is never touched: the patched bytes go straight to ONNX Runtime.
  */
-export function exposeForScan(p: PreparedModel, opts: { attention: boolean | number[]; interventions?: number[]; attentionDetail?: number[]; mlpInputs?: number[] }): Exposure {
+export function exposeForScan(p: PreparedModel, opts: { attention: boolean | number[]; attentionSums?: boolean; interventions?: number[]; attentionDetail?: number[]; mlpInputs?: number[] }): Exposure {
   const g = p.loaded.proto.graph!;
   const exposure: Exposure = { blockOutputs: [], attention: [], mlpInputs: [], interventions: new Map() };
   const existing = new Set(g.output.map((o) => o.name));
@@ -55,13 +55,21 @@ export function exposeForScan(p: PreparedModel, opts: { attention: boolean | num
   }
   for (const b of p.location.blocks) {
     const detail = opts.attentionDetail?.includes(b.index) ?? false;
-    const want = detail || opts.attention === true || (Array.isArray(opts.attention) && opts.attention.includes(b.index));
+    const full = detail || opts.attention === true || (Array.isArray(opts.attention) && opts.attention.includes(b.index));
     const list: Exposure['attention'][number] = [];
-    if (want) for (const a of b.attention) {
+    if (full || opts.attentionSums) for (const a of b.attention) {
       const t = exposeAttention(nodeAt[a.nodeIndex], a);
+      if (!t) continue;
       // Fused attention ops leave the type of their optional outputs open: declare it.
       const elemType = a.kind === 'softmax' ? undefined : p.info.dtype === 'float16' ? DT.FLOAT16 : DT.FLOAT;
-      if (!t) continue;
+      if (!full) {
+        // Heads × queries × keys is too big to ship at long context: sum over queries in the graph.
+        const sums = columnSums(g, t, a.kind === 'mha-qk', opsetOf(p));
+        if (elemType !== undefined) g.valueInfo.push(makeValueInfo(t, elemType));
+        addOutput(sums, DT.FLOAT);
+        list.push({ tensor: t, kind: a.kind, sums });
+        continue;
+      }
       addOutput(t, elemType);
       const entry: Exposure['attention'][number][number] = { tensor: t, kind: a.kind };
       if (detail && a.kind === 'softmax') {
@@ -77,6 +85,29 @@ export function exposeForScan(p: PreparedModel, opts: { attention: boolean | num
     exposure.mlpInputs.push(down && { input: down.input, weight: down.weight });
   }
   return exposure;
+}
+
+function opsetOf(p: PreparedModel): number {
+  return p.info.opsets['ai.onnx'] ?? 13;
+}
+
+/** Appends softmax (for raw scores), a cast to float and a sum over the query axis: [B, H, keys]. */
+function columnSums(g: GraphProto, t: string, scores: boolean, opset: number): string {
+  let x = t;
+  if (scores) {
+    g.node.push(makeNode('Softmax', [x], [`${t}/probs`], `${t}/ma_softmax`, { axis: -1 }));
+    x = `${t}/probs`;
+  }
+  g.node.push(makeNode('Cast', [x], [`${t}/f32`], `${t}/ma_cast`, { to: DT.FLOAT }));
+  const out = `${t}/column_sums`;
+  if (opset >= 13) {
+    const axes = `${t}/ma_axes`;
+    g.initializer.push(makeTensor(axes, DT.INT64, [1], new Uint8Array(BigInt64Array.from([-2n]).buffer)));
+    g.node.push(makeNode('ReduceSum', [`${t}/f32`, axes], [out], `${t}/ma_column_sums`, { keepdims: 0 }));
+  } else {
+    g.node.push(makeNode('ReduceSum', [`${t}/f32`], [out], `${t}/ma_column_sums`, { axes: [-2], keepdims: 0 }));
+  }
+  return out;
 }
 
 function exposeAttention(n: NodeProto, a: AttentionLocation): string | undefined {

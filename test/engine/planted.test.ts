@@ -99,7 +99,7 @@ for (const [label, build, matcher] of layouts) {
         let want = 0;
         let n = 0;
         for (let h = 0; h < m.spec.heads; h++) for (let q = 0; q < T; q++) {
-          if (q < marks[0]) continue;
+          if (m.kind === 'text' && q < marks[0]) continue; // causal: a query before every marked token sees none
           want += marks.reduce((s, k) => s + ref.attn[a.layer][(h * T + q) * T + k], 0);
           n++;
         }

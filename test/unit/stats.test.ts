@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { attentionShare, kthSmallestAbs, layerStats, medianAbs, selectKth, sinkScores, topKAbs } from '../../src/engine/stats';
+import { attentionShare, attentionShareFromSums, kthSmallestAbs, sinkScoresFromSums, layerStats, medianAbs, selectKth, sinkScores, topKAbs } from '../../src/engine/stats';
 import { rng } from '../models/spec';
 
 function sortedMedian(x: number[]): number {
@@ -80,4 +80,26 @@ test('attentionShare counts only the marked keys and ignores queries that cannot
   // Token 1 is invisible to query 0: averaged over queries 1 and 2 only.
   assert.equal(+attentionShare(p, 1, 3, 3, [1]).mean.toFixed(6), +((0.5 + 0.3) / 2).toFixed(6));
   assert.deepEqual(sinkScores(p, 1, 3, 3).map((v) => +v.toFixed(6)), [+((1 + 0.5 + 0.2) / 3).toFixed(6)]);
+});
+
+test('shares and sink scores from per-key sums equal those from the full probabilities', () => {
+  const r = rng(21);
+  const H = 3, T = 12;
+  for (const causal of [true, false]) {
+    const p = new Float32Array(H * T * T);
+    for (let h = 0; h < H; h++) for (let q = 0; q < T; q++) {
+      const visible = causal ? q + 1 : T;
+      const w = Array.from({ length: visible }, () => r.u() + 0.01);
+      const z = w.reduce((a, b) => a + b, 0);
+      w.forEach((v, k) => { p[(h * T + q) * T + k] = v / z; });
+    }
+    const sums = new Float32Array(H * T);
+    for (let h = 0; h < H; h++) for (let q = 0; q < T; q++) for (let k = 0; k < T; k++) sums[h * T + k] += p[(h * T + q) * T + k];
+    for (const marks of [[0, 5], [3, 7], [11]]) {
+      const full = attentionShare(p, H, T, T, marks, causal).perHead;
+      const fromSums = attentionShareFromSums(sums, H, T, T, marks, causal).perHead;
+      full.forEach((v, h) => assert.ok(Math.abs(v - fromSums[h]) < 1e-5, `causal=${causal} ${marks} head ${h}: ${v} vs ${fromSums[h]}`));
+    }
+    assert.deepEqual(sinkScoresFromSums(sums, H, T, T).map((v) => v.toFixed(5)), sinkScores(p, H, T, T).map((v) => v.toFixed(5)));
+  }
 });

@@ -1,5 +1,5 @@
 import { resolveInput, type InputOptions } from '../input';
-import { attentionShare, layerStats, sinkScores } from '../stats';
+import { attentionShare, attentionShareFromSums, layerStats, sinkScores } from '../stats';
 import type { TokenInfo } from '../types';
 import { checkLayer, sessions, thresholdsOf, type ExperimentBase } from './common';
 import { forward, type Dense, type ForwardOutputs } from './forward';
@@ -31,15 +31,16 @@ export interface AttentionAnalysis {
 
 /** The paper's exp4 for one block: heads, sink scores, the share on massive tokens, the matrices. */
 export async function analyseAttention(file: string, o: AttentionOptions): Promise<AttentionAnalysis> {
-  const om = await sessions(file, o)({ attention: true, attentionDetail: [o.layer] });
+  const om = await sessions(file, o)({ attention: [o.layer], attentionSums: true, attentionDetail: [o.layer] });
   checkLayer(o.layer, om.prepared.info.blocks, file);
   const input = resolveInput(file, om, o);
   o.onProgress?.({ stage: 'run', message: 'Running' });
   const out = await forward(om, { feeds: input.feeds });
   const massiveTokens = massiveTokensOf(out, thresholdsOf(o));
-  const list = out.attention[o.layer];
+  const list = out.attention[o.layer].filter((a): a is typeof a & { probs: Dense } => !!a.probs);
+  const causal = om.prepared.info.family === 'decoder';
   const tokens = input.tokens.length ? input.tokens : Array.from({ length: out.tokens }, (_, i) => ({ index: i, id: null, text: `#${i}` }));
-  const shareByLayer = out.attention.map((l, layer) => ({ layer, share: massiveTokens.length && l.length ? meanOf(l.flatMap((a) => headShares(a.probs, massiveTokens))) : null }));
+  const shareByLayer = out.attention.map((l, layer) => ({ layer, share: massiveTokens.length && l.length ? meanOf(l.flatMap((a) => headShares(a, massiveTokens, out.tokens, causal))) : null }));
   if (!list.length) {
     return { layer: o.layer, tokens, massiveTokens, heads: [], massiveTokenShare: null, probabilities: [], logits: null, shareByLayer, source: 'unavailable' };
   }
@@ -50,7 +51,7 @@ export async function analyseAttention(file: string, o: AttentionOptions): Promi
   for (const a of list) {
     const [H, Q, K] = shape3(a.probs);
     const sinks = sinkScores(a.probs.data, H, Q, K);
-    const shares = massiveTokens.length ? attentionShare(a.probs.data, H, Q, K, massiveTokens).perHead : [];
+    const shares = massiveTokens.length ? attentionShare(a.probs.data, H, Q, K, massiveTokens, causal).perHead : [];
     for (let h = 0; h < H; h++) {
       heads.push({ head: heads.length, sinkScore: sinks[h], isSink: sinks[h] >= SINK_HEAD, massiveShare: massiveTokens.length ? shares[h] : null });
       probMats.push(matrix(a.probs, h, Math.min(Q, cap), Math.min(K, cap)));
@@ -78,9 +79,14 @@ export function massiveTokensOf(out: ForwardOutputs, th: { absolute: number; rat
   return [...set].sort((a, b) => a - b);
 }
 
-function headShares(p: Dense, tokens: number[]): number[] {
-  const [H, Q, K] = shape3(p);
-  return attentionShare(p.data, H, Q, K, tokens).perHead;
+function headShares(a: { probs?: Dense; sums?: Dense }, tokens: number[], queries: number, causal: boolean): number[] {
+  if (a.probs) {
+    const [H, Q, K] = shape3(a.probs);
+    return attentionShare(a.probs.data, H, Q, K, tokens, causal).perHead;
+  }
+  const d = a.sums!.dims;
+  const K = d[d.length - 1];
+  return attentionShareFromSums(a.sums!.data, d.slice(0, -1).reduce((x, y) => x * y, 1), K, queries, tokens, causal).perHead;
 }
 
 export function shape3(t: Dense): [number, number, number] {

@@ -13,8 +13,11 @@ export interface ForwardOutputs {
   channels: number;
   /** Residual stream after each block, [tokens × channels]. */
   blocks: Float32Array[];
-  /** Per block, per attention tensor: probabilities (softmax applied where the graph gives scores). */
-  attention: { probs: Dense; logits?: Dense; values?: Dense; outProj?: string }[][];
+  /**
+   * Per block, per attention tensor: probabilities (softmax applied where the graph gives scores),
+   * or only their per-key sums over queries for blocks exposed that way.
+   */
+  attention: { probs?: Dense; sums?: Dense; logits?: Dense; values?: Dense; outProj?: string }[][];
   /** MLP down-projection inputs of the blocks asked for. */
   mlpInputs: (Dense | undefined)[];
   /** Next-token logits [tokens × vocab] when the model has an LM head. */
@@ -62,6 +65,7 @@ export async function forward(om: OpenModel, input: { ids?: number[]; feeds?: Re
   const channels = dims[dims.length - 1];
   tokens = dims.slice(0, -1).reduce((a, b) => a * b, 1);
   const attention = om.exposure.attention.map((list) => list.map((a) => {
+    if (a.sums) return { sums: dense(out[a.sums]) };
     let probs = dense(out[a.tensor]);
     if (a.kind === 'mha-qk') probs = { data: softmaxRows(Float32Array.from(probs.data), probs.dims[probs.dims.length - 1]), dims: probs.dims };
     return { probs, logits: a.logits ? dense(out[a.logits]) : a.kind === 'mha-qk' ? dense(out[a.tensor]) : undefined, values: a.values ? dense(out[a.values]) : undefined, outProj: a.outProj };

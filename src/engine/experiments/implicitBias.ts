@@ -39,7 +39,7 @@ export async function implicitBias(file: string, o: ImplicitBiasOptions): Promis
   if (!C.length) throw new EngineError('bad-argument', 'No massive activations on this input, so there is no implicit bias to measure.');
   const entries = out.attention[o.layer].filter((a) => a.values);
   if (!entries.length) throw new EngineError('unsupported-input', `Block ${o.layer}'s attention is fused; its values cannot be read, so the output cannot be split.`);
-  const [, Q] = shape3(entries[0].probs);
+  const [, Q] = shape3(entries[0].probs!);
   const first = Math.min(...C);
   const queries = Array.from({ length: Q }, (_, q) => q).filter((q) => q >= first);
   const picked = queries.length > MAX_QUERIES ? Array.from({ length: MAX_QUERIES }, (_, i) => queries[Math.floor((i * queries.length) / MAX_QUERIES)]) : queries;
@@ -47,7 +47,7 @@ export async function implicitBias(file: string, o: ImplicitBiasOptions): Promis
   // Per query: concatenation over heads of the two parts, before the output projection.
   const parts = picked.map(() => ({ sink: [] as number[], rest: [] as number[] }));
   for (const a of entries) {
-    const [H, Qa, K] = shape3(a.probs);
+    const [H, Qa, K] = shape3(a.probs!);
     const vd = a.values!.dims;
     const hd = vd[vd.length - 1];
     const Hv = vd.slice(0, -2).reduce((x, y) => x * y, 1);
@@ -57,7 +57,7 @@ export async function implicitBias(file: string, o: ImplicitBiasOptions): Promis
         const s = new Array(hd).fill(0);
         const r = new Array(hd).fill(0);
         for (let k = 0; k < K; k++) {
-          const p = a.probs.data[(h * Qa + q) * K + k];
+          const p = a.probs!.data[(h * Qa + q) * K + k];
           if (!p) continue;
           const target = C.includes(k) ? s : r;
           for (let e = 0; e < hd; e++) target[e] += p * a.values!.data[(g * K + k) * hd + e];
