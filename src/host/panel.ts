@@ -86,7 +86,6 @@ export class InspectorPanel implements vscode.Disposable {
       file: this.file,
       options: { ...input, topK: s.topK, thresholds: s.thresholds, maxTokens: s.maxTokens, threads: s.threads },
     });
-    // The webview draws summaries; per-token maxima beyond what it shows are dropped.
     this.lastScan = result;
     this.ctx.tree.update(this.file, result);
     this.post({ kind: 'scan', result });
