@@ -13,8 +13,14 @@ export interface Command<M extends EngineMethod> {
   usage: string;
   args(model: string, flags: Flags): EngineCalls[M]['args'];
   text(result: EngineCalls[M]['result']): string;
-  json(result: EngineCalls[M]['result']): unknown;
+  /** The --json document (default: the result itself). */
+  json?(result: EngineCalls[M]['result']): unknown;
   csv?(result: EngineCalls[M]['result']): string;
+}
+
+/** Keeps each entry typed by its method while the table holds them all. */
+function define<M extends EngineMethod>(c: Command<M>): Command<EngineMethod> {
+  return c as unknown as Command<EngineMethod>;
 }
 
 function readText(file: string, what: string): string {
@@ -66,22 +72,22 @@ function imagesFlag(flags: Flags): string[] | undefined {
 }
 
 export const COMMANDS: { [name: string]: Command<EngineMethod> } = {
-  inspect: {
+  inspect: define({
     method: 'inspect',
     usage: 'inspect MODEL [--json]',
     args: (file) => ({ file }),
-    text: (r) => fmt.inspectText(r as EngineCalls['inspect']['result']),
-    json: (r) => fmt.inspectJson(r as EngineCalls['inspect']['result']),
-  },
-  scan: {
+    text: (r) => fmt.inspectText(r),
+    json: (r) => fmt.inspectJson(r),
+  }),
+  scan: define({
     method: 'scan',
     usage: 'scan MODEL [--prompt TEXT | --prompt-file F | --ids 1,2,3 | --image IMG] [--top K] [--no-attention]',
     args: (file, flags) => ({ file, options: { ...common(flags), topK: numberFlag(flags, 'top', { min: 1, integer: true }), attention: !flags.has('no-attention') } }),
-    text: (r) => fmt.scanTable(r as EngineCalls['scan']['result']),
-    json: (r) => fmt.scanJson(r as EngineCalls['scan']['result']),
-    csv: (r) => csv.scanCsv(r as EngineCalls['scan']['result']),
-  },
-  'scan-many': {
+    text: (r) => fmt.scanTable(r),
+    json: (r) => fmt.scanJson(r),
+    csv: (r) => csv.scanCsv(r),
+  }),
+  'scan-many': define({
     method: 'scanMany',
     usage: 'scan-many MODEL [--text-file F --seq-len N | --prompts-file F | --images a,b | --image-dir D] [--count N]',
     args: (file, flags) => {
@@ -100,19 +106,17 @@ export const COMMANDS: { [name: string]: Command<EngineMethod> } = {
         },
       };
     },
-    text: (r) => fmt.scanManyText(r as EngineCalls['scanMany']['result']),
-    json: (r) => r,
-    csv: (r) => csv.scanManyCsv(r as EngineCalls['scanMany']['result']) + '\n' + csv.constancyCsv(r as EngineCalls['scanMany']['result']),
-  },
-  'feature-map': {
+    text: (r) => fmt.scanManyText(r),
+    csv: (r) => csv.scanManyCsv(r) + '\n' + csv.constancyCsv(r),
+  }),
+  'feature-map': define({
     method: 'featureMap',
     usage: 'feature-map MODEL --layer L [--prompt T | --ids … | --image IMG] [--max-columns N]',
     args: (file, flags) => ({ file, options: { ...common(flags), layer: layerFlag(flags), maxColumns: numberFlag(flags, 'max-columns', { min: 4, integer: true }) } }),
-    text: (r) => fmt.featureMapText(r as EngineCalls['featureMap']['result']),
-    json: (r) => r,
-    csv: (r) => csv.featureMapCsv(r as EngineCalls['featureMap']['result']),
-  },
-  intervene: {
+    text: (r) => fmt.featureMapText(r),
+    csv: (r) => csv.featureMapCsv(r),
+  }),
+  intervene: define({
     method: 'intervene',
     usage: 'intervene MODEL --layer L --mode zero|mean|values [--values t:c=v,…] [--channels 7,42] [--mean-text-file F] [--eval-text-file F | --no-perplexity]',
     args: (file, flags) => {
@@ -133,42 +137,37 @@ export const COMMANDS: { [name: string]: Command<EngineMethod> } = {
         },
       };
     },
-    text: (r) => fmt.interveneText(r as EngineCalls['intervene']['result']),
-    json: (r) => r,
-    csv: (r) => csv.interveneCsv(r as EngineCalls['intervene']['result']),
-  },
-  attention: {
+    text: (r) => fmt.interveneText(r),
+    csv: (r) => csv.interveneCsv(r),
+  }),
+  attention: define({
     method: 'attention',
     usage: 'attention MODEL --layer L [--prompt T | --ids … | --image IMG] [--per-head]',
     args: (file, flags) => ({ file, options: { ...common(flags), layer: layerFlag(flags), perHead: flags.has('per-head') } }),
-    text: (r) => fmt.attentionText(r as EngineCalls['attention']['result']),
-    json: (r) => r,
-    csv: (r) => csv.attentionCsv(r as EngineCalls['attention']['result']),
-  },
-  'implicit-bias': {
+    text: (r) => fmt.attentionText(r),
+    csv: (r) => csv.attentionCsv(r),
+  }),
+  'implicit-bias': define({
     method: 'implicitBias',
     usage: 'implicit-bias MODEL --layer L [--prompt T | --ids … | --image IMG]',
     args: (file, flags) => ({ file, options: { ...common(flags), layer: layerFlag(flags) } }),
-    text: (r) => fmt.implicitBiasText(r as EngineCalls['implicitBias']['result']),
-    json: (r) => r,
-    csv: (r) => csv.implicitBiasCsv(r as EngineCalls['implicitBias']['result']),
-  },
-  'super-weights': {
+    text: (r) => fmt.implicitBiasText(r),
+    csv: (r) => csv.implicitBiasCsv(r),
+  }),
+  'super-weights': define({
     method: 'superWeights',
     usage: 'super-weights MODEL [--prompt T | --ids … | --image IMG]',
     args: (file, flags) => ({ file, options: common(flags) }),
-    text: (r) => fmt.superWeightsText(r as EngineCalls['superWeights']['result']),
-    json: (r) => r,
-    csv: (r) => csv.superWeightsCsv(r as EngineCalls['superWeights']['result']),
-  },
-  'fix-reg-mean': {
+    text: (r) => fmt.superWeightsText(r),
+    csv: (r) => csv.superWeightsCsv(r),
+  }),
+  'fix-reg-mean': define({
     method: 'fixRegMean',
     usage: 'fix-reg-mean MODEL [--images a.png,b.png | --image-dir D | --count N]',
     args: (file, flags) => ({ file, options: { threads: numberFlag(flags, 'threads', { min: 0, integer: true }), images: imagesFlag(flags), count: numberFlag(flags, 'count', { min: 2, integer: true }) } }),
-    text: (r) => fmt.fixRegMeanText(r as EngineCalls['fixRegMean']['result']),
-    json: (r) => r,
-    csv: (r) => csv.fixRegMeanCsv(r as EngineCalls['fixRegMean']['result']),
-  },
+    text: (r) => fmt.fixRegMeanText(r),
+    csv: (r) => csv.fixRegMeanCsv(r),
+  }),
 };
 
 function integer(s: string, what: string): number {

@@ -49,7 +49,7 @@ async function main(argv: string[]): Promise<number> {
     process.once('SIGINT', () => { void client.cancel(call.id); });
     const result = await call.result;
     if (!json && process.stderr.isTTY) process.stderr.write('\r'.padEnd(51) + '\r');
-    const doc = command.json(result);
+    const doc = command.json ? command.json(result) : result;
     const out = stringFlag(args.flags, 'out');
     if (out) writeOutput(out, `${JSON.stringify(doc, null, 2)}\n`);
     const csvFile = stringFlag(args.flags, 'csv');

@@ -54,10 +54,9 @@ export function registerCommands(context: vscode.ExtensionContext, d: Deps): voi
   });
 
   register('massiveActivations.intervene', async (args?: { file?: string; layer?: number; mode?: InterventionMode; channels?: number[]; values?: { token: number; channel: number; value: number }[]; prompt?: string }) => {
-    const panel = await target(d, args?.file);
-    if (!panel) return undefined;
-    const layer = args?.layer ?? (await pickBlock(panel, 'Intervene after which block?'));
-    if (layer === undefined) return undefined;
+    const picked = await targetBlock(d, args, 'Intervene after which block?');
+    if (!picked) return undefined;
+    const { panel, layer } = picked;
     const mode = args?.mode ?? (await pickMode());
     if (!mode) return undefined;
     const values = mode === 'values' ? args?.values ?? (await askValues()) : undefined;
@@ -69,10 +68,9 @@ export function registerCommands(context: vscode.ExtensionContext, d: Deps): voi
   });
 
   register('massiveActivations.attention', async (args?: { file?: string; layer?: number; prompt?: string }) => {
-    const panel = await target(d, args?.file);
-    if (!panel) return undefined;
-    const layer = args?.layer ?? (await pickBlock(panel, 'Analyse the attention of which block?'));
-    if (layer === undefined) return undefined;
+    const picked = await targetBlock(d, args, 'Analyse the attention of which block?');
+    if (!picked) return undefined;
+    const { panel, layer } = picked;
     const s = settings();
     const result = await d.engine.run(`Attention at block ${layer}`, 'attention', { file: panel.file, options: { ...input(panel, args?.prompt), layer, maxTokens: 128, thresholds: s.thresholds, threads: s.threads } });
     panel.showExperiment(`Attention sinks at block ${layer}`, { type: 'attention', result });
@@ -80,10 +78,9 @@ export function registerCommands(context: vscode.ExtensionContext, d: Deps): voi
   });
 
   register('massiveActivations.implicitBias', async (args?: { file?: string; layer?: number; prompt?: string }) => {
-    const panel = await target(d, args?.file);
-    if (!panel) return undefined;
-    const layer = args?.layer ?? (await pickBlock(panel, 'Measure the implicit bias of which block?'));
-    if (layer === undefined) return undefined;
+    const picked = await targetBlock(d, args, 'Measure the implicit bias of which block?');
+    if (!picked) return undefined;
+    const { panel, layer } = picked;
     const s = settings();
     const result = await d.engine.run(`Implicit bias at block ${layer}`, 'implicitBias', { file: panel.file, options: { ...input(panel, args?.prompt), layer, thresholds: s.thresholds, threads: s.threads } });
     panel.showExperiment(`Implicit attention bias at block ${layer}`, { type: 'implicitBias', result });
@@ -172,6 +169,14 @@ async function target(d: Deps, file?: string): Promise<InspectorPanel | undefine
   const p = d.panels.open(picked);
   await p.whenReady();
   return p;
+}
+
+/** The model (from the argument, the active panel or a file dialog) and the block to work on. */
+async function targetBlock(d: Deps, args: { file?: string; layer?: number } | undefined, title: string): Promise<{ panel: InspectorPanel; layer: number } | undefined> {
+  const panel = await target(d, args?.file);
+  if (!panel) return undefined;
+  const layer = args?.layer ?? (await pickBlock(panel, title));
+  return layer === undefined ? undefined : { panel, layer };
 }
 
 async function pickBlock(panel: InspectorPanel, title: string): Promise<number | undefined> {
