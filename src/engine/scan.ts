@@ -3,7 +3,7 @@ import * as path from 'node:path';
 import { EngineError } from './errors';
 import { checkMemory } from './memory';
 import { openModel, run, toFloat32, type OpenModel, type SessionVariant } from './session';
-import { attentionShare, attentionShareFromSums, int8Outliers, layerStats, PAPER_THRESHOLDS, sinkScores, sinkScoresFromSums, softmaxRows } from './stats';
+import { attentionShareFromSums, int8Outliers, layerStats, PAPER_THRESHOLDS, sinkScoresFromSums } from './stats';
 import { textTokenKinds, visionTokenKinds } from './experiments/tokenKinds';
 import { patchCount } from './vision/patches';
 import { resolveInput } from './input';
@@ -107,30 +107,17 @@ function attentionFor(layer: number, list: { tensor: string; kind: string; sums?
   const sinks: number[] = [];
   let source: AttentionResult['source'] = 'softmax';
   const causal = m.prepared.info.family === 'decoder';
+  // Scans expose attention only as per-key sums over queries (see the variant above).
   for (const a of list) {
-    if (a.sums) {
-      const t = outputs[a.sums];
-      if (!t) continue;
-      const dims = t.dims.map(Number);
-      const keys = dims[dims.length - 1];
-      const heads = dims.slice(0, -1).reduce((x, y) => x * y, 1);
-      const sums = toFloat32(t);
-      perHead.push(...attentionShareFromSums(sums, heads, keys, queries, massive, causal).perHead);
-      sinks.push(...sinkScoresFromSums(sums, heads, keys, queries));
-      if (a.kind === 'mha-qk' || a.kind === 'gqa-probs') source = a.kind;
-      continue;
-    }
-    const t = outputs[a.tensor];
+    const t = a.sums ? outputs[a.sums] : undefined;
     if (!t) continue;
     const dims = t.dims.map(Number);
     const keys = dims[dims.length - 1];
-    const q = dims[dims.length - 2];
-    const heads = dims.slice(0, -2).reduce((x, y) => x * y, 1);
-    let p = toFloat32(t);
-    if (a.kind === 'mha-qk') { p = softmaxRows(Float32Array.from(p), keys); source = 'mha-qk'; }
-    if (a.kind === 'gqa-probs') source = 'gqa-probs';
-    perHead.push(...attentionShare(p, heads, q, keys, massive, causal).perHead);
-    sinks.push(...sinkScores(p, heads, q, keys));
+    const heads = dims.slice(0, -1).reduce((x, y) => x * y, 1);
+    const sums = toFloat32(t);
+    perHead.push(...attentionShareFromSums(sums, heads, keys, queries, massive, causal).perHead);
+    sinks.push(...sinkScoresFromSums(sums, heads, keys, queries));
+    if (a.kind === 'mha-qk' || a.kind === 'gqa-probs') source = a.kind;
   }
   // With no massive tokens there is no share to speak of: null, not 0.
   const share = massive.length && perHead.length ? perHead.reduce((x, y) => x + y, 0) / perHead.length : null;
