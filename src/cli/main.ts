@@ -46,7 +46,8 @@ async function main(argv: string[]): Promise<number> {
     const call = client.call(command.method, callArgs as never, (p) => {
       if (!json && process.stderr.isTTY) process.stderr.write(`\r${p.message}…`.padEnd(50));
     });
-    process.once('SIGINT', () => { void client.cancel(call.id); });
+    // Ctrl-C: leave at once; ending the process is the one safe way to stop a native run mid-way.
+    process.once('SIGINT', () => { process.stderr.write('\nmassive-activations: cancelled.\n'); process.exit(130); });
     const result = await call.result;
     if (!json && process.stderr.isTTY) process.stderr.write('\r'.padEnd(51) + '\r');
     const doc = command.json ? command.json(result) : result;

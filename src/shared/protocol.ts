@@ -37,6 +37,9 @@ export type EngineMethod = keyof EngineCalls;
 
 export type WorkerRequest = { [M in EngineMethod]: { kind: 'request'; id: number; method: M; args: EngineCalls[M]['args'] } }[EngineMethod];
 
+/** Host → worker: a request, or the cancellation of one (honoured between model runs). */
+export type ToWorker = WorkerRequest | { kind: 'cancel'; id: number };
+
 export type WorkerMessage =
   | { kind: 'progress'; id: number; progress: Progress }
   | { kind: 'result'; id: number; result: unknown }

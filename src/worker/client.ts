@@ -2,15 +2,16 @@ import { Worker } from 'node:worker_threads';
 import * as path from 'node:path';
 import { EngineError } from '../engine/errors';
 import type { Progress } from '../engine/types';
-import type { EngineCalls, EngineMethod, WorkerMessage, WorkerRequest } from '../shared/protocol';
+import type { EngineCalls, EngineMethod, ToWorker, WorkerMessage } from '../shared/protocol';
 
 interface Pending { resolve: (v: unknown) => void; reject: (e: Error) => void; onProgress?: (p: Progress) => void }
 
 export interface Call<T> { id: number; result: Promise<T> }
 
 /**
- * Talks to the engine worker. ONNX Runtime cannot be interrupted mid-run, so cancelling a call
- * terminates the worker; the next call starts a fresh one (its session cache is lost, nothing else).
+ * Talks to the engine worker. Cancelling a call rejects it at once; the worker stops the work at
+ * its next check (between model runs) and keeps its sessions. The worker is never terminated under
+ * a running ONNX Runtime call: tearing a thread down there can crash the whole process.
  */
 export class EngineClient {
   private worker: Worker | undefined;
@@ -27,25 +28,29 @@ export class EngineClient {
     const w = this.ensureWorker();
     // Keep the process alive while calls are pending, and only then.
     w.ref();
-    w.postMessage({ kind: 'request', id, method, args } as WorkerRequest);
+    w.postMessage({ kind: 'request', id, method, args } as ToWorker);
     return { id, result };
   }
 
-  /** Cancels one call (and with it anything queued behind it in the worker). */
+  /** Cancels one call: its promise rejects now; the worker abandons the work between runs. */
   async cancel(id: number): Promise<void> {
-    if (!this.pending.has(id)) return;
-    await this.restart(new EngineError('cancelled', 'Cancelled.'));
+    const p = this.pending.get(id);
+    if (!p) return;
+    this.pending.delete(id);
+    this.worker?.postMessage({ kind: 'cancel', id } as ToWorker);
+    if (this.pending.size === 0) this.worker?.unref();
+    p.reject(new EngineError('cancelled', 'Cancelled.'));
   }
 
   async dispose(): Promise<void> {
-    await this.restart(new EngineError('cancelled', 'The engine was shut down.'));
+    await this.shutdown(new EngineError('cancelled', 'The engine was shut down.'));
   }
 
   get running(): boolean {
     return !!this.worker;
   }
 
-  private async restart(reason: EngineError): Promise<void> {
+  private async shutdown(reason: EngineError): Promise<void> {
     const w = this.worker;
     this.worker = undefined;
     this.failAll(reason);

@@ -1,8 +1,8 @@
 import { parentPort } from 'node:worker_threads';
-import { isEngineError } from '../engine/errors';
+import { EngineError, isEngineError } from '../engine/errors';
 import { prepareModel } from '../engine/inspect';
 import { scanModel } from '../engine/scan';
-import type { EngineCalls, EngineMethod, WorkerMessage, WorkerRequest } from '../shared/protocol';
+import type { EngineCalls, EngineMethod, ToWorker, WorkerMessage, WorkerRequest } from '../shared/protocol';
 import type { SessionSettings, SessionVariant } from '../engine/session';
 import type { Progress } from '../engine/types';
 import type { ExperimentBase } from '../engine/experiments/common';
@@ -21,7 +21,7 @@ if (!port) throw new Error('worker.js must run in a worker thread');
 const cache = new SessionCache();
 const send = (m: WorkerMessage) => port.postMessage(m);
 
-type Handlers = { [M in EngineMethod]: (args: EngineCalls[M]['args'], ctx: Pick<ExperimentBase, 'open' | 'onProgress'>) => Promise<EngineCalls[M]['result']> };
+type Handlers = { [M in EngineMethod]: (args: EngineCalls[M]['args'], ctx: Pick<ExperimentBase, 'open' | 'onProgress' | 'signal'>) => Promise<EngineCalls[M]['result']> };
 
 const handlers: Handlers = {
   inspect: async ({ file }) => prepareModel(file).info,
@@ -35,23 +35,33 @@ const handlers: Handlers = {
   fixRegMean: ({ file, options }, ctx) => fixRegMean(file, { ...options, ...ctx }),
 };
 
-function handle(req: WorkerRequest): Promise<unknown> {
+function handle(req: WorkerRequest, signal: AbortSignal): Promise<unknown> {
+  if (signal.aborted) throw new EngineError('cancelled', 'Cancelled.');
   const ctx = {
     open: (f: string, v: SessionVariant, s: SessionSettings) => cache.get(f, v, s),
     onProgress: (progress: Progress) => send({ kind: 'progress', id: req.id, progress }),
+    signal,
   };
   return (handlers[req.method] as (a: unknown, c: typeof ctx) => Promise<unknown>)(req.args, ctx);
 }
 
-// One request at a time: ONNX Runtime already uses the cores, and cancelling means terminating us.
+// One request at a time: ONNX Runtime already uses the cores. Cancellation is cooperative: a run
+// in progress inside ONNX Runtime finishes, and the experiment stops before its next run (tearing
+// the thread down under a running native call can take the whole process with it).
+const running = new Map<number, AbortController>();
 let queue = Promise.resolve();
-port.on('message', (req: WorkerRequest) => {
+port.on('message', (msg: ToWorker) => {
+  if (msg.kind === 'cancel') { running.get(msg.id)?.abort(); return; }
+  const controller = new AbortController();
+  running.set(msg.id, controller);
   queue = queue.then(async () => {
     try {
-      send({ kind: 'result', id: req.id, result: await handle(req) });
+      send({ kind: 'result', id: msg.id, result: await handle(msg, controller.signal) });
     } catch (e) {
       const error = isEngineError(e) ? { code: e.code, message: e.message } : { code: 'runtime' as const, message: `Internal error: ${(e as Error)?.message ?? String(e)}` };
-      send({ kind: 'error', id: req.id, error });
+      send({ kind: 'error', id: msg.id, error });
+    } finally {
+      running.delete(msg.id);
     }
   });
 });
