@@ -1,5 +1,5 @@
 import { forwardText, forwardVit } from './reference';
-import { makeSpec, rng, type Spec, type SpecOptions } from './spec';
+import { makeSpec, rng, writeGains, type Spec, type SpecOptions } from './spec';
 
 /**
  * Builds a spec and calibrates its planted neurons with the reference pass, so the massive values
@@ -8,21 +8,23 @@ import { makeSpec, rng, type Spec, type SpecOptions } from './spec';
 export function plantedSpec(o: SpecOptions): Spec {
   const s = makeSpec(o);
   const { plantBlock, fadeBlock, channels, values } = s.planted;
-  const probe = (): { neurons: Float64Array[]; hidden: Float64Array[] } => {
+  // The plant needs only the blocks up to its own; the fade needs the whole stack.
+  const probe = (blocks = s.layers): { neurons: Float64Array[]; hidden: Float64Array[] } => {
     if (s.arch === 'vit') return forwardVit(s, samplePixels(s, 1));
-    return forwardText(s, [s.planted.markerIds[0], 10, 11, s.planted.markerIds[1] ?? 12, 13]);
+    return forwardText(s, [s.planted.markerIds[0], 10, 11, s.planted.markerIds[1] ?? 12, 13], undefined, blocks);
   };
-  const d = s.d;
   const markerToken = s.arch === 'vit' ? 1 : 0;
-  const P = s.layer[plantBlock];
-  let f = probe();
+  const p = s.planted;
+  // Gains are linear in the neuron's activation, which does not depend on them.
+  let f = probe(plantBlock + 1);
   const act = f.neurons[plantBlock][markerToken * 2];
-  for (let c = 0; c < 2; c++) P.w2[0 * d + channels[c]] = values[c] / act;
+  p.plantGain = [values[0] / act, values[1] / act];
+  if (!s.lazy) writeGains(s.layer[plantBlock], plantBlock, p, s.d);
   f = probe();
-  const F = s.layer[fadeBlock];
   const fadeAct = f.neurons[fadeBlock][markerToken * 2 + 1];
   const before = f.hidden[fadeBlock - 1];
-  for (let c = 0; c < 2; c++) F.w2[1 * d + channels[c]] = (-0.97 * before[markerToken * d + channels[c]]) / fadeAct;
+  p.fadeGain = [(-0.97 * before[markerToken * s.d + channels[0]]) / fadeAct, (-0.97 * before[markerToken * s.d + channels[1]]) / fadeAct];
+  if (!s.lazy) writeGains(s.layer[fadeBlock], fadeBlock, p, s.d);
   return s;
 }
 

@@ -56,7 +56,8 @@ function rope(u: Float64Array, off: number, hd: number, p: number): void {
 /** `edit(l, x)` may change the residual stream after block l (interventions). */
 export type StreamEdit = (layer: number, x: Float64Array) => void;
 
-export function forwardFromEmbeddings(s: Spec, x: Float64Array, T: number, causal: boolean, edit?: StreamEdit): Forward {
+/** `blocks` stops early (calibration probes); logits are then left empty. */
+export function forwardFromEmbeddings(s: Spec, x: Float64Array, T: number, causal: boolean, edit?: StreamEdit, blocks = s.layers): Forward {
   const { d, heads, kvHeads, ffn } = s;
   const hd = d / heads;
   const kvd = kvHeads * hd;
@@ -64,7 +65,7 @@ export function forwardFromEmbeddings(s: Spec, x: Float64Array, T: number, causa
   const hidden: Float64Array[] = [];
   const attn: Float64Array[] = [];
   const neurons: Float64Array[] = [];
-  for (let l = 0; l < s.layers; l++) {
+  for (let l = 0; l < blocks; l++) {
     const w = s.layer[l];
     const q = new Float64Array(T * d), k = new Float64Array(T * kvd), v = new Float64Array(T * kvd);
     for (let t = 0; t < T; t++) {
@@ -121,16 +122,17 @@ export function forwardFromEmbeddings(s: Spec, x: Float64Array, T: number, causa
     x = nx;
     hidden.push(x);
   }
-  const logits = new Float64Array(s.arch === 'vit' ? 0 : T * s.vocab);
-  if (s.arch !== 'vit') for (let t = 0; t < T; t++) logits.set(matvec(norm(x, t, d, s.lnfG, s.lnfB, rms, s.eps), s.lmHead, d, s.vocab), t * s.vocab);
+  const withLogits = s.arch !== 'vit' && blocks === s.layers;
+  const logits = new Float64Array(withLogits ? T * s.vocab : 0);
+  if (withLogits) for (let t = 0; t < T; t++) logits.set(matvec(norm(x, t, d, s.lnfG, s.lnfB, rms, s.eps), s.lmHead, d, s.vocab), t * s.vocab);
   return { hidden, attn, neurons, logits, tokens: T };
 }
 
-export function forwardText(s: Spec, ids: number[], edit?: StreamEdit): Forward {
+export function forwardText(s: Spec, ids: number[], edit?: StreamEdit, blocks = s.layers): Forward {
   const T = ids.length;
   const x = new Float64Array(T * s.d);
   for (let t = 0; t < T; t++) for (let c = 0; c < s.d; c++) x[t * s.d + c] = s.embed[ids[t] * s.d + c] + (s.arch === 'gpt2' ? s.pos[t * s.d + c] : 0);
-  return forwardFromEmbeddings(s, x, T, true, edit);
+  return forwardFromEmbeddings(s, x, T, true, edit, blocks);
 }
 
 /** ViT: [CLS, registers…, patches…] + learned positions; `pixels` is [C, H, W]. */

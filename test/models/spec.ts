@@ -34,6 +34,8 @@ export interface Spec {
   lmHead: Float64Array; // [d, vocab]
   vit?: { channels: number; image: number; patch: number; registers: number; patchW: Float64Array; patchB: Float64Array; cls: Float64Array; reg: Float64Array };
   planted: Planted;
+  /** Block weights are made on each access of `layer[l]` (see SpecOptions.lazy). */
+  lazy: boolean;
 }
 
 export interface Planted {
@@ -49,7 +51,12 @@ export interface Planted {
   sinkBlocks: number[];
   markerChannel: number;
   constChannel: number;
+  /** Down-projection weights of the planting neuron (row 0) and the fading neuron (row 1), per massive channel. */
+  plantGain: [number, number];
+  fadeGain: [number, number];
 }
+
+export type Rng = ReturnType<typeof rng>;
 
 export function rng(seed: number) {
   let s = seed >>> 0;
@@ -57,7 +64,7 @@ export function rng(seed: number) {
   return { u, normal: () => Math.sqrt(-2 * Math.log(u() + 1e-12)) * Math.cos(2 * Math.PI * u()) };
 }
 
-function randn(r: ReturnType<typeof rng>, n: number, std: number): Float64Array {
+function randn(r: Rng, n: number, std: number): Float64Array {
   const a = new Float64Array(n);
   for (let i = 0; i < n; i++) a[i] = r.normal() * std;
   return a;
@@ -77,6 +84,80 @@ export interface SpecOptions {
   values?: [number, number];
   channels?: [number, number];
   vit?: { channels: number; image: number; patch: number; registers: number };
+  /** Make block weights on access instead of up front (billion-parameter specs). */
+  lazy?: boolean;
+}
+
+interface LayerDims { d: number; kvd: number; ffn: number; heads: number; kvHeads: number; hd: number; hasBias: boolean; gated: boolean }
+
+function randomLayer(r: Rng, { d, kvd, ffn, hasBias }: LayerDims): LayerWeights {
+  return {
+    ln1g: Float64Array.from({ length: d }, () => 1 + 0.05 * r.normal()), ln1b: hasBias ? randn(r, d, 0.02) : new Float64Array(d),
+    ln2g: Float64Array.from({ length: d }, () => 1 + 0.05 * r.normal()), ln2b: hasBias ? randn(r, d, 0.02) : new Float64Array(d),
+    wq: randn(r, d * d, 0.5 / Math.sqrt(d)), wk: randn(r, d * kvd, 0.5 / Math.sqrt(d)), wv: randn(r, d * kvd, 1 / Math.sqrt(d)),
+    wo: randn(r, d * d, 0.25 / Math.sqrt(d)),
+    bq: hasBias ? randn(r, d, 0.02) : new Float64Array(d), bk: hasBias ? randn(r, kvd, 0.02) : new Float64Array(kvd),
+    bv: hasBias ? randn(r, kvd, 0.02) : new Float64Array(kvd), bo: hasBias ? randn(r, d, 0.02) : new Float64Array(d),
+    w1: randn(r, d * ffn, 1 / Math.sqrt(d)), w3: randn(r, d * ffn, 1 / Math.sqrt(d)), w2: randn(r, ffn * d, 0.25 / Math.sqrt(ffn)),
+    b1: hasBias ? randn(r, ffn, 0.02) : new Float64Array(ffn), b2: hasBias ? randn(r, d, 0.02) : new Float64Array(d),
+  };
+}
+
+/** Nothing but the planted neurons writes the protected channels, and the planted neurons read nothing else. */
+function protect(w: LayerWeights, protectedCh: Set<number>, { d, ffn }: LayerDims): void {
+  for (const c of protectedCh) {
+    for (let i = 0; i < d; i++) w.wo[i * d + c] = 0;
+    for (let i = 0; i < ffn; i++) w.w2[i * d + c] = 0;
+    w.bo[c] = 0; w.b2[c] = 0;
+  }
+  for (const n of [0, 1]) {
+    for (let i = 0; i < d; i++) { w.w1[i * ffn + n] = 0; w.w3[i * ffn + n] = 0; }
+    for (let c = 0; c < d; c++) w.w2[n * d + c] = 0;
+    w.b1[n] = 0;
+  }
+}
+
+function plantInto(w: LayerWeights, l: number, p: Planted, dims: LayerDims): void {
+  const { d, kvd, ffn, heads, kvHeads, hd, gated } = dims;
+  // Plant: neuron 0 of the plant block fires on marker tokens only.
+  if (l === p.plantBlock) {
+    w.w1[p.markerChannel * ffn + 0] = 1.5;
+    if (gated) w.w3[p.markerChannel * ffn + 0] = 1; else w.b1[0] = -6;
+  }
+  // Fade: neuron 1 of the last block reads the first massive channel and cancels most of both.
+  if (l === p.fadeBlock) {
+    w.w1[p.channels[0] * ffn + 1] = 1;
+    if (gated) w.w3[p.channels[0] * ffn + 1] = 1; else w.b1[1] = -2;
+  }
+  writeGains(w, l, p, d);
+  // Sinks: in the middle blocks, every head's query has a constant part (from the constant
+  // channel) that matches keys built from the first massive channel.
+  if (p.sinkBlocks.includes(l)) {
+    for (let h = 0; h < heads; h++) {
+      const qd = h * hd + (hd / 2 - 1); // lowest rotary frequency: position barely rotates it
+      for (let i = 0; i < d; i++) w.wq[i * d + qd] = 0;
+      w.wq[p.constChannel * d + qd] = 2;
+    }
+    for (let g = 0; g < kvHeads; g++) {
+      const kd = g * hd + (hd / 2 - 1);
+      for (let i = 0; i < d; i++) w.wk[i * kvd + kd] = 0;
+      w.wk[p.channels[0] * kvd + kd] = 2.5;
+    }
+  }
+}
+
+/** Writes the planted down-projection gains into block l's weights (a no-op for other blocks). */
+export function writeGains(w: LayerWeights, l: number, p: Planted, d: number): void {
+  for (let c = 0; c < 2; c++) {
+    if (l === p.plantBlock) w.w2[0 * d + p.channels[c]] = p.plantGain[c];
+    if (l === p.fadeBlock) w.w2[1 * d + p.channels[c]] = p.fadeGain[c];
+  }
+}
+
+function lazyArray<T>(n: number, make: (i: number) => T): T[] {
+  const a: T[] = new Array<T>(n);
+  for (let i = 0; i < n; i++) Object.defineProperty(a, i, { get: () => make(i), enumerable: true });
+  return a;
 }
 
 export function makeSpec(o: SpecOptions): Spec {
@@ -100,6 +181,7 @@ export function makeSpec(o: SpecOptions): Spec {
   const fadeBlock = L - 1;
   const sinkBlocks = Array.from({ length: L }, (_, i) => i).filter((i) => i > plantBlock && i < fadeBlock);
   const markerIds = o.markerIds ?? [1, 3];
+  const gated = o.arch === 'llama';
 
   // Ordinary activations: std 0.3, so the median |a| stays well below 1.
   const embed = randn(r, vocab * d, 0.3);
@@ -111,67 +193,25 @@ export function makeSpec(o: SpecOptions): Spec {
   }
   for (let p = 0; p < maxPos; p++) for (const c of protectedCh) pos[p * d + c] = 0;
 
-  const layer: LayerWeights[] = [];
-  for (let l = 0; l < L; l++) {
-    const w: LayerWeights = {
-      ln1g: Float64Array.from({ length: d }, () => 1 + 0.05 * r.normal()), ln1b: hasBias ? randn(r, d, 0.02) : new Float64Array(d),
-      ln2g: Float64Array.from({ length: d }, () => 1 + 0.05 * r.normal()), ln2b: hasBias ? randn(r, d, 0.02) : new Float64Array(d),
-      wq: randn(r, d * d, 0.5 / Math.sqrt(d)), wk: randn(r, d * kvd, 0.5 / Math.sqrt(d)), wv: randn(r, d * kvd, 1 / Math.sqrt(d)),
-      wo: randn(r, d * d, 0.25 / Math.sqrt(d)),
-      bq: hasBias ? randn(r, d, 0.02) : new Float64Array(d), bk: hasBias ? randn(r, kvd, 0.02) : new Float64Array(kvd),
-      bv: hasBias ? randn(r, kvd, 0.02) : new Float64Array(kvd), bo: hasBias ? randn(r, d, 0.02) : new Float64Array(d),
-      w1: randn(r, d * ffn, 1 / Math.sqrt(d)), w3: randn(r, d * ffn, 1 / Math.sqrt(d)), w2: randn(r, ffn * d, 0.25 / Math.sqrt(ffn)),
-      b1: hasBias ? randn(r, ffn, 0.02) : new Float64Array(ffn), b2: hasBias ? randn(r, d, 0.02) : new Float64Array(d),
-    };
-    // Nothing but the planted neurons writes the protected channels.
-    for (const c of protectedCh) {
-      for (let i = 0; i < d; i++) w.wo[i * d + c] = 0;
-      for (let i = 0; i < ffn; i++) w.w2[i * d + c] = 0;
-      w.bo[c] = 0; w.b2[c] = 0;
-    }
-    // …and the planted neurons read nothing else.
-    for (const n of [0, 1]) {
-      for (let i = 0; i < d; i++) { w.w1[i * ffn + n] = 0; w.w3[i * ffn + n] = 0; }
-      for (let c = 0; c < d; c++) w.w2[n * d + c] = 0;
-      w.b1[n] = 0;
-    }
-    layer.push(w);
-  }
-
-  // Plant: neuron 0 of block plantBlock fires on marker tokens only.
-  const P = layer[plantBlock];
-  const gated = o.arch === 'llama';
-  P.w1[markerChannel * ffn + 0] = 1.5;
-  if (gated) P.w3[markerChannel * ffn + 0] = 1; else P.b1[0] = -6;
-  // Its activation on a marker token is about 6 (gelu(1.5·8−6)) or silu(12)·8 ≈ 96; the exact
-  // value does not matter: the reference pass computes what the graph must give.
-  const act = gated ? 96 : 6;
-  P.w2[0 * d + channels[0]] = values[0] / act;
-  P.w2[0 * d + channels[1]] = values[1] / act;
-
-  // Fade: neuron 1 of the last block reads the first massive channel and cancels ~95%.
-  const F = layer[fadeBlock];
-  F.w1[channels[0] * ffn + 1] = 1;
-  if (gated) F.w3[channels[0] * ffn + 1] = 1; else F.b1[1] = -2;
-  const fadeAct = gated ? 5.3 * 5.6 : 3.6;
-  F.w2[1 * d + channels[0]] = (-0.95 * values[0]) / fadeAct;
-  F.w2[1 * d + channels[1]] = (-0.95 * values[1]) / fadeAct;
-
-  // Sinks: in the middle blocks, every head's query has a constant part (from the constant
-  // channel) that matches keys built from the first massive channel.
-  for (const b of sinkBlocks) {
-    const w = layer[b];
-    for (let h = 0; h < heads; h++) {
-      const qd = h * hd + (hd / 2 - 1); // lowest rotary frequency: position barely rotates it
-      for (let i = 0; i < d; i++) w.wq[i * d + qd] = 0;
-      w.wq[constChannel * d + qd] = 2;
-    }
-    for (let g = 0; g < kvHeads; g++) {
-      const kd = g * hd + (hd / 2 - 1);
-      for (let i = 0; i < d; i++) w.wk[i * kvd + kd] = 0;
-      w.wk[channels[0] * kvd + kd] = 2.5;
-    }
-  }
+  const planted: Planted = {
+    plantBlock, fadeBlock, channels, values, markerIds, sinkBlocks, markerChannel, constChannel,
+    // Its activation on a marker token is about 6 (gelu(1.5·8−6)) or silu(12)·8 ≈ 96; the exact
+    // value does not matter: plantedSpec calibrates these with the reference pass.
+    plantGain: [values[0] / (gated ? 96 : 6), values[1] / (gated ? 96 : 6)],
+    fadeGain: [(-0.95 * values[0]) / (gated ? 5.3 * 5.6 : 3.6), (-0.95 * values[1]) / (gated ? 5.3 * 5.6 : 3.6)],
+  };
+  const dims = { d, kvd, ffn, heads, kvHeads, hd, hasBias, gated };
+  const layerAt = (l: number, lr: Rng): LayerWeights => {
+    const w = randomLayer(lr, dims);
+    protect(w, protectedCh, dims);
+    plantInto(w, l, planted, dims);
+    return w;
+  };
+  // Lazy specs make each block's weights when asked (from a per-block seed), so a billion-parameter
+  // spec never holds more than one block; eager specs keep the historical single random stream.
+  const layer: LayerWeights[] = o.lazy
+    ? lazyArray(L, (l) => layerAt(l, rng((o.seed ?? 7) * 1_000_003 + l + 1)))
+    : Array.from({ length: L }, (_, l) => layerAt(l, r));
 
   const lmHead = new Float64Array(d * vocab);
   // Untied and scaled down so next-token distributions (and perplexities) stay in a readable range.
@@ -195,6 +235,6 @@ export function makeSpec(o: SpecOptions): Spec {
   return {
     arch: o.arch, vocab, d, layers: L, heads, kvHeads, ffn, maxPos, eps: 1e-5, embed, pos, layer,
     lnfG: Float64Array.from({ length: d }, () => 1), lnfB: new Float64Array(d), lmHead, vit,
-    planted: { plantBlock, fadeBlock, channels, values, markerIds, sinkBlocks, markerChannel, constChannel },
+    planted, lazy: o.lazy ?? false,
   };
 }

@@ -1,5 +1,5 @@
 import { DT } from '../../../src/engine/onnx/dtype';
-import { GraphBuilder, makeModel } from '../graphBuilder';
+import { GraphBuilder, makeModel, type ExternalDataSink } from '../graphBuilder';
 import type { Spec } from '../spec';
 import { f32, maskBias, mergeHeads, rmsNorm, softmax, splitHeads } from './common';
 import { renameOutput } from './gpt2';
@@ -10,9 +10,11 @@ import { renameOutput } from './gpt2';
  * Expand + Reshape), SwiGLU, `past_key_values.N.key/value` inputs and `present.N.*` outputs.
  * With `floatType` fp16 every weight and activation is fp16, upcasting where HF does (norms, softmax).
  */
-export function llamaModel(s: Spec, floatType: number = DT.FLOAT, opts: { qdq?: boolean } = {}) {
-  const b = new GraphBuilder(floatType);
+export function llamaModel(s: Spec, floatType: number = DT.FLOAT, opts: { qdq?: boolean; q4?: boolean; sink?: ExternalDataSink } = {}) {
+  const b = new GraphBuilder(floatType, opts.sink);
   if (opts.qdq) b.quantize = /_proj\.weight$/;
+  // As onnxruntime-genai's int4 exports: every projection 4-bit, embeddings and lm_head kept in float.
+  if (opts.q4) b.nbits = /_proj\.weight$/;
   const { d, heads, kvHeads } = s;
   const hd = d / heads;
   const kvd = kvHeads * hd;
@@ -72,9 +74,9 @@ export function llamaModel(s: Spec, floatType: number = DT.FLOAT, opts: { qdq?: 
     x = b.scope('model', () => b.scope(`layers.${l}`, () => {
       const a = b.scope('input_layernorm', () => rmsNorm(b, x, b.weight(`${P}.input_layernorm.weight`, [d], f32(w.ln1g)), s.eps));
       const attnOut = b.scope('self_attn', () => {
-        const q = b.scope('q_proj', () => b.o('MatMul', [a, b.weight(`${P}.self_attn.q_proj.weight`, [d, d], f32(w.wq))]));
-        const k = b.scope('k_proj', () => b.o('MatMul', [a, b.weight(`${P}.self_attn.k_proj.weight`, [d, kvd], f32(w.wk))]));
-        const v = b.scope('v_proj', () => b.o('MatMul', [a, b.weight(`${P}.self_attn.v_proj.weight`, [d, kvd], f32(w.wv))]));
+        const q = b.scope('q_proj', () => b.matmul(a, `${P}.self_attn.q_proj.weight`, [d, d], f32(w.wq)));
+        const k = b.scope('k_proj', () => b.matmul(a, `${P}.self_attn.k_proj.weight`, [d, kvd], f32(w.wk)));
+        const v = b.scope('v_proj', () => b.matmul(a, `${P}.self_attn.v_proj.weight`, [d, kvd], f32(w.wv)));
         const qh = rotate(splitHeads(b, q, heads, hd));
         const kh = b.o('Concat', [past[l][0], rotate(splitHeads(b, k, kvHeads, hd))], { axis: 2 });
         const vh = b.o('Concat', [past[l][1], splitHeads(b, v, kvHeads, hd)], { axis: 2 });
@@ -82,15 +84,15 @@ export function llamaModel(s: Spec, floatType: number = DT.FLOAT, opts: { qdq?: 
         const sc = b.o('Div', [b.o('MatMul', [qh, b.o('Transpose', [repeatKv(kh)], { perm: [0, 1, 3, 2] })]), b.scalar(Math.sqrt(hd))]);
         const [, probs] = softmax(b, b.o('Add', [sc, bias]));
         const ctx = mergeHeads(b, b.o('MatMul', [probs, repeatKv(vh)]), d);
-        return b.scope('o_proj', () => b.o('MatMul', [ctx, b.weight(`${P}.self_attn.o_proj.weight`, [d, d], f32(w.wo))]));
+        return b.scope('o_proj', () => b.matmul(ctx, `${P}.self_attn.o_proj.weight`, [d, d], f32(w.wo)));
       });
       const h = b.o('Add', [x, attnOut]);
       const m = b.scope('post_attention_layernorm', () => rmsNorm(b, h, b.weight(`${P}.post_attention_layernorm.weight`, [d], f32(w.ln2g)), s.eps));
       const mlp = b.scope('mlp', () => {
-        const gate = b.scope('gate_proj', () => b.o('MatMul', [m, b.weight(`${P}.mlp.gate_proj.weight`, [d, s.ffn], f32(w.w1))]));
-        const up = b.scope('up_proj', () => b.o('MatMul', [m, b.weight(`${P}.mlp.up_proj.weight`, [d, s.ffn], f32(w.w3))]));
+        const gate = b.scope('gate_proj', () => b.matmul(m, `${P}.mlp.gate_proj.weight`, [d, s.ffn], f32(w.w1)));
+        const up = b.scope('up_proj', () => b.matmul(m, `${P}.mlp.up_proj.weight`, [d, s.ffn], f32(w.w3)));
         const act = b.scope('act_fn', () => b.o('Mul', [gate, b.o('Sigmoid', [gate])]));
-        return b.scope('down_proj', () => b.o('MatMul', [b.o('Mul', [act, up]), b.weight(`${P}.mlp.down_proj.weight`, [s.ffn, d], f32(w.w2))]));
+        return b.scope('down_proj', () => b.matmul(b.o('Mul', [act, up]), `${P}.mlp.down_proj.weight`, [s.ffn, d], f32(w.w2)));
       });
       return b.o('Add', [h, mlp]);
     }));
