@@ -19,7 +19,9 @@ export function estimateScanBytes(p: PreparedModel, tokens: number): number {
   const heads = p.info.heads ?? 16;
   const blocks = p.info.blocks;
   const stream = tokens * d * 4 * blocks * 3;
-  const attention = heads * tokens * tokens * 4 * blocks * 2;
+  // Scans read attention as per-key sums (reduced in the graph), so only the block ONNX Runtime is
+  // computing holds heads × tokens² scores: its logits, probabilities and one temporary.
+  const attention = heads * tokens * tokens * 4 * 3;
   const ffn = tokens * d * 4 * 8;
   return weights * 1.3 + stream + attention + ffn + 64 * 2 ** 20;
 }

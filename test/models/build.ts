@@ -2,7 +2,7 @@ import type { ModelProto } from 'onnx-buf';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { DT } from '../../src/engine/onnx/dtype';
-import { quantizeColumns, writeModel } from './graphBuilder';
+import { ExternalDataSink, quantizeBlocks4, quantizeColumns, writeModel } from './graphBuilder';
 import { fusedGpt2Model } from './layouts/fused';
 import { gpt2Model } from './layouts/gpt2';
 import { llamaModel } from './layouts/llama';
@@ -15,7 +15,7 @@ import { tokenizerConfig, tokenizerJson, vocabulary } from './tokenizer';
 /** Writes the test models, each in its own folder as `model.onnx` (+ tokenizer for text models). */
 export interface BuiltModel { name: string; file: string; spec: Spec; kind: 'text' | 'vision' }
 
-function emit(root: string, name: string, spec: Spec, model: ModelProto, opts: { kind?: 'text' | 'vision'; tokenizer?: boolean; externalData?: string } = {}): BuiltModel {
+function emit(root: string, name: string, spec: Spec, model: ModelProto, opts: { kind?: 'text' | 'vision'; tokenizer?: boolean; externalData?: string} = {}): BuiltModel {
   const dir = path.join(root, name);
   mkdirSync(dir, { recursive: true });
   const file = path.join(dir, 'model.onnx');
@@ -72,4 +72,46 @@ export function buildVit(root: string, name = 'vit-registers-planted'): BuiltMod
 export function buildStories(root: string, bin: string, name = 'stories260K'): BuiltModel {
   const spec = readLlama2c(bin);
   return emit(root, name, spec, llamaModel(spec), { tokenizer: false });
+}
+
+/** A LLaMA shape: TinyLlama-1.1B's is the scale benchmark's; small ones test the same path. */
+export interface LlamaShape { layers: number; d: number; ffn: number; heads: number; kvHeads: number; vocab: number; maxPos: number }
+export const TINYLLAMA_SHAPE: LlamaShape = { layers: 22, d: 2048, ffn: 5632, heads: 32, kvHeads: 4, vocab: 32000, maxPos: 2048 };
+export type WeightFormat = 'fp32' | 'fp16' | 'q4';
+
+/**
+ * A planted LLaMA spec whose blocks are made on demand (see SpecOptions.lazy), calibrated once;
+ * the same spec can then be written in every weight format.
+ */
+export function scaleSpec(shape: LlamaShape, seed = 5): Spec {
+  return plantedSpec({ arch: 'llama', ...shape, seed, lazy: true });
+}
+
+/**
+ * Writes a LLaMA of any size one tensor at a time: weights stream into `model.onnx_data` as the
+ * graph is built, so memory holds one block, never the model. `q4` writes the projections as
+ * MatMulNBits (4-bit, block 32), as onnxruntime-genai's int4 exports do.
+ */
+export function buildScaleLlama(root: string, name: string, spec: Spec, format: WeightFormat): BuiltModel {
+  const dir = path.join(root, name);
+  mkdirSync(dir, { recursive: true });
+  const sink = new ExternalDataSink(path.join(dir, 'model.onnx_data'));
+  const model = llamaModel(spec, format === 'fp16' ? DT.FLOAT16 : DT.FLOAT, { q4: format === 'q4', sink });
+  sink.close();
+  return emit(root, name, spec, model);
+}
+
+/**
+ * The spec as its 4-bit graph computes it: projections replaced by their MatMulNBits round trip
+ * (eager specs only; the reference pass then gives the q4 model's exact golden numbers).
+ */
+export function q4RoundTrip(s: Spec): Spec {
+  if (s.lazy) throw new Error('q4RoundTrip needs an eager spec');
+  const kvd = s.kvHeads * (s.d / s.heads);
+  const dims = { wq: [s.d, s.d], wk: [s.d, kvd], wv: [s.d, kvd], wo: [s.d, s.d], w1: [s.d, s.ffn], w3: [s.d, s.ffn], w2: [s.ffn, s.d] } as const;
+  for (const l of s.layer) for (const [k, [K, N]] of Object.entries(dims)) {
+    const w = l[k as keyof typeof dims];
+    w.set(quantizeBlocks4(Float32Array.from(w), K, N).dequantized);
+  }
+  return s;
 }

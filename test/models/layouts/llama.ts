@@ -106,5 +106,5 @@ export function llamaModel(s: Spec, floatType: number = DT.FLOAT, opts: { qdq?: 
     renameOutput(b, t, name);
     b.output(name, floatType, ['batch_size', kvHeads, 'total_sequence_length', hd]);
   });
-  return makeModel(b.graph('main_graph'), { opset: 17 });
+  return makeModel(b.graph('main_graph'), { opset: 17, msDomain: opts.q4 });
 }

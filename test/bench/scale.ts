@@ -1,0 +1,124 @@
+/**
+ * npm run bench:scale: a TinyLlama-1.1B-shaped planted model (22 blocks, width 2048, FFN 5632,
+ * 32 heads / 4 key-value heads, vocab 32000), written by the project's streaming builder with its
+ * weights in external data (fp32 4.4 GB; also fp16 and 4-bit MatMulNBits), cached in the temp
+ * folder. For each format and prompt length: plain ONNX Runtime on the unmodified model against a
+ * full scan (every block's statistics and attention share), each in its own process: load time,
+ * wall time, time to the first block's result, RSS after load and peak RSS. Also checks that the
+ * scan found exactly the planted blocks, tokens and channels. Prints a table; writes
+ * bench-results/scale.json.
+ *
+ * Options: --formats fp32,fp16,q4  --tokens 128,512,2048 (fp16 and q4 default to 128,512)
+ */
+import { existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { buildScaleLlama, scaleSpec, TINYLLAMA_SHAPE, type WeightFormat } from '../models/build';
+import type { Spec } from '../models/spec';
+import { benchIds, machine, measure, measureInChild, type Measurement, type Mode } from './measure';
+
+const cacheDir = path.join(os.tmpdir(), 'massive-activations-scale');
+const shape = TINYLLAMA_SHAPE;
+const modelFile = (f: WeightFormat) => path.join(cacheDir, `tinyllama-planted-${f}`, 'model.onnx');
+const complete = (f: WeightFormat) => path.join(cacheDir, `tinyllama-planted-${f}`, '.complete');
+
+/** Fewer timed runs as prompts get long: a 2048-token pass of a 1.1B model takes minutes on 2 cores. */
+function schedule(tokens: number): { warmup: number; runs: number } {
+  return tokens <= 128 ? { warmup: 1, runs: 3 } : tokens <= 512 ? { warmup: 1, runs: 2 } : { warmup: 1, runs: 1 };
+}
+
+function option(name: string, fallback: string): string {
+  const i = process.argv.indexOf(`--${name}`);
+  return i > 0 && process.argv[i + 1] ? process.argv[i + 1] : fallback;
+}
+
+function ensureModels(formats: WeightFormat[]): Record<string, { buildS: number; graphKB: number; dataMB: number }> {
+  const built: Record<string, { buildS: number; graphKB: number; dataMB: number }> = {};
+  let spec: Spec | undefined;
+  for (const f of formats) {
+    if (!existsSync(complete(f))) {
+      const dir = path.dirname(modelFile(f));
+      rmSync(dir, { recursive: true, force: true });
+      if (!spec) {
+        process.stderr.write('calibrating the planted 1.1B spec with the float64 reference pass (once)…\n');
+        spec = scaleSpec(shape);
+      }
+      process.stderr.write(`writing the ${f} model to ${dir} (cached between runs)…\n`);
+      const t0 = performance.now();
+      buildScaleLlama(cacheDir, path.basename(dir), spec, f);
+      writeFileSync(complete(f), JSON.stringify({ buildS: (performance.now() - t0) / 1000 }));
+    }
+    built[f] = {
+      buildS: +(JSON.parse(readFileSync(complete(f), 'utf8')) as { buildS: number }).buildS.toFixed(0),
+      graphKB: Math.round(statSync(modelFile(f)).size / 1024),
+      dataMB: Math.round(statSync(path.join(path.dirname(modelFile(f)), 'model.onnx_data')).size / 2 ** 20),
+    };
+  }
+  return built;
+}
+
+/** The planted pattern at this length: blocks 1…L−2, BOS and every "." (each 16th token), channels 7 and 42. */
+function plantedAt(tokens: number): { blocks: number[]; tokens: number[]; channels: number[] } {
+  const ids = benchIds(tokens, shape.vocab);
+  return {
+    blocks: Array.from({ length: shape.layers - 2 }, (_, i) => i + 1),
+    tokens: ids.flatMap((id, i) => (id === 1 || id === 3 ? [i] : [])),
+    channels: [7, 42],
+  };
+}
+
+async function main(): Promise<void> {
+  if (process.argv[2] === '--child') {
+    const [, , , format, mode, tokens] = process.argv;
+    const { warmup, runs } = schedule(Number(tokens));
+    const m = await measure(modelFile(format as WeightFormat), mode as Mode, Number(tokens), shape.vocab, warmup, runs);
+    process.stdout.write(`${JSON.stringify(m)}\n`);
+    return;
+  }
+  const formats = option('formats', 'fp32,fp16,q4').split(',') as WeightFormat[];
+  const files = ensureModels(formats);
+  const rows: Record<string, unknown>[] = [];
+  for (const format of formats) {
+    const lengths = option('tokens', format === 'fp32' ? '128,512,2048' : '128,512').split(',').map(Number);
+    for (const tokens of lengths) {
+      const m: Partial<Record<Mode, Measurement | { error: string }>> = {};
+      for (const mode of ['plain', 'scan'] as const) {
+        process.stderr.write(`${format} ${mode} ${tokens} tokens…\n`);
+        try { m[mode] = measureInChild(__filename, [format, mode, String(tokens)]); } catch (e) { m[mode] = { error: (e as Error).message }; }
+      }
+      const { plain, scan } = m as Record<Mode, Measurement & { error?: string }>;
+      const expected = plantedAt(tokens);
+      const exact = !!scan.found && JSON.stringify([scan.found.blocks, scan.found.tokens, scan.found.channels]) === JSON.stringify([expected.blocks, expected.tokens, expected.channels]);
+      rows.push({
+        format, tokens, plain, scan, exact,
+        timeRatio: plain.error || scan.error ? null : +(scan.wallMs / plain.wallMs).toFixed(2),
+        rssRatio: plain.error || scan.error ? null : +(scan.peakRssMB / plain.peakRssMB).toFixed(2),
+      });
+      printRow(rows[rows.length - 1]);
+    }
+  }
+  process.stdout.write(`\nTinyLlama-1.1B-shaped planted model (${shape.layers} blocks, width ${shape.d}, FFN ${shape.ffn}, ${shape.heads}/${shape.kvHeads} heads, vocab ${shape.vocab}), ${machine()}\n`);
+  process.stdout.write('each cell its own process; wall time is the median of the timed runs after one warm-up (3 runs at 128 tokens, 2 at 512, 1 at 2048)\n\n');
+  process.stdout.write('| format | tokens | plain load (s) | scan load (s) | plain (s) | full scan (s) | time ratio | first block shown (s) | plain peak RSS (GB) | scan peak RSS (GB) | RSS ratio | planted pattern found |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|\n');
+  for (const r of rows) printRow(r, true);
+  mkdirSync('bench-results', { recursive: true });
+  writeFileSync(path.join('bench-results', 'scale.json'), JSON.stringify({ machine: machine(), shape, files, rows }, null, 2));
+}
+
+function printRow(r: Record<string, unknown>, table = false): void {
+  const plain = r.plain as Measurement & { error?: string };
+  const scan = r.scan as Measurement & { error?: string };
+  const s = (ms: number) => (ms / 1000).toFixed(1);
+  const gb = (mb: number) => (mb / 1024).toFixed(2);
+  if (!table) {
+    process.stderr.write(`  ${JSON.stringify({ plain, scan, exact: r.exact })}\n`);
+    return;
+  }
+  if (plain.error || scan.error) {
+    process.stdout.write(`| ${r.format} | ${r.tokens} | ${plain.error ?? ''} ${scan.error ?? ''} |||||||||| \n`);
+    return;
+  }
+  process.stdout.write(`| ${r.format} | ${r.tokens} | ${s(plain.loadMs)} | ${s(scan.loadMs)} | ${s(plain.wallMs)} | ${s(scan.wallMs)} | ${r.timeRatio}× | ${s(scan.firstResultMs)} | ${gb(plain.peakRssMB)} | ${gb(scan.peakRssMB)} | ${r.rssRatio}× | ${r.exact ? `yes (${scan.found!.tokens.length} tokens × ch ${scan.found!.channels.join(', ')}, blocks ${scan.found!.blocks[0]}–${scan.found!.blocks.at(-1)})` : `NO: ${JSON.stringify(scan.found)}`} |\n`);
+}
+
+main().catch((e) => { process.stderr.write(`bench:scale failed: ${(e as Error).message}\n`); process.exitCode = 1; });
