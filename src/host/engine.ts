@@ -6,7 +6,7 @@ import { EngineClient } from '../worker/client';
 
 /**
  * The extension's one engine: every inference runs in the worker thread, one at a time, with a
- * VS Code progress notification whose Cancel (or the Cancel command) terminates the worker.
+ * VS Code progress notification whose Cancel (or the Cancel command) stops it (see EngineClient).
  */
 export class Engine implements vscode.Disposable {
   private readonly client: EngineClient;

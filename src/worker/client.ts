@@ -1,88 +1,145 @@
-import { Worker } from 'node:worker_threads';
+import { fork, type ChildProcess } from 'node:child_process';
 import * as path from 'node:path';
 import { EngineError } from '../engine/errors';
 import type { Progress } from '../engine/types';
-import type { EngineCalls, EngineMethod, ToWorker, WorkerMessage } from '../shared/protocol';
+import type { EngineCalls, EngineMethod, ToWorker, WorkerMessage, WorkerRequest } from '../shared/protocol';
 
-interface Pending { resolve: (v: unknown) => void; reject: (e: Error) => void; onProgress?: (p: Progress) => void }
+interface Pending { request: WorkerRequest; resolve: (v: unknown) => void; reject: (e: Error) => void; onProgress?: (p: Progress) => void }
 
 export interface Call<T> { id: number; result: Promise<T> }
 
+/** How long a cancelled call may keep the engine busy before the engine process is killed. */
+export const CANCEL_GRACE_MS = 400;
+const STDERR_TAIL = 2000;
+
 /**
- * Talks to the engine worker. Cancelling a call rejects it at once; the worker stops the work at
- * its next check (between model runs) and keeps its sessions. The worker is never terminated under
- * a running ONNX Runtime call: tearing a thread down there can crash the whole process.
+ * Talks to the engine, which runs in its own process: inference never shares a thread (or a heap)
+ * with the caller. Cancelling a call rejects it at once and asks the engine to stop at its next
+ * check; if it is still busy after CANCEL_GRACE_MS (inside one long ONNX Runtime run, which cannot
+ * be interrupted), the process is killed, which is safe for a process where tearing down a thread
+ * under a native call is not. Calls still waiting are then replayed on a fresh engine.
  */
 export class EngineClient {
-  private worker: Worker | undefined;
+  private child: ChildProcess | undefined;
   private nextId = 1;
   private readonly pending = new Map<number, Pending>();
+  /** Sent to the engine and not yet answered, cancelled or not: what keeps it busy. */
+  private readonly inFlight = new Set<number>();
+  private stderrTail = '';
 
   constructor(private readonly workerPath = path.join(__dirname, 'worker.js')) {}
 
   call<M extends EngineMethod>(method: M, args: EngineCalls[M]['args'], onProgress?: (p: Progress) => void): Call<EngineCalls[M]['result']> {
     const id = this.nextId++;
+    const request = { kind: 'request', id, method, args } as WorkerRequest;
     const result = new Promise<EngineCalls[M]['result']>((resolve, reject) => {
-      this.pending.set(id, { resolve: resolve as (v: unknown) => void, reject, onProgress });
+      this.pending.set(id, { request, resolve: resolve as (v: unknown) => void, reject, onProgress });
     });
-    const w = this.ensureWorker();
-    // Keep the process alive while calls are pending, and only then.
-    w.ref();
-    w.postMessage({ kind: 'request', id, method, args } as ToWorker);
+    this.send(request);
     return { id, result };
   }
 
-  /** Cancels one call: its promise rejects now; the worker abandons the work between runs. */
+  /** Cancels one call: its promise rejects now; the engine stops within CANCEL_GRACE_MS. */
   async cancel(id: number): Promise<void> {
     const p = this.pending.get(id);
     if (!p) return;
     this.pending.delete(id);
-    this.worker?.postMessage({ kind: 'cancel', id } as ToWorker);
-    if (this.pending.size === 0) this.worker?.unref();
     p.reject(new EngineError('cancelled', 'Cancelled.'));
+    const child = this.child;
+    if (!child || !this.inFlight.has(id)) return;
+    child.send({ kind: 'cancel', id } as ToWorker);
+    await new Promise((r) => setTimeout(r, CANCEL_GRACE_MS));
+    if (this.child === child && this.inFlight.has(id)) await this.restart(child);
+    this.updateRef();
   }
 
   async dispose(): Promise<void> {
-    await this.shutdown(new EngineError('cancelled', 'The engine was shut down.'));
+    const child = this.child;
+    this.child = undefined;
+    this.failAll(new EngineError('cancelled', 'The engine was shut down.'));
+    if (child && child.exitCode === null && child.signalCode === null) {
+      const exited = new Promise((r) => child.once('exit', r));
+      child.ref();
+      child.kill('SIGKILL');
+      await exited;
+    }
   }
 
   get running(): boolean {
-    return !!this.worker;
+    return !!this.child;
   }
 
-  private async shutdown(reason: EngineError): Promise<void> {
-    const w = this.worker;
-    this.worker = undefined;
-    this.failAll(reason);
-    if (w) await w.terminate();
+  /** The engine's process id (for diagnostics and tests). */
+  get pid(): number | undefined {
+    return this.child?.pid;
   }
 
-  private ensureWorker(): Worker {
-    if (this.worker) return this.worker;
-    const w = new Worker(this.workerPath);
-    w.on('message', (m: WorkerMessage) => this.onMessage(m));
-    w.on('error', (e) => {
-      if (this.worker === w) this.worker = undefined;
-      this.failAll(new EngineError('worker-crashed', `The engine worker crashed (${e.message}). Your files are unchanged; run the command again.`));
+  private send(msg: ToWorker): void {
+    const child = this.ensureChild();
+    if (msg.kind === 'request') this.inFlight.add(msg.id);
+    child.send(msg);
+    this.updateRef();
+  }
+
+  /** Kills a busy engine and replays the calls that were waiting behind the cancelled one. */
+  private async restart(child: ChildProcess): Promise<void> {
+    this.child = undefined;
+    this.inFlight.clear();
+    const exited = new Promise((r) => child.once('exit', r));
+    child.ref();
+    child.kill('SIGKILL');
+    for (const p of this.pending.values()) this.send(p.request);
+    await exited;
+  }
+
+  private ensureChild(): ChildProcess {
+    if (this.child) return this.child;
+    this.stderrTail = '';
+    // Advanced serialization carries typed arrays; ELECTRON_RUN_AS_NODE makes VS Code's own
+    // binary run the engine as plain Node.
+    const child = fork(this.workerPath, [], {
+      serialization: 'advanced',
+      stdio: ['ignore', 'ignore', 'pipe', 'ipc'],
+      env: { ...process.env, ELECTRON_RUN_AS_NODE: '1' },
+      execArgv: [],
     });
-    w.on('exit', (code) => {
-      if (this.worker !== w) return;
-      this.worker = undefined;
-      this.failAll(new EngineError('worker-crashed', `The engine worker stopped unexpectedly (exit code ${code}). Your files are unchanged; run the command again.`));
+    child.stderr?.on('data', (d: Buffer) => { this.stderrTail = (this.stderrTail + d.toString()).slice(-STDERR_TAIL); });
+    child.on('message', (m: WorkerMessage) => { if (this.child === child) this.onMessage(m); });
+    child.on('error', (e) => {
+      if (this.child !== child) return;
+      this.child = undefined;
+      this.inFlight.clear();
+      this.failAll(new EngineError('worker-crashed', `The engine could not start (${e.message}). Your files are unchanged; run the command again.`));
     });
-    this.worker = w;
-    return w;
+    child.on('exit', (code, signal) => {
+      if (this.child !== child) return;
+      this.child = undefined;
+      this.inFlight.clear();
+      const why = lastErrorLine(this.stderrTail);
+      this.failAll(new EngineError('worker-crashed', `The engine stopped unexpectedly (${signal ? `signal ${signal}` : `exit code ${code}`}${why ? `: ${why}` : ''}). Your files are unchanged; run the command again.`));
+    });
+    this.child = child;
+    return child;
+  }
+
+  /** Keep the caller's process alive while the engine has work, and only then. */
+  private updateRef(): void {
+    const c = this.child as (ChildProcess & { channel?: { ref(): void; unref(): void } }) | undefined;
+    if (!c) return;
+    if (this.inFlight.size || this.pending.size) { c.ref(); c.channel?.ref(); } else { c.unref(); c.channel?.unref(); }
   }
 
   private onMessage(m: WorkerMessage): void {
     if (m.kind === 'ready') return;
     const p = this.pending.get(m.id);
-    if (!p) return;
-    if (m.kind === 'progress') { p.onProgress?.(m.progress); return; }
-    this.pending.delete(m.id);
-    if (this.pending.size === 0) this.worker?.unref();
-    if (m.kind === 'result') p.resolve(m.result);
-    else p.reject(new EngineError(m.error.code, m.error.message));
+    if (m.kind === 'progress') { p?.onProgress?.(m.progress); return; }
+    this.inFlight.delete(m.id);
+    if (p) {
+      this.pending.delete(m.id);
+      if (m.kind === 'result') p.resolve(m.result);
+      else p.reject(new EngineError(m.error.code, m.error.message));
+    }
+    this.updateRef();
   }
 
   private failAll(e: EngineError): void {
@@ -90,4 +147,10 @@ export class EngineClient {
     this.pending.clear();
     for (const p of all) p.reject(e);
   }
+}
+
+/** The line of a crash report that says what went wrong (an Error line, else the last line). */
+function lastErrorLine(stderr: string): string {
+  const lines = stderr.split('\n').map((l) => l.trim()).filter(Boolean);
+  return (lines.find((l) => /^\w*Error\b|^Uncaught|^Error:/.test(l)) ?? lines.at(-1) ?? '').slice(0, 300);
 }

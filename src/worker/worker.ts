@@ -1,4 +1,3 @@
-import { parentPort } from 'node:worker_threads';
 import { EngineError, isEngineError } from '../engine/errors';
 import { prepareModel } from '../engine/inspect';
 import { scanModel } from '../engine/scan';
@@ -15,11 +14,12 @@ import { superWeights } from '../engine/experiments/superWeights';
 import { fixRegMean } from '../engine/experiments/fixRegMean';
 import { SessionCache } from './sessionCache';
 
-/** The engine's thread: inference and statistics never run on the caller's thread. */
-const port = parentPort;
-if (!port) throw new Error('worker.js must run in a worker thread');
+/** The engine's process (see EngineClient): inference and statistics never run in the caller's. */
+if (!process.send) throw new Error('worker.js must be started by EngineClient (child_process.fork)');
 const cache = new SessionCache();
-const send = (m: WorkerMessage) => port.postMessage(m);
+const send = (m: WorkerMessage) => process.send!(m);
+// The caller went away (closed, crashed or killed): nothing is left to answer.
+process.on('disconnect', () => process.exit(0));
 
 type Handlers = { [M in EngineMethod]: (args: EngineCalls[M]['args'], ctx: Pick<ExperimentBase, 'open' | 'onProgress' | 'signal'>) => Promise<EngineCalls[M]['result']> };
 
@@ -45,12 +45,12 @@ function handle(req: WorkerRequest, signal: AbortSignal): Promise<unknown> {
   return (handlers[req.method] as (a: unknown, c: typeof ctx) => Promise<unknown>)(req.args, ctx);
 }
 
-// One request at a time: ONNX Runtime already uses the cores. Cancellation is cooperative: a run
-// in progress inside ONNX Runtime finishes, and the experiment stops before its next run (tearing
-// the thread down under a running native call can take the whole process with it).
+// One request at a time: ONNX Runtime already uses the cores. Cancellation here is cooperative: the
+// experiment stops before its next model run; a run that takes longer is ended by the client
+// killing this process.
 const running = new Map<number, AbortController>();
 let queue = Promise.resolve();
-port.on('message', (msg: ToWorker) => {
+process.on('message', (msg: ToWorker) => {
   if (msg.kind === 'cancel') { running.get(msg.id)?.abort(); return; }
   const controller = new AbortController();
   running.set(msg.id, controller);

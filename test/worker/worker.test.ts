@@ -6,7 +6,7 @@ import { EngineClient } from '../../src/worker/client';
 import { SessionCache } from '../../src/worker/sessionCache';
 import { isEngineError } from '../../src/engine/errors';
 import type { Progress } from '../../src/engine/types';
-import { buildGpt2, type BuiltModel } from '../models/build';
+import { buildGpt2, buildScaleLlama, scaleSpec, type BuiltModel } from '../models/build';
 import { PAPER_PROMPT, tempDir, WORKER } from '../fixtures';
 
 const root = tempDir('worker');
@@ -62,14 +62,34 @@ describe('engine worker', () => {
     await client.dispose();
   });
 
+  test('cancelling inside one long ONNX Runtime run kills the engine process; waiting calls run on a fresh one', async () => {
+    // One forward pass of a few seconds: 4000 tokens through a width-512 model.
+    const big = buildScaleLlama(root, 'llama-long', scaleSpec({ layers: 4, d: 512, ffn: 1408, heads: 8, kvHeads: 2, vocab: 512, maxPos: 4096 }), 'fp32');
+    const client = new EngineClient(WORKER);
+    await client.call('inspect', { file: big.file }).result;
+    const first = client.pid!;
+    let cancelled: Promise<void> | undefined;
+    const ids = Array.from({ length: 4000 }, (_, i) => (i % 16 ? 10 + (i % 100) : 3));
+    const call = client.call('scan', { file: big.file, options: { ids, maxTokens: 4000 } }, (p) => {
+      if (p.stage === 'run' && !cancelled) cancelled = client.cancel(call.id);
+    });
+    const waiting = client.call('scan', { file: m.file, options: { prompt: PAPER_PROMPT } });
+    await assert.rejects(call.result, (e: unknown) => isEngineError(e) && e.code === 'cancelled');
+    await cancelled;
+    assert.throws(() => process.kill(first, 0), /ESRCH/, 'the busy engine process is gone');
+    assert.deepEqual((await waiting.result).massiveTokens, [0, 4, 8], 'the call queued behind it ran on a fresh engine');
+    assert.notEqual(client.pid, first);
+    await client.dispose();
+  });
+
   test('a crashed worker fails its calls with a clear message; the next call gets a new worker', async () => {
     const crashing = path.join(root, 'crashing-worker.js');
-    writeFileSync(crashing, "require('node:worker_threads').parentPort.on('message', () => process.exit(7));");
+    writeFileSync(crashing, "process.on('message', () => process.exit(7));");
     const bad = new EngineClient(crashing);
     await assert.rejects(bad.call('inspect', { file: m.file }).result, (e: unknown) => isEngineError(e) && e.code === 'worker-crashed' && /exit code 7/.test(e.message));
     assert.equal(bad.running, false);
     const throwing = path.join(root, 'throwing-worker.js');
-    writeFileSync(throwing, "require('node:worker_threads').parentPort.on('message', () => { throw new Error('boom'); });");
+    writeFileSync(throwing, "process.on('message', () => { throw new Error('boom'); });");
     const bad2 = new EngineClient(throwing);
     await assert.rejects(bad2.call('inspect', { file: m.file }).result, (e: unknown) => isEngineError(e) && e.code === 'worker-crashed' && /boom/.test(e.message));
   });
