@@ -64,7 +64,10 @@ export function exposeForScan(p: PreparedModel, opts: { attention: boolean | num
       const elemType = a.kind === 'softmax' ? undefined : p.info.dtype === 'float16' ? DT.FLOAT16 : DT.FLOAT;
       if (!full) {
         // Heads × queries × keys is too big to ship at long context: sum over queries in the graph.
-        const sums = columnSums(g, t, a.kind === 'mha-qk', opsetOf(p));
+        const producer = nodeAt[a.nodeIndex];
+        // Without shape inference the type is often undeclared: an fp32 model computes in fp32.
+        const type = p.index.elemTypeOf(t) ?? (p.info.dtype === 'float32' ? DT.FLOAT : undefined);
+        const sums = columnSums(g, producer, t, { scores: a.kind === 'mha-qk', float: type === DT.FLOAT, opset: opsetOf(p) });
         if (elemType !== undefined) g.valueInfo.push(makeValueInfo(t, elemType));
         addOutput(sums, DT.FLOAT);
         list.push({ tensor: t, kind: a.kind, sums });
@@ -79,6 +82,8 @@ export function exposeForScan(p: PreparedModel, opts: { attention: boolean | num
       }
       list.push(entry);
     }
+    const sums = list.flatMap((a) => (a.sums ? [a.sums] : []));
+    if (sums.length) runBeforeNextBlock(g, exposure.blockOutputs[b.index], sums, p.info.dtype === 'float16' ? DT.FLOAT16 : DT.FLOAT);
     exposure.attention.push(list);
     const down = opts.mlpInputs?.includes(b.index) ? b.mlpDown : undefined;
     if (down) addOutput(down.input);
@@ -91,22 +96,74 @@ function opsetOf(p: PreparedModel): number {
   return p.info.opsets['ai.onnx'] ?? 13;
 }
 
-/** Appends softmax (for raw scores), a cast to float and a sum over the query axis: [B, H, keys]. */
-function columnSums(g: GraphProto, t: string, scores: boolean, opset: number): string {
+/**
+ * Makes the next block wait for this block's attention sums: its consumers of the stream read
+ * stream + 0·min(sums), bit-identical to the stream. Without the edge, ONNX Runtime schedules the
+ * side branches after the whole network and keeps every block's heads × tokens² probabilities
+ * alive until then (measured on a 1.1B model at 512 tokens: +1.5 GB peak and 1.6× the time).
+ */
+function runBeforeNextBlock(g: GraphProto, stream: string, sums: string[], elemType: number): void {
+  const consumers = new GraphIndex(g).consumersOf(stream).filter((c) => c.slot >= 0);
+  if (!consumers.length) return;
+  const base = `${stream}/ma_after_attention`;
+  const nodes: NodeProto[] = [];
+  const mins = sums.map((t, i) => {
+    nodes.push(makeNode('ReduceMin', [t], [`${base}/min_${i}`], `${base}/ReduceMin_${i}`, { keepdims: 0 }));
+    return `${base}/min_${i}`;
+  });
+  if (mins.length > 1) nodes.push(makeNode('Min', mins, [`${base}/min`], `${base}/Min`));
+  const zeroF = `${base}/zero_f32`;
+  g.initializer.push(makeTensor(zeroF, DT.FLOAT, [], new Uint8Array(Float32Array.from([0]).buffer)));
+  nodes.push(makeNode('Mul', [mins.length > 1 ? `${base}/min` : mins[0], zeroF], [`${base}/nothing`], `${base}/Mul`));
+  let zero = `${base}/nothing`;
+  if (elemType !== DT.FLOAT) {
+    nodes.push(makeNode('Cast', [zero], [`${base}/nothing_cast`], `${base}/Cast`, { to: elemType }));
+    zero = `${base}/nothing_cast`;
+  }
+  const out = `${base}/stream`;
+  nodes.push(makeNode('Add', [stream, zero], [out], `${base}/Add`));
+  for (const c of consumers) c.node.input[c.slot] = out;
+  g.node.push(...nodes);
+}
+
+/**
+ * Sums `t` [B, H, queries, keys] over the query axis: [B, H, keys] in float (a softmax first for
+ * raw scores). The nodes go right after the producer so ONNX Runtime runs them, and frees the
+ * heads × tokens² tensor, before the next block: appended at the end of the graph they were run
+ * last, which kept every block's probabilities alive at once (1.3× the memory and time of plain
+ * inference at 512 tokens on a 1.1B model).
+ */
+function columnSums(g: GraphProto, producer: NodeProto, t: string, o: { scores: boolean; float: boolean; opset: number }): string {
+  const nodes: NodeProto[] = [];
   let x = t;
-  if (scores) {
-    g.node.push(makeNode('Softmax', [x], [`${t}/probs`], `${t}/ma_softmax`, { axis: -1 }));
+  if (o.scores) {
+    nodes.push(makeNode('Softmax', [x], [`${t}/probs`], `${t}/ma_softmax`, { axis: -1 }));
     x = `${t}/probs`;
   }
-  g.node.push(makeNode('Cast', [x], [`${t}/f32`], `${t}/ma_cast`, { to: DT.FLOAT }));
-  const out = `${t}/column_sums`;
-  if (opset >= 13) {
-    const axes = `${t}/ma_axes`;
-    g.initializer.push(makeTensor(axes, DT.INT64, [1], new Uint8Array(BigInt64Array.from([-2n]).buffer)));
-    g.node.push(makeNode('ReduceSum', [`${t}/f32`, axes], [out], `${t}/ma_column_sums`, { keepdims: 0 }));
-  } else {
-    g.node.push(makeNode('ReduceSum', [`${t}/f32`], [out], `${t}/ma_column_sums`, { axes: [-2], keepdims: 0 }));
+  if (!o.float) {
+    nodes.push(makeNode('Cast', [x], [`${t}/f32`], `${t}/ma_cast`, { to: DT.FLOAT }));
+    x = `${t}/f32`;
   }
+  // ones[1, queries] · x[B, H, queries, keys] = [B, H, 1, keys]: a batched GEMV, which ONNX Runtime
+  // runs as fast as memory allows (its ReduceSum over a middle axis was 20× slower).
+  const shape = `${t}/ma_shape`;
+  const queries = `${t}/ma_queries`;
+  const onesShape = `${t}/ma_ones_shape`;
+  const ones = `${t}/ma_ones`;
+  const one = `${t}/ma_one`;
+  g.initializer.push(makeTensor(one, DT.INT64, [1], new Uint8Array(BigInt64Array.from([1n]).buffer)));
+  nodes.push(makeNode('Shape', [x], [shape], `${t}/ma_shape_of`, o.opset >= 15 ? { start: -2, end: -1 } : {}));
+  if (o.opset >= 15) nodes.push(makeNode('Concat', [one, shape], [onesShape], `${t}/ma_concat`, { axis: 0 }));
+  else {
+    const idx = `${t}/ma_idx`;
+    g.initializer.push(makeTensor(idx, DT.INT64, [1], new Uint8Array(BigInt64Array.from([2n]).buffer)));
+    nodes.push(makeNode('Gather', [shape, idx], [queries], `${t}/ma_gather`, { axis: 0 }));
+    nodes.push(makeNode('Concat', [one, queries], [onesShape], `${t}/ma_concat`, { axis: 0 }));
+  }
+  nodes.push(makeNode('ConstantOfShape', [onesShape], [ones], `${t}/ma_ones_of`, { value: makeTensor('', DT.FLOAT, [1], new Uint8Array(Float32Array.from([1]).buffer)) }));
+  const out = `${t}/column_sums`;
+  nodes.push(makeNode('MatMul', [ones, x], [out], `${t}/ma_column_sums`));
+  g.node.splice(g.node.indexOf(producer) + 1, 0, ...nodes);
   return out;
 }
 

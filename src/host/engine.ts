@@ -5,7 +5,7 @@ import type { EngineCalls, EngineMethod } from '../shared/protocol';
 import { EngineClient } from '../worker/client';
 
 /**
- * The extension's one engine: every inference runs in the worker thread, one at a time, with a
+ * The extension's one engine: every inference runs in the engine process, one at a time, with a
  * VS Code progress notification whose Cancel (or the Cancel command) stops it (see EngineClient).
  */
 export class Engine implements vscode.Disposable {
@@ -61,7 +61,8 @@ export class Engine implements vscode.Disposable {
   /** Cancels the running call; resolves true when something was cancelled. */
   async cancel(): Promise<boolean> {
     if (!this.current) return false;
-    await this.client.cancel(this.current.id);
+    const { id, title } = this.current;
+    if (await this.client.cancel(id) === 'restarted') this.log.info(`${title}: the engine was inside one long ONNX Runtime run, so it was restarted; the model reloads on next use`);
     return true;
   }
 

@@ -16,7 +16,7 @@ import type { InputOptions } from '../engine/input';
 import type { Progress, ScanResult } from '../engine/types';
 import type { ErrorCode } from '../engine/errors';
 
-/** Options cross the thread boundary without their callbacks (progress, cancellation, sessions). */
+/** Options cross the process boundary without their callbacks (progress, cancellation, sessions). */
 type Wire<T> = Omit<T, 'onProgress' | 'signal' | 'open'>;
 export type ScanRequestOptions = Wire<ScanOptions>;
 

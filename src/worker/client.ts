@@ -39,18 +39,23 @@ export class EngineClient {
     return { id, result };
   }
 
-  /** Cancels one call: its promise rejects now; the engine stops within CANCEL_GRACE_MS. */
-  async cancel(id: number): Promise<void> {
+  /**
+   * Cancels one call: its promise rejects now; the engine stops within CANCEL_GRACE_MS. Resolves
+   * 'restarted' when the engine had to be killed (its sessions are gone; the next call reloads).
+   */
+  async cancel(id: number): Promise<'none' | 'stopped' | 'restarted'> {
     const p = this.pending.get(id);
-    if (!p) return;
+    if (!p) return 'none';
     this.pending.delete(id);
     p.reject(new EngineError('cancelled', 'Cancelled.'));
     const child = this.child;
-    if (!child || !this.inFlight.has(id)) return;
+    if (!child || !this.inFlight.has(id)) return 'stopped';
     child.send({ kind: 'cancel', id } as ToWorker);
     await new Promise((r) => setTimeout(r, CANCEL_GRACE_MS));
-    if (this.child === child && this.inFlight.has(id)) await this.restart(child);
+    const busy = this.child === child && this.inFlight.has(id);
+    if (busy) await this.restart(child);
     this.updateRef();
+    return busy ? 'restarted' : 'stopped';
   }
 
   async dispose(): Promise<void> {

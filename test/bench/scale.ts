@@ -11,10 +11,10 @@
  * Options: --formats fp32,fp16,q4  --tokens 128,512,2048 (fp16 and q4 default to 128,512)
  */
 import { existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { buildScaleLlama, scaleSpec, TINYLLAMA_SHAPE, type WeightFormat } from '../models/build';
-import type { Spec } from '../models/spec';
 import { benchIds, machine, measure, measureInChild, type Measurement, type Mode } from './measure';
 
 const cacheDir = path.join(os.tmpdir(), 'massive-activations-scale');
@@ -32,29 +32,31 @@ function option(name: string, fallback: string): string {
   return i > 0 && process.argv[i + 1] ? process.argv[i + 1] : fallback;
 }
 
+/** Builds the missing formats in a child process, so the measuring process stays small. */
 function ensureModels(formats: WeightFormat[]): Record<string, { buildS: number; graphKB: number; dataMB: number }> {
-  const built: Record<string, { buildS: number; graphKB: number; dataMB: number }> = {};
-  let spec: Spec | undefined;
-  for (const f of formats) {
-    if (!existsSync(complete(f))) {
-      const dir = path.dirname(modelFile(f));
-      rmSync(dir, { recursive: true, force: true });
-      if (!spec) {
-        process.stderr.write('calibrating the planted 1.1B spec with the float64 reference pass (once)…\n');
-        spec = scaleSpec(shape);
-      }
-      process.stderr.write(`writing the ${f} model to ${dir} (cached between runs)…\n`);
-      const t0 = performance.now();
-      buildScaleLlama(cacheDir, path.basename(dir), spec, f);
-      writeFileSync(complete(f), JSON.stringify({ buildS: (performance.now() - t0) / 1000 }));
-    }
-    built[f] = {
-      buildS: +(JSON.parse(readFileSync(complete(f), 'utf8')) as { buildS: number }).buildS.toFixed(0),
-      graphKB: Math.round(statSync(modelFile(f)).size / 1024),
-      dataMB: Math.round(statSync(path.join(path.dirname(modelFile(f)), 'model.onnx_data')).size / 2 ** 20),
-    };
+  const missing = formats.filter((f) => !existsSync(complete(f)));
+  if (missing.length) {
+    const r = spawnSync(process.execPath, ['--import', 'tsx', __filename, '--build', missing.join(',')], { stdio: 'inherit' });
+    if (r.status !== 0) throw new Error('building the scale models failed');
   }
-  return built;
+  return Object.fromEntries(formats.map((f) => [f, {
+    buildS: +(JSON.parse(readFileSync(complete(f), 'utf8')) as { buildS: number }).buildS.toFixed(0),
+    graphKB: Math.round(statSync(modelFile(f)).size / 1024),
+    dataMB: Math.round(statSync(path.join(path.dirname(modelFile(f)), 'model.onnx_data')).size / 2 ** 20),
+  }]));
+}
+
+function build(formats: WeightFormat[]): void {
+  process.stderr.write('calibrating the planted 1.1B spec with the float64 reference pass (once)…\n');
+  const spec = scaleSpec(shape);
+  for (const f of formats) {
+    const dir = path.dirname(modelFile(f));
+    rmSync(dir, { recursive: true, force: true });
+    process.stderr.write(`writing the ${f} model to ${dir} (cached between runs)…\n`);
+    const t0 = performance.now();
+    buildScaleLlama(cacheDir, path.basename(dir), spec, f);
+    writeFileSync(complete(f), JSON.stringify({ buildS: (performance.now() - t0) / 1000 }));
+  }
 }
 
 /** The planted pattern at this length: blocks 1…L−2, BOS and every "." (each 16th token), channels 7 and 42. */
@@ -68,6 +70,7 @@ function plantedAt(tokens: number): { blocks: number[]; tokens: number[]; channe
 }
 
 async function main(): Promise<void> {
+  if (process.argv[2] === '--build') return build(process.argv[3].split(',') as WeightFormat[]);
   if (process.argv[2] === '--child') {
     const [, , , format, mode, tokens] = process.argv;
     const { warmup, runs } = schedule(Number(tokens));

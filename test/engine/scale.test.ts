@@ -8,6 +8,7 @@ import { scanModel } from '../../src/engine/scan';
 import { openModel, run } from '../../src/engine/session';
 import { classifyInputs, textFeeds } from '../../src/engine/inputs';
 import { externalDataEntries } from '../../src/engine/onnx/build';
+import { GraphIndex } from '../../src/engine/onnx/graph';
 import { buildScaleLlama, q4RoundTrip, scaleSpec, type BuiltModel, type LlamaShape, type WeightFormat } from '../models/build';
 import { plantedSpec } from '../models/planted';
 import { forwardText } from '../models/reference';
@@ -83,8 +84,26 @@ describe('long prompts', () => {
     const om = await openModel(m.file, { attention: false, attentionSums: true });
     const out = await run(om, textFeeds(classifyInputs(om.prepared.index), ids(T)));
     const sizes = Object.entries(out).map(([name, t]) => [name, t.dims.map(Number)] as const);
-    assert.ok(sizes.some(([, d]) => d.at(-1) === T && d.at(-2) === shape.heads), 'per-key sums are there');
+    const count = (d: readonly number[]) => d.reduce((a, b) => a * b, 1);
+    assert.equal(sizes.filter(([, d]) => d.at(-1) === T && count(d) === shape.heads * T).length, shape.layers, 'per-key sums for every block');
     for (const [name, dims] of sizes) assert.ok(!(dims.at(-1) === T && dims.at(-2) === T), `${name} is ${dims.join('×')}`);
+  });
+
+  test('each block waits for the previous block\'s attention sums, so only one block\'s probabilities are alive', async () => {
+    const om = await openModel(m.file, { attention: false, attentionSums: true });
+    const index = new GraphIndex(om.prepared.loaded.proto.graph!);
+    const ancestors = (t: string, seen = new Set<string>()): Set<string> => {
+      const stack = [t];
+      while (stack.length) {
+        const n = index.producer.get(stack.pop()!)?.node;
+        for (const i of n?.input ?? []) if (i && !seen.has(i)) { seen.add(i); stack.push(i); }
+      }
+      return seen;
+    };
+    for (let b = 0; b + 1 < shape.layers; b++) {
+      const sums = om.exposure.attention[b].map((a) => a.sums!);
+      assert.ok(sums.length && sums.every((t) => ancestors(om.exposure.blockOutputs[b + 1]).has(t)), `block ${b + 1} does not wait for ${sums.join(', ')}`);
+    }
   });
 });
 

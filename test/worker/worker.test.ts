@@ -51,12 +51,12 @@ describe('engine worker', () => {
 
   test('an experiment cancelled mid-run (after its first inputs) stops, and the next call works', async () => {
     const client = new EngineClient(WORKER);
-    let cancelled: Promise<void> | undefined;
+    let cancelled: Promise<string> | undefined;
     const call = client.call('scanMany', { file: m.file, options: { text: 'Summer is warm. Winter is cold. '.repeat(200), seqLen: 8, count: 200 } }, (p) => {
       if (p.stage === 'run' && (p.done ?? 0) >= 2 && !cancelled) cancelled = client.cancel(call.id);
     });
     await assert.rejects(call.result, (e: unknown) => isEngineError(e) && e.code === 'cancelled');
-    await cancelled;
+    assert.equal(await cancelled, 'stopped', 'stopped between runs, no restart needed');
     const r = await client.call('intervene', { file: m.file, options: { layer: 1, mode: 'zero', prompt: PAPER_PROMPT, evalText: null } }).result;
     assert.equal(r.changed.length, 6);
     await client.dispose();
@@ -68,14 +68,14 @@ describe('engine worker', () => {
     const client = new EngineClient(WORKER);
     await client.call('inspect', { file: big.file }).result;
     const first = client.pid!;
-    let cancelled: Promise<void> | undefined;
+    let cancelled: Promise<string> | undefined;
     const ids = Array.from({ length: 4000 }, (_, i) => (i % 16 ? 10 + (i % 100) : 3));
     const call = client.call('scan', { file: big.file, options: { ids, maxTokens: 4000 } }, (p) => {
       if (p.stage === 'run' && !cancelled) cancelled = client.cancel(call.id);
     });
     const waiting = client.call('scan', { file: m.file, options: { prompt: PAPER_PROMPT } });
     await assert.rejects(call.result, (e: unknown) => isEngineError(e) && e.code === 'cancelled');
-    await cancelled;
+    assert.equal(await cancelled, 'restarted');
     assert.throws(() => process.kill(first, 0), /ESRCH/, 'the busy engine process is gone');
     assert.deepEqual((await waiting.result).massiveTokens, [0, 4, 8], 'the call queued behind it ran on a fresh engine');
     assert.notEqual(client.pid, first);
