@@ -10,7 +10,7 @@ import { assertRunnable, prepareModel, type PreparedModel } from './inspect';
 import { externalizeInlineWeights, requireExternalFiles } from './onnx/load';
 import { exposeForScan, type Exposure } from './surgery';
 import type { FeedTensor } from './inputs';
-import { halfToFloat } from './onnx/dtype';
+import { halvesToFloats } from './onnx/dtype';
 
 export interface SessionVariant {
   /** Full attention probabilities for all blocks (true) or these blocks. */
@@ -88,11 +88,7 @@ export async function run(m: OpenModel, feeds: Record<string, FeedTensor>): Prom
 export function toFloat32(t: ort.Tensor): Float32Array {
   const d = t.data as unknown;
   if (d instanceof Float32Array) return d;
-  if (t.type === 'float16' && d instanceof Uint16Array) {
-    const out = new Float32Array(d.length);
-    for (let i = 0; i < d.length; i++) out[i] = halfToFloat(d[i]);
-    return out;
-  }
+  if (t.type === 'float16' && d instanceof Uint16Array) return halvesToFloats(d);
   if (ArrayBuffer.isView(d)) return Float32Array.from(d as unknown as ArrayLike<number>, Number);
   throw new EngineError('runtime', `Unexpected tensor type ${t.type}`);
 }

@@ -127,11 +127,8 @@ function runBeforeNextBlock(g: GraphProto, stream: string, sums: string[], elemT
 }
 
 /**
- * Sums `t` [B, H, queries, keys] over the query axis: [B, H, keys] in float (a softmax first for
- * raw scores). The nodes go right after the producer so ONNX Runtime runs them, and frees the
- * heads × tokens² tensor, before the next block: appended at the end of the graph they were run
- * last, which kept every block's probabilities alive at once (1.3× the memory and time of plain
- * inference at 512 tokens on a 1.1B model).
+ * Sums `t` [B, H, queries, keys] over the query axis: [B, H, 1, keys] in float (a softmax first
+ * for raw scores), inserted right after the producer. When it runs is runBeforeNextBlock's job.
  */
 function columnSums(g: GraphProto, producer: NodeProto, t: string, o: { scores: boolean; float: boolean; opset: number }): string {
   const nodes: NodeProto[] = [];

@@ -41,9 +41,24 @@ export function halfToFloat(h: number): number {
   return s * (1 + f / 1024) * 2 ** (e - 15);
 }
 
+let halfTable: Float32Array | undefined;
+
+/** Halves to floats through a 65,536-entry table: a scan converts every block's stream of an fp16 model. */
+export function halvesToFloats(h: Uint16Array): Float32Array {
+  if (!halfTable) {
+    halfTable = new Float32Array(65536);
+    for (let i = 0; i < 65536; i++) halfTable[i] = halfToFloat(i);
+  }
+  const t = halfTable;
+  const out = new Float32Array(h.length);
+  for (let i = 0; i < h.length; i++) out[i] = t[h[i]];
+  return out;
+}
+
+const f32 = new Float32Array(1);
+const u32 = new Uint32Array(f32.buffer);
+
 export function floatToHalf(v: number): number {
-  const f32 = new Float32Array(1);
-  const u32 = new Uint32Array(f32.buffer);
   f32[0] = v;
   const x = u32[0];
   const sign = (x >>> 16) & 0x8000;

@@ -1,7 +1,7 @@
 import { closeSync, openSync, readSync } from 'node:fs';
 import * as path from 'node:path';
 import type { TensorProto } from 'onnx-buf';
-import { DT, halfToFloat } from './dtype';
+import { DT, halvesToFloats } from './dtype';
 import { externalLocation, type LoadedModel } from './load';
 import type { GraphIndex } from './graph';
 
@@ -23,7 +23,7 @@ export function readWeight(m: LoadedModel, g: GraphIndex, name: string): { data:
     return { data: new Float32Array(copy.buffer), dims };
   }
   const h = new Uint16Array(new Uint8Array(bytes).buffer);
-  return { data: Float32Array.from(h, halfToFloat), dims };
+  return { data: halvesToFloats(h), dims };
 }
 
 function tensorBytes(m: LoadedModel, t: TensorProto): Uint8Array | undefined {
