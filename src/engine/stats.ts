@@ -55,19 +55,35 @@ export function selectKth(a: Float32Array | Float64Array, k: number): number {
 /**
  * k-th smallest |x| (0-based) by radix selection on the float bits: for non-negative floats the
  * IEEE bit patterns sort like the numbers, so one histogram over the top 16 bits finds the bucket
- * and a second pass looks only inside it. Linear time, no copy of x.
+ * and a second pass looks only inside it. Linear time, no copy of x. With `alsoBelow`, returns the
+ * (k−1)-th too, from the same two passes (the two middle values of an even count).
  */
-export function kthSmallestAbs(x: Float32Array, k: number): number {
+export function kthSmallestAbs(x: Float32Array, k: number): number;
+export function kthSmallestAbs(x: Float32Array, k: number, alsoBelow: true): [number, number];
+export function kthSmallestAbs(x: Float32Array, k: number, alsoBelow = false): number | [number, number] {
   const bits = new Uint32Array(x.buffer, x.byteOffset, x.length);
   const hist = new Uint32Array(1 << 15);
   for (let i = 0; i < bits.length; i++) hist[(bits[i] & 0x7fffffff) >>> 16]++;
+  const first = alsoBelow ? k - 1 : k;
   let bucket = 0;
   let before = 0;
-  while (before + hist[bucket] <= k) before += hist[bucket++];
-  const inBucket = new Float32Array(hist[bucket]);
+  while (before + hist[bucket] <= first) before += hist[bucket++];
+  // The (k−1)-th may close one bucket and the k-th open the next non-empty one: take both.
+  let last = bucket;
+  let through = before + hist[bucket];
+  while (through <= k) through += hist[++last];
+  const inRange = new Float32Array(through - before);
   let j = 0;
-  for (let i = 0; i < bits.length; i++) if ((bits[i] & 0x7fffffff) >>> 16 === bucket) inBucket[j++] = Math.abs(x[i]);
-  return selectKth(inBucket, k - before);
+  for (let i = 0; i < bits.length; i++) {
+    const b = (bits[i] & 0x7fffffff) >>> 16;
+    if (b >= bucket && b <= last) inRange[j++] = Math.abs(x[i]);
+  }
+  const kth = selectKth(inRange, k - before);
+  if (!alsoBelow) return kth;
+  // After selection everything left of the k-th is no larger: the (k−1)-th is their maximum.
+  let below = -Infinity;
+  for (let i = 0; i < k - before; i++) if (inRange[i] > below) below = inRange[i];
+  return [below, kth];
 }
 
 /** Exact median of |x| (mean of the two middle values for an even count). */
@@ -75,8 +91,9 @@ export function medianAbs(x: ArrayLike<number>): number {
   const n = x.length;
   if (n === 0) return NaN;
   if (x instanceof Float32Array) {
-    const hi = kthSmallestAbs(x, n >> 1);
-    return n % 2 ? hi : (kthSmallestAbs(x, (n >> 1) - 1) + hi) / 2;
+    if (n % 2) return kthSmallestAbs(x, n >> 1);
+    const [lo, hi] = kthSmallestAbs(x, n >> 1, true);
+    return (lo + hi) / 2;
   }
   const a = new Float64Array(n);
   for (let i = 0; i < n; i++) a[i] = Math.abs(x[i]);
@@ -88,27 +105,40 @@ export function medianAbs(x: ArrayLike<number>): number {
   return (loMid + hiMid) / 2;
 }
 
+/** The k largest magnitudes offered so far with their flat positions, largest first (ties: first offered first). */
+class TopAbs {
+  readonly vals: number[] = [];
+  readonly idx: number[] = [];
+  /** Anything not above this cannot enter (−1 until k values are held). */
+  floor = -1;
+
+  constructor(private readonly k: number) {}
+
+  offer(v: number, i: number): void {
+    // A sorted buffer of size k beats a heap for the small k used here.
+    let p = this.vals.length;
+    while (p > 0 && this.vals[p - 1] < v) p--;
+    this.vals.splice(p, 0, v);
+    this.idx.splice(p, 0, i);
+    if (this.vals.length > this.k) { this.vals.pop(); this.idx.pop(); }
+    if (this.vals.length === this.k) this.floor = this.vals[this.k - 1];
+  }
+
+  activations(x: ArrayLike<number>, channels: number): Activation[] {
+    return this.idx.map((i) => ({ token: Math.floor(i / channels), channel: i % channels, value: x[i] }));
+  }
+}
+
 /** The k largest |x| with their positions, largest first. */
 export function topKAbs(x: ArrayLike<number>, channels: number, k: number): Activation[] {
-  // A sorted buffer of size k beats a heap for the small k used here.
-  const vals: number[] = [];
-  const idx: number[] = [];
-  for (let i = 0; i < x.length; i++) {
-    const v = Math.abs(x[i]);
-    if (vals.length === k && v <= vals[k - 1]) continue;
-    if (Number.isNaN(v)) continue;
-    let p = vals.length;
-    while (p > 0 && vals[p - 1] < v) p--;
-    vals.splice(p, 0, v);
-    idx.splice(p, 0, i);
-    if (vals.length > k) { vals.pop(); idx.pop(); }
-  }
-  return idx.map((i) => ({ token: Math.floor(i / channels), channel: i % channels, value: x[i] }));
+  const top = new TopAbs(k);
+  if (k > 0) for (let i = 0; i < x.length; i++) { const v = Math.abs(x[i]); if (v > top.floor) top.offer(v, i); }
+  return top.activations(x, channels);
 }
 
 export function layerStats(x: ArrayLike<number>, tokens: number, channels: number, topK: number, th: Thresholds, maxMassive = 1000): LayerStats {
   const median = medianAbs(x);
-  const top = topKAbs(x, channels, topK);
+  const top = new TopAbs(topK);
   const maxPerToken = new Float32Array(tokens);
   const maxPerChannel = new Float32Array(channels);
   const outlierTokens = new Uint32Array(channels);
@@ -123,6 +153,7 @@ export function layerStats(x: ArrayLike<number>, tokens: number, channels: numbe
       if (a > maxPerToken[t]) maxPerToken[t] = a;
       if (a > maxPerChannel[c]) maxPerChannel[c] = a;
       if (a >= INT8_OUTLIER.magnitude) outlierTokens[c]++;
+      if (a > top.floor && topK > 0) top.offer(a, row + c);
       if (a > th.absolute && a >= bar) {
         if (massive.length < maxMassive) massive.push({ token: t, channel: c, value: v });
         else truncated = true;
@@ -130,7 +161,7 @@ export function layerStats(x: ArrayLike<number>, tokens: number, channels: numbe
     }
   }
   massive.sort((p, q) => Math.abs(q.value) - Math.abs(p.value));
-  return { median, top, massive, massiveTruncated: truncated, maxPerToken, maxPerChannel, outlierTokens };
+  return { median, top: top.activations(x, channels), massive, massiveTruncated: truncated, maxPerToken, maxPerChannel, outlierTokens };
 }
 
 /**

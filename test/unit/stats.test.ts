@@ -46,6 +46,15 @@ test('kthSmallestAbs handles values spread over many magnitudes and heavy ties',
   const x = Float32Array.from({ length: 20000 }, (_, i) => (i % 3 ? r.normal() * 10 ** Math.floor(r.u() * 8 - 4) : 0.5));
   const sorted = Array.from(x, Math.abs).sort((p, q) => p - q);
   for (const k of [0, 1, 6666, 10000, 13333, 19999]) assert.equal(kthSmallestAbs(x, k), sorted[k]);
+  for (const k of [1, 6666, 10000, 19999]) assert.deepEqual(kthSmallestAbs(x, k, true), [sorted[k - 1], sorted[k]]);
+});
+
+test('the two middle values may sit in different radix buckets, with empty buckets between', () => {
+  // 1e-3 … 1e3: every value in its own 16-bit bucket, thousands of empty ones between neighbours.
+  const x = Float32Array.from([1e3, -1e-3, 10, -0.1, 1, -100]);
+  assert.deepEqual(kthSmallestAbs(x, 3, true), [1, 10]);
+  assert.equal(medianAbs(x), (1 + 10) / 2);
+  assert.equal(medianAbs(Float32Array.from([-2, 1])), 1.5);
 });
 
 test('topKAbs returns the largest magnitudes with signed values and positions', () => {
