@@ -1,13 +1,20 @@
+import { existsSync, readdirSync, statSync } from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
 import { openModel, sessionKey, type OpenModel, type SessionSettings, type SessionVariant } from '../engine/session';
+
+interface Entry { session: Promise<OpenModel>; bytes: number }
 
 /**
  * Sessions by (path, size, mtime, variant): a re-saved model file gets a new session, repeated
- * scans reuse one. Bounded, because each session holds the model's weights.
+ * scans reuse one. Bounded by count and by weight bytes, because each session holds its own copy
+ * of the model's weights (ONNX Runtime prepacks them per session): a billion-parameter model keeps
+ * one session, and the old one is released before the next opens, so two never coexist.
  */
 export class SessionCache {
-  private readonly entries = new Map<string, Promise<OpenModel>>();
+  private readonly entries = new Map<string, Entry>();
 
-  constructor(private readonly capacity = 2) {}
+  constructor(private readonly capacity = 2, private readonly budgetBytes = os.totalmem() / 4) {}
 
   get(file: string, variant: SessionVariant, settings: SessionSettings): Promise<OpenModel> {
     const key = sessionKey(file, variant) + JSON.stringify(settings);
@@ -15,20 +22,36 @@ export class SessionCache {
     if (hit) {
       this.entries.delete(key);
       this.entries.set(key, hit);
-      return hit;
+      return hit.session;
     }
-    const p = openModel(file, variant, settings);
-    this.entries.set(key, p);
-    p.catch(() => this.entries.delete(key));
-    while (this.entries.size > this.capacity) {
-      const [oldKey, old] = this.entries.entries().next().value as [string, Promise<OpenModel>];
+    const bytes = weightBytes(file);
+    const released: Promise<void>[] = [];
+    let held = [...this.entries.values()].reduce((a, e) => a + e.bytes, 0);
+    while (this.entries.size && (this.entries.size >= this.capacity || held + bytes > this.budgetBytes)) {
+      const [oldKey, old] = this.entries.entries().next().value as [string, Entry];
       this.entries.delete(oldKey);
-      old.then((m) => m.session.release()).catch(() => {});
+      held -= old.bytes;
+      released.push(old.session.then((m) => m.session.release()).catch(() => {}));
     }
-    return p;
+    const session = Promise.all(released).then(() => openModel(file, variant, settings));
+    this.entries.set(key, { session, bytes });
+    session.catch(() => { if (this.entries.get(key)?.session === session) this.entries.delete(key); });
+    return session;
   }
 
   get size(): number {
     return this.entries.size;
   }
+}
+
+/** The model file plus its external weight files (`model.onnx_data`, `model.onnx.data`, …). */
+export function weightBytes(file: string): number {
+  if (!existsSync(file)) return 0;
+  const dir = path.dirname(file);
+  const base = path.basename(file);
+  let total = statSync(file).size;
+  for (const name of readdirSync(dir)) {
+    if (name !== base && name.startsWith(base) && /[._]data$/.test(name)) total += statSync(path.join(dir, name)).size;
+  }
+  return total;
 }

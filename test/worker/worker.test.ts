@@ -1,12 +1,14 @@
 import { before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, utimesSync, writeFileSync } from 'node:fs';
+import { existsSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { EngineClient } from '../../src/worker/client';
-import { SessionCache } from '../../src/worker/sessionCache';
+import { SessionCache, weightBytes } from '../../src/worker/sessionCache';
+import { run } from '../../src/engine/session';
+import { classifyInputs, textFeeds } from '../../src/engine/inputs';
 import { isEngineError } from '../../src/engine/errors';
 import type { Progress } from '../../src/engine/types';
-import { buildGpt2, buildScaleLlama, scaleSpec, type BuiltModel } from '../models/build';
+import { buildGpt2, buildLlama, buildScaleLlama, scaleSpec, type BuiltModel } from '../models/build';
 import { PAPER_PROMPT, tempDir, WORKER } from '../fixtures';
 
 const root = tempDir('worker');
@@ -108,5 +110,20 @@ describe('session cache', () => {
     assert.notEqual(b, a);
     assert.equal(cache.size, 2, 'bounded: the oldest session was released');
     await Promise.all([a, b, other]);
+  });
+
+  test('models over the byte budget keep one session, and the old one is released before the next opens', async () => {
+    const ext = buildLlama(root, 'llama-ext', { externalData: 'model.onnx_data' });
+    const dir = path.dirname(ext.file);
+    assert.equal(weightBytes(ext.file), statSync(ext.file).size + statSync(path.join(dir, 'model.onnx_data')).size);
+    const cache = new SessionCache(4, weightBytes(ext.file) * 1.5);
+    const first = await cache.get(ext.file, { attention: false }, {});
+    const feeds = textFeeds(classifyInputs(first.prepared.index), [1, 10, 3]);
+    await run(first, feeds);
+    const second = cache.get(ext.file, { attention: false, attentionSums: true }, {});
+    assert.equal(cache.size, 1);
+    await second;
+    await assert.rejects(run(first, feeds), 'the first session was released');
+    await run(await second, feeds);
   });
 });
