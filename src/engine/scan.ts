@@ -2,7 +2,7 @@ import type * as ort from 'onnxruntime-node';
 import * as path from 'node:path';
 import { EngineError } from './errors';
 import { checkMemory } from './memory';
-import { openModel, run, toFloat32, type OpenModel, type SessionVariant } from './session';
+import { openModel, run, SCAN_VARIANT, toFloat32, type OpenModel, type SessionVariant } from './session';
 import { attentionShareFromSums, int8Outliers, layerStats, PAPER_THRESHOLDS, sinkScoresFromSums } from './stats';
 import { textTokenKinds, visionTokenKinds } from './experiments/tokenKinds';
 import { patchCount } from './vision/patches';
@@ -30,7 +30,7 @@ export async function scanModel(file: string, opts: ScanOptions = {}): Promise<S
   progress({ stage: 'load', message: `Opening ${path.basename(file)}` });
   const open = opts.open ?? openModel;
   // Scans read only per-key sums of the attention, reduced in the graph: memory stays flat at long context.
-  const variant: SessionVariant = { attention: false, attentionSums: opts.attention ?? true };
+  const variant: SessionVariant = opts.attention === false ? { attention: false } : SCAN_VARIANT;
   const m = await open(file, variant, { threads: opts.threads });
   checkAbort(opts.signal);
   const info = m.prepared.info;

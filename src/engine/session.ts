@@ -24,6 +24,12 @@ export interface SessionVariant {
   mlpInputs?: number[];
 }
 
+/**
+ * The session a scan runs on: block outputs plus per-key attention sums. The feature map reads the
+ * same outputs, so a block click reuses the scan's session instead of loading the model again.
+ */
+export const SCAN_VARIANT: SessionVariant = { attention: false, attentionSums: true };
+
 export interface OpenModel {
   key: string;
   prepared: PreparedModel;

@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as ort from 'onnxruntime-node';
 import { scanModel } from '../../src/engine/scan';
-import { openModel, toOrtFeeds } from '../../src/engine/session';
+import { openModel, SCAN_VARIANT, toOrtFeeds } from '../../src/engine/session';
 import { prepareModel } from '../../src/engine/inspect';
 import { classifyInputs, textFeeds } from '../../src/engine/inputs';
 
@@ -65,7 +65,7 @@ export async function measure(file: string, mode: Mode, tokens: number, vocab: n
     }
     return { mode, tokens, loadMs, wallMs: median(times), firstResultMs: 0, rssAfterLoadMB, peakRssMB: peakRssMB() };
   }
-  const session = await openModel(file, { attention: false, attentionSums: true }, {});
+  const session = await openModel(file, SCAN_VARIANT, {});
   const loadMs = performance.now() - t0;
   const rssAfterLoadMB = status('VmRSS');
   let found: Measurement['found'];

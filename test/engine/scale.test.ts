@@ -5,7 +5,9 @@ import { ModelProtoSchema, TensorProto_DataLocation } from 'onnx-buf';
 import { closeSync, cpSync, openSync, readFileSync, statSync, writeFileSync, writeSync } from 'node:fs';
 import * as path from 'node:path';
 import { scanModel } from '../../src/engine/scan';
-import { openModel, run } from '../../src/engine/session';
+import { featureMap } from '../../src/engine/experiments/featureMap';
+import type { Opener } from '../../src/engine/experiments/forward';
+import { openModel, run, SCAN_VARIANT } from '../../src/engine/session';
 import { classifyInputs, textFeeds } from '../../src/engine/inputs';
 import { externalDataEntries } from '../../src/engine/onnx/build';
 import { GraphIndex } from '../../src/engine/onnx/graph';
@@ -81,7 +83,7 @@ describe('long prompts', () => {
 
   test('the scan session returns nothing of size heads × tokens²', async () => {
     const T = 600;
-    const om = await openModel(m.file, { attention: false, attentionSums: true });
+    const om = await openModel(m.file, SCAN_VARIANT);
     const out = await run(om, textFeeds(classifyInputs(om.prepared.index), ids(T)));
     const sizes = Object.entries(out).map(([name, t]) => [name, t.dims.map(Number)] as const);
     const count = (d: readonly number[]) => d.reduce((a, b) => a * b, 1);
@@ -90,7 +92,7 @@ describe('long prompts', () => {
   });
 
   test('each block waits for the previous block\'s attention sums, so only one block\'s probabilities are alive', async () => {
-    const om = await openModel(m.file, { attention: false, attentionSums: true });
+    const om = await openModel(m.file, SCAN_VARIANT);
     const index = new GraphIndex(om.prepared.loaded.proto.graph!);
     const ancestors = (t: string, seen = new Set<string>()): Set<string> => {
       const stack = [t];
@@ -133,5 +135,18 @@ describe('weights beyond 2 GB in the external data file', () => {
     assert.deepEqual(r.massiveChannels, [7, 42]);
     const after = statSync(path.join(dir, 'model.onnx_data'));
     assert.deepEqual([after.size, after.mtimeMs], [before.size, before.mtimeMs]);
+  });
+});
+
+describe('sessions at scale', () => {
+  test('a block\'s feature map runs on the scan\'s session: clicking a block does not load the model again', async () => {
+    const m = buildScaleLlama(root, 'llama-sessions', lazy, 'fp32');
+    const variants = new Set<string>();
+    const open: Opener = (f, v, s) => { variants.add(JSON.stringify(v)); return openModel(f, v, s); };
+    const input = ids(24);
+    const scan = await scanModel(m.file, { ids: input, open });
+    const map = await featureMap(m.file, { ids: input, layer: 2, open });
+    assert.deepEqual(map.massiveChannels, scan.massiveChannels);
+    assert.equal(variants.size, 1, [...variants].join(' vs '));
   });
 });

@@ -2,6 +2,7 @@ import { layerStats } from '../stats';
 import { resolveInput, type InputOptions } from '../input';
 import { checkLayer, sessions, thresholdsOf, type ExperimentBase } from './common';
 import { forward } from './forward';
+import { SCAN_VARIANT } from '../session';
 import { textTokenKinds, visionTokenKinds } from './tokenKinds';
 import { patchGrid } from '../vision/patches';
 import type { TokenInfo } from '../types';
@@ -29,7 +30,7 @@ export interface FeatureMapResult {
 
 /** The paper's exp1: |hidden state| of one block on one input, token × channel, legible at any width. */
 export async function featureMap(file: string, o: FeatureMapOptions): Promise<FeatureMapResult> {
-  const om = await sessions(file, o)({ attention: false });
+  const om = await sessions(file, o)(SCAN_VARIANT);
   checkLayer(o.layer, om.prepared.info.blocks, file);
   const input = resolveInput(file, om, o);
   o.onProgress?.({ stage: 'run', message: `Running to block ${o.layer}` });
