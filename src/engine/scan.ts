@@ -31,7 +31,7 @@ export async function scanModel(file: string, opts: ScanOptions = {}): Promise<S
   const open = opts.open ?? openModel;
   // Scans read only per-key sums of the attention, reduced in the graph: memory stays flat at long context.
   const variant: SessionVariant = opts.attention === false ? { attention: false } : SCAN_VARIANT;
-  const m = await open(file, variant, { threads: opts.threads });
+  const m = await open(file, variant, { threads: opts.threads, memoryLimitBytes: opts.memoryLimitBytes });
   checkAbort(opts.signal);
   const info = m.prepared.info;
   const textModel = info.inputs.some((i) => i.role === 'ids');

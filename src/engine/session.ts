@@ -6,6 +6,7 @@ import { existsSync, statSync } from 'node:fs';
 import * as v8 from 'node:v8';
 import * as vm from 'node:vm';
 import { EngineError } from './errors';
+import { checkMemory } from './memory';
 import { assertRunnable, prepareModel, type PreparedModel } from './inspect';
 import { externalizeInlineWeights, requireExternalFiles } from './onnx/load';
 import { exposeForScan, type Exposure } from './surgery';
@@ -37,13 +38,18 @@ export interface OpenModel {
   session: ort.InferenceSession;
 }
 
-export interface SessionSettings { threads?: number }
+export interface SessionSettings {
+  threads?: number;
+  /** Refuse to load when the weights alone are estimated over this (default: memory available now). */
+  memoryLimitBytes?: number;
+}
 
 /** Builds the patched graph in memory and opens it; the user's files are only read. */
 export async function openModel(file: string, variant: SessionVariant, settings: SessionSettings = {}): Promise<OpenModel> {
   const prepared = prepareModel(file);
   requireExternalFiles(prepared.loaded);
   assertRunnable(prepared);
+  checkMemory(prepared, undefined, settings.memoryLimitBytes);
   const exposure = exposeForScan(prepared, variant);
   externalizeInlineWeights(prepared.loaded);
   const bytes = toBinary(ModelProtoSchema, prepared.loaded.proto);

@@ -18,7 +18,8 @@ export class SessionCache {
   constructor(private readonly capacity = 2, private readonly budgetBytes = os.totalmem() * 0.4) {}
 
   get(file: string, variant: SessionVariant, settings: SessionSettings): Promise<OpenModel> {
-    const key = sessionKey(file, variant) + JSON.stringify(settings);
+    // The memory limit only gates loading; it does not make a different session.
+    const key = sessionKey(file, variant) + JSON.stringify({ threads: settings.threads });
     const hit = this.entries.get(key);
     if (hit) {
       this.entries.delete(key);

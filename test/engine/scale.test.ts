@@ -5,6 +5,10 @@ import { ModelProtoSchema, TensorProto_DataLocation } from 'onnx-buf';
 import { closeSync, cpSync, openSync, readFileSync, statSync, writeFileSync, writeSync } from 'node:fs';
 import * as path from 'node:path';
 import { scanModel } from '../../src/engine/scan';
+import { estimateScanBytes } from '../../src/engine/memory';
+import { prepareModel } from '../../src/engine/inspect';
+import { isEngineError } from '../../src/engine/errors';
+import { weightBytes } from '../../src/worker/sessionCache';
 import { featureMap } from '../../src/engine/experiments/featureMap';
 import type { Opener } from '../../src/engine/experiments/forward';
 import { openModel, run, SCAN_VARIANT } from '../../src/engine/session';
@@ -139,6 +143,16 @@ describe('weights beyond 2 GB in the external data file', () => {
 });
 
 describe('sessions at scale', () => {
+  test('a model whose weights cannot fit is refused before ONNX Runtime loads it; fp16 counts twice', async () => {
+    const m = buildScaleLlama(root, 'llama-fp16-mem', lazy, 'fp16');
+    const data = weightBytes(m.file);
+    const p = prepareModel(m.file);
+    assert.ok(estimateScanBytes(p, 1) >= 2 * data, 'ONNX Runtime on CPU holds fp16 weights as fp32 too');
+    await assert.rejects(openModel(m.file, SCAN_VARIANT, { memoryLimitBytes: data }), (e: unknown) => isEngineError(e) && e.code === 'out-of-memory' && /^Loading this model needs about/.test(e.message));
+    const om = await openModel(m.file, SCAN_VARIANT, { memoryLimitBytes: 3 * data + 2 ** 28 });
+    await om.session.release();
+  });
+
   test('a block\'s feature map runs on the scan\'s session: clicking a block does not load the model again', async () => {
     const m = buildScaleLlama(root, 'llama-sessions', lazy, 'fp32');
     const variants = new Set<string>();
