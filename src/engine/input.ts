@@ -1,6 +1,6 @@
 import * as path from 'node:path';
 import { EngineError } from './errors';
-import { syntheticFeeds, textFeeds, type FeedTensor } from './inputs';
+import { syntheticFeeds, textFeeds, type FeedTensor } from './feeds';
 import { DT } from './onnx/dtype';
 import type { OpenModel } from './session';
 import { findTokenizer, loadTokenizer } from './tokenizer';

@@ -7,7 +7,7 @@ import { loadModel, type LoadedModel } from './onnx/load';
 import { locateBlocks } from './locate/registry';
 import { staticWidth } from './locate/width';
 import type { Location } from './locate/types';
-import { classifyInputs, type InputRole } from './inputs';
+import { classifyInputs, type InputRole } from './feeds';
 import { findTokenizer } from './tokenizer';
 
 export type Family = 'decoder' | 'encoder' | 'vision' | 'other';

@@ -10,7 +10,7 @@ import { checkMemory } from './memory';
 import { assertRunnable, prepareModel, type PreparedModel } from './inspect';
 import { externalizeInlineWeights, requireExternalFiles } from './onnx/load';
 import { exposeForScan, type Exposure } from './surgery';
-import type { FeedTensor } from './inputs';
+import type { FeedTensor } from './feeds';
 import { halvesToFloats } from './onnx/dtype';
 
 export interface SessionVariant {

@@ -9,7 +9,7 @@ import * as ort from 'onnxruntime-node';
 import { scanModel } from '../../src/engine/scan';
 import { openModel, SCAN_VARIANT, toOrtFeeds } from '../../src/engine/session';
 import { prepareModel } from '../../src/engine/inspect';
-import { classifyInputs, textFeeds } from '../../src/engine/inputs';
+import { classifyInputs, textFeeds } from '../../src/engine/feeds';
 
 export type Mode = 'plain' | 'scan';
 

@@ -1,7 +1,7 @@
 import { before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { scanModel } from '../../src/engine/scan';
-import { syntheticFeeds } from '../../src/engine/inputs';
+import { syntheticFeeds } from '../../src/engine/feeds';
 import { buildFused, buildGpt2, buildLlama, buildVit, type BuiltModel } from '../models/build';
 import { toAnonymous, toDynamo, toMergedIf } from '../models/layouts/variants';
 import { forwardText, forwardVit, type Forward } from '../models/reference';

@@ -12,7 +12,7 @@ import { weightBytes } from '../../src/worker/sessionCache';
 import { featureMap } from '../../src/engine/experiments/featureMap';
 import type { Opener } from '../../src/engine/experiments/forward';
 import { openModel, run, SCAN_VARIANT } from '../../src/engine/session';
-import { classifyInputs, textFeeds } from '../../src/engine/inputs';
+import { classifyInputs, textFeeds } from '../../src/engine/feeds';
 import { externalDataEntries } from '../../src/engine/onnx/build';
 import { GraphIndex } from '../../src/engine/onnx/graph';
 import { buildScaleLlama, q4RoundTrip, scaleSpec, type BuiltModel, type LlamaShape, type WeightFormat } from '../models/build';

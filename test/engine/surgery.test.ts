@@ -1,7 +1,7 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { openModel, run, toFloat32 } from '../../src/engine/session';
-import { textFeeds, type FeedTensor } from '../../src/engine/inputs';
+import { textFeeds, type FeedTensor } from '../../src/engine/feeds';
 import { buildFused, buildGpt2, buildLlama, type BuiltModel } from '../models/build';
 import { toMergedIf } from '../models/layouts/variants';
 import { tempDir } from '../fixtures';

@@ -5,7 +5,7 @@ import * as path from 'node:path';
 import { EngineClient } from '../../src/worker/client';
 import { SessionCache, weightBytes } from '../../src/worker/sessionCache';
 import { run } from '../../src/engine/session';
-import { classifyInputs, textFeeds } from '../../src/engine/inputs';
+import { classifyInputs, textFeeds } from '../../src/engine/feeds';
 import { isEngineError } from '../../src/engine/errors';
 import type { Progress } from '../../src/engine/types';
 import { buildGpt2, buildLlama, buildScaleLlama, scaleSpec, type BuiltModel } from '../models/build';

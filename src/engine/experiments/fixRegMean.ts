@@ -1,6 +1,6 @@
 import { EngineError } from '../errors';
 import { resolveInput } from '../input';
-import { syntheticFeeds, type FeedTensor } from '../inputs';
+import { syntheticFeeds, type FeedTensor } from '../feeds';
 import { DT } from '../onnx/dtype';
 import { patchGrid } from '../vision/patches';
 import { checkAbort, cosine, meanStd, sessions, type ExperimentBase } from './common';

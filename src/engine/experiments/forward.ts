@@ -1,6 +1,6 @@
 import type * as ort from 'onnxruntime-node';
 import { EngineError } from '../errors';
-import { textFeeds, type FeedTensor } from '../inputs';
+import { textFeeds, type FeedTensor } from '../feeds';
 import { DT, floatToHalf } from '../onnx/dtype';
 import { softmaxRows } from '../stats';
 import { openModel, run, toFloat32, type OpenModel, type SessionSettings, type SessionVariant } from '../session';
