@@ -22,7 +22,7 @@ const shape = TINYLLAMA_SHAPE;
 const modelFile = (f: WeightFormat) => path.join(cacheDir, `tinyllama-planted-${f}`, 'model.onnx');
 const complete = (f: WeightFormat) => path.join(cacheDir, `tinyllama-planted-${f}`, '.complete');
 
-/** Fewer timed runs as prompts get long: a 2048-token pass of a 1.1B model takes minutes on 2 cores. */
+/** Fewer timed runs as prompts get long: a 2048-token pass of the 1.1B model takes ~17 s on 2 cores. */
 function schedule(tokens: number): { warmup: number; runs: number } {
   return tokens <= 512 ? { warmup: 1, runs: 4 } : { warmup: 1, runs: 1 };
 }
@@ -97,31 +97,28 @@ async function main(): Promise<void> {
         timeRatio: plain.error || scan.error ? null : +(scan.wallMs / plain.wallMs).toFixed(2),
         rssRatio: plain.error || scan.error ? null : +(scan.peakRssMB / plain.peakRssMB).toFixed(2),
       });
-      printRow(rows[rows.length - 1]);
+      process.stderr.write(`  ${JSON.stringify({ plain, scan, exact })}\n`);
     }
   }
   process.stdout.write(`\nTinyLlama-1.1B-shaped planted model (${shape.layers} blocks, width ${shape.d}, FFN ${shape.ffn}, ${shape.heads}/${shape.kvHeads} heads, vocab ${shape.vocab}), ${machine()}\n`);
   process.stdout.write('each cell its own process; wall time is the median of the timed runs after one warm-up (4 runs up to 512 tokens, 1 at 2048)\n\n');
   process.stdout.write('| format | tokens | plain load (s) | scan load (s) | plain (s) | full scan (s) | time ratio | first block shown (s) | plain peak RSS (GB) | scan peak RSS (GB) | RSS ratio | planted pattern found |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|\n');
-  for (const r of rows) printRow(r, true);
+  for (const r of rows) tableRow(r);
   mkdirSync('bench-results', { recursive: true });
   writeFileSync(path.join('bench-results', 'scale.json'), JSON.stringify({ machine: machine(), shape, files, rows }, null, 2));
 }
 
-function printRow(r: Record<string, unknown>, table = false): void {
+function tableRow(r: Record<string, unknown>): void {
   const plain = r.plain as Measurement & { error?: string };
   const scan = r.scan as Measurement & { error?: string };
   const s = (ms: number) => (ms / 1000).toFixed(1);
   const gb = (mb: number) => (mb / 1024).toFixed(2);
-  if (!table) {
-    process.stderr.write(`  ${JSON.stringify({ plain, scan, exact: r.exact })}\n`);
-    return;
-  }
   if (plain.error || scan.error) {
     process.stdout.write(`| ${r.format} | ${r.tokens} | ${plain.error ?? ''} ${scan.error ?? ''} |||||||||| \n`);
     return;
   }
-  process.stdout.write(`| ${r.format} | ${r.tokens} | ${s(plain.loadMs)} | ${s(scan.loadMs)} | ${s(plain.wallMs)} | ${s(scan.wallMs)} | ${r.timeRatio}× | ${s(scan.firstResultMs)} | ${gb(plain.peakRssMB)} | ${gb(scan.peakRssMB)} | ${r.rssRatio}× | ${r.exact ? `yes (${scan.found!.tokens.length} tokens × ch ${scan.found!.channels.join(', ')}, blocks ${scan.found!.blocks[0]}–${scan.found!.blocks.at(-1)})` : `NO: ${JSON.stringify(scan.found)}`} |\n`);
+  const found = r.exact ? `yes (${scan.found!.tokens.length} tokens × ch ${scan.found!.channels.join(', ')}, blocks ${scan.found!.blocks[0]}–${scan.found!.blocks.at(-1)})` : `NO: ${JSON.stringify(scan.found)}`;
+  process.stdout.write(`| ${r.format} | ${r.tokens} | ${s(plain.loadMs)} | ${s(scan.loadMs)} | ${s(plain.wallMs)} | ${s(scan.wallMs)} | ${r.timeRatio}× | ${s(scan.firstResultMs)} | ${gb(plain.peakRssMB)} | ${gb(scan.peakRssMB)} | ${r.rssRatio}× | ${found} |\n`);
 }
 
 main().catch((e) => { process.stderr.write(`bench:scale failed: ${(e as Error).message}\n`); process.exitCode = 1; });
