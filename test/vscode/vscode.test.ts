@@ -46,7 +46,8 @@ describe('VS Code extension', { skip: SKIP }, () => {
       void page.exposeFunction('codeAutomationLog', (_type: string, args: unknown[]) => logs.push(printf(args)));
     });
     await page.goto(workbenchUrl(server, ws, [['extensionDevelopmentPath', REPO], ['extensionTestsPath', path.join(suite, 'index')], ['skipWelcome', 'true']]));
-    const code = await Promise.race([exit, new Promise<number>((r) => setTimeout(() => r(-1), 240_000))]);
+    // Unref'd: a pending 4-minute timer would otherwise hold the test process open after the suite ends.
+    const code = await Promise.race([exit, new Promise<number>((r) => setTimeout(() => r(-1), 240_000).unref())]);
     await page.screenshot({ path: path.join(shots, 'extension-tests.png') });
     await ctx.close();
     await server.stop();
