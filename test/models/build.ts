@@ -15,7 +15,7 @@ import { tokenizerConfig, tokenizerJson, vocabulary } from './tokenizer';
 /** Writes the test models, each in its own folder as `model.onnx` (+ tokenizer for text models). */
 export interface BuiltModel { name: string; file: string; spec: Spec; kind: 'text' | 'vision' }
 
-function emit(root: string, name: string, spec: Spec, model: ModelProto, opts: { kind?: 'text' | 'vision'; tokenizer?: boolean; externalData?: string} = {}): BuiltModel {
+function emit(root: string, name: string, spec: Spec, model: ModelProto, opts: { kind?: 'text' | 'vision'; tokenizer?: boolean; externalData?: string } = {}): BuiltModel {
   const dir = path.join(root, name);
   mkdirSync(dir, { recursive: true });
   const file = path.join(dir, 'model.onnx');
