@@ -76,11 +76,27 @@ export function scanTable(r: ScanResult): string {
   lines.push('');
   const th = r.settings.thresholds;
   if (r.massiveTokens.length) {
-    lines.push(`Massive activations (|a| > ${th.absolute} and ≥ ${th.ratio}× the median) on tokens ${r.massiveTokens.map((t) => `${tokenLabel(r, t)}@${t}`).join(', ')} in channels ${r.massiveChannels.join(', ')}.`);
+    lines.push(`Massive activations (|a| > ${th.absolute} and ≥ ${th.ratio}× the median) on ${massiveTokenList(r)} in channels ${r.massiveChannels.join(', ')}.`);
   } else {
     lines.push(`No massive activations (|a| > ${th.absolute} and ≥ ${th.ratio}× the median) in any block.`);
   }
   return lines.join('\n');
+}
+
+/**
+ * The massive tokens, grouped by text so a long prompt stays one line: `"<s>"@0, "."@4, "."@8` up
+ * to a few per text, then `"." ×120 (@4, @8, … @480)`.
+ */
+function massiveTokenList(r: ScanResult): string {
+  const byText = new Map<string, number[]>();
+  for (const t of r.massiveTokens) {
+    const label = tokenLabel(r, t);
+    byText.set(label, [...(byText.get(label) ?? []), t]);
+  }
+  const parts = [...byText].map(([label, at]) => (at.length <= 3
+    ? at.map((t) => `${label}@${t}`).join(', ')
+    : `${label} ×${at.length} (@${at[0]}, @${at[1]}, … @${at[at.length - 1]})`));
+  return `${r.massiveTokens.length === 1 ? 'token' : 'tokens'} ${parts.join(', ')}`;
 }
 
 export function inspectText(i: ModelInfo): string {

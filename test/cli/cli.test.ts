@@ -58,6 +58,13 @@ describe('scan', () => {
     assert.match(r.out, /Massive activations .* on tokens "<s>"@0, "\."@4, "\."@8 in channels 7, 42/);
   });
 
+  test('a long prompt\'s many massive tokens are grouped by text on one line', () => {
+    const r = cli('scan', gpt2.file, '--prompt', 'Summer is warm. '.repeat(40));
+    assert.equal(r.code, 0, r.err);
+    // 40 sentences of 4 tokens after <s>: a "." at 4, 8, … 160.
+    assert.match(r.out, /on tokens "<s>"@0, "\." ×40 \(@4, @8, … @160\) in channels 7, 42\./);
+  });
+
   test('finds the tokenizer one folder up (Optimum keeps models in onnx/)', () => {
     const dir = path.join(root, 'optimum-style');
     mkdirSync(path.join(dir, 'onnx'), { recursive: true });
