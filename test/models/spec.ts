@@ -1,3 +1,5 @@
+import { rng as uniform } from '../../src/engine/experiments/random';
+
 /**
  * The abstract weights of a planted transformer, independent of any ONNX layout. Each layout
  * writer turns the same spec into the graph a real exporter would write; the reference forward
@@ -58,9 +60,9 @@ export interface Planted {
 
 export type Rng = ReturnType<typeof rng>;
 
+/** The engine's seeded uniform generator, with Box–Muller normals on top for weights. */
 export function rng(seed: number) {
-  let s = seed >>> 0;
-  const u = () => { s = (s + 0x6d2b79f5) >>> 0; let t = s; t = Math.imul(t ^ (t >>> 15), t | 1); t ^= t + Math.imul(t ^ (t >>> 7), t | 61); return ((t ^ (t >>> 14)) >>> 0) / 4294967296; };
+  const u = uniform(seed);
   return { u, normal: () => Math.sqrt(-2 * Math.log(u() + 1e-12)) * Math.cos(2 * Math.PI * u()) };
 }
 

@@ -67,7 +67,6 @@ export function gpt2Model(s: Spec) {
   }
   const out = b.scope('transformer', () => b.scope('ln_f', () => layerNorm(b, x, b.weight('transformer.ln_f.weight', [d], f32(s.lnfG)), b.weight('transformer.ln_f.bias', [d], f32(s.lnfB)), s.eps)));
   const logits = b.scope('lm_head', () => b.o('MatMul', [out, b.weight('lm_head.weight', [d, s.vocab], f32(s.lmHead))]));
-  b.nodes.push(...[]);
   renameOutput(b, logits, 'logits');
   b.output('logits', DT.FLOAT, ['batch_size', 'sequence_length', s.vocab]);
   return makeModel(b.graph('main_graph'), { opset: 17 });
