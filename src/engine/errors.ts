@@ -17,7 +17,15 @@ export type ErrorCode =
   | 'runtime'
   | 'cancelled'
   | 'worker-crashed'
-  | 'bad-argument';
+  | 'bad-argument'
+  /** A file the run needs is not a regular, readable, sanely sized file. */
+  | 'bad-file'
+  /** The ONNX file parses but is not a valid model (cycles, impossible sizes, bad fields). */
+  | 'invalid-model'
+  /** The model produced NaN or infinite values where a measure needs finite ones. */
+  | 'non-finite'
+  /** An output path would overwrite an input (the model, its weights, tokenizer, config, or another output). */
+  | 'unsafe-output';
 
 export class EngineError extends Error {
   constructor(

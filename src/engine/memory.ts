@@ -37,7 +37,11 @@ export function estimateScanBytes(p: PreparedModel, tokens: number): number {
 export function checkMemory(p: PreparedModel, tokens: number | undefined, limit = availableMemory()): void {
   const need = estimateScanBytes(p, tokens ?? 1);
   if (need > limit) {
-    const gb = (x: number) => (x / 2 ** 30).toFixed(1);
+    const gb = (x: number) => (x / 2 ** 30).toLocaleString('en-US', { maximumFractionDigits: 1 });
+    // No real model needs a petabyte: such an estimate comes from corrupt or absurd declared sizes.
+    if (!Number.isFinite(need) || need > 2 ** 50) {
+      throw new EngineError('invalid-model', `The model declares sizes no machine can hold (width ${p.info.hiddenSize ?? '?'}, ${p.info.heads ?? '?'} heads, ${p.info.blocks} blocks${tokens ? `, ${tokens} tokens` : ''}); the file is corrupt or its shapes are wrong. Re-export the model.`);
+    }
     const what = tokens === undefined ? 'Loading this model' : `Scanning this model on ${tokens} tokens`;
     throw new EngineError('out-of-memory', `${what} needs about ${gb(need)} GB of memory but only ${gb(limit)} GB is available. Close other programs, ${tokens === undefined ? '' : 'use a shorter prompt, '}or open a smaller or quantized export of the model.`);
   }

@@ -8,10 +8,11 @@ import * as vm from 'node:vm';
 import { EngineError } from './errors';
 import { checkMemory } from './memory';
 import { assertRunnable, prepareModel, type PreparedModel } from './inspect';
-import { externalizeInlineWeights, requireExternalFiles } from './onnx/load';
+import { externalizeInlineWeights, pointWeightsAtRealFiles, requireExternalFiles } from './onnx/load';
 import { exposeForScan, type Exposure } from './surgery';
 import type { FeedTensor } from './feeds';
 import { halvesToFloats } from './onnx/dtype';
+import { printable } from './text';
 
 export interface SessionVariant {
   /** Full attention probabilities for all blocks (true) or these blocks. */
@@ -51,6 +52,7 @@ export async function openModel(file: string, variant: SessionVariant, settings:
   assertRunnable(prepared);
   checkMemory(prepared, undefined, settings.memoryLimitBytes);
   const exposure = exposeForScan(prepared, variant);
+  pointWeightsAtRealFiles(prepared.loaded);
   externalizeInlineWeights(prepared.loaded);
   const bytes = toBinary(ModelProtoSchema, prepared.loaded.proto);
   // The file's bytes are no longer referenced by the graph; let them go before ONNX Runtime loads,
@@ -64,7 +66,7 @@ export async function openModel(file: string, variant: SessionVariant, settings:
     // Failures reach the user as EngineErrors; ONNX Runtime's own log lines would duplicate them.
     logSeverityLevel: 4,
     // Weights stay where they are: the session reads them from the model's own folder.
-    extra: { session: { model_external_initializers_file_folder_path: prepared.loaded.dir } },
+    extra: { session: { model_external_initializers_file_folder_path: prepared.loaded.weightsDir } },
   };
   let session: ort.InferenceSession;
   try {
@@ -107,22 +109,60 @@ export function toFloat32(t: ort.Tensor): Float32Array {
 
 function runtimeError(e: unknown, p: PreparedModel): EngineError {
   const msg = (e as Error)?.message ?? String(e);
-  const name = path.basename(p.loaded.path);
-  if (/Could not find an implementation|NOT_IMPLEMENTED|not implemented/i.test(msg)) {
-    const op = /node\s*\(?([^)\s]+)\)?|for (\w+)\(/.exec(msg);
-    return new EngineError('runtime', `ONNX Runtime on CPU cannot run an operator of ${name}${op ? ` (${op[1] ?? op[2]})` : ''}: ${firstLine(msg)}. Try an fp32 export of the model.`);
+  const name = printable(path.basename(p.loaded.path));
+  const cause = ortCause(msg);
+  if (/Could not find an implementation|NOT_IMPLEMENTED|not implemented|No Op registered/i.test(msg)) {
+    const op = /No Op registered for (\S+)|for (\w+)\(/.exec(cause);
+    return new EngineError('runtime', `ONNX Runtime on CPU cannot run an operator of ${name}${op ? ` (${op[1] ?? op[2]})` : ''}: ${cause} Try an fp32 export of the model, or one made with a standard exporter.`);
   }
+  if (/IR version/i.test(msg)) return new EngineError('runtime', `ONNX Runtime cannot load ${name}: ${cause} Re-export the model with an exporter that writes a supported IR version.`);
+  if (/opset/i.test(msg) && /Opset \d+|domain_version|opset version/i.test(msg)) return new EngineError('runtime', `ONNX Runtime cannot load ${name}: ${cause} Re-export the model with an officially released opset.`);
   if (/external data|No such file|open file/i.test(msg)) {
-    return new EngineError('missing-external-data', `ONNX Runtime cannot read the weights of ${name}: ${firstLine(msg)}`);
+    return new EngineError('missing-external-data', `ONNX Runtime cannot read the weights of ${name}: ${cause}`);
   }
   if (/bad_alloc|Failed to allocate|out of memory/i.test(msg)) {
     return new EngineError('out-of-memory', `ONNX Runtime ran out of memory on ${name}. Use a shorter prompt or a smaller model.`);
   }
-  return new EngineError('runtime', `ONNX Runtime failed on ${name}: ${firstLine(msg)}`);
+  return new EngineError('runtime', `ONNX Runtime failed on ${name}: ${cause}`);
 }
 
-function firstLine(s: string): string {
-  return s.split('\n')[0].slice(0, 400);
+/**
+ * The cause in an ONNX Runtime message, without what only its developers need: the
+ * "[ONNXRuntimeError] : 1 : FAIL :" prefix, source locations ("/onnxruntime_src/…/model.cc:202")
+ * and the C++ signatures after them, which can be hundreds of characters long.
+ */
+export function ortCause(msg: string): string {
+  let s = msg.replace(/\[ONNXRuntimeError\]\s*:\s*\d+\s*:\s*\w+\s*:\s*/g, '');
+  const loc = /(?:\/?[\w.+-]+\/)*[\w.+-]+\.(?:cc|h|cpp|hpp|c):\d+\s+/g;
+  let out = '';
+  let last = 0;
+  for (let m = loc.exec(s); m; m = loc.exec(s)) {
+    out += s.slice(last, m.index);
+    let i = m.index + m[0].length;
+    // A C++ signature: identifier characters up to "(", its balanced argument list, an optional " const".
+    const head = /^[\w:<>,*&~\s]{1,300}?\(/.exec(s.slice(i));
+    if (head && /::|\s/.test(head[0])) {
+      let depth = 0;
+      let j = i + head[0].length - 1;
+      for (; j < s.length; j++) {
+        if (s[j] === '(') depth++;
+        else if (s[j] === ')' && --depth === 0) break;
+      }
+      i = j + 1;
+      const tail = /^(\s+const)?\s*/.exec(s.slice(i));
+      if (tail) i += tail[0].length;
+    } else {
+      // "tensorprotoutils.cc:594 GetExternalDataInfo TensorProto: …": drop the function name.
+      const fn = /^[A-Z]\w*\s+(?=[A-Z])/.exec(s.slice(i));
+      if (fn) i += fn[0].length;
+    }
+    last = i;
+    if (out && !/[\s.:]$/.test(out)) out += ': ';
+  }
+  s = (out + s.slice(last)).replace(/\s+/g, ' ').trim();
+  if (s.length > 1200) s = `${s.slice(0, 1200)}…`;
+  if (s && !/[.!?…]$/.test(s)) s += '.';
+  return printable(s);
 }
 
 let gc: (() => void) | undefined;

@@ -40,19 +40,30 @@ export class GraphIndex {
   }
 
   isConstant(tensor: string): boolean {
-    if (this.initializers.has(tensor)) return true;
-    const p = this.producer.get(tensor);
-    return !!p && (p.node.opType === 'Constant' || (p.node.opType === 'Identity' && this.isConstant(p.node.input[0])));
+    // Loops, not recursion: a long Identity chain must not exhaust the stack.
+    let t = tensor;
+    for (let steps = 0; steps < this.graph.node.length + 1; steps++) {
+      if (this.initializers.has(t)) return true;
+      const p = this.producer.get(t);
+      if (!p) return false;
+      if (p.node.opType === 'Constant') return true;
+      if (p.node.opType !== 'Identity') return false;
+      t = p.node.input[0];
+    }
+    return false;
   }
 
   initializer(tensor: string): TensorProto | undefined {
-    const t = this.initializers.get(tensor);
-    if (t) return t;
-    const p = this.producer.get(tensor);
-    if (p?.node.opType === 'Constant') return p.node.attribute.find((a) => a.name === 'value')?.t;
-    if (p?.node.opType === 'Identity') return this.initializer(p.node.input[0]);
-    // Dequantize/Cast of a weight still has the weight's shape.
-    if (p && (p.node.opType === 'DequantizeLinear' || p.node.opType === 'Cast')) return this.initializer(p.node.input[0]);
+    let t = tensor;
+    for (let steps = 0; steps < this.graph.node.length + 1; steps++) {
+      const init = this.initializers.get(t);
+      if (init) return init;
+      const p = this.producer.get(t);
+      if (p?.node.opType === 'Constant') return p.node.attribute.find((a) => a.name === 'value')?.t;
+      // Identity, and Dequantize/Cast of a weight, still have the weight's shape.
+      if (!p || !['Identity', 'DequantizeLinear', 'Cast'].includes(p.node.opType)) return undefined;
+      t = p.node.input[0];
+    }
     return undefined;
   }
 

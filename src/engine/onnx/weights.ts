@@ -29,7 +29,9 @@ export function readWeight(m: LoadedModel, g: GraphIndex, name: string): { data:
 function tensorBytes(m: LoadedModel, t: TensorProto): Uint8Array | undefined {
   const ext = externalLocation(t);
   if (!ext) return t.rawData.length ? t.rawData : undefined;
-  const fd = openSync(path.join(m.dir, ext.location), 'r');
+  // Before the session opens, locations are as written beside the model; after, relative to weightsDir.
+  const file = m.externalFiles.find((f) => f.file === ext.location)?.real ?? path.join(m.weightsDir, ext.location);
+  const fd = openSync(file, 'r');
   try {
     const buf = new Uint8Array(ext.length);
     readSync(fd, buf, 0, ext.length, ext.offset);

@@ -1,0 +1,165 @@
+import { readFileSync, realpathSync, statSync, type Stats } from 'node:fs';
+import * as path from 'node:path';
+import { EngineError, type ErrorCode } from './errors';
+import { printable } from './text';
+
+/**
+ * Every file the engine reads besides the model goes through here: it must be a regular file of a
+ * sane size (a FIFO would hang the read, /dev/zero would never end), and operating-system errors
+ * become sentences that say which file and what to do, never "EACCES: …".
+ */
+
+/** Sizes beyond which a sidecar or input file is refused, before it is read. */
+export const FILE_LIMITS = {
+  /** tokenizer.json: the largest real ones (Gemma 3, 262k tokens) are about 33 MB. */
+  tokenizer: 256 * 2 ** 20,
+  /** preprocessor_config.json, tokenizer_config.json, config.json: a few KB in practice. */
+  config: 4 * 2 ** 20,
+  /** Prompt, text and prompt-list files. */
+  text: 64 * 2 ** 20,
+  /** PNG / JPEG images. */
+  image: 256 * 2 ** 20,
+} as const;
+
+const SENTENCES: Record<string, (what: string, file: string) => string> = {
+  ENOENT: (w, f) => `The ${w} ${f} does not exist.`,
+  EACCES: (w, f) => `Permission denied for the ${w} ${f}: check its permissions (and those of its folders).`,
+  EPERM: (w, f) => `The operating system does not allow access to the ${w} ${f}.`,
+  EISDIR: (w, f) => `The ${w} ${f} is a folder; give the path of a file.`,
+  ENOTDIR: (w, f) => `A part of the path of the ${w} ${f} is a file, not a folder.`,
+  ELOOP: (w, f) => `The ${w} ${f} is a symbolic link that loops back on itself.`,
+  ENAMETOOLONG: (w, f) => `The path of the ${w} ${f} is too long.`,
+  EMFILE: (w) => `Too many files are open to read the ${w}; close some programs and try again.`,
+  ENFILE: (w) => `Too many files are open to read the ${w}; close some programs and try again.`,
+  ENOSPC: (w, f) => `The disk is full: the ${w} ${f} could not be written. Free some space and try again.`,
+  EDQUOT: (w, f) => `The disk quota is exhausted: the ${w} ${f} could not be written.`,
+  EROFS: (w, f) => `The ${w} ${f} is on a read-only file system.`,
+  EIO: (w, f) => `The disk reported an input/output error on the ${w} ${f}.`,
+  EBUSY: (w, f) => `The ${w} ${f} is busy (in use by another program).`,
+  ETXTBSY: (w, f) => `The ${w} ${f} is busy (in use by another program).`,
+  EXDEV: (w, f) => `The ${w} ${f} cannot be moved across file systems.`,
+  ENXIO: (w, f) => `The ${w} ${f} is a device or socket with nothing behind it.`,
+};
+
+/** A system error (err.code like 'EACCES') as an EngineError naming the file; other errors pass through. */
+export function fileError(e: unknown, file: string, what: string, code: ErrorCode = 'bad-file'): Error {
+  if (e instanceof EngineError) return e;
+  const sys = (e as NodeJS.ErrnoException)?.code;
+  const shown = printable(file);
+  const sentence = sys && SENTENCES[sys] ? SENTENCES[sys](what, shown) : `The ${what} ${shown} could not be read (${sys ?? printable((e as Error)?.message ?? String(e))}).`;
+  return new EngineError(sys === 'ENOENT' ? 'not-found' : code, sentence);
+}
+
+/** stat that follows links, with system errors mapped. */
+export function statFile(file: string, what: string): Stats {
+  try {
+    return statSync(file);
+  } catch (e) {
+    throw fileError(e, file, what);
+  }
+}
+
+/** The kind of a non-regular file, for messages. */
+export function kindOf(st: Stats): string {
+  if (st.isDirectory()) return 'a folder';
+  if (st.isFIFO()) return 'a named pipe (FIFO)';
+  if (st.isCharacterDevice() || st.isBlockDevice()) return 'a device';
+  if (st.isSocket()) return 'a socket';
+  return 'not a regular file';
+}
+
+/** Refuses anything but a regular file no larger than maxBytes; returns its stats. */
+export function requireRegularFile(file: string, what: string, maxBytes: number): Stats {
+  const st = statFile(file, what);
+  if (!st.isFile()) throw new EngineError('bad-file', `The ${what} ${printable(file)} is ${kindOf(st)}, not a regular file; give a regular file.`);
+  if (st.size > maxBytes) throw new EngineError('bad-file', `The ${what} ${printable(file)} is ${mb(st.size)}; ${what} files over ${mb(maxBytes)} are refused.`);
+  return st;
+}
+
+/** Reads a checked regular file's bytes. */
+export function readChecked(file: string, what: string, maxBytes: number): Buffer {
+  requireRegularFile(file, what, maxBytes);
+  try {
+    return readFileSync(file);
+  } catch (e) {
+    throw fileError(e, file, what);
+  }
+}
+
+/**
+ * Strict UTF-8: invalid bytes are reported with their offset, unless the caller opted in to
+ * replacement (then they become U+FFFD, as a lenient reader would do silently).
+ */
+export function decodeUtf8(bytes: Uint8Array, what: string, replaceInvalid = false): string {
+  if (replaceInvalid) return new TextDecoder('utf-8').decode(bytes);
+  try {
+    return new TextDecoder('utf-8', { fatal: true }).decode(bytes);
+  } catch {
+    const at = firstInvalidUtf8(bytes);
+    throw new EngineError('bad-prompt', `The ${what} is not valid UTF-8 (first invalid byte at offset ${at}). Save it as UTF-8, or allow replacement of invalid bytes (--replace-invalid-utf8).`);
+  }
+}
+
+/** Byte offset of the first byte that does not start or continue a valid UTF-8 sequence. */
+export function firstInvalidUtf8(b: Uint8Array): number {
+  let i = 0;
+  while (i < b.length) {
+    const c = b[i];
+    const n = c < 0x80 ? 0 : c >= 0xc2 && c <= 0xdf ? 1 : c >= 0xe0 && c <= 0xef ? 2 : c >= 0xf0 && c <= 0xf4 ? 3 : -1;
+    if (n < 0) return i;
+    for (let k = 1; k <= n; k++) {
+      const x = b[i + k];
+      let lo = 0x80, hi = 0xbf;
+      if (k === 1 && c === 0xe0) lo = 0xa0;
+      if (k === 1 && c === 0xed) hi = 0x9f;
+      if (k === 1 && c === 0xf0) lo = 0x90;
+      if (k === 1 && c === 0xf4) hi = 0x8f;
+      if (x === undefined || x < lo || x > hi) return i;
+    }
+    i += n + 1;
+  }
+  return -1;
+}
+
+/** A text input file (prompt, corpus, prompt list) read strictly: regular, bounded, UTF-8, not binary. */
+export function readTextFile(file: string, what: string, replaceInvalid = false): string {
+  const bytes = readChecked(file, what, FILE_LIMITS.text);
+  return textOf(bytes, what, replaceInvalid);
+}
+
+/** Text from bytes already read (standard input, files). A NUL byte marks a binary file. */
+export function textOf(bytes: Uint8Array, what: string, replaceInvalid = false): string {
+  const nul = bytes.indexOf(0);
+  if (nul >= 0) throw new EngineError('bad-prompt', `The ${what} looks binary (a NUL byte at offset ${nul}); give a text file.`);
+  return decodeUtf8(bytes, what, replaceInvalid);
+}
+
+/** JSON from a sidecar file; parse errors never echo the file's content. */
+export function readJsonFile(file: string, what: string, maxBytes: number = FILE_LIMITS.config): unknown {
+  const bytes = readChecked(file, what, maxBytes);
+  let text: string;
+  try {
+    text = new TextDecoder('utf-8', { fatal: true }).decode(bytes);
+  } catch {
+    throw new EngineError('bad-file', `The ${what} ${printable(file)} is not UTF-8 text (first invalid byte at offset ${firstInvalidUtf8(bytes)}); it is not a JSON file.`);
+  }
+  try {
+    return JSON.parse(text);
+  } catch (e) {
+    const at = /position (\d+)/.exec((e as Error).message)?.[1];
+    throw new EngineError('bad-file', `The ${what} ${printable(file)} is not valid JSON${at !== undefined ? ` (the error is at character ${at})` : ''}. Restore the file that came with the model.`);
+  }
+}
+
+/** The path with every link resolved; the path itself when it does not exist (yet). */
+export function realOrSelf(file: string): string {
+  try {
+    return realpathSync.native(file);
+  } catch {
+    return path.resolve(file);
+  }
+}
+
+function mb(n: number): string {
+  return n >= 2 ** 30 ? `${(n / 2 ** 30).toFixed(1)} GB` : `${(n / 2 ** 20).toFixed(1)} MB`;
+}

@@ -1,0 +1,93 @@
+import { closeSync, constants, existsSync, fsyncSync, openSync, renameSync, statSync, unlinkSync, writeFileSync, writeSync, type Stats } from 'node:fs';
+import * as path from 'node:path';
+import { EngineError } from './errors';
+import { fileError, realOrSelf } from './files';
+import { loadModel } from './onnx/load';
+import { printable } from './text';
+
+/**
+ * Results are written only where they cannot destroy an input: never onto the model, its weight
+ * files, its tokenizer or config, an input file of the run, or another output of the same run —
+ * after following every link, and by inode, so hard links are caught too. Writes go through a
+ * temporary file renamed into place, so an interrupted write never leaves half a file.
+ */
+
+export interface Protected { file: string; what: string }
+
+/** Files next to a model that describe it; an output must never replace one of them. */
+const SIDECARS = ['tokenizer.json', 'tokenizer_config.json', 'special_tokens_map.json', 'preprocessor_config.json', 'config.json', 'generation_config.json', 'genai_config.json', 'vocab.json', 'merges.txt', 'tokenizer.model'];
+
+/** The model, its external weight files (as written in the graph, present or not) and its sidecars. */
+export function modelFiles(modelPath: string): Protected[] {
+  const out: Protected[] = [{ file: modelPath, what: 'model' }];
+  const dir = path.dirname(path.resolve(modelPath));
+  for (const d of [dir, path.dirname(dir)]) for (const name of SIDECARS) {
+    const f = path.join(d, name);
+    if (existsSync(f)) out.push({ file: f, what: `model's ${name}` });
+  }
+  try {
+    for (const f of loadModel(modelPath).externalFiles) out.push({ file: f.resolved, what: `model's weight file ${f.file}` });
+  } catch {
+    // A model that cannot be read fails the run with its own message; its file is still protected.
+  }
+  return out;
+}
+
+interface Identity { real: string; dev?: number; ino?: number }
+
+function identity(file: string): Identity {
+  const abs = path.resolve(file);
+  let real = realOrSelf(abs);
+  if (real === abs && !existsSync(abs)) real = path.join(realOrSelf(path.dirname(abs)), path.basename(abs));
+  let st: Stats | undefined;
+  try { st = statSync(abs); } catch { /* not there yet */ }
+  return { real, dev: st?.dev, ino: st?.ino };
+}
+
+const same = (a: Identity, b: Identity) => a.real === b.real || (a.ino !== undefined && a.ino === b.ino && a.dev === b.dev && a.ino !== 0);
+
+/** Refuses outputs that resolve to an input or to each other. `targets` are (label, path) pairs, e.g. ['--out', f]. */
+export function checkOutputs(targets: [string, string][], inputs: Protected[]): void {
+  const ids = targets.map(([, f]) => identity(f));
+  const inputIds = inputs.map((p) => ({ ...p, id: identity(p.file) }));
+  targets.forEach(([label, file], k) => {
+    let st: Stats | undefined;
+    try { st = statSync(file); } catch { /* a new file */ }
+    if (st?.isDirectory()) throw new EngineError('unsafe-output', `${label} ${printable(file)} is a folder; give a file name for the output.`);
+    const hit = inputIds.find((p) => same(p.id, ids[k]));
+    if (hit) throw new EngineError('unsafe-output', `${label} ${printable(file)} is the ${hit.what}${hit.id.real !== path.resolve(file) ? ` (${printable(hit.id.real)})` : ''}; writing there would destroy it. Choose another output file.`);
+    for (let j = 0; j < k; j++) {
+      if (same(ids[j], ids[k])) throw new EngineError('unsafe-output', `${targets[j][0]} and ${label} both name ${printable(ids[k].real)}; one would overwrite the other. Give them different files.`);
+    }
+  });
+}
+
+/**
+ * Writes text atomically: a temporary file beside the target, flushed, then renamed over it (the
+ * real file when the target is a link, which stays a link). Devices and pipes (/dev/stdout) are
+ * written directly, since they cannot be replaced.
+ */
+export function writeFileAtomic(file: string, text: string, what = 'output file'): void {
+  const target = realOrSelf(path.resolve(file));
+  let st: Stats | undefined;
+  try { st = statSync(target); } catch { /* new file */ }
+  if (st && !st.isFile()) {
+    if (st.isDirectory()) throw new EngineError('unsafe-output', `The ${what} ${printable(file)} is a folder; give a file name.`);
+    try { writeFileSync(target, text); return; } catch (e) { throw fileError(e, file, what, 'unsafe-output'); }
+  }
+  const tmp = path.join(path.dirname(target), `.${path.basename(target)}.${process.pid}.${Date.now().toString(36)}.tmp`);
+  let fd: number | undefined;
+  try {
+    fd = openSync(tmp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, st ? st.mode & 0o777 : 0o644);
+    const buf = Buffer.from(text, 'utf8');
+    for (let off = 0; off < buf.length;) off += writeSync(fd, buf, off, buf.length - off);
+    fsyncSync(fd);
+    closeSync(fd);
+    fd = undefined;
+    renameSync(tmp, target);
+  } catch (e) {
+    if (fd !== undefined) try { closeSync(fd); } catch { /* already failing */ }
+    try { unlinkSync(tmp); } catch { /* never created */ }
+    throw fileError(e, file, what, 'unsafe-output');
+  }
+}
