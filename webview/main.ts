@@ -94,7 +94,7 @@ async function run(): Promise<void> {
       ? (st.model.hasTokenizer && !idsText ? { prompt: st.prompt } : { ids: (idsText ?? '').split(/[\s,]+/).filter(Boolean).map(Number) })
       : { image: st.image };
     const r = await call('run', args);
-    st.status = `${r.tokens.length} tokens · ${r.massiveTokens.length ? `massive activations on ${r.massiveTokens.length} tokens in channels ${r.massiveChannels.join(', ')}` : 'no massive activations'} · ${Math.round(r.timing.runMs)} ms`;
+    st.status = `${r.nonFinite ? `NOT VALID: NaN/Inf from block ${r.nonFinite.firstLayer} · ` : ''}${r.tokens.length} tokens · ${r.massiveTokens.length ? `massive activations on ${r.massiveTokens.length} tokens in channels ${r.massiveChannels.join(', ')}` : 'no massive activations'} · ${Math.round(r.timing.runMs)} ms`;
     persist();
   } catch (e) {
     st.status = (e as Error).message;
@@ -221,6 +221,7 @@ function renderOverview(): void {
   box.replaceChildren(
     h('div', { class: 'section-head' }, h('h2', {}, 'Layer-wise overview'),
       h('vscode-button', { appearance: 'icon', title: 'Save as PNG', 'aria-label': 'Save overview as PNG', onclick: () => void savePng('overview', canvas) }, '⤓')),
+    ...(r.warnings ?? []).map((w) => h('p', { class: 'warning', role: 'alert' }, `⚠ ${w}`)),
     h('div', { class: 'chart' }, canvas),
     h('div', { id: 'blocks', class: 'blocks', role: 'toolbar', 'aria-label': 'Blocks' }));
   const fg = css('--vscode-editor-foreground', '#ccc');

@@ -7,6 +7,7 @@ import type { SuperWeightsResult } from '../engine/experiments/superWeights';
 import type { FixRegMeanResult } from '../engine/experiments/fixRegMean';
 import type { ModelInfo } from '../engine/inspect';
 import type { ScanResult } from '../engine/types';
+import { printable } from '../engine/text';
 
 /** The JSON contract of `scan --json` (documented in the README; extra fields are allowed). */
 export function scanJson(r: ScanResult) {
@@ -14,7 +15,10 @@ export function scanJson(r: ScanResult) {
     model: { family: r.model.family, blocks: r.model.blocks, hiddenSize: r.model.hiddenSize, heads: r.model.heads, dtype: r.model.dtype, path: r.model.path, matcher: r.model.matcher, warnings: r.model.warnings },
     tokens: r.tokens.map((t, i) => ({ ...t, kind: r.tokenKinds[i] })),
     outlierFeatures: r.outlierFeatures,
-    layers: r.layers.map((l) => ({ index: l.index, median: l.median, ratio: l.ratio, top: l.top, massive: l.massive, massiveTruncated: l.massiveTruncated, maxPerToken: l.maxPerToken, topChannels: l.topChannels })),
+    valid: r.nonFinite === null,
+    warnings: r.warnings,
+    nonFinite: r.nonFinite,
+    layers: r.layers.map((l) => ({ index: l.index, median: finiteOrNull(l.median), ratio: l.ratio, nonFinite: l.nonFinite, top: l.top, massive: l.massive, massiveTruncated: l.massiveTruncated, maxPerToken: l.maxPerToken, topChannels: l.topChannels })),
     attention: r.attention.map((a) => ({ layer: a.layer, massiveTokenShare: a.massiveTokenShare, heads: a.heads, perHeadShare: a.perHeadShare, sinkScores: a.sinkScores, source: a.source })),
     massiveTokens: r.massiveTokens,
     massiveChannels: r.massiveChannels,
@@ -23,6 +27,9 @@ export function scanJson(r: ScanResult) {
     timing: r.timing,
   };
 }
+
+/** JSON has no NaN: say null rather than let JSON.stringify do it silently. */
+const finiteOrNull = (v: number) => (Number.isFinite(v) ? v : null);
 
 export function inspectJson(i: ModelInfo) {
   return {
@@ -35,7 +42,8 @@ export function inspectJson(i: ModelInfo) {
   };
 }
 
-const fmt = (v: number) => {
+const fmt = (v: number | null) => {
+  if (v === null || Number.isNaN(v)) return 'n/a';
   const a = Math.abs(v);
   if (a === 0) return '0';
   if (a >= 1000) return v.toFixed(0);
@@ -46,8 +54,7 @@ const fmt = (v: number) => {
 
 function tokenLabel(r: ScanResult, t: number): string {
   const text = r.tokens[t]?.text ?? `#${t}`;
-  const clean = JSON.stringify(text.length > 10 ? `${text.slice(0, 9)}…` : text);
-  return clean;
+  return `"${printable(text.length > 10 ? `${text.slice(0, 9)}…` : text)}"`;
 }
 
 /** The paper's layer-wise table: top-1/2/3 with token and channel, median, ratio, massive? */
@@ -56,17 +63,21 @@ export function scanTable(r: ScanResult): string {
   const m = r.model;
   lines.push(`${m.path}`);
   lines.push(`${m.family} · ${m.blocks} blocks · width ${m.hiddenSize ?? '?'}${m.heads ? ` · ${m.heads} heads` : ''} · ${m.dtype} · located by ${m.matcher}`);
-  lines.push(`${r.tokens.length} tokens: ${r.tokens.slice(0, 16).map((t) => JSON.stringify(t.text)).join(' ')}${r.tokens.length > 16 ? ' …' : ''}`);
+  lines.push(`${r.tokens.length} tokens: ${r.tokens.slice(0, 16).map((t) => `"${printable(t.text)}"`).join(' ')}${r.tokens.length > 16 ? ' …' : ''}`);
   for (const w of m.warnings) lines.push(`warning: ${w}`);
+  for (const w of r.warnings) lines.push(`WARNING: ${w}`);
   lines.push('');
-  const rows = [['layer', 'top-1', 'top-2', 'top-3', 'median', 'ratio', 'massive', 'attn→massive']];
+  const bad = r.nonFinite !== null;
+  const rows = [['layer', 'top-1', 'top-2', 'top-3', 'median', 'ratio', 'massive', 'attn→massive', ...(bad ? ['NaN/Inf'] : [])]];
   for (const l of r.layers) {
     const cell = (k: number) => {
       const a = l.top[k];
       return a ? `${fmt(a.value)} ${tokenLabel(r, a.token)}@${a.token} ch${a.channel}` : '';
     };
     const share = r.attention[l.index]?.massiveTokenShare;
-    rows.push([String(l.index), cell(0), cell(1), cell(2), fmt(l.median), `${fmt(l.ratio)}×`, l.massive.length ? `yes (${l.massive.length})` : 'no', share === null || share === undefined ? '—' : `${(share * 100).toFixed(1)}%`]);
+    const shown = share === null || share === undefined || !Number.isFinite(share) ? '—' : `${(share * 100).toFixed(1)}%`;
+    rows.push([String(l.index), cell(0), cell(1), cell(2), fmt(l.median), l.ratio === null ? 'n/a' : `${fmt(l.ratio)}×`, l.massive.length ? `yes (${l.massive.length})` : 'no', shown,
+      ...(bad ? [l.nonFinite.count ? l.nonFinite.count.toLocaleString('en-US') : '0'] : [])]);
   }
   const widths = rows[0].map((_, c) => Math.max(...rows.map((row) => row[c].length)));
   for (const [i, row] of rows.entries()) {
@@ -75,6 +86,7 @@ export function scanTable(r: ScanResult): string {
   }
   lines.push('');
   const th = r.settings.thresholds;
+  if (bad) lines.push(`NOT VALID: non-finite values (NaN / Inf) from block ${r.nonFinite!.firstLayer} on; the massive activations below are among the finite values only.`);
   if (r.massiveTokens.length) {
     lines.push(`Massive activations (|a| > ${th.absolute} and ≥ ${th.ratio}× the median) on ${massiveTokenList(r)} in channels ${r.massiveChannels.join(', ')}.`);
   } else {
@@ -154,11 +166,12 @@ export function scanManyText(r: ScanManyResult): string {
 
 export function featureMapText(r: FeatureMapResult): string {
   const lines = [`block ${r.layer}: |activation| of ${r.tokens.length} tokens × ${r.columns.length} columns (median ${fmt(r.median)}, max ${fmt(r.maxAbs)})`];
+  if (r.nonFinite) lines.push(`WARNING: not valid: ${r.nonFinite.toLocaleString('en-US')} values of this block are NaN or infinite; the map shows the finite ones.`);
   lines.push(`massive channels: ${r.massiveChannels.length ? r.massiveChannels.join(', ') : 'none'}`);
   const shown = r.columns.map((c, i) => [c, i] as const).filter(([c]) => c.massive).slice(0, 8);
   if (shown.length) {
     lines.push('', ...table([['token', 'kind', ...shown.map(([c]) => `ch${c.from}`), 'max other'],
-      ...r.values.map((row, t) => [`${t} ${JSON.stringify(r.tokens[t]?.text ?? '')}`, r.tokenKinds[t], ...shown.map(([, i]) => fmt(row[i])), fmt(Math.max(...row.filter((_, i) => !r.columns[i].massive)))])]));
+      ...r.values.map((row, t) => [`${t} "${printable(r.tokens[t]?.text ?? '')}"`, r.tokenKinds[t], ...shown.map(([, i]) => fmt(row[i])), fmt(Math.max(...row.filter((_, i) => !r.columns[i].massive)))])]));
   }
   if (r.patchMap) lines.push('', `patch map (${r.patchMap.rows}×${r.patchMap.cols}, max |a| per patch):`, ...r.patchMap.values.map((row) => row.map((v) => fmt(v).padStart(7)).join(' ')));
   return lines.join('\n');
@@ -170,7 +183,7 @@ export function interveneText(r: InterveneResult): string {
   if (r.changed.length) lines.push('', ...table([['token', 'channel', 'from', 'to'], ...r.changed.map((c) => [String(c.token), String(c.channel), fmt(c.from), fmt(c.to)])]));
   lines.push('');
   if (r.klMean !== null) lines.push(`next-token KL (original ‖ intervened): mean ${r.klMean.toExponential(3)}, max ${r.klMax!.toExponential(3)} nats; top-1 agreement ${((r.top1Agreement ?? 0) * 100).toFixed(1)}%`);
-  if (r.perplexity) lines.push(`perplexity on ${r.perplexity.source === 'sample' ? 'the built-in sample text' : r.perplexity.source === 'text' ? 'the given text' : 'the input'} (${r.perplexity.tokens} tokens): ${fmt(r.perplexity.before)} → ${fmt(r.perplexity.after)}`);
+  if (r.perplexity) lines.push(`perplexity on ${r.perplexity.source === 'sample' ? 'the built-in sample text' : r.perplexity.source === 'text' ? 'the given text' : 'the input'} (${r.perplexity.tokens} tokens): ${fmt(r.perplexity.before)} → ${r.perplexity.after === null ? 'undefined (NaN)' : r.perplexity.after === Infinity ? '∞' : fmt(r.perplexity.after)}`);
   return lines.join('\n');
 }
 
@@ -197,7 +210,8 @@ export function superWeightsText(r: SuperWeightsResult): string {
 }
 
 export function fixRegMeanText(r: FixRegMeanResult): string {
-  const row = (name: string, c: FixRegMeanResult['fixRegMean']) => [name, c.relativeL2.toExponential(2), c.cosine.toFixed(5), c.top1Agreement === null ? '—' : `${(c.top1Agreement * 100).toFixed(0)}%`];
+  const row = (name: string, c: FixRegMeanResult['fixRegMean']) => (c ? [name, c.relativeL2.toExponential(2), c.cosine.toFixed(5), c.top1Agreement === null ? '—' : `${(c.top1Agreement * 100).toFixed(0)}%`] : [name, 'NaN/Inf', '—', '—']);
   return [`${r.registers} registers, ${r.tokens} tokens, averaged over ${r.images} ${r.inputKind}`, '',
-    ...table([['registers at every block', 'output change (rel. L2)', 'cosine', 'top-1 agreement'], row('set to their mean (Fix-Reg-Mean)', r.fixRegMean), row('set to zero', r.zeroRegisters)])].join('\n');
+    ...table([['registers at every block', 'output change (rel. L2)', 'cosine', 'top-1 agreement'], row('set to their mean (Fix-Reg-Mean)', r.fixRegMean), row('set to zero', r.zeroRegisters)]),
+    ...(r.notes ?? []).map((n) => `note: ${n}`)].join('\n');
 }

@@ -15,7 +15,9 @@ export function toCsv(rows: Row[]): string {
   const cols = Object.keys(rows[0]);
   const cell = (v: Row[string]) => {
     if (v === null || v === undefined) return '';
-    const s = String(v);
+    // Token texts come from the model's tokenizer: one starting with = + @ would run as a formula
+    // in a spreadsheet, so such text cells get a leading apostrophe (numbers are never touched).
+    const s = typeof v === 'string' && /^[=+@\t\r]/.test(v) ? `'${v}` : String(v);
     return /[",\n\r]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
   };
   return [cols.join(','), ...rows.map((r) => cols.map((c) => cell(r[c])).join(','))].join('\n') + '\n';
@@ -59,8 +61,8 @@ export function superWeightsCsv(r: SuperWeightsResult): string {
 
 export function fixRegMeanCsv(r: FixRegMeanResult): string {
   return toCsv([
-    { variant: 'fix-reg-mean', relative_l2: r.fixRegMean.relativeL2, cosine: r.fixRegMean.cosine, top1_agreement: r.fixRegMean.top1Agreement },
-    { variant: 'zero-registers', relative_l2: r.zeroRegisters.relativeL2, cosine: r.zeroRegisters.cosine, top1_agreement: r.zeroRegisters.top1Agreement },
+    { variant: 'fix-reg-mean', relative_l2: r.fixRegMean?.relativeL2 ?? null, cosine: r.fixRegMean?.cosine ?? null, top1_agreement: r.fixRegMean?.top1Agreement ?? null },
+    { variant: 'zero-registers', relative_l2: r.zeroRegisters?.relativeL2 ?? null, cosine: r.zeroRegisters?.cosine ?? null, top1_agreement: r.zeroRegisters?.top1Agreement ?? null },
   ]);
 }
 

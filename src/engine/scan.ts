@@ -3,10 +3,11 @@ import * as path from 'node:path';
 import { EngineError } from './errors';
 import { checkMemory } from './memory';
 import { openModel, run, SCAN_VARIANT, toFloat32, type OpenModel, type SessionVariant } from './session';
-import { attentionShareFromSums, int8Outliers, layerStats, PAPER_THRESHOLDS, sinkScoresFromSums } from './stats';
+import { attentionShareFromSums, int8Outliers, layerStats, PAPER_THRESHOLDS, sinkScoresFromSums, topRatio } from './stats';
 import { textTokenKinds, visionTokenKinds } from './experiments/tokenKinds';
 import { patchCount } from './vision/patches';
 import { resolveInput } from './input';
+import { printable } from './text';
 import type { AttentionResult, LayerResult, ScanResult, TokenInfo } from './types';
 
 export interface ScanOptions extends ExperimentBase, InputOptions {
@@ -60,9 +61,8 @@ export async function scanModel(file: string, opts: ScanOptions = {}): Promise<S
     const x = toFloat32(t);
     const s = layerStats(x, tokensN, channels, topK, thresholds);
     outlierCounts.push(s);
-    const top1 = s.top[0] ? Math.abs(s.top[0].value) : 0;
     layers.push({
-      index: b, tensor: name, median: s.median, top: s.top, ratio: s.median > 0 ? top1 / s.median : Infinity,
+      index: b, tensor: name, median: s.median, top: s.top, ratio: topRatio(s.top[0]?.value, s.median), nonFinite: s.nonFinite,
       massive: s.massive, massiveTruncated: s.massiveTruncated, maxPerToken: Array.from(s.maxPerToken),
       topChannels: topChannels(s.maxPerChannel, 8),
     });
@@ -75,12 +75,23 @@ export async function scanModel(file: string, opts: ScanOptions = {}): Promise<S
   // Unfused graphs may hide the head count until the probabilities come back.
   if (!info.heads) info.heads = attention.find((a) => a.heads > 0 && a.source === 'softmax')?.heads ?? null;
   for (const t of Object.values(outputs)) (t as ort.Tensor & { dispose?: () => void }).dispose?.();
+  const warnings: string[] = [];
+  const firstBad = layers.find((l) => l.nonFinite.count > 0);
+  const nonFinite = firstBad ? { firstLayer: firstBad.index, tensor: firstBad.tensor, count: layers.reduce((a, l) => a + l.nonFinite.count, 0), layers: layers.filter((l) => l.nonFinite.count).length } : null;
+  if (firstBad) warnings.push(nonFiniteWarning(firstBad));
   const tokenKinds = textModel ? textTokenKinds(tokens) : info.family === 'vision' ? visionTokenKinds(tokens.length, patchCount(m)) : tokens.map(() => 'other');
   return {
     model: info, tokens, layers, attention, massiveTokens, massiveChannels, tokenKinds,
     outlierFeatures: int8Outliers(outlierCounts, tokens.length),
-    settings: { thresholds, topK }, input, timing: { loadMs, runMs, statsMs },
+    settings: { thresholds, topK }, input, timing: { loadMs, runMs, statsMs }, nonFinite, warnings,
   };
+}
+
+/** The sentence a scan with NaN / ±Inf carries: where they start, and what that means. */
+export function nonFiniteWarning(l: LayerResult): string {
+  const n = l.nonFinite;
+  const kinds = [n.nan && `${n.nan.toLocaleString('en-US')} NaN`, n.posInf && `${n.posInf.toLocaleString('en-US')} +Inf`, n.negInf && `${n.negInf.toLocaleString('en-US')} −Inf`].filter(Boolean).join(', ');
+  return `Not a valid scan: the output of block ${l.index} (tensor ${printable(l.tensor)}) holds ${kinds}${n.first ? `, first at token ${n.first.token}, channel ${n.first.channel}` : ''}. Statistics below count only the finite values. The model's weights or inputs produce non-finite numbers from this block on; check the weights (NaN / Inf or fp16 overflow) before reading anything into the activations.`;
 }
 
 /** [batch=1, tokens, channels] (or [tokens, channels]) with channels last. */

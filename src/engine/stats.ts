@@ -14,8 +14,20 @@ export interface Thresholds {
 
 export const PAPER_THRESHOLDS: Thresholds = { absolute: 100, ratio: 1000 };
 
+/** NaN and ±Infinity in a hidden state: a result (the model is broken there), never folded into the statistics. */
+export interface NonFinite {
+  count: number;
+  nan: number;
+  posInf: number;
+  negInf: number;
+  /** The first non-finite entry in token-major order. */
+  first: { token: number; channel: number } | null;
+}
+
 export interface LayerStats {
+  /** Median |a| over the finite entries (NaN when there are none). */
   median: number;
+  nonFinite: NonFinite;
   top: Activation[];
   massive: Activation[];
   /** True when more massive activations exist than were listed. */
@@ -86,17 +98,32 @@ export function kthSmallestAbs(x: Float32Array, k: number, alsoBelow = false): n
   return [below, kth];
 }
 
-/** Exact median of |x| (mean of the two middle values for an even count). */
-export function medianAbs(x: ArrayLike<number>): number {
-  const n = x.length;
-  if (n === 0) return NaN;
+/** How many entries of x are NaN or ±Infinity (exponent bits all ones). */
+export function countNonFinite(x: Float32Array): number {
+  const bits = new Uint32Array(x.buffer, x.byteOffset, x.length);
+  let n = 0;
+  for (let i = 0; i < bits.length; i++) if ((bits[i] & 0x7f800000) === 0x7f800000) n++;
+  return n;
+}
+
+/**
+ * Exact median of the finite |x| (mean of the two middle values for an even count); NaN when no
+ * entry is finite. Non-finite bit patterns sort above every finite one, so the radix selection
+ * only has to be told how many finite entries there are.
+ */
+export function medianAbs(x: ArrayLike<number>, nonFinite?: number): number {
   if (x instanceof Float32Array) {
+    const n = x.length - (nonFinite ?? countNonFinite(x));
+    if (n <= 0) return NaN;
     if (n % 2) return kthSmallestAbs(x, n >> 1);
     const [lo, hi] = kthSmallestAbs(x, n >> 1, true);
     return (lo + hi) / 2;
   }
-  const a = new Float64Array(n);
-  for (let i = 0; i < n; i++) a[i] = Math.abs(x[i]);
+  const finite: number[] = [];
+  for (let i = 0; i < x.length; i++) if (Number.isFinite(x[i])) finite.push(Math.abs(x[i]));
+  const n = finite.length;
+  if (n === 0) return NaN;
+  const a = Float64Array.from(finite);
   const hiMid = selectKth(a, n >> 1);
   if (n % 2) return hiMid;
   // After selection everything left of n/2 is ≤ the pivot: the lower middle is their maximum.
@@ -137,19 +164,29 @@ export function topKAbs(x: ArrayLike<number>, channels: number, k: number): Acti
 }
 
 export function layerStats(x: ArrayLike<number>, tokens: number, channels: number, topK: number, th: Thresholds, maxMassive = 1000): LayerStats {
-  const median = medianAbs(x);
+  const bad = x instanceof Float32Array ? countNonFinite(x) : Array.prototype.filter.call(x, (v: number) => !Number.isFinite(v)).length;
+  const median = medianAbs(x, bad);
   const top = new TopAbs(topK);
   const maxPerToken = new Float32Array(tokens);
   const maxPerChannel = new Float32Array(channels);
   const outlierTokens = new Uint32Array(channels);
   const massive: Activation[] = [];
+  const nonFinite: NonFinite = { count: bad, nan: 0, posInf: 0, negInf: 0, first: null };
   let truncated = false;
-  const bar = Math.max(th.absolute, th.ratio * median);
+  // With no finite median there is no "×1000 the median" to pass: nothing is massive.
+  const bar = Number.isFinite(median) ? Math.max(th.absolute, th.ratio * median) : Infinity;
   for (let t = 0; t < tokens; t++) {
     const row = t * channels;
     for (let c = 0; c < channels; c++) {
       const v = x[row + c];
       const a = Math.abs(v);
+      if (bad && !(a <= Number.MAX_VALUE)) {
+        if (a !== a) nonFinite.nan++;
+        else if (v > 0) nonFinite.posInf++;
+        else nonFinite.negInf++;
+        nonFinite.first ??= { token: t, channel: c };
+        continue;
+      }
       if (a > maxPerToken[t]) maxPerToken[t] = a;
       if (a > maxPerChannel[c]) maxPerChannel[c] = a;
       if (a >= INT8_OUTLIER.magnitude) outlierTokens[c]++;
@@ -161,7 +198,14 @@ export function layerStats(x: ArrayLike<number>, tokens: number, channels: numbe
     }
   }
   massive.sort((p, q) => Math.abs(q.value) - Math.abs(p.value));
-  return { median, top: top.activations(x, channels), massive, massiveTruncated: truncated, maxPerToken, maxPerChannel, outlierTokens };
+  return { median, nonFinite, top: top.activations(x, channels), massive, massiveTruncated: truncated, maxPerToken, maxPerChannel, outlierTokens };
+}
+
+/** |top-1| ÷ median, or null when it is not a number (median 0, no finite entries). */
+export function topRatio(top1: number | undefined, median: number): number | null {
+  if (top1 === undefined || !(median > 0) || !Number.isFinite(median)) return null;
+  const r = Math.abs(top1) / median;
+  return Number.isFinite(r) ? r : null;
 }
 
 /**

@@ -1,5 +1,5 @@
 import type { ModelInfo } from './inspect';
-import type { Activation, Thresholds } from './stats';
+import type { Activation, NonFinite, Thresholds } from './stats';
 
 export interface TokenInfo { index: number; id: number | null; text: string }
 
@@ -9,8 +9,10 @@ export interface LayerResult {
   tensor: string;
   median: number;
   top: Activation[];
-  /** |top-1| / median. */
-  ratio: number;
+  /** |top-1| / median; null when that is not a number (median 0, or no finite value). */
+  ratio: number | null;
+  /** NaN / ±Inf entries of the block's output (count 0 for a healthy block). */
+  nonFinite: NonFinite;
   massive: Activation[];
   massiveTruncated: boolean;
   maxPerToken: number[];
@@ -44,6 +46,10 @@ export interface ScanResult {
   settings: { thresholds: Thresholds; topK: number };
   input: { kind: 'text' | 'ids' | 'image' | 'synthetic'; tokenizer: string | null; note?: string };
   timing: { loadMs: number; runMs: number; statsMs: number };
+  /** Where NaN or ±Inf first appear; null when every block is finite. A scan with them is not valid. */
+  nonFinite: { firstLayer: number; tensor: string; count: number; layers: number } | null;
+  /** What makes these results doubtful, in sentences. */
+  warnings: string[];
 }
 
 export interface Progress { stage: 'load' | 'session' | 'run' | 'stats'; message: string; done?: number; total?: number }

@@ -45,7 +45,7 @@ export class ActivationTree implements vscode.TreeDataProvider<TreeNode> {
     const scan = this.scans.get(node.file);
     if (node.type === 'model') {
       const item = new vscode.TreeItem(path.basename(path.dirname(node.file)) + path.sep + path.basename(node.file), vscode.TreeItemCollapsibleState.Expanded);
-      item.description = scan ? `${scan.model.blocks} blocks · ${scan.massiveTokens.length ? `${scan.massiveChannels.length} massive channels` : 'no massive activations'}` : '';
+      item.description = scan ? `${scan.model.blocks} blocks · ${scan.nonFinite ? `NOT VALID: NaN/Inf from block ${scan.nonFinite.firstLayer} · ` : ''}${scan.massiveTokens.length ? `${scan.massiveChannels.length} massive channels` : 'no massive activations'}` : '';
       item.tooltip = node.file;
       item.iconPath = new vscode.ThemeIcon('circuit-board');
       item.id = `model:${node.file}`;
@@ -55,8 +55,12 @@ export class ActivationTree implements vscode.TreeDataProvider<TreeNode> {
       const l = scan!.layers[node.layer];
       const n = l.massive.length;
       const item = new vscode.TreeItem(`Block ${node.layer}`, n ? vscode.TreeItemCollapsibleState.Collapsed : vscode.TreeItemCollapsibleState.None);
-      item.description = n ? `${n} massive · top ${fmtValue(l.top[0]?.value ?? 0)} (×${fmtInt(l.ratio)})` : `top ${fmtValue(l.top[0]?.value ?? 0)} (×${fmtInt(l.ratio)})`;
-      item.iconPath = new vscode.ThemeIcon(n ? 'flame' : 'circle-small', n ? new vscode.ThemeColor('charts.red') : undefined);
+      const ratio = l.ratio === null ? 'n/a' : `×${fmtInt(l.ratio)}`;
+      const bad = l.nonFinite.count;
+      item.description = `${bad ? `${bad.toLocaleString('en-US')} NaN/Inf · ` : ''}${n ? `${n} massive · ` : ''}top ${fmtValue(l.top[0]?.value ?? 0)} (${ratio})`;
+      item.iconPath = bad ? new vscode.ThemeIcon('warning', new vscode.ThemeColor('problemsWarningIcon.foreground'))
+        : new vscode.ThemeIcon(n ? 'flame' : 'circle-small', n ? new vscode.ThemeColor('charts.red') : undefined);
+      if (bad) item.tooltip = `Block ${node.layer} holds ${bad} non-finite values (NaN / ±Inf): this scan is not valid.`;
       item.id = `block:${node.file}:${node.layer}`;
       item.command = { command: 'massiveActivations.revealEntry', title: 'Reveal in Inspector', arguments: [node] };
       return item;

@@ -2,7 +2,7 @@ import { resolveInput, type InputOptions } from '../input';
 import { attentionShare, attentionShareFromSums, layerStats, sinkScores } from '../stats';
 import type { TokenInfo } from '../types';
 import { checkLayer, sessions, thresholdsOf, type ExperimentBase } from './common';
-import { forward, type Dense, type ForwardOutputs } from './forward';
+import { forward, requireFinite, type Dense, type ForwardOutputs } from './forward';
 
 export interface AttentionOptions extends ExperimentBase, InputOptions {
   layer: number;
@@ -36,6 +36,7 @@ export async function analyseAttention(file: string, o: AttentionOptions): Promi
   const input = resolveInput(file, om, o);
   o.onProgress?.({ stage: 'run', message: 'Running' });
   const out = await forward(om, { feeds: input.feeds });
+  requireFinite(out, 'analysed', 'attention shares and sink scores');
   const massiveTokens = massiveTokensOf(out, thresholdsOf(o));
   const list = out.attention[o.layer].filter((a): a is typeof a & { probs: Dense } => !!a.probs);
   const causal = om.prepared.info.family === 'decoder';

@@ -24,6 +24,8 @@ export interface FeatureMapResult {
   massiveChannels: number[];
   median: number;
   maxAbs: number;
+  /** NaN / ±Inf entries of the block (left out of the map, which shows the finite values). */
+  nonFinite: number;
   /** Vision models: max |activation| over channels for each patch, rows × cols. */
   patchMap?: { rows: number; cols: number; values: number[][] };
 }
@@ -43,7 +45,7 @@ export async function featureMap(file: string, o: FeatureMapOptions): Promise<Fe
   const columns = columnsFor(D, o.maxColumns ?? 256, massiveChannels, stats.maxPerChannel);
   const values = Array.from({ length: T }, (_, t) => columns.map((c) => {
     let m = 0;
-    for (let ch = c.from; ch <= c.to; ch++) m = Math.max(m, Math.abs(x[t * D + ch]));
+    for (let ch = c.from; ch <= c.to; ch++) { const a = Math.abs(x[t * D + ch]); if (a > m && a <= Number.MAX_VALUE) m = a; }
     return m;
   }));
   const tokens = input.tokens.length ? input.tokens : Array.from({ length: T }, (_, i) => ({ index: i, id: null, text: `#${i}` }));
@@ -54,7 +56,7 @@ export async function featureMap(file: string, o: FeatureMapOptions): Promise<Fe
     const first = T - grid.rows * grid.cols;
     patchMap = { rows: grid.rows, cols: grid.cols, values: Array.from({ length: grid.rows }, (_, r) => Array.from({ length: grid.cols }, (_, c) => stats.maxPerToken[first + r * grid.cols + c])) };
   }
-  return { layer: o.layer, tokens, tokenKinds: kinds, columns, values, massiveChannels, median: stats.median, maxAbs: Math.max(...stats.maxPerToken), patchMap };
+  return { layer: o.layer, tokens, tokenKinds: kinds, columns, values, massiveChannels, median: stats.median, maxAbs: stats.maxPerToken.reduce((a, b) => Math.max(a, b), 0), nonFinite: stats.nonFinite.count, patchMap };
 }
 
 /**

@@ -4,7 +4,7 @@ import { syntheticFeeds, type FeedTensor } from '../feeds';
 import { DT } from '../onnx/dtype';
 import { patchGrid } from '../vision/patches';
 import { checkAbort, cosine, meanStd, sessions, type ExperimentBase } from './common';
-import { forward, type Edits, type ForwardOutputs } from './forward';
+import { forward, isFinite, nonFiniteNote, requireFinite, type Edits, type ForwardOutputs } from './forward';
 
 export interface FixRegMeanOptions extends ExperimentBase {
   /** Images whose register features are averaged, and on which the change is measured. */
@@ -20,9 +20,12 @@ export interface FixRegMeanResult {
   tokens: number;
   images: number;
   /** Registers replaced by their mean over the images, at every block (the paper: accuracy unchanged). */
-  fixRegMean: OutputChange;
+  /** null when every edited run was non-finite (see notes). */
+  fixRegMean: OutputChange | null;
   /** Registers set to zero at every block, for contrast. */
-  zeroRegisters: OutputChange;
+  zeroRegisters: OutputChange | null;
+  /** Runs left out because the edit made the model non-finite. */
+  notes?: string[];
   /** Per block: mean over images and registers of |register feature| vs its mean (how constant they are). */
   registerSpread: { layer: number; meanNorm: number; deviation: number }[];
   inputKind: 'images' | 'synthetic';
@@ -54,6 +57,7 @@ export async function fixRegMean(file: string, o: FixRegMeanOptions = {}): Promi
     checkAbort(o.signal);
     o.onProgress?.({ stage: 'run', message: `Image ${k + 1}/${feedsList.length}`, done: k, total: feedsList.length * 3 });
     const out = await forward(om, { feeds, tokens: T });
+    requireFinite(out, `image ${k + 1}'s`, 'register means and output changes');
     plain.push(out);
     for (let l = 0; l < blocks; l++) for (let r = 0; r < registers; r++) for (let c = 0; c < D; c++) mean[l][r * D + c] += out.blocks[l][(1 + r) * D + c] / feedsList.length;
   }
@@ -73,18 +77,22 @@ export async function fixRegMean(file: string, o: FixRegMeanOptions = {}): Promi
   const withMean = editsWith((l, r, c) => mean[l][r * D + c]);
   const withZero = editsWith(() => 0);
   const changes: { mean: OutputChange[]; zero: OutputChange[] } = { mean: [], zero: [] };
+  const notes = new Set<string>();
   for (const [k, feeds] of feedsList.entries()) {
     checkAbort(o.signal);
     o.onProgress?.({ stage: 'run', message: `Fix-Reg-Mean on image ${k + 1}/${feedsList.length}`, done: feedsList.length + 2 * k, total: feedsList.length * 3 });
-    changes.mean.push(outputChange(plain[k], await forward(om, { feeds, tokens: T }, withMean)));
-    changes.zero.push(outputChange(plain[k], await forward(om, { feeds, tokens: T }, withZero)));
+    for (const [edits, list, label] of [[withMean, changes.mean, 'Replacing the registers by their mean'], [withZero, changes.zero, 'Zeroing the registers']] as const) {
+      const out = await forward(om, { feeds, tokens: T }, edits);
+      if (!isFinite(out)) notes.add(nonFiniteNote(out, label));
+      else list.push(outputChange(plain[k], out));
+    }
   }
-  const avg = (xs: OutputChange[]): OutputChange => ({
+  const avg = (xs: OutputChange[]): OutputChange | null => (!xs.length ? null : {
     relativeL2: meanStd(xs.map((x) => x.relativeL2)).mean,
     cosine: meanStd(xs.map((x) => x.cosine)).mean,
     top1Agreement: xs[0].top1Agreement === null ? null : meanStd(xs.map((x) => x.top1Agreement ?? 0)).mean,
   });
-  return { registers, tokens: T, images: feedsList.length, fixRegMean: avg(changes.mean), zeroRegisters: avg(changes.zero), registerSpread, inputKind: o.images?.length ? 'images' : 'synthetic' };
+  return { registers, tokens: T, images: feedsList.length, fixRegMean: avg(changes.mean), zeroRegisters: avg(changes.zero), registerSpread, inputKind: o.images?.length ? 'images' : 'synthetic', ...(notes.size ? { notes: [...notes] } : {}) };
 }
 
 /**

@@ -2,7 +2,7 @@ import type * as ort from 'onnxruntime-node';
 import { EngineError } from '../errors';
 import { textFeeds, type FeedTensor } from '../feeds';
 import { DT, floatToHalf } from '../onnx/dtype';
-import { softmaxRows } from '../stats';
+import { countNonFinite, softmaxRows } from '../stats';
 import { openModel, run, toFloat32, type OpenModel, type SessionSettings, type SessionVariant } from '../session';
 
 /** A decoded tensor. */
@@ -24,6 +24,8 @@ export interface ForwardOutputs {
   logits?: { data: Float32Array; vocab: number };
   /** The model's first output, for models without logits (vision encoders, classifiers). */
   output?: Dense;
+  /** Where NaN / ±Inf appear: the first block whose stream holds one, and whether the output does. */
+  nonFinite: { firstBlock: number | null; output: boolean };
 }
 
 export type Opener = (file: string, variant: SessionVariant, settings: SessionSettings) => Promise<OpenModel>;
@@ -76,7 +78,29 @@ export async function forward(om: OpenModel, input: { ids?: number[]; feeds?: Re
   const logits = logitsName ? { data: toFloat32(out[logitsName]), vocab: Number(out[logitsName].dims[out[logitsName].dims.length - 1]) } : undefined;
   const firstOut = info.outputs[0];
   const output = !logits && out[firstOut] ? dense(out[firstOut]) : undefined;
-  return { tokens, channels, blocks, attention, mlpInputs, logits, output };
+  const firstBlock = blocks.findIndex((b) => countNonFinite(b) > 0);
+  const final = logits?.data ?? output?.data;
+  const nonFinite = { firstBlock: firstBlock < 0 ? null : firstBlock, output: !!final && countNonFinite(final) > 0 };
+  return { tokens, channels, blocks, attention, mlpInputs, logits, output, nonFinite };
+}
+
+/** True when the run holds no NaN / ±Inf in any block or in its output. */
+export const isFinite = (out: ForwardOutputs) => out.nonFinite.firstBlock === null && !out.nonFinite.output;
+
+/**
+ * Refuses to compute a measure on a run with NaN / ±Inf: a KL, cosine or perplexity of NaN would
+ * read as a (wrong) number. Says where they start.
+ */
+export function requireFinite(out: ForwardOutputs, run: string, measure: string): void {
+  if (isFinite(out)) return;
+  const where = out.nonFinite.firstBlock !== null ? `from block ${out.nonFinite.firstBlock} on` : 'in its output';
+  throw new EngineError('non-finite', `The ${run} run of the model produced NaN or infinite values (${where}), so ${measure} cannot be computed. The weights or inputs hold non-finite numbers or overflow; scan the model to see where they start.`);
+}
+
+/** The sentence for a run the experiment itself made non-finite (an edit that overflowed). */
+export function nonFiniteNote(out: ForwardOutputs, what: string): string {
+  const where = out.nonFinite.firstBlock !== null ? `from block ${out.nonFinite.firstBlock} on` : 'in its output';
+  return `${what} made the model produce NaN or infinite values (${where}); measures of the change are not defined and are left out.`;
 }
 
 function toHalf(x: Float32Array): Uint16Array {

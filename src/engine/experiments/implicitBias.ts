@@ -2,7 +2,7 @@ import { EngineError } from '../errors';
 import { resolveInput, type InputOptions } from '../input';
 import { readWeight } from '../onnx/weights';
 import { checkLayer, cosine, sessions, thresholdsOf, type ExperimentBase } from './common';
-import { forward } from './forward';
+import { forward, requireFinite } from './forward';
 import { massiveTokensOf, shape3 } from './attention';
 
 export interface ImplicitBiasOptions extends ExperimentBase, InputOptions { layer: number }
@@ -35,6 +35,7 @@ export async function implicitBias(file: string, o: ImplicitBiasOptions): Promis
   checkLayer(o.layer, om.prepared.info.blocks, file);
   const input = resolveInput(file, om, o);
   const out = await forward(om, { feeds: input.feeds });
+  requireFinite(out, 'analysed', 'the implicit bias');
   const C = massiveTokensOf(out, thresholdsOf(o));
   if (!C.length) throw new EngineError('bad-argument', 'No massive activations on this input, so there is no implicit bias to measure.');
   const entries = out.attention[o.layer].filter((a) => a.values);

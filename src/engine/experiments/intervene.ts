@@ -5,7 +5,7 @@ import { findTokenizer, loadTokenizer, type TextTokenizer } from '../tokenizer';
 import type { OpenModel } from '../session';
 import { checkAbort, checkLayer, sessions, thresholdsOf, type ExperimentBase } from './common';
 import { randomSequences, SAMPLE_TEXT, sequencesFromText } from './corpus';
-import { forward, type Edits } from './forward';
+import { forward, isFinite, nonFiniteNote, requireFinite, type Edits } from './forward';
 import { argmaxRow, klRow, sequenceNll } from './logits';
 import { textTokenKinds, type TextTokenKind } from './tokenKinds';
 
@@ -36,7 +36,10 @@ export interface InterveneResult {
   klMean: number | null;
   klMax: number | null;
   top1Agreement: number | null;
-  perplexity: { before: number; after: number; tokens: number; sequences: number; source: 'text' | 'sample' | 'input' } | null;
+  /** after is null when the intervened model's logits are NaN / ±Inf (undefined, not infinite). */
+  perplexity: { before: number; after: number | null; tokens: number; sequences: number; source: 'text' | 'sample' | 'input' } | null;
+  /** The intervention made the model's numbers non-finite: KL and agreement are left out. */
+  nonFinite?: boolean;
   /** Set-to-mean: the means used, by token kind and channel, and how many values each averages. */
   means?: { kind: string; channel: number; mean: number; samples: number }[];
   note?: string;
@@ -80,6 +83,7 @@ export async function intervene(file: string, o: InterveneOptions): Promise<Inte
 
   o.onProgress?.({ stage: 'run', message: 'Original run' });
   const plain = await forward(om, { ids });
+  requireFinite(plain, 'original', 'the effect of an intervention');
   const d = plain.channels;
   const edits = editsFor(ids, plain.blocks[o.layer], d);
   const changed = edits.map((e) => ({ token: e.token, channel: e.channel, from: plain.blocks[o.layer][e.token * d + e.channel], to: e.value }));
@@ -88,7 +92,8 @@ export async function intervene(file: string, o: InterveneOptions): Promise<Inte
   const edited = await forward(om, { ids }, new Map([[o.layer, edits]]) as Edits);
 
   let klMean: number | null = null, klMax: number | null = null, top1: number | null = null;
-  if (plain.logits && edited.logits) {
+  const brokeIt = !isFinite(edited);
+  if (plain.logits && edited.logits && !brokeIt) {
     const V = plain.logits.vocab;
     let sum = 0, max = 0, agree = 0;
     for (let t = 0; t < ids.length; t++) {
@@ -103,17 +108,19 @@ export async function intervene(file: string, o: InterveneOptions): Promise<Inte
   if (plain.logits && o.evalText !== null) {
     const source = o.evalText !== undefined ? 'text' : tok ? 'sample' : 'input';
     const seqs = source === 'input' ? [ids] : sequencesFromText(o.evalText ?? SAMPLE_TEXT, tok ?? failNoTokenizer(), seqLen, o.evalCount ?? 8);
-    let before = 0, after = 0, predicted = 0;
+    let before = 0, after = 0, predicted = 0, afterDefined = true;
     for (const [k, seq] of seqs.entries()) {
       checkAbort(o.signal);
       o.onProgress?.({ stage: 'run', message: `Perplexity ${k + 1}/${seqs.length}`, done: k, total: seqs.length });
       const p = seq === ids ? plain : await forward(om, { ids: seq });
+      requireFinite(p, 'original', 'perplexity');
       const e = seq === ids ? edited : await forward(om, { ids: seq }, new Map([[o.layer, editsFor(seq, p.blocks[o.layer], d)]]));
       const a = sequenceNll(p.logits!.data, seq, p.logits!.vocab);
       const b = sequenceNll(e.logits!.data, seq, e.logits!.vocab);
+      if (Number.isNaN(b.nll)) afterDefined = false;
       before += a.nll; after += b.nll; predicted += a.predicted;
     }
-    perplexity = { before: Math.exp(before / predicted), after: Math.exp(after / predicted), tokens: predicted, sequences: seqs.length, source };
+    perplexity = { before: Math.exp(before / predicted), after: afterDefined ? Math.exp(after / predicted) : null, tokens: predicted, sequences: seqs.length, source };
   }
   const touched = new Set(changed.map((c) => c.channel));
   const meanList = means && [...means.entries()]
@@ -121,7 +128,8 @@ export async function intervene(file: string, o: InterveneOptions): Promise<Inte
     .filter((m) => touched.has(m.channel));
   return {
     layer: o.layer, mode: o.mode, changed, klMean, klMax, top1Agreement: top1, perplexity, means: meanList,
-    note: changed.length ? undefined : `No massive activation at block ${o.layer} on this input: nothing was changed.`,
+    ...(brokeIt ? { nonFinite: true } : {}),
+    note: brokeIt ? nonFiniteNote(edited, 'The intervention') : changed.length ? undefined : `No massive activation at block ${o.layer} on this input: nothing was changed.`,
   };
 }
 

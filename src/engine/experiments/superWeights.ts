@@ -2,7 +2,7 @@ import { resolveInput, type InputOptions } from '../input';
 import { readWeight } from '../onnx/weights';
 import { layerStats } from '../stats';
 import { sessions, thresholdsOf, type ExperimentBase } from './common';
-import { forward } from './forward';
+import { forward, requireFinite } from './forward';
 
 export interface SuperWeight {
   layer: number;
@@ -30,6 +30,7 @@ export async function superWeights(file: string, o: ExperimentBase & InputOption
   const plainSession = await open({ attention: false });
   const input = resolveInput(file, plainSession, o);
   const plain = await forward(plainSession, { feeds: input.feeds });
+  requireFinite(plain, 'analysed', 'super weights');
   const th = thresholdsOf(o);
   const layer = plain.blocks.findIndex((x) => layerStats(x, plain.tokens, plain.channels, 1, th).massive.length > 0);
   if (layer < 0) return { layer: null, weightName: null, candidates: [], note: 'No massive activations on this input: no super weight to look for.' };
