@@ -148,7 +148,7 @@ function table(rows: string[][]): string[] {
 const pm = (s: { mean: number; std: number }) => `${fmt(s.mean)} ± ${fmt(s.std)}`;
 
 export function scanManyText(r: ScanManyResult): string {
-  const lines = [`${r.inputs} inputs (${r.inputKind}), ${Math.min(...r.tokensPerInput)}–${Math.max(...r.tokensPerInput)} tokens each`, ''];
+  const lines = [`${r.inputs} inputs (${r.inputKind}), ${Math.min(...r.tokensPerInput)}–${Math.max(...r.tokensPerInput)} tokens each`, ...r.warnings.map((w) => `WARNING: ${w}`), ''];
   lines.push(...table([['layer', 'top-1', 'top-2', 'top-3', 'median', 'inputs with massive'],
     ...r.layers.map((l) => [String(l.index), pm(l.top[0]), pm(l.top[1]), pm(l.top[2]), pm(l.median), `${l.massiveInputs}/${r.inputs}`])]));
   lines.push('');

@@ -3,7 +3,8 @@ import { EngineError } from './errors';
 import { syntheticFeeds, textFeeds, type FeedTensor } from './feeds';
 import { DT } from './onnx/dtype';
 import type { OpenModel } from './session';
-import { findTokenizer, loadTokenizer } from './tokenizer';
+import { findTokenizer, loadTokenizer, optionalTokenizer } from './tokenizer';
+import { printable } from './text';
 import type { TokenInfo } from './types';
 import { decodeImage, readPreprocess, toPixelValues } from './vision/image';
 
@@ -30,7 +31,7 @@ export function resolveInput(file: string, m: OpenModel, opts: InputOptions): Re
   if (info.inputs.some((i) => i.role === 'ids')) {
     if (opts.image) throw new EngineError('bad-argument', `${path.basename(file)} is a text model; --image is for vision models.`);
     const r = resolveTokens(file, opts, info.vocabSize, Math.min(opts.maxTokens ?? DEFAULT_MAX_TOKENS, info.maxPositions ?? Infinity));
-    return { feeds: textFeeds(typed, r.ids), tokens: r.tokens, ids: r.ids, kind: opts.ids ? 'ids' : 'text', tokenizer: r.tokenizer };
+    return { feeds: textFeeds(typed, r.ids), tokens: r.tokens, ids: r.ids, kind: opts.ids ? 'ids' : 'text', tokenizer: r.tokenizer, note: r.note };
   }
   if (opts.prompt !== undefined || opts.ids) throw new EngineError('bad-argument', `${path.basename(file)} is a ${info.family} model without token inputs; it takes ${info.inputs.map((i) => i.name).join(', ')}.`);
   const feeds = syntheticFeeds(typed);
@@ -52,27 +53,39 @@ export function resolveInput(file: string, m: OpenModel, opts: InputOptions): Re
 }
 
 /** Tokens for a text model: from the prompt through the model's tokenizer, or given ids. */
-export function resolveTokens(modelPath: string, opts: InputOptions, vocab: number | null, maxTokens: number): { ids: number[]; tokens: TokenInfo[]; tokenizer: string | null } {
+export function resolveTokens(modelPath: string, opts: InputOptions, vocab: number | null, maxTokens: number): { ids: number[]; tokens: TokenInfo[]; tokenizer: string | null; note?: string } {
   const tokFile = findTokenizer(modelPath);
-  const tok = tokFile ? loadTokenizer(tokFile) : undefined;
   let ids: number[];
+  let tok: ReturnType<typeof loadTokenizer> | undefined;
+  let note: string | undefined;
   if (opts.ids) {
     ids = opts.ids;
     if (!ids.length) throw new EngineError('bad-ids', 'No token ids given: pass at least one id, e.g. --ids 1,2,3.');
+    if (ids.length > maxTokens) throw tooLong(ids.length, 'tokens', maxTokens);
+    checkIds(ids, vocab);
+    ({ tok, note } = optionalTokenizer(tokFile));
   } else {
     const prompt = opts.prompt ?? DEFAULT_PROMPT;
     if (!prompt.trim()) throw new EngineError('bad-prompt', 'The prompt is empty: give some text to run the model on.');
-    if (!tok) throw new EngineError('bad-prompt', `No tokenizer.json next to ${path.basename(modelPath)} (or one folder up), so text cannot be turned into tokens. Put the model's tokenizer.json beside it, or pass token ids with --ids.`);
+    if (!tokFile) throw new EngineError('bad-prompt', `No tokenizer.json next to ${printable(path.basename(modelPath))} (or one folder up), so text cannot be turned into tokens. Put the model's tokenizer.json beside it, or pass token ids with --ids.`);
     // Refuse absurd prompts before tokenising them: even one character per token would overflow.
     if (prompt.length > maxTokens * 32) throw tooLong(prompt.length, 'characters', maxTokens);
+    tok = loadTokenizer(tokFile);
     ids = tok.encode(prompt);
     if (!ids.length) throw new EngineError('bad-prompt', 'The prompt produced no tokens.');
+    if (ids.length > maxTokens) throw tooLong(ids.length, 'tokens', maxTokens);
+    const bad = vocab === null ? undefined : ids.find((i) => i >= vocab);
+    if (bad !== undefined) {
+      throw new EngineError('bad-prompt', `The tokenizer ${printable(tokFile)} does not belong to this model: it turned the prompt into token id ${bad}, but the model's vocabulary has ${vocab!.toLocaleString('en-US')} tokens (the tokenizer defines ${tok.size().toLocaleString('en-US')}). Put the model's own tokenizer.json beside it.`);
+    }
   }
-  if (ids.length > maxTokens) throw tooLong(ids.length, 'tokens', maxTokens);
+  const tokens = ids.map((id, index) => ({ index, id, text: tok ? tok.tokenText(id) : `<${id}>` }));
+  return { ids, tokens, tokenizer: tok ? tokFile ?? null : null, note };
+}
+
+function checkIds(ids: number[], vocab: number | null): void {
   const bad = ids.find((i) => !Number.isInteger(i) || i < 0 || (vocab !== null && i >= vocab));
   if (bad !== undefined) throw new EngineError('bad-ids', `Token id ${bad} is outside the model's vocabulary (0–${vocab === null ? '?' : vocab - 1}).`);
-  const tokens = ids.map((id, index) => ({ index, id, text: tok ? tok.tokenText(id) : `<${id}>` }));
-  return { ids, tokens, tokenizer: tokFile ?? null };
 }
 
 function tooLong(n: number, unit: string, max: number): EngineError {

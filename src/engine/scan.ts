@@ -8,6 +8,7 @@ import { textTokenKinds, visionTokenKinds } from './experiments/tokenKinds';
 import { patchCount } from './vision/patches';
 import { resolveInput } from './input';
 import { printable } from './text';
+import { checkCount } from './limits';
 import type { AttentionResult, LayerResult, ScanResult, TokenInfo } from './types';
 
 export interface ScanOptions extends ExperimentBase, InputOptions {
@@ -27,6 +28,8 @@ export async function scanModel(file: string, opts: ScanOptions = {}): Promise<S
   const topK = opts.topK ?? 3;
   const thresholds = opts.thresholds ?? PAPER_THRESHOLDS;
   const maxTokens = opts.maxTokens ?? DEFAULT_MAX_TOKENS;
+  checkCount(topK, 'topK', 'The number of top activations');
+  checkCount(maxTokens, 'tokens', 'The token limit');
   const t0 = performance.now();
   progress({ stage: 'load', message: `Opening ${path.basename(file)}` });
   const open = opts.open ?? openModel;

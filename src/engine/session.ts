@@ -13,6 +13,7 @@ import { exposeForScan, type Exposure } from './surgery';
 import type { FeedTensor } from './feeds';
 import { halvesToFloats } from './onnx/dtype';
 import { printable } from './text';
+import { threadsFor } from './limits';
 
 export interface SessionVariant {
   /** Full attention probabilities for all blocks (true) or these blocks. */
@@ -62,7 +63,7 @@ export async function openModel(file: string, variant: SessionVariant, settings:
   const options: ort.InferenceSession.SessionOptions = {
     executionProviders: ['cpu'],
     graphOptimizationLevel: 'all',
-    intraOpNumThreads: settings.threads ?? 0,
+    intraOpNumThreads: threadsFor(settings.threads),
     // Failures reach the user as EngineErrors; ONNX Runtime's own log lines would duplicate them.
     logSeverityLevel: 4,
     // Weights stay where they are: the session reads them from the model's own folder.

@@ -1,12 +1,16 @@
 import { Tokenizer } from '@huggingface/tokenizers';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import * as path from 'node:path';
 import { EngineError } from './errors';
+import { FILE_LIMITS, readJsonFile } from './files';
+import { printable } from './text';
 
 export interface TextTokenizer {
   file: string;
   encode(text: string): number[];
   tokenText(id: number): string;
+  /** Tokens the file defines, added tokens included. */
+  size(): number;
 }
 
 /** The model's own tokenizer.json, beside the model or one folder up (Optimum puts models in onnx/). */
@@ -19,25 +23,36 @@ export function findTokenizer(modelPath: string): string | undefined {
   return undefined;
 }
 
+/** Reads tokenizer.json (and tokenizer_config.json beside it): regular files of bounded size only. */
 export function loadTokenizer(file: string): TextTokenizer {
-  let json: unknown;
-  let config: unknown = {};
-  try {
-    json = JSON.parse(readFileSync(file, 'utf8'));
-    const cfg = path.join(path.dirname(file), 'tokenizer_config.json');
-    if (existsSync(cfg)) config = JSON.parse(readFileSync(cfg, 'utf8'));
-  } catch (e) {
-    throw new EngineError('bad-argument', `Cannot read the tokenizer ${file}: ${(e as Error).message}`);
-  }
+  const json = readJsonFile(file, 'tokenizer', FILE_LIMITS.tokenizer);
+  const cfg = path.join(path.dirname(file), 'tokenizer_config.json');
+  const config = existsSync(cfg) ? readJsonFile(cfg, 'tokenizer config') : {};
+  if (!json || typeof json !== 'object' || Array.isArray(json)) throw new EngineError('bad-file', `The tokenizer ${printable(file)} is not a tokenizer.json (it holds no JSON object).`);
   let tok: Tokenizer;
   try {
-    tok = new Tokenizer(json as object, config as object);
+    tok = new Tokenizer(json as object, (config && typeof config === 'object' ? config : {}) as object);
   } catch (e) {
-    throw new EngineError('bad-argument', `The tokenizer ${file} is not supported: ${(e as Error).message}. Pass token ids with --ids instead.`);
+    throw new EngineError('bad-file', `The tokenizer ${printable(file)} is not supported: ${printable((e as Error)?.message ?? String(e))}. Pass token ids with --ids instead.`);
   }
+  let size: number | undefined;
   return {
     file,
     encode: (text) => tok.encode(text).ids.map(Number),
     tokenText: (id) => tok.decode([id], { skip_special_tokens: false }) || (tok.id_to_token(id) ?? `<${id}>`),
+    size: () => (size ??= tok.get_vocab(true).size),
   };
+}
+
+/**
+ * For runs given token ids the tokenizer only names the tokens: a tokenizer that cannot be read
+ * must not block them. Returns undefined and says why instead.
+ */
+export function optionalTokenizer(file: string | undefined): { tok?: TextTokenizer; note?: string } {
+  if (!file) return {};
+  try {
+    return { tok: loadTokenizer(file) };
+  } catch (e) {
+    return { note: `Token texts are not shown: ${(e as Error).message}` };
+  }
 }

@@ -1,6 +1,7 @@
 import { layerStats } from '../stats';
 import { resolveInput, type InputOptions } from '../input';
 import { checkLayer, sessions, thresholdsOf, type ExperimentBase } from './common';
+import { checkCount } from '../limits';
 import { forward } from './forward';
 import { SCAN_VARIANT } from '../session';
 import { textTokenKinds, visionTokenKinds } from './tokenKinds';
@@ -34,6 +35,7 @@ export interface FeatureMapResult {
 export async function featureMap(file: string, o: FeatureMapOptions): Promise<FeatureMapResult> {
   const om = await sessions(file, o)(SCAN_VARIANT);
   checkLayer(o.layer, om.prepared.info.blocks, file);
+  checkCount(o.maxColumns, 'maxColumns', 'The number of map columns', 4);
   const input = resolveInput(file, om, o);
   o.onProgress?.({ stage: 'run', message: `Running to block ${o.layer}` });
   const out = await forward(om, { feeds: input.feeds });

@@ -4,6 +4,7 @@ import { syntheticFeeds, type FeedTensor } from '../feeds';
 import { DT } from '../onnx/dtype';
 import { patchGrid } from '../vision/patches';
 import { checkAbort, cosine, meanStd, sessions, type ExperimentBase } from './common';
+import { checkCount, LIMITS } from '../limits';
 import { forward, isFinite, nonFiniteNote, requireFinite, type Edits, type ForwardOutputs } from './forward';
 
 export interface FixRegMeanOptions extends ExperimentBase {
@@ -37,6 +38,8 @@ export async function fixRegMean(file: string, o: FixRegMeanOptions = {}): Promi
   const probe = await open({ attention: false });
   const info = probe.prepared.info;
   if (info.family !== 'vision') throw new EngineError('bad-argument', 'Fix-Reg-Mean is for vision transformers with register tokens.');
+  checkCount(o.count, 'count', 'The number of inputs', 2);
+  if ((o.images?.length ?? 0) > LIMITS.count) throw new EngineError('bad-argument', `${o.images!.length.toLocaleString('en-US')} images given; one run takes at most ${LIMITS.count.toLocaleString('en-US')}.`);
   const feedsList: Record<string, FeedTensor>[] = o.images?.length
     ? o.images.map((image) => resolveInput(file, probe, { image }).feeds)
     : Array.from({ length: o.count ?? 4 }, (_, k) => syntheticFeeds(info.inputs.map((i) => ({ ...i, elemType: probe.prepared.index.elemTypeOf(i.name) ?? DT.FLOAT })), k + 1));

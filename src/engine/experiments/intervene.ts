@@ -1,9 +1,10 @@
 import { EngineError } from '../errors';
 import { resolveInput, type InputOptions } from '../input';
 import { layerStats, type Activation } from '../stats';
-import { findTokenizer, loadTokenizer, type TextTokenizer } from '../tokenizer';
+import { findTokenizer, loadTokenizer, optionalTokenizer, type TextTokenizer } from '../tokenizer';
 import type { OpenModel } from '../session';
 import { checkAbort, checkLayer, sessions, thresholdsOf, type ExperimentBase } from './common';
+import { checkCount, LIMITS } from '../limits';
 import { randomSequences, SAMPLE_TEXT, sequencesFromText } from './corpus';
 import { forward, isFinite, nonFiniteNote, requireFinite, type Edits } from './forward';
 import { argmaxRow, klRow, sequenceNll } from './logits';
@@ -57,11 +58,16 @@ export async function intervene(file: string, o: InterveneOptions): Promise<Inte
   if (!info.inputs.some((i) => i.role === 'ids')) throw new EngineError('bad-argument', 'Interventions by token need a text model; for vision transformers use fix-reg-mean.');
   if (o.mode === 'values' && !o.values?.length) throw new EngineError('bad-argument', 'Mode "values" needs the values to write (token, channel, value).');
   const tf = findTokenizer(file);
-  const tok = tf ? loadTokenizer(tf) : undefined;
+  // Given ids, the tokenizer only names token kinds: an unreadable one must not block the run.
+  const tok = o.ids ? optionalTokenizer(tf).tok : tf ? loadTokenizer(tf) : undefined;
   const input = resolveInput(file, om, o);
   const ids = input.ids!;
   const th = thresholdsOf(o);
   const seqLen = o.seqLen ?? 64;
+  checkCount(seqLen, 'tokens', 'The sequence length', 2);
+  checkCount(o.meanCount, 'count', 'The number of inputs for the mean');
+  checkCount(o.evalCount, 'count', 'The number of evaluation sequences');
+  if ((o.values?.length ?? 0) > LIMITS.values) throw new EngineError('bad-argument', `${o.values!.length.toLocaleString('en-US')} values given; one intervention writes at most ${LIMITS.values.toLocaleString('en-US')}.`);
 
   let means: Means | undefined;
   if (o.mode === 'mean') {
@@ -85,6 +91,7 @@ export async function intervene(file: string, o: InterveneOptions): Promise<Inte
   const plain = await forward(om, { ids });
   requireFinite(plain, 'original', 'the effect of an intervention');
   const d = plain.channels;
+  checkTargets(o, ids.length, d);
   const edits = editsFor(ids, plain.blocks[o.layer], d);
   const changed = edits.map((e) => ({ token: e.token, channel: e.channel, from: plain.blocks[o.layer][e.token * d + e.channel], to: e.value }));
   checkAbort(o.signal);
@@ -131,6 +138,18 @@ export async function intervene(file: string, o: InterveneOptions): Promise<Inte
     ...(brokeIt ? { nonFinite: true } : {}),
     note: brokeIt ? nonFiniteNote(edited, 'The intervention') : changed.length ? undefined : `No massive activation at block ${o.layer} on this input: nothing was changed.`,
   };
+}
+
+/** Every token and channel the user named must exist: dropping one silently would misreport "nothing changed". */
+function checkTargets(o: InterveneOptions, tokens: number, channels: number): void {
+  for (const v of o.values ?? []) {
+    if (!Number.isInteger(v.token) || v.token < 0 || v.token >= tokens || !Number.isInteger(v.channel) || v.channel < 0 || v.channel >= channels) {
+      throw new EngineError('bad-argument', `Cannot set token ${v.token}, channel ${v.channel}: the input has tokens 0–${tokens - 1} and channels 0–${channels - 1}.`);
+    }
+    if (!Number.isFinite(v.value)) throw new EngineError('bad-argument', `The value for token ${v.token}, channel ${v.channel} is not a finite number.`);
+  }
+  const badChannel = o.channels?.find((c) => !Number.isInteger(c) || c < 0 || c >= channels);
+  if (badChannel !== undefined) throw new EngineError('bad-argument', `Channel ${badChannel} does not exist: the model's channels are 0–${channels - 1}.`);
 }
 
 function failNoTokenizer(): TextTokenizer {

@@ -3,6 +3,7 @@ import { findTokenizer, loadTokenizer } from '../tokenizer';
 import { scanModel } from '../scan';
 import type { ScanResult } from '../types';
 import { checkAbort, meanStd, sessions, type ExperimentBase } from './common';
+import { checkCount, LIMITS } from '../limits';
 import { randomSequences, sequencesFromText } from './corpus';
 
 export interface ScanManyOptions extends ExperimentBase {
@@ -34,6 +35,9 @@ export interface ScanManyResult {
   /** How the tokens that carry massive activations are distributed over token kinds. */
   locations: { kind: string; tokens: number; share: number }[];
   outlierFeatures: ScanResult['outlierFeatures'];
+  /** Inputs (0-based) whose scan held NaN / ±Inf: their statistics are over finite values only. */
+  nonFiniteInputs: number[];
+  warnings: string[];
 }
 
 /** The paper's exp2 over many inputs, with the constancy and location of each massive activation. */
@@ -44,6 +48,12 @@ export async function scanMany(file: string, o: ScanManyOptions = {}): Promise<S
   let inputKind: ScanManyResult['inputKind'];
   const count = o.count ?? 10;
   const seqLen = o.seqLen ?? 64;
+  checkCount(count, 'count', 'The number of inputs');
+  checkCount(seqLen, 'tokens', 'The sequence length', 2);
+  checkCount(o.topK, 'topK', 'The number of top activations');
+  for (const [what, list] of [['token id sequences', o.idsList], ['prompts', o.prompts], ['images', o.images]] as const) {
+    if (list && list.length > LIMITS.count) throw new EngineError('bad-argument', `${list.length.toLocaleString('en-US')} ${what} given; one run takes at most ${LIMITS.count.toLocaleString('en-US')}.`);
+  }
   if (o.images?.length) { inputKind = 'images'; inputs.push(...o.images.map((image) => ({ image }))); }
   else if (o.idsList?.length) { inputKind = 'ids'; inputs.push(...o.idsList.map((ids) => ({ ids }))); }
   else if (o.prompts?.length) { inputKind = 'prompts'; inputs.push(...o.prompts.map((prompt) => ({ prompt }))); }
@@ -124,5 +134,9 @@ export function aggregate(results: ScanResult[], inputKind: ScanManyResult['inpu
   }
   const outlierFeatures = [...outlierCounts.entries()].filter(([, e]) => e.layers.length * 2 >= results.length)
     .map(([channel, e]) => ({ channel, layers: Math.round(meanStd(e.layers).mean), maxAbs: e.maxAbs })).sort((a, b) => b.maxAbs - a.maxAbs);
-  return { inputs: results.length, inputKind, tokensPerInput: results.map((r) => r.tokens.length), layers, constancy, locations, outlierFeatures };
+  const nonFiniteInputs = results.flatMap((r, i) => (r.nonFinite ? [i] : []));
+  const warnings = nonFiniteInputs.length
+    ? [`Not valid: ${nonFiniteInputs.length} of ${results.length} inputs produced NaN or infinite values (first from block ${results[nonFiniteInputs[0]].nonFinite!.firstLayer}); their statistics count only the finite values.`]
+    : [];
+  return { inputs: results.length, inputKind, tokensPerInput: results.map((r) => r.tokens.length), layers, constancy, locations, outlierFeatures, nonFiniteInputs, warnings };
 }

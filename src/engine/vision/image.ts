@@ -1,8 +1,10 @@
-import { existsSync, readFileSync, statSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import * as path from 'node:path';
 import { PNG } from 'pngjs';
 import * as jpeg from 'jpeg-js';
 import { EngineError } from '../errors';
+import { FILE_LIMITS, readChecked, readJsonFile } from '../files';
+import { printable } from '../text';
 
 /** An RGB image, values in [0, 1], row-major [height][width][3]. */
 export interface RgbImage { width: number; height: number; data: Float32Array }
@@ -11,13 +13,12 @@ const MAX_PIXELS = 50e6;
 
 /** Decodes PNG or JPEG in pure JS; grayscale becomes RGB, alpha is dropped. */
 export function decodeImage(file: string): RgbImage {
-  if (!existsSync(file)) throw new EngineError('not-found', `Image not found: ${file}`);
-  const size = statSync(file).size;
-  if (size === 0) throw new EngineError('bad-argument', `${path.basename(file)} is empty: it is not an image.`);
-  const bytes = readFileSync(file);
+  if (!existsSync(file)) throw new EngineError('not-found', `Image not found: ${printable(file)}`);
+  const bytes = readChecked(file, 'image', FILE_LIMITS.image);
+  if (bytes.length === 0) throw new EngineError('bad-argument', `${printable(path.basename(file))} is empty: it is not an image.`);
   const isPng = bytes.length > 8 && bytes.readUInt32BE(0) === 0x89504e47;
   const isJpeg = bytes.length > 3 && bytes[0] === 0xff && bytes[1] === 0xd8 && bytes[2] === 0xff;
-  if (!isPng && !isJpeg) throw new EngineError('bad-argument', `${path.basename(file)} is not a PNG or JPEG image. Convert it to PNG or JPEG first.`);
+  if (!isPng && !isJpeg) throw new EngineError('bad-argument', `${printable(path.basename(file))} is not a PNG or JPEG image. Convert it to PNG or JPEG first.`);
   let width: number, height: number, rgba: Uint8Array;
   try {
     if (isPng) {
@@ -37,16 +38,16 @@ export function decodeImage(file: string): RgbImage {
     }
   } catch (e) {
     if (e instanceof EngineError) throw e;
-    throw new EngineError('bad-argument', `${path.basename(file)} could not be decoded (${(e as Error).message}); the file may be truncated or corrupt.`);
+    throw new EngineError('bad-argument', `${printable(path.basename(file))} could not be decoded (${(e as Error).message}); the file may be truncated or corrupt.`);
   }
-  if (!width || !height) throw new EngineError('bad-argument', `${path.basename(file)} has no pixels.`);
+  if (!width || !height) throw new EngineError('bad-argument', `${printable(path.basename(file))} has no pixels.`);
   const data = new Float32Array(width * height * 3);
   for (let i = 0; i < width * height; i++) for (let c = 0; c < 3; c++) data[i * 3 + c] = rgba[i * 4 + c] / 255;
   return { width, height, data };
 }
 
 function checkSize(file: string, w: number, h: number): void {
-  if (w * h > MAX_PIXELS) throw new EngineError('bad-argument', `${path.basename(file)} is ${w}×${h} (${((w * h) / 1e6).toFixed(0)} MP); images over ${MAX_PIXELS / 1e6} MP are refused. Downscale it first.`);
+  if (w * h > MAX_PIXELS) throw new EngineError('bad-argument', `${printable(path.basename(file))} is ${w}×${h} (${((w * h) / 1e6).toFixed(0)} MP); images over ${MAX_PIXELS / 1e6} MP are refused. Downscale it first.`);
 }
 
 /** Reads a JPEG's frame size from its SOF marker without decoding. */
@@ -70,26 +71,56 @@ export interface Preprocess { width: number; height: number; mean: number[]; std
 export function readPreprocess(modelPath: string, inputH?: number, inputW?: number): Preprocess {
   const dir = path.dirname(path.resolve(modelPath));
   const file = [dir, path.dirname(dir)].map((d) => path.join(d, 'preprocessor_config.json')).find(existsSync);
-  let cfg: Record<string, unknown> = {};
-  if (file) {
-    try { cfg = JSON.parse(readFileSync(file, 'utf8')); } catch (e) { throw new EngineError('bad-argument', `Cannot read ${file}: ${(e as Error).message}`); }
-  }
-  const size = cfg.size as number | { height?: number; width?: number; shortest_edge?: number } | undefined;
-  const crop = cfg.crop_size as number | { height?: number; width?: number } | undefined;
-  const cropH = typeof crop === 'number' ? crop : crop?.height;
-  const cropW = typeof crop === 'number' ? crop : crop?.width;
-  const sizeH = typeof size === 'number' ? size : size?.height;
-  const sizeW = typeof size === 'number' ? size : size?.width;
-  const height = inputH ?? cropH ?? sizeH ?? 224;
-  const width = inputW ?? cropW ?? sizeW ?? 224;
-  const shortest = typeof size === 'object' ? size?.shortest_edge : undefined;
+  const cfg = file ? readJsonFile(file, 'preprocessor config') : {};
+  if (!cfg || typeof cfg !== 'object' || Array.isArray(cfg)) throw badConfig(file!, 'it holds no JSON object');
+  return validPreprocess(cfg as Record<string, unknown>, file ?? 'preprocessor_config.json', inputH, inputW);
+}
+
+/** Images are resized to at most this many pixels a side: no vision model takes more. */
+const MAX_SIDE = 8192;
+
+const badConfig = (file: string, what: string) => new EngineError('bad-file', `${printable(file)} is not a usable preprocessor config: ${what}. Restore the file that came with the model.`);
+
+/** Every field used is checked: a zero std or a string mean would otherwise give an all-NaN scan. */
+function validPreprocess(cfg: Record<string, unknown>, file: string, inputH?: number, inputW?: number): Preprocess {
+  const side = (v: unknown, field: string): number | undefined => {
+    if (v === undefined || v === null) return undefined;
+    if (typeof v !== 'number' || !Number.isInteger(v) || v < 1 || v > MAX_SIDE) throw badConfig(file, `${field} is ${printable(JSON.stringify(v).slice(0, 40))}, not a whole number of pixels from 1 to ${MAX_SIDE}`);
+    return v;
+  };
+  const sized = (v: unknown, field: string) => {
+    if (v === undefined || v === null) return {};
+    if (typeof v === 'number') return { h: side(v, field), w: side(v, field) };
+    if (typeof v !== 'object' || Array.isArray(v)) throw badConfig(file, `${field} is neither a number nor {height, width}`);
+    const o = v as Record<string, unknown>;
+    return { h: side(o.height, `${field}.height`), w: side(o.width, `${field}.width`), shortest: side(o.shortest_edge, `${field}.shortest_edge`) };
+  };
+  const size = sized(cfg.size, 'size');
+  const crop = sized(cfg.crop_size, 'crop_size');
   const doNorm = cfg.do_normalize !== false;
+  const triple = (v: unknown, field: string, dflt: number[], positive: boolean): number[] => {
+    if (v === undefined || v === null || !doNorm) return doNorm ? dflt : positive ? [1, 1, 1] : [0, 0, 0];
+    const list = typeof v === 'number' ? [v, v, v] : v;
+    if (!Array.isArray(list) || (list.length !== 3 && list.length !== 1) || list.some((x) => typeof x !== 'number' || !Number.isFinite(x))) {
+      throw badConfig(file, `${field} must be a number or a list of 1 or 3 numbers`);
+    }
+    const three = list.length === 1 ? [list[0], list[0], list[0]] : list;
+    if (positive && three.some((x: number) => x <= 0)) throw badConfig(file, `${field} holds ${three.join(', ')}; a standard deviation must be above 0`);
+    return three;
+  };
+  const rescale = cfg.rescale_factor;
+  if (rescale !== undefined && (typeof rescale !== 'number' || !Number.isFinite(rescale) || rescale <= 0)) throw badConfig(file, 'rescale_factor must be a positive number');
+  const width = inputW ?? crop.w ?? size.w ?? 224;
+  const height = inputH ?? crop.h ?? size.h ?? 224;
+  if (!(width >= 1 && width <= MAX_SIDE && height >= 1 && height <= MAX_SIDE)) {
+    throw new EngineError('invalid-model', `The model's image input is declared ${height}×${width} pixels; sizes from 1 to ${MAX_SIDE} a side are supported. The model's input shape is wrong.`);
+  }
   return {
     width, height,
-    mean: doNorm ? ((cfg.image_mean as number[]) ?? [0.485, 0.456, 0.406]) : [0, 0, 0],
-    std: doNorm ? ((cfg.image_std as number[]) ?? [0.229, 0.224, 0.225]) : [1, 1, 1],
-    rescale: typeof cfg.rescale_factor === 'number' ? cfg.rescale_factor * 255 : 1,
-    resizeShortest: shortest,
+    mean: triple(cfg.image_mean, 'image_mean', [0.485, 0.456, 0.406], false),
+    std: triple(cfg.image_std, 'image_std', [0.229, 0.224, 0.225], true),
+    rescale: typeof rescale === 'number' ? rescale * 255 : 1,
+    resizeShortest: size.shortest,
   };
 }
 
