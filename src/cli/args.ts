@@ -1,4 +1,5 @@
 import { EngineError } from '../engine/errors';
+import { printable } from '../engine/text';
 
 export type Flags = Map<string, string | true>;
 
@@ -13,7 +14,11 @@ const VALUED = new Set([
   'threads', 'memory-limit-mb', 'layer', 'mode', 'values', 'channels', 'mean-text-file', 'eval-text-file', 'text-file',
   'prompts-file', 'seq-len', 'count', 'first-id', 'max-columns', 'csv', 'out',
 ]);
-const BOOLEAN = new Set(['json', 'no-attention', 'no-perplexity', 'per-head', 'help']);
+const BOOLEAN = new Set(['json', 'no-attention', 'no-perplexity', 'per-head', 'help', 'replace-invalid-utf8']);
+
+/** Plain decimal numbers only: "0x10", "0b11", "1e2" or "" are not what a user means by a count or an id. */
+const INTEGER = /^\d+$/;
+const DECIMAL = /^-?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/;
 
 export function parseArgs(argv: string[]): CliArgs {
   const flags = new Map<string, string | true>();
@@ -25,7 +30,7 @@ export function parseArgs(argv: string[]): CliArgs {
     const eq = a.indexOf('=');
     const name = a.slice(2, eq < 0 ? undefined : eq);
     if (BOOLEAN.has(name)) { flags.set(name, true); continue; }
-    if (!VALUED.has(name)) throw new EngineError('bad-argument', `Unknown option --${name}. Run "massive-activations --help" for the options.`);
+    if (!VALUED.has(name)) throw new EngineError('bad-argument', `Unknown option --${printable(name)}. Run "massive-activations --help" for the options.`);
     const value = eq >= 0 ? a.slice(eq + 1) : argv[++i];
     if (value === undefined) throw new EngineError('bad-argument', `--${name} needs a value.`);
     flags.set(name, value);
@@ -33,12 +38,15 @@ export function parseArgs(argv: string[]): CliArgs {
   return { command: positional[0], model: positional[1], flags };
 }
 
-export function numberFlag(flags: Map<string, string | true>, name: string, opts: { min?: number; integer?: boolean } = {}): number | undefined {
+export function numberFlag(flags: Map<string, string | true>, name: string, opts: { min?: number; max?: number; integer?: boolean } = {}): number | undefined {
   const v = flags.get(name);
   if (v === undefined) return undefined;
-  const n = Number(v);
-  if (typeof v !== 'string' || !Number.isFinite(n) || (opts.integer && !Number.isInteger(n)) || (opts.min !== undefined && n < opts.min)) {
-    throw new EngineError('bad-argument', `--${name} must be ${opts.integer ? 'an integer' : 'a number'}${opts.min !== undefined ? ` ≥ ${opts.min}` : ''}; got "${v}".`);
+  const s = typeof v === 'string' ? v.trim() : '';
+  const n = Number(s);
+  const shaped = opts.integer ? INTEGER.test(s) : DECIMAL.test(s);
+  if (!shaped || !Number.isFinite(n) || (opts.min !== undefined && n < opts.min) || (opts.max !== undefined && n > opts.max)) {
+    const range = opts.max !== undefined ? ` from ${opts.min ?? 0} to ${opts.max.toLocaleString('en-US')}` : opts.min !== undefined ? ` ≥ ${opts.min}` : '';
+    throw new EngineError('bad-argument', `--${name} must be ${opts.integer ? 'a whole number' : 'a number'}${range}; got "${printable(String(v))}".`);
   }
   return n;
 }
@@ -46,10 +54,20 @@ export function numberFlag(flags: Map<string, string | true>, name: string, opts
 export function idsFlag(v: string | true | undefined): number[] | undefined {
   if (v === undefined) return undefined;
   if (v === true || !v.trim()) throw new EngineError('bad-ids', 'No token ids given: pass them as --ids 1,2,3.');
+  return idList(v);
+}
+
+/** "1,2,3;1,4,5": several id sequences (scan-many). */
+export function idsListFlag(v: string | true | undefined): number[][] | undefined {
+  if (v === undefined) return undefined;
+  if (v === true || !v.trim()) throw new EngineError('bad-ids', 'No token ids given: pass them as --ids 1,2,3 (sequences separated by ";").');
+  return v.split(';').filter((s) => s.trim()).map(idList);
+}
+
+function idList(v: string): number[] {
   return v.split(/[,\s]+/).filter(Boolean).map((s) => {
-    const n = Number(s);
-    if (!Number.isInteger(n)) throw new EngineError('bad-ids', `"${s}" is not a token id; pass integers, e.g. --ids 1,2,3.`);
-    return n;
+    if (!INTEGER.test(s) || !Number.isSafeInteger(Number(s))) throw new EngineError('bad-ids', `"${printable(s)}" is not a token id; pass decimal whole numbers, e.g. --ids 1,2,3.`);
+    return Number(s);
   });
 }
 

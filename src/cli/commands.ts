@@ -4,7 +4,10 @@ import { EngineError } from '../engine/errors';
 import * as csv from '../engine/export';
 import type { EngineCalls, EngineMethod } from '../shared/protocol';
 import type { Flags } from './args';
-import { idsFlag, listFlag, numberFlag, stringFlag } from './args';
+import { idsFlag, idsListFlag, listFlag, numberFlag, stringFlag } from './args';
+import { fileError, FILE_LIMITS, readTextFile, textOf } from '../engine/files';
+import { LIMITS } from '../engine/limits';
+import { printable } from '../engine/text';
 import * as fmt from './format';
 
 /** One subcommand: how its flags become an engine call, and how its result is shown. */
@@ -23,12 +26,25 @@ function define<M extends EngineMethod>(c: Command<M>): Command<EngineMethod> {
   return c as unknown as Command<EngineMethod>;
 }
 
-function readText(file: string, what: string): string {
-  try {
-    return readFileSync(file === '-' ? 0 : file, 'utf8');
-  } catch (e) {
-    throw new EngineError('bad-argument', `Cannot read the ${what} ${file}: ${(e as Error).message}`);
+/** A text input: regular file, bounded, UTF-8 (unless --replace-invalid-utf8), not binary; "-" is standard input. */
+function readText(file: string, what: string, flags: Flags): string {
+  const replace = flags.has('replace-invalid-utf8');
+  if (file !== '-') return readTextFile(file, what, replace);
+  let bytes: Buffer;
+  try { bytes = readFileSync(0); } catch (e) { throw fileError(e, 'standard input', what); }
+  if (bytes.length > FILE_LIMITS.text) throw new EngineError('bad-file', `The ${what} on standard input is over ${FILE_LIMITS.text / 2 ** 20} MB; give a shorter text.`);
+  return textOf(bytes, what, replace);
+}
+
+/** Every file a command reads besides the model: outputs must never land on one of them. */
+export function inputFiles(flags: Flags): { file: string; what: string }[] {
+  const out: { file: string; what: string }[] = [];
+  for (const name of ['prompt-file', 'text-file', 'prompts-file', 'mean-text-file', 'eval-text-file', 'image']) {
+    const v = flags.get(name);
+    if (typeof v === 'string' && v !== '-') out.push({ file: v, what: `--${name} input` });
   }
+  for (const f of listFlag(flags, 'images') ?? []) out.push({ file: f, what: '--images input' });
+  return out;
 }
 
 /** Prompt, ids or image, plus the settings every run shares. */
@@ -37,7 +53,10 @@ function common(flags: Flags) {
   let prompt = stringFlag(flags, 'prompt');
   if (file !== undefined) {
     if (prompt !== undefined) throw new EngineError('bad-argument', 'Give either --prompt or --prompt-file, not both.');
-    prompt = readText(file, 'prompt file');
+    prompt = readText(file, 'prompt file', flags);
+  } else if (prompt?.includes('\uFFFD') && !flags.has('replace-invalid-utf8')) {
+    // The command line arrives decoded: invalid UTF-8 bytes are already U+FFFD here.
+    throw new EngineError('bad-prompt', `The prompt contains U+FFFD at character ${prompt.indexOf('\uFFFD')}, the mark of bytes that were not valid UTF-8. Pass the text as UTF-8 (or in a file with --prompt-file), or allow replacement with --replace-invalid-utf8.`);
   }
   const ids = idsFlag(flags.get('ids'));
   if (prompt !== undefined && ids) throw new EngineError('bad-argument', 'Give either a prompt or --ids, not both.');
@@ -47,11 +66,16 @@ function common(flags: Flags) {
   return {
     prompt, ids,
     image: stringFlag(flags, 'image'),
-    maxTokens: numberFlag(flags, 'max-tokens', { min: 1, integer: true }),
-    threads: numberFlag(flags, 'threads', { min: 0, integer: true }),
+    maxTokens: numberFlag(flags, 'max-tokens', { min: 1, max: LIMITS.tokens, integer: true }),
+    threads: threadsFlag(flags),
     thresholds: abs !== undefined || ratio !== undefined ? { absolute: abs ?? 100, ratio: ratio ?? 1000 } : undefined,
     memoryLimitBytes: limitMb !== undefined ? limitMb * 2 ** 20 : undefined,
   };
+}
+
+/** --threads above the cores is capped (ONNX Runtime would only thrash); main prints a note. */
+export function threadsFlag(flags: Flags): number | undefined {
+  return numberFlag(flags, 'threads', { min: 0, max: 1_000_000, integer: true });
 }
 
 function layerFlag(flags: Flags): number {
@@ -65,9 +89,10 @@ function imagesFlag(flags: Flags): string[] | undefined {
   const dir = stringFlag(flags, 'image-dir');
   if (!dir) return list;
   let names: string[];
-  try { names = readdirSync(dir); } catch (e) { throw new EngineError('bad-argument', `Cannot read the folder ${dir}: ${(e as Error).message}`); }
+  try { names = readdirSync(dir); } catch (e) { throw fileError(e, dir, 'image folder'); }
   const found = names.filter((n) => /\.(png|jpe?g)$/i.test(n)).sort().map((n) => path.join(dir, n));
-  if (!found.length) throw new EngineError('bad-argument', `No PNG or JPEG images in ${dir}.`);
+  if (!found.length) throw new EngineError('bad-argument', `No PNG or JPEG images in ${printable(dir)}.`);
+  if (found.length > LIMITS.count) throw new EngineError('bad-argument', `${printable(dir)} holds ${found.length.toLocaleString('en-US')} images; one run takes at most ${LIMITS.count.toLocaleString('en-US')}. Use a folder with fewer.`);
   return [...(list ?? []), ...found];
 }
 
@@ -82,27 +107,39 @@ export const COMMANDS: { [name: string]: Command<EngineMethod> } = {
   scan: define({
     method: 'scan',
     usage: 'scan MODEL [--prompt TEXT | --prompt-file F | --ids 1,2,3 | --image IMG] [--top K] [--no-attention]',
-    args: (file, flags) => ({ file, options: { ...common(flags), topK: numberFlag(flags, 'top', { min: 1, integer: true }), attention: !flags.has('no-attention') } }),
+    args: (file, flags) => ({ file, options: { ...common(flags), topK: numberFlag(flags, 'top', { min: 1, max: LIMITS.topK, integer: true }), attention: !flags.has('no-attention') } }),
     text: (r) => fmt.scanTable(r),
     json: (r) => fmt.scanJson(r),
     csv: (r) => csv.scanCsv(r),
   }),
   'scan-many': define({
     method: 'scanMany',
-    usage: 'scan-many MODEL [--text-file F --seq-len N | --prompts-file F | --images a,b | --image-dir D] [--count N]',
+    usage: 'scan-many MODEL [--text-file F --seq-len N | --prompts-file F | --ids "1,2;1,3" | --images a,b | --image-dir D] [--count N]',
     args: (file, flags) => {
       const textFile = stringFlag(flags, 'text-file');
       const promptsFile = stringFlag(flags, 'prompts-file');
+      // --ids here may hold several sequences ("1,2;1,3"): read it below, not as one prompt's ids.
+      const single = new Map(flags);
+      single.delete('ids');
+      const { prompt, image, ...shared } = common(single);
+      const sources = [textFile !== undefined, promptsFile !== undefined, flags.has('ids'), prompt !== undefined, !!image || flags.has('images') || flags.has('image-dir')].filter(Boolean).length;
+      if (sources > 1) throw new EngineError('bad-argument', 'Give one source of inputs: --text-file, --prompts-file, --prompt, --ids, or images.');
+      let prompts = promptsFile !== undefined ? readText(promptsFile, 'prompts file', flags).split('\n').filter((l) => l.trim()) : prompt !== undefined ? [prompt] : undefined;
+      if (prompts && prompts.length > LIMITS.prompts) throw new EngineError('bad-argument', `The prompts file holds ${prompts.length.toLocaleString('en-US')} prompts; one run takes at most ${LIMITS.prompts.toLocaleString('en-US')}.`);
+      if (prompts && !prompts.length) prompts = undefined;
+      const images = imagesFlag(flags) ?? (image ? [image] : undefined);
       return {
         file,
         options: {
-          ...common(flags),
-          text: textFile !== undefined ? readText(textFile, 'text file') : undefined,
-          prompts: promptsFile !== undefined ? readText(promptsFile, 'prompts file').split('\n').filter((l) => l.trim()) : undefined,
-          images: imagesFlag(flags),
-          seqLen: numberFlag(flags, 'seq-len', { min: 2, integer: true }),
-          count: numberFlag(flags, 'count', { min: 1, integer: true }),
-          firstId: numberFlag(flags, 'first-id', { min: 0, integer: true }),
+          ...shared,
+          text: textFile !== undefined ? readText(textFile, 'text file', flags) : undefined,
+          prompts,
+          idsList: idsListFlag(flags.get('ids')),
+          images,
+          seqLen: numberFlag(flags, 'seq-len', { min: 2, max: LIMITS.tokens, integer: true }),
+          count: numberFlag(flags, 'count', { min: 1, max: LIMITS.count, integer: true }),
+          firstId: numberFlag(flags, 'first-id', { min: 0, max: 2 ** 31, integer: true }),
+          topK: numberFlag(flags, 'top', { min: 1, max: LIMITS.topK, integer: true }),
         },
       };
     },
@@ -112,7 +149,7 @@ export const COMMANDS: { [name: string]: Command<EngineMethod> } = {
   'feature-map': define({
     method: 'featureMap',
     usage: 'feature-map MODEL --layer L [--prompt T | --ids … | --image IMG] [--max-columns N]',
-    args: (file, flags) => ({ file, options: { ...common(flags), layer: layerFlag(flags), maxColumns: numberFlag(flags, 'max-columns', { min: 4, integer: true }) } }),
+    args: (file, flags) => ({ file, options: { ...common(flags), layer: layerFlag(flags), maxColumns: numberFlag(flags, 'max-columns', { min: 4, max: LIMITS.maxColumns, integer: true }) } }),
     text: (r) => fmt.featureMapText(r),
     csv: (r) => csv.featureMapCsv(r),
   }),
@@ -130,10 +167,10 @@ export const COMMANDS: { [name: string]: Command<EngineMethod> } = {
           ...common(flags), layer: layerFlag(flags), mode: mode as 'zero' | 'mean' | 'values',
           values: valuesFlag(stringFlag(flags, 'values')),
           channels: listFlag(flags, 'channels')?.map((c) => integer(c, 'channel')),
-          meanText: meanFile !== undefined ? readText(meanFile, 'mean text file') : undefined,
-          meanCount: numberFlag(flags, 'count', { min: 1, integer: true }),
-          evalText: flags.has('no-perplexity') ? null : evalFile !== undefined ? readText(evalFile, 'evaluation text file') : undefined,
-          seqLen: numberFlag(flags, 'seq-len', { min: 2, integer: true }),
+          meanText: meanFile !== undefined ? readText(meanFile, 'mean text file', flags) : undefined,
+          meanCount: numberFlag(flags, 'count', { min: 1, max: LIMITS.count, integer: true }),
+          evalText: flags.has('no-perplexity') ? null : evalFile !== undefined ? readText(evalFile, 'evaluation text file', flags) : undefined,
+          seqLen: numberFlag(flags, 'seq-len', { min: 2, max: LIMITS.tokens, integer: true }),
         },
       };
     },
@@ -164,24 +201,23 @@ export const COMMANDS: { [name: string]: Command<EngineMethod> } = {
   'fix-reg-mean': define({
     method: 'fixRegMean',
     usage: 'fix-reg-mean MODEL [--images a.png,b.png | --image-dir D | --count N]',
-    args: (file, flags) => ({ file, options: { threads: numberFlag(flags, 'threads', { min: 0, integer: true }), images: imagesFlag(flags), count: numberFlag(flags, 'count', { min: 2, integer: true }) } }),
+    args: (file, flags) => ({ file, options: { threads: threadsFlag(flags), images: imagesFlag(flags), count: numberFlag(flags, 'count', { min: 2, max: LIMITS.count, integer: true }) } }),
     text: (r) => fmt.fixRegMeanText(r),
     csv: (r) => csv.fixRegMeanCsv(r),
   }),
 };
 
 function integer(s: string, what: string): number {
-  const n = Number(s);
-  if (!Number.isInteger(n) || n < 0) throw new EngineError('bad-argument', `"${s}" is not a ${what} number.`);
-  return n;
+  if (!/^\d+$/.test(s) || !Number.isSafeInteger(Number(s))) throw new EngineError('bad-argument', `"${printable(s)}" is not a ${what} number; give a decimal whole number.`);
+  return Number(s);
 }
 
 /** --values "0:7=2000,4:42=-1500" → token 0 channel 7 set to 2000, … */
 function valuesFlag(v: string | undefined) {
   if (v === undefined) return undefined;
   return v.split(',').filter(Boolean).map((entry) => {
-    const m = /^\s*(\d+):(\d+)=(-?[\d.eE+-]+)\s*$/.exec(entry);
-    if (!m || !Number.isFinite(Number(m[3]))) throw new EngineError('bad-argument', `"${entry}" is not token:channel=value (e.g. --values 0:7=0,4:42=-1500).`);
+    const m = /^\s*(\d+):(\d+)=(-?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?)\s*$/.exec(entry);
+    if (!m || !Number.isFinite(Number(m[3]))) throw new EngineError('bad-argument', `"${printable(entry)}" is not token:channel=value (e.g. --values 0:7=0,4:42=-1500).`);
     return { token: Number(m[1]), channel: Number(m[2]), value: Number(m[3]) };
   });
 }

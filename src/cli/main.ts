@@ -1,9 +1,11 @@
 import { spawnSync } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
 import { EngineError, isEngineError } from '../engine/errors';
+import { cores } from '../engine/limits';
+import { checkOutputs, modelFiles, writeFileAtomic } from '../engine/outputs';
+import { jsonSafe, printable, terminalSafe } from '../engine/text';
 import { EngineClient } from '../worker/client';
 import { parseArgs, stringFlag } from './args';
-import { COMMANDS } from './commands';
+import { COMMANDS, inputFiles, threadsFlag } from './commands';
 
 function help(): string {
   const usage = Object.values(COMMANDS).map((c) => `  massive-activations ${c.usage}`).join('\n');
@@ -17,18 +19,21 @@ Inputs:
   --prompt-file FILE      read the text from FILE ("-" for standard input)
   --ids 1,2,3             token ids to run instead of text
   --image FILE            PNG or JPEG for vision models (preprocessor_config.json is honoured)
+  --replace-invalid-utf8  accept text that is not valid UTF-8 (invalid bytes become U+FFFD)
 
 Output:
   --json                  print one JSON document
-  --out FILE              also write the JSON document to FILE
-  --csv FILE              write the result's table as CSV to FILE
+  --out FILE              also write the JSON document to FILE (never onto the model, its
+                          weights, tokenizer, config or an input file)
+  --csv FILE              write the result's table as CSV to FILE (same rule)
 
 Settings:
-  --top K                 top activations listed per block (default 3)
+  --top K                 top activations listed per block (default 3, at most 1,000)
   --abs-threshold X       |a| must exceed X to be massive (default 100)
   --ratio-threshold R     |a| must be ≥ R × the block's median |a| (default 1000)
-  --max-tokens N          longest input accepted (default 2048)
-  --threads N             ONNX Runtime intra-op threads (default: all cores)
+  --max-tokens N          longest input accepted (default 2048, at most 131,072)
+  --threads N             ONNX Runtime intra-op threads (default and at most: all cores)
+  --count N, --seq-len N  inputs per run (at most 10,000), tokens per sequence (at most 131,072)
   --memory-limit-mb N     refuse runs estimated to need more than N MB
 `;
 }
@@ -37,39 +42,36 @@ async function main(argv: string[]): Promise<number> {
   const args = parseArgs(argv);
   if (args.flags.has('help') || !args.command) { process.stdout.write(help()); return args.command || args.flags.has('help') ? 0 : 2; }
   const command = COMMANDS[args.command];
-  if (!command) throw new EngineError('bad-argument', `Unknown command "${args.command}". Commands: ${Object.keys(COMMANDS).join(', ')}.`);
+  if (!command) throw new EngineError('bad-argument', `Unknown command "${printable(args.command)}". Commands: ${Object.keys(COMMANDS).join(', ')}.`);
   if (!args.model) throw new EngineError('bad-argument', `Give the model file: massive-activations ${args.command} MODEL.onnx`);
   const json = args.flags.has('json');
+  const out = stringFlag(args.flags, 'out');
+  const csvFile = stringFlag(args.flags, 'csv');
+  if (csvFile && !command.csv) throw new EngineError('bad-argument', `${args.command} has no table to write as CSV.`);
+  // Refused before anything runs: an output must not replace the model, its weights or an input.
+  const targets = [...(out ? [['--out', out] as [string, string]] : []), ...(csvFile ? [['--csv', csvFile] as [string, string]] : [])];
+  if (targets.length) checkOutputs(targets, [...modelFiles(args.model), ...inputFiles(args.flags)]);
   const callArgs = command.args(args.model, args.flags);
+  const threads = threadsFlag(args.flags);
+  if (threads && threads > cores()) process.stderr.write(`massive-activations: note: --threads ${threads} is more than this machine's ${cores()} cores; using ${cores()}.\n`);
   const client = new EngineClient();
   try {
     const call = client.call(command.method, callArgs as never, (p) => {
-      if (!json && process.stderr.isTTY) process.stderr.write(`\r${p.message}…`.padEnd(50));
+      if (!json && process.stderr.isTTY) process.stderr.write(`\r${terminalSafe(p.message)}…`.padEnd(50));
     });
     // Ctrl-C: leave at once; ending the process is the one safe way to stop a native run mid-way.
     process.once('SIGINT', () => { process.stderr.write('\nmassive-activations: cancelled.\n'); process.exit(130); });
     const result = await call.result;
     if (!json && process.stderr.isTTY) process.stderr.write('\r'.padEnd(51) + '\r');
     const doc = command.json ? command.json(result) : result;
-    const out = stringFlag(args.flags, 'out');
-    if (out) writeOutput(out, `${JSON.stringify(doc, null, 2)}\n`);
-    const csvFile = stringFlag(args.flags, 'csv');
-    if (csvFile) {
-      if (!command.csv) throw new EngineError('bad-argument', `${args.command} has no table to write as CSV.`);
-      writeOutput(csvFile, command.csv(result));
-    }
-    process.stdout.write(`${json ? JSON.stringify(doc, null, 2) : command.text(result)}\n`);
+    const jsonText = jsonSafe(JSON.stringify(doc, null, 2));
+    if (out) writeFileAtomic(out, `${jsonText}\n`, 'JSON output file');
+    if (csvFile) writeFileAtomic(csvFile, command.csv!(result), 'CSV output file');
+    // Model-controlled strings (names, token texts) must not reach the terminal as control sequences.
+    process.stdout.write(`${json ? jsonText : terminalSafe(command.text(result))}\n`);
     return 0;
   } finally {
     await client.dispose();
-  }
-}
-
-function writeOutput(file: string, text: string): void {
-  try {
-    writeFileSync(file, text);
-  } catch (e) {
-    throw new EngineError('bad-argument', `Cannot write ${file}: ${(e as Error).message}`);
   }
 }
 
@@ -95,7 +97,7 @@ else main(process.argv.slice(2)).then(
   (e) => {
     // Users get the message, never a stack trace; unexpected errors say so.
     const msg = isEngineError(e) ? e.message : `Unexpected error: ${(e as Error)?.message ?? String(e)}`;
-    process.stderr.write(`massive-activations: ${msg}\n`);
+    process.stderr.write(`massive-activations: ${terminalSafe(msg.replace(/\n/g, ' '))}\n`);
     process.exitCode = isEngineError(e) && e.code === 'cancelled' ? 130 : 1;
   },
 );

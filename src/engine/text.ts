@@ -29,6 +29,5 @@ export function terminalSafe(s: string): string {
 
 /** JSON text: JSON.stringify escapes C0 but not C1 or bidi controls; \u escapes keep it valid JSON. */
 export function jsonSafe(json: string): string {
-  // eslint-disable-next-line no-control-regex
   return json.replace(/[\u007f-\u009f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
 }

@@ -1,4 +1,6 @@
-import { EngineError, isEngineError } from '../engine/errors';
+import { EngineError, isEngineError, type ErrorCode } from '../engine/errors';
+import { fileError } from '../engine/files';
+import { printable } from '../engine/text';
 import { prepareModel } from '../engine/inspect';
 import { scanModel } from '../engine/scan';
 import type { EngineCalls, EngineMethod, ToWorker, WorkerMessage, WorkerRequest } from '../shared/protocol';
@@ -58,11 +60,32 @@ process.on('message', (msg: ToWorker) => {
     try {
       send({ kind: 'result', id: msg.id, result: await handle(msg, controller.signal) });
     } catch (e) {
-      const error = isEngineError(e) ? { code: e.code, message: e.message } : { code: 'runtime' as const, message: `Internal error: ${(e as Error)?.message ?? String(e)}` };
+      const error = asUserError(e);
       send({ kind: 'error', id: msg.id, error });
     } finally {
       running.delete(msg.id);
     }
   });
 });
+/**
+ * What reaches the user when something other than an EngineError escapes: operating-system and
+ * allocation errors have a sentence of their own; only a genuine bug says "Internal error".
+ */
+function asUserError(e: unknown): { code: ErrorCode; message: string } {
+  if (isEngineError(e)) return { code: e.code, message: e.message };
+  const err = e as NodeJS.ErrnoException;
+  const path = typeof err?.path === 'string' ? err.path : 'a file the run needs';
+  if (typeof err?.code === 'string' && /^E[A-Z]+$/.test(err.code)) {
+    const mapped = fileError(e, path, 'file');
+    if (isEngineError(mapped)) return { code: mapped.code, message: mapped.message };
+  }
+  if (e instanceof RangeError && /call stack/i.test(e.message)) {
+    return { code: 'invalid-model', message: 'The model\'s graph is nested or chained too deeply to analyse. It may be corrupt; re-export it.' };
+  }
+  if (e instanceof RangeError && /array (buffer )?(allocation|length)|Invalid typed array length|Array buffer allocation failed/i.test(e.message)) {
+    return { code: 'out-of-memory', message: 'The run needs more memory than can be allocated (a tensor or input declared far too large). Use a shorter input or check the model\'s shapes.' };
+  }
+  return { code: 'runtime', message: `Internal error: ${printable((e as Error)?.message ?? String(e))}. Please report it with the output of "massive-activations inspect MODEL".` };
+}
+
 send({ kind: 'ready' });

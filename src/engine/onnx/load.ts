@@ -1,6 +1,6 @@
 import { fromBinary } from '@bufbuild/protobuf';
 import { ModelProtoSchema, TensorProto_DataLocation, type ModelProto, type TensorProto, type GraphProto } from 'onnx-buf';
-import { existsSync, readFileSync, realpathSync, statSync } from 'node:fs';
+import { existsSync, readFileSync, realpathSync } from 'node:fs';
 import * as path from 'node:path';
 import { EngineError } from '../errors';
 import { fileError, kindOf, statFile } from '../files';
