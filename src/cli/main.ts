@@ -1,6 +1,7 @@
 import { spawnSync } from 'node:child_process';
 import { EngineError, isEngineError } from '../engine/errors';
 import { cores } from '../engine/limits';
+import { loadModel } from '../engine/onnx/load';
 import { checkOutputs, modelFiles, writeFileAtomic } from '../engine/outputs';
 import { jsonSafe, printable, terminalSafe } from '../engine/text';
 import { EngineClient } from '../worker/client';
@@ -50,7 +51,7 @@ async function main(argv: string[]): Promise<number> {
   if (csvFile && !command.csv) throw new EngineError('bad-argument', `${args.command} has no table to write as CSV.`);
   // Refused before anything runs: an output must not replace the model, its weights or an input.
   const targets = [...(out ? [['--out', out] as [string, string]] : []), ...(csvFile ? [['--csv', csvFile] as [string, string]] : [])];
-  if (targets.length) checkOutputs(targets, [...modelFiles(args.model), ...inputFiles(args.flags)]);
+  if (targets.length) checkOutputs(targets, [...modelFiles(args.model, weightFilesOf(args.model)), ...inputFiles(args.flags)]);
   const callArgs = command.args(args.model, args.flags);
   const threads = threadsFlag(args.flags);
   if (threads && threads > cores()) process.stderr.write(`massive-activations: note: --threads ${threads} is more than this machine's ${cores()} cores; using ${cores()}.\n`);
@@ -72,6 +73,15 @@ async function main(argv: string[]): Promise<number> {
     return 0;
   } finally {
     await client.dispose();
+  }
+}
+
+/** The model's external weight files; none when it cannot be read (the run then fails with its own message). */
+function weightFilesOf(model: string): string[] {
+  try {
+    return loadModel(model).externalFiles.map((f) => f.file);
+  } catch {
+    return [];
   }
 }
 

@@ -2,7 +2,6 @@ import { closeSync, constants, existsSync, fsyncSync, openSync, renameSync, stat
 import * as path from 'node:path';
 import { EngineError } from './errors';
 import { fileError, realOrSelf } from './files';
-import { loadModel } from './onnx/load';
 import { printable } from './text';
 
 /**
@@ -17,19 +16,18 @@ export interface Protected { file: string; what: string }
 /** Files next to a model that describe it; an output must never replace one of them. */
 const SIDECARS = ['tokenizer.json', 'tokenizer_config.json', 'special_tokens_map.json', 'preprocessor_config.json', 'config.json', 'generation_config.json', 'genai_config.json', 'vocab.json', 'merges.txt', 'tokenizer.model'];
 
-/** The model, its external weight files (as written in the graph, present or not) and its sidecars. */
-export function modelFiles(modelPath: string): Protected[] {
+/**
+ * The model, its external weight files (locations as written in the graph, present or not) and its
+ * sidecars. The extension knows the weight files from inspect; the CLI reads them from the model.
+ */
+export function modelFiles(modelPath: string, weightFiles: string[]): Protected[] {
   const out: Protected[] = [{ file: modelPath, what: 'model' }];
   const dir = path.dirname(path.resolve(modelPath));
   for (const d of [dir, path.dirname(dir)]) for (const name of SIDECARS) {
     const f = path.join(d, name);
     if (existsSync(f)) out.push({ file: f, what: `model's ${name}` });
   }
-  try {
-    for (const f of loadModel(modelPath).externalFiles) out.push({ file: f.resolved, what: `model's weight file ${f.file}` });
-  } catch {
-    // A model that cannot be read fails the run with its own message; its file is still protected.
-  }
+  for (const w of weightFiles) out.push({ file: path.resolve(dir, w), what: `model's weight file ${printable(w)}` });
   return out;
 }
 
@@ -67,7 +65,7 @@ export function checkOutputs(targets: [string, string][], inputs: Protected[]): 
  * real file when the target is a link, which stays a link). Devices and pipes (/dev/stdout) are
  * written directly, since they cannot be replaced.
  */
-export function writeFileAtomic(file: string, text: string, what = 'output file'): void {
+export function writeFileAtomic(file: string, text: string | Uint8Array, what = 'output file'): void {
   const target = realOrSelf(path.resolve(file));
   let st: Stats | undefined;
   try { st = statSync(target); } catch { /* new file */ }
@@ -79,7 +77,7 @@ export function writeFileAtomic(file: string, text: string, what = 'output file'
   let fd: number | undefined;
   try {
     fd = openSync(tmp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, st ? st.mode & 0o777 : 0o644);
-    const buf = Buffer.from(text, 'utf8');
+    const buf = typeof text === 'string' ? Buffer.from(text, 'utf8') : text;
     for (let off = 0; off < buf.length;) off += writeSync(fd, buf, off, buf.length - off);
     fsyncSync(fd);
     closeSync(fd);
@@ -88,6 +86,13 @@ export function writeFileAtomic(file: string, text: string, what = 'output file'
   } catch (e) {
     if (fd !== undefined) try { closeSync(fd); } catch { /* already failing */ }
     try { unlinkSync(tmp); } catch { /* never created */ }
+    if ((e as NodeJS.ErrnoException)?.code === 'ENOENT') throw new EngineError('unsafe-output', `The folder of the ${what} ${printable(file)} does not exist; create it first or choose another file.`);
     throw fileError(e, file, what, 'unsafe-output');
   }
+}
+
+/** checkOutputs + writeFileAtomic for one file (the extension's save dialogs). */
+export function writeResult(file: string, content: string | Uint8Array, inputs: Protected[], what = 'output file'): void {
+  checkOutputs([[`The ${what}`, file]], inputs);
+  writeFileAtomic(file, content, what);
 }

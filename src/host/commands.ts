@@ -1,8 +1,8 @@
 import * as path from 'node:path';
-import { writeFileSync } from 'node:fs';
 import * as vscode from 'vscode';
 import { isEngineError } from '../engine/errors';
 import type { InterventionMode } from '../engine/experiments/intervene';
+import { writeResult } from '../engine/outputs';
 import { showError, type Engine } from './engine';
 import type { InspectorPanel, PanelManager } from './panel';
 import { settings } from './settings';
@@ -106,7 +106,7 @@ export function registerCommands(context: vscode.ExtensionContext, d: Deps): voi
       const content = panel.exportContent(what, format);
       if (!content) continue;
       const file = path.join(folder, `${path.basename(path.dirname(panel.file))}-${what}.${format}`);
-      writeFileSync(file, content);
+      writeResult(file, content, panel.protectedFiles(), `${format.toUpperCase()} file`);
       written.push(file);
     }
     if (!written.length) throw new Error('Nothing to export yet: run a scan or an experiment first.');

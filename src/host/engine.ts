@@ -1,4 +1,5 @@
 import * as vscode from 'vscode';
+import { printable } from '../engine/text';
 import { isEngineError } from '../engine/errors';
 import type { Progress } from '../engine/types';
 import type { EngineCalls, EngineMethod } from '../shared/protocol';
@@ -74,7 +75,8 @@ export class Engine implements vscode.Disposable {
 
 /** Shows an engine error the way users should see it: one sentence, no stack. */
 export function showError(e: unknown, log: vscode.LogOutputChannel): string {
-  const message = isEngineError(e) ? e.message : `Unexpected error: ${(e as Error)?.message ?? String(e)}`;
+  // Messages can carry model-controlled names: no control characters into the notification.
+  const message = printable(isEngineError(e) ? e.message : `Unexpected error: ${(e as Error)?.message ?? String(e)}`);
   if (isEngineError(e) && e.code === 'cancelled') {
     void vscode.window.showInformationMessage('Massive Activations: cancelled.');
   } else {

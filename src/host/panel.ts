@@ -1,10 +1,10 @@
 import * as path from 'node:path';
-import { writeFileSync } from 'node:fs';
 import * as vscode from 'vscode';
 import * as csv from '../engine/export';
 import type { ModelInfo } from '../engine/inspect';
 import type { ScanResult } from '../engine/types';
 import type { ExperimentView, FromWebview, ModelSummary, PanelCalls, PanelMethod, PanelState, ToWebview } from '../shared/protocol';
+import { modelFiles, writeResult } from '../engine/outputs';
 import { Engine, showError } from './engine';
 import { settings } from './settings';
 import type { ActivationTree } from './tree';
@@ -106,15 +106,20 @@ export class InspectorPanel implements vscode.Disposable {
     if (a.what === 'png') {
       const uri = await vscode.window.showSaveDialog({ defaultUri: vscode.Uri.file(path.join(path.dirname(this.file), `${a.name}.png`)), filters: { PNG: ['png'] } });
       if (!uri) return null;
-      writeFileSync(uri.fsPath, Buffer.from(a.dataUrl.replace(/^data:image\/png;base64,/, ''), 'base64'));
+      writeResult(uri.fsPath, Buffer.from(a.dataUrl.replace(/^data:image\/png;base64,/, ''), 'base64'), this.protectedFiles(), 'PNG file');
       return uri.fsPath;
     }
     const content = this.exportContent(a.what, a.format);
     if (!content) throw new Error('Nothing to export yet: run a scan or an experiment first.');
     const uri = await vscode.window.showSaveDialog({ defaultUri: vscode.Uri.file(path.join(path.dirname(this.file), `massive-activations-${a.what}.${a.format}`)), filters: a.format === 'csv' ? { CSV: ['csv'] } : { JSON: ['json'] } });
     if (!uri) return null;
-    writeFileSync(uri.fsPath, content);
+    writeResult(uri.fsPath, content, this.protectedFiles(), `${a.format.toUpperCase()} file`);
     return uri.fsPath;
+  }
+
+  /** What a save must never replace: the model, its weights (as inspect listed them) and sidecars. */
+  protectedFiles() {
+    return modelFiles(this.file, this.model?.externalData.map((f) => f.file) ?? []);
   }
 
   exportContent(what: 'scan' | 'experiment', format: 'json' | 'csv'): string | undefined {

@@ -1,4 +1,5 @@
 import * as path from 'node:path';
+import { printable } from '../engine/text';
 import * as vscode from 'vscode';
 import type { ScanResult } from '../engine/types';
 
@@ -65,11 +66,11 @@ export class ActivationTree implements vscode.TreeDataProvider<TreeNode> {
       item.command = { command: 'massiveActivations.revealEntry', title: 'Reveal in Inspector', arguments: [node] };
       return item;
     }
-    const item = new vscode.TreeItem(`ch ${node.channel} · tok ${node.token} ${JSON.stringify(node.text)} · ${fmtValue(node.value)} (×${fmtInt(node.times)})`, vscode.TreeItemCollapsibleState.None);
+    const item = new vscode.TreeItem(`ch ${node.channel} · tok ${node.token} "${printable(node.text)}" · ${fmtValue(node.value)} (×${fmtInt(node.times)})`, vscode.TreeItemCollapsibleState.None);
     item.contextValue = 'activation';
     item.iconPath = new vscode.ThemeIcon('pulse');
     item.id = `act:${node.file}:${node.layer}:${node.token}:${node.channel}`;
-    item.tooltip = `Block ${node.layer}, token ${node.token} ${JSON.stringify(node.text)}, channel ${node.channel}: ${node.value} (${fmtInt(node.times)}× the block's median magnitude)`;
+    item.tooltip = `Block ${node.layer}, token ${node.token} "${printable(node.text)}", channel ${node.channel}: ${node.value} (${fmtInt(node.times)}× the block's median magnitude)`;
     item.command = { command: 'massiveActivations.revealEntry', title: 'Reveal in Inspector', arguments: [node] };
     return item;
   }
