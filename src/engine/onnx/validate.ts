@@ -96,7 +96,7 @@ function checkTensor(t: TensorProto, fileName: string): void {
     }
     const length = kv.get('length');
     if (expected !== undefined && length !== undefined && Number(length) !== expected) {
-      throw bad(`has shape ${t.dims.join('×')} (${expected.toLocaleString('en-US')} bytes) but its external data is ${Number(length).toLocaleString('en-US')} bytes long`);
+      throw bad(`has shape ${t.dims.join('×')} (${expected.toLocaleString('en-US')} bytes) but its external data is ${BigInt(length).toLocaleString('en-US')} bytes long`);
     }
     return;
   }
