@@ -94,11 +94,10 @@ async function runCase(label: string, recipe: Recipe): Promise<string[]> {
   const before = fingerprint(dir);
   const problems: string[] = [];
   const inspect = await bounded('inspect', client.call('inspect', { file }));
-  const steps = [['inspect', inspect] as const];
-  if (inspect.value) {
-    const options = recipe.base === 'vit' ? {} : { ids: [1, 10, 11, 12, 3] };
-    steps.push(['scan', await bounded('scan', client.call('scan', { file, options }))] as const);
-  }
+  const scanned = inspect.value
+    ? await bounded('scan', client.call('scan', { file, options: recipe.base === 'vit' ? {} : { ids: [1, 10, 11, 12, 3] } }))
+    : undefined;
+  const steps: [string, { error?: unknown; ms: number; timedOut: boolean }][] = [['inspect', inspect], ...(scanned ? [['scan', scanned] as [string, typeof scanned]] : [])];
   for (const [what, r] of steps) {
     if (r.timedOut) problems.push(`${what}: no answer within ${TIME_BOUND_MS / 1000} s`);
     problems.push(...judge(what, r.error));
@@ -107,13 +106,13 @@ async function runCase(label: string, recipe: Recipe): Promise<string[]> {
     outcomes.set(`${what}:${outcome}`, (outcomes.get(`${what}:${outcome}`) ?? 0) + 1);
   }
   // What a front end prints from a result must format, and arrive free of control sequences.
-  const scan = steps[1]?.[1].value;
+  const scan = scanned?.value;
   if (scan) {
     try {
-      const text = terminalSafe(fmt.scanTable(scan as never));
+      const text = terminalSafe(fmt.scanTable(scan));
       // eslint-disable-next-line no-control-regex
       if (/[\u001b\u0007\u009b]/.test(text)) problems.push('scan table: raw control sequence');
-      JSON.stringify(fmt.scanJson(scan as never));
+      JSON.stringify(fmt.scanJson(scan));
     } catch (e) {
       problems.push(`formatting the scan threw: ${(e as Error).message}`);
     }
