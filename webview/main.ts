@@ -397,6 +397,7 @@ function experimentBody(e: ExperimentView): HTMLElement {
     case 'scanMany': {
       const r = e.result;
       return h('div', {},
+        ...(r.warnings ?? []).map((w) => h('p', { class: 'warning' }, `⚠ ${w}`)),
         h('p', {}, `${r.inputs} inputs (${r.inputKind}); tokens carrying massive activations: ${r.locations.map((l) => `${l.kind} ${pct(l.share)}`).join(', ') || 'none'}`),
         table(['block', 'top-1', 'top-2', 'top-3', 'median', 'inputs with massive'], r.layers.map((l) => [l.index, `${fmt(l.top[0].mean)} ± ${fmt(l.top[0].std)}`, `${fmt(l.top[1].mean)} ± ${fmt(l.top[1].std)}`, `${fmt(l.top[2].mean)} ± ${fmt(l.top[2].std)}`, `${fmt(l.median.mean)} ± ${fmt(l.median.std)}`, `${l.massiveInputs}/${r.inputs}`])),
         r.constancy.length ? table(['channel', 'token kind', 'block', 'value (mean ± std)', 'seen in'], r.constancy.map((c) => [c.channel, c.kind, c.layer, `${fmt(c.mean)} ± ${fmt(c.std)}`, `${c.count}/${c.inputs}`])) : h('p', { class: 'muted' }, 'No massive activations in any input.'));
@@ -404,8 +405,8 @@ function experimentBody(e: ExperimentView): HTMLElement {
     case 'intervene': {
       const r = e.result;
       return h('div', {},
-        r.note ? h('p', { class: 'muted' }, r.note) : null,
-        h('p', {}, `KL(original ‖ intervened) mean ${r.klMean === null ? '—' : r.klMean.toExponential(3)} nats · top-1 agreement ${pct(r.top1Agreement)}${r.perplexity ? ` · perplexity ${fmt(r.perplexity.before)} → ${fmt(r.perplexity.after)} (${r.perplexity.tokens} tokens, ${r.perplexity.source})` : ''}`),
+        r.note ? h('p', { class: r.nonFinite ? 'warning' : 'muted' }, r.note) : null,
+        h('p', {}, `KL(original ‖ intervened) mean ${r.klMean === null ? '—' : r.klMean.toExponential(3)} nats · top-1 agreement ${pct(r.top1Agreement)}${r.perplexity ? ` · perplexity ${fmt(r.perplexity.before)} → ${r.perplexity.after === null ? 'undefined (NaN)' : fmt(r.perplexity.after)} (${r.perplexity.tokens} tokens, ${r.perplexity.source})` : ''}`),
         r.changed.length ? table(['token', 'channel', 'from', 'to'], r.changed.map((c) => [c.token, c.channel, fmt(c.from), fmt(c.to)])) : null);
     }
     case 'attention': {
@@ -420,9 +421,9 @@ function experimentBody(e: ExperimentView): HTMLElement {
     case 'fixRegMean': {
       const r = e.result;
       return h('div', {}, h('p', {}, `${r.registers} registers, ${r.images} ${r.inputKind}`),
-        table(['registers at every block', 'output change (rel. L2)', 'cosine', 'top-1 agreement'], [
-          ['set to their mean (Fix-Reg-Mean)', r.fixRegMean.relativeL2.toExponential(2), r.fixRegMean.cosine.toFixed(5), pct(r.fixRegMean.top1Agreement)],
-          ['set to zero', r.zeroRegisters.relativeL2.toExponential(2), r.zeroRegisters.cosine.toFixed(5), pct(r.zeroRegisters.top1Agreement)]]));
+        table(['registers at every block', 'output change (rel. L2)', 'cosine', 'top-1 agreement'], ([['set to their mean (Fix-Reg-Mean)', r.fixRegMean], ['set to zero', r.zeroRegisters]] as const)
+          .map(([name, c]) => (c ? [name, c.relativeL2.toExponential(2), c.cosine.toFixed(5), pct(c.top1Agreement)] : [name, 'NaN/Inf', '—', '—']))),
+        ...(r.notes ?? []).map((n) => h('p', { class: 'warning' }, `⚠ ${n}`)));
     }
   }
 }
