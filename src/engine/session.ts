@@ -134,7 +134,7 @@ function runtimeError(e: unknown, p: PreparedModel): EngineError {
  */
 export function ortCause(msg: string): string {
   let s = msg.replace(/\[ONNXRuntimeError\]\s*:\s*\d+\s*:\s*\w+\s*:\s*/g, '');
-  const loc = /(?:\/?[\w.+-]+\/)*[\w.+-]+\.(?:cc|h|cpp|hpp|c):\d+\s+/g;
+  const loc = /(?:\/?[\w.+-]+\/)*[A-Za-z_][\w+-]*\.(?:cc|h|cpp|hpp|c):\d+\s+/g;
   let out = '';
   let last = 0;
   for (let m = loc.exec(s); m; m = loc.exec(s)) {
@@ -158,7 +158,7 @@ export function ortCause(msg: string): string {
       if (fn) i += fn[0].length;
     }
     last = i;
-    if (out && !/[\s.:]$/.test(out)) out += ': ';
+    if (out && !/\s$/.test(out)) out += /[.:]$/.test(out) ? ' ' : ': ';
   }
   s = (out + s.slice(last)).replace(/\s+/g, ' ').trim();
   if (s.length > 1200) s = `${s.slice(0, 1200)}…`;
