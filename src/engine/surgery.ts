@@ -4,7 +4,7 @@ import { attr, GraphIndex } from './onnx/graph';
 import { makeAttr, makeNode, makeTensor, makeValueInfo } from './onnx/build';
 import type { PreparedModel } from './inspect';
 import type { AttentionLocation, BlockLocation } from './locate/types';
-import { SKIP_NORMS } from './locate/ops';
+import { fusedInput, fusedOutputSlot, isSkipNorm, type SkipNormOp } from './onnx/fusedOps';
 
 /** What a patched graph emits, by block: the names to read back after a run. */
 export interface Exposure {
@@ -38,8 +38,7 @@ export function exposeForScan(p: PreparedModel, opts: { attention: boolean | num
   for (const b of p.location.blocks) {
     if (b.point.fusedOutput) {
       const n = nodeAt[b.point.fusedOutput.nodeIndex];
-      while (n.output.length < 4) n.output.push('');
-      n.output[3] = b.point.tensor;
+      setOutput(n, fusedOutputSlot(n.opType as SkipNormOp, 'sum'), b.point.tensor);
     }
   }
   const wantIntervention = new Set(opts.interventions ?? []);
@@ -164,22 +163,23 @@ function columnSums(g: GraphProto, producer: NodeProto, t: string, o: { scores: 
   return out;
 }
 
+/** Sets an optional output of a node, padding the output list with absent ('') outputs. */
+function setOutput(n: NodeProto, slot: number, name: string): string {
+  while (n.output.length <= slot) n.output.push('');
+  if (!n.output[slot]) n.output[slot] = name;
+  return n.output[slot];
+}
+
 function exposeAttention(n: NodeProto, a: AttentionLocation): string | undefined {
   switch (a.kind) {
     case 'softmax': return a.tensor;
-    case 'mha-qk': {
-      // MultiHeadAttention's optional 4th output is the scaled, masked scores before softmax.
-      while (n.output.length < 4) n.output.push('');
-      if (!n.output[3]) n.output[3] = `${n.name || `mha_${a.nodeIndex}`}/qk`;
-      return n.output[3];
-    }
+    case 'mha-qk':
+      return setOutput(n, fusedOutputSlot('MultiHeadAttention', 'qk'), `${n.name || `mha_${a.nodeIndex}`}/qk`);
     case 'gqa-probs': {
-      // GroupQueryAttention emits probabilities as a 4th output when qk_output = 2 (CPU).
+      // GroupQueryAttention emits probabilities as its qk output when qk_output = 2 (CPU).
       const q = attr(n, 'qk_output');
       if (q) q.i = 2n; else n.attribute.push(makeAttr('qk_output', 2));
-      while (n.output.length < 4) n.output.push('');
-      if (!n.output[3]) n.output[3] = `${n.name || `gqa_${a.nodeIndex}`}/probs`;
-      return n.output[3];
+      return setOutput(n, fusedOutputSlot('GroupQueryAttention', 'qk'), `${n.name || `gqa_${a.nodeIndex}`}/probs`);
     }
     default: return undefined;
   }
@@ -192,7 +192,7 @@ function exposeAttention(n: NodeProto, a: AttentionLocation): string | undefined
  */
 function insertIntervention(p: PreparedModel, b: BlockLocation, pointNode: NodeProto): { mask: string; values: string; output: string } {
   const g = p.loaded.proto.graph!;
-  if (SKIP_NORMS.has(pointNode.opType)) unfuseSkipNorm(g, pointNode, b.point.tensor);
+  if (isSkipNorm(pointNode)) unfuseSkipNorm(g, pointNode, b.point.tensor);
   const x = b.output;
   const mask = `${INTERVENTION_PREFIX}.mask.${b.index}`;
   const values = `${INTERVENTION_PREFIX}.values.${b.index}`;
@@ -215,10 +215,15 @@ function insertIntervention(p: PreparedModel, b: BlockLocation, pointNode: NodeP
  * sum, so an edit to its 4th output would change nothing. Split it into Add → norm so the edit
  * sits between them.
  */
-function unfuseSkipNorm(g: GraphProto, n: NodeProto, sumName: string): void {
+function unfuseSkipNorm(g: GraphProto, n: NodeProto & { opType: SkipNormOp }, sumName: string): void {
   const nodeIndex = g.node.indexOf(n);
   if (nodeIndex < 0) return;
-  const [input, skip, gamma, beta, bias] = n.input;
+  const op = n.opType;
+  const input = fusedInput(n, op, 'input');
+  const skip = fusedInput(n, op, 'skip');
+  const gamma = fusedInput(n, op, 'gamma');
+  const bias = fusedInput(n, op, 'bias');
+  const beta = op === 'SkipLayerNormalization' ? fusedInput(n, op, 'beta') : '';
   const eps = attr(n, 'epsilon')?.f ?? 1e-5;
   const nodes: NodeProto[] = [];
   if (bias) {
@@ -228,11 +233,12 @@ function unfuseSkipNorm(g: GraphProto, n: NodeProto, sumName: string): void {
     nodes.push(makeNode('Add', [input, skip], [sumName], `${n.name}/unfused/Add`));
   }
   const sum = sumName;
-  if (n.output[0]) {
-    const simplified = n.opType === 'SkipSimplifiedLayerNormalization';
+  const normOut = n.output[fusedOutputSlot(op, 'output')];
+  if (normOut) {
+    const simplified = op === 'SkipSimplifiedLayerNormalization';
     nodes.push(simplified
-      ? makeNode('SimplifiedLayerNormalization', [sum, gamma], [n.output[0]], `${n.name}/unfused/Norm`, { axis: -1, epsilon: { float: eps } })
-      : makeNode('LayerNormalization', beta ? [sum, gamma, beta] : [sum, gamma], [n.output[0]], `${n.name}/unfused/Norm`, { axis: -1, epsilon: { float: eps } }));
+      ? makeNode('SimplifiedLayerNormalization', [sum, gamma], [normOut], `${n.name}/unfused/Norm`, { axis: -1, epsilon: { float: eps } })
+      : makeNode('LayerNormalization', beta ? [sum, gamma, beta] : [sum, gamma], [normOut], `${n.name}/unfused/Norm`, { axis: -1, epsilon: { float: eps } }));
   }
   g.node.splice(nodeIndex, 1, ...nodes);
 }

@@ -2,7 +2,8 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { openModel, run, toFloat32 } from '../../src/engine/session';
 import { textFeeds, type FeedTensor } from '../../src/engine/feeds';
-import { buildFused, buildGpt2, buildLlama, type BuiltModel } from '../models/build';
+import { buildFused, buildFusedLlama, buildGpt2, buildLlama, type BuiltModel } from '../models/build';
+import { forwardText } from '../models/reference';
 import { toMergedIf } from '../models/layouts/variants';
 import { tempDir } from '../fixtures';
 import { DT } from '../../src/engine/onnx/dtype';
@@ -35,6 +36,7 @@ for (const [label, build] of [
   ['TorchScript GPT-2', () => buildGpt2(root)],
   ['merged-If LLaMA', () => buildLlama(root, 'llama-merged', { transform: toMergedIf })],
   ['fused SkipLayerNormalization (unfused for the edit)', () => buildFused(root)],
+  ['fused SkipSimplifiedLayerNormalization with bias (unfused for the edit)', () => buildFusedLlama(root)],
 ] as [string, () => BuiltModel][]) {
   describe(`intervention after a block: ${label}`, () => {
     test('an all-false mask changes nothing; zeroing the massive activations removes them downstream', async () => {
@@ -60,4 +62,21 @@ test('one session serves many interventions: values other than zero are written 
   const m = buildGpt2(root, 'gpt2-values');
   const r = await runWith(m, (mask, values, d) => { mask[2 * d + 9] = 1; values[2 * d + 9] = 123.5; });
   assert.equal(r.blocks[1][2 * m.spec.d + 9], 123.5);
+});
+
+test('an intervention inside a SkipSimplifiedLayerNormalization graph matches the reference, bias included', async () => {
+  // SkipSimplifiedLayerNormalization has no beta: its bias is input 3. Unfusing it for the edit
+  // must keep that bias, or every later block drifts from the reference by the projection bias.
+  const m = buildFusedLlama(root, 'llama-skip-simplified-ref');
+  const edited = await runWith(m, zeroMassive);
+  const d = m.spec.d;
+  const ref = forwardText(m.spec, IDS, (layer, x) => { if (layer === 1) for (const t of [0, 4, 8]) for (const c of [7, 42]) x[t * d + c] = 0; });
+  for (let b = 0; b < m.spec.layers; b++) {
+    let worst = 0;
+    ref.hidden[b].forEach((v, i) => { worst = Math.max(worst, Math.abs(edited.blocks[b][i] - v) / (1 + Math.abs(v))); });
+    assert.ok(worst < 1e-3, `block ${b}: off by ${worst} (relative)`);
+  }
+  let worst = 0;
+  ref.logits.forEach((v, i) => { worst = Math.max(worst, Math.abs(edited.logits[i] - v) / (1 + Math.abs(v))); });
+  assert.ok(worst < 1e-3, `logits off by ${worst}`);
 });

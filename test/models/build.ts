@@ -9,7 +9,7 @@ import { llamaModel } from './layouts/llama';
 import { vitModel } from './layouts/vit';
 import { readLlama2c } from './llama2c';
 import { plantedSpec } from './planted';
-import type { Spec } from './spec';
+import { rng, type Spec } from './spec';
 import { tokenizerConfig, tokenizerJson, vocabulary } from './tokenizer';
 
 /** Writes the test models, each in its own folder as `model.onnx` (+ tokenizer for text models). */
@@ -61,6 +61,17 @@ function quantizedSpec(s: Spec): Spec {
 export function buildFused(root: string, name = 'gpt2-fused-planted'): BuiltModel {
   const spec = textSpec('gpt2');
   return emit(root, name, spec, fusedGpt2Model(spec));
+}
+
+/**
+ * LLaMA as onnxruntime-genai fuses it: every residual sum in a SkipSimplifiedLayerNormalization
+ * whose bias input holds the projection bias (non-zero here, so a dropped bias shows).
+ */
+export function buildFusedLlama(root: string, name = 'llama-skip-simplified'): BuiltModel {
+  const spec = textSpec('llama');
+  const r = rng(17);
+  for (const w of spec.layer) for (const bias of [w.bo, w.b2]) bias.forEach((v, c) => { if (c !== 7 && c !== 42) bias[c] = 0.05 * r.normal(); });
+  return emit(root, name, spec, llamaModel(spec, DT.FLOAT, { fusedNorms: true }));
 }
 
 export function buildVit(root: string, name = 'vit-registers-planted'): BuiltModel {

@@ -10,7 +10,6 @@ export const ATTENTION_OPS = new Set([
   'PackedMultiHeadAttention', 'DecoderMaskedMultiHeadAttention', 'DecoderMaskedSelfAttention',
 ]);
 
-export const SKIP_NORMS = new Set(['SkipLayerNormalization', 'SkipSimplifiedLayerNormalization', 'SkipGroupNorm']);
 
 /** Ops a normalisation is built from; used to find where a post-norm ends. */
 export const NORM_OPS = new Set([

@@ -4,6 +4,7 @@ import { ATTENTION_OPS, HEAVY_OPS, NORM_OPS, PASS_OPS } from './ops';
 import type { NodeProto } from 'onnx-buf';
 import type { AttentionLocation, BlockLocation, DownProjection, ResidualPoint } from './types';
 import { staticWidth } from './width';
+import { fusedOutputSlot } from '../onnx/fusedOps';
 
 const MAX_REGION = 20000;
 
@@ -79,7 +80,7 @@ export function residualAdds(g: GraphIndex): ResidualPoint[] {
  * scores through earlier blocks, so `scores + mask` looks like x + f(x). The true residual stream
  * is the longest chain of sums where each one's skip is the previous sum (or its norm's output).
  */
-function longestChain(g: GraphIndex, cands: ResidualPoint[]): ResidualPoint[] {
+export function longestChain(g: GraphIndex, cands: ResidualPoint[]): ResidualPoint[] {
   if (cands.length < 2) return cands;
   const reach = cands.map((c) => normRegionTensors(g, c.tensor));
   const best = cands.map(() => 1);
@@ -181,9 +182,9 @@ export function attentionIn(g: GraphIndex, nodes: Iterable<number>): AttentionLo
       const pv = probsTimesValues(g, n.output[0]);
       if (pv) out.push({ kind: 'softmax', nodeIndex: i, nodeName: n.name, tensor: n.output[0], logits: n.input[0], values: pv.node.input[1], outProj: outputProjection(g, pv.node.output[0]) });
     } else if (n.opType === 'MultiHeadAttention') {
-      out.push({ kind: 'mha-qk', nodeIndex: i, nodeName: n.name, tensor: n.output[3] || undefined, heads: attrInt(n, 'num_heads') });
+      out.push({ kind: 'mha-qk', nodeIndex: i, nodeName: n.name, tensor: n.output[fusedOutputSlot('MultiHeadAttention', 'qk')] || undefined, heads: attrInt(n, 'num_heads') });
     } else if (n.opType === 'GroupQueryAttention') {
-      out.push({ kind: 'gqa-probs', nodeIndex: i, nodeName: n.name, tensor: n.output[3] || undefined, heads: attrInt(n, 'num_heads') });
+      out.push({ kind: 'gqa-probs', nodeIndex: i, nodeName: n.name, tensor: n.output[fusedOutputSlot('GroupQueryAttention', 'qk')] || undefined, heads: attrInt(n, 'num_heads') });
     } else if (ATTENTION_OPS.has(n.opType)) {
       out.push({ kind: 'unavailable', nodeIndex: i, nodeName: n.name, heads: attrInt(n, 'num_heads'), note: `${n.opType} (com.microsoft) does not expose attention probabilities` });
     }

@@ -14,6 +14,8 @@ export interface ResidualPoint {
   branch: Set<number>;
   /** The tensor the branch started from (the skip input). */
   skip: string;
+  /** Fused sums while locating: the other addend, from which the branch is traced. */
+  update?: string;
 }
 
 export type AttentionKind = 'softmax' | 'mha-qk' | 'gqa-probs' | 'unavailable';

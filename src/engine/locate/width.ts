@@ -1,5 +1,6 @@
 import type { GraphIndex } from '../onnx/graph';
 import { attrInt } from '../onnx/graph';
+import { fusedInput, isSkipNorm } from '../onnx/fusedOps';
 
 /** The feature width of a tensor, read from the weights that produce it (no shape inference needed). */
 export function staticWidth(g: GraphIndex, tensor: string, depth = 0): number | undefined {
@@ -18,8 +19,7 @@ export function staticWidth(g: GraphIndex, tensor: string, depth = 0): number | 
     case 'Gather': { const t = w(0); if (t && t.dims.length === 2) return Number(t.dims[1]); break; }
     case 'LayerNormalization': case 'SimplifiedLayerNormalization': case 'SkipLayerNormalization':
     case 'SkipSimplifiedLayerNormalization': case 'RMSNormalization': {
-      const gi = n.opType.startsWith('Skip') ? 2 : 1;
-      const t = w(gi);
+      const t = isSkipNorm(n) ? g.initializer(fusedInput(n, n.opType, 'gamma')) : w(1);
       if (t && t.dims.length === 1) return Number(t.dims[0]);
       break;
     }

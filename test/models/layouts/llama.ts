@@ -10,7 +10,7 @@ import { renameOutput } from './gpt2';
  * Expand + Reshape), SwiGLU, `past_key_values.N.key/value` inputs and `present.N.*` outputs.
  * With `floatType` fp16 every weight and activation is fp16, upcasting where HF does (norms, softmax).
  */
-export function llamaModel(s: Spec, floatType: number = DT.FLOAT, opts: { qdq?: boolean; q4?: boolean; sink?: ExternalDataSink } = {}) {
+export function llamaModel(s: Spec, floatType: number = DT.FLOAT, opts: { qdq?: boolean; q4?: boolean; sink?: ExternalDataSink; fusedNorms?: boolean } = {}) {
   const b = new GraphBuilder(floatType, opts.sink);
   if (opts.qdq) b.quantize = /_proj\.weight$/;
   // As onnxruntime-genai's int4 exports: every projection 4-bit, embeddings and lm_head kept in float.
@@ -68,11 +68,20 @@ export function llamaModel(s: Spec, floatType: number = DT.FLOAT, opts: { qdq?: 
     return b.o('Reshape', [e, b.int64([0, heads, -1, hd])]);
   };
   const presents: string[] = [];
+  // fusedNorms: as onnxruntime-genai writes it, each residual sum and the norm after it are one
+  // SkipSimplifiedLayerNormalization whose bias input carries the preceding projection's bias.
+  const skipNorm = (input: string, skip: string, gamma: string, bias: string): [string, string] => {
+    const outs = b.op('SkipSimplifiedLayerNormalization', [input, skip, gamma, bias], { epsilon: { float: s.eps } }, { outputs: 4, domain: 'com.microsoft' });
+    const node = b.nodes[b.nodes.length - 1];
+    node.output[1] = node.output[2] = '';
+    return [outs[0], outs[3]];
+  };
+  let normed: string | undefined;
   for (let l = 0; l < s.layers; l++) {
     const w = s.layer[l];
     const P = `model.layers.${l}`;
     x = b.scope('model', () => b.scope(`layers.${l}`, () => {
-      const a = b.scope('input_layernorm', () => rmsNorm(b, x, b.weight(`${P}.input_layernorm.weight`, [d], f32(w.ln1g)), s.eps));
+      const a = normed ?? b.scope('input_layernorm', () => rmsNorm(b, x, b.weight(`${P}.input_layernorm.weight`, [d], f32(w.ln1g)), s.eps));
       const attnOut = b.scope('self_attn', () => {
         const q = b.scope('q_proj', () => b.matmul(a, `${P}.self_attn.q_proj.weight`, [d, d], f32(w.wq)));
         const k = b.scope('k_proj', () => b.matmul(a, `${P}.self_attn.k_proj.weight`, [d, kvd], f32(w.wk)));
@@ -86,18 +95,24 @@ export function llamaModel(s: Spec, floatType: number = DT.FLOAT, opts: { qdq?: 
         const ctx = mergeHeads(b, b.o('MatMul', [probs, repeatKv(vh)]), d);
         return b.scope('o_proj', () => b.matmul(ctx, `${P}.self_attn.o_proj.weight`, [d, d], f32(w.wo)));
       });
-      const h = b.o('Add', [x, attnOut]);
-      const m = b.scope('post_attention_layernorm', () => rmsNorm(b, h, b.weight(`${P}.post_attention_layernorm.weight`, [d], f32(w.ln2g)), s.eps));
+      const [m, h] = opts.fusedNorms
+        ? b.scope('post_attention_layernorm', () => skipNorm(attnOut, x, b.weight(`${P}.post_attention_layernorm.weight`, [d], f32(w.ln2g)), b.weight(`${P}.self_attn.o_proj.bias`, [d], f32(w.bo))))
+        : (() => { const sum = b.o('Add', [x, attnOut]); return [b.scope('post_attention_layernorm', () => rmsNorm(b, sum, b.weight(`${P}.post_attention_layernorm.weight`, [d], f32(w.ln2g)), s.eps)), sum]; })();
       const mlp = b.scope('mlp', () => {
         const gate = b.scope('gate_proj', () => b.matmul(m, `${P}.mlp.gate_proj.weight`, [d, s.ffn], f32(w.w1)));
         const up = b.scope('up_proj', () => b.matmul(m, `${P}.mlp.up_proj.weight`, [d, s.ffn], f32(w.w3)));
         const act = b.scope('act_fn', () => b.o('Mul', [gate, b.o('Sigmoid', [gate])]));
         return b.scope('down_proj', () => b.matmul(b.o('Mul', [act, up]), `${P}.mlp.down_proj.weight`, [s.ffn, d], f32(w.w2)));
       });
-      return b.o('Add', [h, mlp]);
+      if (!opts.fusedNorms) return b.o('Add', [h, mlp]);
+      const last = l === s.layers - 1;
+      const gamma = last ? b.weight('model.norm.weight', [d], f32(s.lnfG)) : b.weight(`model.layers.${l + 1}.input_layernorm.weight`, [d], f32(s.layer[l + 1].ln1g));
+      const [next, sum] = skipNorm(mlp, h, gamma, b.weight(`${P}.mlp.down_proj.bias`, [d], f32(w.b2)));
+      normed = next;
+      return sum;
     }));
   }
-  const out = b.scope('model', () => b.scope('norm', () => rmsNorm(b, x, b.weight('model.norm.weight', [d], f32(s.lnfG)), s.eps)));
+  const out = normed ?? b.scope('model', () => b.scope('norm', () => rmsNorm(b, x, b.weight('model.norm.weight', [d], f32(s.lnfG)), s.eps)));
   const logits = b.scope('lm_head', () => b.o('MatMul', [out, b.weight('lm_head.weight', [d, s.vocab], f32(s.lmHead))]));
   renameOutput(b, logits, 'logits');
   b.output('logits', floatType, ['batch_size', 'sequence_length', s.vocab]);
@@ -106,5 +121,5 @@ export function llamaModel(s: Spec, floatType: number = DT.FLOAT, opts: { qdq?: 
     renameOutput(b, t, name);
     b.output(name, floatType, ['batch_size', kvHeads, 'total_sequence_length', hd]);
   });
-  return makeModel(b.graph('main_graph'), { opset: 17, msDomain: opts.q4 });
+  return makeModel(b.graph('main_graph'), { opset: 17, msDomain: opts.q4 || opts.fusedNorms });
 }
