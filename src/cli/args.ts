@@ -12,8 +12,10 @@ export interface CliArgs {
 const VALUED = new Set([
   'prompt', 'prompt-file', 'ids', 'image', 'images', 'image-dir', 'top', 'max-tokens', 'abs-threshold', 'ratio-threshold',
   'threads', 'memory-limit-mb', 'layer', 'mode', 'values', 'channels', 'mean-text-file', 'eval-text-file', 'text-file',
-  'prompts-file', 'seq-len', 'count', 'first-id', 'max-columns', 'csv', 'out',
+  'prompts-file', 'seq-len', 'count', 'first-id', 'max-columns', 'csv', 'out', 'feed',
 ]);
+/** Options that may be given more than once; their values are kept in order, one per line. */
+const REPEATABLE = new Set(['feed']);
 const BOOLEAN = new Set(['json', 'no-attention', 'no-perplexity', 'per-head', 'help', 'replace-invalid-utf8']);
 
 /** Plain decimal numbers only: "0x10", "0b11", "1e2" or "" are not what a user means by a count or an id. */
@@ -33,7 +35,8 @@ export function parseArgs(argv: string[]): CliArgs {
     if (!VALUED.has(name)) throw new EngineError('bad-argument', `Unknown option --${printable(name)}. Run "massive-activations --help" for the options.`);
     const value = eq >= 0 ? a.slice(eq + 1) : argv[++i];
     if (value === undefined) throw new EngineError('bad-argument', `--${name} needs a value.`);
-    flags.set(name, value);
+    const prev = flags.get(name);
+    flags.set(name, REPEATABLE.has(name) && typeof prev === 'string' ? `${prev}\n${value}` : value);
   }
   return { command: positional[0], model: positional[1], flags };
 }
@@ -75,6 +78,19 @@ export function stringFlag(flags: Flags, name: string): string | undefined {
   const v = flags.get(name);
   if (v === true) throw new EngineError('bad-argument', `--${name} needs a value.`);
   return v;
+}
+
+/** --feed NAME=FILE (repeatable): input name → tensor file. */
+export function feedsFlag(flags: Flags): Record<string, string> | undefined {
+  const v = stringFlag(flags, 'feed');
+  if (v === undefined) return undefined;
+  const out: Record<string, string> = {};
+  for (const entry of v.split('\n')) {
+    const eq = entry.indexOf('=');
+    if (eq <= 0 || eq === entry.length - 1) throw new EngineError('bad-argument', `--feed takes NAME=FILE (a .npy or .json tensor for the input NAME); got "${printable(entry)}".`);
+    out[entry.slice(0, eq)] = entry.slice(eq + 1);
+  }
+  return out;
 }
 
 export function listFlag(flags: Flags, name: string): string[] | undefined {

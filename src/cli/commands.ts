@@ -4,7 +4,7 @@ import { EngineError } from '../engine/errors';
 import * as csv from '../engine/export';
 import type { EngineCalls, EngineMethod } from '../shared/protocol';
 import type { Flags } from './args';
-import { idsFlag, idsListFlag, listFlag, numberFlag, stringFlag } from './args';
+import { feedsFlag, idsFlag, idsListFlag, listFlag, numberFlag, stringFlag } from './args';
 import { fileError, FILE_LIMITS, readTextFile, textOf } from '../engine/files';
 import { LIMITS } from '../engine/limits';
 import { printable } from '../engine/text';
@@ -44,6 +44,7 @@ export function inputFiles(flags: Flags): { file: string; what: string }[] {
     if (typeof v === 'string' && v !== '-') out.push({ file: v, what: `--${name} input` });
   }
   for (const f of listFlag(flags, 'images') ?? []) out.push({ file: f, what: '--images input' });
+  for (const [name, f] of Object.entries(feedsFlag(flags) ?? {})) out.push({ file: f, what: `--feed ${name} input` });
   return out;
 }
 
@@ -66,6 +67,7 @@ function common(flags: Flags) {
   return {
     prompt, ids,
     image: stringFlag(flags, 'image'),
+    feeds: feedsFlag(flags),
     maxTokens: numberFlag(flags, 'max-tokens', { min: 1, max: LIMITS.tokens, integer: true }),
     threads: threadsFlag(flags),
     thresholds: abs !== undefined || ratio !== undefined ? { absolute: abs ?? 100, ratio: ratio ?? 1000 } : undefined,

@@ -18,8 +18,8 @@ export function scanJson(r: ScanResult) {
     valid: r.nonFinite === null,
     warnings: r.warnings,
     nonFinite: r.nonFinite,
-    layers: r.layers.map((l) => ({ index: l.index, median: finiteOrNull(l.median), ratio: l.ratio, nonFinite: l.nonFinite, top: l.top, massive: l.massive, massiveTruncated: l.massiveTruncated, maxPerToken: l.maxPerToken, topChannels: l.topChannels })),
-    attention: r.attention.map((a) => ({ layer: a.layer, massiveTokenShare: a.massiveTokenShare, heads: a.heads, perHeadShare: a.perHeadShare, sinkScores: a.sinkScores, source: a.source })),
+    layers: r.layers.map((l) => ({ index: l.index, mixer: l.mixer, mlp: l.mlp, median: finiteOrNull(l.median), ratio: l.ratio, nonFinite: l.nonFinite, top: l.top, massive: l.massive, massiveTruncated: l.massiveTruncated, maxPerToken: l.maxPerToken, topChannels: l.topChannels })),
+    attention: r.attention.map((a) => ({ layer: a.layer, massiveTokenShare: a.massiveTokenShare, heads: a.heads, perHeadShare: a.perHeadShare, sinkScores: a.sinkScores, source: a.source, ...(a.note ? { note: a.note } : {}), ...(a.crossHeads ? { crossHeads: a.crossHeads } : {}) })),
     massiveTokens: r.massiveTokens,
     massiveChannels: r.massiveChannels,
     settings: r.settings,
@@ -39,6 +39,7 @@ export function inspectJson(i: ModelInfo) {
     externalData: i.externalData,
     vocabSize: i.vocabSize, opsets: i.opsets, producer: i.producer, matcher: i.matcher, postNorm: i.postNorm,
     attention: i.attention, quantization: i.quantization, warnings: i.warnings, blockOutputs: i.blockOutputs,
+    layers: i.layers,
   };
 }
 
@@ -68,7 +69,9 @@ export function scanTable(r: ScanResult): string {
   for (const w of r.warnings) lines.push(`WARNING: ${w}`);
   lines.push('');
   const bad = r.nonFinite !== null;
-  const rows = [['layer', 'top-1', 'top-2', 'top-3', 'median', 'ratio', 'massive', 'attn→massive', ...(bad ? ['NaN/Inf'] : [])]];
+  // Hybrid models (and mixtures of experts) get a column saying what each block is.
+  const kinds = r.layers.some((l) => l.mixer !== 'attention' || l.mlp === 'moe');
+  const rows = [['layer', ...(kinds ? ['mixer'] : []), 'top-1', 'top-2', 'top-3', 'median', 'ratio', 'massive', 'attn→massive', ...(bad ? ['NaN/Inf'] : [])]];
   for (const l of r.layers) {
     const cell = (k: number) => {
       const a = l.top[k];
@@ -76,7 +79,7 @@ export function scanTable(r: ScanResult): string {
     };
     const share = r.attention[l.index]?.massiveTokenShare;
     const shown = share === null || share === undefined || !Number.isFinite(share) ? '—' : `${(share * 100).toFixed(1)}%`;
-    rows.push([String(l.index), cell(0), cell(1), cell(2), fmt(l.median), l.ratio === null ? 'n/a' : `${fmt(l.ratio)}×`, l.massive.length ? `yes (${l.massive.length})` : 'no', shown,
+    rows.push([String(l.index), ...(kinds ? [mixerLabel(l)] : []), cell(0), cell(1), cell(2), fmt(l.median), l.ratio === null ? 'n/a' : `${fmt(l.ratio)}×`, l.massive.length ? `yes (${l.massive.length})` : 'no', shown,
       ...(bad ? [l.nonFinite.count ? l.nonFinite.count.toLocaleString('en-US') : '0'] : [])]);
   }
   const widths = rows[0].map((_, c) => Math.max(...rows.map((row) => row[c].length)));
@@ -93,6 +96,11 @@ export function scanTable(r: ScanResult): string {
     lines.push(`No massive activations (|a| > ${th.absolute} and ≥ ${th.ratio}× the median) in any block.`);
   }
   return lines.join('\n');
+}
+
+/** A block's kind in a few characters: "attention", "linear-attention + moe". */
+export function mixerLabel(l: { mixer: string; mlp: string }): string {
+  return `${l.mixer}${l.mlp === 'moe' ? ' + moe' : ''}`;
 }
 
 /**
@@ -121,10 +129,24 @@ export function inspectText(i: ModelInfo): string {
     `dtype       ${i.dtype}${i.quantization.length ? ` (${i.quantization.join(', ')})` : ''}`,
     `attention   ${i.attention}`,
     `inputs      ${describeInputs(i)}`,
+    `mixers      ${mixerSummary(i.layers)}`,
   ];
   if (i.externalData.length) lines.push(`weights     ${i.externalData.map((f) => `${f.file} (${f.present ? 'present' : 'MISSING'})`).join(', ')}`);
   for (const w of i.warnings) lines.push(`warning     ${w}`);
   return lines.join('\n');
+}
+
+/** "attention ×6", or per kind with the blocks: "linear-attention 0–2, 4–6; attention 3, 7". */
+function mixerSummary(layers: ModelInfo['layers']): string {
+  const byKind = new Map<string, number[]>();
+  for (const l of layers) byKind.set(mixerLabel(l), [...(byKind.get(mixerLabel(l)) ?? []), l.index]);
+  if (byKind.size === 1) { const [k, v] = [...byKind][0]; return `${k} ×${v.length}`; }
+  const ranges = (xs: number[]) => xs.reduce<[number, number][]>((acc, x) => {
+    const last = acc[acc.length - 1];
+    if (last && last[1] === x - 1) last[1] = x; else acc.push([x, x]);
+    return acc;
+  }, []).map(([a, b]) => (a === b ? `${a}` : `${a}–${b}`)).join(', ');
+  return [...byKind].map(([k, v]) => `${k} ${ranges(v)}`).join('; ');
 }
 
 function describeInputs(i: ModelInfo): string {
@@ -189,7 +211,7 @@ export function interveneText(r: InterveneResult): string {
 
 export function attentionText(r: AttentionAnalysis): string {
   const lines = [`block ${r.layer} attention (${r.source}); massive-activation tokens: ${r.massiveTokens.length ? r.massiveTokens.join(', ') : 'none'}`];
-  if (!r.heads.length) return [...lines, 'Attention probabilities cannot be read from this graph.'].join('\n');
+  if (!r.heads.length) return [...lines, r.note ? `No attention to show: ${r.note}.` : 'Attention probabilities cannot be read from this graph.'].join('\n');
   lines.push('', ...table([['head', 'sink score', 'sink head', 'share on massive tokens'], ...r.heads.map((h) => [String(h.head), h.sinkScore.toFixed(3), h.isSink ? 'yes' : 'no', h.massiveShare === null ? '—' : `${(h.massiveShare * 100).toFixed(1)}%`])]));
   lines.push('', `share of attention on massive-activation tokens: ${r.massiveTokenShare === null ? '—' : `${(r.massiveTokenShare * 100).toFixed(1)}%`} (by block: ${r.shareByLayer.map((s) => (s.share === null ? '—' : `${(s.share * 100).toFixed(0)}%`)).join(' ')})`);
   return lines.join('\n');

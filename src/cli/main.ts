@@ -21,6 +21,8 @@ Inputs:
   --ids 1,2,3             token ids to run instead of text
   --image FILE            PNG or JPEG for vision models (preprocessor_config.json is honoured)
   --replace-invalid-utf8  accept text that is not valid UTF-8 (invalid bytes become U+FFFD)
+  --feed NAME=FILE        the tensor for the model input NAME (.npy or JSON; repeatable); inputs
+                          without one get a default: masks ones, positions 0…n−1, others zeros
 
 Output:
   --json                  print one JSON document

@@ -1,6 +1,7 @@
 import * as path from 'node:path';
 import { EngineError } from './errors';
-import { syntheticFeeds, textFeeds, type FeedTensor } from './feeds';
+import { defaultedInputs, describeDefaults, syntheticFeeds, textFeeds, type ClassifiedInput, type FeedTensor } from './feeds';
+import { readFeedFile } from './feedFiles';
 import { DT } from './onnx/dtype';
 import type { OpenModel } from './session';
 import { findTokenizer, loadTokenizer, optionalTokenizer } from './tokenizer';
@@ -11,7 +12,11 @@ import { decodeImage, readPreprocess, toPixelValues } from './vision/image';
 export const DEFAULT_MAX_TOKENS = 2048;
 export const DEFAULT_PROMPT = 'Summer is warm. Winter is cold.';
 
-export interface InputOptions { prompt?: string; ids?: number[]; image?: string; maxTokens?: number }
+export interface InputOptions {
+  prompt?: string; ids?: number[]; image?: string; maxTokens?: number;
+  /** The user's own tensors for model inputs: input name → a .npy or .json file (see feedFiles). */
+  feeds?: Record<string, string>;
+}
 
 export interface ResolvedInput {
   feeds: Record<string, FeedTensor>;
@@ -22,19 +27,23 @@ export interface ResolvedInput {
   tokenizer: string | null;
   note?: string;
   image?: { width: number; height: number };
+  /** The tensors the user supplied (also fed to every further run of an experiment). */
+  given: Record<string, FeedTensor>;
 }
 
 /** What to feed the model: token ids (from text or given), an image, or a deterministic stand-in. */
 export function resolveInput(file: string, m: OpenModel, opts: InputOptions): ResolvedInput {
   const info = m.prepared.info;
   const typed = info.inputs.map((i) => ({ ...i, elemType: m.prepared.index.elemTypeOf(i.name) ?? DT.FLOAT }));
+  const given = loadGiven(opts.feeds, typed);
   if (info.inputs.some((i) => i.role === 'ids')) {
     if (opts.image) throw new EngineError('bad-argument', `${path.basename(file)} is a text model; --image is for vision models.`);
     const r = resolveTokens(file, opts, info.vocabSize, Math.min(opts.maxTokens ?? DEFAULT_MAX_TOKENS, info.maxPositions ?? Infinity));
-    return { feeds: textFeeds(typed, r.ids), tokens: r.tokens, ids: r.ids, kind: opts.ids ? 'ids' : 'text', tokenizer: r.tokenizer, note: r.note };
+    const note = [r.note, describeDefaults(defaultedInputs(typed, given), r.ids.length)].filter(Boolean).join(' ') || undefined;
+    return { feeds: textFeeds(typed, r.ids, given), tokens: r.tokens, ids: r.ids, kind: opts.ids ? 'ids' : 'text', tokenizer: r.tokenizer, note, given };
   }
-  if (opts.prompt !== undefined || opts.ids) throw new EngineError('bad-argument', `${path.basename(file)} is a ${info.family} model without token inputs; it takes ${info.inputs.map((i) => i.name).join(', ')}.`);
-  const feeds = syntheticFeeds(typed);
+  if (opts.prompt !== undefined || opts.ids) throw new EngineError('bad-argument', `${path.basename(file)} is a ${info.family} model without token inputs; it takes ${info.inputs.map((i) => printable(i.name)).join(', ')}.`);
+  const feeds = syntheticFeeds(typed, 1, given);
   const pixels = typed.find((i) => i.role === 'pixels');
   if (opts.image) {
     if (!pixels) throw new EngineError('bad-argument', `${path.basename(file)} has no image input.`);
@@ -47,9 +56,21 @@ export function resolveInput(file: string, m: OpenModel, opts: InputOptions): Re
     // Single-channel models take the luminance.
     if (channels === 1) data = data.subarray(0, pre.width * pre.height).map((_, i) => (data[i] + data[i + pre.width * pre.height] + data[i + 2 * pre.width * pre.height]) / 3);
     feeds[pixels.name] = { type: 'float32', data, dims: [1, channels, pre.height, pre.width] };
-    return { feeds, tokens: [], kind: 'image', tokenizer: null, image: { width: img.width, height: img.height } };
+    return { feeds, tokens: [], kind: 'image', tokenizer: null, image: { width: img.width, height: img.height }, given };
   }
-  return { feeds, tokens: [], kind: 'synthetic', tokenizer: null, note: pixels ? 'No image given: a deterministic synthetic input was used.' : 'The model takes float features: a deterministic synthetic input was used.' };
+  const fedAll = typed.every((i) => given[i.name] || i.role === 'past');
+  return { feeds, tokens: [], kind: 'synthetic', tokenizer: null, given, note: fedAll ? undefined : pixels ? 'No image given: a deterministic synthetic input was used.' : 'The model takes float features: a deterministic synthetic input was used.' };
+}
+
+/** The user's tensors, by input name; a name the model does not have is an error that lists the inputs. */
+function loadGiven(files: Record<string, string> | undefined, inputs: ClassifiedInput[]): Record<string, FeedTensor> {
+  const out: Record<string, FeedTensor> = {};
+  for (const [name, file] of Object.entries(files ?? {})) {
+    const input = inputs.find((i) => i.name === name);
+    if (!input) throw new EngineError('bad-argument', `The model has no input "${printable(name)}" to feed; its inputs are ${inputs.map((i) => printable(i.name)).join(', ')}.`);
+    out[name] = readFeedFile(file, input);
+  }
+  return out;
 }
 
 /** Tokens for a text model: from the prompt through the model's tokenizer, or given ids. */

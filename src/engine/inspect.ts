@@ -6,7 +6,7 @@ import { attrInt, GraphIndex, int64Values } from './onnx/graph';
 import { loadModel, type LoadedModel } from './onnx/load';
 import { locateBlocks } from './locate/registry';
 import { staticWidth } from './locate/width';
-import type { Location } from './locate/types';
+import type { Location, MixerKind, MlpKind } from './locate/types';
 import { classifyInputs, type InputRole } from './feeds';
 import { findTokenizer } from './tokenizer';
 
@@ -38,6 +38,8 @@ export interface ModelInfo {
   hasTokenizer: boolean;
   warnings: string[];
   blockOutputs: string[];
+  /** Each block's token mixer and channel-mixing part, in order. */
+  layers: { index: number; mixer: MixerKind; mlp: MlpKind }[];
 }
 
 /** A model opened and understood, ready for surgery. Owns (and may mutate) the proto. */
@@ -78,7 +80,7 @@ export function prepareModel(file: string): PreparedModel {
 
   const kinds = new Set(location.blocks.flatMap((b) => b.attention.map((a) => a.kind)));
   const attention: ModelInfo['attention'] = kinds.has('softmax') || kinds.has('gqa-probs') ? 'probabilities' : kinds.has('mha-qk') ? 'scores' : 'unavailable';
-  if (attention === 'unavailable') {
+  if (attention === 'unavailable' && location.blocks.some((b) => b.mixer === 'attention')) {
     const note = location.blocks.flatMap((b) => b.attention).find((a) => a.note)?.note;
     warnings.push(`Attention probabilities cannot be read from this graph${note ? ` (${note})` : ''}; the attention share is not reported.`);
   }
@@ -108,7 +110,14 @@ export function prepareModel(file: string): PreparedModel {
     hasTokenizer: !!findTokenizer(loaded.path),
     warnings,
     blockOutputs: location.blocks.map((b) => b.output),
+    layers: location.blocks.map((b) => ({ index: b.index, mixer: b.mixer, mlp: b.mlp })),
   };
+  const others = location.blocks.filter((b) => b.mixer !== 'attention');
+  if (others.length) {
+    const kinds = [...new Set(others.map((b) => b.mixer))].join(', ');
+    const attentive = location.blocks.length - others.length;
+    warnings.push(`${others.length} of ${location.blocks.length} blocks mix tokens without softmax attention (${kinds}); attention analyses cover the ${attentive} attention block${attentive === 1 ? '' : 's'}.`);
+  }
   if (roles.has('inputs_embeds')) warnings.push('The model takes inputs_embeds rather than token ids; its embedding lives in another file, so it can be inspected but not scanned.');
   return { loaded, index, location, info };
 }

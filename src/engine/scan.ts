@@ -10,6 +10,7 @@ import { resolveInput } from './input';
 import { printable } from './text';
 import { checkCount } from './limits';
 import type { AttentionResult, LayerResult, ScanResult, TokenInfo } from './types';
+import type { MixerKind } from './locate/types';
 
 export interface ScanOptions extends ExperimentBase, InputOptions {
   topK?: number;
@@ -65,7 +66,7 @@ export async function scanModel(file: string, opts: ScanOptions = {}): Promise<S
     const s = layerStats(x, tokensN, channels, topK, thresholds);
     outlierCounts.push(s);
     layers.push({
-      index: b, tensor: name, median: s.median, top: s.top, ratio: topRatio(s.top[0]?.value, s.median), nonFinite: s.nonFinite,
+      index: b, mixer: m.prepared.location.blocks[b].mixer, mlp: m.prepared.location.blocks[b].mlp, tensor: name, median: s.median, top: s.top, ratio: topRatio(s.top[0]?.value, s.median), nonFinite: s.nonFinite,
       massive: s.massive, massiveTruncated: s.massiveTruncated, maxPerToken: Array.from(s.maxPerToken),
       topChannels: topChannels(s.maxPerChannel, 8),
     });
@@ -112,18 +113,25 @@ function topChannels(maxPerChannel: Float32Array, n: number) {
   return Array.from(maxPerChannel, (max, channel) => ({ channel, max })).sort((a, b) => b.max - a.max).slice(0, n);
 }
 
-function attentionFor(layer: number, list: { tensor: string; kind: string; sums?: string }[], outputs: Record<string, ort.Tensor>, massive: number[], m: OpenModel, queries: number): AttentionResult {
+function attentionFor(layer: number, list: { tensor: string; kind: string; sums?: string; cross?: boolean }[], outputs: Record<string, ort.Tensor>, massive: number[], m: OpenModel, queries: number): AttentionResult {
+  const block = m.prepared.location.blocks[layer];
+  if (block && block.mixer !== 'attention') {
+    return { layer, heads: 0, massiveTokenShare: null, perHeadShare: [], sinkScores: [], source: 'unavailable', note: noAttentionNote(layer, block.mixer) };
+  }
   if (!list.length) {
-    const located = m.prepared.location.blocks[layer]?.attention ?? [];
-    return { layer, heads: located[0]?.heads ?? 0, massiveTokenShare: null, perHeadShare: [], sinkScores: [], source: 'unavailable' };
+    const located = block?.attention ?? [];
+    return { layer, heads: located[0]?.heads ?? 0, massiveTokenShare: null, perHeadShare: [], sinkScores: [], source: 'unavailable', note: located.find((a) => a.note)?.note };
   }
   const perHead: number[] = [];
   const sinks: number[] = [];
   let source: AttentionResult['source'] = 'softmax';
   const causal = m.prepared.info.family === 'decoder';
   // Scans expose attention only as per-key sums over queries (see the variant above).
+  let crossHeads = 0;
   for (const a of list) {
     const t = a.sums ? outputs[a.sums] : undefined;
+    // Cross-attention keys are the encoder's tokens: the decoder's massive tokens say nothing there.
+    if (a.cross) { if (t) crossHeads += t.dims.slice(0, -1).reduce((x, y) => x * Number(y), 1); continue; }
     if (!t) continue;
     const dims = t.dims.map(Number);
     const keys = dims[dims.length - 1];
@@ -135,5 +143,15 @@ function attentionFor(layer: number, list: { tensor: string; kind: string; sums?
   }
   // With no massive tokens there is no share to speak of: null, not 0.
   const share = massive.length && perHead.length ? perHead.reduce((x, y) => x + y, 0) / perHead.length : null;
-  return { layer, heads: perHead.length, massiveTokenShare: share, perHeadShare: perHead, sinkScores: sinks, source };
+  return { layer, heads: perHead.length, massiveTokenShare: share, perHeadShare: perHead, sinkScores: sinks, source, ...(crossHeads ? { crossHeads } : {}) };
+}
+
+const MIXER_WORDS: Record<MixerKind, string> = {
+  'attention': 'attention', 'linear-attention': 'linear attention', 'state-space': 'a state-space recurrence',
+  'recurrent': 'a recurrence', 'convolution': 'a convolution over the sequence',
+};
+
+/** Why a block has no attention probabilities: it mixes tokens some other way. */
+export function noAttentionNote(layer: number, mixer: MixerKind): string {
+  return `block ${layer} mixes tokens with ${MIXER_WORDS[mixer]}: no attention probabilities`;
 }

@@ -10,7 +10,7 @@ import { fusedInput, fusedOutputSlot, isSkipNorm, type SkipNormOp } from './onnx
 export interface Exposure {
   blockOutputs: string[];
   /** Per block, the attention tensors exposed (may be empty). */
-  attention: { tensor: string; kind: AttentionLocation['kind']; logits?: string; values?: string; outProj?: string; sums?: string }[][];
+  attention: { tensor: string; kind: AttentionLocation['kind']; logits?: string; values?: string; outProj?: string; sums?: string; cross?: boolean }[][];
   /** Per block, the exposed MLP down-projection input and its weight's name. */
   mlpInputs: ({ input: string; weight: string } | undefined)[];
   /** Intervention inputs per block index, when inserted. */
@@ -69,11 +69,11 @@ export function exposeForScan(p: PreparedModel, opts: { attention: boolean | num
         const sums = columnSums(g, producer, t, { scores: a.kind === 'mha-qk', float: type === DT.FLOAT, opset: opsetOf(p) });
         if (elemType !== undefined) g.valueInfo.push(makeValueInfo(t, elemType));
         addOutput(sums, DT.FLOAT);
-        list.push({ tensor: t, kind: a.kind, sums });
+        list.push({ tensor: t, kind: a.kind, sums, ...(a.cross ? { cross: true } : {}) });
         continue;
       }
       addOutput(t, elemType);
-      const entry: Exposure['attention'][number][number] = { tensor: t, kind: a.kind };
+      const entry: Exposure['attention'][number][number] = { tensor: t, kind: a.kind, ...(a.cross ? { cross: true } : {}) };
       if (detail && a.kind === 'softmax') {
         if (a.logits) { addOutput(a.logits); entry.logits = a.logits; }
         if (a.values) { addOutput(a.values); entry.values = a.values; }

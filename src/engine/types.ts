@@ -1,10 +1,14 @@
 import type { ModelInfo } from './inspect';
+import type { MixerKind, MlpKind } from './locate/types';
 import type { Activation, NonFinite, Thresholds } from './stats';
 
 export interface TokenInfo { index: number; id: number | null; text: string }
 
 export interface LayerResult {
   index: number;
+  /** What mixes the tokens in this block, and its channel-mixing part. */
+  mixer: MixerKind;
+  mlp: MlpKind;
   /** Name of the stream tensor read for this block. */
   tensor: string;
   median: number;
@@ -28,6 +32,10 @@ export interface AttentionResult {
   perHeadShare: number[];
   sinkScores: number[];
   source: 'softmax' | 'mha-qk' | 'gqa-probs' | 'unavailable';
+  /** Why there is nothing to read, in a sentence (a block without softmax attention, a fused op). */
+  note?: string;
+  /** Cross-attention heads of this block (decoder of an encoder-decoder), kept apart from the shares above. */
+  crossHeads?: number;
 }
 
 export interface ScanResult {

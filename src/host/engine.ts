@@ -4,6 +4,7 @@ import { isEngineError } from '../engine/errors';
 import type { Progress } from '../engine/types';
 import type { EngineCalls, EngineMethod } from '../shared/protocol';
 import { EngineClient } from '../worker/client';
+import { feedsFor } from './settings';
 
 /**
  * The extension's one engine: every inference runs in the engine process, one at a time, with a
@@ -34,6 +35,12 @@ export class Engine implements vscode.Disposable {
 
   private async runNow<M extends EngineMethod>(title: string, method: M, args: EngineCalls[M]['args'], opts: { quiet?: boolean; onProgress?: (p: Progress) => void }): Promise<EngineCalls[M]['result']> {
     const started = Date.now();
+    // Every run of a model gets the user's tensors for its inputs (massiveActivations.feeds).
+    const withOptions = args as { file: string; options?: { feeds?: Record<string, string> } };
+    if (withOptions.options && !withOptions.options.feeds) {
+      const feeds = feedsFor(withOptions.file);
+      if (feeds) withOptions.options.feeds = feeds;
+    }
     this.log.info(`${title}: ${method} ${JSON.stringify(args).slice(0, 300)}`);
     const exec = async (report?: (m: string) => void, token?: vscode.CancellationToken) => {
       const call = this.client.call(method, args, (p) => { report?.(p.message); opts.onProgress?.(p); });

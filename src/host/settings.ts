@@ -1,3 +1,4 @@
+import * as path from 'node:path';
 import * as vscode from 'vscode';
 import type { Thresholds } from '../engine/stats';
 
@@ -13,4 +14,15 @@ export function settings(): Settings {
     threads: c.get('threads', 0),
     defaultPrompt: c.get('defaultPrompt', 'Summer is warm. Winter is cold.'),
   };
+}
+
+/** The user's input tensors for one model (massiveActivations.feeds), matched by path, workspace path or file name. */
+export function feedsFor(file: string): Record<string, string> | undefined {
+  const all = vscode.workspace.getConfiguration('massiveActivations').get<Record<string, Record<string, string>>>('feeds', {});
+  const rel = vscode.workspace.asRelativePath(file, false);
+  const hit = all[file] ?? all[rel] ?? all[path.basename(file)];
+  if (!hit) return undefined;
+  // Relative tensor paths are read from the workspace folder, as users write them in settings.json.
+  const root = vscode.workspace.getWorkspaceFolder(vscode.Uri.file(file))?.uri.fsPath ?? path.dirname(file);
+  return Object.fromEntries(Object.entries(hit).map(([k, v]) => [k, path.isAbsolute(v) ? v : path.join(root, v)]));
 }

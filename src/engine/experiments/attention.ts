@@ -3,6 +3,7 @@ import { attentionShare, attentionShareFromSums, layerStats, sinkScores } from '
 import type { TokenInfo } from '../types';
 import { checkLayer, sessions, thresholdsOf, type ExperimentBase } from './common';
 import { forward, requireFinite, type Dense, type ForwardOutputs } from './forward';
+import { noAttentionNote } from '../scan';
 
 export interface AttentionOptions extends ExperimentBase, InputOptions {
   layer: number;
@@ -27,6 +28,8 @@ export interface AttentionAnalysis {
   /** Per block of the model: the share of attention on the massive-activation tokens. */
   shareByLayer: { layer: number; share: number | null }[];
   source: string;
+  /** Why there are no heads to show (a block that mixes tokens without softmax attention). */
+  note?: string;
 }
 
 /** The paper's exp4 for one block: heads, sink scores, the share on massive tokens, the matrices. */
@@ -38,12 +41,16 @@ export async function analyseAttention(file: string, o: AttentionOptions): Promi
   const out = await forward(om, { feeds: input.feeds });
   requireFinite(out, 'analysed', 'attention shares and sink scores');
   const massiveTokens = massiveTokensOf(out, thresholdsOf(o));
-  const list = out.attention[o.layer].filter((a): a is typeof a & { probs: Dense } => !!a.probs);
+  const list = out.attention[o.layer].filter((a): a is typeof a & { probs: Dense } => !!a.probs && !a.cross);
   const causal = om.prepared.info.family === 'decoder';
   const tokens = input.tokens.length ? input.tokens : Array.from({ length: out.tokens }, (_, i) => ({ index: i, id: null, text: `#${i}` }));
-  const shareByLayer = out.attention.map((l, layer) => ({ layer, share: massiveTokens.length && l.length ? meanOf(l.flatMap((a) => headShares(a, massiveTokens, out.tokens, causal))) : null }));
+  // Cross-attention keys are another sequence's tokens: kept out of shares over this one's.
+  const selfOnly = (l: typeof out.attention[number]) => l.filter((a) => !a.cross);
+  const shareByLayer = out.attention.map((l, layer) => ({ layer, share: massiveTokens.length && selfOnly(l).length ? meanOf(selfOnly(l).flatMap((a) => headShares(a, massiveTokens, out.tokens, causal))) : null }));
+  const block = om.prepared.location.blocks[o.layer];
   if (!list.length) {
-    return { layer: o.layer, tokens, massiveTokens, heads: [], massiveTokenShare: null, probabilities: [], logits: null, shareByLayer, source: 'unavailable' };
+    const note = block.mixer !== 'attention' ? noAttentionNote(o.layer, block.mixer) : block.attention.find((a) => a.note)?.note;
+    return { layer: o.layer, tokens, massiveTokens, heads: [], massiveTokenShare: null, probabilities: [], logits: null, shareByLayer, source: 'unavailable', note };
   }
   const heads: AttentionAnalysis['heads'] = [];
   const probMats: (number | null)[][][] = [];
@@ -70,9 +77,14 @@ export async function analyseAttention(file: string, o: AttentionOptions): Promi
     massiveTokenShare: massiveTokens.length ? meanOf(heads.map((h) => h.massiveShare ?? 0)) : null,
     probabilities, logits,
     perHead: o.perHead ? probMats.map((p, i) => ({ probabilities: p as number[][], logits: logitMats[i] })) : undefined,
-    shareByLayer, source: list[0] ? (list[0].logits ? 'softmax' : 'scores') : 'unavailable',
+    shareByLayer, source: SOURCE[om.exposure.attention[o.layer][0]?.kind ?? 'unavailable'] ?? 'unavailable',
   };
 }
+
+/** What the probabilities were read from. */
+const SOURCE: Record<string, string> = {
+  softmax: 'softmax', 'mha-qk': 'scores (MultiHeadAttention qk output, softmax applied)', 'gqa-probs': 'probabilities (GroupQueryAttention qk output)', unavailable: 'unavailable',
+};
 
 export function massiveTokensOf(out: ForwardOutputs, th: { absolute: number; ratio: number }): number[] {
   const set = new Set<number>();

@@ -17,7 +17,7 @@ export interface ForwardOutputs {
    * Per block, per attention tensor: probabilities (softmax applied where the graph gives scores),
    * or only their per-key sums over queries for blocks exposed that way.
    */
-  attention: { probs?: Dense; sums?: Dense; logits?: Dense; values?: Dense; outProj?: string }[][];
+  attention: { probs?: Dense; sums?: Dense; logits?: Dense; values?: Dense; outProj?: string; cross?: boolean }[][];
   /** MLP down-projection inputs of the blocks asked for. */
   mlpInputs: (Dense | undefined)[];
   /** Next-token logits [tokens × vocab] when the model has an LM head. */
@@ -38,10 +38,10 @@ export type Edits = Map<number, { token: number; channel: number; value: number 
 const dense = (t: ort.Tensor): Dense => ({ data: toFloat32(t), dims: t.dims.map(Number) });
 
 /** One forward pass, with intervention inputs filled (all-false where nothing is edited). */
-export async function forward(om: OpenModel, input: { ids?: number[]; feeds?: Record<string, FeedTensor>; tokens?: number }, edits: Edits = new Map()): Promise<ForwardOutputs> {
+export async function forward(om: OpenModel, input: { ids?: number[]; feeds?: Record<string, FeedTensor>; tokens?: number; given?: Record<string, FeedTensor> }, edits: Edits = new Map()): Promise<ForwardOutputs> {
   const info = om.prepared.info;
   const feeds: Record<string, FeedTensor> = input.ids
-    ? textFeeds(info.inputs.map((i) => ({ ...i, elemType: om.prepared.index.elemTypeOf(i.name) ?? DT.FLOAT })), input.ids)
+    ? textFeeds(info.inputs.map((i) => ({ ...i, elemType: om.prepared.index.elemTypeOf(i.name) ?? DT.FLOAT })), input.ids, input.given)
     : { ...input.feeds };
   let tokens = input.ids?.length ?? input.tokens ?? 0;
   if (om.exposure.interventions.size) {
@@ -67,10 +67,10 @@ export async function forward(om: OpenModel, input: { ids?: number[]; feeds?: Re
   const channels = dims[dims.length - 1];
   tokens = dims.slice(0, -1).reduce((a, b) => a * b, 1);
   const attention = om.exposure.attention.map((list) => list.map((a) => {
-    if (a.sums) return { sums: dense(out[a.sums]) };
+    if (a.sums) return { sums: dense(out[a.sums]), cross: a.cross };
     let probs = dense(out[a.tensor]);
     if (a.kind === 'mha-qk') probs = { data: softmaxRows(Float32Array.from(probs.data), probs.dims[probs.dims.length - 1]), dims: probs.dims };
-    return { probs, logits: a.logits ? dense(out[a.logits]) : a.kind === 'mha-qk' ? dense(out[a.tensor]) : undefined, values: a.values ? dense(out[a.values]) : undefined, outProj: a.outProj };
+    return { probs, logits: a.logits ? dense(out[a.logits]) : a.kind === 'mha-qk' ? dense(out[a.tensor]) : undefined, values: a.values ? dense(out[a.values]) : undefined, outProj: a.outProj, cross: a.cross };
   }));
   const mlpInputs = om.exposure.mlpInputs.map((m) => (m ? dense(out[m.input]) : undefined));
   const vocab = info.vocabSize;

@@ -3,6 +3,7 @@ import { resolveInput, type InputOptions } from '../input';
 import { readWeight } from '../onnx/weights';
 import { checkLayer, cosine, sessions, thresholdsOf, type ExperimentBase } from './common';
 import { forward, requireFinite } from './forward';
+import { noAttentionNote } from '../scan';
 import { massiveTokensOf, shape3 } from './attention';
 
 export interface ImplicitBiasOptions extends ExperimentBase, InputOptions { layer: number }
@@ -33,6 +34,8 @@ const MAX_QUERIES = 128;
 export async function implicitBias(file: string, o: ImplicitBiasOptions): Promise<ImplicitBiasResult> {
   const om = await sessions(file, o)({ attention: true, attentionDetail: [o.layer] });
   checkLayer(o.layer, om.prepared.info.blocks, file);
+  const block = om.prepared.location.blocks[o.layer];
+  if (block.mixer !== 'attention') throw new EngineError('unsupported-input', `The implicit attention bias needs attention probabilities, but ${noAttentionNote(o.layer, block.mixer)}.`);
   const input = resolveInput(file, om, o);
   const out = await forward(om, { feeds: input.feeds });
   requireFinite(out, 'analysed', 'the implicit bias');

@@ -3,6 +3,7 @@ import { resolveInput, type InputOptions } from '../input';
 import { layerStats, type Activation } from '../stats';
 import { findTokenizer, loadTokenizer, optionalTokenizer, type TextTokenizer } from '../tokenizer';
 import type { OpenModel } from '../session';
+import type { FeedTensor } from '../feeds';
 import { checkAbort, checkLayer, sessions, thresholdsOf, type ExperimentBase } from './common';
 import { checkCount, LIMITS } from '../limits';
 import { randomSequences, SAMPLE_TEXT, sequencesFromText } from './corpus';
@@ -74,7 +75,7 @@ export async function intervene(file: string, o: InterveneOptions): Promise<Inte
     const meanInputs = o.meanIds ?? (o.meanText !== undefined && tok ? sequencesFromText(o.meanText, tok, seqLen, o.meanCount ?? 10)
       : tok ? sequencesFromText(SAMPLE_TEXT, tok, seqLen, o.meanCount ?? 10)
         : randomSequences(o.meanCount ?? 10, seqLen, info.vocabSize ?? 2, ids[0]));
-    means = await collectMeans(om, o, meanInputs, tok);
+    means = await collectMeans(om, o, meanInputs, tok, input.given);
   }
 
   const kindsOf = (seq: number[]) => textTokenKinds(seq.map((id, index) => ({ index, id, text: tok ? tok.tokenText(id) : `<${id}>` })));
@@ -88,7 +89,7 @@ export async function intervene(file: string, o: InterveneOptions): Promise<Inte
   };
 
   o.onProgress?.({ stage: 'run', message: 'Original run' });
-  const plain = await forward(om, { ids });
+  const plain = await forward(om, { ids, given: input.given });
   requireFinite(plain, 'original', 'the effect of an intervention');
   const d = plain.channels;
   checkTargets(o, ids.length, d);
@@ -119,7 +120,7 @@ export async function intervene(file: string, o: InterveneOptions): Promise<Inte
     for (const [k, seq] of seqs.entries()) {
       checkAbort(o.signal);
       o.onProgress?.({ stage: 'run', message: `Perplexity ${k + 1}/${seqs.length}`, done: k, total: seqs.length });
-      const p = seq === ids ? plain : await forward(om, { ids: seq });
+      const p = seq === ids ? plain : await forward(om, { ids: seq, given: input.given });
       requireFinite(p, 'original', 'perplexity');
       const e = seq === ids ? edited : await forward(om, { ids: seq }, new Map([[o.layer, editsFor(seq, p.blocks[o.layer], d)]]));
       const a = sequenceNll(p.logits!.data, seq, p.logits!.vocab);
@@ -157,12 +158,12 @@ function failNoTokenizer(): TextTokenizer {
 }
 
 /** Means of the stream at the block, per (token kind, channel), over a set of inputs. */
-async function collectMeans(om: OpenModel, o: InterveneOptions, inputs: number[][], tok?: TextTokenizer): Promise<Means> {
+async function collectMeans(om: OpenModel, o: InterveneOptions, inputs: number[][], tok: TextTokenizer | undefined, given: Record<string, FeedTensor>): Promise<Means> {
   const means: Means = new Map();
   for (const [k, seq] of inputs.entries()) {
     checkAbort(o.signal);
     o.onProgress?.({ stage: 'run', message: `Mean over inputs ${k + 1}/${inputs.length}`, done: k, total: inputs.length });
-    const out = await forward(om, { ids: seq });
+    const out = await forward(om, { ids: seq, given });
     const x = out.blocks[o.layer];
     const d = out.channels;
     const kinds = textTokenKinds(seq.map((id, index) => ({ index, id, text: tok ? tok.tokenText(id) : `<${id}>` })));

@@ -1,6 +1,6 @@
 import type { GraphIndex } from '../onnx/graph';
 import { fusedInput, fusedOutputSlot, isSkipNorm } from '../onnx/fusedOps';
-import { branchHasAttention, groupByAttention, isPostNorm, longestChain, regionAbove, residualAdds, skipPassThrough, toBlocks } from './residual';
+import { classifyBranch, groupByMixer, isPostNorm, longestChain, regionAbove, residualAdds, skipPassThrough, toBlocks } from './residual';
 import type { BlockMatcher, ResidualPoint } from './types';
 
 /**
@@ -28,7 +28,7 @@ export const fusedNormMatcher: BlockMatcher = {
       const [skip, update] = streams.has(skipPassThrough(g, input)) && !streams.has(skipPassThrough(g, other)) ? [input, other] : [other, input];
       const sum = n.output[fusedOutputSlot(op, 'sum')];
       const tensor = sum || `${n.name || `${op}_${idx}`}/residual_sum`;
-      cands.push({ nodeIndex: idx, tensor, fusedOutput: sum ? undefined : { nodeIndex: idx, slot: 3 }, hasAttention: false, branch: new Set([idx]), skip, update });
+      cands.push({ nodeIndex: idx, tensor, fusedOutput: sum ? undefined : { nodeIndex: idx, slot: 3 }, branch: new Set([idx]), skip, update });
       streams.add(tensor);
     }
     // Plain sums join the fused ones only where they continue the same stream: with attention left
@@ -38,12 +38,12 @@ export const fusedNormMatcher: BlockMatcher = {
     for (const p of chain) {
       if (p.update !== undefined) {
         p.branch = regionAbove(g, [p.update, p.skip], floor);
-        p.hasAttention = branchHasAttention(g, p.branch);
+        Object.assign(p, classifyBranch(g, p.branch, p.skip));
         delete p.update;
       }
       floor = p.nodeIndex;
     }
-    const blocks = toBlocks(g, chain, groupByAttention(chain), isPostNorm(g, plain));
+    const blocks = toBlocks(g, chain, groupByMixer(chain), isPostNorm(g, plain));
     if (!blocks.length) return undefined;
     return { matcher: this.name, blocks, postNorm: false, warnings: [] };
   },

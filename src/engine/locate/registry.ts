@@ -25,5 +25,5 @@ export function locateBlocks(g: GraphIndex, modelName: string): Location {
     }
     return loc;
   }
-  throw new EngineError('not-transformer', `No transformer blocks found in ${modelName}: the graph has no residual update that contains attention (softmax or an attention operator). Massive Activations needs a transformer (language model, encoder or vision transformer).`);
+  throw new EngineError('not-transformer', `No transformer blocks found in ${modelName}: the graph has no residual update that mixes tokens (attention, a recurrence or a convolution over the sequence). Massive Activations needs a transformer (language model, encoder or vision transformer).`);
 }

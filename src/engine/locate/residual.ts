@@ -2,7 +2,8 @@ import type { GraphIndex } from '../onnx/graph';
 import { attrInt } from '../onnx/graph';
 import { ATTENTION_OPS, HEAVY_OPS, NORM_OPS, PASS_OPS } from './ops';
 import type { NodeProto } from 'onnx-buf';
-import type { AttentionLocation, BlockLocation, DownProjection, ResidualPoint } from './types';
+import type { AttentionLocation, BlockLocation, DownProjection, MixerKind, MlpKind, ResidualPoint } from './types';
+import { branchMixer, isCrossAttention, mlpKind } from './mixers';
 import { staticWidth } from './width';
 import { fusedOutputSlot } from '../onnx/fusedOps';
 
@@ -50,12 +51,10 @@ export function skipPassThrough(g: GraphIndex, t: string): string {
   return t;
 }
 
-export function branchHasAttention(g: GraphIndex, branch: Set<number>): boolean {
-  for (const i of branch) {
-    const op = g.graph.node[i].opType;
-    if (op === 'Softmax' || ATTENTION_OPS.has(op)) return true;
-  }
-  return false;
+/** Mixer of an update branch, and whether it is cross-attention (keys and values not from `skip`). */
+export function classifyBranch(g: GraphIndex, branch: Set<number>, skip: string): { mixer?: MixerKind; cross?: boolean } {
+  const mixer = branchMixer(g, branch);
+  return mixer === 'attention' && isCrossAttention(g, branch, skip) ? { mixer, cross: true } : { mixer };
 }
 
 /** x + f(x) Adds found from the graph's structure alone, in topological order. */
@@ -70,7 +69,7 @@ export function residualAdds(g: GraphIndex): ResidualPoint[] {
     if (dependsThroughHeavy(g, b, a)) { skip = a; upd = b; } else if (dependsThroughHeavy(g, a, b)) { skip = b; upd = a; }
     if (!skip || !upd) return;
     const branch = regionAbove(g, [upd], g.nodeIndexOf(skip));
-    points.push({ nodeIndex: idx, tensor: n.output[0], hasAttention: branchHasAttention(g, branch), branch, skip });
+    points.push({ nodeIndex: idx, tensor: n.output[0], ...classifyBranch(g, branch, skip), branch, skip });
   });
   return longestChain(g, points);
 }
@@ -114,13 +113,15 @@ function normRegionTensors(g: GraphIndex, t: string): Set<string> {
 }
 
 /**
- * Groups updates into blocks: a block starts at an update whose branch holds attention and ends
- * just before the next one. Updates before the first attention (a convolutional stem) are not blocks.
+ * Groups updates into blocks: a block is a token-mixing update (attention, linear attention, a
+ * recurrence, a convolution over time) plus the channel-mixing updates after it, up to the next
+ * token mixer. Cross-attention belongs to the block it follows (self-attention, cross-attention,
+ * MLP: one decoder block). Updates before the first mixer (a convolutional stem) are not blocks.
  */
-export function groupByAttention(points: ResidualPoint[]): ResidualPoint[][] {
+export function groupByMixer(points: ResidualPoint[]): ResidualPoint[][] {
   const groups: ResidualPoint[][] = [];
   for (const p of points) {
-    if (p.hasAttention) groups.push([p]);
+    if (p.mixer && !(p.cross && groups.length)) groups.push([p]);
     else if (groups.length) groups[groups.length - 1].push(p);
   }
   return groups;
@@ -193,7 +194,7 @@ export function attentionIn(g: GraphIndex, nodes: Iterable<number>): AttentionLo
 }
 
 /** The probabilities·V MatMul a softmax feeds (through Cast/Where/Dropout/…), if any. */
-function probsTimesValues(g: GraphIndex, t: string, depth = 0): { node: NodeProto } | undefined {
+export function probsTimesValues(g: GraphIndex, t: string, depth = 0): { node: NodeProto } | undefined {
   if (depth > 4) return undefined;
   for (const c of g.consumersOf(t)) {
     const op = c.node.opType;
@@ -244,8 +245,16 @@ export function toBlocks(g: GraphIndex, points: ResidualPoint[], groups: Residua
     const s = streamAfter(g, points, k, postNorm);
     const nodes = new Set<number>();
     const mlp = new Set<number>();
-    for (const p of grp) for (const i of p.branch) { nodes.add(i); if (!p.hasAttention || grp.length === 1) mlp.add(i); }
+    for (const p of grp) for (const i of p.branch) { nodes.add(i); if (!p.mixer || grp.length === 1) mlp.add(i); }
     const width = staticWidth(g, last.tensor);
-    return { index, output: s.tensor, point: last, postNormFrom: s.postNormFrom, attention: attentionIn(g, nodes), mlpDown: downProjection(g, mlp, width), scope: scopes?.[index] };
+    const mixer: MixerKind = grp[0].mixer ?? 'attention';
+    // A lone update holds both halves (parallel blocks) or no MLP at all.
+    const mlpOf: MlpKind = grp.length > 1 || mixer === 'attention' ? mlpKind(g, mlp) : 'none';
+    return {
+      index, mixer, mlp: mlpOf, output: s.tensor, point: last, postNormFrom: s.postNormFrom,
+      attention: mixer !== 'attention' ? [] : grp.length === 1 ? attentionIn(g, nodes)
+        : grp.flatMap((p) => attentionIn(g, p.branch).map((a) => (p.cross ? { ...a, cross: true } : a))),
+      mlpDown: downProjection(g, mlp, width), scope: scopes?.[index],
+    };
   });
 }

@@ -44,8 +44,8 @@ export const scopeNamesMatcher: BlockMatcher = {
       if (s.key !== current) { groups.push([]); scopes.push(s.key); current = s.key; }
       groups[groups.length - 1].push(p);
     }
-    // Scopes whose sums never touch attention are not transformer blocks (e.g. a conv stem's `layers.0`).
-    const keep = groups.map((grp) => grp.some((p) => p.hasAttention));
+    // Scopes whose sums never mix tokens are not transformer blocks (e.g. a conv stem's `layers.0`).
+    const keep = groups.map((grp) => grp.some((p) => p.mixer));
     const gs = groups.filter((_, i) => keep[i]);
     const ss = scopes.filter((_, i) => keep[i]);
     if (!gs.length) return undefined;

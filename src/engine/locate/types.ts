@@ -8,8 +8,10 @@ export interface ResidualPoint {
   tensor: string;
   /** Set when the sum is output 3 of a Skip*LayerNormalization that the graph does not emit. */
   fusedOutput?: { nodeIndex: number; slot: 3 };
-  /** The update branch contains attention (softmax or an attention op). */
-  hasAttention: boolean;
+  /** How the update branch mixes tokens, when it does (attention, a recurrence, a convolution over time). */
+  mixer?: MixerKind;
+  /** Attention whose keys and values come from elsewhere (an encoder): part of the block before it. */
+  cross?: boolean;
   /** Node indices of the update branch (everything between the previous stream and this sum). */
   branch: Set<number>;
   /** The tensor the branch started from (the skip input). */
@@ -19,6 +21,16 @@ export interface ResidualPoint {
 }
 
 export type AttentionKind = 'softmax' | 'mha-qk' | 'gqa-probs' | 'unavailable';
+
+/**
+ * What mixes the tokens in a block: softmax attention (decomposed or fused, gated or not), linear
+ * attention (Gated DeltaNet, GLA, RetNet: a recurrence over a matrix state), a state-space model
+ * (Mamba), another recurrence (RWKV, RG-LRU), or a causal convolution over the sequence (LFM2).
+ */
+export type MixerKind = 'attention' | 'linear-attention' | 'state-space' | 'recurrent' | 'convolution';
+
+/** The channel-mixing part: an ordinary MLP, a mixture of experts, or none. */
+export type MlpKind = 'dense' | 'moe' | 'none';
 
 export interface AttentionLocation {
   kind: AttentionKind;
@@ -36,6 +48,8 @@ export interface AttentionLocation {
   values?: string;
   /** The output projection's weight initializer ([in, out] MatMul operand), when found. */
   outProj?: string;
+  /** Cross-attention: keys are another sequence's tokens (an encoder's), not this stream's. */
+  cross?: boolean;
 }
 
 /** The MLP's down projection: its input (the hidden activation) and weight ([ffn, d]). */
@@ -43,6 +57,8 @@ export interface DownProjection { input: string; weight: string; node: string }
 
 export interface BlockLocation {
   index: number;
+  mixer: MixerKind;
+  mlp: MlpKind;
   /** Residual stream after the block. */
   output: string;
   /** The point that produces it (fused outputs need surgery to appear). */
