@@ -74,6 +74,25 @@ export function buildFusedLlama(root: string, name = 'llama-skip-simplified'): B
   return emit(root, name, spec, llamaModel(spec, DT.FLOAT, { fusedNorms: true }));
 }
 
+/**
+ * Hybrid decoders with planted massive activations (the plant sits in block 1, a non-attention
+ * block in every layout): Qwen3.5 (Gated DeltaNet ×3 : attention, a MoE MLP in block 5), a
+ * Mamba hybrid (Granite-4 / Falcon-H1 style, Loop recurrence) and LFM2 (short convolutions).
+ */
+export const HYBRID_LAYOUTS = {
+  qwen35: { layout: ['gdn', 'gdn', 'gdn', 'attention', 'gdn', 'gdn', 'gdn', 'attention'], moeBlocks: [5] },
+  mamba: { layout: ['mamba', 'mamba', 'attention', 'mamba', 'mamba', 'attention'], moeBlocks: [] },
+  lfm2: { layout: ['conv', 'conv', 'attention', 'conv', 'conv', 'attention'], moeBlocks: [3] },
+} as const;
+
+export function buildHybrid(root: string, kind: keyof typeof HYBRID_LAYOUTS, opts: { name?: string; fusedNorms?: boolean; transform?: (m: ModelProto) => void } = {}): BuiltModel {
+  const h = HYBRID_LAYOUTS[kind];
+  const spec = plantedSpec({ arch: 'llama', vocab: vocabulary().length, seed: 7, layers: h.layout.length, layout: [...h.layout], moeBlocks: [...h.moeBlocks] });
+  const model = llamaModel(spec, DT.FLOAT, { fusedNorms: opts.fusedNorms });
+  opts.transform?.(model);
+  return emit(root, opts.name ?? `hybrid-${kind}`, spec, model);
+}
+
 export function buildVit(root: string, name = 'vit-registers-planted'): BuiltModel {
   const spec = plantedSpec({ arch: 'vit', vocab: 2, seed: 11, vit: { channels: 3, image: 32, patch: 8, registers: 4 } });
   return emit(root, name, spec, vitModel(spec), { kind: 'vision', tokenizer: false });

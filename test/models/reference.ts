@@ -1,4 +1,5 @@
 import type { Spec } from './spec';
+import { mixerReference, moeReference } from './hybrid';
 
 /**
  * An independent float64 forward pass over a spec: the golden numbers the ONNX graphs (and so
@@ -58,7 +59,7 @@ export type StreamEdit = (layer: number, x: Float64Array) => void;
 
 /** `blocks` stops early (calibration probes); logits are then left empty. */
 export function forwardFromEmbeddings(s: Spec, x: Float64Array, T: number, causal: boolean, edit?: StreamEdit, blocks = s.layers): Forward {
-  const { d, heads, kvHeads, ffn } = s;
+  const { d, heads, kvHeads } = s;
   const hd = d / heads;
   const kvd = kvHeads * hd;
   const rms = s.arch === 'llama';
@@ -67,6 +68,21 @@ export function forwardFromEmbeddings(s: Spec, x: Float64Array, T: number, causa
   const neurons: Float64Array[] = [];
   for (let l = 0; l < blocks; l++) {
     const w = s.layer[l];
+    const mixer = s.mixers?.[l];
+    if (mixer) {
+      // A hybrid block: the token mixer is a recurrence or a convolution, then the usual MLP.
+      const a = new Float64Array(T * d);
+      for (let t = 0; t < T; t++) a.set(norm(x, t, d, w.ln1g, w.ln1b, rms, s.eps), t * d);
+      const upd = mixerReference(mixer, a, T, d);
+      const nx = new Float64Array(x);
+      for (let i = 0; i < nx.length; i++) nx[i] += upd[i];
+      attn.push(new Float64Array(0));
+      neurons.push(mlp(s, l, nx, T));
+      edit?.(l, nx);
+      x = nx;
+      hidden.push(x);
+      continue;
+    }
     const q = new Float64Array(T * d), k = new Float64Array(T * kvd), v = new Float64Array(T * kvd);
     for (let t = 0; t < T; t++) {
       const a = norm(x, t, d, w.ln1g, w.ln1b, rms, s.eps);
@@ -107,17 +123,7 @@ export function forwardFromEmbeddings(s: Spec, x: Float64Array, T: number, causa
       const o = matvec(ctx.subarray(t * d, (t + 1) * d), w.wo, d, d, w.bo);
       for (let c = 0; c < d; c++) nx[t * d + c] += o[c];
     }
-    const nn = new Float64Array(T * 2);
-    for (let t = 0; t < T; t++) {
-      const m = norm(nx, t, d, w.ln2g, w.ln2b, rms, s.eps);
-      const h1 = matvec(m, w.w1, d, ffn, w.b1);
-      let act: Float64Array;
-      if (rms) { const h3 = matvec(m, w.w3, d, ffn); act = h1.map((z, n) => silu(z) * h3[n]); } else act = h1.map(gelu);
-      nn[t * 2] = act[0]; nn[t * 2 + 1] = act[1];
-      const o = matvec(act, w.w2, ffn, d, w.b2);
-      for (let c = 0; c < d; c++) nx[t * d + c] += o[c];
-    }
-    neurons.push(nn);
+    neurons.push(mlp(s, l, nx, T));
     edit?.(l, nx);
     x = nx;
     hidden.push(x);
@@ -126,6 +132,30 @@ export function forwardFromEmbeddings(s: Spec, x: Float64Array, T: number, causa
   const logits = new Float64Array(withLogits ? T * s.vocab : 0);
   if (withLogits) for (let t = 0; t < T; t++) logits.set(matvec(norm(x, t, d, s.lnfG, s.lnfB, rms, s.eps), s.lmHead, d, s.vocab), t * s.vocab);
   return { hidden, attn, neurons, logits, tokens: T };
+}
+
+/** The block's MLP (dense or mixture of experts) added to `nx` in place; returns the planted neurons' activations. */
+function mlp(s: Spec, l: number, nx: Float64Array, T: number): Float64Array {
+  const { d, ffn } = s;
+  const w = s.layer[l];
+  const rms = s.arch === 'llama';
+  const nn = new Float64Array(T * 2);
+  for (let t = 0; t < T; t++) {
+    const m = norm(nx, t, d, w.ln2g, w.ln2b, rms, s.eps);
+    const moe = s.moe?.[l];
+    if (moe) {
+      const o = moeReference(moe, m, d, ffn);
+      for (let c = 0; c < d; c++) nx[t * d + c] += o[c];
+      continue;
+    }
+    const h1 = matvec(m, w.w1, d, ffn, w.b1);
+    let act: Float64Array;
+    if (rms) { const h3 = matvec(m, w.w3, d, ffn); act = h1.map((z, n) => silu(z) * h3[n]); } else act = h1.map(gelu);
+    nn[t * 2] = act[0]; nn[t * 2 + 1] = act[1];
+    const o = matvec(act, w.w2, ffn, d, w.b2);
+    for (let c = 0; c < d; c++) nx[t * d + c] += o[c];
+  }
+  return nn;
 }
 
 export function forwardText(s: Spec, ids: number[], edit?: StreamEdit, blocks = s.layers): Forward {

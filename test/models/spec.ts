@@ -1,4 +1,5 @@
 import { rng as uniform } from '../../src/engine/experiments/random';
+import { makeMixer, makeMoe, type LayerKind, type MixerWeights, type MoeWeights } from './hybrid';
 
 /**
  * The abstract weights of a planted transformer, independent of any ONNX layout. Each layout
@@ -38,6 +39,10 @@ export interface Spec {
   planted: Planted;
   /** Block weights are made on each access of `layer[l]` (see SpecOptions.lazy). */
   lazy: boolean;
+  /** Hybrid models: each block's token mixer when it is not attention (hybrid.ts). */
+  mixers?: (MixerWeights | undefined)[];
+  /** Blocks whose MLP is a mixture of experts. */
+  moe?: (MoeWeights | undefined)[];
 }
 
 export interface Planted {
@@ -88,6 +93,10 @@ export interface SpecOptions {
   vit?: { channels: number; image: number; patch: number; registers: number };
   /** Make block weights on access instead of up front (billion-parameter specs). */
   lazy?: boolean;
+  /** Each block's token mixer (hybrid models); attention where absent. */
+  layout?: LayerKind[];
+  /** Blocks whose MLP becomes a mixture of experts. */
+  moeBlocks?: number[];
 }
 
 interface LayerDims { d: number; kvd: number; ffn: number; heads: number; kvHeads: number; hd: number; hasBias: boolean; gated: boolean }
@@ -234,9 +243,14 @@ export function makeSpec(o: SpecOptions): Spec {
     vit = { ...v, patchW, patchB, cls, reg };
   }
 
+  // Hybrid parts come from their own stream, so every other weight is what the plain model has.
+  const hr = rng((o.seed ?? 7) * 7919 + 13);
+  const mixers = o.layout?.map((k) => (k === 'attention' ? undefined : makeMixer(k, hr, d, protectedCh)));
+  const moe = o.moeBlocks && Array.from({ length: L }, (_, l) => (o.moeBlocks!.includes(l) ? makeMoe(hr, d, ffn, protectedCh) : undefined));
+
   return {
     arch: o.arch, vocab, d, layers: L, heads, kvHeads, ffn, maxPos, eps: 1e-5, embed, pos, layer,
     lnfG: Float64Array.from({ length: d }, () => 1), lnfB: new Float64Array(d), lmHead, vit,
-    planted, lazy: o.lazy ?? false,
+    planted, lazy: o.lazy ?? false, mixers, moe,
   };
 }

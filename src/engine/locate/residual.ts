@@ -1,5 +1,5 @@
 import type { GraphIndex } from '../onnx/graph';
-import { attrInt } from '../onnx/graph';
+import { attrInt, outerReads } from '../onnx/graph';
 import { ATTENTION_OPS, HEAVY_OPS, NORM_OPS, PASS_OPS } from './ops';
 import type { NodeProto } from 'onnx-buf';
 import type { AttentionLocation, BlockLocation, DownProjection, MixerKind, MlpKind, ResidualPoint } from './types';
@@ -22,6 +22,8 @@ export function regionAbove(g: GraphIndex, tensors: string[], floor: number): Se
     if (!p || p.index <= floor || seen.has(p.index)) continue;
     seen.add(p.index);
     for (const i of p.node.input) if (i) stack.push(i);
+    // If / Loop / Scan bodies read outer tensors by name, not through the node's inputs.
+    for (const a of p.node.attribute) for (const sg of a.g ? [a.g] : a.graphs) stack.push(...outerReads(sg));
   }
   return seen;
 }

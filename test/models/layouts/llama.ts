@@ -3,6 +3,7 @@ import { GraphBuilder, makeModel, type ExternalDataSink } from '../graphBuilder'
 import type { Spec } from '../spec';
 import { f32, maskBias, mergeHeads, rmsNorm, softmax, splitHeads } from './common';
 import { renameOutput } from './gpt2';
+import { writeMixer, writeMoe } from '../hybrid';
 
 /**
  * LLaMA as Optimum's TorchScript export writes `decoder_model.onnx`-with-past: `/model/layers.N/…`,
@@ -22,8 +23,10 @@ export function llamaModel(s: Spec, floatType: number = DT.FLOAT, opts: { qdq?: 
   const ids = b.input('input_ids', DT.INT64, ['batch_size', 'sequence_length']);
   const mask = b.input('attention_mask', DT.INT64, ['batch_size', 'total_sequence_length']);
   const posIds = b.input('position_ids', DT.INT64, ['batch_size', 'sequence_length']);
+  // Hybrid blocks (spec.mixers) carry no key/value cache.
   const past: [string, string][] = [];
   for (let l = 0; l < s.layers; l++) {
+    if (s.mixers?.[l]) { past.push(['', '']); continue; }
     past.push([
       b.input(`past_key_values.${l}.key`, floatType, ['batch_size', kvHeads, 'past_sequence_length', hd]),
       b.input(`past_key_values.${l}.value`, floatType, ['batch_size', kvHeads, 'past_sequence_length', hd]),
@@ -47,7 +50,8 @@ export function llamaModel(s: Spec, floatType: number = DT.FLOAT, opts: { qdq?: 
     const c = b.o('Unsqueeze', [b.o('Gather', [cosT, posIds]), b.int64([1])]);
     const sn = b.o('Unsqueeze', [b.o('Gather', [sinT, posIds]), b.int64([1])]);
     // Causal part: rows past..past+S, columns 0..past+S of a [maxPos, maxPos] table.
-    const pastLen = b.o('Unsqueeze', [b.o('Gather', [b.o('Shape', [past[0][0]]), b.int64([2], [])], { axis: 0 }), b.int64([0])]);
+    const firstPast = past.find(([k]) => k)![0];
+    const pastLen = b.o('Unsqueeze', [b.o('Gather', [b.o('Shape', [firstPast]), b.int64([2], [])], { axis: 0 }), b.int64([0])]);
     const seqLen = b.o('Unsqueeze', [b.o('Gather', [b.o('Shape', [ids]), b.int64([1], [])], { axis: 0 }), b.int64([0])]);
     const total = b.o('Add', [pastLen, seqLen]);
     const table = b.weight('model.causal_mask', [s.maxPos, s.maxPos], causalTable);
@@ -82,7 +86,8 @@ export function llamaModel(s: Spec, floatType: number = DT.FLOAT, opts: { qdq?: 
     const P = `model.layers.${l}`;
     x = b.scope('model', () => b.scope(`layers.${l}`, () => {
       const a = normed ?? b.scope('input_layernorm', () => rmsNorm(b, x, b.weight(`${P}.input_layernorm.weight`, [d], f32(w.ln1g)), s.eps));
-      const attnOut = b.scope('self_attn', () => {
+      const mixer = s.mixers?.[l];
+      const attnOut = mixer ? writeMixer(b, mixer, a, P, d) : b.scope('self_attn', () => {
         const q = b.scope('q_proj', () => b.matmul(a, `${P}.self_attn.q_proj.weight`, [d, d], f32(w.wq)));
         const k = b.scope('k_proj', () => b.matmul(a, `${P}.self_attn.k_proj.weight`, [d, kvd], f32(w.wk)));
         const v = b.scope('v_proj', () => b.matmul(a, `${P}.self_attn.v_proj.weight`, [d, kvd], f32(w.wv)));
@@ -98,7 +103,8 @@ export function llamaModel(s: Spec, floatType: number = DT.FLOAT, opts: { qdq?: 
       const [m, h] = opts.fusedNorms
         ? b.scope('post_attention_layernorm', () => skipNorm(attnOut, x, b.weight(`${P}.post_attention_layernorm.weight`, [d], f32(w.ln2g)), b.weight(`${P}.self_attn.o_proj.bias`, [d], f32(w.bo))))
         : (() => { const sum = b.o('Add', [x, attnOut]); return [b.scope('post_attention_layernorm', () => rmsNorm(b, sum, b.weight(`${P}.post_attention_layernorm.weight`, [d], f32(w.ln2g)), s.eps)), sum]; })();
-      const mlp = b.scope('mlp', () => {
+      const moe = s.moe?.[l];
+      const mlp = moe ? writeMoe(b, moe, m, P, d, s.ffn) : b.scope('mlp', () => {
         const gate = b.scope('gate_proj', () => b.matmul(m, `${P}.mlp.gate_proj.weight`, [d, s.ffn], f32(w.w1)));
         const up = b.scope('up_proj', () => b.matmul(m, `${P}.mlp.up_proj.weight`, [d, s.ffn], f32(w.w3)));
         const act = b.scope('act_fn', () => b.o('Mul', [gate, b.o('Sigmoid', [gate])]));

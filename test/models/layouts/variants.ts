@@ -12,10 +12,15 @@ function producedNames(nodes: NodeProto[]): Set<string> {
   return new Set(nodes.flatMap((n) => n.output).filter(Boolean));
 }
 
+/** Renames tensors in the nodes and in their subgraphs (which read outer tensors by name). */
 function renameTensors(nodes: NodeProto[], map: Map<string, string>): void {
   for (const n of nodes) {
     n.input = n.input.map((i) => map.get(i) ?? i);
     n.output = n.output.map((o) => map.get(o) ?? o);
+    for (const a of n.attribute) for (const sg of a.g ? [a.g] : a.graphs) {
+      renameTensors(sg.node, map);
+      for (const v of sg.output) v.name = map.get(v.name) ?? v.name;
+    }
   }
 }
 
