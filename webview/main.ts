@@ -135,6 +135,7 @@ function render(): void {
     h('header', { id: 'model' },
       h('h1', {}, m.name),
       h('p', { class: 'facts' }, `${m.family} · ${m.blocks} blocks · width ${m.hiddenSize ?? '?'}${m.heads ? ` · ${m.heads} heads` : ''} · ${m.dtype} · located by ${m.matcher}`),
+      hybrid(m) ? h('p', { class: 'facts', id: 'mixers' }, `token mixers: ${mixerSummary(m)}`) : null,
       m.externalData.length ? h('p', { class: 'muted' }, `weights: ${m.externalData.map((f) => `${f.file}${f.present ? '' : ' (missing)'}`).join(', ')}`) : null,
       ...m.warnings.map((w) => h('p', { class: 'warning' }, `⚠ ${w}`))),
     controls(),
@@ -264,9 +265,20 @@ function renderBlockButtons(): void {
   box.replaceChildren(...st.scan.layers.map((l) => h('button', {
     class: `block${l.massive.length ? ' massive' : ''}${st.layer === l.index ? ' selected' : ''}`,
     'aria-pressed': st.layer === l.index ? 'true' : 'false',
-    title: `Block ${l.index}: top ${fmt(l.top[0]?.value)} · median ${fmt(l.median)}${l.massive.length ? ` · ${l.massive.length} massive` : ''}`,
+    title: `Block ${l.index} (${mixerText(l)}): top ${fmt(l.top[0]?.value)} · median ${fmt(l.median)}${l.massive.length ? ` · ${l.massive.length} massive` : ''}`,
     onclick: () => void selectLayer(l.index),
-  }, `Block ${l.index}`)));
+  }, `Block ${l.index}`, hybrid(st.model) ? h('span', { class: 'mixer' }, ` · ${MIXER_SHORT[l.mixer] ?? l.mixer}${l.mlp === 'moe' ? '+moe' : ''}`) : null)));
+}
+
+const MIXER_SHORT: Record<string, string> = { attention: 'attn', 'linear-attention': 'linear', 'state-space': 'ssm', recurrent: 'rnn', convolution: 'conv' };
+const mixerText = (l: { mixer: string; mlp: string }) => `${l.mixer}${l.mlp === 'moe' ? ', mixture of experts' : ''}`;
+/** Hybrid models (and MoE) show each block's kind; plain transformers do not need the noise. */
+const hybrid = (m: ModelSummary | null) => !!m?.layers?.some((l) => l.mixer !== 'attention' || l.mlp === 'moe');
+
+function mixerSummary(m: ModelSummary): string {
+  const counts = new Map<string, number>();
+  for (const l of m.layers) counts.set(mixerText(l), (counts.get(mixerText(l)) ?? 0) + 1);
+  return [...counts].map(([k, n]) => `${k} ×${n}`).join(', ');
 }
 
 function renderLayer(): void {
@@ -279,7 +291,7 @@ function renderLayer(): void {
   const mapCanvas = h('canvas', { id: 'feature-map', role: 'img', 'aria-label': `Token by channel magnitude map of block ${l.index}` });
   const attCanvas = h('canvas', { id: 'attention-map', role: 'img', 'aria-label': `Attention of block ${l.index}` });
   box.replaceChildren(
-    h('div', { class: 'section-head' }, h('h2', {}, `Block ${l.index}`), h('span', { class: 'muted' }, `median |a| ${fmt(l.median)} · top-1 ×${fmt(l.ratio)} · ${l.massive.length ? `${l.massive.length} massive activations` : 'no massive activations'}`)),
+    h('div', { class: 'section-head' }, h('h2', {}, `Block ${l.index}`), h('span', { class: 'muted' }, `${hybrid(st.model) ? `${mixerText(l)} · ` : ''}median |a| ${fmt(l.median)} · top-1 ×${fmt(l.ratio)} · ${l.massive.length ? `${l.massive.length} massive activations` : 'no massive activations'}`)),
     h('div', { class: 'columns' },
       h('div', { class: 'column' },
         h('div', { class: 'section-head' }, h('h3', {}, 'Token × channel |activation|'), h('vscode-button', { appearance: 'icon', title: 'Save as PNG', 'aria-label': 'Save magnitude map as PNG', onclick: () => void savePng(`block-${l.index}-map`, mapCanvas) }, '⤓')),
@@ -328,7 +340,7 @@ function attentionPanel(canvas: HTMLCanvasElement, v?: LayerView): HTMLElement {
     h('vscode-button', { appearance: 'icon', title: 'Save as PNG', 'aria-label': 'Save attention map as PNG', onclick: () => void savePng(`block-${st.layer}-attention`, canvas) }, '⤓')));
   if (!v) { box.append(h('p', { class: 'muted' }, 'Loading attention…')); return box; }
   const a = v.attention;
-  if (!a.heads.length) { box.append(h('p', { class: 'muted' }, 'This graph does not expose attention probabilities (fused attention).')); return box; }
+  if (!a.heads.length) { box.append(h('p', { class: 'muted', id: 'attention-note' }, a.note ? `No attention to show: ${a.note}.` : 'This graph does not expose attention probabilities (fused attention).')); return box; }
   const heads = h('vscode-dropdown', { id: 'head', 'aria-label': 'Head' }, h('vscode-option', { value: 'mean' }, 'Average of heads'), ...a.heads.map((x) => h('vscode-option', { value: String(x.head) }, `Head ${x.head}${x.isSink ? ' (sink)' : ''}`)));
   (heads as unknown as { value: string }).value = String(st.head);
   // Toolkit controls fire 'change' when they connect with a preset value: only react to real changes.

@@ -163,7 +163,7 @@ function summary(i: ModelInfo): ModelSummary {
     file: i.path, name: path.basename(i.path), family: i.family, blocks: i.blocks, hiddenSize: i.hiddenSize, heads: i.heads, dtype: i.dtype,
     matcher: i.matcher, externalData: i.externalData.map((f) => ({ file: f.file, present: f.present })), warnings: i.warnings,
     takesText: i.inputs.some((x) => x.role === 'ids'), takesImage: i.inputs.some((x) => x.role === 'pixels'),
-    hasTokenizer: i.hasTokenizer,
+    hasTokenizer: i.hasTokenizer, layers: i.layers,
   };
 }
 

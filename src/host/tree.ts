@@ -58,7 +58,8 @@ export class ActivationTree implements vscode.TreeDataProvider<TreeNode> {
       const item = new vscode.TreeItem(`Block ${node.layer}`, n ? vscode.TreeItemCollapsibleState.Collapsed : vscode.TreeItemCollapsibleState.None);
       const ratio = l.ratio === null ? 'n/a' : `×${fmtInt(l.ratio)}`;
       const bad = l.nonFinite.count;
-      item.description = `${bad ? `${bad.toLocaleString('en-US')} NaN/Inf · ` : ''}${n ? `${n} massive · ` : ''}top ${fmtValue(l.top[0]?.value ?? 0)} (${ratio})`;
+      const kind = l.mixer !== 'attention' || l.mlp === 'moe' ? `${l.mixer}${l.mlp === 'moe' ? ' + moe' : ''} · ` : '';
+      item.description = `${kind}${bad ? `${bad.toLocaleString('en-US')} NaN/Inf · ` : ''}${n ? `${n} massive · ` : ''}top ${fmtValue(l.top[0]?.value ?? 0)} (${ratio})`;
       item.iconPath = bad ? new vscode.ThemeIcon('warning', new vscode.ThemeColor('problemsWarningIcon.foreground'))
         : new vscode.ThemeIcon(n ? 'flame' : 'circle-small', n ? new vscode.ThemeColor('charts.red') : undefined);
       if (bad) item.tooltip = `Block ${node.layer} holds ${bad} non-finite values (NaN / ±Inf): this scan is not valid.`;

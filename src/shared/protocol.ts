@@ -63,6 +63,8 @@ export interface ModelSummary {
   takesText: boolean;
   takesImage: boolean;
   hasTokenizer: boolean;
+  /** Each block's token mixer and MLP kind (hybrid models mix attention with other mixers). */
+  layers: { index: number; mixer: string; mlp: string }[];
 }
 
 /** The selected block's detail: its magnitude map and attention. */
