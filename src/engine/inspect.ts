@@ -2,6 +2,8 @@ import * as path from 'node:path';
 import { EngineError } from './errors';
 import { dtypeName, DT } from './onnx/dtype';
 import { liftCacheBranches } from './onnx/flatten';
+import { inlineFunctions } from './onnx/functions';
+import { printable } from './text';
 import { attrInt, GraphIndex, int64Values } from './onnx/graph';
 import { loadModel, type LoadedModel } from './onnx/load';
 import { locateBlocks } from './locate/registry';
@@ -53,10 +55,12 @@ export interface PreparedModel {
 export function prepareModel(file: string): PreparedModel {
   const loaded = loadModel(file);
   const g = loaded.proto.graph!;
+  const inlined = inlineFunctions(loaded.proto);
   const lifted = liftCacheBranches(g);
   const index = new GraphIndex(g);
   const location = locateBlocks(index, path.basename(loaded.path));
   const warnings = [...location.warnings];
+  if (inlined.calls) warnings.push(`Expanded ${inlined.calls} calls to the model's local functions (${inlined.functions.slice(0, 4).map(printable).join(', ')}${inlined.functions.length > 4 ? ', …' : ''}) to reach the nodes inside them.`);
   if (lifted.length) warnings.push(`Merged decoder: using the no-past branch of the If on ${lifted.join(', ')}.`);
 
   const inputs: InputInfo[] = classifyInputs(index).map((c) => ({ name: c.name, type: dtypeName(c.elemType), shape: c.shape, role: c.role }));

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { scanModel } from '../../src/engine/scan';
 import { syntheticFeeds } from '../../src/engine/feeds';
 import { buildFused, buildGpt2, buildLlama, buildVit, type BuiltModel } from '../models/build';
-import { toAnonymous, toDynamo, toMergedIf } from '../models/layouts/variants';
+import { toAnonymous, toDynamo, toFunctions, toMergedIf } from '../models/layouts/variants';
 import { forwardText, forwardVit, type Forward } from '../models/reference';
 import { fingerprint, PAPER_PROMPT, tempDir } from '../fixtures';
 import type { ScanResult } from '../../src/engine/types';
@@ -24,6 +24,7 @@ const layouts: [string, () => BuiltModel, string][] = [
   ['dynamo-style (generic names, scopes in metadata)', () => buildLlama(root, 'llama-dynamo', { transform: toDynamo }), 'scope-names'],
   ['anonymous (no names at all)', () => buildLlama(root, 'llama-anon', { transform: toAnonymous }), 'structure'],
   ['merged decoder (If on use_cache_branch)', () => buildLlama(root, 'llama-merged', { transform: toMergedIf }), 'scope-names'],
+  ['attention inside local functions (nested calls, attribute references)', () => buildLlama(root, 'llama-functions', { transform: toFunctions }), 'scope-names'],
   ['fused com.microsoft (SkipLayerNormalization, MultiHeadAttention)', () => buildFused(root), 'fused-norm'],
   ['ViT with registers', () => buildVit(root), 'scope-names'],
 ];

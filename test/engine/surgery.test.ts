@@ -4,7 +4,7 @@ import { openModel, run, toFloat32 } from '../../src/engine/session';
 import { textFeeds, type FeedTensor } from '../../src/engine/feeds';
 import { buildFused, buildFusedLlama, buildGpt2, buildLlama, type BuiltModel } from '../models/build';
 import { forwardText } from '../models/reference';
-import { toMergedIf } from '../models/layouts/variants';
+import { toFunctions, toMergedIf } from '../models/layouts/variants';
 import { tempDir } from '../fixtures';
 import { DT } from '../../src/engine/onnx/dtype';
 
@@ -35,6 +35,7 @@ const zeroMassive = (mask: Uint8Array, values: Float32Array, d: number) => {
 for (const [label, build] of [
   ['TorchScript GPT-2', () => buildGpt2(root)],
   ['merged-If LLaMA', () => buildLlama(root, 'llama-merged', { transform: toMergedIf })],
+  ['LLaMA with attention in local functions', () => buildLlama(root, 'llama-functions', { transform: toFunctions })],
   ['fused SkipLayerNormalization (unfused for the edit)', () => buildFused(root)],
   ['fused SkipSimplifiedLayerNormalization with bias (unfused for the edit)', () => buildFusedLlama(root)],
 ] as [string, () => BuiltModel][]) {

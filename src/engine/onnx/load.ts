@@ -85,7 +85,7 @@ function parseModel(bytes: Uint8Array, abs: string): ModelProto {
   if (proto.trainingInfo.length > 0 || g.node.some((n) => n.domain.startsWith('ai.onnx.preview.training') || n.opType.endsWith('Grad') || n.opType === 'Gradient')) {
     throw new EngineError('training-graph', `${path.basename(abs)} is a training graph (it contains gradient or optimizer nodes). Export the inference model (model.eval(), no loss) and open that.`);
   }
-  validateModel(g, printable(path.basename(abs)));
+  validateModel(g, printable(path.basename(abs)), proto.functions);
   return proto;
 }
 

@@ -1,4 +1,5 @@
-import { TensorProto_DataLocation, type GraphProto, type TensorProto } from 'onnx-buf';
+import { create } from '@bufbuild/protobuf';
+import { GraphProtoSchema, TensorProto_DataLocation, type FunctionProto, type GraphProto, type TensorProto } from 'onnx-buf';
 import { EngineError } from '../errors';
 import { printable } from '../text';
 import { DT } from './dtype';
@@ -20,7 +21,8 @@ const KNOWN_TYPES = new Set([...Object.keys(HALF_BYTES).map(Number), DT.STRING, 
 /** No tensor of a model that runs here has more elements than this (2⁴⁰: 4 TB of fp32). */
 const MAX_ELEMENTS = 2 ** 40;
 
-export function validateModel(g: GraphProto, fileName: string): void {
+export function validateModel(g: GraphProto, fileName: string, functions: FunctionProto[] = []): void {
+  for (const f of functions) checkAcyclic(create(GraphProtoSchema, { node: f.node }), `the local function ${printable(f.name)}`, fileName);
   // Iterative over the graph and every nested subgraph: a crafted nesting must not blow the stack.
   for (const v of [...g.input, ...g.output]) {
     const t = v.type?.value.case === 'tensorType' ? v.type.value.value.elemType : undefined;

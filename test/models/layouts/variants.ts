@@ -1,5 +1,5 @@
 import { create } from '@bufbuild/protobuf';
-import { AttributeProtoSchema, AttributeProto_AttributeType, GraphProtoSchema, NodeProtoSchema, StringStringEntryProtoSchema, type ModelProto, type NodeProto } from 'onnx-buf';
+import { AttributeProtoSchema, AttributeProto_AttributeType, FunctionProtoSchema, GraphProtoSchema, NodeProtoSchema, OperatorSetIdProtoSchema, StringStringEntryProtoSchema, type ModelProto, type NodeProto } from 'onnx-buf';
 import { DT } from '../../../src/engine/onnx/dtype';
 import { makeNode, makeValueInfo } from '../../../src/engine/onnx/build';
 
@@ -94,4 +94,44 @@ export function toMergedIf(m: ModelProto): void {
   );
   g.node = [ifNode];
   g.input.push(makeValueInfo('use_cache_branch', DT.BOOL, [1]));
+}
+
+/**
+ * As torch.export-based exporters write modules: each block's attention becomes a local function
+ * (weights passed as inputs), and inside it the softmax is a call to a shared function whose axis
+ * is an attribute reference. No Softmax is left at the top level.
+ */
+export function toFunctions(m: ModelProto): void {
+  const g = m.graph!;
+  const domain = 'pkg.test.modules';
+  const opsets = [create(OperatorSetIdProtoSchema, { domain: '', version: 17n }), create(OperatorSetIdProtoSchema, { domain, version: 1n })];
+  m.opsetImport.push(create(OperatorSetIdProtoSchema, { domain, version: 1n }));
+  // The shared softmax: formal x → y, axis from the caller's `dim`.
+  m.functions.push(create(FunctionProtoSchema, {
+    name: 'softmax_over', domain, input: ['x'], output: ['y'], attribute: ['dim'], opsetImport: opsets,
+    node: [create(NodeProtoSchema, { opType: 'Softmax', name: 'softmax', input: ['x'], output: ['y'], attribute: [create(AttributeProtoSchema, { name: 'axis', type: AttributeProto_AttributeType.INT, refAttrName: 'dim' })] })],
+  }));
+  for (const n of g.node) {
+    if (n.opType !== 'Softmax') continue;
+    n.opType = 'softmax_over';
+    n.domain = domain;
+    n.attribute = [create(AttributeProtoSchema, { name: 'dim', type: AttributeProto_AttributeType.INT, i: -1n })];
+  }
+  const graphOutputs = new Set(g.output.map((o) => o.name));
+  for (let l = 0; ; l++) {
+    const scope = `/model/layers.${l}/self_attn/`;
+    const idx = g.node.map((n, i) => [n, i] as const).filter(([n]) => n.name.startsWith(scope)).map(([, i]) => i);
+    if (!idx.length) break;
+    const inside = new Set(idx);
+    const body = idx.map((i) => g.node[i]);
+    const produced = new Set(body.flatMap((n) => n.output));
+    const inputs = [...new Set(body.flatMap((n) => n.input).filter((t) => t && !produced.has(t)))];
+    const usedOutside = new Set(g.node.filter((_, i) => !inside.has(i)).flatMap((n) => n.input));
+    const outputs = [...produced].filter((t) => usedOutside.has(t) || graphOutputs.has(t));
+    if (idx[idx.length - 1] - idx[0] + 1 !== idx.length) throw new Error('attention scope is not contiguous');
+    const name = `LlamaAttention_${l}`;
+    m.functions.push(create(FunctionProtoSchema, { name, domain, input: inputs, output: outputs, node: body, opsetImport: opsets }));
+    const callNode = create(NodeProtoSchema, { opType: name, domain, name: `/model/layers.${l}/self_attn`, input: inputs, output: outputs });
+    g.node.splice(idx[0], idx.length, callNode);
+  }
 }
