@@ -33,7 +33,7 @@ const finiteOrNull = (v: number) => (Number.isFinite(v) ? v : null);
 
 export function inspectJson(i: ModelInfo) {
   return {
-    family: i.family, blocks: i.blocks, hiddenSize: i.hiddenSize, heads: i.heads, kvHeads: i.kvHeads, dtype: i.dtype,
+    family: i.family, familyEvidence: i.familyEvidence, blocks: i.blocks, hiddenSize: i.hiddenSize, heads: i.heads, kvHeads: i.kvHeads, dtype: i.dtype,
     inputs: i.inputs.map((x) => ({ name: x.name, type: x.type, shape: x.shape, role: x.role })),
     outputs: i.outputs,
     externalData: i.externalData,
@@ -122,7 +122,7 @@ function massiveTokenList(r: ScanResult): string {
 export function inspectText(i: ModelInfo): string {
   const lines = [
     i.path,
-    `family      ${i.family}`,
+    `family      ${i.family}${i.familyEvidence.length ? ` (${i.familyEvidence.map(printable).join('; ')})` : ''}`,
     `blocks      ${i.blocks} (located by ${i.matcher}${i.postNorm ? ', post-norm' : ''})`,
     `width       ${i.hiddenSize ?? 'unknown'}`,
     `heads       ${i.heads ?? 'unknown'}${i.kvHeads ? ` (${i.kvHeads} key/value)` : ''}`,

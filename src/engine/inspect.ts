@@ -10,15 +10,18 @@ import { locateBlocks } from './locate/registry';
 import { staticWidth } from './locate/width';
 import type { Location, MixerKind, MlpKind } from './locate/types';
 import { classifyInputs, type InputRole } from './feeds';
+import { classifyFamily, type Family } from './family';
 import { findTokenizer } from './tokenizer';
 
-export type Family = 'decoder' | 'encoder' | 'vision' | 'other';
+export type { Family } from './family';
 
 export interface InputInfo { name: string; type: string; shape: (number | string)[]; role: InputRole }
 
 export interface ModelInfo {
   path: string;
   family: Family;
+  /** Why the family was chosen, in phrases (a key/value cache, a causal mask table, …). */
+  familyEvidence: string[];
   blocks: number;
   hiddenSize: number | null;
   heads: number | null;
@@ -66,7 +69,7 @@ export function prepareModel(file: string): PreparedModel {
   const inputs: InputInfo[] = classifyInputs(index).map((c) => ({ name: c.name, type: dtypeName(c.elemType), shape: c.shape, role: c.role }));
   const roles = new Set(inputs.map((i) => i.role));
   const vocabSize = findVocab(index);
-  const family = classify(index, roles, vocabSize);
+  const { family, evidence: familyEvidence } = classifyFamily(index, inputs, vocabSize);
 
   let hiddenSize: number | null = null;
   for (const b of location.blocks) { hiddenSize = staticWidth(index, b.point.tensor) ?? staticWidth(index, b.output) ?? null; if (hiddenSize) break; }
@@ -95,6 +98,7 @@ export function prepareModel(file: string): PreparedModel {
   const info: ModelInfo = {
     path: loaded.path,
     family,
+    familyEvidence,
     blocks: location.blocks.length,
     hiddenSize,
     heads,
@@ -162,22 +166,6 @@ function findVocab(g: GraphIndex): number | null {
     if (n.opType === 'GatherBlockQuantized') { const t = g.initializer(n.input[0]); if (t) return Number(t.dims[0]); }
   }
   return null;
-}
-
-function classify(g: GraphIndex, roles: Set<InputRole>, vocab: number | null): Family {
-  if (roles.has('pixels')) return 'vision';
-  if (roles.has('past') || roles.has('inputs_embeds')) return 'decoder';
-  if (roles.has('ids')) {
-    if (roles.has('token_type_ids')) return 'encoder';
-    // A language-model head projects back onto the vocabulary at every position.
-    const lmHead = g.graph.output.some((o) => {
-      const s = g.shapeOf(o.name);
-      return !!s && s.length === 3 && vocab !== null && s[2] === vocab;
-    });
-    const causal = g.graph.node.some((n) => n.opType === 'Trilu' || /causal|tril/i.test(n.name));
-    return lmHead || causal ? 'decoder' : 'encoder';
-  }
-  return 'other';
 }
 
 function modelDtype(g: GraphIndex): string {

@@ -15,6 +15,10 @@ const EXPECTED: { file: string; blocks: number; family: string; width: number; r
   { file: 'vnncomp23-vit-ibp_3_3_8.onnx', blocks: 3, family: 'vision', width: 48, runs: true, attention: true },
   { file: 'hager-nanotransformer-dynamo-torch2.8.onnx', blocks: 2, family: 'other', width: 68, runs: true, attention: true },
   { file: 'sentinelrs-gemma3-decoder_model_merged_q4.onnx', blocks: 34, family: 'decoder', width: 2560, runs: false, attention: true },
+  { file: 'genai-tiny-qwen35-cuda-gqa-decoder.onnx', blocks: 2, family: 'decoder', width: 64, runs: true, attention: true },
+  { file: 'vespa-random-encoder.onnx', blocks: 1, family: 'encoder', width: 8, runs: true, attention: true },
+  // Self-attention, cross-attention over encoder_hidden_states and the MLP: one decoder block.
+  { file: 'vespa-random-decoder-crossattn.onnx', blocks: 1, family: 'decoder', width: 8, runs: true, attention: true },
 ];
 
 describe('real exporter files', { skip: SKIP_SHARED }, () => {
@@ -46,6 +50,24 @@ describe('real exporter files', { skip: SKIP_SHARED }, () => {
       });
     }
   }
+
+  test('the seq2seq decoder: cross-attention belongs to the block and stays out of the self-attention share; its encoder inputs get defaults', async () => {
+    const file = path.join(REAL_EXPORTS, 'vespa-random-decoder-crossattn.onnx');
+    const p = prepareModel(file);
+    assert.deepEqual(p.location.blocks[0].attention.map((a) => !!a.cross), [false, true]);
+    assert.match(p.info.familyEvidence.join('; '), /language-model head/);
+    const r = await scanModel(file, { ids: [1, 5, 9, 2] });
+    assert.equal(r.attention[0].heads, 1);
+    assert.equal(r.attention[0].crossHeads, 1);
+    assert.match(r.input.note ?? '', /encoder_attention_mask = ones \[1, 4\]; encoder_hidden_states = zeros \[1, 4, 8\]/);
+  });
+
+  test('family comes with its evidence', () => {
+    const evidence = (f: string) => prepareModel(path.join(REAL_EXPORTS, f)).info.familyEvidence.join('; ');
+    assert.match(evidence('genai-tiny-random-gpt2-fp32-past.onnx'), /key\/value cache inputs .*Attention with unidirectional = 1/);
+    assert.match(evidence('ort-bert_toy_optimized.onnx'), /token and segment inputs, no causal mask \(a masked-language-model head\)/);
+    assert.match(evidence('vnncomp23-vit-ibp_3_3_8.onnx'), /patch embedding/);
+  });
 
   test('the Gemma-3 graph without its weights fails naming the missing file', async () => {
     const file = path.join(REAL_EXPORTS, 'sentinelrs-gemma3-decoder_model_merged_q4.onnx');
