@@ -68,6 +68,7 @@ function common(flags: Flags) {
     prompt, ids,
     image: stringFlag(flags, 'image'),
     feeds: feedsFlag(flags),
+    variant: stringFlag(flags, 'variant'),
     maxTokens: numberFlag(flags, 'max-tokens', { min: 1, max: LIMITS.tokens, integer: true }),
     threads: threadsFlag(flags),
     thresholds: abs !== undefined || ratio !== undefined ? { absolute: abs ?? 100, ratio: ratio ?? 1000 } : undefined,
@@ -101,15 +102,15 @@ function imagesFlag(flags: Flags): string[] | undefined {
 export const COMMANDS: { [name: string]: Command<EngineMethod> } = {
   inspect: define({
     method: 'inspect',
-    usage: 'inspect MODEL [--json]',
-    args: (file) => ({ file }),
+    usage: 'inspect MODEL [--json] [--variant NAME]',
+    args: (file, flags) => ({ file, variant: stringFlag(flags, 'variant') }),
     text: (r) => fmt.inspectText(r),
     json: (r) => fmt.inspectJson(r),
   }),
   scan: define({
     method: 'scan',
-    usage: 'scan MODEL [--prompt TEXT | --prompt-file F | --ids 1,2,3 | --image IMG] [--top K] [--no-attention]',
-    args: (file, flags) => ({ file, options: { ...common(flags), topK: numberFlag(flags, 'top', { min: 1, max: LIMITS.topK, integer: true }), attention: !flags.has('no-attention') } }),
+    usage: 'scan MODEL|FOLDER [--prompt TEXT | --prompt-file F | --ids 1,2,3 | --image IMG] [--top K] [--no-attention] [--variant NAME] [--decoder-ids 0]',
+    args: (file, flags) => ({ file, options: { ...common(flags), topK: numberFlag(flags, 'top', { min: 1, max: LIMITS.topK, integer: true }), attention: !flags.has('no-attention'), decoderIds: idsFlag(flags.get('decoder-ids')) } }),
     text: (r) => fmt.scanTable(r),
     json: (r) => fmt.scanJson(r),
     csv: (r) => csv.scanCsv(r),

@@ -18,8 +18,9 @@ export function scanJson(r: ScanResult) {
     valid: r.nonFinite === null,
     warnings: r.warnings,
     nonFinite: r.nonFinite,
-    layers: r.layers.map((l) => ({ index: l.index, mixer: l.mixer, mlp: l.mlp, median: finiteOrNull(l.median), ratio: l.ratio, nonFinite: l.nonFinite, top: l.top, massive: l.massive, massiveTruncated: l.massiveTruncated, maxPerToken: l.maxPerToken, topChannels: l.topChannels })),
-    attention: r.attention.map((a) => ({ layer: a.layer, massiveTokenShare: a.massiveTokenShare, heads: a.heads, perHeadShare: a.perHeadShare, sinkScores: a.sinkScores, source: a.source, ...(a.note ? { note: a.note } : {}), ...(a.crossHeads ? { crossHeads: a.crossHeads } : {}) })),
+    layers: r.layers.map(layerJson),
+    attention: r.attention.map(attentionJson),
+    ...(r.stacks ? { stacks: r.stacks.map((st) => ({ name: st.name, file: st.file, tokens: st.tokens, layers: st.layers.map(layerJson), attention: st.attention.map(attentionJson), massiveTokens: st.massiveTokens, massiveChannels: st.massiveChannels })) } : {}),
     massiveTokens: r.massiveTokens,
     massiveChannels: r.massiveChannels,
     settings: r.settings,
@@ -27,6 +28,12 @@ export function scanJson(r: ScanResult) {
     timing: r.timing,
   };
 }
+
+const layerJson = (l: ScanResult['layers'][number]) => ({ index: l.index, mixer: l.mixer, mlp: l.mlp, median: finiteOrNull(l.median), ratio: l.ratio, nonFinite: l.nonFinite, top: l.top, massive: l.massive, massiveTruncated: l.massiveTruncated, maxPerToken: l.maxPerToken, topChannels: l.topChannels });
+const attentionJson = (a: ScanResult['attention'][number]) => ({
+  layer: a.layer, massiveTokenShare: a.massiveTokenShare, heads: a.heads, perHeadShare: a.perHeadShare, sinkScores: a.sinkScores, source: a.source,
+  ...(a.note ? { note: a.note } : {}), ...(a.crossHeads ? { crossHeads: a.crossHeads, crossShare: a.crossShare ?? null } : {}),
+});
 
 /** JSON has no NaN: say null rather than let JSON.stringify do it silently. */
 const finiteOrNull = (v: number) => (Number.isFinite(v) ? v : null);
@@ -40,6 +47,7 @@ export function inspectJson(i: ModelInfo) {
     vocabSize: i.vocabSize, opsets: i.opsets, producer: i.producer, matcher: i.matcher, postNorm: i.postNorm,
     attention: i.attention, quantization: i.quantization, warnings: i.warnings, blockOutputs: i.blockOutputs,
     layers: i.layers,
+    ...(i.pipeline ? { pipeline: i.pipeline } : {}),
   };
 }
 
@@ -53,7 +61,10 @@ const fmt = (v: number | null) => {
   return v.toExponential(1);
 };
 
-function tokenLabel(r: ScanResult, t: number): string {
+/** One stack of blocks with the tokens it ran on: a model's, or an encoder's or decoder's. */
+type StackView = Pick<ScanResult, 'tokens' | 'layers' | 'attention' | 'massiveTokens' | 'massiveChannels'>;
+
+function tokenLabel(r: StackView, t: number): string {
   const text = r.tokens[t]?.text ?? `#${t}`;
   return `"${printable(text.length > 10 ? `${text.slice(0, 9)}…` : text)}"`;
 }
@@ -67,35 +78,42 @@ export function scanTable(r: ScanResult): string {
   lines.push(`${r.tokens.length} tokens: ${r.tokens.slice(0, 16).map((t) => `"${printable(t.text)}"`).join(' ')}${r.tokens.length > 16 ? ' …' : ''}`);
   for (const w of m.warnings) lines.push(`warning: ${w}`);
   for (const w of r.warnings) lines.push(`WARNING: ${w}`);
-  lines.push('');
-  const bad = r.nonFinite !== null;
-  // Hybrid models (and mixtures of experts) get a column saying what each block is.
+  const th = r.settings.thresholds;
+  if (r.nonFinite) lines.push('', `NOT VALID: non-finite values (NaN / Inf) from block ${r.nonFinite.firstLayer} on; the massive activations below are among the finite values only.`);
+  const stacks: (StackView & { title?: string })[] = r.stacks?.map((st) => ({ ...st, title: `${st.name} (${printable(st.file.split(/[\\/]/).pop() ?? st.file)}, ${st.tokens.length} tokens)` })) ?? [r];
+  for (const st of stacks) {
+    lines.push('');
+    if (st.title) lines.push(st.title);
+    lines.push(...layerTable(st, r.nonFinite !== null));
+    lines.push('');
+    lines.push(st.massiveTokens.length
+      ? `Massive activations (|a| > ${th.absolute} and ≥ ${th.ratio}× the median) on ${massiveTokenList(st)} in channels ${st.massiveChannels.join(', ')}.`
+      : `No massive activations (|a| > ${th.absolute} and ≥ ${th.ratio}× the median) in any block.`);
+  }
+  return lines.join('\n');
+}
+
+function layerTable(r: StackView, bad: boolean): string[] {
+  // Hybrid models (and mixtures of experts) get a column saying what each block is; decoders of
+  // encoder-decoders one for their cross-attention on the encoder's massive tokens.
   const kinds = r.layers.some((l) => l.mixer !== 'attention' || l.mlp === 'moe');
-  const rows = [['layer', ...(kinds ? ['mixer'] : []), 'top-1', 'top-2', 'top-3', 'median', 'ratio', 'massive', 'attn→massive', ...(bad ? ['NaN/Inf'] : [])]];
+  const cross = r.attention.some((a) => a.crossHeads);
+  const pct = (v: number | null | undefined) => (v === null || v === undefined || !Number.isFinite(v) ? '—' : `${(v * 100).toFixed(1)}%`);
+  const rows = [['layer', ...(kinds ? ['mixer'] : []), 'top-1', 'top-2', 'top-3', 'median', 'ratio', 'massive', 'attn→massive', ...(cross ? ['cross→enc massive'] : []), ...(bad ? ['NaN/Inf'] : [])]];
   for (const l of r.layers) {
     const cell = (k: number) => {
       const a = l.top[k];
       return a ? `${fmt(a.value)} ${tokenLabel(r, a.token)}@${a.token} ch${a.channel}` : '';
     };
-    const share = r.attention[l.index]?.massiveTokenShare;
-    const shown = share === null || share === undefined || !Number.isFinite(share) ? '—' : `${(share * 100).toFixed(1)}%`;
-    rows.push([String(l.index), ...(kinds ? [mixerLabel(l)] : []), cell(0), cell(1), cell(2), fmt(l.median), l.ratio === null ? 'n/a' : `${fmt(l.ratio)}×`, l.massive.length ? `yes (${l.massive.length})` : 'no', shown,
-      ...(bad ? [l.nonFinite.count ? l.nonFinite.count.toLocaleString('en-US') : '0'] : [])]);
+    const att = r.attention[l.index];
+    rows.push([String(l.index), ...(kinds ? [mixerLabel(l)] : []), cell(0), cell(1), cell(2), fmt(l.median), l.ratio === null ? 'n/a' : `${fmt(l.ratio)}×`, l.massive.length ? `yes (${l.massive.length})` : 'no', pct(att?.massiveTokenShare),
+      ...(cross ? [pct(att?.crossShare)] : []), ...(bad ? [l.nonFinite.count ? l.nonFinite.count.toLocaleString('en-US') : '0'] : [])]);
   }
   const widths = rows[0].map((_, c) => Math.max(...rows.map((row) => row[c].length)));
-  for (const [i, row] of rows.entries()) {
-    lines.push(row.map((cell, c) => (c === 0 ? cell.padStart(widths[c]) : cell.padEnd(widths[c]))).join('  ').trimEnd());
-    if (i === 0) lines.push(widths.map((w) => '─'.repeat(w)).join('  '));
-  }
-  lines.push('');
-  const th = r.settings.thresholds;
-  if (bad) lines.push(`NOT VALID: non-finite values (NaN / Inf) from block ${r.nonFinite!.firstLayer} on; the massive activations below are among the finite values only.`);
-  if (r.massiveTokens.length) {
-    lines.push(`Massive activations (|a| > ${th.absolute} and ≥ ${th.ratio}× the median) on ${massiveTokenList(r)} in channels ${r.massiveChannels.join(', ')}.`);
-  } else {
-    lines.push(`No massive activations (|a| > ${th.absolute} and ≥ ${th.ratio}× the median) in any block.`);
-  }
-  return lines.join('\n');
+  return rows.flatMap((row, i) => {
+    const line = row.map((cell, c) => (c === 0 ? cell.padStart(widths[c]) : cell.padEnd(widths[c]))).join('  ').trimEnd();
+    return i === 0 ? [line, widths.map((w) => '─'.repeat(w)).join('  ')] : [line];
+  });
 }
 
 /** A block's kind in a few characters: "attention", "linear-attention + moe". */
@@ -107,7 +125,7 @@ export function mixerLabel(l: { mixer: string; mlp: string }): string {
  * The massive tokens, grouped by text so a long prompt stays one line: `"<s>"@0, "."@4, "."@8` up
  * to a few per text, then `"." ×120 (@4, @8, … @480)`.
  */
-function massiveTokenList(r: ScanResult): string {
+function massiveTokenList(r: StackView): string {
   const byText = new Map<string, number[]>();
   for (const t of r.massiveTokens) {
     const label = tokenLabel(r, t);
@@ -131,6 +149,7 @@ export function inspectText(i: ModelInfo): string {
     `inputs      ${describeInputs(i)}`,
     `mixers      ${mixerSummary(i.layers)}`,
   ];
+  if (i.pipeline) lines.push(`files       ${i.pipeline.layout}: ${i.pipeline.files.map((f) => `${f.role} ${printable(f.file.split(/[\\/]/).pop() ?? f.file)}`).join(' → ')}${i.pipeline.variants.length > 1 ? ` (variant ${i.pipeline.variant || 'plain'} of ${i.pipeline.variants.map((v) => v || 'plain').join(', ')})` : ''}`);
   if (i.externalData.length) lines.push(`weights     ${i.externalData.map((f) => `${f.file} (${f.present ? 'present' : 'MISSING'})`).join(', ')}`);
   for (const w of i.warnings) lines.push(`warning     ${w}`);
   return lines.join('\n');

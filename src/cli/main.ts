@@ -3,6 +3,7 @@ import { EngineError, isEngineError } from '../engine/errors';
 import { cores } from '../engine/limits';
 import { loadModel } from '../engine/onnx/load';
 import { checkOutputs, modelFiles, writeFileAtomic } from '../engine/outputs';
+import { resolveTarget } from '../engine/modelFolder';
 import { jsonSafe, printable, terminalSafe } from '../engine/text';
 import { EngineClient } from '../worker/client';
 import { parseArgs, stringFlag } from './args';
@@ -21,6 +22,8 @@ Inputs:
   --ids 1,2,3             token ids to run instead of text
   --image FILE            PNG or JPEG for vision models (preprocessor_config.json is honoured)
   --replace-invalid-utf8  accept text that is not valid UTF-8 (invalid bytes become U+FFFD)
+  --variant NAME          which variant of a model folder (model_fp16.onnx: fp16)
+  --decoder-ids 0         an encoder-decoder's decoder input (default: its start token)
   --feed NAME=FILE        the tensor for the model input NAME (.npy or JSON; repeatable); inputs
                           without one get a default: masks ones, positions 0…n−1, others zeros
 
@@ -46,14 +49,14 @@ async function main(argv: string[]): Promise<number> {
   if (args.flags.has('help') || !args.command) { process.stdout.write(help()); return args.command || args.flags.has('help') ? 0 : 2; }
   const command = COMMANDS[args.command];
   if (!command) throw new EngineError('bad-argument', `Unknown command "${printable(args.command)}". Commands: ${Object.keys(COMMANDS).join(', ')}.`);
-  if (!args.model) throw new EngineError('bad-argument', `Give the model file: massive-activations ${args.command} MODEL.onnx`);
+  if (!args.model) throw new EngineError('bad-argument', `Give the model file (or its folder): massive-activations ${args.command} MODEL.onnx`);
   const json = args.flags.has('json');
   const out = stringFlag(args.flags, 'out');
   const csvFile = stringFlag(args.flags, 'csv');
   if (csvFile && !command.csv) throw new EngineError('bad-argument', `${args.command} has no table to write as CSV.`);
   // Refused before anything runs: an output must not replace the model, its weights or an input.
   const targets = [...(out ? [['--out', out] as [string, string]] : []), ...(csvFile ? [['--csv', csvFile] as [string, string]] : [])];
-  if (targets.length) checkOutputs(targets, [...modelFiles(args.model, weightFilesOf(args.model)), ...inputFiles(args.flags)]);
+  if (targets.length) checkOutputs(targets, [...partsOf(args.model, stringFlag(args.flags, 'variant')).flatMap((f) => modelFiles(f, weightFilesOf(f))), ...inputFiles(args.flags)]);
   const callArgs = command.args(args.model, args.flags);
   const threads = threadsFlag(args.flags);
   if (threads && threads > cores()) process.stderr.write(`massive-activations: note: --threads ${threads} is more than this machine's ${cores()} cores; using ${cores()}.\n`);
@@ -75,6 +78,16 @@ async function main(argv: string[]): Promise<number> {
     return 0;
   } finally {
     await client.dispose();
+  }
+}
+
+/** Every file a run on this path reads as a model: one file, or each part of a folder export. */
+function partsOf(model: string, variant?: string): string[] {
+  try {
+    const t = resolveTarget(model, variant);
+    return [t.main, t.embed, t.decoder].filter((f): f is string => !!f);
+  } catch {
+    return [model];
   }
 }
 

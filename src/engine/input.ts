@@ -3,7 +3,9 @@ import { EngineError } from './errors';
 import { defaultedInputs, describeDefaults, syntheticFeeds, textFeeds, type ClassifiedInput, type FeedTensor } from './feeds';
 import { readFeedFile } from './feedFiles';
 import { DT } from './onnx/dtype';
-import type { OpenModel } from './session';
+import { openPlain, type OpenModel } from './session';
+import type { ModelTarget } from './modelFolder';
+import * as ort from 'onnxruntime-node';
 import { findTokenizer, loadTokenizer, optionalTokenizer } from './tokenizer';
 import { printable } from './text';
 import type { TokenInfo } from './types';
@@ -16,6 +18,13 @@ export interface InputOptions {
   prompt?: string; ids?: number[]; image?: string; maxTokens?: number;
   /** The user's own tensors for model inputs: input name → a .npy or .json file (see feedFiles). */
   feeds?: Record<string, string>;
+  /** A multi-file export's other parts (see modelFolder): embed_tokens.onnx feeds inputs_embeds. */
+  target?: ModelTarget;
+  /** Which variant of a model folder to run (model_fp16.onnx: "fp16"). */
+  variant?: string;
+  /** Tensors computed by an earlier part of a pipeline (a seq2seq encoder's states), by input name. */
+  givenFeeds?: Record<string, FeedTensor>;
+  threads?: number;
 }
 
 export interface ResolvedInput {
@@ -32,13 +41,17 @@ export interface ResolvedInput {
 }
 
 /** What to feed the model: token ids (from text or given), an image, or a deterministic stand-in. */
-export function resolveInput(file: string, m: OpenModel, opts: InputOptions): ResolvedInput {
+export async function resolveInput(file: string, m: OpenModel, opts: InputOptions): Promise<ResolvedInput> {
   const info = m.prepared.info;
   const typed = info.inputs.map((i) => ({ ...i, elemType: m.prepared.index.elemTypeOf(i.name) ?? DT.FLOAT }));
-  const given = loadGiven(opts.feeds, typed);
-  if (info.inputs.some((i) => i.role === 'ids')) {
+  const given = { ...loadGiven(opts.feeds, typed), ...opts.givenFeeds };
+  // A decoder fed embeddings is a text model when its folder holds the embedding part.
+  const embeds = typed.find((i) => i.role === 'inputs_embeds' && !given[i.name]);
+  const embedder = embeds && opts.target?.embed;
+  if (info.inputs.some((i) => i.role === 'ids') || embedder) {
     if (opts.image) throw new EngineError('bad-argument', `${path.basename(file)} is a text model; --image is for vision models.`);
     const r = resolveTokens(file, opts, info.vocabSize, Math.min(opts.maxTokens ?? DEFAULT_MAX_TOKENS, info.maxPositions ?? Infinity));
+    if (embeds && embedder) given[embeds.name] = await embedTokens(embedder, r.ids, opts.threads);
     const note = [r.note, describeDefaults(defaultedInputs(typed, given), r.ids.length)].filter(Boolean).join(' ') || undefined;
     return { feeds: textFeeds(typed, r.ids, given), tokens: r.tokens, ids: r.ids, kind: opts.ids ? 'ids' : 'text', tokenizer: r.tokenizer, note, given };
   }
@@ -113,3 +126,23 @@ function tooLong(n: number, unit: string, max: number): EngineError {
   return new EngineError('too-long', `The input is ${n.toLocaleString('en-US')} ${unit}; the limit is ${max.toLocaleString('en-US')} tokens (the smaller of --max-tokens and the model's position table). Use a shorter prompt.`);
 }
 
+
+let embedSession: { key: string; session: Promise<ort.InferenceSession> } | undefined;
+
+/** Runs a multi-file export's embed_tokens.onnx: token ids → the embeddings its decoder takes. */
+export async function embedTokens(file: string, ids: number[], threads?: number): Promise<FeedTensor> {
+  if (embedSession?.key !== file) embedSession = { key: file, session: openPlain(file, { threads }) };
+  const session = await embedSession.session;
+  const name = session.inputNames[0];
+  const { Tensor } = ort;
+  const run = (t: ort.Tensor) => session.run({ [name]: t });
+  let out: Record<string, ort.Tensor>;
+  try {
+    out = await run(new Tensor('int64', BigInt64Array.from(ids.map(BigInt)), [1, ids.length]));
+  } catch {
+    // Some exports take int32 ids.
+    out = await run(new Tensor('int32', Int32Array.from(ids), [1, ids.length]));
+  }
+  const t = out[session.outputNames[0]];
+  return { type: t.type, data: t.data as Float32Array, dims: t.dims.map(Number) };
+}

@@ -1,9 +1,9 @@
 import * as path from 'node:path';
-import { EngineError } from './errors';
 import { dtypeName, DT } from './onnx/dtype';
 import { liftCacheBranches } from './onnx/flatten';
 import { inlineFunctions } from './onnx/functions';
 import { printable } from './text';
+import { crossCheck, type ModelTarget } from './modelFolder';
 import { attrInt, GraphIndex, int64Values } from './onnx/graph';
 import { loadModel, type LoadedModel } from './onnx/load';
 import { locateBlocks } from './locate/registry';
@@ -45,6 +45,20 @@ export interface ModelInfo {
   blockOutputs: string[];
   /** Each block's token mixer and channel-mixing part, in order. */
   layers: { index: number; mixer: MixerKind; mlp: MlpKind }[];
+  /** A multi-file export: how its files run, and the variants its folder offers. */
+  pipeline?: { layout: ModelTarget['layout']; files: { role: string; file: string }[]; variant: string; variants: string[] };
+}
+
+/** What a path names, described: the main model's facts plus, for a folder export, how its files run and what config.json says. */
+export function inspectTarget(t: ModelTarget): ModelInfo {
+  const info = prepareModel(t.main).info;
+  if (t.layout !== 'single' || t.variants.length > 1) {
+    const files = [...(t.embed ? [{ role: 'embed', file: t.embed }] : []), { role: t.layout === 'seq2seq' ? 'encoder' : 'decoder', file: t.main }, ...(t.decoder ? [{ role: 'decoder', file: t.decoder }] : [])];
+    info.pipeline = { layout: t.layout, files, variant: t.variant, variants: t.variants };
+  }
+  info.warnings.push(...t.notes, ...crossCheck(t.config, { blocks: info.blocks, hiddenSize: info.hiddenSize, mixers: info.layers.map((l) => l.mixer) }, t.layout === 'seq2seq' ? 'encoder' : 'main'));
+  if (t.embed) info.warnings = info.warnings.filter((w) => !w.startsWith('The model takes inputs_embeds'));
+  return info;
 }
 
 /** A model opened and understood, ready for surgery. Owns (and may mutate) the proto. */
@@ -126,7 +140,7 @@ export function prepareModel(file: string): PreparedModel {
     const attentive = location.blocks.length - others.length;
     warnings.push(`${others.length} of ${location.blocks.length} blocks mix tokens without softmax attention (${kinds}); attention analyses cover the ${attentive} attention block${attentive === 1 ? '' : 's'}.`);
   }
-  if (roles.has('inputs_embeds')) warnings.push('The model takes inputs_embeds rather than token ids; its embedding lives in another file, so it can be inspected but not scanned.');
+  if (roles.has('inputs_embeds')) warnings.push('The model takes inputs_embeds rather than token ids: its embedding lives in another file (embed_tokens.onnx). Open the model\'s folder to run the files in order, or feed the embeddings with --feed.');
   return { loaded, index, location, info };
 }
 
@@ -180,10 +194,4 @@ function modelDtype(g: GraphIndex): string {
   for (const [k, v] of counts) if (v > bestN) { best = k; bestN = v; }
   const quant = g.graph.node.some((n) => n.opType === 'MatMulNBits') ? 'int4' : undefined;
   return quant ?? dtypeName(best);
-}
-
-export function assertRunnable(p: PreparedModel): void {
-  if (p.info.inputs.some((i) => i.role === 'inputs_embeds')) {
-    throw new EngineError('unsupported-input', `${path.basename(p.loaded.path)} takes inputs_embeds instead of token ids; open the export that includes the embedding (e.g. the full decoder_model.onnx).`);
-  }
 }

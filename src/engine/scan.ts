@@ -11,20 +11,42 @@ import { printable } from './text';
 import { checkCount } from './limits';
 import type { AttentionResult, LayerResult, ScanResult, TokenInfo } from './types';
 import type { MixerKind } from './locate/types';
+import type { FeedTensor } from './feeds';
+import { crossCheck, resolveTarget } from './modelFolder';
+import { scanSeq2Seq } from './seq2seq';
 
 export interface ScanOptions extends ExperimentBase, InputOptions {
   topK?: number;
   /** Read attention probabilities too (default true). */
   attention?: boolean;
   memoryLimitBytes?: number;
+  /** Seq2seq: the decoder's input ids (default: the decoder start token from config.json). */
+  decoderIds?: number[];
+}
+
+/** What one file's scan also hands a pipeline: the encoder tokens to measure cross-attention on, its output. */
+interface FileScanOptions extends ScanOptions { crossTokens?: number[]; keepOutput?: boolean }
+export type FileScan = ScanResult & { output?: FeedTensor };
+
+/**
+ * Runs the model once and measures every block's residual stream (and attention). `file` may be a
+ * model folder or any file of a multi-file export (see modelFolder): an embedding part runs first;
+ * an encoder-decoder pair is scanned as two stacks.
+ */
+export async function scanModel(file: string, opts: ScanOptions = {}): Promise<ScanResult> {
+  const target = opts.target ?? resolveTarget(file, opts.variant);
+  if (target.layout === 'seq2seq') return scanSeq2Seq(target, opts, scanFile);
+  const r = await scanFile(target.main, { ...opts, target });
+  delete r.output;
+  return r;
 }
 
 export { DEFAULT_MAX_TOKENS, DEFAULT_PROMPT } from './input';
 import { DEFAULT_MAX_TOKENS, type InputOptions } from './input';
 import { checkAbort, type ExperimentBase } from './experiments/common';
 
-/** Runs the model once and measures every block's residual stream (and attention). */
-export async function scanModel(file: string, opts: ScanOptions = {}): Promise<ScanResult> {
+/** One file's scan (see scanModel). */
+export async function scanFile(file: string, opts: FileScanOptions = {}): Promise<FileScan> {
   const progress = opts.onProgress ?? (() => {});
   const topK = opts.topK ?? 3;
   const thresholds = opts.thresholds ?? PAPER_THRESHOLDS;
@@ -40,7 +62,7 @@ export async function scanModel(file: string, opts: ScanOptions = {}): Promise<S
   checkAbort(opts.signal);
   const info = m.prepared.info;
   const textModel = info.inputs.some((i) => i.role === 'ids');
-  const resolved = resolveInput(file, m, { ...opts, maxTokens });
+  const resolved = await resolveInput(file, m, { ...opts, maxTokens });
   const { feeds } = resolved;
   const tokens: TokenInfo[] = [...resolved.tokens];
   const input: ScanResult['input'] = { kind: resolved.kind, tokenizer: resolved.tokenizer, note: resolved.note };
@@ -74,12 +96,17 @@ export async function scanModel(file: string, opts: ScanOptions = {}): Promise<S
   }
   const massiveTokens = [...new Set(layers.flatMap((l) => l.massive.map((a) => a.token)))].sort((a, b) => a - b);
   const massiveChannels = [...new Set(layers.flatMap((l) => l.massive.map((a) => a.channel)))].sort((a, b) => a - b);
-  const attention: AttentionResult[] = m.exposure.attention.map((list, layer) => attentionFor(layer, list, outputs, massiveTokens, m, tokens.length));
+  const attention: AttentionResult[] = m.exposure.attention.map((list, layer) => attentionFor(layer, list, outputs, massiveTokens, m, tokens.length, opts.crossTokens));
+  const firstOut = info.outputs[0];
+  const output: FeedTensor | undefined = opts.keepOutput && outputs[firstOut]
+    ? { type: outputs[firstOut].type, data: outputs[firstOut].data as Float32Array, dims: outputs[firstOut].dims.map(Number) } : undefined;
   const statsMs = performance.now() - t2;
   // Unfused graphs may hide the head count until the probabilities come back.
   if (!info.heads) info.heads = attention.find((a) => a.heads > 0 && a.source === 'softmax')?.heads ?? null;
-  for (const t of Object.values(outputs)) (t as ort.Tensor & { dispose?: () => void }).dispose?.();
-  const warnings: string[] = [];
+  for (const [k, t] of Object.entries(outputs)) if (!(output && k === firstOut)) (t as ort.Tensor & { dispose?: () => void }).dispose?.();
+  const warnings: string[] = [...(opts.target?.notes ?? [])];
+  const stack = opts.target?.layout === 'seq2seq' ? (file === opts.target.main ? 'encoder' : 'decoder') : 'main';
+  warnings.push(...crossCheck(opts.target?.config, { blocks: info.blocks, hiddenSize: info.hiddenSize, mixers: layers.map((l) => l.mixer) }, stack));
   const firstBad = layers.find((l) => l.nonFinite.count > 0);
   const nonFinite = firstBad ? { firstLayer: firstBad.index, tensor: firstBad.tensor, count: layers.reduce((a, l) => a + l.nonFinite.count, 0), layers: layers.filter((l) => l.nonFinite.count).length } : null;
   if (firstBad) warnings.push(nonFiniteWarning(firstBad));
@@ -87,7 +114,7 @@ export async function scanModel(file: string, opts: ScanOptions = {}): Promise<S
   return {
     model: info, tokens, layers, attention, massiveTokens, massiveChannels, tokenKinds,
     outlierFeatures: int8Outliers(outlierCounts, tokens.length),
-    settings: { thresholds, topK }, input, timing: { loadMs, runMs, statsMs }, nonFinite, warnings,
+    settings: { thresholds, topK }, input, timing: { loadMs, runMs, statsMs }, nonFinite, warnings, output,
   };
 }
 
@@ -113,7 +140,7 @@ function topChannels(maxPerChannel: Float32Array, n: number) {
   return Array.from(maxPerChannel, (max, channel) => ({ channel, max })).sort((a, b) => b.max - a.max).slice(0, n);
 }
 
-function attentionFor(layer: number, list: { tensor: string; kind: string; sums?: string; cross?: boolean }[], outputs: Record<string, ort.Tensor>, massive: number[], m: OpenModel, queries: number): AttentionResult {
+function attentionFor(layer: number, list: { tensor: string; kind: string; sums?: string; cross?: boolean }[], outputs: Record<string, ort.Tensor>, massive: number[], m: OpenModel, queries: number, crossTokens?: number[]): AttentionResult {
   const block = m.prepared.location.blocks[layer];
   if (block && block.mixer !== 'attention') {
     return { layer, heads: 0, massiveTokenShare: null, perHeadShare: [], sinkScores: [], source: 'unavailable', note: noAttentionNote(layer, block.mixer) };
@@ -128,10 +155,19 @@ function attentionFor(layer: number, list: { tensor: string; kind: string; sums?
   const causal = m.prepared.info.family === 'decoder';
   // Scans expose attention only as per-key sums over queries (see the variant above).
   let crossHeads = 0;
+  const crossShares: number[] = [];
   for (const a of list) {
     const t = a.sums ? outputs[a.sums] : undefined;
-    // Cross-attention keys are the encoder's tokens: the decoder's massive tokens say nothing there.
-    if (a.cross) { if (t) crossHeads += t.dims.slice(0, -1).reduce((x, y) => x * Number(y), 1); continue; }
+    // Cross-attention keys are the encoder's tokens: the decoder's massive tokens say nothing there,
+    // the encoder's do (every decoder query sees every encoder token).
+    if (a.cross) {
+      if (!t) continue;
+      const dims = t.dims.map(Number);
+      const heads = dims.slice(0, -1).reduce((x, y) => x * y, 1);
+      crossHeads += heads;
+      if (crossTokens?.length) crossShares.push(...attentionShareFromSums(toFloat32(t), heads, dims[dims.length - 1], queries, crossTokens, false).perHead);
+      continue;
+    }
     if (!t) continue;
     const dims = t.dims.map(Number);
     const keys = dims[dims.length - 1];
@@ -143,7 +179,8 @@ function attentionFor(layer: number, list: { tensor: string; kind: string; sums?
   }
   // With no massive tokens there is no share to speak of: null, not 0.
   const share = massive.length && perHead.length ? perHead.reduce((x, y) => x + y, 0) / perHead.length : null;
-  return { layer, heads: perHead.length, massiveTokenShare: share, perHeadShare: perHead, sinkScores: sinks, source, ...(crossHeads ? { crossHeads } : {}) };
+  const crossShare = crossShares.length ? crossShares.reduce((x, y) => x + y, 0) / crossShares.length : null;
+  return { layer, heads: perHead.length, massiveTokenShare: share, perHeadShare: perHead, sinkScores: sinks, source, ...(crossHeads ? { crossHeads, crossShare } : {}) };
 }
 
 const MIXER_WORDS: Record<MixerKind, string> = {

@@ -7,7 +7,7 @@ import * as v8 from 'node:v8';
 import * as vm from 'node:vm';
 import { EngineError } from './errors';
 import { checkMemory } from './memory';
-import { assertRunnable, prepareModel, type PreparedModel } from './inspect';
+import { prepareModel, type PreparedModel } from './inspect';
 import { externalizeInlineWeights, pointWeightsAtRealFiles, requireExternalFiles } from './onnx/load';
 import { exposeForScan, type Exposure } from './surgery';
 import type { FeedTensor } from './feeds';
@@ -50,7 +50,6 @@ export interface SessionSettings {
 export async function openModel(file: string, variant: SessionVariant, settings: SessionSettings = {}): Promise<OpenModel> {
   const prepared = prepareModel(file);
   requireExternalFiles(prepared.loaded);
-  assertRunnable(prepared);
   checkMemory(prepared, undefined, settings.memoryLimitBytes);
   const exposure = exposeForScan(prepared, variant);
   pointWeightsAtRealFiles(prepared.loaded);
@@ -76,6 +75,18 @@ export async function openModel(file: string, variant: SessionVariant, settings:
     throw runtimeError(e, prepared);
   }
   return { key: sessionKey(file, variant), prepared, exposure, session };
+}
+
+/**
+ * A session on a file exactly as it is (no surgery): the helper parts of a multi-file export, such
+ * as embed_tokens.onnx, which are not transformers themselves. ONNX Runtime reads them in place.
+ */
+export async function openPlain(file: string, settings: SessionSettings = {}): Promise<ort.InferenceSession> {
+  try {
+    return await ort.InferenceSession.create(path.resolve(file), { executionProviders: ['cpu'], intraOpNumThreads: threadsFor(settings.threads), logSeverityLevel: 4 });
+  } catch (e) {
+    throw new EngineError('runtime', `ONNX Runtime cannot open ${printable(path.basename(file))}: ${ortCause((e as Error)?.message ?? String(e))}`);
+  }
 }
 
 export function sessionKey(file: string, variant: SessionVariant): string {

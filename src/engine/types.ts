@@ -36,6 +36,8 @@ export interface AttentionResult {
   note?: string;
   /** Cross-attention heads of this block (decoder of an encoder-decoder), kept apart from the shares above. */
   crossHeads?: number;
+  /** Their mean share of attention on the encoder's massive-activation tokens (seq2seq scans). */
+  crossShare?: number | null;
 }
 
 export interface ScanResult {
@@ -58,6 +60,18 @@ export interface ScanResult {
   nonFinite: { firstLayer: number; tensor: string; count: number; layers: number } | null;
   /** What makes these results doubtful, in sentences. */
   warnings: string[];
+  /** Encoder-decoders: both stacks, encoder first (`layers` and `tokens` above are the encoder's). */
+  stacks?: StackResult[];
+}
+
+export interface StackResult {
+  name: 'encoder' | 'decoder';
+  file: string;
+  tokens: TokenInfo[];
+  layers: LayerResult[];
+  attention: AttentionResult[];
+  massiveTokens: number[];
+  massiveChannels: number[];
 }
 
 export interface Progress { stage: 'load' | 'session' | 'run' | 'stats'; message: string; done?: number; total?: number }

@@ -22,7 +22,7 @@ export type ScanRequestOptions = Wire<ScanOptions>;
 
 /** Method name → argument and result types. */
 export interface EngineCalls {
-  inspect: { args: { file: string }; result: ModelInfo };
+  inspect: { args: { file: string; variant?: string }; result: ModelInfo };
   scan: { args: { file: string; options: ScanRequestOptions }; result: ScanResult };
   scanMany: { args: { file: string; options: Wire<ScanManyOptions> }; result: ScanManyResult };
   featureMap: { args: { file: string; options: Wire<FeatureMapOptions> }; result: FeatureMapResult };

@@ -1,7 +1,8 @@
 import { EngineError, isEngineError, type ErrorCode } from '../engine/errors';
 import { fileError } from '../engine/files';
 import { printable } from '../engine/text';
-import { prepareModel } from '../engine/inspect';
+import { inspectTarget } from '../engine/inspect';
+import { resolveTarget, type ModelTarget } from '../engine/modelFolder';
 import { scanModel } from '../engine/scan';
 import type { EngineCalls, EngineMethod, ToWorker, WorkerMessage, WorkerRequest } from '../shared/protocol';
 import type { SessionSettings, SessionVariant } from '../engine/session';
@@ -26,7 +27,7 @@ process.on('disconnect', () => process.exit(0));
 type Handlers = { [M in EngineMethod]: (args: EngineCalls[M]['args'], ctx: Pick<ExperimentBase, 'open' | 'onProgress' | 'signal'>) => Promise<EngineCalls[M]['result']> };
 
 const handlers: Handlers = {
-  inspect: async ({ file }) => prepareModel(file).info,
+  inspect: async ({ file, variant }) => inspectTarget(resolveTarget(file, variant)),
   scan: ({ file, options }, ctx) => scanModel(file, { ...options, ...ctx }),
   scanMany: ({ file, options }, ctx) => scanMany(file, { ...options, ...ctx }),
   featureMap: ({ file, options }, ctx) => featureMap(file, { ...options, ...ctx }),
@@ -39,6 +40,12 @@ const handlers: Handlers = {
 
 function handle(req: WorkerRequest, signal: AbortSignal): Promise<unknown> {
   if (signal.aborted) throw new EngineError('cancelled', 'Cancelled.');
+  // A folder, or any file of a multi-file export, names the whole export: resolve it once here.
+  if (req.method !== 'inspect') {
+    const a = req.args as { file: string; options: { variant?: string; target?: ModelTarget } };
+    const target = resolveTarget(a.file, a.options?.variant);
+    req = { ...req, args: { ...a, file: target.main, options: { ...a.options, target } } } as WorkerRequest;
+  }
   const ctx = {
     open: (f: string, v: SessionVariant, s: SessionSettings) => cache.get(f, v, s),
     onProgress: (progress: Progress) => send({ kind: 'progress', id: req.id, progress }),

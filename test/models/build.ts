@@ -2,7 +2,7 @@ import type { ModelProto } from 'onnx-buf';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { DT } from '../../src/engine/onnx/dtype';
-import { ExternalDataSink, quantizeBlocks4, quantizeColumns, writeModel } from './graphBuilder';
+import { ExternalDataSink, GraphBuilder, makeModel, quantizeBlocks4, quantizeColumns, writeModel } from './graphBuilder';
 import { fusedGpt2Model } from './layouts/fused';
 import { gpt2Model } from './layouts/gpt2';
 import { llamaModel } from './layouts/llama';
@@ -91,6 +91,61 @@ export function buildHybrid(root: string, kind: keyof typeof HYBRID_LAYOUTS, opt
   const model = llamaModel(spec, DT.FLOAT, { fusedNorms: opts.fusedNorms });
   opts.transform?.(model);
   return emit(root, opts.name ?? `hybrid-${kind}`, spec, model);
+}
+
+function writeTokenizer(dir: string): void {
+  writeFileSync(path.join(dir, 'tokenizer.json'), JSON.stringify(tokenizerJson()));
+  writeFileSync(path.join(dir, 'tokenizer_config.json'), JSON.stringify(tokenizerConfig()));
+}
+
+export interface FolderModel { dir: string; files: Record<string, string> }
+
+/**
+ * An Optimum seq2seq export (T5-style pre-norm blocks): encoder_model.onnx (bidirectional,
+ * last_hidden_state) + decoder_model.onnx (self-attention, cross-attention over
+ * encoder_hidden_states, MLP), tokenizer and config.json (decoder start token 1). Both stacks are
+ * planted; the decoder's middle blocks attend to the encoder's massive tokens.
+ */
+export function buildSeq2Seq(root: string, name = 't5-planted'): FolderModel & { encoder: Spec; decoder: Spec } {
+  const dir = path.join(root, name);
+  mkdirSync(dir, { recursive: true });
+  const vocab = vocabulary().length;
+  const encoder = plantedSpec({ arch: 'llama', vocab, seed: 21 });
+  const decoder = plantedSpec({ arch: 'llama', vocab, seed: 22, cross: true });
+  const files = { encoder: path.join(dir, 'encoder_model.onnx'), decoder: path.join(dir, 'decoder_model.onnx') };
+  writeModel(llamaModel(encoder, DT.FLOAT, { role: 'encoder' }), files.encoder);
+  writeModel(llamaModel(decoder, DT.FLOAT, { role: 'seq2seq-decoder' }), files.decoder);
+  writeTokenizer(dir);
+  writeFileSync(path.join(dir, 'config.json'), JSON.stringify({ model_type: 't5', is_encoder_decoder: true, num_layers: encoder.layers, num_decoder_layers: decoder.layers, d_model: encoder.d, decoder_start_token_id: 1 }));
+  return { dir, files, encoder, decoder };
+}
+
+/**
+ * A transformers.js / onnx-community layout: onnx/embed_tokens.onnx (ids → embeddings) and
+ * onnx/decoder_model_merged.onnx taking inputs_embeds, in fp32 and fp16 variants; tokenizer and
+ * config.json at the root.
+ */
+export function buildEmbedPair(root: string, name = 'vlm-planted'): FolderModel & { spec: Spec } {
+  const dir = path.join(root, name);
+  const onnxDir = path.join(dir, 'onnx');
+  mkdirSync(onnxDir, { recursive: true });
+  const spec = textSpec('llama');
+  const files: Record<string, string> = {};
+  for (const [suffix, type] of [['', DT.FLOAT], ['_fp16', DT.FLOAT16]] as const) {
+    const b = new GraphBuilder(type);
+    const ids = b.input('input_ids', DT.INT64, ['batch_size', 'sequence_length']);
+    const e = b.o('Gather', [b.weight('model.embed_tokens.weight', [spec.vocab, spec.d], Float32Array.from(spec.embed)), ids]);
+    b.nodes[b.nodes.length - 1].output[0] = 'inputs_embeds';
+    void e;
+    b.output('inputs_embeds', type, ['batch_size', 'sequence_length', spec.d]);
+    files[`embed${suffix}`] = path.join(onnxDir, `embed_tokens${suffix}.onnx`);
+    writeModel(makeModel(b.graph('embed_tokens')), files[`embed${suffix}`]);
+    files[`decoder${suffix}`] = path.join(onnxDir, `decoder_model_merged${suffix}.onnx`);
+    writeModel(llamaModel(spec, type, { inputsEmbeds: true }), files[`decoder${suffix}`]);
+  }
+  writeTokenizer(dir);
+  writeFileSync(path.join(dir, 'config.json'), JSON.stringify({ model_type: 'llama', num_hidden_layers: spec.layers, hidden_size: spec.d, bos_token_id: 1 }));
+  return { dir, files, spec };
 }
 
 export function buildVit(root: string, name = 'vit-registers-planted'): BuiltModel {

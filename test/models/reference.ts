@@ -1,5 +1,6 @@
 import type { Spec } from './spec';
 import { mixerReference, moeReference } from './hybrid';
+import { crossReference } from './seq2seq';
 
 /**
  * An independent float64 forward pass over a spec: the golden numbers the ONNX graphs (and so
@@ -13,6 +14,8 @@ export interface Forward {
   attn: Float64Array[];
   /** Planted neurons' activations per block: [tokens × 2] (neurons 0 and 1). */
   neurons: Float64Array[];
+  /** Seq2seq decoders: cross-attention probabilities per block, [heads × tokens × encoder tokens]. */
+  cross: Float64Array[];
   logits: Float64Array; // [tokens × vocab] (text models)
   tokens: number;
 }
@@ -20,7 +23,7 @@ export interface Forward {
 const gelu = (x: number) => 0.5 * x * (1 + Math.tanh(Math.sqrt(2 / Math.PI) * (x + 0.044715 * x ** 3)));
 const silu = (x: number) => x / (1 + Math.exp(-x));
 
-function norm(x: Float64Array, t: number, d: number, g: Float64Array, b: Float64Array, rms: boolean, eps: number): Float64Array {
+export function norm(x: Float64Array, t: number, d: number, g: Float64Array, b: Float64Array, rms: boolean, eps: number): Float64Array {
   const out = new Float64Array(d);
   const row = x.subarray(t * d, (t + 1) * d);
   let mean = 0;
@@ -58,7 +61,7 @@ function rope(u: Float64Array, off: number, hd: number, p: number): void {
 export type StreamEdit = (layer: number, x: Float64Array) => void;
 
 /** `blocks` stops early (calibration probes); logits are then left empty. */
-export function forwardFromEmbeddings(s: Spec, x: Float64Array, T: number, causal: boolean, edit?: StreamEdit, blocks = s.layers): Forward {
+export function forwardFromEmbeddings(s: Spec, x: Float64Array, T: number, causal: boolean, edit?: StreamEdit, blocks = s.layers, encoder?: { states: Float64Array; tokens: number }): Forward {
   const { d, heads, kvHeads } = s;
   const hd = d / heads;
   const kvd = kvHeads * hd;
@@ -66,6 +69,7 @@ export function forwardFromEmbeddings(s: Spec, x: Float64Array, T: number, causa
   const hidden: Float64Array[] = [];
   const attn: Float64Array[] = [];
   const neurons: Float64Array[] = [];
+  const crossProbs: Float64Array[] = [];
   for (let l = 0; l < blocks; l++) {
     const w = s.layer[l];
     const mixer = s.mixers?.[l];
@@ -123,6 +127,15 @@ export function forwardFromEmbeddings(s: Spec, x: Float64Array, T: number, causa
       const o = matvec(ctx.subarray(t * d, (t + 1) * d), w.wo, d, d, w.bo);
       for (let c = 0; c < d; c++) nx[t * d + c] += o[c];
     }
+    const cw = s.cross?.[l];
+    if (cw && encoder) {
+      // Cross-attention, its own residual update between self-attention and the MLP.
+      const an = new Float64Array(T * d);
+      for (let t = 0; t < T; t++) an.set(norm(nx, t, d, cw.lnc, new Float64Array(d), rms, s.eps), t * d);
+      const c = crossReference(cw, an, T, encoder.states, encoder.tokens, d, heads);
+      for (let i = 0; i < nx.length; i++) nx[i] += c.update[i];
+      crossProbs.push(c.probs);
+    }
     neurons.push(mlp(s, l, nx, T));
     edit?.(l, nx);
     x = nx;
@@ -131,7 +144,7 @@ export function forwardFromEmbeddings(s: Spec, x: Float64Array, T: number, causa
   const withLogits = s.arch !== 'vit' && blocks === s.layers;
   const logits = new Float64Array(withLogits ? T * s.vocab : 0);
   if (withLogits) for (let t = 0; t < T; t++) logits.set(matvec(norm(x, t, d, s.lnfG, s.lnfB, rms, s.eps), s.lmHead, d, s.vocab), t * s.vocab);
-  return { hidden, attn, neurons, logits, tokens: T };
+  return { hidden, attn, neurons, logits, tokens: T, cross: crossProbs };
 }
 
 /** The block's MLP (dense or mixture of experts) added to `nx` in place; returns the planted neurons' activations. */

@@ -1,5 +1,6 @@
 import { rng as uniform } from '../../src/engine/experiments/random';
 import { makeMixer, makeMoe, type LayerKind, type MixerWeights, type MoeWeights } from './hybrid';
+import { makeCross, type CrossWeights } from './seq2seq';
 
 /**
  * The abstract weights of a planted transformer, independent of any ONNX layout. Each layout
@@ -43,6 +44,8 @@ export interface Spec {
   mixers?: (MixerWeights | undefined)[];
   /** Blocks whose MLP is a mixture of experts. */
   moe?: (MoeWeights | undefined)[];
+  /** Seq2seq decoders: each block's cross-attention over the encoder's states. */
+  cross?: CrossWeights[];
 }
 
 export interface Planted {
@@ -97,6 +100,8 @@ export interface SpecOptions {
   layout?: LayerKind[];
   /** Blocks whose MLP becomes a mixture of experts. */
   moeBlocks?: number[];
+  /** A seq2seq decoder: every block gets cross-attention (planted to attend to the encoder's massive tokens). */
+  cross?: boolean;
 }
 
 interface LayerDims { d: number; kvd: number; ffn: number; heads: number; kvHeads: number; hd: number; hasBias: boolean; gated: boolean }
@@ -246,11 +251,12 @@ export function makeSpec(o: SpecOptions): Spec {
   // Hybrid parts come from their own stream, so every other weight is what the plain model has.
   const hr = rng((o.seed ?? 7) * 7919 + 13);
   const mixers = o.layout?.map((k) => (k === 'attention' ? undefined : makeMixer(k, hr, d, protectedCh)));
+  const cross = o.cross ? Array.from({ length: L }, (_, l) => makeCross(hr, d, heads, protectedCh, { on: sinkBlocks.includes(l), constChannel, keyChannel: channels[0] })) : undefined;
   const moe = o.moeBlocks && Array.from({ length: L }, (_, l) => (o.moeBlocks!.includes(l) ? makeMoe(hr, d, ffn, protectedCh) : undefined));
 
   return {
     arch: o.arch, vocab, d, layers: L, heads, kvHeads, ffn, maxPos, eps: 1e-5, embed, pos, layer,
     lnfG: Float64Array.from({ length: d }, () => 1), lnfB: new Float64Array(d), lmHead, vit,
-    planted, lazy: o.lazy ?? false, mixers, moe,
+    planted, lazy: o.lazy ?? false, mixers, moe, cross,
   };
 }

@@ -36,7 +36,7 @@ export interface AttentionAnalysis {
 export async function analyseAttention(file: string, o: AttentionOptions): Promise<AttentionAnalysis> {
   const om = await sessions(file, o)({ attention: [o.layer], attentionSums: true, attentionDetail: [o.layer] });
   checkLayer(o.layer, om.prepared.info.blocks, file);
-  const input = resolveInput(file, om, o);
+  const input = await resolveInput(file, om, o);
   o.onProgress?.({ stage: 'run', message: 'Running' });
   const out = await forward(om, { feeds: input.feeds });
   requireFinite(out, 'analysed', 'attention shares and sink scores');

@@ -36,7 +36,7 @@ export async function featureMap(file: string, o: FeatureMapOptions): Promise<Fe
   const om = await sessions(file, o)(SCAN_VARIANT);
   checkLayer(o.layer, om.prepared.info.blocks, file);
   checkCount(o.maxColumns, 'maxColumns', 'The number of map columns', 4);
-  const input = resolveInput(file, om, o);
+  const input = await resolveInput(file, om, o);
   o.onProgress?.({ stage: 'run', message: `Running to block ${o.layer}` });
   const out = await forward(om, { feeds: input.feeds });
   const x = out.blocks[o.layer];

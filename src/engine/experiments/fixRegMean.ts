@@ -41,7 +41,7 @@ export async function fixRegMean(file: string, o: FixRegMeanOptions = {}): Promi
   checkCount(o.count, 'count', 'The number of inputs', 2);
   if ((o.images?.length ?? 0) > LIMITS.count) throw new EngineError('bad-argument', `${o.images!.length.toLocaleString('en-US')} images given; one run takes at most ${LIMITS.count.toLocaleString('en-US')}.`);
   const feedsList: Record<string, FeedTensor>[] = o.images?.length
-    ? o.images.map((image) => resolveInput(file, probe, { image }).feeds)
+    ? await Promise.all(o.images.map(async (image) => (await resolveInput(file, probe, { image })).feeds))
     : Array.from({ length: o.count ?? 4 }, (_, k) => syntheticFeeds(info.inputs.map((i) => ({ ...i, elemType: probe.prepared.index.elemTypeOf(i.name) ?? DT.FLOAT })), k + 1));
   if (feedsList.length < 2) throw new EngineError('bad-argument', 'Fix-Reg-Mean needs at least two images to average over.');
   const first = await forward(probe, { feeds: feedsList[0] });

@@ -36,7 +36,7 @@ export async function implicitBias(file: string, o: ImplicitBiasOptions): Promis
   checkLayer(o.layer, om.prepared.info.blocks, file);
   const block = om.prepared.location.blocks[o.layer];
   if (block.mixer !== 'attention') throw new EngineError('unsupported-input', `The implicit attention bias needs attention probabilities, but ${noAttentionNote(o.layer, block.mixer)}.`);
-  const input = resolveInput(file, om, o);
+  const input = await resolveInput(file, om, o);
   const out = await forward(om, { feeds: input.feeds });
   requireFinite(out, 'analysed', 'the implicit bias');
   const C = massiveTokensOf(out, thresholdsOf(o));

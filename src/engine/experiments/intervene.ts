@@ -61,7 +61,7 @@ export async function intervene(file: string, o: InterveneOptions): Promise<Inte
   const tf = findTokenizer(file);
   // Given ids, the tokenizer only names token kinds: an unreadable one must not block the run.
   const tok = o.ids ? optionalTokenizer(tf).tok : tf ? loadTokenizer(tf) : undefined;
-  const input = resolveInput(file, om, o);
+  const input = await resolveInput(file, om, o);
   const ids = input.ids!;
   const th = thresholdsOf(o);
   const seqLen = o.seqLen ?? 64;

@@ -28,7 +28,7 @@ export interface SuperWeightsResult { layer: number | null; weightName: string |
 export async function superWeights(file: string, o: ExperimentBase & InputOptions): Promise<SuperWeightsResult> {
   const open = sessions(file, o);
   const plainSession = await open({ attention: false });
-  const input = resolveInput(file, plainSession, o);
+  const input = await resolveInput(file, plainSession, o);
   const plain = await forward(plainSession, { feeds: input.feeds });
   requireFinite(plain, 'analysed', 'super weights');
   const th = thresholdsOf(o);

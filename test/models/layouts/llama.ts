@@ -11,7 +11,19 @@ import { writeMixer, writeMoe } from '../hybrid';
  * Expand + Reshape), SwiGLU, `past_key_values.N.key/value` inputs and `present.N.*` outputs.
  * With `floatType` fp16 every weight and activation is fp16, upcasting where HF does (norms, softmax).
  */
-export function llamaModel(s: Spec, floatType: number = DT.FLOAT, opts: { qdq?: boolean; q4?: boolean; sink?: ExternalDataSink; fusedNorms?: boolean } = {}) {
+/**
+ * `role`: a causal decoder with past inputs (default); Optimum's `encoder_model.onnx`
+ * (bidirectional, no past, outputs `last_hidden_state`); or its seq2seq `decoder_model.onnx`
+ * (no past, cross-attention over `encoder_hidden_states` in every block, from spec.cross).
+ * `inputsEmbeds`: the decoder of a multi-file export, fed embeddings by `embed_tokens.onnx`.
+ */
+export interface LlamaOptions {
+  qdq?: boolean; q4?: boolean; sink?: ExternalDataSink; fusedNorms?: boolean;
+  role?: 'decoder' | 'encoder' | 'seq2seq-decoder';
+  inputsEmbeds?: boolean;
+}
+
+export function llamaModel(s: Spec, floatType: number = DT.FLOAT, opts: LlamaOptions = {}) {
   const b = new GraphBuilder(floatType, opts.sink);
   if (opts.qdq) b.quantize = /_proj\.weight$/;
   // As onnxruntime-genai's int4 exports: every projection 4-bit, embeddings and lm_head kept in float.
@@ -20,13 +32,16 @@ export function llamaModel(s: Spec, floatType: number = DT.FLOAT, opts: { qdq?: 
   const hd = d / heads;
   const kvd = kvHeads * hd;
   const rep = heads / kvHeads;
-  const ids = b.input('input_ids', DT.INT64, ['batch_size', 'sequence_length']);
-  const mask = b.input('attention_mask', DT.INT64, ['batch_size', 'total_sequence_length']);
+  const role = opts.role ?? 'decoder';
+  const ids = opts.inputsEmbeds ? b.input('inputs_embeds', floatType, ['batch_size', 'sequence_length', d]) : b.input('input_ids', DT.INT64, ['batch_size', 'sequence_length']);
+  const mask = role === 'seq2seq-decoder' ? undefined : b.input('attention_mask', DT.INT64, ['batch_size', 'total_sequence_length']);
   const posIds = b.input('position_ids', DT.INT64, ['batch_size', 'sequence_length']);
-  // Hybrid blocks (spec.mixers) carry no key/value cache.
+  const encStates = role === 'seq2seq-decoder' ? b.input('encoder_hidden_states', floatType, ['batch_size', 'encoder_sequence_length', d]) : undefined;
+  const encMask = role === 'seq2seq-decoder' ? b.input('encoder_attention_mask', DT.INT64, ['batch_size', 'encoder_sequence_length']) : undefined;
+  // Hybrid blocks (spec.mixers) carry no key/value cache; nor do encoders and Optimum's decoder_model.onnx.
   const past: [string, string][] = [];
   for (let l = 0; l < s.layers; l++) {
-    if (s.mixers?.[l]) { past.push(['', '']); continue; }
+    if (s.mixers?.[l] || role !== 'decoder') { past.push(['', '']); continue; }
     past.push([
       b.input(`past_key_values.${l}.key`, floatType, ['batch_size', kvHeads, 'past_sequence_length', hd]),
       b.input(`past_key_values.${l}.value`, floatType, ['batch_size', kvHeads, 'past_sequence_length', hd]),
@@ -43,21 +58,23 @@ export function llamaModel(s: Spec, floatType: number = DT.FLOAT, opts: { qdq?: 
   const causalTable = new Float32Array(s.maxPos * s.maxPos);
   for (let i = 0; i < s.maxPos; i++) for (let j = i + 1; j < s.maxPos; j++) causalTable[i * s.maxPos + j] = floatType === DT.FLOAT16 ? -65504 : -3.4028234663852886e38;
 
-  let x = b.scope('model', () => b.scope('embed_tokens', () => b.o('Gather', [b.weight('model.embed_tokens.weight', [s.vocab, d], f32(s.embed)), ids])));
+  let x = opts.inputsEmbeds ? ids : b.scope('model', () => b.scope('embed_tokens', () => b.o('Gather', [b.weight('model.embed_tokens.weight', [s.vocab, d], f32(s.embed)), ids])));
   const [cosE, sinE, bias] = b.scope('model', () => {
     const cosT = b.weight('model.layers.0.self_attn.rotary_emb.cos_cached', [s.maxPos, hd], cos);
     const sinT = b.weight('model.layers.0.self_attn.rotary_emb.sin_cached', [s.maxPos, hd], sin);
     const c = b.o('Unsqueeze', [b.o('Gather', [cosT, posIds]), b.int64([1])]);
     const sn = b.o('Unsqueeze', [b.o('Gather', [sinT, posIds]), b.int64([1])]);
     // Causal part: rows past..past+S, columns 0..past+S of a [maxPos, maxPos] table.
-    const firstPast = past.find(([k]) => k)![0];
-    const pastLen = b.o('Unsqueeze', [b.o('Gather', [b.o('Shape', [firstPast]), b.int64([2], [])], { axis: 0 }), b.int64([0])]);
+    const firstPast = past.find(([k]) => k)?.[0];
+    const pastLen = firstPast ? b.o('Unsqueeze', [b.o('Gather', [b.o('Shape', [firstPast]), b.int64([2], [])], { axis: 0 }), b.int64([0])]) : b.int64([0]);
     const seqLen = b.o('Unsqueeze', [b.o('Gather', [b.o('Shape', [ids]), b.int64([1], [])], { axis: 0 }), b.int64([0])]);
+    if (role === 'encoder') return [c, sn, maskBias(b, mask!)];
     const total = b.o('Add', [pastLen, seqLen]);
     const table = b.weight('model.causal_mask', [s.maxPos, s.maxPos], causalTable);
     const rows = b.o('Slice', [table, pastLen, total, b.int64([0])]);
     const causal = b.o('Slice', [rows, b.int64([0]), total, b.int64([1])]);
-    return [c, sn, b.o('Add', [b.o('Unsqueeze', [causal, b.int64([0, 1])]), maskBias(b, mask)])];
+    const causal4 = b.o('Unsqueeze', [causal, b.int64([0, 1])]);
+    return [c, sn, mask ? b.o('Add', [causal4, maskBias(b, mask)]) : causal4];
   });
   const rotate = (t: string) => {
     const x1 = b.o('Slice', [t, b.int64([0]), b.int64([hd / 2]), b.int64([3])]);
@@ -92,17 +109,37 @@ export function llamaModel(s: Spec, floatType: number = DT.FLOAT, opts: { qdq?: 
         const k = b.scope('k_proj', () => b.matmul(a, `${P}.self_attn.k_proj.weight`, [d, kvd], f32(w.wk)));
         const v = b.scope('v_proj', () => b.matmul(a, `${P}.self_attn.v_proj.weight`, [d, kvd], f32(w.wv)));
         const qh = rotate(splitHeads(b, q, heads, hd));
-        const kh = b.o('Concat', [past[l][0], rotate(splitHeads(b, k, kvHeads, hd))], { axis: 2 });
-        const vh = b.o('Concat', [past[l][1], splitHeads(b, v, kvHeads, hd)], { axis: 2 });
-        presents.push(kh, vh);
+        const kr = rotate(splitHeads(b, k, kvHeads, hd));
+        const vs = splitHeads(b, v, kvHeads, hd);
+        const kh = past[l][0] ? b.o('Concat', [past[l][0], kr], { axis: 2 }) : kr;
+        const vh = past[l][1] ? b.o('Concat', [past[l][1], vs], { axis: 2 }) : vs;
+        if (past[l][0]) presents.push(kh, vh);
         const sc = b.o('Div', [b.o('MatMul', [qh, b.o('Transpose', [repeatKv(kh)], { perm: [0, 1, 3, 2] })]), b.scalar(Math.sqrt(hd))]);
         const [, probs] = softmax(b, b.o('Add', [sc, bias]));
         const ctx = mergeHeads(b, b.o('MatMul', [probs, repeatKv(vh)]), d);
         return b.scope('o_proj', () => b.matmul(ctx, `${P}.self_attn.o_proj.weight`, [d, d], f32(w.wo)));
       });
+      const cw = s.cross?.[l];
+      const crossOf = (h1: string) => {
+        // Cross-attention: queries from the stream, keys and values from the encoder's states.
+        const c = b.scope('encoder_attn', () => {
+          const an = b.scope('layernorm', () => rmsNorm(b, h1, b.weight(`${P}.encoder_attn_layer_norm.weight`, [d], f32(cw!.lnc)), s.eps));
+          const q = splitHeads(b, b.matmul(an, `${P}.encoder_attn.q_proj.weight`, [d, d], f32(cw!.wq)), heads, hd);
+          const k = splitHeads(b, b.matmul(encStates!, `${P}.encoder_attn.k_proj.weight`, [d, d], f32(cw!.wk)), heads, hd);
+          const v = splitHeads(b, b.matmul(encStates!, `${P}.encoder_attn.v_proj.weight`, [d, d], f32(cw!.wv)), heads, hd);
+          const sc = b.o('Div', [b.o('MatMul', [q, b.o('Transpose', [k], { perm: [0, 1, 3, 2] })]), b.scalar(Math.sqrt(hd))]);
+          const [, probs] = softmax(b, b.o('Add', [sc, maskBias(b, encMask!)]));
+          return b.matmul(mergeHeads(b, b.o('MatMul', [probs, v]), d), `${P}.encoder_attn.out_proj.weight`, [d, d], f32(cw!.wo));
+        });
+        return b.o('Add', [h1, c]);
+      };
       const [m, h] = opts.fusedNorms
         ? b.scope('post_attention_layernorm', () => skipNorm(attnOut, x, b.weight(`${P}.post_attention_layernorm.weight`, [d], f32(w.ln2g)), b.weight(`${P}.self_attn.o_proj.bias`, [d], f32(w.bo))))
-        : (() => { const sum = b.o('Add', [x, attnOut]); return [b.scope('post_attention_layernorm', () => rmsNorm(b, sum, b.weight(`${P}.post_attention_layernorm.weight`, [d], f32(w.ln2g)), s.eps)), sum]; })();
+        : (() => {
+          const h1 = b.o('Add', [x, attnOut]);
+          const sum = cw ? crossOf(h1) : h1;
+          return [b.scope('post_attention_layernorm', () => rmsNorm(b, sum, b.weight(`${P}.post_attention_layernorm.weight`, [d], f32(w.ln2g)), s.eps)), sum];
+        })();
       const moe = s.moe?.[l];
       const mlp = moe ? writeMoe(b, moe, m, P, d, s.ffn) : b.scope('mlp', () => {
         const gate = b.scope('gate_proj', () => b.matmul(m, `${P}.mlp.gate_proj.weight`, [d, s.ffn], f32(w.w1)));
@@ -119,6 +156,11 @@ export function llamaModel(s: Spec, floatType: number = DT.FLOAT, opts: { qdq?: 
     }));
   }
   const out = normed ?? b.scope('model', () => b.scope('norm', () => rmsNorm(b, x, b.weight('model.norm.weight', [d], f32(s.lnfG)), s.eps)));
+  if (role === 'encoder') {
+    renameOutput(b, out, 'last_hidden_state');
+    b.output('last_hidden_state', floatType, ['batch_size', 'sequence_length', d]);
+    return makeModel(b.graph('main_graph'), { opset: 17 });
+  }
   const logits = b.scope('lm_head', () => b.o('MatMul', [out, b.weight('lm_head.weight', [d, s.vocab], f32(s.lmHead))]));
   renameOutput(b, logits, 'logits');
   b.output('logits', floatType, ['batch_size', 'sequence_length', s.vocab]);

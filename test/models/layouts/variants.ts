@@ -55,9 +55,9 @@ export function toAnonymous(m: ModelProto): void {
   const keep = new Set(g.output.map((o) => o.name));
   const map = new Map<string, string>();
   let k = 0;
-  for (const n of g.node) {
+  for (const [i, n] of g.node.entries()) {
     for (const o of n.output) if (o && !keep.has(o)) map.set(o, String(k++));
-    n.name = `${n.opType}_${k}`;
+    n.name = `${n.opType}_${i}`;
     n.metadataProps = [];
   }
   renameTensors(g.node, map);

@@ -1,0 +1,134 @@
+import { existsSync, readdirSync, statSync } from 'node:fs';
+import * as path from 'node:path';
+import { EngineError } from './errors';
+import { readJsonFile } from './files';
+import { printable } from './text';
+
+/**
+ * What a path names: one .onnx file, or a model folder whose export is split over several files —
+ * `embed_tokens.onnx` + a decoder taking `inputs_embeds` (transformers.js / onnx-community),
+ * `encoder_model.onnx` + `decoder_model(_merged).onnx` (Optimum seq2seq) — with the variants a
+ * Hugging Face repository keeps in its `onnx/` folder (`model.onnx`, `model_fp16.onnx`,
+ * `model_q4.onnx`, …). A folder, or any file in it, resolves to the whole export; the facts of
+ * `config.json` / `generation_config.json` / `genai_config.json` come along for cross-checks.
+ */
+
+export type Part = 'model' | 'embed_tokens' | 'encoder_model' | 'decoder_model' | 'decoder_model_merged' | 'decoder_with_past_model' | 'vision_encoder';
+
+export interface ConfigFacts {
+  file: string;
+  layers?: number;
+  encoderLayers?: number;
+  decoderLayers?: number;
+  hiddenSize?: number;
+  layerTypes?: string[];
+  decoderStartTokenId?: number;
+  bosTokenId?: number;
+}
+
+export interface ModelTarget {
+  /** The file whose blocks are the main result: a single model, a pipeline's decoder, a seq2seq encoder. */
+  main: string;
+  layout: 'single' | 'embed+decoder' | 'seq2seq';
+  /** Runs first, turning token ids into the decoder's inputs_embeds. */
+  embed?: string;
+  /** Seq2seq: the decoder fed by `main` (the encoder). */
+  decoder?: string;
+  folder: string;
+  /** The variant chosen ('' for the plain, unsuffixed files) and the ones the folder offers. */
+  variant: string;
+  variants: string[];
+  config?: ConfigFacts;
+  notes: string[];
+}
+
+const PART = /^(embed_tokens|encoder_model|decoder_model_merged|decoder_with_past_model|decoder_model|vision_encoder|model)(?:_([A-Za-z0-9]+))?\.onnx$/;
+
+export function partOf(file: string): { part: Part; variant: string } | undefined {
+  const m = PART.exec(path.basename(file));
+  return m ? { part: m[1] as Part, variant: m[2] ?? '' } : undefined;
+}
+
+/** The .onnx files of a folder and of its onnx/ subfolder (or, inside onnx/, the folder itself). */
+function modelFiles(folder: string): string[] {
+  const dirs = [folder, path.join(folder, 'onnx')].filter((d) => existsSync(d) && statSync(d).isDirectory());
+  return dirs.flatMap((d) => readdirSync(d).filter((n) => n.endsWith('.onnx')).map((n) => path.join(d, n)));
+}
+
+export function resolveTarget(p: string, variant?: string): ModelTarget {
+  const abs = path.resolve(p);
+  if (!existsSync(abs)) throw new EngineError('not-found', `Model file not found: ${printable(abs)}`);
+  const isDir = statSync(abs).isDirectory();
+  const given = isDir ? undefined : partOf(abs);
+  if (!isDir && (!given || given.part === 'model')) {
+    // A single file (model.onnx among variants is still one file): scanned as it is.
+    return { main: abs, layout: 'single', folder: path.dirname(abs), variant: given?.variant ?? '', variants: [], config: readConfig(path.dirname(abs)), notes: [] };
+  }
+  const folder = isDir ? abs : path.dirname(abs);
+  const files = modelFiles(folder).map((f) => ({ f, ...partOf(f) })).filter((x) => x.part) as { f: string; part: Part; variant: string }[];
+  const mainParts: Part[] = ['decoder_model_merged', 'decoder_model', 'encoder_model', 'model'];
+  const mainPart = mainParts.find((pt) => files.some((x) => x.part === pt));
+  if (!mainPart) {
+    if (isDir) throw new EngineError('not-onnx', `${printable(abs)} holds no model: no model.onnx, decoder_model*.onnx or encoder_model*.onnx in it or in its onnx/ folder.`);
+    return { main: abs, layout: 'single', folder, variant: given?.variant ?? '', variants: [], config: readConfig(folder), notes: [] };
+  }
+  const variants = [...new Set(files.filter((x) => x.part === mainPart).map((x) => x.variant))].sort();
+  let chosen = variant ?? given?.variant;
+  const notes: string[] = [];
+  if (chosen === undefined) {
+    if (variants.includes('')) chosen = '';
+    else if (variants.length === 1) chosen = variants[0];
+    else throw new EngineError('bad-argument', `${printable(folder)} holds several variants of the model (${variants.join(', ')}); choose one (--variant NAME in the CLI, the quick pick in VS Code).`);
+    if (variants.length > 1) notes.push(`Using the ${chosen ? `${chosen} ` : 'plain '}variant; this folder also has ${variants.filter((v) => v !== chosen).join(', ')} (--variant).`);
+  } else if (!variants.includes(chosen)) {
+    throw new EngineError('bad-argument', `There is no "${printable(chosen)}" variant in ${printable(folder)}; it has ${variants.map((v) => v || 'plain').join(', ')}.`);
+  }
+  const pick = (part: Part) => files.find((x) => x.part === part && x.variant === chosen)?.f ?? files.find((x) => x.part === part && x.variant === '')?.f;
+  const config = readConfig(folder);
+  const decoder = pick('decoder_model_merged') ?? pick('decoder_model');
+  const encoder = pick('encoder_model');
+  const embed = pick('embed_tokens');
+  if (encoder && decoder) return { main: encoder, decoder, layout: 'seq2seq', folder, variant: chosen, variants, config, notes };
+  if (decoder && embed) return { main: decoder, embed, layout: 'embed+decoder', folder, variant: chosen, variants, config, notes };
+  return { main: decoder ?? encoder ?? pick('model')!, layout: 'single', folder, variant: chosen, variants, config, notes };
+}
+
+/** config.json (and generation_config.json, genai_config.json) beside the files or one folder up. */
+export function readConfig(folder: string): ConfigFacts | undefined {
+  for (const dir of [folder, path.dirname(folder)]) {
+    const file = path.join(dir, 'config.json');
+    const genai = path.join(dir, 'genai_config.json');
+    if (!existsSync(file) && !existsSync(genai)) continue;
+    const c = (existsSync(file) ? readJsonFile(file, 'model config') : {}) as Record<string, unknown>;
+    const gen = existsSync(path.join(dir, 'generation_config.json')) ? readJsonFile(path.join(dir, 'generation_config.json'), 'generation config') as Record<string, unknown> : {};
+    const ga = existsSync(genai) ? ((readJsonFile(genai, 'genai config') as { model?: { decoder?: Record<string, unknown> } }).model?.decoder ?? {}) : {};
+    const text = (c.text_config ?? {}) as Record<string, unknown>;
+    const num = (...vs: unknown[]) => vs.find((v): v is number => typeof v === 'number' && Number.isInteger(v) && v >= 0);
+    return {
+      file: existsSync(file) ? file : genai,
+      layers: num(c.num_hidden_layers, c.n_layer, text.num_hidden_layers, ga.num_hidden_layers),
+      encoderLayers: num(c.encoder_layers, c.num_layers),
+      decoderLayers: num(c.decoder_layers, c.num_decoder_layers),
+      hiddenSize: num(c.hidden_size, c.d_model, c.n_embd, text.hidden_size, ga.hidden_size),
+      layerTypes: Array.isArray(c.layer_types) ? (c.layer_types as unknown[]).filter((x): x is string => typeof x === 'string') : undefined,
+      decoderStartTokenId: num(c.decoder_start_token_id, gen.decoder_start_token_id),
+      bosTokenId: num(c.bos_token_id, gen.bos_token_id),
+    };
+  }
+  return undefined;
+}
+
+/** What config.json says that the located model contradicts, in sentences. */
+export function crossCheck(config: ConfigFacts | undefined, found: { blocks: number; hiddenSize: number | null; mixers: string[] }, stack: 'main' | 'encoder' | 'decoder' = 'main'): string[] {
+  if (!config) return [];
+  const out: string[] = [];
+  const name = path.basename(config.file);
+  const layers = stack === 'encoder' ? config.encoderLayers ?? config.layers : stack === 'decoder' ? config.decoderLayers ?? config.encoderLayers ?? config.layers : config.layers;
+  if (layers !== undefined && layers !== found.blocks) out.push(`${name} says ${layers} ${stack === 'main' ? '' : `${stack} `}layers, but ${found.blocks} blocks were located.`);
+  if (config.hiddenSize !== undefined && found.hiddenSize !== null && config.hiddenSize !== found.hiddenSize) out.push(`${name} says the width is ${config.hiddenSize}, but the blocks are ${found.hiddenSize} wide.`);
+  if (config.layerTypes && config.layerTypes.length === found.mixers.length) {
+    const bad = config.layerTypes.findIndex((t, i) => /full|attention/.test(t) && !/linear/.test(t) ? found.mixers[i] !== 'attention' : /linear|mamba|conv|recurrent|ssm/.test(t) && found.mixers[i] === 'attention');
+    if (bad >= 0) out.push(`${name} says block ${bad} is ${printable(config.layerTypes[bad])}, but it was located as ${found.mixers[bad]}.`);
+  }
+  return out;
+}

@@ -1,0 +1,46 @@
+import * as path from 'node:path';
+import { EngineError } from './errors';
+import type { FeedTensor } from './feeds';
+import { prepareModel } from './inspect';
+import type { ModelTarget } from './modelFolder';
+import type { FileScan, ScanOptions } from './scan';
+import { printable } from './text';
+import type { ScanResult, StackResult } from './types';
+
+type ScanFile = (file: string, opts: ScanOptions & { crossTokens?: number[]; keepOutput?: boolean }) => Promise<FileScan>;
+
+/**
+ * An encoder-decoder export scanned from one prompt: the encoder runs on the prompt's tokens; its
+ * last hidden state feeds the decoder, which starts from the decoder start token (config.json) or
+ * the ids given; the decoder's cross-attention share is measured on the encoder's massive tokens.
+ * The result's `layers` and `tokens` are the encoder's; `stacks` holds both.
+ */
+export async function scanSeq2Seq(target: ModelTarget, opts: ScanOptions, scanFile: ScanFile): Promise<ScanResult> {
+  const encoder = await scanFile(target.main, { ...opts, target, keepOutput: true });
+  const states = encoder.output;
+  if (!states) throw new EngineError('runtime', `${printable(path.basename(target.main))} returned no hidden states for its decoder.`);
+  const decoderFile = target.decoder!;
+  const start = target.config?.decoderStartTokenId ?? target.config?.bosTokenId;
+  const decoderIds = opts.decoderIds ?? (start !== undefined ? [start] : undefined);
+  if (!decoderIds) throw new EngineError('bad-ids', `${printable(path.basename(target.config?.file ?? 'config.json'))} names no decoder start token, so the decoder has nothing to start from. Give its input ids (--decoder-ids 0 in the CLI).`);
+  const S = states.dims[1];
+  const decInputs = prepareModel(decoderFile).info.inputs;
+  const given: Record<string, FeedTensor> = {};
+  const hidden = decInputs.find((i) => i.role === 'encoder_hidden_states');
+  if (!hidden) throw new EngineError('unsupported-input', `${printable(path.basename(decoderFile))} has no encoder_hidden_states input to take the encoder's output.`);
+  given[hidden.name] = states;
+  // The encoder mask spans the encoder's tokens, not the decoder's.
+  const encMask = decInputs.find((i) => i.role === 'mask' && /encoder/i.test(i.name));
+  if (encMask) given[encMask.name] = encMask.type === 'int32' ? { type: 'int32', data: new Int32Array(S).fill(1), dims: [1, S] }
+    : encMask.type === 'float32' ? { type: 'float32', data: new Float32Array(S).fill(1), dims: [1, S] }
+      : { type: 'int64', data: new BigInt64Array(S).fill(1n), dims: [1, S] };
+  const decoder = await scanFile(decoderFile, { ...opts, target, prompt: undefined, image: undefined, ids: decoderIds, givenFeeds: given, crossTokens: encoder.massiveTokens });
+  const stack = (name: StackResult['name'], file: string, r: ScanResult): StackResult => ({ name, file, tokens: r.tokens, layers: r.layers, attention: r.attention, massiveTokens: r.massiveTokens, massiveChannels: r.massiveChannels });
+  delete encoder.output;
+  return {
+    ...encoder,
+    warnings: [...encoder.warnings, ...decoder.warnings.filter((w) => !encoder.warnings.includes(w)).map((w) => `decoder: ${w}`)],
+    nonFinite: encoder.nonFinite ?? decoder.nonFinite,
+    stacks: [stack('encoder', target.main, encoder), stack('decoder', decoderFile, decoder)],
+  };
+}
