@@ -20,7 +20,11 @@ const PRESETS = [
 interface AppState {
   model: ModelSummary | null;
   error?: string;
+  /** The stack shown: the whole scan, or one stack of an encoder-decoder (see showStack). */
   scan?: ScanResult;
+  /** An encoder-decoder's full scan and the stack shown (0: encoder, 1: decoder). */
+  full?: ScanResult;
+  stack: number;
   layer?: number;
   layerView?: LayerView;
   head: number | 'mean';
@@ -35,7 +39,7 @@ interface AppState {
 }
 
 const app = document.getElementById('app')!;
-const st: AppState = { model: null, head: 'mean', attentionMode: 'probabilities', prompt: PRESETS[0], busy: false, status: '', sort: { key: 'rank', desc: false }, experiments: [] };
+const st: AppState = { model: null, stack: 0, head: 'mean', attentionMode: 'probabilities', prompt: PRESETS[0], busy: false, status: '', sort: { key: 'rank', desc: false }, experiments: [] };
 let overview: Chart | undefined;
 
 function persist(): void {
@@ -77,6 +81,8 @@ onHostMessage((m) => {
 });
 
 function showScan(r: ScanResult): void {
+  st.full = r.stacks ? r : undefined;
+  st.stack = 0;
   st.scan = r;
   const layer = st.layer !== undefined && st.layer < r.layers.length ? st.layer : r.layers.findIndex((l) => l.massive.length) >= 0 ? r.layers.findIndex((l) => l.massive.length) + 1 < r.layers.length ? r.layers.findIndex((l) => l.massive.length) + 1 : r.layers.findIndex((l) => l.massive.length) : 0;
   render();
@@ -104,6 +110,19 @@ async function run(): Promise<void> {
   }
 }
 
+/** An encoder-decoder shows one stack at a time: the overview, tokens and blocks of that stack. */
+function showStack(k: number): void {
+  const full = st.full;
+  if (!full?.stacks?.[k]) return;
+  const s = full.stacks[k];
+  st.stack = k;
+  st.scan = k === 0 ? full : { ...full, tokens: s.tokens, layers: s.layers, attention: s.attention, massiveTokens: s.massiveTokens, massiveChannels: s.massiveChannels, tokenKinds: s.tokens.map(() => 'other') };
+  st.layer = Math.min(st.layer ?? 0, s.layers.length - 1);
+  st.layerView = undefined;
+  render();
+  void selectLayer(st.layer);
+}
+
 async function selectLayer(layer: number, scroll = false): Promise<void> {
   if (!st.scan) return;
   st.layer = layer;
@@ -111,6 +130,8 @@ async function selectLayer(layer: number, scroll = false): Promise<void> {
   renderBlockButtons();
   renderLayer();
   if (scroll) document.getElementById('layer')?.scrollIntoView({ behavior: 'smooth' });
+  // The block detail (map, attention) is computed on the encoder; the decoder's blocks show their statistics.
+  if (st.stack > 0) return;
   try {
     const view = await call('layer', { layer });
     if (st.layer !== layer) return;
@@ -221,6 +242,7 @@ function renderOverview(): void {
   const canvas = h('canvas', { id: 'overview-chart', role: 'img', 'aria-label': 'Top-1, top-2, top-3 and median magnitude per block, log scale' });
   box.replaceChildren(
     h('div', { class: 'section-head' }, h('h2', {}, 'Layer-wise overview'),
+      st.full ? h('div', { class: 'row', role: 'group', 'aria-label': 'Stack' }, ...st.full.stacks!.map((s, k) => h('vscode-button', { id: `stack-${s.name}`, appearance: k === st.stack ? 'primary' : 'secondary', 'aria-pressed': k === st.stack ? 'true' : 'false', onclick: () => showStack(k) }, `${s.name} (${s.layers.length} blocks)`))) : null,
       h('vscode-button', { appearance: 'icon', title: 'Save as PNG', 'aria-label': 'Save overview as PNG', onclick: () => void savePng('overview', canvas) }, '⤓')),
     ...(r.warnings ?? []).map((w) => h('p', { class: 'warning', role: 'alert' }, `⚠ ${w}`)),
     h('div', { class: 'chart' }, canvas),
@@ -295,7 +317,7 @@ function renderLayer(): void {
     h('div', { class: 'columns' },
       h('div', { class: 'column' },
         h('div', { class: 'section-head' }, h('h3', {}, 'Token × channel |activation|'), h('vscode-button', { appearance: 'icon', title: 'Save as PNG', 'aria-label': 'Save magnitude map as PNG', onclick: () => void savePng(`block-${l.index}-map`, mapCanvas) }, '⤓')),
-        v ? h('div', { class: 'canvas-wrap' }, mapCanvas) : h('p', { class: 'muted' }, 'Loading the map…'),
+        v ? h('div', { class: 'canvas-wrap' }, mapCanvas) : h('p', { class: 'muted', id: 'map-note' }, st.stack > 0 ? 'The magnitude map and attention view are computed for the encoder stack; the decoder blocks show their statistics here.' : 'Loading the map…'),
         v ? h('p', { class: 'muted' }, `massive channels: ${v.featureMap.massiveChannels.join(', ') || 'none'} · ${v.featureMap.columns.length} columns${v.featureMap.columns.length < (st.model?.hiddenSize ?? 0) ? ' (others max-pooled)' : ''}`) : null,
         v?.featureMap.patchMap ? h('div', {}, h('h3', {}, 'Patch grid (max |activation| per patch)'), h('div', { class: 'canvas-wrap' }, h('canvas', { id: 'patch-map', role: 'img', 'aria-label': 'Maximum magnitude per image patch' }))) : null,
         topTable()),
@@ -338,7 +360,11 @@ function topTable(): HTMLElement {
 function attentionPanel(canvas: HTMLCanvasElement, v?: LayerView): HTMLElement {
   const box = h('div', { id: 'attention' }, h('div', { class: 'section-head' }, h('h3', {}, 'Attention'),
     h('vscode-button', { appearance: 'icon', title: 'Save as PNG', 'aria-label': 'Save attention map as PNG', onclick: () => void savePng(`block-${st.layer}-attention`, canvas) }, '⤓')));
-  if (!v) { box.append(h('p', { class: 'muted' }, 'Loading attention…')); return box; }
+  if (!v) {
+    const a = st.stack > 0 ? st.scan?.attention[st.layer ?? 0] : undefined;
+    box.append(h('p', { class: 'muted' }, a ? `share on the decoder's massive tokens ${pct(a.massiveTokenShare)} · cross-attention share on the encoder's massive tokens ${pct(a.crossShare ?? null)}` : 'Loading attention…'));
+    return box;
+  }
   const a = v.attention;
   if (!a.heads.length) { box.append(h('p', { class: 'muted', id: 'attention-note' }, a.note ? `No attention to show: ${a.note}.` : 'This graph does not expose attention probabilities (fused attention).')); return box; }
   const heads = h('vscode-dropdown', { id: 'head', 'aria-label': 'Head' }, h('vscode-option', { value: 'mean' }, 'Average of heads'), ...a.heads.map((x) => h('vscode-option', { value: String(x.head) }, `Head ${x.head}${x.isSink ? ' (sink)' : ''}`)));

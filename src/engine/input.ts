@@ -55,6 +55,7 @@ export async function resolveInput(file: string, m: OpenModel, opts: InputOption
     const note = [r.note, describeDefaults(defaultedInputs(typed, given), r.ids.length)].filter(Boolean).join(' ') || undefined;
     return { feeds: textFeeds(typed, r.ids, given), tokens: r.tokens, ids: r.ids, kind: opts.ids ? 'ids' : 'text', tokenizer: r.tokenizer, note, given };
   }
+  if (embeds) throw new EngineError('unsupported-input', `${printable(path.basename(file))} takes "${printable(embeds.name)}" (embeddings) rather than token ids, so it cannot be run from a prompt on its own. Open the folder holding its embed_tokens.onnx, or feed the embeddings with --feed ${printable(embeds.name)}=FILE.npy.`);
   if (opts.prompt !== undefined || opts.ids) throw new EngineError('bad-argument', `${path.basename(file)} is a ${info.family} model without token inputs; it takes ${info.inputs.map((i) => printable(i.name)).join(', ')}.`);
   const feeds = syntheticFeeds(typed, 1, given);
   const pixels = typed.find((i) => i.role === 'pixels');

@@ -55,6 +55,15 @@ function modelFiles(folder: string): string[] {
   return dirs.flatMap((d) => readdirSync(d).filter((n) => n.endsWith('.onnx')).map((n) => path.join(d, n)));
 }
 
+/** The variants a folder offers of its main model part ('' for the unsuffixed files). */
+export function folderVariants(folder: string): string[] {
+  const files = modelFiles(folder).map((f) => partOf(f)).filter((x): x is { part: Part; variant: string } => !!x);
+  const main = MAIN_PARTS.find((pt) => files.some((x) => x.part === pt));
+  return [...new Set(files.filter((x) => x.part === main).map((x) => x.variant))].sort();
+}
+
+const MAIN_PARTS: Part[] = ['decoder_model_merged', 'decoder_model', 'encoder_model', 'model'];
+
 export function resolveTarget(p: string, variant?: string): ModelTarget {
   const abs = path.resolve(p);
   if (!existsSync(abs)) throw new EngineError('not-found', `Model file not found: ${printable(abs)}`);
@@ -66,8 +75,7 @@ export function resolveTarget(p: string, variant?: string): ModelTarget {
   }
   const folder = isDir ? abs : path.dirname(abs);
   const files = modelFiles(folder).map((f) => ({ f, ...partOf(f) })).filter((x) => x.part) as { f: string; part: Part; variant: string }[];
-  const mainParts: Part[] = ['decoder_model_merged', 'decoder_model', 'encoder_model', 'model'];
-  const mainPart = mainParts.find((pt) => files.some((x) => x.part === pt));
+  const mainPart = MAIN_PARTS.find((pt) => files.some((x) => x.part === pt));
   if (!mainPart) {
     if (isDir) throw new EngineError('not-onnx', `${printable(abs)} holds no model: no model.onnx, decoder_model*.onnx or encoder_model*.onnx in it or in its onnx/ folder.`);
     return { main: abs, layout: 'single', folder, variant: given?.variant ?? '', variants: [], config: readConfig(folder), notes: [] };

@@ -3,6 +3,8 @@ import * as vscode from 'vscode';
 import { isEngineError } from '../engine/errors';
 import type { InterventionMode } from '../engine/experiments/intervene';
 import { writeResult } from '../engine/outputs';
+import { folderVariants, resolveTarget } from '../engine/modelFolder';
+import { statSync } from 'node:fs';
 import { showError, type Engine } from './engine';
 import type { InspectorPanel, PanelManager } from './panel';
 import { settings } from './settings';
@@ -22,8 +24,11 @@ export function registerCommands(context: vscode.ExtensionContext, d: Deps): voi
       }
     }));
 
-  register('massiveActivations.inspectModel', async (uri?: vscode.Uri) => {
-    const file = uri?.fsPath ?? activeOnnx() ?? (await pickModelFile());
+  register('massiveActivations.inspectModel', async (uri?: vscode.Uri, opts?: { variant?: string }) => {
+    const picked = uri?.fsPath ?? activeOnnx() ?? (await pickModelFile());
+    if (!picked) return undefined;
+    // A model folder (or a file of a multi-file export) opens as the whole export, in one variant.
+    const file = await chooseVariant(picked, opts?.variant);
     if (!file) return undefined;
     const panel = d.panels.open(file);
     await panel.whenReady();
@@ -36,7 +41,7 @@ export function registerCommands(context: vscode.ExtensionContext, d: Deps): voi
     const prompt = args?.prompt ?? (args?.ids || args?.image || !panel.model?.takesText ? undefined : await vscode.window.showInputBox({ title: 'Prompt', value: settings().defaultPrompt }));
     if (panel.model?.takesText && prompt === undefined && !args?.ids) return undefined;
     const r = await panel.scan({ prompt, ids: args?.ids, image: args?.image });
-    return { blocks: r.layers.length, massiveTokens: r.massiveTokens, massiveChannels: r.massiveChannels };
+    return { blocks: r.layers.length, massiveTokens: r.massiveTokens, massiveChannels: r.massiveChannels, stacks: r.stacks?.map((s) => ({ name: s.name, blocks: s.layers.length, massiveTokens: s.massiveTokens })) };
   });
 
   register('massiveActivations.scanMany', async (args?: { file?: string; text?: string; seqLen?: number; count?: number }) => {
@@ -145,6 +150,17 @@ function input(panel: InspectorPanel, prompt?: string) {
   if (last?.input.kind === 'ids') return { ids: last.tokens.map((t) => t.id!) };
   if (panel.model?.takesText) return { prompt: settings().defaultPrompt };
   return {};
+}
+
+/**
+ * The file to open for a path: a folder's main model; where the folder holds several variants
+ * (model.onnx, model_fp16.onnx, …) the one the user picks from a quick pick.
+ */
+async function chooseVariant(p: string, variant?: string): Promise<string | undefined> {
+  const variants = statSync(p).isDirectory() && variant === undefined ? folderVariants(p) : [];
+  if (variants.length < 2) return resolveTarget(p, variant).main;
+  const pick = await vscode.window.showQuickPick(variants.map((v) => ({ label: v || 'plain', description: v ? `files ending _${v}.onnx` : 'files without a suffix', v })), { title: `${path.basename(p)} holds ${variants.length} variants of the model: which one?` });
+  return pick ? resolveTarget(p, pick.v).main : undefined;
 }
 
 function activeOnnx(): string | undefined {

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { copyFileSync, mkdirSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import * as esbuild from 'esbuild';
-import { buildGpt2, buildVit } from '../models/build';
+import { buildEmbedPair, buildGpt2, buildSeq2Seq, buildVit } from '../models/build';
 import { REPO, tempDir } from '../fixtures';
 import { browser, hostInstalled, startCodeServer, workbenchUrl, type Page, type Server } from './codeServer';
 
@@ -21,6 +21,8 @@ before(() => {
   mkdirSync(ws, { recursive: true });
   buildGpt2(ws);
   buildVit(ws);
+  buildSeq2Seq(ws);
+  buildEmbedPair(ws);
   mkdirSync(path.join(ws, 'broken'), { recursive: true });
   writeFileSync(path.join(ws, 'broken', 'corrupt.onnx'), Buffer.from([0x08, 0x07, 0x12, 0x03, 0x66, 0x6f, 0x6f, 0x3a, 0xff, 0xff, 0x01]));
   mkdirSync(shots, { recursive: true });
@@ -55,7 +57,7 @@ describe('VS Code extension', { skip: SKIP }, () => {
     const report = logs.join('\n');
     process.stdout.write(`${report.split('\n').filter((l) => /passing|failing|✔|\d\) |Error|assert/i.test(l)).map((l) => `# ${l.trim()}`).join('\n')}\n`);
     assert.equal(code, 0, `extension tests failed (exit ${code}):\n${report.slice(-4000)}`);
-    assert.match(report, /7 passing/);
+    assert.match(report, /8 passing/);
   });
 
   for (const theme of ['Default Dark Modern', 'Default Light Modern']) {

@@ -107,4 +107,18 @@ describe('Massive Activations in the extension host', () => {
     const ok = await exec<{ massiveTokens: number[] }>('massiveActivations.runScan', { file: gpt2, prompt: PROMPT });
     assert.deepEqual(ok.massiveTokens, [0, 4, 8]);
   });
+
+  it('a model folder opens as its whole export: a seq2seq pair scans as two stacks, a variant is chosen', async () => {
+    const folder = path.join(ws, 't5-planted');
+    const r = await exec<{ file: string; model: { blocks: number; family: string } }>('massiveActivations.inspectModel', vscode.Uri.file(folder));
+    assert.equal(path.basename(r.file), 'encoder_model.onnx');
+    const scan = await exec<{ stacks: { name: string; blocks: number; massiveTokens: number[] }[] }>('massiveActivations.runScan', { file: r.file, ids: [1, 10, 11, 12, 3, 13, 11, 14, 3] });
+    assert.deepEqual(scan.stacks.map((s) => [s.name, s.blocks]), [['encoder', 6], ['decoder', 6]]);
+    assert.deepEqual(scan.stacks[0].massiveTokens, [0, 4, 8]);
+    const fp16 = await exec<{ file: string; model: { dtype: string } }>('massiveActivations.inspectModel', vscode.Uri.file(path.join(ws, 'vlm-planted')), { variant: 'fp16' });
+    assert.equal(path.basename(fp16.file), 'decoder_model_merged_fp16.onnx');
+    assert.equal(fp16.model.dtype, 'float16');
+    const embedded = await exec<{ massiveTokens: number[] }>('massiveActivations.runScan', { file: fp16.file, ids: [1, 10, 11, 12, 3] });
+    assert.deepEqual(embedded.massiveTokens, [0, 4]);
+  });
 });
