@@ -102,7 +102,7 @@ function filled(elemType: number, dims: number[], value: (k: number) => number):
  */
 export function defaultFeed(i: ClassifiedInput, tokens: number): FeedTensor {
   const dims = bindDims(i.shape, tokens);
-  if (i.role === 'mask') return filled(i.elemType, dims, () => 1);
+  if (i.role === 'mask' || i.role === 'attention_mask') return filled(i.elemType, dims, () => 1);
   if (i.role === 'positions' || /position/i.test(i.name)) { const last = dims[dims.length - 1] ?? 1; return filled(i.elemType, dims, (k) => k % last); }
   return zerosOf(i.elemType, dims);
 }
@@ -142,6 +142,9 @@ export function textFeeds(inputs: ClassifiedInput[], ids: number[], given: Recor
 /** A deterministic stand-in input for models fed with floats (images, features) when none is given. */
 export function syntheticFeeds(inputs: ClassifiedInput[], seed = 1, given: Record<string, FeedTensor> = {}): Record<string, FeedTensor> {
   const feeds: Record<string, FeedTensor> = {};
+  // Masks and positions follow the sequence of the features given (an audio encoder's frames).
+  const fed = inputs.find((i) => i.role === 'features' && given[i.name] && typeof i.shape[i.shape.length - 1] !== 'number');
+  const steps = fed ? given[fed.name].dims[given[fed.name].dims.length - 1] : 16;
   let s = seed >>> 0;
   const rnd = () => { s = (s * 1664525 + 1013904223) >>> 0; return s / 2 ** 32; };
   for (const i of inputs) {
@@ -156,7 +159,7 @@ export function syntheticFeeds(inputs: ClassifiedInput[], seed = 1, given: Recor
     } else if (i.role === 'past') {
       feeds[i.name] = zerosOf(i.elemType, pastDims(i.shape));
     } else {
-      feeds[i.name] = defaultFeed(i, 16);
+      feeds[i.name] = defaultFeed(i, steps);
     }
   }
   return feeds;

@@ -16,15 +16,21 @@ type ScanFile = (file: string, opts: ScanOptions & { crossTokens?: number[]; kee
  * The result's `layers` and `tokens` are the encoder's; `stacks` holds both.
  */
 export async function scanSeq2Seq(target: ModelTarget, opts: ScanOptions, scanFile: ScanFile): Promise<ScanResult> {
-  const encoder = await scanFile(target.main, { ...opts, target, keepOutput: true });
+  const decoderFile = target.decoder!;
+  const decInputs = prepareModel(decoderFile).info.inputs;
+  // The user's tensors go to whichever part has an input of that name.
+  const encNames = new Set(prepareModel(target.main).info.inputs.map((i) => i.name));
+  const decNames = new Set(decInputs.map((i) => i.name));
+  const pick = (names: Set<string>) => Object.fromEntries(Object.entries(opts.feeds ?? {}).filter(([k]) => names.has(k)));
+  const unknown = Object.keys(opts.feeds ?? {}).find((k) => !encNames.has(k) && !decNames.has(k));
+  if (unknown) throw new EngineError('bad-argument', `Neither part of the export has an input "${printable(unknown)}"; the encoder takes ${[...encNames].map(printable).join(', ')}, the decoder ${[...decNames].map(printable).join(', ')}.`);
+  const encoder = await scanFile(target.main, { ...opts, target, keepOutput: true, feeds: pick(encNames) });
   const states = encoder.output;
   if (!states) throw new EngineError('runtime', `${printable(path.basename(target.main))} returned no hidden states for its decoder.`);
-  const decoderFile = target.decoder!;
   const start = target.config?.decoderStartTokenId ?? target.config?.bosTokenId;
   const decoderIds = opts.decoderIds ?? (start !== undefined ? [start] : undefined);
   if (!decoderIds) throw new EngineError('bad-ids', `${printable(path.basename(target.config?.file ?? 'config.json'))} names no decoder start token, so the decoder has nothing to start from. Give its input ids (--decoder-ids 0 in the CLI).`);
   const S = states.dims[1];
-  const decInputs = prepareModel(decoderFile).info.inputs;
   const given: Record<string, FeedTensor> = {};
   const hidden = decInputs.find((i) => i.role === 'encoder_hidden_states');
   if (!hidden) throw new EngineError('unsupported-input', `${printable(path.basename(decoderFile))} has no encoder_hidden_states input to take the encoder's output.`);
@@ -34,7 +40,7 @@ export async function scanSeq2Seq(target: ModelTarget, opts: ScanOptions, scanFi
   if (encMask) given[encMask.name] = encMask.type === 'int32' ? { type: 'int32', data: new Int32Array(S).fill(1), dims: [1, S] }
     : encMask.type === 'float32' ? { type: 'float32', data: new Float32Array(S).fill(1), dims: [1, S] }
       : { type: 'int64', data: new BigInt64Array(S).fill(1n), dims: [1, S] };
-  const decoder = await scanFile(decoderFile, { ...opts, target, prompt: undefined, image: undefined, ids: decoderIds, givenFeeds: given, crossTokens: encoder.massiveTokens });
+  const decoder = await scanFile(decoderFile, { ...opts, target, prompt: undefined, image: undefined, ids: decoderIds, feeds: pick(decNames), givenFeeds: given, crossTokens: encoder.massiveTokens });
   const stack = (name: StackResult['name'], file: string, r: ScanResult): StackResult => ({ name, file, tokens: r.tokens, layers: r.layers, attention: r.attention, massiveTokens: r.massiveTokens, massiveChannels: r.massiveChannels });
   delete encoder.output;
   return {

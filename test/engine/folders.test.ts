@@ -6,7 +6,7 @@ import * as path from 'node:path';
 import { scanModel } from '../../src/engine/scan';
 import { resolveTarget } from '../../src/engine/modelFolder';
 import { isEngineError } from '../../src/engine/errors';
-import { buildEmbedPair, buildSeq2Seq, type FolderModel } from '../models/build';
+import { buildEmbedPair, buildSeq2Seq, buildWhisper, type FolderModel } from '../models/build';
 import { forwardSeq2Seq } from '../models/seq2seq';
 import { forwardText } from '../models/reference';
 import type { Spec } from '../models/spec';
@@ -84,6 +84,26 @@ describe('an Optimum seq2seq pair (encoder_model.onnx + decoder_model.onnx)', ()
     writeFileSync(path.join(dir, 'config.json'), JSON.stringify({ num_layers: 7, d_model: 64, decoder_start_token_id: 1 }));
     const r = await scanModel(dir, { ids: IDS });
     assert.ok(r.warnings.includes('config.json says 7 encoder layers, but 6 blocks were located.'), r.warnings.join(' | '));
+  });
+});
+
+describe('a Whisper-style pair (mel features into a Conv1d stem)', () => {
+  test('audio features in: an audio family, two stacks, massive activations on the marked frames, all matching the reference', async () => {
+    const w = buildWhisper(root);
+    const bins = 8, frames = 12;
+    const features = new Float64Array(bins * frames);
+    for (let b = 1; b < bins; b++) for (let t = 0; t < frames; t++) features[b * frames + t] = 0.5 * Math.sin(0.7 * b + 1.3 * t);
+    for (const t of [0, 5]) features[0 * frames + t] = 1;
+    const file = path.join(root, 'mel.json');
+    writeFileSync(file, JSON.stringify({ dims: [1, bins, frames], data: Array.from(features) }));
+    const r = await scanModel(w.dir, { feeds: { input_features: file } });
+    assert.equal(r.model.family, 'audio');
+    assert.match(r.model.familyEvidence[0], /audio features input "input_features"/);
+    const ref = forwardSeq2Seq(w.encoder, w.decoder, { features, frames }, [1]);
+    assertMatchesReference(stackAsScan(r, 0), ref.encoder, w.encoder.d);
+    assertMatchesReference(stackAsScan(r, 1), ref.decoder, w.decoder.d);
+    assert.deepEqual(r.stacks![0].massiveTokens, [0, 5]);
+    assert.deepEqual(r.stacks![1].massiveTokens, [0]);
   });
 });
 

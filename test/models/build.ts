@@ -106,18 +106,25 @@ export interface FolderModel { dir: string; files: Record<string, string> }
  * encoder_hidden_states, MLP), tokenizer and config.json (decoder start token 1). Both stacks are
  * planted; the decoder's middle blocks attend to the encoder's massive tokens.
  */
-export function buildSeq2Seq(root: string, name = 't5-planted'): FolderModel & { encoder: Spec; decoder: Spec } {
+export function buildSeq2Seq(root: string, name = 't5-planted', opts: { audioBins?: number } = {}): FolderModel & { encoder: Spec; decoder: Spec } {
   const dir = path.join(root, name);
   mkdirSync(dir, { recursive: true });
   const vocab = vocabulary().length;
-  const encoder = plantedSpec({ arch: 'llama', vocab, seed: 21 });
+  const encoder = plantedSpec({ arch: 'llama', vocab, seed: 21, audioBins: opts.audioBins });
   const decoder = plantedSpec({ arch: 'llama', vocab, seed: 22, cross: true });
   const files = { encoder: path.join(dir, 'encoder_model.onnx'), decoder: path.join(dir, 'decoder_model.onnx') };
   writeModel(llamaModel(encoder, DT.FLOAT, { role: 'encoder' }), files.encoder);
   writeModel(llamaModel(decoder, DT.FLOAT, { role: 'seq2seq-decoder' }), files.decoder);
   writeTokenizer(dir);
-  writeFileSync(path.join(dir, 'config.json'), JSON.stringify({ model_type: 't5', is_encoder_decoder: true, num_layers: encoder.layers, num_decoder_layers: decoder.layers, d_model: encoder.d, decoder_start_token_id: 1 }));
+  writeFileSync(path.join(dir, 'config.json'), JSON.stringify(opts.audioBins
+    ? { model_type: 'whisper', is_encoder_decoder: true, encoder_layers: encoder.layers, decoder_layers: decoder.layers, d_model: encoder.d, num_mel_bins: opts.audioBins, decoder_start_token_id: 1 }
+    : { model_type: 't5', is_encoder_decoder: true, num_layers: encoder.layers, num_decoder_layers: decoder.layers, d_model: encoder.d, decoder_start_token_id: 1 }));
   return { dir, files, encoder, decoder };
+}
+
+/** The same pair Whisper-style: the encoder takes mel features (input_features [1, bins, frames]) through a Conv1d stem. */
+export function buildWhisper(root: string, name = 'whisper-planted'): FolderModel & { encoder: Spec; decoder: Spec } {
+  return buildSeq2Seq(root, name, { audioBins: 8 });
 }
 
 /**

@@ -60,14 +60,31 @@ export function crossReference(w: CrossWeights, a: Float64Array, T: number, enc:
 }
 
 /** The pair end to end: the encoder (bidirectional) on `encIds`, its normalised last state, then the decoder on `decIds`. */
-export function forwardSeq2Seq(enc: Spec, dec: Spec, encIds: number[], decIds: number[]): { encoder: Forward; states: Float64Array; decoder: Forward } {
+const gelu = (x: number) => 0.5 * x * (1 + Math.tanh(Math.sqrt(2 / Math.PI) * (x + 0.044715 * x ** 3)));
+
+/** Whisper-style stem: x[t, c] = gelu(b[c] + Σ_bin Σ_j w[c, bin, j] · f[bin, t + j − 1]), features [bins × frames]. */
+export function audioStem(s: Spec, features: Float64Array, frames: number): Float64Array {
+  const a = s.audio!;
+  const x = new Float64Array(frames * s.d);
+  for (let t = 0; t < frames; t++) for (let c = 0; c < s.d; c++) {
+    let v = a.b[c];
+    for (let bin = 0; bin < a.bins; bin++) for (let j = 0; j < 3; j++) {
+      const src = t + j - 1;
+      if (src >= 0 && src < frames) v += a.w[(c * a.bins + bin) * 3 + j] * features[bin * frames + src];
+    }
+    x[t * s.d + c] = gelu(v);
+  }
+  return x;
+}
+
+export function forwardSeq2Seq(enc: Spec, dec: Spec, encIds: number[] | { features: Float64Array; frames: number }, decIds: number[]): { encoder: Forward; states: Float64Array; decoder: Forward } {
   const embed = (s: Spec, ids: number[]) => {
     const x = new Float64Array(ids.length * s.d);
     ids.forEach((id, t) => x.set(s.embed.subarray(id * s.d, (id + 1) * s.d), t * s.d));
     return x;
   };
-  const S = encIds.length;
-  const encoder = forwardFromEmbeddings(enc, embed(enc, encIds), S, false);
+  const S = Array.isArray(encIds) ? encIds.length : encIds.frames;
+  const encoder = forwardFromEmbeddings(enc, Array.isArray(encIds) ? embed(enc, encIds) : audioStem(enc, encIds.features, encIds.frames), S, false);
   const last = encoder.hidden[enc.layers - 1];
   const states = new Float64Array(S * enc.d);
   for (let t = 0; t < S; t++) states.set(norm(last, t, enc.d, enc.lnfG, enc.lnfB, true, enc.eps), t * enc.d);

@@ -46,6 +46,8 @@ export interface Spec {
   moe?: (MoeWeights | undefined)[];
   /** Seq2seq decoders: each block's cross-attention over the encoder's states. */
   cross?: CrossWeights[];
+  /** Audio encoders (Whisper-style): a Conv1d stem (kernel 3, GELU) from mel bins to the width. */
+  audio?: { bins: number; w: Float64Array; b: Float64Array };
 }
 
 export interface Planted {
@@ -102,6 +104,8 @@ export interface SpecOptions {
   moeBlocks?: number[];
   /** A seq2seq decoder: every block gets cross-attention (planted to attend to the encoder's massive tokens). */
   cross?: boolean;
+  /** An audio encoder with this many mel bins; bin 0 set on a frame marks it, as a marker token does. */
+  audioBins?: number;
 }
 
 interface LayerDims { d: number; kvd: number; ffn: number; heads: number; kvHeads: number; hd: number; hasBias: boolean; gated: boolean }
@@ -252,11 +256,22 @@ export function makeSpec(o: SpecOptions): Spec {
   const hr = rng((o.seed ?? 7) * 7919 + 13);
   const mixers = o.layout?.map((k) => (k === 'attention' ? undefined : makeMixer(k, hr, d, protectedCh)));
   const cross = o.cross ? Array.from({ length: L }, (_, l) => makeCross(hr, d, heads, protectedCh, { on: sinkBlocks.includes(l), constChannel, keyChannel: channels[0] })) : undefined;
+  let audio: Spec['audio'];
+  if (o.audioBins) {
+    const bins = o.audioBins;
+    const w = Float64Array.from({ length: d * bins * 3 }, () => hr.normal() * 0.3 / Math.sqrt(bins * 3));
+    const b = Float64Array.from({ length: d }, () => hr.normal() * 0.02);
+    for (const c of protectedCh) { for (let k = 0; k < bins * 3; k++) w[c * bins * 3 + k] = 0; b[c] = 0; }
+    // The marker channel reads bin 0 at the frame itself; the constant channel is a bias.
+    w[markerChannel * bins * 3 + 0 * 3 + 1] = 60;
+    b[constChannel] = 1;
+    audio = { bins, w, b };
+  }
   const moe = o.moeBlocks && Array.from({ length: L }, (_, l) => (o.moeBlocks!.includes(l) ? makeMoe(hr, d, ffn, protectedCh) : undefined));
 
   return {
     arch: o.arch, vocab, d, layers: L, heads, kvHeads, ffn, maxPos, eps: 1e-5, embed, pos, layer,
     lnfG: Float64Array.from({ length: d }, () => 1), lnfB: new Float64Array(d), lmHead, vit,
-    planted, lazy: o.lazy ?? false, mixers, moe, cross,
+    planted, lazy: o.lazy ?? false, mixers, moe, cross, audio,
   };
 }

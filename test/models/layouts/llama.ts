@@ -1,7 +1,7 @@
 import { DT } from '../../../src/engine/onnx/dtype';
 import { GraphBuilder, makeModel, type ExternalDataSink } from '../graphBuilder';
 import type { Spec } from '../spec';
-import { f32, maskBias, mergeHeads, rmsNorm, softmax, splitHeads } from './common';
+import { f32, geluTanh, maskBias, mergeHeads, rmsNorm, softmax, splitHeads } from './common';
 import { renameOutput } from './gpt2';
 import { writeMixer, writeMoe } from '../hybrid';
 
@@ -33,7 +33,9 @@ export function llamaModel(s: Spec, floatType: number = DT.FLOAT, opts: LlamaOpt
   const kvd = kvHeads * hd;
   const rep = heads / kvHeads;
   const role = opts.role ?? 'decoder';
-  const ids = opts.inputsEmbeds ? b.input('inputs_embeds', floatType, ['batch_size', 'sequence_length', d]) : b.input('input_ids', DT.INT64, ['batch_size', 'sequence_length']);
+  const ids = opts.inputsEmbeds ? b.input('inputs_embeds', floatType, ['batch_size', 'sequence_length', d])
+    : s.audio ? b.input('input_features', floatType, ['batch_size', s.audio.bins, 'sequence_length'])
+      : b.input('input_ids', DT.INT64, ['batch_size', 'sequence_length']);
   const mask = role === 'seq2seq-decoder' ? undefined : b.input('attention_mask', DT.INT64, ['batch_size', 'total_sequence_length']);
   const posIds = b.input('position_ids', DT.INT64, ['batch_size', 'sequence_length']);
   const encStates = role === 'seq2seq-decoder' ? b.input('encoder_hidden_states', floatType, ['batch_size', 'encoder_sequence_length', d]) : undefined;
@@ -58,7 +60,9 @@ export function llamaModel(s: Spec, floatType: number = DT.FLOAT, opts: LlamaOpt
   const causalTable = new Float32Array(s.maxPos * s.maxPos);
   for (let i = 0; i < s.maxPos; i++) for (let j = i + 1; j < s.maxPos; j++) causalTable[i * s.maxPos + j] = floatType === DT.FLOAT16 ? -65504 : -3.4028234663852886e38;
 
-  let x = opts.inputsEmbeds ? ids : b.scope('model', () => b.scope('embed_tokens', () => b.o('Gather', [b.weight('model.embed_tokens.weight', [s.vocab, d], f32(s.embed)), ids])));
+  // Whisper-style encoders start from mel features: Conv1d (kernel 3, padding 1) then GELU, to [B, T, d].
+  const stem = () => b.scope('model', () => b.scope('conv1', () => b.o('Transpose', [geluTanh(b, b.o('Conv', [ids, b.weight('model.encoder.conv1.weight', [d, s.audio!.bins, 3], f32(s.audio!.w)), b.weight('model.encoder.conv1.bias', [d], f32(s.audio!.b))], { kernel_shape: [3], pads: [1, 1] }))], { perm: [0, 2, 1] })));
+  let x = opts.inputsEmbeds ? ids : s.audio ? stem() : b.scope('model', () => b.scope('embed_tokens', () => b.o('Gather', [b.weight('model.embed_tokens.weight', [s.vocab, d], f32(s.embed)), ids])));
   const [cosE, sinE, bias] = b.scope('model', () => {
     const cosT = b.weight('model.layers.0.self_attn.rotary_emb.cos_cached', [s.maxPos, hd], cos);
     const sinT = b.weight('model.layers.0.self_attn.rotary_emb.sin_cached', [s.maxPos, hd], sin);
@@ -67,7 +71,7 @@ export function llamaModel(s: Spec, floatType: number = DT.FLOAT, opts: LlamaOpt
     // Causal part: rows past..past+S, columns 0..past+S of a [maxPos, maxPos] table.
     const firstPast = past.find(([k]) => k)?.[0];
     const pastLen = firstPast ? b.o('Unsqueeze', [b.o('Gather', [b.o('Shape', [firstPast]), b.int64([2], [])], { axis: 0 }), b.int64([0])]) : b.int64([0]);
-    const seqLen = b.o('Unsqueeze', [b.o('Gather', [b.o('Shape', [ids]), b.int64([1], [])], { axis: 0 }), b.int64([0])]);
+    const seqLen = b.o('Unsqueeze', [b.o('Gather', [b.o('Shape', [ids]), b.int64([s.audio ? 2 : 1], [])], { axis: 0 }), b.int64([0])]);
     if (role === 'encoder') return [c, sn, maskBias(b, mask!)];
     const total = b.o('Add', [pastLen, seqLen]);
     const table = b.weight('model.causal_mask', [s.maxPos, s.maxPos], causalTable);
