@@ -127,7 +127,6 @@ function tooLong(n: number, unit: string, max: number): EngineError {
   return new EngineError('too-long', `The input is ${n.toLocaleString('en-US')} ${unit}; the limit is ${max.toLocaleString('en-US')} tokens (the smaller of --max-tokens and the model's position table). Use a shorter prompt.`);
 }
 
-
 let embedSession: { key: string; session: Promise<ort.InferenceSession> } | undefined;
 
 /** Runs a multi-file export's embed_tokens.onnx: token ids → the embeddings its decoder takes. */

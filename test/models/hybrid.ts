@@ -1,7 +1,6 @@
 import { create } from '@bufbuild/protobuf';
 import { AttributeProtoSchema, AttributeProto_AttributeType, type GraphProto } from 'onnx-buf';
 import { DT } from '../../src/engine/onnx/dtype';
-import { makeNode } from '../../src/engine/onnx/build';
 import { GraphBuilder } from './graphBuilder';
 import type { Rng } from './spec';
 
@@ -329,4 +328,3 @@ export function writeMoe(b: GraphBuilder, e: MoeWeights, m: string, P: string, d
   });
 }
 
-export { makeNode };
