@@ -6,6 +6,8 @@ export type Flags = Map<string, string | true>;
 export interface CliArgs {
   command: string | undefined;
   model: string | undefined;
+  /** Positional arguments after the model (compare's other models). */
+  rest: string[];
   flags: Flags;
 }
 
@@ -13,10 +15,11 @@ const VALUED = new Set([
   'prompt', 'prompt-file', 'ids', 'image', 'images', 'image-dir', 'top', 'max-tokens', 'abs-threshold', 'ratio-threshold',
   'threads', 'memory-limit-mb', 'layer', 'mode', 'values', 'channels', 'mean-text-file', 'eval-text-file', 'text-file',
   'prompts-file', 'seq-len', 'count', 'first-id', 'max-columns', 'csv', 'out', 'feed', 'variant', 'decoder-ids',
+  'prompt2', 'list',
 ]);
 /** Options that may be given more than once; their values are kept in order, one per line. */
 const REPEATABLE = new Set(['feed']);
-const BOOLEAN = new Set(['json', 'no-attention', 'no-perplexity', 'per-head', 'help', 'replace-invalid-utf8']);
+const BOOLEAN = new Set(['json', 'no-attention', 'no-perplexity', 'per-head', 'help', 'replace-invalid-utf8', 'align-by-text']);
 
 /** Plain decimal numbers only: "0x10", "0b11", "1e2" or "" are not what a user means by a count or an id. */
 const INTEGER = /^\d+$/;
@@ -38,7 +41,7 @@ export function parseArgs(argv: string[]): CliArgs {
     const prev = flags.get(name);
     flags.set(name, REPEATABLE.has(name) && typeof prev === 'string' ? `${prev}\n${value}` : value);
   }
-  return { command: positional[0], model: positional[1], flags };
+  return { command: positional[0], model: positional[1], rest: positional.slice(2), flags };
 }
 
 export function numberFlag(flags: Map<string, string | true>, name: string, opts: { min?: number; max?: number; integer?: boolean } = {}): number | undefined {

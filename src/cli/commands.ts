@@ -7,6 +7,8 @@ import type { Flags } from './args';
 import { feedsFlag, idsFlag, idsListFlag, listFlag, numberFlag, stringFlag } from './args';
 import { fileError, FILE_LIMITS, readTextFile, textOf } from '../engine/files';
 import { LIMITS } from '../engine/limits';
+import { checkpointPaths } from '../engine/experiments/compare';
+import { DEFAULT_PROMPT } from '../engine/input';
 import { printable } from '../engine/text';
 import * as fmt from './format';
 
@@ -14,7 +16,7 @@ import * as fmt from './format';
 export interface Command<M extends EngineMethod> {
   method: M;
   usage: string;
-  args(model: string, flags: Flags): EngineCalls[M]['args'];
+  args(model: string, flags: Flags, rest: string[]): EngineCalls[M]['args'];
   text(result: EngineCalls[M]['result']): string;
   /** The --json document (default: the result itself). */
   json?(result: EngineCalls[M]['result']): unknown;
@@ -201,6 +203,13 @@ export const COMMANDS: { [name: string]: Command<EngineMethod> } = {
     text: (r) => fmt.superWeightsText(r),
     csv: (r) => csv.superWeightsCsv(r),
   }),
+  compare: define({
+    method: 'compare',
+    usage: 'compare A B [C …] | compare CHECKPOINTS_FOLDER | compare --list F | compare MODEL --prompt P --prompt2 Q  [--prompt T | --ids …] [--align-by-text]',
+    args: compareArgs,
+    text: (r) => fmt.compareText(r),
+    csv: (r) => csv.compareCsv(r),
+  }),
   'fix-reg-mean': define({
     method: 'fixRegMean',
     usage: 'fix-reg-mean MODEL [--images a.png,b.png | --image-dir D | --count N]',
@@ -209,6 +218,31 @@ export const COMMANDS: { [name: string]: Command<EngineMethod> } = {
     csv: (r) => csv.fixRegMeanCsv(r),
   }),
 };
+
+/**
+ * compare A B [C …]; compare FOLDER (a checkpoint series, sorted naturally); compare --list F;
+ * compare MODEL --prompt P --prompt2 Q (two inputs on one model).
+ */
+function compareArgs(file: string, flags: Flags, rest: string[]) {
+  const list = stringFlag(flags, 'list');
+  let files = [file, ...rest];
+  let series = false;
+  if (list) {
+    files = readText(list, 'checkpoint list', flags).split('\n').map((l) => l.trim()).filter(Boolean).map((l) => path.resolve(path.dirname(list), l));
+    series = true;
+  } else if (files.length === 1 && checkpointPaths(file)) {
+    files = checkpointPaths(file)!;
+    series = true;
+  }
+  const shared = common(flags);
+  const prompt2 = stringFlag(flags, 'prompt2');
+  const promptsFile = stringFlag(flags, 'prompts-file');
+  const prompts = prompt2 !== undefined ? [shared.prompt ?? DEFAULT_PROMPT, prompt2]
+    : promptsFile !== undefined ? readText(promptsFile, 'prompts file', flags).split('\n').filter((l) => l.trim()) : undefined;
+  if (files.length < 2 && !prompts) throw new EngineError('bad-argument', 'Give two models to compare (compare A B), a folder of checkpoints, --list FILE, or one model with --prompt and --prompt2.');
+  if (prompts && files.length > 1) throw new EngineError('bad-argument', 'Compare either several models on one input, or one model on several prompts, not both.');
+  return { file: files[0], options: { ...shared, files, series, prompts, alignByText: flags.has('align-by-text'), topK: numberFlag(flags, 'top', { min: 1, max: LIMITS.topK, integer: true }) } };
+}
 
 function integer(s: string, what: string): number {
   if (!/^\d+$/.test(s) || !Number.isSafeInteger(Number(s))) throw new EngineError('bad-argument', `"${printable(s)}" is not a ${what} number; give a decimal whole number.`);

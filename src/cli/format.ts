@@ -7,6 +7,7 @@ import type { SuperWeightsResult } from '../engine/experiments/superWeights';
 import type { FixRegMeanResult } from '../engine/experiments/fixRegMean';
 import type { ModelInfo } from '../engine/inspect';
 import type { ScanResult } from '../engine/types';
+import type { CompareResult } from '../engine/experiments/compare';
 import { printable } from '../engine/text';
 
 /** The JSON contract of `scan --json` (documented in the README; extra fields are allowed). */
@@ -255,4 +256,52 @@ export function fixRegMeanText(r: FixRegMeanResult): string {
   return [`${r.registers} registers, ${r.tokens} tokens, averaged over ${r.images} ${r.inputKind}`, '',
     ...table([['registers at every block', 'output change (rel. L2)', 'cosine', 'top-1 agreement'], row('set to their mean (Fix-Reg-Mean)', r.fixRegMean), row('set to zero', r.zeroRegisters)]),
     ...(r.notes ?? []).map((n) => `note: ${n}`)].join('\n');
+}
+
+/** compare: the models, then per block each model's statistics and what differs; variants' errors; a series' emergence. */
+export function compareText(r: CompareResult): string {
+  const lines: string[] = [];
+  const label = (k: number) => String.fromCharCode(65 + (k % 26)) + (k >= 26 ? String(Math.floor(k / 26)) : '');
+  r.models.forEach((m, k) => lines.push(`${label(k)}: ${printable(m.input !== undefined ? `"${m.input}" on ${m.name}` : m.path)} (${m.blocks} blocks, width ${m.hiddenSize ?? '?'}, ${m.dtype}, ${m.tokens} tokens)`));
+  for (const n of r.notes) lines.push(`note: ${n}`);
+  lines.push('');
+  if (r.series) return [...lines, ...seriesText(r)].join('\n');
+  const head = ['block', ...r.models.flatMap((_, k) => [`${label(k)} top-1`, `${label(k)} median`, `${label(k)} massive`]), 'shared', 'only in'];
+  const rows = [head, ...r.layers.map((l) => [
+    String(l.index),
+    ...l.models.flatMap((m) => [m.top[0] ? fmt(m.top[0].value) : '—', fmt(m.median), String(m.massive.length)]),
+    String(l.shared.length),
+    l.onlyIn.length ? [...new Set(l.onlyIn.map((o) => `${label(o.model)}: ${o.kind} ch${o.channel}`))].join(', ') : '—',
+  ])];
+  lines.push(...table(rows));
+  const diffs = new Map<string, Set<number>>();
+  for (const l of r.layers) for (const d of l.differences) {
+    const k = `${d.kind} ch${d.channel} in ${d.models.map(label).join('+')}`;
+    if (!diffs.has(k)) diffs.set(k, new Set());
+    diffs.get(k)!.add(l.index);
+  }
+  lines.push('', diffs.size
+    ? `Differences (by token kind and channel): ${[...diffs].map(([k, b]) => `${k} (blocks ${[...b].join(', ')})`).join('; ')}.`
+    : 'The same massive activations (by token kind and channel) in every block of every model.');
+  const errs = r.layers.flatMap((l) => l.errors.map((e) => ({ l: l.index, ...e })));
+  if (errs.length) {
+    lines.push('', 'Error against A (mean |Δ|, relative):');
+    lines.push(...table([['block', 'model', 'at massive entries', 'elsewhere'], ...errs.map((e) => [String(e.l), label(e.model), e.massive ? `${fmt(e.massive.abs)} (${(e.massive.rel * 100).toFixed(3)}%)` : '—', `${fmt(e.elsewhere.abs)} (${(e.elsewhere.rel * 100).toFixed(3)}%)`])]));
+  }
+  for (const v of r.variants) lines.push(`next-token KL (A ‖ ${label(v.model)}): ${v.kl === null ? 'n/a' : v.kl.toExponential(3)} nats; top-1 agreement ${v.top1Agreement === null ? 'n/a' : `${(v.top1Agreement * 100).toFixed(1)}%`}`);
+  return lines.join('\n');
+}
+
+/** A checkpoint series: the ratio per block over training and where each massive activation appears. */
+function seriesText(r: CompareResult): string[] {
+  const s = r.series!;
+  const massive = (k: number) => r.layers.reduce((a, l) => a + l.models[k].massive.length, 0);
+  return [
+    'Emergence over the checkpoints (top-1 ÷ median, per block):',
+    ...table([['checkpoint', 'step', ...r.layers.map((l) => `b${l.index}`), 'massive'], ...s.checkpoints.map((c, k) => [printable(c.name), c.step === null ? '—' : String(c.step), ...s.ratio[k].map((x) => (x === null ? 'n/a' : fmt(x))), String(massive(k))])]),
+    '',
+    s.emergence.length
+      ? `First passing the criterion: ${s.emergence.map((e) => `${e.kind} ch${e.channel} at ${printable(s.checkpoints[e.checkpoint].name)}${e.step !== null ? ` (step ${e.step})` : ''}, block ${e.block}`).join('; ')}.`
+      : 'No checkpoint has massive activations.',
+  ];
 }

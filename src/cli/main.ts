@@ -57,7 +57,7 @@ async function main(argv: string[]): Promise<number> {
   // Refused before anything runs: an output must not replace the model, its weights or an input.
   const targets = [...(out ? [['--out', out] as [string, string]] : []), ...(csvFile ? [['--csv', csvFile] as [string, string]] : [])];
   if (targets.length) checkOutputs(targets, [...partsOf(args.model, stringFlag(args.flags, 'variant')).flatMap((f) => modelFiles(f, weightFilesOf(f))), ...inputFiles(args.flags)]);
-  const callArgs = command.args(args.model, args.flags);
+  const callArgs = command.args(args.model, args.flags, args.rest);
   const threads = threadsFlag(args.flags);
   if (threads && threads > cores()) process.stderr.write(`massive-activations: note: --threads ${threads} is more than this machine's ${cores()} cores; using ${cores()}.\n`);
   const client = new EngineClient();

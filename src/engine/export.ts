@@ -7,6 +7,7 @@ import type { FeatureMapResult } from './experiments/featureMap';
 import type { SuperWeightsResult } from './experiments/superWeights';
 import type { FixRegMeanResult } from './experiments/fixRegMean';
 import type { ImplicitBiasResult } from './experiments/implicitBias';
+import type { CompareResult } from './experiments/compare';
 
 type Row = Record<string, string | number | boolean | null | undefined>;
 
@@ -68,4 +69,17 @@ export function fixRegMeanCsv(r: FixRegMeanResult): string {
 
 export function implicitBiasCsv(r: ImplicitBiasResult): string {
   return toCsv([{ layer: r.layer, queries: r.queries, sink_part_cosine: r.sinkPartCosine, rest_part_cosine: r.restPartCosine, sink_norm_share: r.sinkNormShare, after_output_projection: r.afterOutputProjection }]);
+}
+
+/** One row per block and model: its statistics, and how it differs from the first model. */
+export function compareCsv(r: CompareResult): string {
+  return toCsv(r.layers.flatMap((l) => l.models.map((m, k) => {
+    const e = l.errors.find((x) => x.model === k);
+    return {
+      block: l.index, model: k, path: r.models[k].path, matched_block: m.block, top1: m.top[0]?.value ?? null, median: m.median, ratio: m.ratio,
+      massive: m.massive.length, shared: l.shared.length, only_here: l.onlyIn.filter((o) => o.model === k).map((o) => `${o.token}:${o.channel}`).join(' '),
+      error_massive_abs: e?.massive?.abs ?? null, error_massive_rel: e?.massive?.rel ?? null, error_elsewhere_abs: e?.elsewhere.abs ?? null, error_elsewhere_rel: e?.elsewhere.rel ?? null,
+      attention_share: m.attentionShare,
+    };
+  })));
 }

@@ -25,8 +25,13 @@ export interface ScanOptions extends ExperimentBase, InputOptions {
 }
 
 /** What one file's scan also hands a pipeline: the encoder tokens to measure cross-attention on, its output. */
-interface FileScanOptions extends ScanOptions { crossTokens?: number[]; keepOutput?: boolean }
-export type FileScan = ScanResult & { output?: FeedTensor };
+export interface FileScanOptions extends ScanOptions {
+  crossTokens?: number[];
+  keepOutput?: boolean;
+  /** Also return every block's stream and the next-token logits (comparisons of variants). */
+  keepStreams?: boolean;
+}
+export type FileScan = ScanResult & { output?: FeedTensor; streams?: Float32Array[]; logits?: { data: Float32Array; vocab: number } };
 
 /**
  * Runs the model once and measures every block's residual stream (and attention). `file` may be a
@@ -98,6 +103,9 @@ export async function scanFile(file: string, opts: FileScanOptions = {}): Promis
   const massiveChannels = [...new Set(layers.flatMap((l) => l.massive.map((a) => a.channel)))].sort((a, b) => a - b);
   const attention: AttentionResult[] = m.exposure.attention.map((list, layer) => attentionFor(layer, list, outputs, massiveTokens, m, tokens.length, opts.crossTokens));
   const firstOut = info.outputs[0];
+  const streams = opts.keepStreams ? m.exposure.blockOutputs.map((n) => Float32Array.from(toFloat32(outputs[n]))) : undefined;
+  const logitsName = opts.keepStreams ? Object.keys(outputs).find((k) => k === 'logits') ?? Object.keys(outputs).find((k) => { const d = outputs[k].dims; return info.vocabSize !== null && d.length === 3 && Number(d[2]) === info.vocabSize; }) : undefined;
+  const logits = logitsName ? { data: Float32Array.from(toFloat32(outputs[logitsName])), vocab: Number(outputs[logitsName].dims[outputs[logitsName].dims.length - 1]) } : undefined;
   const output: FeedTensor | undefined = opts.keepOutput && outputs[firstOut]
     ? { type: outputs[firstOut].type, data: outputs[firstOut].data as Float32Array, dims: outputs[firstOut].dims.map(Number) } : undefined;
   const statsMs = performance.now() - t2;
@@ -115,6 +123,7 @@ export async function scanFile(file: string, opts: FileScanOptions = {}): Promis
     model: info, tokens, layers, attention, massiveTokens, massiveChannels, tokenKinds,
     outlierFeatures: int8Outliers(outlierCounts, tokens.length),
     settings: { thresholds, topK }, input, timing: { loadMs, runMs, statsMs }, nonFinite, warnings, output,
+    ...(streams ? { streams, logits } : {}),
   };
 }
 

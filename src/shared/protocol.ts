@@ -11,6 +11,7 @@ import type { AttentionAnalysis, AttentionOptions } from '../engine/experiments/
 import type { ImplicitBiasOptions, ImplicitBiasResult } from '../engine/experiments/implicitBias';
 import type { SuperWeightsResult } from '../engine/experiments/superWeights';
 import type { FixRegMeanOptions, FixRegMeanResult } from '../engine/experiments/fixRegMean';
+import type { CompareOptions, CompareResult } from '../engine/experiments/compare';
 import type { ExperimentBase } from '../engine/experiments/common';
 import type { InputOptions } from '../engine/input';
 import type { Progress, ScanResult } from '../engine/types';
@@ -31,6 +32,7 @@ export interface EngineCalls {
   implicitBias: { args: { file: string; options: Wire<ImplicitBiasOptions> }; result: ImplicitBiasResult };
   superWeights: { args: { file: string; options: Wire<ExperimentBase & InputOptions> }; result: SuperWeightsResult };
   fixRegMean: { args: { file: string; options: Wire<FixRegMeanOptions> }; result: FixRegMeanResult };
+  compare: { args: { file: string; options: Wire<CompareOptions> }; result: CompareResult };
 }
 
 export type EngineMethod = keyof EngineCalls;

@@ -15,6 +15,7 @@ import { analyseAttention } from '../engine/experiments/attention';
 import { implicitBias } from '../engine/experiments/implicitBias';
 import { superWeights } from '../engine/experiments/superWeights';
 import { fixRegMean } from '../engine/experiments/fixRegMean';
+import { compare } from '../engine/experiments/compare';
 import { SessionCache } from './sessionCache';
 
 /** The engine's process (see EngineClient): inference and statistics never run in the caller's. */
@@ -36,12 +37,14 @@ const handlers: Handlers = {
   implicitBias: ({ file, options }, ctx) => implicitBias(file, { ...options, ...ctx }),
   superWeights: ({ file, options }, ctx) => superWeights(file, { ...options, ...ctx }),
   fixRegMean: ({ file, options }, ctx) => fixRegMean(file, { ...options, ...ctx }),
+  compare: ({ options }, ctx) => compare({ ...options, ...ctx }),
 };
 
 function handle(req: WorkerRequest, signal: AbortSignal): Promise<unknown> {
   if (signal.aborted) throw new EngineError('cancelled', 'Cancelled.');
   // A folder, or any file of a multi-file export, names the whole export: resolve it once here.
-  if (req.method !== 'inspect') {
+  // (compare resolves each of its models itself.)
+  if (req.method !== 'inspect' && req.method !== 'compare') {
     const a = req.args as { file: string; options: { variant?: string; target?: ModelTarget } };
     const target = resolveTarget(a.file, a.options?.variant);
     req = { ...req, args: { ...a, file: target.main, options: { ...a.options, target } } } as WorkerRequest;

@@ -9,7 +9,7 @@ import { llamaModel } from './layouts/llama';
 import { vitModel } from './layouts/vit';
 import { readLlama2c } from './llama2c';
 import { plantedSpec } from './planted';
-import { rng, type Spec } from './spec';
+import { rng, writeGains, type Spec } from './spec';
 import { tokenizerConfig, tokenizerJson, vocabulary } from './tokenizer';
 
 /** Writes the test models, each in its own folder as `model.onnx` (+ tokenizer for text models). */
@@ -27,8 +27,8 @@ function emit(root: string, name: string, spec: Spec, model: ModelProto, opts: {
   return { name, file, spec, kind: opts.kind ?? 'text' };
 }
 
-export function textSpec(arch: 'gpt2' | 'llama', seed = 7): Spec {
-  return plantedSpec({ arch, vocab: vocabulary().length, seed });
+export function textSpec(arch: 'gpt2' | 'llama', seed = 7, layers?: number): Spec {
+  return plantedSpec({ arch, vocab: vocabulary().length, seed, layers });
 }
 
 /** The planted GPT-2 (TorchScript layout) with its tokenizer: the demo model. */
@@ -37,8 +37,8 @@ export function buildGpt2(root: string, name = 'gpt2-planted'): BuiltModel {
   return emit(root, name, spec, gpt2Model(spec));
 }
 
-export function buildLlama(root: string, name = 'llama-planted', opts: { fp16?: boolean; qdq?: boolean; externalData?: string; transform?: (m: ModelProto) => void } = {}): BuiltModel {
-  const spec = opts.qdq ? quantizedSpec(textSpec('llama')) : textSpec('llama');
+export function buildLlama(root: string, name = 'llama-planted', opts: { fp16?: boolean; qdq?: boolean; externalData?: string; transform?: (m: ModelProto) => void; layers?: number } = {}): BuiltModel {
+  const spec = opts.qdq ? quantizedSpec(textSpec('llama', 7, opts.layers)) : textSpec('llama', 7, opts.layers);
   const model = llamaModel(spec, opts.fp16 ? DT.FLOAT16 : DT.FLOAT, { qdq: opts.qdq });
   opts.transform?.(model);
   return emit(root, name, spec, model, { externalData: opts.externalData });
@@ -153,6 +153,44 @@ export function buildEmbedPair(root: string, name = 'vlm-planted'): FolderModel 
   writeTokenizer(dir);
   writeFileSync(path.join(dir, 'config.json'), JSON.stringify({ model_type: 'llama', num_hidden_layers: spec.layers, hidden_size: spec.d, bos_token_id: 1 }));
   return { dir, files, spec };
+}
+
+/**
+ * Compare's test models: the planted LLaMA in fp32, fp16 and 4-bit (MatMulNBits) from one spec
+ * (q4's golden numbers are the reference on its exact 4-bit round trip), and variants whose planted
+ * channel or block differs.
+ */
+export function buildVariants(root: string): { fp32: BuiltModel; fp16: BuiltModel; q4: BuiltModel; q4Spec: Spec; channel43: BuiltModel; block2: BuiltModel } {
+  const spec = textSpec('llama');
+  const q4Spec = q4RoundTrip(structuredClone(spec));
+  const channelSpec = plantedSpec({ arch: 'llama', vocab: vocabulary().length, seed: 7, channels: [7, 43] });
+  const blockSpec = plantedSpec({ arch: 'llama', vocab: vocabulary().length, seed: 7, plantBlock: 2 });
+  return {
+    fp32: emit(root, 'cmp-fp32', spec, llamaModel(spec)),
+    fp16: emit(root, 'cmp-fp16', spec, llamaModel(spec, DT.FLOAT16)),
+    q4: emit(root, 'cmp-q4', spec, llamaModel(spec, DT.FLOAT, { q4: true })),
+    q4Spec,
+    channel43: emit(root, 'cmp-channel43', channelSpec, llamaModel(channelSpec)),
+    block2: emit(root, 'cmp-block2', blockSpec, llamaModel(blockSpec)),
+  };
+}
+
+/**
+ * A training run's checkpoints: the same planted LLaMA with the writer neuron's output weight at
+ * 0, 20, …, 100% of full strength, as checkpoints/step-<n>/model.onnx.
+ */
+export function buildCheckpoints(root: string, name = 'checkpoints'): { dir: string; specs: Spec[]; strengths: number[] } {
+  const strengths = [0, 0.2, 0.4, 0.6, 0.8, 1];
+  const dir = path.join(root, name);
+  const specs = strengths.map((s, k) => {
+    const spec = textSpec('llama');
+    const p = spec.planted;
+    p.plantGain = [p.plantGain[0] * s, p.plantGain[1] * s];
+    writeGains(spec.layer[p.plantBlock], p.plantBlock, p, spec.d);
+    emit(dir, `step-${(k + 1) * 1000}`, spec, llamaModel(spec));
+    return spec;
+  });
+  return { dir, specs, strengths };
 }
 
 export function buildVit(root: string, name = 'vit-registers-planted'): BuiltModel {

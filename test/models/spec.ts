@@ -106,6 +106,8 @@ export interface SpecOptions {
   cross?: boolean;
   /** An audio encoder with this many mel bins; bin 0 set on a frame marks it, as a marker token does. */
   audioBins?: number;
+  /** Block whose MLP creates the massive activations (default 1). */
+  plantBlock?: number;
 }
 
 interface LayerDims { d: number; kvd: number; ffn: number; heads: number; kvHeads: number; hd: number; hasBias: boolean; gated: boolean }
@@ -197,7 +199,7 @@ export function makeSpec(o: SpecOptions): Spec {
   const markerChannel = 3;
   const constChannel = 5;
   const protectedCh = new Set([channels[0], channels[1], markerChannel, constChannel]);
-  const plantBlock = 1;
+  const plantBlock = o.plantBlock ?? 1;
   const fadeBlock = L - 1;
   const sinkBlocks = Array.from({ length: L }, (_, i) => i).filter((i) => i > plantBlock && i < fadeBlock);
   const markerIds = o.markerIds ?? [1, 3];

@@ -1,0 +1,234 @@
+import { existsSync, readdirSync, statSync } from 'node:fs';
+import * as path from 'node:path';
+import { EngineError } from '../errors';
+import { openModel, type OpenModel, type SessionSettings, type SessionVariant } from '../session';
+import { scanFile, type FileScan } from '../scan';
+import { printable } from '../text';
+import type { Activation } from '../stats';
+import type { TokenInfo } from '../types';
+import { checkAbort, type ExperimentBase } from './common';
+import { argmaxRow, klRow } from './logits';
+import type { InputOptions } from '../input';
+import { LIMITS } from '../limits';
+import { resolveTarget } from '../modelFolder';
+
+/**
+ * The question users ask of two models at once: are the massive activations the same? The same
+ * input runs through every model (or two inputs through one model); blocks are matched by index
+ * (by relative depth when the counts differ); per block each model's statistics, then what is
+ * massive in all, what only in some — by token and channel, and by token kind and channel — and,
+ * for variants of one model (same width and depth: an fp16 or 4-bit export, a fine-tune), the
+ * error of each hidden state against the first model at the massive entries and elsewhere, and
+ * the KL divergence of next-token distributions. A checkpoint series adds the emergence curve.
+ * Models run one at a time; only the first model's streams are kept for the error.
+ */
+
+export interface CompareOptions extends ExperimentBase, InputOptions {
+  /** The models, in order; the first is the reference for differences and errors. */
+  files: string[];
+  /** Two (or more) prompts on one model instead of one input on many models. */
+  prompts?: string[];
+  /** Compare by token kind and channel when the models' tokenizers split the text differently. */
+  alignByText?: boolean;
+  /** A checkpoint series: report the emergence of each massive activation over the files. */
+  series?: boolean;
+  topK?: number;
+}
+
+export interface CompareRun { path: string; name: string; blocks: number; hiddenSize: number | null; dtype: string; family: string; tokens: number; input?: string }
+
+export interface CompareLayer {
+  /** The first model's block; other models' matched blocks are in `models[k].block`. */
+  index: number;
+  models: { block: number; median: number; ratio: number | null; top: Activation[]; massive: Activation[]; attentionShare: number | null; nonFinite: number }[];
+  /** Massive in every model (aligned tokens: same token and channel; by kind: same kind and channel). */
+  shared: { token: number; channel: number; kind: string; values: number[] }[];
+  /** Massive in some models but not all, listed for each model that has it. */
+  onlyIn: { model: number; token: number; channel: number; kind: string; value: number }[];
+  /** By token kind and channel: which models have it, where not all do. */
+  differences: { kind: string; channel: number; models: number[] }[];
+  /** Variants only: |Δ| against the first model at its massive entries and elsewhere. */
+  errors: { model: number; massive: { abs: number; rel: number; entries: number } | null; elsewhere: { abs: number; rel: number } }[];
+}
+
+export interface CompareResult {
+  mode: 'models' | 'inputs' | 'series';
+  models: CompareRun[];
+  matching: 'index' | 'relative-depth';
+  aligned: 'tokens' | 'kind';
+  notes: string[];
+  tokens: TokenInfo[][];
+  tokenKinds: string[][];
+  layers: CompareLayer[];
+  /** Next-token distributions of each variant against the first model. */
+  variants: { model: number; kl: number | null; top1Agreement: number | null }[];
+  series?: {
+    checkpoints: { model: number; name: string; step: number | null }[];
+    /** [checkpoint][block]: top-1 ÷ median. */
+    ratio: (number | null)[][];
+    /** Each massive activation by kind and channel: the first checkpoint (and block) where it passes the criterion. */
+    emergence: { kind: string; channel: number; checkpoint: number; step: number | null; block: number }[];
+  };
+}
+
+/** A folder of checkpoints (files or subfolders, sorted naturally) or a list file, as model paths. */
+export function checkpointPaths(p: string): string[] | undefined {
+  if (!existsSync(p)) return undefined;
+  if (statSync(p).isFile() && !p.endsWith('.onnx')) return undefined;
+  if (!statSync(p).isDirectory()) return undefined;
+  const entries = readdirSync(p).sort((a, b) => a.localeCompare(b, 'en', { numeric: true }));
+  const models = entries.flatMap((n) => {
+    const f = path.join(p, n);
+    if (n.endsWith('.onnx') && statSync(f).isFile()) return [f];
+    if (statSync(f).isDirectory() && existsSync(path.join(f, 'model.onnx'))) return [path.join(f, 'model.onnx')];
+    return [];
+  });
+  return models.length >= 2 ? models : undefined;
+}
+
+const KIND_ORDER = ['first', 'first-delimiter', 'delimiter', 'other', 'cls', 'register', 'patch'];
+
+const stepOf = (file: string): number | null => {
+  const name = path.basename(file) === 'model.onnx' ? path.basename(path.dirname(file)) : path.basename(file, '.onnx');
+  const all = name.match(/\d+/g);
+  return all ? Number(all[all.length - 1]) : null;
+};
+const nameOf = (file: string) => (path.basename(file) === 'model.onnx' ? path.basename(path.dirname(file)) : path.basename(file));
+
+export async function compare(o: CompareOptions): Promise<CompareResult> {
+  const mode: CompareResult['mode'] = o.series ? 'series' : o.prompts && o.prompts.length > 1 ? 'inputs' : 'models';
+  const runs = mode === 'inputs' ? o.prompts!.map((prompt) => ({ file: o.files[0], prompt })) : o.files.map((file) => ({ file, prompt: o.prompt }));
+  if (runs.length < 2) throw new EngineError('bad-argument', 'Compare needs two models (or one model and two prompts).');
+  if (runs.length > LIMITS.count) throw new EngineError('bad-argument', `${runs.length} models given; one comparison takes at most ${LIMITS.count.toLocaleString('en-US')}.`);
+  const notes: string[] = [];
+  // One model in memory at a time: each session is released as soon as its scan is read.
+  const opened: OpenModel[] = [];
+  const oneShot = async (file: string, v: SessionVariant, s: SessionSettings) => { const m = await openModel(file, v, s); opened.push(m); return m; };
+  const release = async () => { for (const m of opened.splice(0)) await m.session.release(); };
+
+  const scans: FileScan[] = [];
+  let first: FileScan | undefined;
+  const models: CompareRun[] = [];
+  const tokens: TokenInfo[][] = [];
+  const kinds: string[][] = [];
+  const errorsByRun: ({ massive: CompareLayer['errors'][number]['massive']; elsewhere: CompareLayer['errors'][number]['elsewhere'] } | undefined)[][] = [];
+  const variants: CompareResult['variants'] = [];
+  let aligned: CompareResult['aligned'] = mode === 'inputs' ? 'kind' : 'tokens';
+  for (const [k, run] of runs.entries()) {
+    checkAbort(o.signal);
+    o.onProgress?.({ stage: 'run', message: `${nameOf(run.file)} (${k + 1} of ${runs.length})`, done: k, total: runs.length });
+    const sameShape = k > 0 && first && mode !== 'inputs';
+    const target = resolveTarget(run.file, o.variant);
+    if (target.layout === 'seq2seq') throw new EngineError('unsupported-input', `${printable(nameOf(run.file))} is an encoder-decoder; comparing two-stack models is not supported yet. Compare their encoder_model.onnx files.`);
+    const r = await scanFile(target.main, {
+      target,
+      prompt: run.prompt, ids: o.ids, image: o.image, feeds: o.feeds, maxTokens: o.maxTokens, threads: o.threads, thresholds: o.thresholds,
+      topK: o.topK ?? 3, keepStreams: k === 0 || !!sameShape, open: mode === 'series' || !o.open ? oneShot : (f, v, s) => o.open!(f, v, s),
+    });
+    await release();
+    if (k > 0 && aligned === 'tokens' && !sameTokens(first!.tokens, r.tokens)) {
+      if (!o.alignByText) throw new EngineError('bad-argument', tokenMismatch(first!, r, runs[0].file, run.file));
+      aligned = 'kind';
+      notes.push(`The models split the input into different tokens (${first!.tokens.length} and ${r.tokens.length}); compared by token kind and channel.`);
+    }
+    models.push({ path: run.file, name: nameOf(run.file), blocks: r.layers.length, hiddenSize: r.model.hiddenSize, dtype: r.model.dtype, family: r.model.family, tokens: r.tokens.length, ...(run.prompt !== undefined && mode === 'inputs' ? { input: run.prompt } : {}) });
+    tokens.push(r.tokens);
+    kinds.push(r.tokenKinds);
+    if (k === 0) first = r;
+    const variant = k > 0 && aligned === 'tokens' && r.layers.length === first!.layers.length && r.model.hiddenSize === first!.model.hiddenSize && r.streams && first!.streams;
+    errorsByRun.push(variant ? r.layers.map((_, b) => streamError(first!.streams![b], r.streams![b], first!.layers[b].massive, r.model.hiddenSize ?? 1)) : []);
+    if (variant && r.logits && first!.logits && r.logits.vocab === first!.logits.vocab) variants.push({ model: k, ...nextTokenChange(first!.logits, r.logits, r.tokens.length) });
+    // Keep only the first model's streams: every other model is compared and let go.
+    if (k > 0) { delete r.streams; delete r.logits; }
+    scans.push(r);
+  }
+
+  const L0 = scans[0].layers.length;
+  const matching: CompareResult['matching'] = scans.every((s) => s.layers.length === L0) ? 'index' : 'relative-depth';
+  if (matching === 'relative-depth') notes.push(`The models have ${[...new Set(scans.map((s) => s.layers.length))].join(' and ')} blocks: blocks are matched by relative depth.`);
+  const blockOf = (s: FileScan, i: number) => (matching === 'index' ? i : L0 === 1 ? 0 : Math.round((i * (s.layers.length - 1)) / (L0 - 1)));
+  const layers: CompareLayer[] = Array.from({ length: L0 }, (_, i) => {
+    const per = scans.map((s, k) => {
+      const b = blockOf(s, i);
+      const l = s.layers[b];
+      return { k, b, l, kinds: kinds[k] };
+    });
+    const key = (k: number, a: Activation) => (aligned === 'tokens' ? `${a.token}:${a.channel}` : `${per[k].kinds[a.token] ?? 'other'}:${a.channel}`);
+    const sets = per.map(({ k, l }) => new Map(l.massive.map((a) => [key(k, a), a])));
+    const all = new Set(sets.flatMap((m) => [...m.keys()]));
+    const shared: CompareLayer['shared'] = [];
+    const onlyIn: CompareLayer['onlyIn'] = [];
+    for (const kk of all) {
+      const have = sets.map((m) => m.get(kk));
+      const a0 = have.find((a) => a)!;
+      const kind = per[have.indexOf(a0)].kinds[a0.token] ?? 'other';
+      if (have.every((a) => a)) shared.push({ token: have[0]!.token, channel: a0.channel, kind, values: have.map((a) => a!.value) });
+      else have.forEach((a, k) => { if (a) onlyIn.push({ model: k, token: a.token, channel: a.channel, kind: per[k].kinds[a.token] ?? 'other', value: a.value }); });
+    }
+    const byKind = new Map<string, Set<number>>();
+    per.forEach(({ k, l }) => { for (const a of l.massive) { const kk = `${per[k].kinds[a.token] ?? 'other'}|${a.channel}`; if (!byKind.has(kk)) byKind.set(kk, new Set()); byKind.get(kk)!.add(k); } });
+    const differences = [...byKind].filter(([, ms]) => ms.size < scans.length).map(([kk, ms]) => ({ kind: kk.split('|')[0], channel: Number(kk.split('|')[1]), models: [...ms].sort((a, b) => a - b) }));
+    const errors = errorsByRun.flatMap((e, k) => (e.length ? [{ model: k, ...e[per[k].b]! }] : []));
+    return {
+      index: i,
+      models: per.map(({ k, b, l }) => ({ block: b, median: l.median, ratio: l.ratio, top: l.top, massive: l.massive, attentionShare: scans[k].attention[b]?.massiveTokenShare ?? null, nonFinite: l.nonFinite.count })),
+      shared: shared.sort((a, b) => a.token - b.token || a.channel - b.channel),
+      onlyIn: onlyIn.sort((a, b) => a.model - b.model || a.token - b.token || a.channel - b.channel),
+      differences, errors,
+    };
+  });
+
+  const result: CompareResult = { mode, models, matching, aligned, notes, tokens, tokenKinds: kinds, layers, variants };
+  if (mode === 'series') result.series = emergence(scans, kinds, models.map((m) => m.path));
+  return result;
+}
+
+const sameTokens = (a: TokenInfo[], b: TokenInfo[]) => a.length === b.length && a.every((t, i) => t.id === b[i].id);
+
+function tokenMismatch(a: FileScan, b: FileScan, fa: string, fb: string): string {
+  const at = a.tokens.findIndex((t, i) => t.id !== b.tokens[i]?.id);
+  const show = (s: FileScan) => (s.tokens[at] ? `"${printable(s.tokens[at].text)}"` : 'the end');
+  return `${printable(nameOf(fa))} and ${printable(nameOf(fb))} turn the input into different tokens (${a.tokens.length} and ${b.tokens.length}; first difference at token ${at}: ${show(a)} vs ${show(b)}). Feed both the same ids (--ids), or compare by token kind and channel (--align-by-text).`;
+}
+
+/** |x − x₀| at the reference's massive entries and elsewhere: mean absolute, and relative. */
+function streamError(x0: Float32Array, x: Float32Array, massive: Activation[], d: number): { massive: CompareLayer['errors'][number]['massive']; elsewhere: CompareLayer['errors'][number]['elsewhere'] } {
+  const at = new Set(massive.map((a) => a.token * d + a.channel));
+  let mAbs = 0, mRel = 0, eAbs = 0, eDiff2 = 0, eRef2 = 0, n = 0;
+  const len = Math.min(x0.length, x.length);
+  for (let i = 0; i < len; i++) {
+    const diff = Math.abs(x[i] - x0[i]);
+    if (at.has(i)) { mAbs += diff; mRel += diff / Math.max(Math.abs(x0[i]), 1e-30); continue; }
+    eAbs += diff; eDiff2 += diff * diff; eRef2 += x0[i] * x0[i]; n++;
+  }
+  return {
+    massive: at.size ? { abs: mAbs / at.size, rel: mRel / at.size, entries: at.size } : null,
+    elsewhere: { abs: n ? eAbs / n : 0, rel: Math.sqrt(eDiff2 / Math.max(eRef2, 1e-30)) },
+  };
+}
+
+function nextTokenChange(a: { data: Float32Array; vocab: number }, b: { data: Float32Array; vocab: number }, tokens: number): { kl: number | null; top1Agreement: number | null } {
+  let kl = 0, agree = 0;
+  for (let t = 0; t < tokens; t++) {
+    kl += klRow(a.data, b.data, t, a.vocab);
+    if (argmaxRow(a.data, t, a.vocab) === argmaxRow(b.data, t, b.vocab)) agree++;
+  }
+  return Number.isFinite(kl) ? { kl: kl / tokens, top1Agreement: agree / tokens } : { kl: null, top1Agreement: null };
+}
+
+/** Per checkpoint, each block's top-1 ÷ median; per (kind, channel), the first checkpoint where it is massive. */
+function emergence(scans: FileScan[], kinds: string[][], files: string[]): NonNullable<CompareResult['series']> {
+  const first = new Map<string, { checkpoint: number; block: number }>();
+  scans.forEach((s, k) => s.layers.forEach((l) => {
+    for (const a of l.massive) {
+      const key = `${kinds[k][a.token] ?? 'other'}|${a.channel}`;
+      if (!first.has(key)) first.set(key, { checkpoint: k, block: l.index });
+    }
+  }));
+  return {
+    checkpoints: files.map((f, k) => ({ model: k, name: nameOf(f), step: stepOf(f) })),
+    ratio: scans.map((s) => s.layers.map((l) => l.ratio)),
+    emergence: [...first].map(([key, v]) => ({ kind: key.split('|')[0], channel: Number(key.split('|')[1]), checkpoint: v.checkpoint, step: stepOf(files[v.checkpoint]), block: v.block }))
+      .sort((a, b) => a.checkpoint - b.checkpoint || KIND_ORDER.indexOf(a.kind) - KIND_ORDER.indexOf(b.kind) || a.channel - b.channel),
+  };
+}
