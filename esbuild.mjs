@@ -15,7 +15,7 @@ const common = {
 await Promise.all([
   esbuild.build({ ...common, entryPoints: { extension: 'src/extension.ts' }, outdir: 'dist' }),
   // The webview is its own browser bundle; its CSS is copied alongside.
-  esbuild.build({ entryPoints: { webview: 'webview/main.ts' }, bundle: true, platform: 'browser', format: 'iife', target: 'es2022', sourcemap: true, outdir: 'dist', logLevel: 'warning' }),
+  esbuild.build({ entryPoints: { webview: 'webview/main.ts', compare: 'webview/compare.ts' }, bundle: true, platform: 'browser', format: 'iife', target: 'es2022', sourcemap: true, outdir: 'dist', logLevel: 'warning' }),
   esbuild.build({ entryPoints: { webview: 'webview/style.css' }, bundle: true, outdir: 'dist', logLevel: 'warning' }),
   esbuild.build({ ...common, entryPoints: { cli: 'src/cli/main.ts' }, outdir: 'dist', banner: { js: '#!/usr/bin/env node' } }),
   esbuild.build({ ...common, entryPoints: { worker: 'src/worker/worker.ts' }, outdir: 'dist' }),

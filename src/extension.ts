@@ -29,7 +29,7 @@ export function activate(context: vscode.ExtensionContext): Api {
     },
   }));
 
-  registerCommands(context, { engine, panels, tree, log });
+  registerCommands(context, { engine, panels, tree, log, extensionUri: context.extensionUri });
   log.info(`Massive Activations ${context.extension.packageJSON.version} activated (${vscode.env.uiKind === vscode.UIKind.Web ? 'web UI' : 'desktop'}${vscode.env.remoteName ? `, remote ${vscode.env.remoteName}` : ''})`);
   return { panels, tree, engine };
 }

@@ -202,6 +202,7 @@ function controls(): HTMLElement {
   box.append(h('div', { class: 'row' },
     h('vscode-button', { id: 'run', onclick: () => void run() }, 'Run'),
     h('vscode-button', { id: 'cancel', appearance: 'secondary', disabled: !st.busy, onclick: () => void call('cancel', {}) }, 'Cancel'),
+    h('vscode-button', { id: 'compare', appearance: 'secondary', onclick: () => void call('compare', {}) }, 'Compare with…'),
     h('span', { id: 'status', class: 'status', role: 'status' }, st.status)));
   return box;
 }

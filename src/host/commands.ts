@@ -6,11 +6,12 @@ import { writeResult } from '../engine/outputs';
 import { folderVariants, resolveTarget } from '../engine/modelFolder';
 import { statSync } from 'node:fs';
 import { showError, type Engine } from './engine';
+import { ComparePanel } from './comparePanel';
 import type { InspectorPanel, PanelManager } from './panel';
 import { settings } from './settings';
 import type { ActivationTree, TreeNode } from './tree';
 
-interface Deps { engine: Engine; panels: PanelManager; tree: ActivationTree; log: vscode.LogOutputChannel }
+interface Deps { engine: Engine; panels: PanelManager; tree: ActivationTree; log: vscode.LogOutputChannel; extensionUri: vscode.Uri }
 
 /** Palette commands and tree actions. Each accepts its inputs as an argument (tests, other extensions) or asks for them. */
 export function registerCommands(context: vscode.ExtensionContext, d: Deps): void {
@@ -119,6 +120,45 @@ export function registerCommands(context: vscode.ExtensionContext, d: Deps): voi
     return written;
   });
 
+  /**
+   * Compare With…: two files selected in the Explorer, or one and a second picked (its folder's
+   * variants first, then the workspace's other models); from the palette, the active inspector's
+   * model. `args.files` (tests, other extensions) skips the pickers.
+   */
+  register('massiveActivations.compareWith', async (target?: vscode.Uri | CompareArgs, selected?: vscode.Uri[]) => {
+    // From the Explorer: (clicked file, all selected files); from code: one CompareArgs object.
+    const uri = target instanceof vscode.Uri ? target : undefined;
+    const opts = target instanceof vscode.Uri ? undefined : target;
+    let files = opts?.files ?? (selected && selected.length > 1 ? selected.map((u) => u.fsPath) : undefined);
+    if (!files) {
+      const first = uri?.fsPath ?? opts?.file ?? d.panels.active()?.file ?? activeOnnx() ?? (await pickModelFile());
+      if (!first) return undefined;
+      const second = await pickSecondModel(first);
+      if (!second) return undefined;
+      files = [first, second];
+    }
+    const s = settings();
+    const input = opts?.ids ? { ids: opts.ids } : opts?.prompts ? { prompts: opts.prompts } : { prompt: opts?.prompt ?? (d.panels.get(files[0])?.model?.hasTokenizer === false ? undefined : s.defaultPrompt) };
+    const result = await d.engine.run(`Comparing ${files.length} models`, 'compare', { file: files[0], options: { ...input, files, thresholds: s.thresholds, threads: s.threads, maxTokens: s.maxTokens } });
+    const title = `Compare: ${result.models.map((m) => m.name).join(' vs ')}`;
+    new ComparePanel(d.extensionUri, title, result, d.log);
+    d.tree.addComparison(title, result);
+    return { models: result.models.map((m) => m.path), layers: result.layers.length, differences: result.layers.reduce((a, l) => a + l.differences.length, 0), shared: result.layers.map((l) => l.shared.length), variants: result.variants };
+  });
+
+  // The constancy question, visually: two prompts through one model, in the compare view.
+  register('massiveActivations.comparePrompts', async (args?: { file?: string; prompts?: string[] }) => {
+    const panel = await target(d, args?.file);
+    if (!panel) return undefined;
+    const prompts = args?.prompts ?? [];
+    for (let k = prompts.length; k < 2; k++) {
+      const p = await vscode.window.showInputBox({ title: `Prompt ${k + 1} of 2`, value: k === 0 ? settings().defaultPrompt : '' });
+      if (p === undefined) return undefined;
+      prompts.push(p);
+    }
+    return vscode.commands.executeCommand('massiveActivations.compareWith', { files: [panel.file], prompts });
+  });
+
   register('massiveActivations.cancel', () => d.engine.cancel());
   register('massiveActivations.showLog', () => { d.log.show(); return true; });
 
@@ -134,7 +174,7 @@ export function registerCommands(context: vscode.ExtensionContext, d: Deps): voi
   });
 
   register('massiveActivations.revealEntry', async (node?: TreeNode) => {
-    if (!node) return undefined;
+    if (!node || node.type === 'comparison' || node.type === 'difference') return undefined;
     const panel = d.panels.get(node.file) ?? d.panels.open(node.file);
     await panel.whenReady();
     if (node.type === 'activation') panel.reveal(node.layer, node.token, node.channel);
@@ -166,6 +206,20 @@ async function chooseVariant(p: string, variant?: string): Promise<string | unde
 function activeOnnx(): string | undefined {
   const tab = vscode.window.tabGroups.activeTabGroup.activeTab?.input as { uri?: vscode.Uri } | undefined;
   return tab?.uri?.fsPath.endsWith('.onnx') ? tab.uri.fsPath : undefined;
+}
+
+interface CompareArgs { file?: string; files?: string[]; prompt?: string; ids?: number[]; prompts?: string[] }
+
+/** The second model: the first one's siblings (variants, checkpoints) first, then the workspace's other .onnx files. */
+async function pickSecondModel(first: string): Promise<string | undefined> {
+  const found = (await vscode.workspace.findFiles('**/*.onnx', '**/node_modules/**', 500)).map((u) => u.fsPath).filter((f) => f !== first);
+  const near = (f: string) => path.dirname(f) === path.dirname(first) ? 0 : path.dirname(path.dirname(f)) === path.dirname(path.dirname(first)) ? 1 : 2;
+  const items = found.sort((a, b) => near(a) - near(b) || a.localeCompare(b, 'en', { numeric: true }))
+    .map((f) => ({ label: path.basename(f), description: vscode.workspace.asRelativePath(path.dirname(f)), f }));
+  const browse = { label: 'Browse…', description: 'another .onnx file', f: '' };
+  const pick = await vscode.window.showQuickPick([...items, browse], { title: `Compare ${path.basename(first)} with…`, matchOnDescription: true });
+  if (!pick) return undefined;
+  return pick.f || (await pickModelFile());
 }
 
 async function pickModelFile(): Promise<string | undefined> {

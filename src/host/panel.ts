@@ -75,6 +75,7 @@ export class InspectorPanel implements vscode.Disposable {
       pickImage: async () => (await vscode.window.showOpenDialog({ canSelectMany: false, filters: { Images: ['png', 'jpg', 'jpeg'] }, title: 'Image for the vision model' }))?.[0]?.fsPath ?? null,
       export: (a) => this.export(a),
       cancel: () => this.ctx.engine.cancel(),
+      compare: async () => { await vscode.commands.executeCommand('massiveActivations.compareWith', { file: this.file }); return true; },
     };
     return (handlers[method] as (a: PanelCalls[M]['args']) => Promise<PanelCalls[M]['result']>)(args);
   }

@@ -2,8 +2,11 @@ import * as path from 'node:path';
 import { printable } from '../engine/text';
 import * as vscode from 'vscode';
 import type { ScanResult } from '../engine/types';
+import type { CompareResult } from '../engine/experiments/compare';
 
 export type TreeNode =
+  | { type: 'comparison'; id: number }
+  | { type: 'difference'; id: number; index: number }
   | { type: 'model'; file: string }
   | { type: 'block'; file: string; layer: number }
   | { type: 'activation'; file: string; layer: number; token: number; channel: number; value: number; times: number; text: string };
@@ -11,6 +14,7 @@ export type TreeNode =
 /** The Activation Explorer: model → blocks → massive activations, updated as scans finish. */
 export class ActivationTree implements vscode.TreeDataProvider<TreeNode> {
   private readonly scans = new Map<string, ScanResult>();
+  private readonly comparisons: { title: string; result: CompareResult }[] = [];
   private readonly changed = new vscode.EventEmitter<TreeNode | undefined>();
   readonly onDidChangeTreeData = this.changed.event;
 
@@ -24,8 +28,17 @@ export class ActivationTree implements vscode.TreeDataProvider<TreeNode> {
     return this.scans.get(file);
   }
 
+  /** A comparison becomes a root node whose children are its differences. */
+  addComparison(title: string, result: CompareResult): TreeNode {
+    this.comparisons.push({ title, result });
+    this.changed.fire(undefined);
+    return { type: 'comparison', id: this.comparisons.length - 1 };
+  }
+
   getChildren(node?: TreeNode): TreeNode[] {
-    if (!node) return [...this.scans.keys()].map((file) => ({ type: 'model', file }));
+    if (!node) return [...[...this.scans.keys()].map((file): TreeNode => ({ type: 'model', file })), ...this.comparisons.map((_, id): TreeNode => ({ type: 'comparison', id }))];
+    if (node.type === 'comparison') return differencesOf(this.comparisons[node.id].result).map((_, index) => ({ type: 'difference', id: node.id, index }));
+    if (node.type === 'difference') return [];
     const scan = this.scans.get(node.file);
     if (!scan) return [];
     if (node.type === 'model') return scan.layers.map((l) => ({ type: 'block', file: node.file, layer: l.index }));
@@ -37,12 +50,31 @@ export class ActivationTree implements vscode.TreeDataProvider<TreeNode> {
   }
 
   getParent(node: TreeNode): TreeNode | undefined {
+    if (node.type === 'comparison') return undefined;
+    if (node.type === 'difference') return { type: 'comparison', id: node.id };
     if (node.type === 'model') return undefined;
     if (node.type === 'block') return { type: 'model', file: node.file };
     return { type: 'block', file: node.file, layer: node.layer };
   }
 
   getTreeItem(node: TreeNode): vscode.TreeItem {
+    if (node.type === 'comparison') {
+      const c = this.comparisons[node.id];
+      const diffs = differencesOf(c.result);
+      const item = new vscode.TreeItem(c.title, diffs.length ? vscode.TreeItemCollapsibleState.Expanded : vscode.TreeItemCollapsibleState.None);
+      item.description = diffs.length ? `${diffs.length} difference${diffs.length === 1 ? '' : 's'}` : 'the same massive activations';
+      item.iconPath = new vscode.ThemeIcon('diff');
+      item.id = `comparison:${node.id}`;
+      return item;
+    }
+    if (node.type === 'difference') {
+      const d = differencesOf(this.comparisons[node.id].result)[node.index];
+      const item = new vscode.TreeItem(d.label, vscode.TreeItemCollapsibleState.None);
+      item.description = d.description;
+      item.iconPath = new vscode.ThemeIcon('circle-filled', new vscode.ThemeColor('charts.red'));
+      item.id = `difference:${node.id}:${node.index}`;
+      return item;
+    }
     const scan = this.scans.get(node.file);
     if (node.type === 'model') {
       const item = new vscode.TreeItem(path.basename(path.dirname(node.file)) + path.sep + path.basename(node.file), vscode.TreeItemCollapsibleState.Expanded);
@@ -79,6 +111,18 @@ export class ActivationTree implements vscode.TreeDataProvider<TreeNode> {
   dispose(): void {
     this.changed.dispose();
   }
+}
+
+const letter = (k: number) => String.fromCharCode(65 + (k % 26));
+
+/** A comparison's differences by token kind and channel, each with the blocks where it holds. */
+function differencesOf(r: CompareResult): { label: string; description: string }[] {
+  const byKey = new Map<string, number[]>();
+  for (const l of r.layers) for (const d of l.differences) {
+    const k = `${d.kind} · ch ${d.channel} · only in ${d.models.map(letter).join('+')}`;
+    byKey.set(k, [...(byKey.get(k) ?? []), l.index]);
+  }
+  return [...byKey].map(([label, blocks]) => ({ label, description: `block${blocks.length === 1 ? '' : 's'} ${blocks.join(', ')}` }));
 }
 
 export const fmtValue = (v: number) => (Math.abs(v) >= 100 ? Math.round(v).toLocaleString('en-US') : v.toPrecision(3));

@@ -1,8 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import * as vscode from 'vscode';
 
-/** The inspector's HTML: our own bundle only, a strict CSP with a per-load nonce. */
-export function inspectorHtml(webview: vscode.Webview, extensionUri: vscode.Uri, title: string): string {
+/** A panel's HTML (the inspector's, or another bundle's): our own bundle only, a strict CSP with a per-load nonce. */
+export function inspectorHtml(webview: vscode.Webview, extensionUri: vscode.Uri, title: string, bundle = 'webview'): string {
   const nonce = randomBytes(16).toString('base64');
   const asset = (name: string) => webview.asWebviewUri(vscode.Uri.joinPath(extensionUri, 'dist', name));
   const csp = [
@@ -23,7 +23,7 @@ export function inspectorHtml(webview: vscode.Webview, extensionUri: vscode.Uri,
 </head>
 <body>
 <main id="app" aria-live="polite"><p class="muted">Loading…</p></main>
-<script nonce="${nonce}" src="${asset('webview.js')}"></script>
+<script nonce="${nonce}" src="${asset(`${bundle}.js`)}"></script>
 </body>
 </html>`;
 }

@@ -83,6 +83,8 @@ export interface PanelCalls {
   pickImage: { args: Record<string, never>; result: string | null };
   export: { args: { what: 'scan' | 'experiment'; format: 'json' | 'csv' } | { what: 'png'; name: string; dataUrl: string }; result: string | null };
   cancel: { args: Record<string, never>; result: boolean };
+  /** Compare this model with another (the host asks which). */
+  compare: { args: Record<string, never>; result: boolean };
 }
 
 export type PanelMethod = keyof PanelCalls;
@@ -110,3 +112,12 @@ export type ExperimentView =
 
 /** What the panel remembers across reloads (webview state). */
 export interface PanelState { file: string; prompt?: string; layer?: number; head?: number | 'mean'; attentionMode?: 'probabilities' | 'logits' }
+
+// ── Extension host ↔ compare webview ──────────────────────────────────────────────────────────
+
+/** The compare panel shows one comparison; it can save its charts and tables. */
+export type ToCompareWebview = { kind: 'init'; title: string; result: CompareResult };
+export type FromCompareWebview =
+  | { kind: 'ready' }
+  | { kind: 'export'; what: 'json' | 'csv' }
+  | { kind: 'png'; name: string; dataUrl: string };

@@ -4,13 +4,24 @@
  * its own process so peak RSS is its own; wall time is the median of timed runs after warm-ups.
  * Prints a table of ratios measured in this run and writes bench-results/bench.json.
  */
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { writeModel } from '../models/graphBuilder';
 import { gpt2Model } from '../models/layouts/gpt2';
 import { plantedSpec } from '../models/planted';
-import { machine, measure, measureInChild, type Measurement, type Mode } from './measure';
+import { spawnSync } from 'node:child_process';
+import { benchIds, machine, measure, measureInChild, type Measurement, type Mode } from './measure';
+import { llamaModel } from '../models/layouts/llama';
+import { writeGains } from '../models/spec';
+import { scanModel } from '../../src/engine/scan';
+import { compare } from '../../src/engine/experiments/compare';
+
+/** Peak resident memory of this process (Linux VmHWM). */
+function peakRss(): number {
+  const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync('/proc/self/status', 'utf8'));
+  return m ? Number(m[1]) / 1024 : process.resourceUsage().maxRSS / 1024;
+}
 
 const RUNS = 5;
 const WARMUP = 2;
@@ -18,10 +29,46 @@ const VOCAB = 50257;
 const cacheDir = path.join(os.tmpdir(), 'massive-activations-bench');
 const modelFile = path.join(cacheDir, 'gpt2-small-planted.onnx');
 
+/**
+ * A checkpoint series of 6 LLaMA-shaped models (8 blocks, width 384, ~100 MB each, the planted
+ * writer growing from 0 to full strength): the engine's peak memory comparing all six must stay at
+ * one model's, measured against one scan of one checkpoint.
+ */
+const seriesDir = path.join(cacheDir, 'series');
+const SERIES = 6;
+
+function buildSeries(): string[] {
+  const files = Array.from({ length: SERIES }, (_, k) => path.join(seriesDir, `step-${(k + 1) * 1000}`, 'model.onnx'));
+  if (files.every((f) => existsSync(f))) return files;
+  process.stderr.write('building the checkpoint series (cached in the temp folder)…\n');
+  files.forEach((f, k) => {
+    const spec = plantedSpec({ arch: 'llama', vocab: 8000, d: 384, layers: 8, heads: 6, kvHeads: 2, ffn: 1536, seed: 4 });
+    const p = spec.planted;
+    const s = k / (SERIES - 1);
+    p.plantGain = [p.plantGain[0] * s, p.plantGain[1] * s];
+    writeGains(spec.layer[p.plantBlock], p.plantBlock, p, spec.d);
+    mkdirSync(path.dirname(f), { recursive: true });
+    writeModel(llamaModel(spec), f);
+  });
+  return files;
+}
+
+async function seriesChild(what: 'one' | 'series', files: string[]): Promise<void> {
+  const ids = benchIds(128, 8000);
+  const t0 = performance.now();
+  if (what === 'one') await scanModel(files[SERIES - 1], { ids });
+  else await compare({ files, series: true, ids });
+  process.stdout.write(JSON.stringify({ wallMs: performance.now() - t0, peakRssMB: peakRss() }));
+}
+
 async function main(): Promise<void> {
   if (process.argv[2] === '--child') {
     const m = await measure(modelFile, process.argv[3] as Mode, Number(process.argv[4]), VOCAB, WARMUP, RUNS);
     process.stdout.write(JSON.stringify(m));
+    return;
+  }
+  if (process.argv[2] === '--series-child') {
+    await seriesChild(process.argv[3] as 'one' | 'series', buildSeries());
     return;
   }
   if (!existsSync(modelFile)) {
@@ -46,8 +93,15 @@ async function main(): Promise<void> {
   process.stdout.write(`median of ${RUNS} runs after ${WARMUP} warm-up runs; each row's two measurements in separate processes\n\n`);
   process.stdout.write('| tokens | plain ORT (ms) | full scan (ms) | time ratio | first block shown (ms) | plain peak RSS (MB) | scan peak RSS (MB) | RSS ratio |\n|---:|---:|---:|---:|---:|---:|---:|---:|\n');
   for (const r of rows) process.stdout.write(`| ${r.tokens} | ${r.plainMs} | ${r.scanMs} | ${r.timeRatio}× | ${r.firstResultMs} | ${r.plainRssMB} | ${r.scanRssMB} | ${r.rssRatio}× |\n`);
+  buildSeries();
+  const one = JSON.parse(spawnSync(process.execPath, ['--import', 'tsx', __filename, '--series-child', 'one'], { encoding: 'utf8', maxBuffer: 1 << 26 }).stdout) as { wallMs: number; peakRssMB: number };
+  const series = JSON.parse(spawnSync(process.execPath, ['--import', 'tsx', __filename, '--series-child', 'series'], { encoding: 'utf8', maxBuffer: 1 << 26 }).stdout) as { wallMs: number; peakRssMB: number };
+  process.stdout.write(`\nCheckpoint series: ${SERIES} LLaMA-shaped models (8 blocks, width 384, about 100 MB each), 128 tokens, each measurement in its own process\n\n`);
+  process.stdout.write('| run | wall (s) | peak RSS (MB) |\n|---|---:|---:|\n');
+  process.stdout.write(`| scan of one checkpoint | ${(one.wallMs / 1000).toFixed(1)} | ${one.peakRssMB.toFixed(0)} |\n`);
+  process.stdout.write(`| compare over all ${SERIES} | ${(series.wallMs / 1000).toFixed(1)} | ${series.peakRssMB.toFixed(0)} (${(series.peakRssMB / one.peakRssMB).toFixed(2)}× one model's) |\n`);
   mkdirSync('bench-results', { recursive: true });
-  writeFileSync(path.join('bench-results', 'bench.json'), JSON.stringify({ machine: machine(), runs: RUNS, rows }, null, 2));
+  writeFileSync(path.join('bench-results', 'bench.json'), JSON.stringify({ machine: machine(), runs: RUNS, rows, series: { models: SERIES, one, all: series } }, null, 2));
 }
 
 main().catch((e) => { process.stderr.write(`bench failed: ${(e as Error).message}\n`); process.exitCode = 1; });

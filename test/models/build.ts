@@ -175,6 +175,15 @@ export function buildVariants(root: string): { fp32: BuiltModel; fp16: BuiltMode
   };
 }
 
+/** One folder holding a planted LLaMA as model.onnx and model_fp16.onnx (and its tokenizer): a model and its export. */
+export function buildVariantFolder(root: string, name = 'llama-variants'): { dir: string; fp32: string; fp16: string; spec: Spec } {
+  const spec = textSpec('llama');
+  const m = emit(root, name, spec, llamaModel(spec));
+  const fp16 = path.join(path.dirname(m.file), 'model_fp16.onnx');
+  writeModel(llamaModel(spec, DT.FLOAT16), fp16);
+  return { dir: path.dirname(m.file), fp32: m.file, fp16, spec };
+}
+
 /**
  * A training run's checkpoints: the same planted LLaMA with the writer neuron's output weight at
  * 0, 20, …, 100% of full strength, as checkpoints/step-<n>/model.onnx.

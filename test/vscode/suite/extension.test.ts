@@ -28,7 +28,7 @@ describe('Massive Activations in the extension host', () => {
     const contributed = (vscode.extensions.getExtension('massive-activations.massive-activations')!.packageJSON.contributes.commands as { command: string }[]).map((c) => c.command);
     const registered = new Set(await vscode.commands.getCommands(true));
     for (const c of contributed) assert.ok(registered.has(c), `${c} registered`);
-    assert.equal(contributed.length, 13);
+    assert.equal(contributed.length, 15);
   });
 
   it('the context-menu command opens an inspector for the model file', async () => {
@@ -120,5 +120,23 @@ describe('Massive Activations in the extension host', () => {
     assert.equal(fp16.model.dtype, 'float16');
     const embedded = await exec<{ massiveTokens: number[] }>('massiveActivations.runScan', { file: fp16.file, ids: [1, 10, 11, 12, 3] });
     assert.deepEqual(embedded.massiveTokens, [0, 4]);
+  });
+
+  it('compares a model with its fp16 export: one panel, a comparison in the Activation Explorer', async () => {
+    const dir = path.join(ws, 'llama-variants');
+    const r = await exec<{ models: string[]; layers: number; differences: number; shared: number[]; variants: { model: number; kl: number; top1Agreement: number }[] }>('massiveActivations.compareWith', { files: [path.join(dir, 'model.onnx'), path.join(dir, 'model_fp16.onnx')], ids: [1, 10, 11, 12, 3] });
+    assert.equal(r.layers, 6);
+    assert.equal(r.differences, 0);
+    assert.deepEqual(r.shared, [0, 4, 4, 4, 4, 0]);
+    assert.ok(r.variants[0].kl < 0.01, `KL ${r.variants[0].kl}`);
+    const node = api.tree.getChildren().find((n) => n.type === 'comparison')!;
+    assert.match(String(api.tree.getTreeItem(node).label), /^Compare: llama-variants vs model_fp16\.onnx$/);
+    assert.equal(api.tree.getTreeItem(node).description, 'the same massive activations');
+    // Two prompts on one model: the second has no second ".", so that difference is listed.
+    const p = await exec<{ differences: number }>('massiveActivations.comparePrompts', { file: path.join(dir, 'model.onnx'), prompts: [PROMPT, 'The river ran past the old house.'] });
+    assert.ok(p.differences > 0);
+    const last = api.tree.getChildren().filter((n) => n.type === 'comparison').pop()!;
+    const diffs = api.tree.getChildren(last).map((n) => String(api.tree.getTreeItem(n).label));
+    assert.ok(diffs.includes('delimiter · ch 7 · only in A'), diffs.join(' | '));
   });
 });
