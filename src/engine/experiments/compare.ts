@@ -41,8 +41,11 @@ export interface CompareLayer {
   /** The first model's block; other models' matched blocks are in `models[k].block`. */
   index: number;
   models: { block: number; median: number; ratio: number | null; top: Activation[]; massive: Activation[]; attentionShare: number | null; nonFinite: number }[];
-  /** Massive in every model (aligned tokens: same token and channel; by kind: same kind and channel). */
-  shared: { token: number; channel: number; kind: string; values: number[] }[];
+  /**
+   * Massive in every model (aligned tokens: same token and channel; by kind: same kind and channel),
+   * with each model's value, its ratio to the first model's, and whether all signs agree.
+   */
+  shared: { token: number; channel: number; kind: string; values: number[]; ratios: number[]; sameSign: boolean }[];
   /** Massive in some models but not all, listed for each model that has it. */
   onlyIn: { model: number; token: number; channel: number; kind: string; value: number }[];
   /** By token kind and channel: which models have it, where not all do. */
@@ -162,7 +165,10 @@ export async function compare(o: CompareOptions): Promise<CompareResult> {
       const have = sets.map((m) => m.get(kk));
       const a0 = have.find((a) => a)!;
       const kind = per[have.indexOf(a0)].kinds[a0.token] ?? 'other';
-      if (have.every((a) => a)) shared.push({ token: have[0]!.token, channel: a0.channel, kind, values: have.map((a) => a!.value) });
+      if (have.every((a) => a)) {
+        const values = have.map((a) => a!.value);
+        shared.push({ token: have[0]!.token, channel: a0.channel, kind, values, ratios: values.map((x) => x / values[0]), sameSign: values.every((x) => Math.sign(x) === Math.sign(values[0])) });
+      }
       else have.forEach((a, k) => { if (a) onlyIn.push({ model: k, token: a.token, channel: a.channel, kind: per[k].kinds[a.token] ?? 'other', value: a.value }); });
     }
     const byKind = new Map<string, Set<number>>();
