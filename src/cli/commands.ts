@@ -205,7 +205,7 @@ export const COMMANDS: { [name: string]: Command<EngineMethod> } = {
   }),
   compare: define({
     method: 'compare',
-    usage: 'compare A B [C …] | compare CHECKPOINTS_FOLDER | compare --list F | compare MODEL --prompt P --prompt2 Q  [--prompt T | --ids …] [--align-by-text]',
+    usage: 'compare A B [C …] | compare CHECKPOINTS_FOLDER | compare --list F | compare MODEL --prompt P --prompt2 Q  [--prompt T | --ids … | --text-file F --count N --seq-len L] [--align-by-text]',
     args: compareArgs,
     text: (r) => fmt.compareText(r),
     csv: (r) => csv.compareCsv(r),
@@ -241,7 +241,16 @@ function compareArgs(file: string, flags: Flags, rest: string[]) {
     : promptsFile !== undefined ? readText(promptsFile, 'prompts file', flags).split('\n').filter((l) => l.trim()) : undefined;
   if (files.length < 2 && !prompts) throw new EngineError('bad-argument', 'Give two models to compare (compare A B), a folder of checkpoints, --list FILE, or one model with --prompt and --prompt2.');
   if (prompts && files.length > 1) throw new EngineError('bad-argument', 'Compare either several models on one input, or one model on several prompts, not both.');
-  return { file: files[0], options: { ...shared, files, series, prompts, alignByText: flags.has('align-by-text'), topK: numberFlag(flags, 'top', { min: 1, max: LIMITS.topK, integer: true }) } };
+  const textFile = stringFlag(flags, 'text-file');
+  return {
+    file: files[0],
+    options: {
+      ...shared, files, series, prompts, alignByText: flags.has('align-by-text'), topK: numberFlag(flags, 'top', { min: 1, max: LIMITS.topK, integer: true }),
+      text: textFile !== undefined ? readText(textFile, 'text file', flags) : undefined,
+      count: numberFlag(flags, 'count', { min: 1, max: LIMITS.count, integer: true }),
+      seqLen: numberFlag(flags, 'seq-len', { min: 2, max: LIMITS.tokens, integer: true }),
+    },
+  };
 }
 
 function integer(s: string, what: string): number {

@@ -9,6 +9,8 @@ import { buildCheckpoints, buildLlama, buildVariants } from '../models/build';
 import { forwardText } from '../models/reference';
 import { tokenizerJson } from '../models/tokenizer';
 import { CLI, PAPER_PROMPT, tempDir } from '../fixtures';
+import { sequencesFromText } from '../../src/engine/experiments/corpus';
+import { loadTokenizer } from '../../src/engine/tokenizer';
 import { refMedian } from './matchReference';
 
 /**
@@ -158,4 +160,23 @@ describe('tokens, inputs and checkpoints', () => {
     const csvFile = path.join(root, 'cmp.csv');
     assert.equal(spawnSync(process.execPath, [CLI, 'compare', v.fp32.file, v.fp16.file, '--ids', IDS.join(','), '--csv', csvFile], { encoding: 'utf8' }).status, 0);
   });
+});
+
+test('many inputs from a text: statistics averaged, massive activations counted where they hold in most inputs', async () => {
+  const text = 'Summer is warm. Winter is cold. The river ran past the old house. '.repeat(8);
+  const r = await compare({ files: [v.fp32.file, v.channel43.file], text, count: 4, seqLen: 12 });
+  assert.equal(r.inputs, 4);
+  assert.equal(r.aligned, 'kind');
+  const l = r.layers[2];
+  assert.deepEqual(l.shared.map((s) => `${s.kind}:${s.channel}`).sort(), ['delimiter:7', 'first-delimiter:7', 'first:7']);
+  assert.deepEqual(l.differences.map((x) => `${x.kind}:${x.channel}:${x.models.join('+')}`).sort(), ['delimiter:42:0', 'delimiter:43:1', 'first-delimiter:42:0', 'first-delimiter:43:1', 'first:42:0', 'first:43:1']);
+  // The averages are those of the single-input comparisons on the same sequences.
+  const seqs = sequencesFromText(text, loadTokenizer(path.join(path.dirname(v.fp32.file), 'tokenizer.json')), 12, 4);
+  const singles = [];
+  for (const ids of seqs) singles.push(await compare({ files: [v.fp32.file, v.channel43.file], ids }));
+  const meanMedian = singles.reduce((a, x) => a + x.layers[2].models[0].median, 0) / singles.length;
+  assert.ok(Math.abs(l.models[0].median - meanMedian) < 1e-9);
+  const meanErr = singles.reduce((a, x) => a + x.layers[2].models[1].median, 0) / singles.length;
+  assert.ok(Math.abs(l.models[1].median - meanErr) < 1e-9);
+  assert.ok(l.models[0].median > 0 && l.shared.every((s) => s.values[0] > 1000));
 });

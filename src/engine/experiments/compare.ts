@@ -9,8 +9,10 @@ import type { TokenInfo } from '../types';
 import { checkAbort, type ExperimentBase } from './common';
 import { argmaxRow, klRow } from './logits';
 import type { InputOptions } from '../input';
-import { LIMITS } from '../limits';
+import { checkCount, LIMITS } from '../limits';
 import { resolveTarget } from '../modelFolder';
+import { findTokenizer, loadTokenizer } from '../tokenizer';
+import { sequencesFromText } from './corpus';
 
 /**
  * The question users ask of two models at once: are the massive activations the same? The same
@@ -33,6 +35,10 @@ export interface CompareOptions extends ExperimentBase, InputOptions {
   /** A checkpoint series: report the emergence of each massive activation over the files. */
   series?: boolean;
   topK?: number;
+  /** Many inputs: `count` sequences of `seqLen` tokens cut from this text (the first model's tokenizer). */
+  text?: string;
+  count?: number;
+  seqLen?: number;
 }
 
 export interface CompareRun { path: string; name: string; blocks: number; hiddenSize: number | null; dtype: string; family: string; tokens: number; input?: string }
@@ -56,6 +62,8 @@ export interface CompareLayer {
 
 export interface CompareResult {
   mode: 'models' | 'inputs' | 'series';
+  /** How many input sequences the statistics are averaged over (1 unless a text was given). */
+  inputs: number;
   models: CompareRun[];
   matching: 'index' | 'relative-depth';
   aligned: 'tokens' | 'kind';
@@ -99,6 +107,23 @@ const stepOf = (file: string): number | null => {
 const nameOf = (file: string) => (path.basename(file) === 'model.onnx' ? path.basename(path.dirname(file)) : path.basename(file));
 
 export async function compare(o: CompareOptions): Promise<CompareResult> {
+  if (o.text === undefined) return compareOne(o);
+  // Many inputs: the same id sequences through every model (they must share a vocabulary).
+  checkCount(o.count, 'count', 'The number of inputs');
+  checkCount(o.seqLen, 'tokens', 'The sequence length', 2);
+  const tf = findTokenizer(resolveTarget(o.files[0], o.variant).main);
+  if (!tf) throw new EngineError('bad-prompt', `No tokenizer.json beside ${printable(nameOf(o.files[0]))}, so the text cannot be cut into sequences; give token ids instead.`);
+  const seqs = sequencesFromText(o.text, loadTokenizer(tf), o.seqLen ?? 64, o.count ?? 10);
+  const results: CompareResult[] = [];
+  for (const [k, ids] of seqs.entries()) {
+    checkAbort(o.signal);
+    o.onProgress?.({ stage: 'run', message: `Input ${k + 1} of ${seqs.length}`, done: k, total: seqs.length });
+    results.push(await compareOne({ ...o, text: undefined, prompt: undefined, ids }));
+  }
+  return averaged(results, o.seqLen ?? 64);
+}
+
+async function compareOne(o: CompareOptions): Promise<CompareResult> {
   const mode: CompareResult['mode'] = o.series ? 'series' : o.prompts && o.prompts.length > 1 ? 'inputs' : 'models';
   const runs = mode === 'inputs' ? o.prompts!.map((prompt) => ({ file: o.files[0], prompt })) : o.files.map((file) => ({ file, prompt: o.prompt }));
   if (runs.length < 2) throw new EngineError('bad-argument', 'Compare needs two models (or one model and two prompts).');
@@ -184,9 +209,76 @@ export async function compare(o: CompareOptions): Promise<CompareResult> {
     };
   });
 
-  const result: CompareResult = { mode, models, matching, aligned, notes, tokens, tokenKinds: kinds, layers, variants };
+  const result: CompareResult = { mode, inputs: 1, models, matching, aligned, notes, tokens, tokenKinds: kinds, layers, variants };
   if (mode === 'series') result.series = emergence(scans, kinds, models.map((m) => m.path));
   return result;
+}
+
+const mean = (xs: (number | null)[]): number | null => {
+  const v = xs.filter((x): x is number => x !== null && Number.isFinite(x));
+  return v.length ? v.reduce((a, b) => a + b, 0) / v.length : null;
+};
+
+/**
+ * Comparisons over several inputs as one: statistics and errors averaged; an activation counts as
+ * a model's where it is massive (by token kind and channel) in at least half the inputs.
+ */
+function averaged(rs: CompareResult[], seqLen: number): CompareResult {
+  const base = rs[0];
+  const M = base.models.length;
+  const layers = base.layers.map((l, i): CompareLayer => {
+    const at = (r: CompareResult) => r.layers[i];
+    const models = l.models.map((m, k) => ({
+      ...m,
+      median: mean(rs.map((r) => at(r).models[k].median)) ?? m.median,
+      ratio: mean(rs.map((r) => at(r).models[k].ratio)),
+      attentionShare: mean(rs.map((r) => at(r).models[k].attentionShare)),
+    }));
+    // (kind, channel) → per model: the values where it was massive, one per input.
+    const seen = new Map<string, number[][]>();
+    rs.forEach((r) => at(r).models.forEach((m, k) => {
+      const kinds = r.tokenKinds[k];
+      const once = new Set<string>();
+      for (const a of m.massive) {
+        const key = `${kinds[a.token] ?? 'other'}|${a.channel}`;
+        if (once.has(key)) continue;
+        once.add(key);
+        if (!seen.has(key)) seen.set(key, Array.from({ length: M }, () => []));
+        seen.get(key)![k].push(a.value);
+      }
+    }));
+    const shared: CompareLayer['shared'] = [];
+    const onlyIn: CompareLayer['onlyIn'] = [];
+    const differences: CompareLayer['differences'] = [];
+    for (const [key, per] of seen) {
+      const [kind, ch] = key.split('|');
+      const channel = Number(ch);
+      const has = per.map((v) => v.length * 2 >= rs.length);
+      const value = (k: number) => per[k].reduce((a, b) => a + b, 0) / Math.max(1, per[k].length);
+      if (has.every(Boolean)) {
+        const values = per.map((_, k) => value(k));
+        shared.push({ token: -1, channel, kind, values, ratios: values.map((x) => x / values[0]), sameSign: values.every((x) => Math.sign(x) === Math.sign(values[0])) });
+      } else if (has.some(Boolean)) {
+        has.forEach((h, k) => { if (h) onlyIn.push({ model: k, token: -1, channel, kind, value: value(k) }); });
+        differences.push({ kind, channel, models: has.flatMap((h, k) => (h ? [k] : [])) });
+      }
+    }
+    const errors = l.errors.map((e) => {
+      const all = rs.map((r) => at(r).errors.find((x) => x.model === e.model)).filter((x): x is NonNullable<typeof x> => !!x);
+      const massive = all.filter((x) => x.massive);
+      return {
+        model: e.model,
+        massive: massive.length ? { abs: mean(massive.map((x) => x.massive!.abs))!, rel: mean(massive.map((x) => x.massive!.rel))!, entries: Math.round(mean(massive.map((x) => x.massive!.entries))!) } : null,
+        elsewhere: { abs: mean(all.map((x) => x.elsewhere.abs)) ?? 0, rel: mean(all.map((x) => x.elsewhere.rel)) ?? 0 },
+      };
+    });
+    return { ...l, models, shared, onlyIn, differences, errors };
+  });
+  return {
+    ...base, inputs: rs.length, aligned: 'kind', layers,
+    notes: [...base.notes, `Means over ${rs.length} sequences of up to ${seqLen} tokens cut from the text with the first model's tokenizer; an activation counts where it is massive in at least half of them.`],
+    variants: base.variants.map((v) => ({ model: v.model, kl: mean(rs.map((r) => r.variants.find((x) => x.model === v.model)?.kl ?? null)), top1Agreement: mean(rs.map((r) => r.variants.find((x) => x.model === v.model)?.top1Agreement ?? null)) })),
+  };
 }
 
 const sameTokens = (a: TokenInfo[], b: TokenInfo[]) => a.length === b.length && a.every((t, i) => t.id === b[i].id);
