@@ -77,6 +77,30 @@ describe('an Optimum seq2seq pair (encoder_model.onnx + decoder_model.onnx)', ()
     assert.match(i.stdout, /files {7}seq2seq: encoder encoder_model\.onnx → decoder decoder_model\.onnx/);
   });
 
+  test('the decoder alone, fed the encoder\'s states with --feed (a .npy), matches the reference', () => {
+    const ref = forwardSeq2Seq(s2s.encoder, s2s.decoder, IDS, [1, 10, 11]);
+    const dir = path.join(root, 'decoder-fed');
+    mkdirSync(dir);
+    copyFileSync(s2s.files.decoder, path.join(dir, 'model.onnx'));
+    copyFileSync(path.join(s2s.dir, 'tokenizer.json'), path.join(dir, 'tokenizer.json'));
+    const npy = path.join(root, 'encoder_states.npy');
+    writeFileSync(npy, npyFloat32(Float32Array.from(ref.states), [1, IDS.length, s2s.decoder.d]));
+    const mask = path.join(root, 'encoder_mask.json');
+    writeFileSync(mask, JSON.stringify([Array(IDS.length).fill(1)]));
+    const r = cli('scan', path.join(dir, 'model.onnx'), '--ids', '1,10,11', '--feed', `encoder_hidden_states=${npy}`, '--feed', `encoder_attention_mask=${mask}`, '--json');
+    assert.equal(r.status, 0, r.stderr);
+    const j = JSON.parse(r.stdout);
+    assert.doesNotMatch(j.input.note ?? '', /encoder_hidden_states = zeros/);
+    for (const l of j.layers as { index: number; top: { token: number; channel: number; value: number }[] }[]) {
+      for (const a of l.top) {
+        const want = ref.decoder.hidden[l.index][a.token * s2s.decoder.d + a.channel];
+        assert.ok(Math.abs(a.value - want) <= 1e-3 * Math.abs(want) + 1e-3, `block ${l.index} ${a.token}:${a.channel} ${a.value} vs ${want}`);
+      }
+    }
+    const wrong = cli('scan', path.join(dir, 'model.onnx'), '--ids', '1', '--feed', `encoder_hidden_states=${mask}`);
+    assert.match(wrong.stderr, /encoder_mask\.json is 1×9 but the input "encoder_hidden_states" takes rank 3/);
+  });
+
   test('a config.json that disagrees with the graph is said so', async () => {
     const dir = path.join(root, 't5-wrong-config');
     mkdirSync(dir);
@@ -131,3 +155,15 @@ describe('an embed_tokens.onnx + decoder (inputs_embeds) export, with variants i
     await assert.rejects(scanModel(path.join(dir, 'decoder_model_merged.onnx'), { ids: IDS }), (e: unknown) => isEngineError(e) && /takes "inputs_embeds" .* Open the folder holding its embed_tokens\.onnx, or feed the embeddings with --feed inputs_embeds=FILE\.npy/.test(e.message));
   });
 });
+
+/** A NumPy .npy (version 1.0) file, written by hand from the format's definition. */
+function npyFloat32(data: Float32Array, shape: number[]): Buffer {
+  let header = `{'descr': '<f4', 'fortran_order': False, 'shape': (${shape.join(', ')}${shape.length === 1 ? ',' : ''}), }`;
+  const pad = 64 - ((10 + header.length + 1) % 64);
+  header += ' '.repeat(pad) + '\n';
+  const head = Buffer.alloc(10);
+  head.write('\x93NUMPY', 0, 'latin1');
+  head[6] = 1; head[7] = 0;
+  head.writeUInt16LE(header.length, 8);
+  return Buffer.concat([head, Buffer.from(header, 'latin1'), Buffer.from(data.buffer, data.byteOffset, data.byteLength)]);
+}

@@ -141,9 +141,9 @@ export function buildEmbedPair(root: string, name = 'vlm-planted'): FolderModel 
   for (const [suffix, type] of [['', DT.FLOAT], ['_fp16', DT.FLOAT16]] as const) {
     const b = new GraphBuilder(type);
     const ids = b.input('input_ids', DT.INT64, ['batch_size', 'sequence_length']);
-    const e = b.o('Gather', [b.weight('model.embed_tokens.weight', [spec.vocab, spec.d], Float32Array.from(spec.embed)), ids]);
+    b.o('Gather', [b.weight('model.embed_tokens.weight', [spec.vocab, spec.d], Float32Array.from(spec.embed)), ids]);
+    // The graph's output is the Gather itself, named as the decoder's input.
     b.nodes[b.nodes.length - 1].output[0] = 'inputs_embeds';
-    void e;
     b.output('inputs_embeds', type, ['batch_size', 'sequence_length', spec.d]);
     files[`embed${suffix}`] = path.join(onnxDir, `embed_tokens${suffix}.onnx`);
     writeModel(makeModel(b.graph('embed_tokens')), files[`embed${suffix}`]);
