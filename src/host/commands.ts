@@ -78,7 +78,7 @@ export function registerCommands(context: vscode.ExtensionContext, d: Deps): voi
     if (!picked) return undefined;
     const { panel, layer } = picked;
     const s = settings();
-    const result = await d.engine.run(`Attention at block ${layer}`, 'attention', { file: panel.file, options: { ...input(panel, args?.prompt), layer, maxTokens: 128, thresholds: s.thresholds, threads: s.threads } });
+    const result = await d.engine.run(`Attention at block ${layer}`, 'attention', { file: panel.file, options: { ...input(panel, args?.prompt), layer, matrixTokens: 128, maxTokens: s.maxTokens, thresholds: s.thresholds, threads: s.threads } });
     panel.showExperiment(`Attention sinks at block ${layer}`, { type: 'attention', result });
     return result;
   });

@@ -19,6 +19,8 @@ export class InspectorPanel implements vscode.Disposable {
   private readonly disposables: vscode.Disposable[] = [];
   model: ModelSummary | null = null;
   lastScan: ScanResult | undefined;
+  /** The exact input of the last scan: what a block click runs on. */
+  private lastInput: { prompt?: string; ids?: number[]; image?: string } | undefined;
   lastExperiment: { title: string; view: ExperimentView } | undefined;
   private ready: Promise<void>;
   private markReady!: () => void;
@@ -88,6 +90,7 @@ export class InspectorPanel implements vscode.Disposable {
       options: { ...input, topK: s.topK, thresholds: s.thresholds, maxTokens: s.maxTokens, threads: s.threads },
     });
     this.lastScan = result;
+    this.lastInput = input;
     this.ctx.tree.update(this.file, result);
     this.post({ kind: 'scan', result });
     return result;
@@ -96,10 +99,12 @@ export class InspectorPanel implements vscode.Disposable {
   private async layer(layer: number) {
     const s = settings();
     const last = this.lastScan;
-    const input = last?.input.kind === 'ids' ? { ids: last.tokens.map((t) => t.id!) } : last?.input.kind === 'text' ? { prompt: this.state?.prompt ?? s.defaultPrompt } : {};
+    // A block's detail is computed on exactly what was scanned (the prompt box may have changed since,
+    // and an image scan must not fall back to the synthetic input).
+    const input = this.lastInput ?? (last?.input.kind === 'ids' ? { ids: last.tokens.map((t) => t.id!) } : last?.input.kind === 'text' ? { prompt: this.state?.prompt ?? s.defaultPrompt } : {});
     const base = { ...input, thresholds: s.thresholds, maxTokens: s.maxTokens, threads: s.threads };
     const featureMap = await this.ctx.engine.run('Block detail', 'featureMap', { file: this.file, options: { ...base, layer, maxColumns: 192 } }, { quiet: true });
-    const attention = await this.ctx.engine.run('Attention', 'attention', { file: this.file, options: { ...base, layer, maxTokens: 128, perHead: true } }, { quiet: true });
+    const attention = await this.ctx.engine.run('Attention', 'attention', { file: this.file, options: { ...base, layer, matrixTokens: 128, perHead: true } }, { quiet: true });
     return { layer, featureMap, attention };
   }
 

@@ -234,3 +234,13 @@ describe('cancellation', () => {
     assert.deepEqual(r.massiveChannels, [7, 42]);
   });
 });
+
+test('attention on a prompt over 128 tokens: the matrices are capped at matrixTokens, the input is not', async () => {
+  const prompt = 'Summer is warm. '.repeat(60);
+  const a = await analyseAttention(gpt2.file, { layer: 2, prompt, matrixTokens: 128, maxTokens: 2048 });
+  assert.equal(a.tokens.length, 241);
+  assert.equal(a.probabilities.length, 128);
+  assert.equal(a.probabilities[0].length, 128);
+  // Shares and sink scores still use every token.
+  assert.equal(a.massiveTokens.length, 61);
+});

@@ -58,7 +58,7 @@ describe('VS Code extension', { skip: SKIP }, () => {
     const report = logs.join('\n');
     process.stdout.write(`${report.split('\n').filter((l) => /passing|failing|✔|\d\) |Error|assert/i.test(l)).map((l) => `# ${l.trim()}`).join('\n')}\n`);
     assert.equal(code, 0, `extension tests failed (exit ${code}):\n${report.slice(-4000)}`);
-    assert.match(report, /9 passing/);
+    assert.match(report, /10 passing/);
   });
 
   for (const theme of ['Default Dark Modern', 'Default Light Modern']) {

@@ -7,8 +7,11 @@ import { noAttentionNote } from '../scan';
 
 export interface AttentionOptions extends ExperimentBase, InputOptions {
   layer: number;
-  /** Longest side of the matrices returned (longer inputs keep their first tokens). */
-  maxTokens?: number;
+  /**
+   * Longest side of the matrices returned (longer inputs keep their first tokens). Not the input
+   * cap: that is `maxTokens`, and a long prompt must not be refused for the size of a picture.
+   */
+  matrixTokens?: number;
   /** Include each head's matrices, not only the average. */
   perHead?: boolean;
 }
@@ -55,7 +58,7 @@ export async function analyseAttention(file: string, o: AttentionOptions): Promi
   const heads: AttentionAnalysis['heads'] = [];
   const probMats: (number | null)[][][] = [];
   const logitMats: ((number | null)[][] | null)[] = [];
-  const cap = o.maxTokens ?? 256;
+  const cap = o.matrixTokens ?? 256;
   for (const a of list) {
     const [H, Q, K] = shape3(a.probs);
     const sinks = sinkScores(a.probs.data, H, Q, K);

@@ -139,4 +139,15 @@ describe('Massive Activations in the extension host', () => {
     const diffs = api.tree.getChildren(last).map((n) => String(api.tree.getTreeItem(n).label));
     assert.ok(diffs.includes('delimiter · ch 7 · only in A'), diffs.join(' | '));
   });
+
+  it('a prompt over 128 tokens: the block view still loads (the attention matrix is capped, not the input)', async () => {
+    const long = 'Summer is warm. '.repeat(60);
+    const r = await exec<{ massiveTokens: number[] }>('massiveActivations.runScan', { file: gpt2, prompt: long });
+    assert.equal(r.massiveTokens.length, 61);
+    const panel = api.panels.get(gpt2)! as unknown as { handle(method: string, args: unknown): Promise<{ attention: { tokens: unknown[]; probabilities: unknown[][] }; featureMap: { tokens: unknown[] } }> };
+    const view = await panel.handle('layer', { layer: 2 });
+    assert.equal(view.featureMap.tokens.length, 241);
+    assert.equal(view.attention.tokens.length, 241);
+    assert.equal(view.attention.probabilities.length, 128);
+  });
 });
