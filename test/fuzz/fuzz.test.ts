@@ -7,7 +7,8 @@ import { isEngineError } from '../../src/engine/errors';
 import { terminalSafe } from '../../src/engine/text';
 import { EngineClient } from '../../src/worker/client';
 import * as fmt from '../../src/cli/format';
-import { buildGpt2, buildLlama, buildVit } from '../models/build';
+import { buildGpt2, buildHybrid, buildLlama, buildVit } from '../models/build';
+import { toFunctions } from '../models/layouts/variants';
 import { CLI, fingerprint, tempDir, WORKER } from '../fixtures';
 import { applyRecipe, randomRecipe, sizesOf, type Base, type Recipe } from './mutate';
 
@@ -38,6 +39,8 @@ before(() => {
   bases.gpt2 = buildGpt2(root).file;
   bases['llama-ext'] = buildLlama(root, 'llama-ext', { externalData: 'model.onnx_data' }).file;
   bases.vit = buildVit(root).file;
+  bases.hybrid = buildHybrid(root, 'mamba').file;
+  bases.functions = buildLlama(root, 'llama-functions', { transform: toFunctions }).file;
   // FUZZ_WORKER replays the cases against another build's engine (how the corpus was found).
   client = new EngineClient(process.env.FUZZ_WORKER ?? WORKER);
 });

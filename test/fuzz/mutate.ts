@@ -10,7 +10,7 @@ import { rng } from '../../src/engine/experiments/random';
  * exactly from a few bytes of JSON, and a failure can be replayed by its recipe alone.
  */
 
-export type Base = 'gpt2' | 'llama-ext' | 'vit';
+export type Base = 'gpt2' | 'llama-ext' | 'vit' | 'hybrid' | 'functions';
 
 export type Mutation =
   | { op: 'flip-bytes'; count: number; seed: number }
@@ -39,7 +39,8 @@ export function randomRecipe(seed: number, sizes: Record<Base, ModelSizes>): Rec
   const r = rng(seed);
   const pick = <T>(xs: readonly T[]): T => xs[Math.floor(r() * xs.length)];
   const int = (n: number) => Math.floor(r() * Math.max(1, n));
-  const base = pick(['gpt2', 'gpt2', 'llama-ext', 'vit'] as const);
+  // Hybrid (Scan in If, Loop bodies) and local-function models reach the subgraph and inlining code.
+  const base = pick(['gpt2', 'gpt2', 'llama-ext', 'vit', 'hybrid', 'functions'] as const);
   const s = sizes[base];
   const one = (): Mutation => {
     switch (int(16)) {
