@@ -49,6 +49,7 @@ export async function scanModel(file: string, opts: ScanOptions = {}): Promise<S
 export { DEFAULT_MAX_TOKENS, DEFAULT_PROMPT } from './input';
 import { DEFAULT_MAX_TOKENS, type InputOptions } from './input';
 import { checkAbort, type ExperimentBase } from './experiments/common';
+import { logitsOf } from './experiments/forward';
 
 /** One file's scan (see scanModel). */
 export async function scanFile(file: string, opts: FileScanOptions = {}): Promise<FileScan> {
@@ -104,8 +105,8 @@ export async function scanFile(file: string, opts: FileScanOptions = {}): Promis
   const attention: AttentionResult[] = m.exposure.attention.map((list, layer) => attentionFor(layer, list, outputs, massiveTokens, m, tokens.length, opts.crossTokens));
   const firstOut = info.outputs[0];
   const streams = opts.keepStreams ? m.exposure.blockOutputs.map((n) => Float32Array.from(toFloat32(outputs[n]))) : undefined;
-  const logitsName = opts.keepStreams ? Object.keys(outputs).find((k) => k === 'logits') ?? Object.keys(outputs).find((k) => { const d = outputs[k].dims; return info.vocabSize !== null && d.length === 3 && Number(d[2]) === info.vocabSize; }) : undefined;
-  const logits = logitsName ? { data: Float32Array.from(toFloat32(outputs[logitsName])), vocab: Number(outputs[logitsName].dims[outputs[logitsName].dims.length - 1]) } : undefined;
+  const found = opts.keepStreams ? logitsOf(outputs, info.vocabSize) : undefined;
+  const logits = found && { data: Float32Array.from(found.data), vocab: found.vocab };
   const output: FeedTensor | undefined = opts.keepOutput && outputs[firstOut]
     ? { type: outputs[firstOut].type, data: outputs[firstOut].data as Float32Array, dims: outputs[firstOut].dims.map(Number) } : undefined;
   const statsMs = performance.now() - t2;

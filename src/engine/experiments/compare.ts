@@ -84,9 +84,7 @@ export interface CompareResult {
 
 /** A folder of checkpoints (files or subfolders, sorted naturally) or a list file, as model paths. */
 export function checkpointPaths(p: string): string[] | undefined {
-  if (!existsSync(p)) return undefined;
-  if (statSync(p).isFile() && !p.endsWith('.onnx')) return undefined;
-  if (!statSync(p).isDirectory()) return undefined;
+  if (!existsSync(p) || !statSync(p).isDirectory()) return undefined;
   const entries = readdirSync(p).sort((a, b) => a.localeCompare(b, 'en', { numeric: true }));
   const models = entries.flatMap((n) => {
     const f = path.join(p, n);

@@ -73,9 +73,7 @@ export async function forward(om: OpenModel, input: { ids?: number[]; feeds?: Re
     return { probs, logits: a.logits ? dense(out[a.logits]) : a.kind === 'mha-qk' ? dense(out[a.tensor]) : undefined, values: a.values ? dense(out[a.values]) : undefined, outProj: a.outProj, cross: a.cross };
   }));
   const mlpInputs = om.exposure.mlpInputs.map((m) => (m ? dense(out[m.input]) : undefined));
-  const vocab = info.vocabSize;
-  const logitsName = Object.keys(out).find((k) => k === 'logits') ?? Object.keys(out).find((k) => { const d = out[k].dims; return vocab !== null && d.length === 3 && Number(d[2]) === vocab; });
-  const logits = logitsName ? { data: toFloat32(out[logitsName]), vocab: Number(out[logitsName].dims[out[logitsName].dims.length - 1]) } : undefined;
+  const logits = logitsOf(out, info.vocabSize);
   const firstOut = info.outputs[0];
   const output = !logits && out[firstOut] ? dense(out[firstOut]) : undefined;
   const firstBlock = blocks.findIndex((b) => countNonFinite(b) > 0);
@@ -101,6 +99,12 @@ export function requireFinite(out: ForwardOutputs, run: string, measure: string)
 export function nonFiniteNote(out: ForwardOutputs, what: string): string {
   const where = out.nonFinite.firstBlock !== null ? `from block ${out.nonFinite.firstBlock} on` : 'in its output';
   return `${what} made the model produce NaN or infinite values (${where}); measures of the change are not defined and are left out.`;
+}
+
+/** The next-token logits among a run's outputs: `logits`, or the one output [B, T, vocab]. */
+export function logitsOf(out: Record<string, ort.Tensor>, vocab: number | null): { data: Float32Array; vocab: number } | undefined {
+  const name = Object.keys(out).find((k) => k === 'logits') ?? Object.keys(out).find((k) => { const d = out[k].dims; return vocab !== null && d.length === 3 && Number(d[2]) === vocab; });
+  return name ? { data: toFloat32(out[name]), vocab: Number(out[name].dims[out[name].dims.length - 1]) } : undefined;
 }
 
 function toHalf(x: Float32Array): Uint16Array {
