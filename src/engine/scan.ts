@@ -77,42 +77,52 @@ export async function scanFile(file: string, opts: FileScanOptions = {}): Promis
 
   progress({ stage: 'run', message: `Running ${info.blocks} blocks` });
   const t1 = performance.now();
-  const outputs = await run(m, feeds);
-  const runMs = performance.now() - t1;
+  const layers: LayerResult[] = [];
+  const outlierCounts: { outlierTokens: Uint32Array; maxPerChannel: Float32Array }[] = [];
+  const streams: Float32Array[] | undefined = opts.keepStreams ? [] : undefined;
+  let statsMs = 0;
+  // Each segment's blocks are measured as soon as it has run: the caller sees results block by
+  // block, and a stream is let go once measured (unless the caller keeps them).
+  const measureBlocks = (from: number, to: number, outputs: Record<string, ort.Tensor>) => {
+    const ts = performance.now();
+    for (let b = from; b < to; b++) {
+      const name = m.exposure.blockOutputs[b];
+      const t = outputs[name];
+      if (!t) throw new EngineError('runtime', `Block ${b}'s output ${name} did not come back from ONNX Runtime.`);
+      const { tokensN, channels } = streamLayout(t, info.hiddenSize);
+      if (!tokens.length) for (let k = 0; k < tokensN; k++) tokens.push({ index: k, id: null, text: `#${k}` });
+      const x = toFloat32(t);
+      const s = layerStats(x, tokensN, channels, topK, thresholds);
+      outlierCounts.push(s);
+      const layer: LayerResult = {
+        index: b, mixer: m.prepared.location.blocks[b].mixer, mlp: m.prepared.location.blocks[b].mlp, tensor: name, median: s.median, top: s.top, ratio: topRatio(s.top[0]?.value, s.median), nonFinite: s.nonFinite,
+        massive: s.massive, massiveTruncated: s.massiveTruncated, maxPerToken: Array.from(s.maxPerToken),
+        topChannels: topChannels(s.maxPerChannel, 8),
+      };
+      layers.push(layer);
+      if (streams) streams.push(Float32Array.from(x));
+      // Not disposed: the next segment may still read it.
+      if (!(opts.keepOutput && name === info.outputs[0])) delete outputs[name];
+      progress({ stage: 'stats', message: `Block ${b}`, done: b + 1, total: m.exposure.blockOutputs.length, layer });
+    }
+    statsMs += performance.now() - ts;
+  };
+  const outputs = await run(m, feeds, { signal: opts.signal, onSegment: (p, out) => measureBlocks(p.from, p.to, out) });
+  const runMs = performance.now() - t1 - statsMs;
   checkAbort(opts.signal);
 
   const t2 = performance.now();
-  const layers: LayerResult[] = [];
-  const outlierCounts: { outlierTokens: Uint32Array; maxPerChannel: Float32Array }[] = [];
-  for (let b = 0; b < m.exposure.blockOutputs.length; b++) {
-    const name = m.exposure.blockOutputs[b];
-    const t = outputs[name];
-    if (!t) throw new EngineError('runtime', `Block ${b}'s output ${name} did not come back from ONNX Runtime.`);
-    const { tokensN, channels } = streamLayout(t, info.hiddenSize);
-    if (!tokens.length) for (let k = 0; k < tokensN; k++) tokens.push({ index: k, id: null, text: `#${k}` });
-    const x = toFloat32(t);
-    const s = layerStats(x, tokensN, channels, topK, thresholds);
-    outlierCounts.push(s);
-    layers.push({
-      index: b, mixer: m.prepared.location.blocks[b].mixer, mlp: m.prepared.location.blocks[b].mlp, tensor: name, median: s.median, top: s.top, ratio: topRatio(s.top[0]?.value, s.median), nonFinite: s.nonFinite,
-      massive: s.massive, massiveTruncated: s.massiveTruncated, maxPerToken: Array.from(s.maxPerToken),
-      topChannels: topChannels(s.maxPerChannel, 8),
-    });
-    progress({ stage: 'stats', message: `Block ${b}`, done: b + 1, total: m.exposure.blockOutputs.length });
-  }
   const massiveTokens = [...new Set(layers.flatMap((l) => l.massive.map((a) => a.token)))].sort((a, b) => a - b);
   const massiveChannels = [...new Set(layers.flatMap((l) => l.massive.map((a) => a.channel)))].sort((a, b) => a - b);
   const attention: AttentionResult[] = m.exposure.attention.map((list, layer) => attentionFor(layer, list, outputs, massiveTokens, m, tokens.length, opts.crossTokens));
   const firstOut = info.outputs[0];
-  const streams = opts.keepStreams ? m.exposure.blockOutputs.map((n) => Float32Array.from(toFloat32(outputs[n]))) : undefined;
   const found = opts.keepStreams ? logitsOf(outputs, info.vocabSize) : undefined;
   const logits = found && { data: Float32Array.from(found.data), vocab: found.vocab };
   const output: FeedTensor | undefined = opts.keepOutput && outputs[firstOut]
     ? { type: outputs[firstOut].type, data: outputs[firstOut].data as Float32Array, dims: outputs[firstOut].dims.map(Number) } : undefined;
-  const statsMs = performance.now() - t2;
+  statsMs += performance.now() - t2;
   // Unfused graphs may hide the head count until the probabilities come back.
   if (!info.heads) info.heads = attention.find((a) => a.heads > 0 && a.source === 'softmax')?.heads ?? null;
-  for (const [k, t] of Object.entries(outputs)) if (!(output && k === firstOut)) (t as ort.Tensor & { dispose?: () => void }).dispose?.();
   const warnings: string[] = [...(opts.target?.notes ?? [])];
   const stack = opts.target?.layout === 'seq2seq' ? (file === opts.target.main ? 'encoder' : 'decoder') : 'main';
   warnings.push(...crossCheck(opts.target?.config, { blocks: info.blocks, hiddenSize: info.hiddenSize, mixers: layers.map((l) => l.mixer) }, stack));

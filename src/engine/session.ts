@@ -1,5 +1,3 @@
-import { toBinary } from '@bufbuild/protobuf';
-import { ModelProtoSchema } from 'onnx-buf';
 import * as ort from 'onnxruntime-node';
 import * as path from 'node:path';
 import { existsSync, statSync } from 'node:fs';
@@ -14,6 +12,8 @@ import type { FeedTensor } from './feeds';
 import { halvesToFloats } from './onnx/dtype';
 import { printable } from './text';
 import { threadsFor } from './limits';
+import { planSegments, SegmentedSession, type SegmentRunOptions } from './segments';
+import { availableMemory } from './memory';
 
 export interface SessionVariant {
   /** Full attention probabilities for all blocks (true) or these blocks. */
@@ -37,10 +37,19 @@ export interface OpenModel {
   key: string;
   prepared: PreparedModel;
   exposure: Exposure;
-  session: ort.InferenceSession;
+  /** The patched model's sessions, one per segment of blocks (see segments.ts). */
+  session: SegmentedSession;
 }
 
+/**
+ * Blocks per segment unless asked otherwise. One block per segment gives results and Cancel at
+ * every block; segmenting costs little (measured by npm run bench:scale's segmented column).
+ */
+export const DEFAULT_BLOCKS_PER_SEGMENT = 1;
+
 export interface SessionSettings {
+  /** Blocks per segment (see segments.ts); Infinity runs the model as one whole graph. */
+  blocksPerSegment?: number;
   threads?: number;
   /** Refuse to load when the weights alone are estimated over this (default: memory available now). */
   memoryLimitBytes?: number;
@@ -54,11 +63,11 @@ export async function openModel(file: string, variant: SessionVariant, settings:
   const exposure = exposeForScan(prepared, variant);
   pointWeightsAtRealFiles(prepared.loaded);
   externalizeInlineWeights(prepared.loaded);
-  const bytes = toBinary(ModelProtoSchema, prepared.loaded.proto);
   // The file's bytes are no longer referenced by the graph; let them go before ONNX Runtime loads,
   // so the peak is one copy of the weights (ORT's), not two.
   prepared.loaded.bytes = new Uint8Array(0);
   collectGarbage();
+  const plans = planSegments(prepared.loaded.proto.graph!, blockTargets(exposure), settings.blocksPerSegment ?? DEFAULT_BLOCKS_PER_SEGMENT);
   const options: ort.InferenceSession.SessionOptions = {
     executionProviders: ['cpu'],
     graphOptimizationLevel: 'all',
@@ -68,13 +77,32 @@ export async function openModel(file: string, variant: SessionVariant, settings:
     // Weights stay where they are: the session reads them from the model's own folder.
     extra: { session: { model_external_initializers_file_folder_path: prepared.loaded.weightsDir } },
   };
-  let session: ort.InferenceSession;
-  try {
-    session = await ort.InferenceSession.create(bytes, options);
-  } catch (e) {
-    throw runtimeError(e, prepared);
-  }
-  return { key: sessionKey(file, variant), prepared, exposure, session };
+  // Per-session arenas never shrink: with one session per segment each would keep its own
+  // activation peak. Without them, freed activations go back to the system between blocks.
+  if (plans.length > 1) options.enableCpuMemArena = false;
+  const create = async (bytes: Uint8Array) => {
+    try {
+      return await ort.InferenceSession.create(bytes, options);
+    } catch (e) {
+      throw runtimeError(e, prepared);
+    }
+  };
+  const session = await SegmentedSession.open(prepared.loaded.proto, plans, create, stateBudget());
+  return { key: sessionKey(file, variant, settings), prepared, exposure, session };
+}
+
+/** What each block's segment must compute: its output and the tensors exposed for it. */
+function blockTargets(e: Exposure): string[][] {
+  return e.blockOutputs.map((out, b) => [
+    out,
+    ...e.attention[b].flatMap((a) => [a.tensor, a.sums, a.logits, a.values].filter((t): t is string => !!t)),
+    ...(e.mlpInputs[b] ? [e.mlpInputs[b]!.input] : []),
+  ]);
+}
+
+/** Memory for the states kept between runs (see SegmentedSession): a small share of what is free. */
+function stateBudget(): number {
+  return Math.min(2 ** 30, availableMemory() * 0.04);
 }
 
 /**
@@ -89,11 +117,11 @@ export async function openPlain(file: string, settings: SessionSettings = {}): P
   }
 }
 
-export function sessionKey(file: string, variant: SessionVariant): string {
+export function sessionKey(file: string, variant: SessionVariant, settings: SessionSettings = {}): string {
   const abs = path.resolve(file);
   if (!existsSync(abs)) throw new EngineError('not-found', `Model file not found: ${abs}`);
   const st = statSync(abs);
-  return JSON.stringify([abs, st.size, st.mtimeMs, variant]);
+  return JSON.stringify([abs, st.size, st.mtimeMs, variant, settings.blocksPerSegment ?? DEFAULT_BLOCKS_PER_SEGMENT]);
 }
 
 export function toOrtFeeds(feeds: Record<string, FeedTensor>): Record<string, ort.Tensor> {
@@ -102,10 +130,11 @@ export function toOrtFeeds(feeds: Record<string, FeedTensor>): Record<string, or
   return out;
 }
 
-export async function run(m: OpenModel, feeds: Record<string, FeedTensor>): Promise<Record<string, ort.Tensor>> {
+export async function run(m: OpenModel, feeds: Record<string, FeedTensor>, o: SegmentRunOptions = {}): Promise<Record<string, ort.Tensor>> {
   try {
-    return await m.session.run(toOrtFeeds(feeds));
+    return await m.session.run(toOrtFeeds(feeds), o);
   } catch (e) {
+    if (e instanceof EngineError) throw e;
     throw runtimeError(e, m.prepared);
   }
 }

@@ -74,4 +74,8 @@ export interface StackResult {
   massiveChannels: number[];
 }
 
-export interface Progress { stage: 'load' | 'session' | 'run' | 'stats'; message: string; done?: number; total?: number }
+export interface Progress {
+  stage: 'load' | 'session' | 'run' | 'stats'; message: string; done?: number; total?: number;
+  /** A scan's block, as soon as its segment has run (see segments.ts). */
+  layer?: LayerResult;
+}

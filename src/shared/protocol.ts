@@ -44,6 +44,8 @@ export type ToWorker = WorkerRequest | { kind: 'cancel'; id: number };
 
 export type WorkerMessage =
   | { kind: 'progress'; id: number; progress: Progress }
+  /** A cancelled call stops when the model run in progress returns: about `withinMs` from now (null: unknown). */
+  | { kind: 'stopping'; id: number; withinMs: number | null }
   | { kind: 'result'; id: number; result: unknown }
   | { kind: 'error'; id: number; error: { code: ErrorCode; message: string } }
   | { kind: 'ready' };

@@ -10,14 +10,21 @@ export interface Call<T> { id: number; result: Promise<T> }
 
 /** How long a cancelled call may keep the engine busy before the engine process is killed. */
 export const CANCEL_GRACE_MS = 400;
+/**
+ * The longest wait for a model run the engine says is about to return (one segment of blocks): a
+ * reload costs more than that. A run that would take longer (one huge block) is still killed.
+ */
+export const CANCEL_SEGMENT_WAIT_MS = 30_000;
 const STDERR_TAIL = 2000;
 
 /**
  * Talks to the engine, which runs in its own process: inference never shares a thread (or a heap)
  * with the caller. Cancelling a call rejects it at once and asks the engine to stop at its next
- * check; if it is still busy after CANCEL_GRACE_MS (inside one long ONNX Runtime run, which cannot
- * be interrupted), the process is killed, which is safe for a process where tearing down a thread
- * under a native call is not. Calls still waiting are then replayed on a fresh engine.
+ * check, the next border between segments of blocks. The engine answers how long the segment in
+ * progress should still take; the client waits that long (up to CANCEL_SEGMENT_WAIT_MS) plus
+ * CANCEL_GRACE_MS, and only then kills the process (one ONNX Runtime run cannot be interrupted;
+ * killing a process is safe where tearing down a thread under a native call is not). Calls still
+ * waiting are then replayed on a fresh engine.
  */
 export class EngineClient {
   private child: ChildProcess | undefined;
@@ -26,6 +33,8 @@ export class EngineClient {
   /** Sent to the engine and not yet answered, cancelled or not: what keeps it busy. */
   private readonly inFlight = new Set<number>();
   private stderrTail = '';
+  /** Calls whose cancellation the engine acknowledged, with its estimate, and who waits for the end. */
+  private readonly stopping = new Map<number, (withinMs: number | null) => void>();
 
   constructor(private readonly workerPath = path.join(__dirname, 'worker.js')) {}
 
@@ -50,8 +59,22 @@ export class EngineClient {
     p.reject(new EngineError('cancelled', 'Cancelled.'));
     const child = this.child;
     if (!child || !this.inFlight.has(id)) return 'stopped';
-    child.send({ kind: 'cancel', id } as ToWorker);
-    await new Promise((r) => setTimeout(r, CANCEL_GRACE_MS));
+    // Wait for the engine's answer (or its end of the call), then as long as it says it needs.
+    const started = performance.now();
+    const withinMs = await new Promise<number | null>((resolve) => {
+      this.stopping.set(id, resolve);
+      child.send({ kind: 'cancel', id } as ToWorker);
+      setTimeout(() => resolve(null), CANCEL_GRACE_MS);
+    });
+    // null: no answer in time, or a run the engine cannot judge yet (its first segment).
+    const waitMs = (withinMs !== null && withinMs <= CANCEL_SEGMENT_WAIT_MS ? withinMs * 1.5 + CANCEL_GRACE_MS : CANCEL_GRACE_MS) - (performance.now() - started);
+    if (this.inFlight.has(id) && waitMs > 0) {
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, waitMs);
+        this.stopping.set(id, () => { clearTimeout(timer); resolve(); });
+      });
+    }
+    this.stopping.delete(id);
     const busy = this.child === child && this.inFlight.has(id);
     if (busy) await this.restart(child);
     this.updateRef();
@@ -138,7 +161,9 @@ export class EngineClient {
     if (m.kind === 'ready') return;
     const p = this.pending.get(m.id);
     if (m.kind === 'progress') { p?.onProgress?.(m.progress); return; }
+    if (m.kind === 'stopping') { this.stopping.get(m.id)?.(m.withinMs); return; }
     this.inFlight.delete(m.id);
+    this.stopping.get(m.id)?.(0);
     if (p) {
       this.pending.delete(m.id);
       if (m.kind === 'result') p.resolve(m.result);

@@ -19,7 +19,7 @@ export class SessionCache {
 
   get(file: string, variant: SessionVariant, settings: SessionSettings): Promise<OpenModel> {
     // The memory limit only gates loading; it does not make a different session.
-    const key = sessionKey(file, variant) + JSON.stringify({ threads: settings.threads });
+    const key = sessionKey(file, variant, settings) + JSON.stringify({ threads: settings.threads });
     const hit = this.entries.get(key);
     if (hit) {
       this.entries.delete(key);

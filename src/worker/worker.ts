@@ -17,6 +17,7 @@ import { superWeights } from '../engine/experiments/superWeights';
 import { fixRegMean } from '../engine/experiments/fixRegMean';
 import { compare } from '../engine/experiments/compare';
 import { SessionCache } from './sessionCache';
+import { segmentRemainingMs } from '../engine/segments';
 
 /** The engine's process (see EngineClient): inference and statistics never run in the caller's. */
 if (!process.send) throw new Error('worker.js must be started by EngineClient (child_process.fork)');
@@ -58,12 +59,17 @@ function handle(req: WorkerRequest, signal: AbortSignal): Promise<unknown> {
 }
 
 // One request at a time: ONNX Runtime already uses the cores. Cancellation here is cooperative: the
-// experiment stops before its next model run; a run that takes longer is ended by the client
-// killing this process.
+// experiment stops at the next border between segments of blocks (or model runs); the client kills
+// this process only when it does not answer in time.
 const running = new Map<number, AbortController>();
 let queue = Promise.resolve();
 process.on('message', (msg: ToWorker) => {
-  if (msg.kind === 'cancel') { running.get(msg.id)?.abort(); return; }
+  if (msg.kind === 'cancel') {
+    const c = running.get(msg.id);
+    c?.abort();
+    if (c) send({ kind: 'stopping', id: msg.id, withinMs: segmentRemainingMs() });
+    return;
+  }
   const controller = new AbortController();
   running.set(msg.id, controller);
   queue = queue.then(async () => {

@@ -64,8 +64,35 @@ describe('engine worker', () => {
     await client.dispose();
   });
 
+  test('cancelling a long scan between two blocks stops it there: the engine is not restarted and serves the next call', async () => {
+    // Blocks of a fraction of a second each: 2000 tokens through a width-256 model, 12 blocks.
+    const long = buildScaleLlama(root, 'llama-12', scaleSpec({ layers: 12, d: 256, ffn: 704, heads: 4, kvHeads: 2, vocab: 512, maxPos: 2048 }), 'fp32');
+    const client = new EngineClient(WORKER);
+    await client.call('inspect', { file: long.file }).result;
+    const pid = client.pid!;
+    const ids = Array.from({ length: 2000 }, (_, i) => (i % 16 ? 10 + (i % 100) : 3));
+    let cancelled: Promise<string> | undefined;
+    let t0 = 0;
+    const blocks: number[] = [];
+    const call = client.call('scan', { file: long.file, options: { ids, maxTokens: 2000 } }, (p) => {
+      if (p.layer) blocks.push(p.layer.index);
+      // After block 1: the engine knows how long a block takes, and ten blocks are still to run.
+      if (p.layer?.index === 1 && !cancelled) { t0 = performance.now(); cancelled = client.cancel(call.id); }
+    });
+    await assert.rejects(call.result, (e: unknown) => isEngineError(e) && e.code === 'cancelled');
+    assert.equal(await cancelled, 'stopped', 'stopped at a border between blocks, no restart');
+    process.stderr.write(`cancel returned ${(performance.now() - t0).toFixed(0)} ms after it was asked (blocks seen: ${blocks.join(',')})\n`);
+    assert.ok(blocks.length < 12, 'the pass did not run to its end');
+    assert.equal(client.pid, pid);
+    const r = await client.call('scan', { file: m.file, options: { prompt: PAPER_PROMPT } }).result;
+    assert.deepEqual(r.massiveTokens, [0, 4, 8], 'the same engine process serves the next call');
+    assert.equal(client.pid, pid);
+    await client.dispose();
+  });
+
   test('cancelling inside one long ONNX Runtime run kills the engine process; waiting calls run on a fresh one', async () => {
-    // One forward pass of a few seconds: 4000 tokens through a width-512 model.
+    // One block of a few seconds (4000 tokens through a width-512 model), cancelled before any
+    // block has finished: the engine cannot say when it will stop.
     const big = buildScaleLlama(root, 'llama-long', scaleSpec({ layers: 4, d: 512, ffn: 1408, heads: 8, kvHeads: 2, vocab: 512, maxPos: 4096 }), 'fp32');
     const client = new EngineClient(WORKER);
     await client.call('inspect', { file: big.file }).result;

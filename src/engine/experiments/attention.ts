@@ -14,6 +14,13 @@ export interface AttentionOptions extends ExperimentBase, InputOptions {
   matrixTokens?: number;
   /** Include each head's matrices, not only the average. */
   perHead?: boolean;
+  /**
+   * Run blocks 0…layer only (a block click: the rest of the model adds nothing to this block's
+   * view). The massive tokens are then `massiveTokens` when given (a scan of the same input), else
+   * those of the blocks run; `shareByLayer` covers those blocks.
+   */
+  prefix?: boolean;
+  massiveTokens?: number[];
 }
 
 export const SINK_HEAD = 0.3;
@@ -41,15 +48,15 @@ export async function analyseAttention(file: string, o: AttentionOptions): Promi
   checkLayer(o.layer, om.prepared.info.blocks, file);
   const input = await resolveInput(file, om, o);
   o.onProgress?.({ stage: 'run', message: 'Running' });
-  const out = await forward(om, { feeds: input.feeds });
+  const out = await forward(om, { feeds: input.feeds }, undefined, { through: o.prefix ? o.layer : undefined, signal: o.signal });
   requireFinite(out, 'analysed', 'attention shares and sink scores');
-  const massiveTokens = massiveTokensOf(out, thresholdsOf(o));
+  const massiveTokens = o.massiveTokens ? [...o.massiveTokens].sort((a, b) => a - b) : massiveTokensOf(out, thresholdsOf(o));
   const list = out.attention[o.layer].filter((a): a is typeof a & { probs: Dense } => !!a.probs && !a.cross);
   const causal = om.prepared.info.family === 'decoder';
   const tokens = input.tokens.length ? input.tokens : Array.from({ length: out.tokens }, (_, i) => ({ index: i, id: null, text: `#${i}` }));
   // Cross-attention keys are another sequence's tokens: kept out of shares over this one's.
   const selfOnly = (l: typeof out.attention[number]) => l.filter((a) => !a.cross);
-  const shareByLayer = out.attention.map((l, layer) => ({ layer, share: massiveTokens.length && selfOnly(l).length ? meanOf(selfOnly(l).flatMap((a) => headShares(a, massiveTokens, out.tokens, causal))) : null }));
+  const shareByLayer = out.attention.slice(0, o.prefix ? o.layer + 1 : undefined).map((l, layer) => ({ layer, share: massiveTokens.length && selfOnly(l).length ? meanOf(selfOnly(l).flatMap((a) => headShares(a, massiveTokens, out.tokens, causal))) : null }));
   const block = om.prepared.location.blocks[o.layer];
   if (!list.length) {
     const note = block.mixer !== 'attention' ? noAttentionNote(o.layer, block.mixer) : block.attention.find((a) => a.note)?.note;
@@ -91,7 +98,7 @@ const SOURCE: Record<string, string> = {
 
 export function massiveTokensOf(out: ForwardOutputs, th: { absolute: number; ratio: number }): number[] {
   const set = new Set<number>();
-  for (const x of out.blocks) for (const a of layerStats(x, out.tokens, out.channels, 1, th).massive) set.add(a.token);
+  for (const x of out.blocks) if (x) for (const a of layerStats(x, out.tokens, out.channels, 1, th).massive) set.add(a.token);
   return [...set].sort((a, b) => a - b);
 }
 

@@ -2,7 +2,7 @@ import { layerStats } from '../stats';
 import { resolveInput, type InputOptions } from '../input';
 import { checkLayer, sessions, thresholdsOf, type ExperimentBase } from './common';
 import { checkCount } from '../limits';
-import { forward } from './forward';
+import { blockOf, forward } from './forward';
 import { SCAN_VARIANT } from '../session';
 import { textTokenKinds, visionTokenKinds } from './tokenKinds';
 import { patchGrid } from '../vision/patches';
@@ -38,8 +38,9 @@ export async function featureMap(file: string, o: FeatureMapOptions): Promise<Fe
   checkCount(o.maxColumns, 'maxColumns', 'The number of map columns', 4);
   const input = await resolveInput(file, om, o);
   o.onProgress?.({ stage: 'run', message: `Running to block ${o.layer}` });
-  const out = await forward(om, { feeds: input.feeds });
-  const x = out.blocks[o.layer];
+  // Block L needs blocks 0…L only; after a scan of the same input, only L's segment runs.
+  const out = await forward(om, { feeds: input.feeds }, undefined, { from: o.layer, through: o.layer, signal: o.signal });
+  const x = blockOf(out, o.layer);
   const T = out.tokens;
   const D = out.channels;
   const stats = layerStats(x, T, D, 1, thresholdsOf(o));

@@ -5,7 +5,7 @@ import { DT } from '../onnx/dtype';
 import { patchGrid } from '../vision/patches';
 import { checkAbort, cosine, meanStd, sessions, type ExperimentBase } from './common';
 import { checkCount, LIMITS } from '../limits';
-import { forward, isFinite, nonFiniteNote, requireFinite, type Edits, type ForwardOutputs } from './forward';
+import { blockOf, forward, isFinite, nonFiniteNote, requireFinite, type Edits, type ForwardOutputs } from './forward';
 
 export interface FixRegMeanOptions extends ExperimentBase {
   /** Images whose register features are averaged, and on which the change is measured. */
@@ -62,14 +62,14 @@ export async function fixRegMean(file: string, o: FixRegMeanOptions = {}): Promi
     const out = await forward(om, { feeds, tokens: T });
     requireFinite(out, `image ${k + 1}'s`, 'register means and output changes');
     plain.push(out);
-    for (let l = 0; l < blocks; l++) for (let r = 0; r < registers; r++) for (let c = 0; c < D; c++) mean[l][r * D + c] += out.blocks[l][(1 + r) * D + c] / feedsList.length;
+    for (let l = 0; l < blocks; l++) for (let r = 0; r < registers; r++) for (let c = 0; c < D; c++) mean[l][r * D + c] += blockOf(out, l)[(1 + r) * D + c] / feedsList.length;
   }
   const registerSpread = mean.map((m, layer) => {
     const norms: number[] = [];
     const devs: number[] = [];
     for (const out of plain) for (let r = 0; r < registers; r++) {
       let n = 0, dv = 0;
-      for (let c = 0; c < D; c++) { const v = out.blocks[layer][(1 + r) * D + c]; n += v * v; dv += (v - m[r * D + c]) ** 2; }
+      for (let c = 0; c < D; c++) { const v = blockOf(out, layer)[(1 + r) * D + c]; n += v * v; dv += (v - m[r * D + c]) ** 2; }
       norms.push(Math.sqrt(n));
       devs.push(Math.sqrt(dv));
     }

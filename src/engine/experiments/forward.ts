@@ -11,8 +11,11 @@ export interface Dense { data: Float32Array; dims: number[] }
 export interface ForwardOutputs {
   tokens: number;
   channels: number;
-  /** Residual stream after each block, [tokens × channels]. */
-  blocks: Float32Array[];
+  /**
+   * Residual stream after each block, [tokens × channels]. Absent for blocks the run did not
+   * compute: after `through`, or before the block a resumed run started at (see segments.ts).
+   */
+  blocks: (Float32Array | undefined)[];
   /**
    * Per block, per attention tensor: probabilities (softmax applied where the graph gives scores),
    * or only their per-key sums over queries for blocks exposed that way.
@@ -37,8 +40,13 @@ export type Edits = Map<number, { token: number; channel: number; value: number 
 
 const dense = (t: ort.Tensor): Dense => ({ data: toFloat32(t), dims: t.dims.map(Number) });
 
-/** One forward pass, with intervention inputs filled (all-false where nothing is edited). */
-export async function forward(om: OpenModel, input: { ids?: number[]; feeds?: Record<string, FeedTensor>; tokens?: number; given?: Record<string, FeedTensor> }, edits: Edits = new Map()): Promise<ForwardOutputs> {
+/**
+ * One forward pass, with intervention inputs filled (all-false where nothing is edited). With
+ * `through`, only the blocks up to it run. With `from`, the caller reads nothing before that
+ * block, so a pass whose inputs equal the last one's up to it starts there (an edited run after
+ * the original one computes only what the edit changes).
+ */
+export async function forward(om: OpenModel, input: { ids?: number[]; feeds?: Record<string, FeedTensor>; tokens?: number; given?: Record<string, FeedTensor> }, edits: Edits = new Map(), run_: { from?: number; through?: number; signal?: AbortSignal } = {}): Promise<ForwardOutputs> {
   const info = om.prepared.info;
   const feeds: Record<string, FeedTensor> = input.ids
     ? textFeeds(info.inputs.map((i) => ({ ...i, elemType: om.prepared.index.elemTypeOf(i.name) ?? DT.FLOAT })), input.ids, input.given)
@@ -60,13 +68,13 @@ export async function forward(om: OpenModel, input: { ids?: number[]; feeds?: Re
       feeds[iv.values] = info.dtype === 'float16' ? { type: 'float16', data: toHalf(values), dims: [1, tokens, d] } : { type: 'float32', data: values, dims: [1, tokens, d] };
     }
   }
-  const out = await run(om, feeds);
-  const blocks = om.exposure.blockOutputs.map((n) => toFloat32(out[n]));
-  const first = out[om.exposure.blockOutputs[0]];
+  const out = await run(om, feeds, run_);
+  const blocks = om.exposure.blockOutputs.map((n) => (out[n] ? toFloat32(out[n]) : undefined));
+  const first = out[om.exposure.blockOutputs.find((n) => out[n])!];
   const dims = first.dims.map(Number);
   const channels = dims[dims.length - 1];
   tokens = dims.slice(0, -1).reduce((a, b) => a * b, 1);
-  const attention = om.exposure.attention.map((list) => list.map((a) => {
+  const attention = om.exposure.attention.map((list) => list.filter((a) => out[a.sums ?? a.tensor]).map((a) => {
     if (a.sums) return { sums: dense(out[a.sums]), cross: a.cross };
     let probs = dense(out[a.tensor]);
     if (a.kind === 'mha-qk') probs = { data: softmaxRows(Float32Array.from(probs.data), probs.dims[probs.dims.length - 1]), dims: probs.dims };
@@ -76,10 +84,17 @@ export async function forward(om: OpenModel, input: { ids?: number[]; feeds?: Re
   const logits = logitsOf(out, info.vocabSize);
   const firstOut = info.outputs[0];
   const output = !logits && out[firstOut] ? dense(out[firstOut]) : undefined;
-  const firstBlock = blocks.findIndex((b) => countNonFinite(b) > 0);
+  const firstBlock = blocks.findIndex((b) => !!b && countNonFinite(b) > 0);
   const final = logits?.data ?? output?.data;
   const nonFinite = { firstBlock: firstBlock < 0 ? null : firstBlock, output: !!final && countNonFinite(final) > 0 };
   return { tokens, channels, blocks, attention, mlpInputs, logits, output, nonFinite };
+}
+
+/** Block b's stream of a run that computed it. */
+export function blockOf(out: ForwardOutputs, b: number): Float32Array {
+  const x = out.blocks[b];
+  if (!x) throw new EngineError('runtime', `Internal: block ${b}'s stream was not computed by this run.`);
+  return x;
 }
 
 /** True when the run holds no NaN / ±Inf in any block or in its output. */

@@ -7,7 +7,7 @@ import type { FeedTensor } from '../feeds';
 import { checkAbort, checkLayer, sessions, thresholdsOf, type ExperimentBase } from './common';
 import { checkCount, LIMITS } from '../limits';
 import { randomSequences, SAMPLE_TEXT, sequencesFromText } from './corpus';
-import { forward, isFinite, nonFiniteNote, requireFinite, type Edits } from './forward';
+import { blockOf, forward, isFinite, nonFiniteNote, requireFinite, type Edits } from './forward';
 import { argmaxRow, klRow, sequenceNll } from './logits';
 import { textTokenKinds, type TextTokenKind } from './tokenKinds';
 
@@ -93,11 +93,12 @@ export async function intervene(file: string, o: InterveneOptions): Promise<Inte
   requireFinite(plain, 'original', 'the effect of an intervention');
   const d = plain.channels;
   checkTargets(o, ids.length, d);
-  const edits = editsFor(ids, plain.blocks[o.layer], d);
-  const changed = edits.map((e) => ({ token: e.token, channel: e.channel, from: plain.blocks[o.layer][e.token * d + e.channel], to: e.value }));
+  const edits = editsFor(ids, blockOf(plain, o.layer), d);
+  const changed = edits.map((e) => ({ token: e.token, channel: e.channel, from: blockOf(plain, o.layer)[e.token * d + e.channel], to: e.value }));
   checkAbort(o.signal);
   o.onProgress?.({ stage: 'run', message: 'Intervened run' });
-  const edited = await forward(om, { ids }, new Map([[o.layer, edits]]) as Edits);
+  // Only the blocks from the edit on differ from the original run: the pass starts there.
+  const edited = await forward(om, { ids }, new Map([[o.layer, edits]]) as Edits, { from: o.layer, signal: o.signal });
 
   let klMean: number | null = null, klMax: number | null = null, top1: number | null = null;
   const brokeIt = !isFinite(edited);
@@ -122,7 +123,7 @@ export async function intervene(file: string, o: InterveneOptions): Promise<Inte
       o.onProgress?.({ stage: 'run', message: `Perplexity ${k + 1}/${seqs.length}`, done: k, total: seqs.length });
       const p = seq === ids ? plain : await forward(om, { ids: seq, given: input.given });
       requireFinite(p, 'original', 'perplexity');
-      const e = seq === ids ? edited : await forward(om, { ids: seq }, new Map([[o.layer, editsFor(seq, p.blocks[o.layer], d)]]));
+      const e = seq === ids ? edited : await forward(om, { ids: seq }, new Map([[o.layer, editsFor(seq, blockOf(p, o.layer), d)]]), { from: o.layer, signal: o.signal });
       const a = sequenceNll(p.logits!.data, seq, p.logits!.vocab);
       const b = sequenceNll(e.logits!.data, seq, e.logits!.vocab);
       if (Number.isNaN(b.nll)) afterDefined = false;
@@ -164,7 +165,7 @@ async function collectMeans(om: OpenModel, o: InterveneOptions, inputs: number[]
     checkAbort(o.signal);
     o.onProgress?.({ stage: 'run', message: `Mean over inputs ${k + 1}/${inputs.length}`, done: k, total: inputs.length });
     const out = await forward(om, { ids: seq, given });
-    const x = out.blocks[o.layer];
+    const x = blockOf(out, o.layer);
     const d = out.channels;
     const kinds = textTokenKinds(seq.map((id, index) => ({ index, id, text: tok ? tok.tokenText(id) : `<${id}>` })));
     for (let t = 0; t < seq.length; t++) for (let c = 0; c < d; c++) {

@@ -1,0 +1,301 @@
+import { create, toBinary } from '@bufbuild/protobuf';
+import { GraphProtoSchema, ModelProtoSchema, type GraphProto, type ModelProto, type NodeProto, type TensorProto, type ValueInfoProto } from 'onnx-buf';
+import * as ort from 'onnxruntime-node';
+import { EngineError } from './errors';
+import { makeValueInfo } from './onnx/build';
+import { DT } from './onnx/dtype';
+import { outerReads } from './onnx/graph';
+
+/**
+ * A patched model cut into consecutive segments of blocks, each its own ONNX Runtime session over
+ * the same weight files. Runs hand the residual stream and whatever else later blocks read (masks,
+ * positions, rotary caches, attention sums) from one segment to the next, so that
+ *  - results come out block by block, long before the pass ends;
+ *  - a run can stop between two segments (Cancel) without killing anything;
+ *  - a request about block L runs blocks 0…L only, and a run whose inputs differ from the last one
+ *    only from block L on (an intervention at L) starts there, from the states kept of the last run.
+ * Every node lands in exactly one segment, so the weights are read once, as by one whole session.
+ */
+
+/** One segment: its blocks [from, to), its nodes and what crosses its borders. */
+export interface SegmentPlan {
+  from: number;
+  to: number;
+  nodes: NodeProto[];
+  /** Tensors it reads that an earlier segment or the caller's feeds provide. */
+  inputs: string[];
+  /** Tensors it makes that later segments read, or that the graph outputs. */
+  outputs: string[];
+  initializers: TensorProto[];
+}
+
+/** Everything a node reads, subgraphs' reads of the enclosing scope included. */
+function readsOf(n: NodeProto): string[] {
+  const r = n.input.filter(Boolean);
+  for (const a of n.attribute) for (const sg of a.g ? [a.g] : a.graphs) r.push(...outerReads(sg));
+  return r;
+}
+
+/**
+ * Assigns each node the first segment whose blocks need it (walking back from each segment's
+ * targets: its blocks' outputs and exposed tensors); what only the graph's other outputs need
+ * (final norm, LM head, caches) goes to the earliest segment its inputs allow. Dead nodes are dropped.
+ */
+export function planSegments(g: GraphProto, targets: string[][], blocksPerSegment: number): SegmentPlan[] {
+  const blocks = targets.length;
+  const size = Math.max(1, Math.min(blocksPerSegment, blocks));
+  const producer = new Map<string, number>();
+  g.node.forEach((n, i) => n.output.forEach((o) => { if (o) producer.set(o, i); }));
+  const reads = g.node.map(readsOf);
+  const live = new Uint8Array(g.node.length);
+  const walk = (start: string[], mark: (i: number) => boolean) => {
+    const stack = [...start];
+    while (stack.length) {
+      const i = producer.get(stack.pop()!);
+      if (i === undefined || !mark(i)) continue;
+      stack.push(...reads[i]);
+    }
+  };
+  walk(g.output.map((o) => o.name), (i) => (live[i] ? false : (live[i] = 1, true)));
+  const seg = new Int32Array(g.node.length).fill(-1);
+  const ranges: [number, number][] = [];
+  for (let from = 0; from < blocks; from += size) ranges.push([from, Math.min(blocks, from + size)]);
+  ranges.forEach(([from, to], k) => walk(targets.slice(from, to).flat(), (i) => (seg[i] >= 0 ? false : (seg[i] = k, true))));
+  // Leftovers go after their producers; surgery appends nodes, so the list is not in topological order.
+  const place = (root: number) => {
+    const stack: [number, boolean][] = [[root, false]];
+    while (stack.length) {
+      const [i, expanded] = stack.pop()!;
+      if (seg[i] >= 0) continue;
+      if (!expanded) {
+        stack.push([i, true]);
+        for (const t of reads[i]) { const j = producer.get(t); if (j !== undefined && seg[j] < 0) stack.push([j, false]); }
+        continue;
+      }
+      seg[i] = reads[i].reduce((k, t) => Math.max(k, seg[producer.get(t) ?? -1] ?? 0), 0);
+    }
+  };
+  g.node.forEach((_, i) => { if (seg[i] < 0 && live[i]) place(i); });
+  const inits = new Map(g.initializer.map((t) => [t.name, t]));
+  const graphOutputs = new Set(g.output.map((o) => o.name));
+  const readBy = new Map<string, number>();
+  g.node.forEach((_, i) => { if (seg[i] >= 0) for (const t of reads[i]) readBy.set(t, Math.max(readBy.get(t) ?? -1, seg[i])); });
+  return ranges.map(([from, to], k) => {
+    const nodes = g.node.filter((_, i) => seg[i] === k);
+    const made = new Set(nodes.flatMap((n) => n.output.filter(Boolean)));
+    const read = new Set(g.node.flatMap((_, i) => (seg[i] === k ? reads[i] : [])));
+    const inputs = [...read].filter((t) => !made.has(t) && !inits.has(t));
+    const outputs = [...made].filter((t) => graphOutputs.has(t) || (readBy.get(t) ?? -1) > k);
+    const initializers = [...read].filter((t) => !made.has(t) && inits.has(t)).map((t) => inits.get(t)!);
+    return { from, to, nodes, inputs, outputs, initializers };
+  });
+}
+
+const TYPE_OF: Record<string, number> = {
+  float32: DT.FLOAT, uint8: 2, int8: 3, uint16: 4, int16: 5, int32: 6, int64: DT.INT64, string: 8, bool: DT.BOOL,
+  float16: DT.FLOAT16, float64: 11, uint32: 12, uint64: 13,
+};
+
+/** The segment as a model of its own: same opsets, functions and metadata, its nodes only. */
+function segmentModel(model: ModelProto, p: SegmentPlan, declared: Map<string, ValueInfoProto>, given: Map<string, ort.Tensor>): Uint8Array {
+  const g = model.graph!;
+  const inputInfo = p.inputs.map((name) => {
+    const v = declared.get(name);
+    if (v?.type?.value.case === 'tensorType' && v.type.value.value.shape) return v;
+    const t = given.get(name);
+    if (!t) throw new EngineError('runtime', `Internal: segment ${p.from}–${p.to - 1} reads ${name}, which no earlier segment made.`);
+    const elemType = v?.type?.value.case === 'tensorType' ? v.type.value.value.elemType : TYPE_OF[t.type];
+    // Known rank, symbolic sizes: the session must accept any sequence length, as the whole graph does.
+    return makeValueInfo(name, elemType, t.dims.map((_, i) => `${name}__${i}`));
+  });
+  const outputInfo = p.outputs.map((name) => declared.get(name) ?? makeValueInfo(name));
+  const names = new Set([...p.inputs, ...p.outputs, ...p.nodes.flatMap((n) => n.output)]);
+  const graph = create(GraphProtoSchema, {
+    ...g, node: p.nodes, input: inputInfo, output: outputInfo, initializer: p.initializers,
+    valueInfo: g.valueInfo.filter((v) => names.has(v.name) && !p.inputs.includes(v.name) && !p.outputs.includes(v.name)),
+    sparseInitializer: [],
+  });
+  return toBinary(ModelProtoSchema, create(ModelProtoSchema, { ...model, graph }));
+}
+
+export interface SegmentRunOptions {
+  /**
+   * First block whose results the caller reads (default 0). A run may start at a later segment
+   * than the first, from the states kept of the last run, only up to the one holding this block.
+   */
+  from?: number;
+  /** Last block whose results are needed: later segments are not run. */
+  through?: number;
+  signal?: AbortSignal;
+  /** Called after each segment with the graph outputs collected so far (it may delete what it has read). */
+  onSegment?: (plan: SegmentPlan, outputs: Record<string, ort.Tensor>) => void;
+}
+
+/**
+ * The segment ONNX Runtime is running now, if any: one native run cannot be interrupted, so a
+ * cancelled call ends when it returns. The engine process tells its client how long that should be.
+ */
+export const segmentClock = { startedAt: null as number | null, lastMs: null as number | null };
+
+/**
+ * About how long until the running segment returns: 0 when none runs, null when no segment of this
+ * run has finished yet to judge by (the first one also loads lazily created sessions).
+ */
+export function segmentRemainingMs(now = performance.now()): number | null {
+  if (segmentClock.startedAt === null) return 0;
+  return segmentClock.lastMs === null ? null : Math.max(0, segmentClock.lastMs - (now - segmentClock.startedAt));
+}
+
+export type CreateSession = (bytes: Uint8Array) => Promise<ort.InferenceSession>;
+
+/** States kept of the last run: what segment k reads, with a fingerprint of the feeds it depends on. */
+interface KeptState { key: string; tensors: Map<string, ort.Tensor>; bytes: number }
+
+/**
+ * The sessions of a segmented model. Sessions whose border tensors have no declared type are
+ * created on the first run, when those tensors exist; the others at open.
+ */
+export class SegmentedSession {
+  private readonly sessions: (ort.InferenceSession | undefined)[];
+  private readonly declared: Map<string, ValueInfoProto>;
+  private readonly lastReader = new Map<string, number>();
+  private readonly feedReaders: Map<string, number>;
+  private kept: (KeptState | undefined)[] = [];
+  private busy: Promise<unknown> = Promise.resolve();
+
+  private constructor(private readonly model: ModelProto, readonly plans: SegmentPlan[], private readonly createSession: CreateSession, private readonly stateBudget: number) {
+    const g = model.graph!;
+    this.declared = new Map([...g.input, ...g.valueInfo, ...g.output].map((v) => [v.name, v]));
+    this.sessions = plans.map(() => undefined);
+    plans.forEach((p, k) => { for (const t of p.inputs) this.lastReader.set(t, k); });
+    const feeds = new Set(g.input.map((i) => i.name));
+    this.feedReaders = new Map();
+    plans.forEach((p, k) => { for (const t of p.inputs) if (feeds.has(t) && !this.feedReaders.has(t)) this.feedReaders.set(t, k); });
+  }
+
+  static async open(model: ModelProto, plans: SegmentPlan[], createSession: CreateSession, stateBudget: number): Promise<SegmentedSession> {
+    const s = new SegmentedSession(model, plans, createSession, stateBudget);
+    // One segment is the whole graph, exactly as patched: every feed, every output.
+    if (plans.length === 1) {
+      s.sessions[0] = await createSession(toBinary(ModelProtoSchema, model));
+      return s;
+    }
+    for (let k = 0; k < plans.length; k++) {
+      const typed = plans[k].inputs.every((t) => { const v = s.declared.get(t); return v?.type?.value.case === 'tensorType' && !!v.type.value.value.shape; });
+      if (typed) s.sessions[k] = await createSession(segmentModel(model, plans[k], s.declared, new Map()));
+    }
+    return s;
+  }
+
+  get segments(): number {
+    return this.plans.length;
+  }
+
+  /** The segment holding block b. */
+  segmentOf(block: number): number {
+    const k = this.plans.findIndex((p) => block >= p.from && block < p.to);
+    return k < 0 ? this.plans.length - 1 : k;
+  }
+
+  /** Runs one call at a time: segments of two calls must not interleave over the kept states. */
+  run(feeds: Record<string, ort.Tensor>, o: SegmentRunOptions = {}): Promise<Record<string, ort.Tensor>> {
+    const next = this.busy.then(() => this.runNow(feeds, o));
+    this.busy = next.catch(() => {});
+    return next;
+  }
+
+  private async runNow(feeds: Record<string, ort.Tensor>, o: SegmentRunOptions): Promise<Record<string, ort.Tensor>> {
+    const last = o.through === undefined ? this.plans.length - 1 : this.segmentOf(o.through);
+    const keys = this.stateKeys(feeds);
+    // Resume from the latest state of the last run that these feeds leave unchanged.
+    let start = 0;
+    for (let k = Math.min(last, this.segmentOf(o.from ?? 0)); k > 0; k--) if (this.kept[k]?.key === keys[k]) { start = k; break; }
+    const env = new Map<string, ort.Tensor>(Object.entries(feeds));
+    if (start) for (const [n, t] of this.kept[start]!.tensors) env.set(n, t);
+    const outputs: Record<string, ort.Tensor> = {};
+    const graphOutputs = new Set(this.model.graph!.output.map((x) => x.name));
+    // A state is valid for any run whose feeds before it are the same (ONNX Runtime on CPU is deterministic).
+    this.kept = this.kept.map((s, k) => (s?.key === keys[k] ? s : undefined));
+    let keptBytes = this.kept.reduce((a, s) => a + (s?.bytes ?? 0), 0);
+    const whole = this.plans.length === 1;
+    segmentClock.lastMs = null;
+    for (let k = start; k <= last; k++) {
+      if (o.signal?.aborted) throw new EngineError('cancelled', 'Cancelled.');
+      const p = this.plans[k];
+      if (k > start && !this.kept[k]) keptBytes += this.keep(k, keys[k], env, keptBytes);
+      const session = this.sessions[k] ??= await this.createSession(segmentModel(this.model, p, this.declared, env));
+      segmentClock.startedAt = performance.now();
+      let out: ort.InferenceSession.OnnxValueMapType;
+      try {
+        out = await session.run(whole ? feeds : Object.fromEntries(p.inputs.map((t) => [t, env.get(t)!])));
+      } finally {
+        segmentClock.lastMs = performance.now() - segmentClock.startedAt;
+        segmentClock.startedAt = null;
+      }
+      for (const [n, t] of Object.entries(out)) {
+        if ((this.lastReader.get(n) ?? -1) > k) env.set(n, t);
+        if (graphOutputs.has(n)) outputs[n] = t;
+      }
+      for (const t of p.inputs) if (this.lastReader.get(t) === k) env.delete(t);
+      o.onSegment?.(p, outputs);
+    }
+    return outputs;
+  }
+
+  /** Everything made before segment k that it or a later one reads: enough to start a run at k. */
+  private keep(k: number, key: string, env: Map<string, ort.Tensor>, used: number): number {
+    const tensors = new Map<string, ort.Tensor>();
+    let bytes = 0;
+    for (const [n, x] of env) if (!this.feedReaders.has(n) && (this.lastReader.get(n) ?? -1) >= k) { tensors.set(n, x); bytes += byteSize(x); }
+    if (used + bytes > this.stateBudget) return 0;
+    this.kept[k] = { key, tensors, bytes };
+    return bytes;
+  }
+
+  /** Per segment, a fingerprint of the feeds read before it: equal keys mean equal states there. */
+  private stateKeys(feeds: Record<string, ort.Tensor>): string[] {
+    const keys: string[] = [];
+    const parts: string[] = [];
+    const byReader = [...this.feedReaders].sort((a, b) => a[1] - b[1]);
+    let j = 0;
+    for (let k = 0; k < this.plans.length; k++) {
+      while (j < byReader.length && byReader[j][1] < k) {
+        const t = feeds[byReader[j][0]];
+        parts.push(`${byReader[j][0]}:${t ? fingerprint(t) : '-'}`);
+        j++;
+      }
+      keys.push(parts.join('|'));
+    }
+    return keys;
+  }
+
+  /** Forgets the states of the last run (a new model file, or memory wanted elsewhere). */
+  forget(): void {
+    this.kept = [];
+  }
+
+  async release(): Promise<void> {
+    this.kept = [];
+    for (const s of this.sessions) await s?.release();
+  }
+}
+
+function byteSize(t: ort.Tensor): number {
+  const d = t.data as unknown;
+  return ArrayBuffer.isView(d) ? d.byteLength : 0;
+}
+
+/** FNV-1a over the tensor's bytes, with its type and dims: cheap next to any segment's run. */
+function fingerprint(t: ort.Tensor): string {
+  const d = t.data as unknown;
+  let h = 0x811c9dc5;
+  if (ArrayBuffer.isView(d)) {
+    const u = new Uint8Array(d.buffer, d.byteOffset, d.byteLength);
+    const aligned = u.byteOffset % 4 === 0;
+    const n = aligned ? u.byteLength >> 2 : 0;
+    const words = new Uint32Array(u.buffer, aligned ? u.byteOffset : 0, n);
+    for (let i = 0; i < n; i++) h = Math.imul(h ^ words[i], 0x01000193);
+    for (let i = n * 4; i < u.length; i++) h = Math.imul(h ^ u[i], 0x01000193);
+  }
+  return `${t.type}[${t.dims.join(',')}]${(h >>> 0).toString(16)}`;
+}

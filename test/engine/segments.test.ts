@@ -1,0 +1,138 @@
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import * as ort from 'onnxruntime-node';
+import { openModel, SCAN_VARIANT, type OpenModel, type SessionSettings, type SessionVariant } from '../../src/engine/session';
+import { scanModel } from '../../src/engine/scan';
+import { featureMap } from '../../src/engine/experiments/featureMap';
+import { intervene } from '../../src/engine/experiments/intervene';
+import { analyseAttention } from '../../src/engine/experiments/attention';
+import { isEngineError } from '../../src/engine/errors';
+import type { LayerResult } from '../../src/engine/types';
+import { buildFusedLlama, buildGpt2, buildHybrid, buildLlama, buildVit, type BuiltModel } from '../models/build';
+import { PAPER_PROMPT, tempDir } from '../fixtures';
+
+/**
+ * Segmented runs (src/engine/segments.ts) against one whole graph: the same statistics bit for bit,
+ * results block by block, Cancel between blocks, and requests that run only the blocks they need.
+ * Model runs are counted on ONNX Runtime's own session.run (each segment is one run).
+ */
+const root = tempDir('segments');
+const WHOLE: SessionSettings = { blocksPerSegment: Infinity };
+
+let runs = 0;
+const proto = (ort.InferenceSession as unknown as { prototype: ort.InferenceSession }).prototype;
+const realRun = proto.run;
+before(() => {
+  proto.run = function (this: ort.InferenceSession, ...a: Parameters<typeof realRun>) { runs++; return realRun.apply(this, a); } as typeof realRun;
+});
+after(() => { proto.run = realRun; });
+
+/** One session per variant and setting for a test, like the engine's cache. */
+function opener(settings: SessionSettings) {
+  const opened = new Map<string, Promise<OpenModel>>();
+  return (f: string, v: SessionVariant) => {
+    const k = JSON.stringify([f, v]);
+    if (!opened.has(k)) opened.set(k, openModel(f, v, settings));
+    return opened.get(k)!;
+  };
+}
+
+describe('segmented scans equal whole-graph scans, bit for bit', () => {
+  const models: [string, () => BuiltModel][] = [
+    ['GPT-2 (inline weights, tied embeddings)', () => buildGpt2(root)],
+    ['LLaMA with external weights (rotary caches and the mask cross every border)', () => buildLlama(root, 'llama-ext', { externalData: 'model.onnx_data' })],
+    ['fused SkipSimplifiedLayerNormalization', () => buildFusedLlama(root)],
+    ['Mamba hybrid (Loop bodies read the outer scope)', () => buildHybrid(root, 'mamba')],
+    ['ViT with registers', () => buildVit(root)],
+  ];
+  for (const [label, build] of models) {
+    test(label, async () => {
+      const m = build();
+      const input = m.spec.arch === 'vit' ? {} : { prompt: PAPER_PROMPT };
+      const whole = await scanModel(m.file, { ...input, open: opener(WHOLE) });
+      for (const blocksPerSegment of [1, 2, 4]) {
+        const seg = await scanModel(m.file, { ...input, open: opener({ blocksPerSegment }) });
+        assert.deepEqual(seg.layers, whole.layers, `${blocksPerSegment} block(s) per segment: layer statistics`);
+        assert.deepEqual(seg.attention, whole.attention, `${blocksPerSegment} block(s) per segment: attention`);
+        assert.deepEqual(seg.outlierFeatures, whole.outlierFeatures);
+      }
+      assert.ok(whole.massiveChannels.length, 'the planted model has massive activations to compare');
+    });
+  }
+});
+
+describe('results block by block', () => {
+  let m: BuiltModel;
+  before(() => { m = buildLlama(root, 'llama-8', { layers: 8 }); });
+
+  test('each block\'s statistics arrive as soon as its segment has run, before the next one runs', async () => {
+    const open = opener({ blocksPerSegment: 1 });
+    await open(m.file, SCAN_VARIANT);
+    const seen: { layer: LayerResult; runsSoFar: number }[] = [];
+    runs = 0;
+    const r = await scanModel(m.file, { prompt: PAPER_PROMPT, open, onProgress: (p) => { if (p.layer) seen.push({ layer: p.layer, runsSoFar: runs }); } });
+    assert.deepEqual(seen.map((s) => s.layer.index), [0, 1, 2, 3, 4, 5, 6, 7]);
+    assert.deepEqual(seen.map((s) => s.runsSoFar), [1, 2, 3, 4, 5, 6, 7, 8], 'block b is reported after b + 1 segment runs');
+    assert.deepEqual(seen.map((s) => s.layer), r.layers, 'what streamed is what the scan returns');
+  });
+
+  test('Cancel mid-pass stops at the next border; the same sessions serve the next scan', async () => {
+    const open = opener({ blocksPerSegment: 2 });
+    const expected = await scanModel(m.file, { prompt: PAPER_PROMPT, open: opener(WHOLE) });
+    const ctl = new AbortController();
+    const seen: number[] = [];
+    runs = 0;
+    await assert.rejects(
+      scanModel(m.file, { prompt: PAPER_PROMPT, open, signal: ctl.signal, onProgress: (p) => { if (p.layer) { seen.push(p.layer.index); if (p.layer.index === 2) ctl.abort(); } } }),
+      (e: unknown) => isEngineError(e) && e.code === 'cancelled',
+    );
+    assert.deepEqual(seen, [0, 1, 2, 3], 'the segment holding block 2 finished; no later one ran');
+    assert.equal(runs, 2);
+    const again = await scanModel(m.file, { prompt: PAPER_PROMPT, open });
+    assert.deepEqual(again.layers, expected.layers);
+  });
+});
+
+describe('requests run only the blocks they need', () => {
+  let m: BuiltModel;
+  before(() => { m = buildLlama(root, 'llama-prefix', { layers: 8 }); });
+
+  test('a feature map of block 3 runs blocks 0–3; after a scan of the same input, only block 3', async () => {
+    const whole = await featureMap(m.file, { layer: 3, prompt: PAPER_PROMPT, open: opener(WHOLE) });
+    const open = opener({ blocksPerSegment: 1 });
+    runs = 0;
+    const cold = await featureMap(m.file, { layer: 3, prompt: PAPER_PROMPT, open });
+    assert.equal(runs, 4, 'segments 0–3 of 8');
+    assert.deepEqual(cold, whole);
+    const fresh = opener({ blocksPerSegment: 1 });
+    await scanModel(m.file, { prompt: PAPER_PROMPT, open: fresh });
+    runs = 0;
+    assert.deepEqual(await featureMap(m.file, { layer: 3, prompt: PAPER_PROMPT, open: fresh }), whole);
+    assert.equal(runs, 1, 'resumed from the state the scan kept before block 3');
+    runs = 0;
+    await featureMap(m.file, { layer: 3, prompt: 'Winter is cold.', open: fresh });
+    assert.equal(runs, 4, 'another input starts from block 0');
+  });
+
+  test('an intervention at block 5 runs the edited passes from block 5 on, with the same result', async () => {
+    const o = { layer: 5, mode: 'zero' as const, prompt: PAPER_PROMPT, evalText: null };
+    const whole = await intervene(m.file, { ...o, open: opener(WHOLE) });
+    runs = 0;
+    const seg = await intervene(m.file, { ...o, open: opener({ blocksPerSegment: 1 }) });
+    assert.deepEqual(seg, whole);
+    assert.ok(seg.changed.length > 0);
+    assert.equal(runs, 8 + 3, 'the original pass (8 segments), then the edited one from block 5 (segments 5–7)');
+  });
+
+  test('a block click\'s attention view runs blocks 0…L with the scan\'s massive tokens', async () => {
+    const open = opener({ blocksPerSegment: 1 });
+    const scan = await scanModel(m.file, { prompt: PAPER_PROMPT, open });
+    const full = await analyseAttention(m.file, { layer: 3, prompt: PAPER_PROMPT, open: opener(WHOLE) });
+    runs = 0;
+    const a = await analyseAttention(m.file, { layer: 3, prompt: PAPER_PROMPT, prefix: true, massiveTokens: scan.massiveTokens, open });
+    assert.equal(runs, 4);
+    assert.deepEqual(a.heads, full.heads);
+    assert.deepEqual(a.probabilities, full.probabilities);
+    assert.deepEqual(a.shareByLayer, full.shareByLayer.slice(0, 4));
+  });
+});
