@@ -1,7 +1,7 @@
 import { CategoryScale, Chart, Legend, LinearScale, LineController, LineElement, LogarithmicScale, PointElement, Tooltip } from 'chart.js';
 import { provideVSCodeDesignSystem, vsCodeButton, vsCodeDivider, vsCodeDropdown, vsCodeOption, vsCodeRadio, vsCodeRadioGroup, vsCodeTextArea, vsCodeTextField } from '@vscode/webview-ui-toolkit';
 import type { ExperimentView, LayerView, ModelSummary, PanelState } from '../src/shared/protocol';
-import type { ScanResult } from '../src/engine/types';
+import type { LayerResult, ScanResult } from '../src/engine/types';
 import { css, fmt, h, pct } from './dom';
 import { drawHeatmap } from './heatmap';
 import { call, onHostMessage, ready, saveState, savedState } from './vscode';
@@ -65,7 +65,7 @@ onHostMessage((m) => {
       showScan(m.result);
       break;
     case 'progress':
-      st.status = m.message ?? '';
+      st.status = m.layer ? liveStatus(m.layer, m.total) : m.message ?? '';
       renderStatus();
       break;
     case 'experiment':
@@ -215,6 +215,18 @@ function renderControls(): void {
   const img = document.getElementById('image-name');
   if (img && st.image) img.textContent = st.image.split(/[\\/]/).pop()!;
   renderStatus();
+}
+
+/** A scan's blocks as they arrive: where it is, and the massive activations found so far. */
+const live = { first: null as number | null, tokens: new Set<number>(), channels: new Set<number>(), top: 0 };
+function liveStatus(l: LayerResult, total?: number): string {
+  if (l.index === 0) { live.first = null; live.tokens.clear(); live.channels.clear(); live.top = 0; }
+  for (const a of l.massive) { live.tokens.add(a.token); live.channels.add(a.channel); }
+  if (l.massive.length && live.first === null) live.first = l.index;
+  live.top = Math.max(live.top, Math.abs(l.top[0]?.value ?? 0));
+  const found = live.first === null ? 'no massive activations yet'
+    : `massive activations from block ${live.first} on ${live.tokens.size} token${live.tokens.size === 1 ? '' : 's'}, channels ${[...live.channels].sort((a, b) => a - b).slice(0, 6).join(', ')}${live.channels.size > 6 ? '…' : ''}`;
+  return `Block ${l.index + 1}${total ? ` of ${total}` : ''} measured · ${found} · top |a| ${live.top.toLocaleString('en-US', { maximumFractionDigits: 1 })}`;
 }
 
 function renderStatus(): void {

@@ -91,22 +91,73 @@ export function planSegments(g: GraphProto, targets: string[][], blocksPerSegmen
   });
 }
 
+const TO_INT64 = new Set(['Shape', 'Size', 'NonZero', 'ArgMax', 'ArgMin', 'NonMaxSuppression']);
+const TO_BOOL = new Set(['Equal', 'Less', 'LessOrEqual', 'Greater', 'GreaterOrEqual', 'Not', 'And', 'Or', 'Xor', 'IsNaN', 'IsInf']);
+/** Ops whose output takes the type of an input other than the first. */
+const TYPE_FROM_INPUT: Record<string, number> = { Where: 1, ScatterND: 0, Expand: 0, Reshape: 0 };
+
+/**
+ * The element type of every border tensor the graph does not declare, by the ONNX type rules of
+ * its producer (most ops keep their first input's type). Lets every segment's session open at
+ * once instead of on the first run; what stays unknown is typed from the tensor on that run.
+ */
+function inferElemTypes(g: GraphProto, wanted: Set<string>): Map<string, number> {
+  const types = new Map<string, number>();
+  for (const v of [...g.input, ...g.valueInfo, ...g.output]) if (v.type?.value.case === 'tensorType' && v.type.value.value.elemType) types.set(v.name, v.type.value.value.elemType);
+  for (const t of g.initializer) types.set(t.name, t.dataType);
+  const producer = new Map<string, NodeProto>();
+  for (const n of g.node) for (const o of n.output) if (o) producer.set(o, n);
+  const typeOf = (root: string): number | undefined => {
+    const stack = [root];
+    while (stack.length) {
+      const t = stack[stack.length - 1];
+      if (types.has(t)) { stack.pop(); continue; }
+      const n = producer.get(t);
+      if (!n) { stack.pop(); types.set(t, 0); continue; }
+      // Contrib ops (fused norms, MatMulNBits, fused attention) compute in their first input's type.
+      const ms = n.domain === 'com.microsoft';
+      const op = n.domain && n.domain !== 'ai.onnx' && !ms ? '' : n.opType;
+      const slot = n.output.indexOf(t);
+      let result: number | undefined;
+      if (TO_INT64.has(op)) result = DT.INT64;
+      else if (TO_BOOL.has(op)) result = DT.BOOL;
+      else if (op === 'Cast') result = Number(n.attribute.find((a) => a.name === 'to')?.i ?? 0);
+      else if (op === 'Constant') result = n.attribute.find((a) => a.name === 'value')?.t?.dataType ?? (n.attribute.some((a) => a.name.startsWith('value_int')) ? DT.INT64 : n.attribute.some((a) => a.name.startsWith('value_float')) ? DT.FLOAT : 0);
+      else if (op === 'ConstantOfShape') result = n.attribute.find((a) => a.name === 'value')?.t?.dataType ?? DT.FLOAT;
+      else if (op === 'CastLike') { const x = n.input[1]; if (!types.has(x)) { stack.push(x); continue; } result = types.get(x); }
+      else if (op === 'TopK' && slot === 1) result = DT.INT64;
+      else if (op && (slot === 0 || ms || op === 'Split' || op === 'TopK') && !['If', 'Loop', 'Scan', 'QuantizeLinear', 'DequantizeLinear', 'DynamicQuantizeLinear', 'OneHot', 'EyeLike', 'RandomNormalLike', 'RandomUniformLike', 'Multinomial'].includes(op)) {
+        const x = n.input[TYPE_FROM_INPUT[op] ?? 0];
+        if (x && !types.has(x)) { stack.push(x); continue; }
+        result = x ? types.get(x) : 0;
+      }
+      types.set(t, result ?? 0);
+      stack.pop();
+    }
+    return types.get(root) || undefined;
+  };
+  const out = new Map<string, number>();
+  for (const t of wanted) { const e = typeOf(t); if (e) out.set(t, e); }
+  return out;
+}
+
 const TYPE_OF: Record<string, number> = {
   float32: DT.FLOAT, uint8: 2, int8: 3, uint16: 4, int16: 5, int32: 6, int64: DT.INT64, string: 8, bool: DT.BOOL,
   float16: DT.FLOAT16, float64: 11, uint32: 12, uint64: 13,
 };
 
 /** The segment as a model of its own: same opsets, functions and metadata, its nodes only. */
-function segmentModel(model: ModelProto, p: SegmentPlan, declared: Map<string, ValueInfoProto>, given: Map<string, ort.Tensor>): Uint8Array {
+function segmentModel(model: ModelProto, p: SegmentPlan, declared: Map<string, ValueInfoProto>, inferred: Map<string, number>, given: Map<string, ort.Tensor>): Uint8Array {
   const g = model.graph!;
   const inputInfo = p.inputs.map((name) => {
     const v = declared.get(name);
     if (v?.type?.value.case === 'tensorType' && v.type.value.value.shape) return v;
     const t = given.get(name);
-    if (!t) throw new EngineError('runtime', `Internal: segment ${p.from}–${p.to - 1} reads ${name}, which no earlier segment made.`);
-    const elemType = v?.type?.value.case === 'tensorType' ? v.type.value.value.elemType : TYPE_OF[t.type];
-    // Known rank, symbolic sizes: the session must accept any sequence length, as the whole graph does.
-    return makeValueInfo(name, elemType, t.dims.map((_, i) => `${name}__${i}`));
+    const elemType = (v?.type?.value.case === 'tensorType' ? v.type.value.value.elemType : 0) || inferred.get(name) || (t && TYPE_OF[t.type]);
+    if (!elemType) throw new EngineError('runtime', `Internal: segment ${p.from}–${p.to - 1} reads ${name}, whose type is unknown.`);
+    // Symbolic sizes (the session must accept any sequence length, as the whole graph does), of
+    // the rank the tensor has when it is at hand; otherwise the rank is left open.
+    return makeValueInfo(name, elemType, t?.dims.map((_, i) => `${name}__${i}`));
   });
   const outputInfo = p.outputs.map((name) => declared.get(name) ?? makeValueInfo(name));
   const names = new Set([...p.inputs, ...p.outputs, ...p.nodes.flatMap((n) => n.output)]);
@@ -152,12 +203,13 @@ export type CreateSession = (bytes: Uint8Array) => Promise<ort.InferenceSession>
 interface KeptState { key: string; tensors: Map<string, ort.Tensor>; bytes: number }
 
 /**
- * The sessions of a segmented model. Sessions whose border tensors have no declared type are
- * created on the first run, when those tensors exist; the others at open.
+ * The sessions of a segmented model, opened at once where the types of their border tensors are
+ * declared or inferred; any other on the first run, when those tensors exist.
  */
 export class SegmentedSession {
   private readonly sessions: (ort.InferenceSession | undefined)[];
   private readonly declared: Map<string, ValueInfoProto>;
+  private readonly inferred: Map<string, number>;
   private readonly lastReader = new Map<string, number>();
   private readonly feedReaders: Map<string, number>;
   private kept: (KeptState | undefined)[] = [];
@@ -166,6 +218,7 @@ export class SegmentedSession {
   private constructor(private readonly model: ModelProto, readonly plans: SegmentPlan[], private readonly createSession: CreateSession, private readonly stateBudget: number) {
     const g = model.graph!;
     this.declared = new Map([...g.input, ...g.valueInfo, ...g.output].map((v) => [v.name, v]));
+    this.inferred = plans.length > 1 ? inferElemTypes(g, new Set(plans.flatMap((p) => p.inputs))) : new Map();
     this.sessions = plans.map(() => undefined);
     plans.forEach((p, k) => { for (const t of p.inputs) this.lastReader.set(t, k); });
     const feeds = new Set(g.input.map((i) => i.name));
@@ -181,8 +234,8 @@ export class SegmentedSession {
       return s;
     }
     for (let k = 0; k < plans.length; k++) {
-      const typed = plans[k].inputs.every((t) => { const v = s.declared.get(t); return v?.type?.value.case === 'tensorType' && !!v.type.value.value.shape; });
-      if (typed) s.sessions[k] = await createSession(segmentModel(model, plans[k], s.declared, new Map()));
+      const typed = plans[k].inputs.every((t) => { const v = s.declared.get(t); return (v?.type?.value.case === 'tensorType' && !!v.type.value.value.elemType) || s.inferred.has(t); });
+      if (typed) s.sessions[k] = await createSession(segmentModel(model, plans[k], s.declared, s.inferred, new Map()));
     }
     return s;
   }
@@ -223,7 +276,7 @@ export class SegmentedSession {
       if (o.signal?.aborted) throw new EngineError('cancelled', 'Cancelled.');
       const p = this.plans[k];
       if (k > start && !this.kept[k]) keptBytes += this.keep(k, keys[k], env, keptBytes);
-      const session = this.sessions[k] ??= await this.createSession(segmentModel(this.model, p, this.declared, env));
+      const session = this.sessions[k] ??= await this.createSession(segmentModel(this.model, p, this.declared, this.inferred, env));
       segmentClock.startedAt = performance.now();
       let out: ort.InferenceSession.OnnxValueMapType;
       try {

@@ -88,7 +88,7 @@ export class InspectorPanel implements vscode.Disposable {
     const result = await this.ctx.engine.run(`Scanning ${path.basename(this.file)}`, 'scan', {
       file: this.file,
       options: { ...input, topK: s.topK, thresholds: s.thresholds, maxTokens: s.maxTokens, threads: s.threads },
-    });
+    }, { onProgress: (p) => this.post({ kind: 'progress', message: p.message, layer: p.layer, total: p.total }) });
     this.lastScan = result;
     this.lastInput = input;
     this.ctx.tree.update(this.file, result);
@@ -104,7 +104,9 @@ export class InspectorPanel implements vscode.Disposable {
     const input = this.lastInput ?? (last?.input.kind === 'ids' ? { ids: last.tokens.map((t) => t.id!) } : last?.input.kind === 'text' ? { prompt: this.state?.prompt ?? s.defaultPrompt } : {});
     const base = { ...input, thresholds: s.thresholds, maxTokens: s.maxTokens, threads: s.threads };
     const featureMap = await this.ctx.engine.run('Block detail', 'featureMap', { file: this.file, options: { ...base, layer, maxColumns: 192 } }, { quiet: true });
-    const attention = await this.ctx.engine.run('Attention', 'attention', { file: this.file, options: { ...base, layer, matrixTokens: 128, perHead: true } }, { quiet: true });
+    // Blocks 0…layer only, with the massive tokens the scan found over the whole model.
+    const massiveTokens = last && !last.stacks ? last.massiveTokens : undefined;
+    const attention = await this.ctx.engine.run('Attention', 'attention', { file: this.file, options: { ...base, layer, matrixTokens: 128, perHead: true, prefix: true, massiveTokens } }, { quiet: true });
     return { layer, featureMap, attention };
   }
 

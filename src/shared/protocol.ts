@@ -14,7 +14,7 @@ import type { FixRegMeanOptions, FixRegMeanResult } from '../engine/experiments/
 import type { CompareOptions, CompareResult } from '../engine/experiments/compare';
 import type { ExperimentBase } from '../engine/experiments/common';
 import type { InputOptions } from '../engine/input';
-import type { Progress, ScanResult } from '../engine/types';
+import type { LayerResult, Progress, ScanResult } from '../engine/types';
 import type { ErrorCode } from '../engine/errors';
 
 /** Options cross the process boundary without their callbacks (progress, cancellation, sessions). */
@@ -100,7 +100,8 @@ export type FromWebview =
 export type ToWebview =
   | { kind: 'init'; model: ModelSummary | null; error?: string; defaultPrompt: string; state?: PanelState }
   | { kind: 'response'; id: number; result?: unknown; error?: string }
-  | { kind: 'progress'; message: string | null }
+  /** A running call's progress; a scan's blocks come with their statistics as each segment finishes. */
+  | { kind: 'progress'; message: string | null; layer?: LayerResult; total?: number }
   | { kind: 'scan'; result: ScanResult }
   | { kind: 'experiment'; title: string; experiment: ExperimentView }
   | { kind: 'reveal'; layer: number; token: number; channel: number };

@@ -7,11 +7,13 @@ import { readFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as ort from 'onnxruntime-node';
 import { scanModel } from '../../src/engine/scan';
+import { featureMap } from '../../src/engine/experiments/featureMap';
 import { openModel, SCAN_VARIANT, toOrtFeeds } from '../../src/engine/session';
 import { prepareModel } from '../../src/engine/inspect';
 import { classifyInputs, textFeeds } from '../../src/engine/feeds';
 
-export type Mode = 'plain' | 'scan';
+/** plain ONNX Runtime; the engine's scan (segmented, the default); the scan as one whole graph. */
+export type Mode = 'plain' | 'scan' | 'whole';
 
 export interface Measurement {
   mode: Mode;
@@ -26,6 +28,8 @@ export interface Measurement {
   peakRssMB: number;
   /** Scan only: what the last run found (blocks, tokens and channels with massive activations). */
   found?: { blocks: number[]; tokens: number[]; channels: number[]; top: number };
+  /** Segmented scan only: a block click on block 3 (feature map) right after the scan, and on a fresh input. */
+  blockClick?: { afterScanMs: number; coldMs: number; block: number };
 }
 
 /** BOS, then ordinary tokens with a "." every 16 (the planted delimiter). */
@@ -47,8 +51,8 @@ function median(a: number[]): number {
 }
 
 /** Runs in the child process: load once, `warmup` untimed runs, `runs` timed runs. */
-export async function measure(file: string, mode: Mode, tokens: number, vocab: number, warmup: number, runs: number): Promise<Measurement> {
-  const input = benchIds(tokens, vocab);
+export async function measure(file: string, mode: Mode, tokens: number, vocab: number, warmup: number, runs: number, ids = benchIds(tokens, vocab)): Promise<Measurement> {
+  const input = ids;
   const times: number[] = [];
   const firsts: number[] = [];
   const t0 = performance.now();
@@ -65,7 +69,7 @@ export async function measure(file: string, mode: Mode, tokens: number, vocab: n
     }
     return { mode, tokens, loadMs, wallMs: median(times), firstResultMs: 0, rssAfterLoadMB, peakRssMB: peakRssMB() };
   }
-  const session = await openModel(file, SCAN_VARIANT, {});
+  const session = await openModel(file, SCAN_VARIANT, mode === 'whole' ? { blocksPerSegment: Infinity } : {});
   const loadMs = performance.now() - t0;
   const rssAfterLoadMB = status('VmRSS');
   let found: Measurement['found'];
@@ -77,7 +81,20 @@ export async function measure(file: string, mode: Mode, tokens: number, vocab: n
     const blocks = res.layers.filter((l) => l.massive.length).map((l) => l.index);
     found = { blocks, tokens: res.massiveTokens, channels: res.massiveChannels, top: Math.max(...res.layers.map((l) => Math.abs(l.top[0]?.value ?? 0))) };
   }
-  return { mode, tokens, loadMs, wallMs: median(times), firstResultMs: median(firsts), rssAfterLoadMB, peakRssMB: peakRssMB(), found };
+  const peak = peakRssMB();
+  let blockClick: Measurement['blockClick'];
+  if (mode === 'scan') {
+    // The panel's block click: the feature map of one block on the input just scanned, then on another.
+    const block = 3;
+    const t2 = performance.now();
+    await featureMap(file, { layer: block, ids: input, maxTokens: tokens, open: async () => session });
+    const afterScanMs = performance.now() - t2;
+    const other = input.map((id, i) => (i && id !== 3 ? 10 + ((id + 1) % 2000) : id));
+    const t3 = performance.now();
+    await featureMap(file, { layer: block, ids: other, maxTokens: tokens, open: async () => session });
+    blockClick = { afterScanMs, coldMs: performance.now() - t3, block };
+  }
+  return { mode, tokens, loadMs, wallMs: median(times), firstResultMs: median(firsts), rssAfterLoadMB, peakRssMB: peak, found, blockClick };
 }
 
 /** Runs one measurement in a fresh process (this file's caller re-entered with `--child`). */

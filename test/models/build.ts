@@ -216,14 +216,17 @@ export function buildStories(root: string, bin: string, name = 'stories260K'): B
 /** A LLaMA shape: TinyLlama-1.1B's is the scale benchmark's; small ones test the same path. */
 export interface LlamaShape { layers: number; d: number; ffn: number; heads: number; kvHeads: number; vocab: number; maxPos: number }
 export const TINYLLAMA_SHAPE: LlamaShape = { layers: 22, d: 2048, ffn: 5632, heads: 32, kvHeads: 4, vocab: 32000, maxPos: 2048 };
+/** LLaMA-2-7B, the paper's headline model; its massive activations sit in channels 1415 and 2533. */
+export const LLAMA2_7B_SHAPE: LlamaShape = { layers: 32, d: 4096, ffn: 11008, heads: 32, kvHeads: 32, vocab: 32000, maxPos: 4096 };
+export const LLAMA2_7B_CHANNELS: [number, number] = [1415, 2533];
 export type WeightFormat = 'fp32' | 'fp16' | 'q4';
 
 /**
  * A planted LLaMA spec whose blocks are made on demand (see SpecOptions.lazy), calibrated once;
  * the same spec can then be written in every weight format.
  */
-export function scaleSpec(shape: LlamaShape, seed = 5): Spec {
-  return plantedSpec({ arch: 'llama', ...shape, seed, lazy: true });
+export function scaleSpec(shape: LlamaShape, seed = 5, channels?: [number, number]): Spec {
+  return plantedSpec({ arch: 'llama', ...shape, seed, lazy: true, channels });
 }
 
 /**
