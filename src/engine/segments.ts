@@ -1,5 +1,6 @@
 import { create, toBinary } from '@bufbuild/protobuf';
 import { GraphProtoSchema, ModelProtoSchema, type GraphProto, type ModelProto, type NodeProto, type TensorProto, type ValueInfoProto } from 'onnx-buf';
+import { createHash } from 'node:crypto';
 import * as ort from 'onnxruntime-node';
 import { EngineError } from './errors';
 import { makeValueInfo } from './onnx/build';
@@ -114,7 +115,6 @@ function inferElemTypes(g: GraphProto, wanted: Set<string>): Map<string, number>
       if (types.has(t)) { stack.pop(); continue; }
       const n = producer.get(t);
       if (!n) { stack.pop(); types.set(t, 0); continue; }
-      // Contrib ops (fused norms, MatMulNBits, fused attention) compute in their first input's type.
       const ms = n.domain === 'com.microsoft';
       const op = n.domain && n.domain !== 'ai.onnx' && !ms ? '' : n.opType;
       const slot = n.output.indexOf(t);
@@ -125,8 +125,14 @@ function inferElemTypes(g: GraphProto, wanted: Set<string>): Map<string, number>
       else if (op === 'Constant') result = n.attribute.find((a) => a.name === 'value')?.t?.dataType ?? (n.attribute.some((a) => a.name.startsWith('value_int')) ? DT.INT64 : n.attribute.some((a) => a.name.startsWith('value_float')) ? DT.FLOAT : 0);
       else if (op === 'ConstantOfShape') result = n.attribute.find((a) => a.name === 'value')?.t?.dataType ?? DT.FLOAT;
       else if (op === 'CastLike') { const x = n.input[1]; if (!types.has(x)) { stack.push(x); continue; } result = types.get(x); }
+      else if (ms) {
+        // Contrib ops compute in the type of their first floating-point input (token ids come first in some).
+        const pending = n.input.filter((x) => x && !types.has(x));
+        if (pending.length) { stack.push(...pending); continue; }
+        result = n.input.map((x) => (x ? types.get(x) : 0)).find((e) => e === DT.FLOAT || e === DT.FLOAT16 || e === DT.DOUBLE || e === DT.BFLOAT16);
+      }
       else if (op === 'TopK' && slot === 1) result = DT.INT64;
-      else if (op && (slot === 0 || ms || op === 'Split' || op === 'TopK') && !['If', 'Loop', 'Scan', 'QuantizeLinear', 'DequantizeLinear', 'DynamicQuantizeLinear', 'OneHot', 'EyeLike', 'RandomNormalLike', 'RandomUniformLike', 'Multinomial'].includes(op)) {
+      else if (op && (slot === 0 || op === 'Split' || op === 'TopK') && !['If', 'Loop', 'Scan', 'QuantizeLinear', 'MatMulInteger', 'ConvInteger', 'QLinearMatMul', 'QLinearConv', 'DequantizeLinear', 'DynamicQuantizeLinear', 'OneHot', 'EyeLike', 'RandomNormalLike', 'RandomUniformLike', 'Multinomial'].includes(op)) {
         const x = n.input[TYPE_FROM_INPUT[op] ?? 0];
         if (x && !types.has(x)) { stack.push(x); continue; }
         result = x ? types.get(x) : 0;
@@ -153,7 +159,7 @@ function segmentModel(model: ModelProto, p: SegmentPlan, declared: Map<string, V
     const v = declared.get(name);
     if (v?.type?.value.case === 'tensorType' && v.type.value.value.shape) return v;
     const t = given.get(name);
-    const elemType = (v?.type?.value.case === 'tensorType' ? v.type.value.value.elemType : 0) || inferred.get(name) || (t && TYPE_OF[t.type]);
+    const elemType = (v?.type?.value.case === 'tensorType' ? v.type.value.value.elemType : 0) || (t && TYPE_OF[t.type]) || inferred.get(name);
     if (!elemType) throw new EngineError('runtime', `Internal: segment ${p.from}–${p.to - 1} reads ${name}, whose type is unknown.`);
     // Symbolic sizes (the session must accept any sequence length, as the whole graph does), of
     // the rank the tensor has when it is at hand; otherwise the rank is left open.
@@ -199,46 +205,133 @@ export function segmentRemainingMs(now = performance.now()): number | null {
 
 export type CreateSession = (bytes: Uint8Array) => Promise<ort.InferenceSession>;
 
-/** States kept of the last run: what segment k reads, with a fingerprint of the feeds it depends on. */
-interface KeptState { key: string; tensors: Map<string, ort.Tensor>; bytes: number }
+/**
+ * Sessions by the bytes of their segment's graph (and the model file and session options): two
+ * variants of one model (a scan's and an intervention's) share every segment whose graph is the
+ * same, so the weights of those blocks are loaded once, not per variant.
+ */
+const shared = new Map<string, { session: Promise<ort.InferenceSession>; refs: number }>();
+
+function acquire(key: string, bytes: Uint8Array, create: CreateSession): Promise<ort.InferenceSession> {
+  let e = shared.get(key);
+  if (!e) {
+    const session = create(bytes);
+    e = { session, refs: 0 };
+    shared.set(key, e);
+    session.catch(() => { if (shared.get(key)?.session === session) shared.delete(key); });
+  }
+  e.refs++;
+  return e.session;
+}
+
+async function releaseShared(key: string): Promise<void> {
+  const e = shared.get(key);
+  if (!e || --e.refs > 0) return;
+  shared.delete(key);
+  await (await e.session.catch(() => undefined))?.release();
+}
+
+/**
+ * What a run kept before segment k, for later runs to start there: the tensors read from k on,
+ * keyed by the chain of segment graphs before k and the feeds those read. A run of another
+ * variant whose first k segments are the same graphs (an intervention after a scan) resumes from it.
+ */
+interface KeptState { model: string; tensors: Map<string, ort.Tensor>; bytes: number }
+const states = { map: new Map<string, KeptState>(), bytes: 0, budget: 0 };
+
+function keepState(key: string, st: KeptState): void {
+  if (st.bytes > states.budget) return;
+  dropState(key);
+  // Oldest first out: the states of the last runs are the ones the next request wants.
+  for (const [k] of states.map) { if (states.bytes + st.bytes <= states.budget) break; dropState(k); }
+  states.map.set(key, st);
+  states.bytes += st.bytes;
+}
+
+function dropState(key: string): void {
+  const st = states.map.get(key);
+  if (!st) return;
+  states.map.delete(key);
+  states.bytes -= st.bytes;
+}
+
+const digest = (x: Uint8Array | string) => createHash('sha1').update(x).digest('hex');
 
 /**
  * The sessions of a segmented model, opened at once where the types of their border tensors are
  * declared or inferred; any other on the first run, when those tensors exist.
  */
 export class SegmentedSession {
-  private readonly sessions: (ort.InferenceSession | undefined)[];
+  private readonly sessions: (Promise<ort.InferenceSession> | undefined)[];
+  /** Per segment, the key of its shared session; per border k, the chain of graphs before it. */
+  private readonly segmentKeys: (string | undefined)[];
+  private prefixes: string[] = [];
   private readonly declared: Map<string, ValueInfoProto>;
   private readonly inferred: Map<string, number>;
   private readonly lastReader = new Map<string, number>();
   private readonly feedReaders: Map<string, number>;
-  private kept: (KeptState | undefined)[] = [];
   private busy: Promise<unknown> = Promise.resolve();
+  private released = false;
+  private static alive = new Map<string, number>();
 
-  private constructor(private readonly model: ModelProto, readonly plans: SegmentPlan[], private readonly createSession: CreateSession, private readonly stateBudget: number) {
+  private constructor(private readonly model: ModelProto, readonly plans: SegmentPlan[], private readonly createSession: CreateSession, private readonly identity: string) {
     const g = model.graph!;
     this.declared = new Map([...g.input, ...g.valueInfo, ...g.output].map((v) => [v.name, v]));
     this.inferred = plans.length > 1 ? inferElemTypes(g, new Set(plans.flatMap((p) => p.inputs))) : new Map();
     this.sessions = plans.map(() => undefined);
+    this.segmentKeys = plans.map(() => undefined);
     plans.forEach((p, k) => { for (const t of p.inputs) this.lastReader.set(t, k); });
     const feeds = new Set(g.input.map((i) => i.name));
     this.feedReaders = new Map();
     plans.forEach((p, k) => { for (const t of p.inputs) if (feeds.has(t) && !this.feedReaders.has(t)) this.feedReaders.set(t, k); });
   }
 
-  static async open(model: ModelProto, plans: SegmentPlan[], createSession: CreateSession, stateBudget: number): Promise<SegmentedSession> {
-    const s = new SegmentedSession(model, plans, createSession, stateBudget);
-    // One segment is the whole graph, exactly as patched: every feed, every output.
-    if (plans.length === 1) {
-      s.sessions[0] = await createSession(toBinary(ModelProtoSchema, model));
-      return s;
+  /**
+   * `identity` names the model file and session options (equal identities and graphs share
+   * sessions and states); `stateBudget` bounds the memory of the states kept between runs.
+   */
+  static async open(model: ModelProto, plans: SegmentPlan[], createSession: CreateSession, o: { identity: string; stateBudget: number }): Promise<SegmentedSession> {
+    const s = new SegmentedSession(model, plans, createSession, o.identity);
+    states.budget = o.stateBudget;
+    SegmentedSession.alive.set(o.identity, (SegmentedSession.alive.get(o.identity) ?? 0) + 1);
+    try {
+      // One segment is the whole graph, exactly as patched: every feed, every output.
+      if (plans.length === 1) await s.open(0, toBinary(ModelProtoSchema, model));
+      else for (let k = 0; k < plans.length; k++) {
+        const declared = (t: string) => { const v = s.declared.get(t); return v?.type?.value.case === 'tensorType' && !!v.type.value.value.elemType; };
+        if (!plans[k].inputs.every((t) => declared(t) || s.inferred.has(t))) continue;
+        try {
+          await s.open(k, segmentModel(model, plans[k], s.declared, s.inferred, new Map()));
+        } catch (e) {
+          // An inferred type ONNX Runtime disagrees with: open this one on the first run, typed by its tensors.
+          if (plans[k].inputs.every(declared)) throw e;
+          s.sessions[k] = s.segmentKeys[k] = undefined;
+        }
+      }
+    } catch (e) {
+      await s.release();
+      throw e;
     }
-    for (let k = 0; k < plans.length; k++) {
-      const typed = plans[k].inputs.every((t) => { const v = s.declared.get(t); return (v?.type?.value.case === 'tensorType' && !!v.type.value.value.elemType) || s.inferred.has(t); });
-      if (typed) s.sessions[k] = await createSession(segmentModel(model, plans[k], s.declared, s.inferred, new Map()));
-    }
+    s.updatePrefixes();
     return s;
   }
+
+  private open(k: number, bytes: Uint8Array): Promise<ort.InferenceSession> {
+    const key = `${this.identity}|${digest(bytes)}`;
+    this.segmentKeys[k] = key;
+    return (this.sessions[k] = acquire(key, bytes, this.createSession));
+  }
+
+  /** A segment opened on a first run has no key at open: the chain after it is this object's own. */
+  private updatePrefixes(): void {
+    let chain = this.identity;
+    this.prefixes = this.plans.map((_, k) => {
+      const here = chain;
+      chain = digest(`${chain}|${this.segmentKeys[k] ?? `unshared:${k}:${SegmentedSession.nextId++}`}`);
+      return here;
+    });
+  }
+  private static nextId = 0;
 
   get segments(): number {
     return this.plans.length;
@@ -250,7 +343,7 @@ export class SegmentedSession {
     return k < 0 ? this.plans.length - 1 : k;
   }
 
-  /** Runs one call at a time: segments of two calls must not interleave over the kept states. */
+  /** Runs one call at a time: segments of two calls must not interleave. */
   run(feeds: Record<string, ort.Tensor>, o: SegmentRunOptions = {}): Promise<Record<string, ort.Tensor>> {
     const next = this.busy.then(() => this.runNow(feeds, o));
     this.busy = next.catch(() => {});
@@ -258,25 +351,28 @@ export class SegmentedSession {
   }
 
   private async runNow(feeds: Record<string, ort.Tensor>, o: SegmentRunOptions): Promise<Record<string, ort.Tensor>> {
+    if (this.released) throw new EngineError('runtime', 'This model\'s sessions were released (the engine makes room for another model); run the command again to reload it.');
     const last = o.through === undefined ? this.plans.length - 1 : this.segmentOf(o.through);
     const keys = this.stateKeys(feeds);
-    // Resume from the latest state of the last run that these feeds leave unchanged.
+    // Resume from the latest state these feeds leave unchanged (ONNX Runtime on CPU is deterministic).
     let start = 0;
-    for (let k = Math.min(last, this.segmentOf(o.from ?? 0)); k > 0; k--) if (this.kept[k]?.key === keys[k]) { start = k; break; }
+    let resumed: KeptState | undefined;
+    for (let k = Math.min(last, this.segmentOf(o.from ?? 0)); k > 0; k--) {
+      const st = states.map.get(keys[k]);
+      if (st && this.needed(k).every((t) => st.tensors.has(t))) { start = k; resumed = st; break; }
+    }
     const env = new Map<string, ort.Tensor>(Object.entries(feeds));
-    if (start) for (const [n, t] of this.kept[start]!.tensors) env.set(n, t);
+    if (resumed) for (const [n, t] of resumed.tensors) env.set(n, t);
     const outputs: Record<string, ort.Tensor> = {};
     const graphOutputs = new Set(this.model.graph!.output.map((x) => x.name));
-    // A state is valid for any run whose feeds before it are the same (ONNX Runtime on CPU is deterministic).
-    this.kept = this.kept.map((s, k) => (s?.key === keys[k] ? s : undefined));
-    let keptBytes = this.kept.reduce((a, s) => a + (s?.bytes ?? 0), 0);
     const whole = this.plans.length === 1;
     segmentClock.lastMs = null;
     for (let k = start; k <= last; k++) {
       if (o.signal?.aborted) throw new EngineError('cancelled', 'Cancelled.');
       const p = this.plans[k];
-      if (k > start && !this.kept[k]) keptBytes += this.keep(k, keys[k], env, keptBytes);
-      const session = this.sessions[k] ??= await this.createSession(segmentModel(this.model, p, this.declared, this.inferred, env));
+      if (k > start && !states.map.has(keys[k])) this.keep(k, keys[k], env);
+      if (!this.sessions[k]) { await this.open(k, segmentModel(this.model, p, this.declared, this.inferred, env)); this.updatePrefixes(); }
+      const session = await this.sessions[k]!;
       segmentClock.startedAt = performance.now();
       let out: ort.InferenceSession.OnnxValueMapType;
       try {
@@ -295,17 +391,20 @@ export class SegmentedSession {
     return outputs;
   }
 
+  /** What segments from k on read from earlier ones (not the caller's feeds). */
+  private needed(k: number): string[] {
+    return [...new Set(this.plans.slice(k).flatMap((p) => p.inputs))].filter((t) => !this.feedReaders.has(t) && !this.plans.slice(k).some((q) => q.outputs.includes(t)));
+  }
+
   /** Everything made before segment k that it or a later one reads: enough to start a run at k. */
-  private keep(k: number, key: string, env: Map<string, ort.Tensor>, used: number): number {
+  private keep(k: number, key: string, env: Map<string, ort.Tensor>): void {
     const tensors = new Map<string, ort.Tensor>();
     let bytes = 0;
     for (const [n, x] of env) if (!this.feedReaders.has(n) && (this.lastReader.get(n) ?? -1) >= k) { tensors.set(n, x); bytes += byteSize(x); }
-    if (used + bytes > this.stateBudget) return 0;
-    this.kept[k] = { key, tensors, bytes };
-    return bytes;
+    keepState(key, { model: this.identity, tensors, bytes });
   }
 
-  /** Per segment, a fingerprint of the feeds read before it: equal keys mean equal states there. */
+  /** Per border k, the chain of graphs before it and a fingerprint of the feeds they read. */
   private stateKeys(feeds: Record<string, ort.Tensor>): string[] {
     const keys: string[] = [];
     const parts: string[] = [];
@@ -317,22 +416,26 @@ export class SegmentedSession {
         parts.push(`${byReader[j][0]}:${t ? fingerprint(t) : '-'}`);
         j++;
       }
-      keys.push(parts.join('|'));
+      keys.push(`${this.prefixes[k]}#${parts.join('|')}`);
     }
     return keys;
   }
 
-  /** Forgets the states of the last run (a new model file, or memory wanted elsewhere). */
-  forget(): void {
-    this.kept = [];
-  }
-
+  /** Releases this object's sessions (shared ones when no other variant holds them) and, with the model's last, its states. */
   async release(): Promise<void> {
-    this.kept = [];
-    for (const s of this.sessions) await s?.release();
+    if (this.released) return;
+    this.released = true;
+    const left = (SegmentedSession.alive.get(this.identity) ?? 1) - 1;
+    if (left > 0) SegmentedSession.alive.set(this.identity, left);
+    else {
+      SegmentedSession.alive.delete(this.identity);
+      for (const [k, st] of states.map) if (st.model === this.identity) dropState(k);
+    }
+    const keys = this.segmentKeys.splice(0);
+    this.sessions.fill(undefined);
+    for (const k of keys) if (k) await releaseShared(k);
   }
 }
-
 function byteSize(t: ort.Tensor): number {
   const d = t.data as unknown;
   return ArrayBuffer.isView(d) ? d.byteLength : 0;

@@ -87,7 +87,9 @@ export async function openModel(file: string, variant: SessionVariant, settings:
       throw runtimeError(e, prepared);
     }
   };
-  const session = await SegmentedSession.open(prepared.loaded.proto, plans, create, stateBudget());
+  // Variants of one file with the same options share the segments whose graphs are equal.
+  const identity = JSON.stringify([sessionKey(file, { attention: false }), options.intraOpNumThreads, options.enableCpuMemArena ?? true]);
+  const session = await SegmentedSession.open(prepared.loaded.proto, plans, create, { identity, stateBudget: stateBudget() });
   return { key: sessionKey(file, variant, settings), prepared, exposure, session };
 }
 

@@ -4,12 +4,11 @@
  * project's streaming builder into the temp folder (about 5 GB; tens of minutes to write), massive
  * activations planted in channels 1415 and 2533 on the first token and the first "." from block 1
  * on, removed by the last block. For 512 and 4096 tokens, each cell in its own process: plain ONNX
- * Runtime on the unmodified model against the engine's scan (segmented, as the extension runs it)
- * and, at 512 tokens, the same scan as one whole graph (the cost of segmenting): load time, wall
- * time, time to the first block's statistics, peak RSS, whether the planted pattern was found.
- * Prints a table; writes bench-results/paper.json.
+ * Runtime on the unmodified model against the engine's scan (segmented, as the extension runs it):
+ * load time, wall time, time to the first block's statistics, a block click, peak RSS, whether the
+ * planted pattern was found. Prints a table; writes bench-results/paper.json.
  *
- * Options: --tokens 512,4096  --modes plain,scan,whole
+ * Options: --tokens 512,4096  --modes plain,scan,whole (whole: the scan as one graph, at 512 tokens only)
  */
 import { existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
@@ -63,7 +62,7 @@ async function main(): Promise<void> {
   if (process.argv[2] === '--child') {
     const [, , , mode, tokens] = process.argv;
     const n = Number(tokens);
-    // One timed run after one warm-up at 512 tokens; at 4096 a pass takes many minutes: one run.
+    // One timed run, after one warm-up at 512 tokens; at 4096 (a pass of many minutes) the first after loading.
     const m = await measure(modelFile, mode as Mode, n, shape.vocab, n <= 512 ? 1 : 0, 1, paperIds(n));
     process.stdout.write(`${JSON.stringify(m)}\n`);
     return;

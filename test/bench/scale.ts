@@ -85,24 +85,25 @@ async function main(): Promise<void> {
     const lengths = option('tokens', '128,512,2048').split(',').map(Number);
     for (const tokens of lengths) {
       const m: Partial<Record<Mode, Measurement | { error: string }>> = {};
-      for (const mode of ['plain', 'scan'] as const) {
+      for (const mode of ['plain', 'scan', 'whole'] as const) {
         process.stderr.write(`${format} ${mode} ${tokens} tokens…\n`);
         try { m[mode] = measureInChild(__filename, [format, mode, String(tokens)]); } catch (e) { m[mode] = { error: (e as Error).message }; }
       }
-      const { plain, scan } = m as Record<Mode, Measurement & { error?: string }>;
+      const { plain, scan, whole } = m as Record<Mode, Measurement & { error?: string }>;
       const expected = plantedAt(tokens);
       const exact = !!scan.found && JSON.stringify([scan.found.blocks, scan.found.tokens, scan.found.channels]) === JSON.stringify([expected.blocks, expected.tokens, expected.channels]);
       rows.push({
         format, tokens, plain, scan, exact,
         timeRatio: plain.error || scan.error ? null : +(scan.wallMs / plain.wallMs).toFixed(2),
         rssRatio: plain.error || scan.error ? null : +(scan.peakRssMB / plain.peakRssMB).toFixed(2),
+        whole, segmentCost: scan.error || whole.error ? null : +(scan.wallMs / whole.wallMs).toFixed(2),
       });
       process.stderr.write(`  ${JSON.stringify({ plain, scan, exact })}\n`);
     }
   }
   process.stdout.write(`\nTinyLlama-1.1B-shaped planted model (${shape.layers} blocks, width ${shape.d}, FFN ${shape.ffn}, ${shape.heads}/${shape.kvHeads} heads, vocab ${shape.vocab}), ${machine()}\n`);
   process.stdout.write('each cell its own process; wall time is the median of the timed runs after one warm-up (4 runs up to 512 tokens, 1 at 2048)\n\n');
-  process.stdout.write('| format | tokens | plain load (s) | scan load (s) | plain (s) | full scan (s) | time ratio | first block shown (s) | plain peak RSS (GB) | scan peak RSS (GB) | RSS ratio | planted pattern found |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|\n');
+  process.stdout.write('| format | tokens | plain load (s) | scan load (s) | plain (s) | full scan (s) | time ratio | whole-graph scan (s) | segmented ÷ whole | first block shown (s) | block-3 click after the scan / on a new input (s) | plain peak RSS (GB) | scan peak RSS (GB) | RSS ratio | planted pattern found |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|\n');
   for (const r of rows) tableRow(r);
   mkdirSync('bench-results', { recursive: true });
   writeFileSync(path.join('bench-results', 'scale.json'), JSON.stringify({ machine: machine(), shape, files, rows }, null, 2));
@@ -118,7 +119,9 @@ function tableRow(r: Record<string, unknown>): void {
     return;
   }
   const found = r.exact ? `yes (${scan.found!.tokens.length} tokens × ch ${scan.found!.channels.join(', ')}, blocks ${scan.found!.blocks[0]}–${scan.found!.blocks.at(-1)})` : `NO: ${JSON.stringify(scan.found)}`;
-  process.stdout.write(`| ${r.format} | ${r.tokens} | ${s(plain.loadMs)} | ${s(scan.loadMs)} | ${s(plain.wallMs)} | ${s(scan.wallMs)} | ${r.timeRatio}× | ${s(scan.firstResultMs)} | ${gb(plain.peakRssMB)} | ${gb(scan.peakRssMB)} | ${r.rssRatio}× | ${found} |\n`);
+  const whole = r.whole as Measurement & { error?: string };
+  const click = scan.blockClick ? `${s(scan.blockClick.afterScanMs)} / ${s(scan.blockClick.coldMs)}` : '—';
+  process.stdout.write(`| ${r.format} | ${r.tokens} | ${s(plain.loadMs)} | ${s(scan.loadMs)} | ${s(plain.wallMs)} | ${s(scan.wallMs)} | ${r.timeRatio}× | ${whole.error ? 'failed' : s(whole.wallMs)} | ${r.segmentCost ?? '—'}× | ${s(scan.firstResultMs)} | ${click} | ${gb(plain.peakRssMB)} | ${gb(scan.peakRssMB)} | ${r.rssRatio}× | ${found} |\n`);
 }
 
 main().catch((e) => { process.stderr.write(`bench:scale failed: ${(e as Error).message}\n`); process.exitCode = 1; });

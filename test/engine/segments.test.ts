@@ -20,12 +20,15 @@ const root = tempDir('segments');
 const WHOLE: SessionSettings = { blocksPerSegment: Infinity };
 
 let runs = 0;
+let created = 0;
 const proto = (ort.InferenceSession as unknown as { prototype: ort.InferenceSession }).prototype;
 const realRun = proto.run;
+const realCreate = ort.InferenceSession.create;
 before(() => {
   proto.run = function (this: ort.InferenceSession, ...a: Parameters<typeof realRun>) { runs++; return realRun.apply(this, a); } as typeof realRun;
+  (ort.InferenceSession as { create: typeof realCreate }).create = ((...a: Parameters<typeof realCreate>) => { created++; return realCreate(...a); }) as typeof realCreate;
 });
-after(() => { proto.run = realRun; });
+after(() => { proto.run = realRun; (ort.InferenceSession as { create: typeof realCreate }).create = realCreate; });
 
 /** One session per variant and setting for a test, like the engine's cache. */
 function opener(settings: SessionSettings) {
@@ -115,13 +118,26 @@ describe('requests run only the blocks they need', () => {
   });
 
   test('an intervention at block 5 runs the edited passes from block 5 on, with the same result', async () => {
-    const o = { layer: 5, mode: 'zero' as const, prompt: PAPER_PROMPT, evalText: null };
+    // An input no earlier test ran: no state kept of it anywhere.
+    const o = { layer: 5, mode: 'zero' as const, prompt: 'Winter is cold. Summer is warm. Autumn is mild.', evalText: null };
     const whole = await intervene(m.file, { ...o, open: opener(WHOLE) });
     runs = 0;
     const seg = await intervene(m.file, { ...o, open: opener({ blocksPerSegment: 1 }) });
     assert.deepEqual(seg, whole);
     assert.ok(seg.changed.length > 0);
     assert.equal(runs, 8 + 3, 'the original pass (8 segments), then the edited one from block 5 (segments 5–7)');
+  });
+
+  test('an intervention after a scan of the same input: the blocks before it are the scan\'s sessions, and its passes start at the edit', async () => {
+    const open = opener({ blocksPerSegment: 1 });
+    await scanModel(m.file, { prompt: PAPER_PROMPT, open });
+    const whole = await intervene(m.file, { layer: 4, mode: 'zero', prompt: PAPER_PROMPT, evalText: null, open: opener(WHOLE) });
+    created = 0;
+    runs = 0;
+    const seg = await intervene(m.file, { layer: 4, mode: 'zero', prompt: PAPER_PROMPT, evalText: null, open });
+    assert.deepEqual(seg, whole);
+    assert.equal(created, 2, 'new sessions only for block 4 (the edit) and block 5 (reads the edited stream)');
+    assert.equal(runs, 4 + 4, 'the original pass and the edited one, each from block 4 on');
   });
 
   test('a block click\'s attention view runs blocks 0…L with the scan\'s massive tokens', async () => {

@@ -2,7 +2,7 @@ import { EngineError } from '../errors';
 import { resolveInput, type InputOptions } from '../input';
 import { layerStats, type Activation } from '../stats';
 import { findTokenizer, loadTokenizer, optionalTokenizer, type TextTokenizer } from '../tokenizer';
-import type { OpenModel } from '../session';
+import { SCAN_VARIANT, type OpenModel } from '../session';
 import type { FeedTensor } from '../feeds';
 import { checkAbort, checkLayer, sessions, thresholdsOf, type ExperimentBase } from './common';
 import { checkCount, LIMITS } from '../limits';
@@ -53,7 +53,8 @@ const key = (kind: string, channel: number) => `${kind}|${channel}`;
 /** The paper's exp3: set the massive activations of one block to zero, to their mean, or to given values. */
 export async function intervene(file: string, o: InterveneOptions): Promise<InterveneResult> {
   const open = sessions(file, o);
-  const om = await open({ attention: false, interventions: [o.layer] });
+  // The scan's variant plus the edit: the blocks before it are the scan's own sessions and states.
+  const om = await open({ ...SCAN_VARIANT, interventions: [o.layer] });
   const info = om.prepared.info;
   checkLayer(o.layer, info.blocks, file);
   if (!info.inputs.some((i) => i.role === 'ids')) throw new EngineError('bad-argument', 'Interventions by token need a text model; for vision transformers use fix-reg-mean.');
@@ -89,7 +90,8 @@ export async function intervene(file: string, o: InterveneOptions): Promise<Inte
   };
 
   o.onProgress?.({ stage: 'run', message: 'Original run' });
-  const plain = await forward(om, { ids, given: input.given });
+  // Nothing before the edited block is read: after a scan of this input, the pass starts there.
+  const plain = await forward(om, { ids, given: input.given }, undefined, { from: o.layer, signal: o.signal });
   requireFinite(plain, 'original', 'the effect of an intervention');
   const d = plain.channels;
   checkTargets(o, ids.length, d);
@@ -121,7 +123,7 @@ export async function intervene(file: string, o: InterveneOptions): Promise<Inte
     for (const [k, seq] of seqs.entries()) {
       checkAbort(o.signal);
       o.onProgress?.({ stage: 'run', message: `Perplexity ${k + 1}/${seqs.length}`, done: k, total: seqs.length });
-      const p = seq === ids ? plain : await forward(om, { ids: seq, given: input.given });
+      const p = seq === ids ? plain : await forward(om, { ids: seq, given: input.given }, undefined, { from: o.layer, signal: o.signal });
       requireFinite(p, 'original', 'perplexity');
       const e = seq === ids ? edited : await forward(om, { ids: seq }, new Map([[o.layer, editsFor(seq, blockOf(p, o.layer), d)]]), { from: o.layer, signal: o.signal });
       const a = sequenceNll(p.logits!.data, seq, p.logits!.vocab);
@@ -164,7 +166,7 @@ async function collectMeans(om: OpenModel, o: InterveneOptions, inputs: number[]
   for (const [k, seq] of inputs.entries()) {
     checkAbort(o.signal);
     o.onProgress?.({ stage: 'run', message: `Mean over inputs ${k + 1}/${inputs.length}`, done: k, total: inputs.length });
-    const out = await forward(om, { ids: seq, given });
+    const out = await forward(om, { ids: seq, given }, undefined, { from: o.layer, signal: o.signal });
     const x = blockOf(out, o.layer);
     const d = out.channels;
     const kinds = textTokenKinds(seq.map((id, index) => ({ index, id, text: tok ? tok.tokenText(id) : `<${id}>` })));
