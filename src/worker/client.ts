@@ -11,8 +11,9 @@ export interface Call<T> { id: number; result: Promise<T> }
 /** How long a cancelled call may keep the engine busy before the engine process is killed. */
 export const CANCEL_GRACE_MS = 400;
 /**
- * The longest wait for a model run the engine says is about to return (one segment of blocks): a
- * reload costs more than that. A run that would take longer (one huge block) is still killed.
+ * The longest wait for the model run in progress after a cancel (one segment of blocks), which
+ * the engine estimates from the segments before it: reloading a large model costs more than that.
+ * A run that would take longer (one huge block, a runaway Loop) is still killed.
  */
 export const CANCEL_SEGMENT_WAIT_MS = 30_000;
 const STDERR_TAIL = 2000;
@@ -21,8 +22,8 @@ const STDERR_TAIL = 2000;
  * Talks to the engine, which runs in its own process: inference never shares a thread (or a heap)
  * with the caller. Cancelling a call rejects it at once and asks the engine to stop at its next
  * check, the next border between segments of blocks. The engine answers how long the segment in
- * progress should still take; the client waits that long (up to CANCEL_SEGMENT_WAIT_MS) plus
- * CANCEL_GRACE_MS, and only then kills the process (one ONNX Runtime run cannot be interrupted;
+ * progress should still take; the client waits that long (up to CANCEL_SEGMENT_WAIT_MS, or that
+ * cap when the engine cannot tell yet) plus CANCEL_GRACE_MS, and only then kills the process (one ONNX Runtime run cannot be interrupted;
  * killing a process is safe where tearing down a thread under a native call is not). Calls still
  * waiting are then replayed on a fresh engine.
  */
@@ -36,7 +37,8 @@ export class EngineClient {
   /** Calls whose cancellation the engine acknowledged, with its estimate, and who waits for the end. */
   private readonly stopping = new Map<number, (withinMs: number | null) => void>();
 
-  constructor(private readonly workerPath = path.join(__dirname, 'worker.js')) {}
+  /** `segmentWaitMs`: the longest wait for the model run in progress after a cancel (see CANCEL_SEGMENT_WAIT_MS). */
+  constructor(private readonly workerPath = path.join(__dirname, 'worker.js'), private readonly segmentWaitMs = CANCEL_SEGMENT_WAIT_MS) {}
 
   call<M extends EngineMethod>(method: M, args: EngineCalls[M]['args'], onProgress?: (p: Progress) => void): Call<EngineCalls[M]['result']> {
     const id = this.nextId++;
@@ -61,13 +63,14 @@ export class EngineClient {
     if (!child || !this.inFlight.has(id)) return 'stopped';
     // Wait for the engine's answer (or its end of the call), then as long as it says it needs.
     const started = performance.now();
-    const withinMs = await new Promise<number | null>((resolve) => {
-      this.stopping.set(id, resolve);
+    const answer = await new Promise<{ withinMs: number | null } | undefined>((resolve) => {
+      this.stopping.set(id, (withinMs) => resolve({ withinMs }));
       child.send({ kind: 'cancel', id } as ToWorker);
-      setTimeout(() => resolve(null), CANCEL_GRACE_MS);
+      setTimeout(() => resolve(undefined), CANCEL_GRACE_MS);
     });
-    // null: no answer in time, or a run the engine cannot judge yet (its first segment).
-    const waitMs = (withinMs !== null && withinMs <= CANCEL_SEGMENT_WAIT_MS ? withinMs * 1.5 + CANCEL_GRACE_MS : CANCEL_GRACE_MS) - (performance.now() - started);
+    // No answer: the engine is stuck. An answer without an estimate: its first segment is running.
+    const limit = answer ? Math.min(this.segmentWaitMs, answer.withinMs === null ? Infinity : answer.withinMs * 1.5) + CANCEL_GRACE_MS : CANCEL_GRACE_MS;
+    const waitMs = limit - (performance.now() - started);
     if (this.inFlight.has(id) && waitMs > 0) {
       await new Promise<void>((resolve) => {
         const timer = setTimeout(resolve, waitMs);

@@ -90,11 +90,11 @@ describe('engine worker', () => {
     await client.dispose();
   });
 
-  test('cancelling inside one long ONNX Runtime run kills the engine process; waiting calls run on a fresh one', async () => {
-    // One block of a few seconds (4000 tokens through a width-512 model), cancelled before any
-    // block has finished: the engine cannot say when it will stop.
+  test('cancelling inside one ONNX Runtime run longer than the client waits kills the engine process; waiting calls run on a fresh one', async () => {
+    // One block of a few seconds (4000 tokens through a width-512 model); this client waits for no
+    // block (segmentWaitMs 0), as it would not for one longer than CANCEL_SEGMENT_WAIT_MS.
     const big = buildScaleLlama(root, 'llama-long', scaleSpec({ layers: 4, d: 512, ffn: 1408, heads: 8, kvHeads: 2, vocab: 512, maxPos: 4096 }), 'fp32');
-    const client = new EngineClient(WORKER);
+    const client = new EngineClient(WORKER, 0);
     await client.call('inspect', { file: big.file }).result;
     const first = client.pid!;
     let cancelled: Promise<string> | undefined;
