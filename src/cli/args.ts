@@ -19,7 +19,7 @@ const VALUED = new Set([
 ]);
 /** Options that may be given more than once; their values are kept in order, one per line. */
 const REPEATABLE = new Set(['feed']);
-const BOOLEAN = new Set(['json', 'no-attention', 'no-perplexity', 'per-head', 'help', 'replace-invalid-utf8', 'align-by-text']);
+const BOOLEAN = new Set(['json', 'no-attention', 'no-perplexity', 'per-head', 'help', 'replace-invalid-utf8', 'align-by-text', 'whole-graph']);
 
 /** Plain decimal numbers only: "0x10", "0b11", "1e2" or "" are not what a user means by a count or an id. */
 const INTEGER = /^\d+$/;

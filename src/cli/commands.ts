@@ -73,6 +73,7 @@ function common(flags: Flags) {
     variant: stringFlag(flags, 'variant'),
     maxTokens: numberFlag(flags, 'max-tokens', { min: 1, max: LIMITS.tokens, integer: true }),
     threads: threadsFlag(flags),
+    ...(flags.has('whole-graph') ? { wholeGraph: true } : {}),
     thresholds: abs !== undefined || ratio !== undefined ? { absolute: abs ?? 100, ratio: ratio ?? 1000 } : undefined,
     memoryLimitBytes: limitMb !== undefined ? limitMb * 2 ** 20 : undefined,
   };

@@ -39,6 +39,8 @@ Settings:
   --ratio-threshold R     |a| must be ≥ R × the block's median |a| (default 1000)
   --max-tokens N          longest input accepted (default 2048, at most 131,072)
   --threads N             ONNX Runtime intra-op threads (default and at most: all cores)
+  --whole-graph           run the model as one graph, not block by block: near plain ONNX Runtime
+                          speed on long inputs, but results only at the end and more memory
   --count N, --seq-len N  inputs per run (at most 10,000), tokens per sequence (at most 131,072)
   --memory-limit-mb N     refuse runs estimated to need more than N MB
 `;

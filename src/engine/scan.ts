@@ -48,7 +48,7 @@ export async function scanModel(file: string, opts: ScanOptions = {}): Promise<S
 
 export { DEFAULT_MAX_TOKENS, DEFAULT_PROMPT } from './input';
 import { DEFAULT_MAX_TOKENS, type InputOptions } from './input';
-import { checkAbort, type ExperimentBase } from './experiments/common';
+import { checkAbort, sessionSettings, type ExperimentBase } from './experiments/common';
 import { logitsOf } from './experiments/forward';
 
 /** One file's scan (see scanModel). */
@@ -64,7 +64,7 @@ export async function scanFile(file: string, opts: FileScanOptions = {}): Promis
   const open = opts.open ?? openModel;
   // Scans read only per-key sums of the attention, reduced in the graph: memory stays flat at long context.
   const variant: SessionVariant = opts.attention === false ? { attention: false } : SCAN_VARIANT;
-  const m = await open(file, variant, { threads: opts.threads, memoryLimitBytes: opts.memoryLimitBytes });
+  const m = await open(file, variant, { ...sessionSettings(opts), memoryLimitBytes: opts.memoryLimitBytes });
   checkAbort(opts.signal);
   const info = m.prepared.info;
   const textModel = info.inputs.some((i) => i.role === 'ids');

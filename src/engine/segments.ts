@@ -236,25 +236,42 @@ async function releaseShared(key: string): Promise<void> {
  * keyed by the chain of segment graphs before k and the feeds those read. A run of another
  * variant whose first k segments are the same graphs (an intervention after a scan) resumes from it.
  */
-interface KeptState { model: string; tensors: Map<string, ort.Tensor>; bytes: number }
-const states = { map: new Map<string, KeptState>(), bytes: 0, budget: 0 };
+interface KeptState { model: string; run: number; tensors: Map<string, ort.Tensor> }
+/** States by key, oldest first; tensors shared by states (masks, rotary caches) count once. */
+const states = { map: new Map<string, KeptState>(), refs: new Map<ort.Tensor, number>(), bytes: 0, budget: 0 };
 
+/**
+ * Keeps a state while the budget allows, making room by dropping other runs' states, oldest first.
+ * A run's own earlier states stay: the first blocks are where massive activations appear and what
+ * a block click or an intervention most often asks for next.
+ */
 function keepState(key: string, st: KeptState): void {
-  if (st.bytes > states.budget) return;
   dropState(key);
-  // Oldest first out: the states of the last runs are the ones the next request wants.
-  for (const [k] of states.map) { if (states.bytes + st.bytes <= states.budget) break; dropState(k); }
+  const added = () => [...new Set(st.tensors.values())].reduce((a, t) => a + (states.refs.has(t) ? 0 : byteSize(t)), 0);
+  for (const [k, old] of states.map) {
+    if (states.bytes + added() <= states.budget) break;
+    if (old.run !== st.run) dropState(k);
+  }
+  const bytes = added();
+  if (states.bytes + bytes > states.budget) return;
   states.map.set(key, st);
-  states.bytes += st.bytes;
+  for (const t of new Set(st.tensors.values())) states.refs.set(t, (states.refs.get(t) ?? 0) + 1);
+  states.bytes += bytes;
 }
 
 function dropState(key: string): void {
   const st = states.map.get(key);
   if (!st) return;
   states.map.delete(key);
-  states.bytes -= st.bytes;
+  for (const t of new Set(st.tensors.values())) {
+    const n = (states.refs.get(t) ?? 1) - 1;
+    if (n > 0) { states.refs.set(t, n); continue; }
+    states.refs.delete(t);
+    states.bytes -= byteSize(t);
+  }
 }
 
+let runs = 0;
 const digest = (x: Uint8Array | string) => createHash('sha1').update(x).digest('hex');
 
 /**
@@ -362,7 +379,13 @@ export class SegmentedSession {
       if (st && this.needed(k).every((t) => st.tensors.has(t))) { start = k; resumed = st; break; }
     }
     const env = new Map<string, ort.Tensor>(Object.entries(feeds));
-    if (resumed) for (const [n, t] of resumed.tensors) env.set(n, t);
+    const run = ++runs;
+    if (resumed) {
+      for (const [n, t] of resumed.tensors) env.set(n, t);
+      // The state resumed from is this run's own now: the last to go.
+      states.map.delete(keys[start]);
+      states.map.set(keys[start], Object.assign(resumed, { run }));
+    }
     const outputs: Record<string, ort.Tensor> = {};
     const graphOutputs = new Set(this.model.graph!.output.map((x) => x.name));
     const whole = this.plans.length === 1;
@@ -370,7 +393,7 @@ export class SegmentedSession {
     for (let k = start; k <= last; k++) {
       if (o.signal?.aborted) throw new EngineError('cancelled', 'Cancelled.');
       const p = this.plans[k];
-      if (k > start && !states.map.has(keys[k])) this.keep(k, keys[k], env);
+      if (k > start && !states.map.has(keys[k])) this.keep(k, keys[k], env, run);
       if (!this.sessions[k]) { await this.open(k, segmentModel(this.model, p, this.declared, this.inferred, env)); this.updatePrefixes(); }
       const session = await this.sessions[k]!;
       segmentClock.startedAt = performance.now();
@@ -397,11 +420,10 @@ export class SegmentedSession {
   }
 
   /** Everything made before segment k that it or a later one reads: enough to start a run at k. */
-  private keep(k: number, key: string, env: Map<string, ort.Tensor>): void {
+  private keep(k: number, key: string, env: Map<string, ort.Tensor>, run: number): void {
     const tensors = new Map<string, ort.Tensor>();
-    let bytes = 0;
-    for (const [n, x] of env) if (!this.feedReaders.has(n) && (this.lastReader.get(n) ?? -1) >= k) { tensors.set(n, x); bytes += byteSize(x); }
-    keepState(key, { model: this.identity, tensors, bytes });
+    for (const [n, x] of env) if (!this.feedReaders.has(n) && (this.lastReader.get(n) ?? -1) >= k) tensors.set(n, x);
+    keepState(key, { model: this.identity, run, tensors });
   }
 
   /** Per border k, the chain of graphs before it and a fingerprint of the feeds they read. */

@@ -4,7 +4,7 @@ import { isEngineError } from '../engine/errors';
 import type { Progress } from '../engine/types';
 import type { EngineCalls, EngineMethod } from '../shared/protocol';
 import { EngineClient } from '../worker/client';
-import { feedsFor } from './settings';
+import { feedsFor, settings } from './settings';
 
 /**
  * The extension's one engine: every inference runs in the engine process, one at a time, with a
@@ -41,6 +41,8 @@ export class Engine implements vscode.Disposable {
       const feeds = feedsFor(withOptions.file);
       if (feeds) withOptions.options.feeds = feeds;
     }
+    // And runs the model the way massiveActivations.wholeGraph says (segments of blocks by default).
+    if (withOptions.options && settings().wholeGraph) (withOptions.options as { wholeGraph?: boolean }).wholeGraph = true;
     this.log.info(`${title}: ${method} ${JSON.stringify(args).slice(0, 300)}`);
     const exec = async (report?: (m: string) => void, token?: vscode.CancellationToken) => {
       const call = this.client.call(method, args, (p) => { report?.(p.message); opts.onProgress?.(p); });

@@ -3,7 +3,7 @@ import * as vscode from 'vscode';
 import type { Thresholds } from '../engine/stats';
 
 /** The extension's settings, read fresh each time (they may change while panels are open). */
-export interface Settings { thresholds: Thresholds; topK: number; maxTokens: number; threads: number; defaultPrompt: string }
+export interface Settings { thresholds: Thresholds; topK: number; maxTokens: number; threads: number; wholeGraph: boolean; defaultPrompt: string }
 
 export function settings(): Settings {
   const c = vscode.workspace.getConfiguration('massiveActivations');
@@ -12,6 +12,7 @@ export function settings(): Settings {
     topK: c.get('topK', 10),
     maxTokens: c.get('maxTokens', 2048),
     threads: c.get('threads', 0),
+    wholeGraph: c.get('wholeGraph', false),
     defaultPrompt: c.get('defaultPrompt', 'Summer is warm. Winter is cold.'),
   };
 }

@@ -131,7 +131,7 @@ export class EngineClient {
     const child = fork(this.workerPath, [], {
       serialization: 'advanced',
       stdio: ['ignore', 'ignore', 'pipe', 'ipc'],
-      env: { ...process.env, ELECTRON_RUN_AS_NODE: '1' },
+      env: { ...process.env, ELECTRON_RUN_AS_NODE: '1', GLIBC_TUNABLES: engineTunables(process.env.GLIBC_TUNABLES) },
       execArgv: [],
     });
     child.stderr?.on('data', (d: Buffer) => { this.stderrTail = (this.stderrTail + d.toString()).slice(-STDERR_TAIL); });
@@ -180,6 +180,16 @@ export class EngineClient {
     this.pending.clear();
     for (const p of all) p.reject(e);
   }
+}
+
+/**
+ * glibc's malloc asks for transparent huge pages for its large blocks: a segmented run frees each
+ * block's attention temporaries (hundreds of MB to GB at long inputs) and maps them again for the
+ * next block, and faulting those in by 2 MB pages instead of 4 KB ones is measurably faster (a
+ * 2048-token scan of the 1.1B model: 19.3 s → 17.1 s). Other systems ignore the variable.
+ */
+export function engineTunables(existing?: string): string {
+  return existing?.includes('glibc.malloc.hugetlb') ? existing : [existing, 'glibc.malloc.hugetlb=1'].filter(Boolean).join(':');
 }
 
 /** The line of a crash report that says what went wrong (an Error line, else the last line). */

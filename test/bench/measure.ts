@@ -8,6 +8,7 @@ import * as os from 'node:os';
 import * as ort from 'onnxruntime-node';
 import { scanModel } from '../../src/engine/scan';
 import { featureMap } from '../../src/engine/experiments/featureMap';
+import { engineTunables } from '../../src/worker/client';
 import { openModel, SCAN_VARIANT, toOrtFeeds } from '../../src/engine/session';
 import { prepareModel } from '../../src/engine/inspect';
 import { classifyInputs, textFeeds } from '../../src/engine/feeds';
@@ -99,7 +100,10 @@ export async function measure(file: string, mode: Mode, tokens: number, vocab: n
 
 /** Runs one measurement in a fresh process (this file's caller re-entered with `--child`). */
 export function measureInChild(script: string, args: string[]): Measurement {
-  const r = spawnSync(process.execPath, ['--import', 'tsx', script, '--child', ...args], { encoding: 'utf8', maxBuffer: 1 << 24 });
+  // The engine's scans run in a process started as the extension and the CLI start it (see engineTunables); plain ONNX Runtime as a user would.
+  const engine = args.includes('scan') || args.includes('whole');
+  const env = engine ? { ...process.env, GLIBC_TUNABLES: engineTunables(process.env.GLIBC_TUNABLES) } : process.env;
+  const r = spawnSync(process.execPath, ['--import', 'tsx', script, '--child', ...args], { encoding: 'utf8', maxBuffer: 1 << 24, env });
   if (r.status !== 0) throw new Error(`${args.join(' ')} failed: ${r.stderr.trim().split('\n').slice(-3).join(' ')}`);
   return JSON.parse(r.stdout.trim().split('\n').pop()!) as Measurement;
 }

@@ -9,6 +9,12 @@ export interface ExperimentBase {
   thresholds?: Thresholds;
   maxTokens?: number;
   threads?: number;
+  /**
+   * Run the model as one graph instead of segments of blocks: about plain ONNX Runtime's speed at
+   * long inputs, but no results before the pass ends, Cancel only by restarting the engine, and the
+   * memory of every block's temporaries held at once (see segments.ts and the README's figures).
+   */
+  wholeGraph?: boolean;
   onProgress?: (p: Progress) => void;
   signal?: AbortSignal;
   /** Supplies (possibly cached) sessions; by default each experiment opens its own. */
@@ -30,11 +36,16 @@ export function sessions(file: string, o: ExperimentBase) {
     const key = JSON.stringify(variant);
     let p = opened.get(key);
     if (!p) {
-      p = (o.open ?? openModel)(file, variant, { threads: o.threads });
+      p = (o.open ?? openModel)(file, variant, sessionSettings(o));
       opened.set(key, p);
     }
     return p;
   };
+}
+
+/** The session settings an experiment's options ask for. */
+export function sessionSettings(o: ExperimentBase): SessionSettings {
+  return { threads: o.threads, ...(o.wholeGraph ? { blocksPerSegment: Infinity } : {}) };
 }
 
 export function checkLayer(layer: number, blocks: number, file: string): void {
