@@ -72,7 +72,7 @@ export async function scanFile(file: string, opts: FileScanOptions = {}): Promis
   const { feeds } = resolved;
   const tokens: TokenInfo[] = [...resolved.tokens];
   const input: ScanResult['input'] = { kind: resolved.kind, tokenizer: resolved.tokenizer, note: resolved.note };
-  checkMemory(m.prepared, Math.max(tokens.length, 1), opts.memoryLimitBytes);
+  checkMemory(m.prepared, Math.max(tokens.length, 1), opts.memoryLimitBytes, { segmented: m.session.segments > 1 });
   const loadMs = performance.now() - t0;
 
   progress({ stage: 'run', message: `Running ${info.blocks} blocks` });

@@ -9,7 +9,8 @@ import { analyseAttention } from '../../src/engine/experiments/attention';
 import { isEngineError } from '../../src/engine/errors';
 import type { LayerResult } from '../../src/engine/types';
 import { buildFusedLlama, buildGpt2, buildHybrid, buildLlama, buildVit, type BuiltModel } from '../models/build';
-import { PAPER_PROMPT, tempDir } from '../fixtures';
+import { spawnSync } from 'node:child_process';
+import { CLI, PAPER_PROMPT, tempDir } from '../fixtures';
 
 /**
  * Segmented runs (src/engine/segments.ts) against one whole graph: the same statistics bit for bit,
@@ -151,4 +152,17 @@ describe('requests run only the blocks they need', () => {
     assert.deepEqual(a.probabilities, full.probabilities);
     assert.deepEqual(a.shareByLayer, full.shareByLayer.slice(0, 4));
   });
+});
+
+test('the CLI\'s --whole-graph gives the same statistics as the default segmented run', () => {
+  const m = buildLlama(root, 'llama-cli', { externalData: 'model.onnx_data' });
+  const scan = (...extra: string[]) => {
+    const r = spawnSync(process.execPath, [CLI, 'scan', m.file, '--prompt', PAPER_PROMPT, '--json', ...extra], { encoding: 'utf8' });
+    assert.equal(r.status, 0, r.stderr);
+    return JSON.parse(r.stdout) as { layers: unknown[]; massiveChannels: number[] };
+  };
+  const segmented = scan();
+  const whole = scan('--whole-graph');
+  assert.deepEqual(segmented.layers, whole.layers);
+  assert.deepEqual(whole.massiveChannels, [7, 42]);
 });
