@@ -79,7 +79,13 @@ export async function openModel(file: string, variant: SessionVariant, settings:
   };
   // Per-session arenas never shrink: with one session per segment each would keep its own
   // activation peak. Without them, freed activations go back to the system between blocks.
-  if (plans.length > 1) options.enableCpuMemArena = false;
+  if (plans.length > 1) {
+    options.enableCpuMemArena = false;
+    // Each session has its own thread pool, whose threads spin after a run waiting for more work:
+    // with one session per block they would spin against the next block's threads (on 2 cores,
+    // 3.8× a whole pass of a GPT-2-sized model at 128 tokens). Idle threads sleep instead.
+    (options.extra as { session: Record<string, string> }).session['intra_op.allow_spinning'] = '0';
+  }
   const create = async (bytes: Uint8Array) => {
     try {
       return await ort.InferenceSession.create(bytes, options);
