@@ -46,6 +46,8 @@ export interface OpenModel {
  * every block; segmenting costs little (measured by npm run bench:scale's segmented column).
  */
 export const DEFAULT_BLOCKS_PER_SEGMENT = 1;
+/** Models at least this wide let segment sessions' threads spin (see openModel). */
+const SPIN_WIDTH = 1536;
 
 export interface SessionSettings {
   /** Blocks per segment (see segments.ts); Infinity runs the model as one whole graph. */
@@ -81,10 +83,12 @@ export async function openModel(file: string, variant: SessionVariant, settings:
   // activation peak. Without them, freed activations go back to the system between blocks.
   if (plans.length > 1) {
     options.enableCpuMemArena = false;
-    // Each session has its own thread pool, whose threads spin after a run waiting for more work:
-    // with one session per block they would spin against the next block's threads (on 2 cores,
-    // 3.8× a whole pass of a GPT-2-sized model at 128 tokens). Idle threads sleep instead.
-    (options.extra as { session: Record<string, string> }).session['intra_op.allow_spinning'] = '0';
+    // Each session has its own thread pool, whose threads spin after a run waiting for more work.
+    // With one session per block, on a narrow model they spin against the next block's threads
+    // (a GPT-2-sized model at 512 tokens: 811 ms spinning, 505 sleeping, 436 as one graph); a wide
+    // model's blocks are long enough that spinning inside a run pays (the 1.1B at 2048 tokens:
+    // 15.0 s spinning, 17.8 sleeping, 14.4 as one graph).
+    if ((prepared.info.hiddenSize ?? 0) < SPIN_WIDTH) (options.extra as { session: Record<string, string> }).session['intra_op.allow_spinning'] = '0';
   }
   const create = async (bytes: Uint8Array) => {
     try {
