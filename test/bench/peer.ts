@@ -60,7 +60,7 @@ function main(): void {
   process.stderr.write(`our scan, ${tokens} tokens…\n`);
   const ours: Measurement = measureInChild(scale, ['q4', 'scan', String(tokens)]);
   const same = JSON.stringify([peer.found.blocks, peer.found.tokens, peer.found.channels]) === JSON.stringify([ours.found!.blocks, ours.found!.tokens, ours.found!.channels]);
-  const blas = peer.blas.map((b) => path.basename(b)).join(', ') || 'none found in the process maps';
+  const blas = peer.blas.map((b) => b.split('/').slice(-2).join('/')).join(', ') || 'none found in the process maps';
   process.stdout.write(`\nTinyLlama-1.1B-shaped planted model (bench:scale's 4-bit weights), ${tokens} tokens, ${machine()}\n`);
   process.stdout.write(`peer: PyTorch ${peer.torch}, ${peer.threads} threads, BLAS ${blas}; fp32 weights dequantized from the 4-bit file. ours: ONNX Runtime's 4-bit kernels.\n\n`);
   process.stdout.write('| | load (s) | forward + statistics of every block (s) | peak RSS (GB) | found |\n|---|---:|---:|---:|---|\n');
