@@ -4,7 +4,7 @@ import { createHash } from 'node:crypto';
 import * as ort from 'onnxruntime-node';
 import { EngineError } from './errors';
 import { makeValueInfo } from './onnx/build';
-import { DT } from './onnx/dtype';
+import { DT, onnxTypeOf } from './onnx/dtype';
 import { outerReads } from './onnx/graph';
 
 /**
@@ -147,11 +147,6 @@ function inferElemTypes(g: GraphProto, wanted: Set<string>): Map<string, number>
   return out;
 }
 
-const TYPE_OF: Record<string, number> = {
-  float32: DT.FLOAT, uint8: 2, int8: 3, uint16: 4, int16: 5, int32: 6, int64: DT.INT64, string: 8, bool: DT.BOOL,
-  float16: DT.FLOAT16, float64: 11, uint32: 12, uint64: 13,
-};
-
 /** The segment as a model of its own: same opsets, functions and metadata, its nodes only. */
 function segmentModel(model: ModelProto, p: SegmentPlan, declared: Map<string, ValueInfoProto>, inferred: Map<string, number>, given: Map<string, ort.Tensor>): Uint8Array {
   const g = model.graph!;
@@ -159,7 +154,7 @@ function segmentModel(model: ModelProto, p: SegmentPlan, declared: Map<string, V
     const v = declared.get(name);
     if (v?.type?.value.case === 'tensorType' && v.type.value.value.shape) return v;
     const t = given.get(name);
-    const elemType = (v?.type?.value.case === 'tensorType' ? v.type.value.value.elemType : 0) || (t && TYPE_OF[t.type]) || inferred.get(name);
+    const elemType = (v?.type?.value.case === 'tensorType' ? v.type.value.value.elemType : 0) || (t && onnxTypeOf(t.type)) || inferred.get(name);
     if (!elemType) throw new EngineError('runtime', `Internal: segment ${p.from}–${p.to - 1} reads ${name}, whose type is unknown.`);
     // Symbolic sizes (the session must accept any sequence length, as the whole graph does), of
     // the rank the tensor has when it is at hand; otherwise the rank is left open.
@@ -287,6 +282,9 @@ export class SegmentedSession {
   private readonly inferred: Map<string, number>;
   private readonly lastReader = new Map<string, number>();
   private readonly feedReaders: Map<string, number>;
+  private readonly graphOutputs: Set<string>;
+  /** Per segment k, what segments from k on read from earlier ones (not the caller's feeds): a state must hold all of it. */
+  private readonly needed: string[][];
   private busy: Promise<unknown> = Promise.resolve();
   private released = false;
   private static alive = new Map<string, number>();
@@ -301,6 +299,11 @@ export class SegmentedSession {
     const feeds = new Set(g.input.map((i) => i.name));
     this.feedReaders = new Map();
     plans.forEach((p, k) => { for (const t of p.inputs) if (feeds.has(t) && !this.feedReaders.has(t)) this.feedReaders.set(t, k); });
+    this.graphOutputs = new Set(g.output.map((x) => x.name));
+    this.needed = plans.map((_, k) => {
+      const later = plans.slice(k);
+      return [...new Set(later.flatMap((p) => p.inputs))].filter((t) => !this.feedReaders.has(t) && !later.some((q) => q.outputs.includes(t)));
+    });
   }
 
   /**
@@ -313,9 +316,9 @@ export class SegmentedSession {
     SegmentedSession.alive.set(o.identity, (SegmentedSession.alive.get(o.identity) ?? 0) + 1);
     try {
       // One segment is the whole graph, exactly as patched: every feed, every output.
+      const declared = (t: string) => { const v = s.declared.get(t); return v?.type?.value.case === 'tensorType' && !!v.type.value.value.elemType; };
       if (plans.length === 1) await s.open(0, toBinary(ModelProtoSchema, model));
       else for (let k = 0; k < plans.length; k++) {
-        const declared = (t: string) => { const v = s.declared.get(t); return v?.type?.value.case === 'tensorType' && !!v.type.value.value.elemType; };
         if (!plans[k].inputs.every((t) => declared(t) || s.inferred.has(t))) continue;
         try {
           await s.open(k, segmentModel(model, plans[k], s.declared, s.inferred, new Map()));
@@ -376,7 +379,7 @@ export class SegmentedSession {
     let resumed: KeptState | undefined;
     for (let k = Math.min(last, this.segmentOf(o.from ?? 0)); k > 0; k--) {
       const st = states.map.get(keys[k]);
-      if (st && this.needed(k).every((t) => st.tensors.has(t))) { start = k; resumed = st; break; }
+      if (st && this.needed[k].every((t) => st.tensors.has(t))) { start = k; resumed = st; break; }
     }
     const env = new Map<string, ort.Tensor>(Object.entries(feeds));
     const run = ++runs;
@@ -387,7 +390,6 @@ export class SegmentedSession {
       states.map.set(keys[start], Object.assign(resumed, { run }));
     }
     const outputs: Record<string, ort.Tensor> = {};
-    const graphOutputs = new Set(this.model.graph!.output.map((x) => x.name));
     const whole = this.plans.length === 1;
     segmentClock.lastMs = null;
     for (let k = start; k <= last; k++) {
@@ -406,17 +408,12 @@ export class SegmentedSession {
       }
       for (const [n, t] of Object.entries(out)) {
         if ((this.lastReader.get(n) ?? -1) > k) env.set(n, t);
-        if (graphOutputs.has(n)) outputs[n] = t;
+        if (this.graphOutputs.has(n)) outputs[n] = t;
       }
       for (const t of p.inputs) if (this.lastReader.get(t) === k) env.delete(t);
       o.onSegment?.(p, outputs);
     }
     return outputs;
-  }
-
-  /** What segments from k on read from earlier ones (not the caller's feeds). */
-  private needed(k: number): string[] {
-    return [...new Set(this.plans.slice(k).flatMap((p) => p.inputs))].filter((t) => !this.feedReaders.has(t) && !this.plans.slice(k).some((q) => q.outputs.includes(t)));
   }
 
   /** Everything made before segment k that it or a later one reads: enough to start a run at k. */

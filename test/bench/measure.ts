@@ -108,6 +108,12 @@ export function measureInChild(script: string, args: string[]): Measurement {
   return JSON.parse(r.stdout.trim().split('\n').pop()!) as Measurement;
 }
 
+/** A benchmark's `--name value` option. */
+export function option(name: string, fallback: string): string {
+  const i = process.argv.indexOf(`--${name}`);
+  return i > 0 && process.argv[i + 1] ? process.argv[i + 1] : fallback;
+}
+
 export function machine(): string {
   return `${os.cpus().length} × ${os.cpus()[0]?.model ?? 'cpu'}, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}, onnxruntime-node ${ort.env.versions.node}`;
 }

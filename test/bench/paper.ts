@@ -15,7 +15,7 @@ import { spawnSync } from 'node:child_process';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { buildScaleLlama, LLAMA2_7B_CHANNELS, LLAMA2_7B_SHAPE, scaleSpec } from '../models/build';
-import { machine, measure, measureInChild, type Measurement, type Mode } from './measure';
+import { machine, measure, measureInChild, type Measurement, type Mode, option } from './measure';
 
 const shape = LLAMA2_7B_SHAPE;
 const cacheDir = path.join(os.tmpdir(), 'massive-activations-paper');
@@ -30,10 +30,6 @@ export function paperIds(n: number): number[] {
   return Array.from({ length: n }, (_, i) => (i === 0 ? 1 : i === FIRST_DELIMITER ? 3 : 10 + ((i * 7919) % 2000)));
 }
 
-function option(name: string, fallback: string): string {
-  const i = process.argv.indexOf(`--${name}`);
-  return i > 0 && process.argv[i + 1] ? process.argv[i + 1] : fallback;
-}
 
 function build(): void {
   rmSync(dir, { recursive: true, force: true });

@@ -14,7 +14,7 @@ import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { TINYLLAMA_SHAPE } from '../models/build';
-import { benchIds, machine, measureInChild, type Measurement } from './measure';
+import { benchIds, machine, measureInChild, type Measurement, option } from './measure';
 
 const PYTHON = '/usr/bin/python3';
 const shape = TINYLLAMA_SHAPE;
@@ -22,10 +22,6 @@ const cacheDir = path.join(os.tmpdir(), 'massive-activations-scale');
 const modelFile = path.join(cacheDir, 'tinyllama-planted-q4', 'model.onnx');
 const scale = path.join(__dirname, 'scale.ts');
 
-function option(name: string, fallback: string): string {
-  const i = process.argv.indexOf(`--${name}`);
-  return i > 0 && process.argv[i + 1] ? process.argv[i + 1] : fallback;
-}
 
 /** The environment the peer runs in: OpenBLAS tuned for this CPU, not by variables set for other tools. */
 function peerEnv(threads: number): NodeJS.ProcessEnv {

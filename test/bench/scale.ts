@@ -15,7 +15,7 @@ import { spawnSync } from 'node:child_process';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { buildScaleLlama, scaleSpec, TINYLLAMA_SHAPE, type WeightFormat } from '../models/build';
-import { benchIds, machine, measure, measureInChild, type Measurement, type Mode } from './measure';
+import { benchIds, machine, measure, measureInChild, type Measurement, type Mode, option } from './measure';
 
 const cacheDir = path.join(os.tmpdir(), 'massive-activations-scale');
 const shape = TINYLLAMA_SHAPE;
@@ -27,10 +27,6 @@ function schedule(tokens: number): { warmup: number; runs: number } {
   return tokens <= 512 ? { warmup: 1, runs: 4 } : { warmup: 1, runs: 1 };
 }
 
-function option(name: string, fallback: string): string {
-  const i = process.argv.indexOf(`--${name}`);
-  return i > 0 && process.argv[i + 1] ? process.argv[i + 1] : fallback;
-}
 
 /** Builds the missing formats in a child process, so the measuring process stays small. */
 function ensureModels(formats: WeightFormat[]): Record<string, { buildS: number; graphKB: number; dataMB: number }> {

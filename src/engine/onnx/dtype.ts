@@ -17,6 +17,15 @@ export function ortType(dt: number): 'float32' | 'float16' | 'int64' | 'int32' |
   }
 }
 
+/** The type string of an onnxruntime-node tensor → its ONNX element type (ortType's inverse, and the types it leaves out). */
+export function onnxTypeOf(ort: string): number | undefined {
+  return ORT_TO_ONNX[ort];
+}
+const ORT_TO_ONNX: Record<string, number> = {
+  float32: DT.FLOAT, float16: DT.FLOAT16, float64: DT.DOUBLE, int64: DT.INT64, int32: DT.INT32, int16: DT.INT16, int8: DT.INT8,
+  uint64: DT.UINT64, uint32: DT.UINT32, uint16: DT.UINT16, uint8: DT.UINT8, bool: DT.BOOL, string: DT.STRING,
+};
+
 export function dtypeName(dt: number): string {
   return ortType(dt) ?? (DT[dt]?.toLowerCase() ?? `type${dt}`);
 }
