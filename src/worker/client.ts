@@ -51,8 +51,9 @@ export class EngineClient {
   }
 
   /**
-   * Cancels one call: its promise rejects now; the engine stops within CANCEL_GRACE_MS. Resolves
-   * 'restarted' when the engine had to be killed (its sessions are gone; the next call reloads).
+   * Cancels one call: its promise rejects now; the engine stops at its next border between blocks
+   * (see the class comment). Resolves 'restarted' when the engine had to be killed (its sessions
+   * are gone; the next call reloads).
    */
   async cancel(id: number): Promise<'none' | 'stopped' | 'restarted'> {
     const p = this.pending.get(id);
@@ -64,9 +65,9 @@ export class EngineClient {
     // Wait for the engine's answer (or its end of the call), then as long as it says it needs.
     const started = performance.now();
     const answer = await new Promise<{ withinMs: number | null } | undefined>((resolve) => {
-      this.stopping.set(id, (withinMs) => resolve({ withinMs }));
+      const timer = setTimeout(() => resolve(undefined), CANCEL_GRACE_MS);
+      this.stopping.set(id, (withinMs) => { clearTimeout(timer); resolve({ withinMs }); });
       child.send({ kind: 'cancel', id } as ToWorker);
-      setTimeout(() => resolve(undefined), CANCEL_GRACE_MS);
     });
     // No answer: the engine is stuck. An answer without an estimate: its first segment is running.
     const limit = answer ? Math.min(this.segmentWaitMs, answer.withinMs === null ? Infinity : answer.withinMs * 1.5) + CANCEL_GRACE_MS : CANCEL_GRACE_MS;
