@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 
@@ -16,8 +16,14 @@ export const REPO = path.resolve(__dirname, '..');
 export const CLI = path.join(REPO, 'dist', 'cli.js');
 export const WORKER = path.join(REPO, 'dist', 'worker.js');
 
+/**
+ * A temp folder for one test process, removed when the process exits (the fuzz harness alone
+ * writes gigabytes of mutated models per run). KEEP_TEST_FILES=1 keeps them for a post-mortem.
+ */
 export function tempDir(tag: string): string {
-  return mkdtempSync(path.join(os.tmpdir(), `ma-${tag}-`));
+  const dir = mkdtempSync(path.join(os.tmpdir(), `ma-${tag}-`));
+  if (!process.env.KEEP_TEST_FILES) process.once('exit', () => rmSync(dir, { recursive: true, force: true }));
+  return dir;
 }
 
 /** sha256 of every file under dir (names, sizes, contents): to prove nothing was modified. */
