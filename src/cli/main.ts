@@ -1,5 +1,6 @@
 import { spawnSync } from 'node:child_process';
-import { EngineError, isEngineError } from '../engine/errors';
+import { EngineError, isEngineError, userMessage, word } from '../engine/errors';
+import { cliWording } from './wording';
 import { cores } from '../engine/limits';
 import { loadModel } from '../engine/onnx/load';
 import { checkOutputs, modelFiles, writeFileAtomic } from '../engine/outputs';
@@ -72,11 +73,12 @@ async function main(argv: string[]): Promise<number> {
     const result = await call.result;
     if (!json && process.stderr.isTTY) process.stderr.write('\r'.padEnd(51) + '\r');
     const doc = command.json ? command.json(result) : result;
-    const jsonText = jsonSafe(JSON.stringify(doc, null, 2));
+    // Warnings carry the engine's option marks: worded here as flags, like error messages.
+    const jsonText = word(jsonSafe(JSON.stringify(doc, null, 2)), cliWording);
     if (out) writeFileAtomic(out, `${jsonText}\n`, 'JSON output file');
     if (csvFile) writeFileAtomic(csvFile, command.csv!(result), 'CSV output file');
     // Model-controlled strings (names, token texts) must not reach the terminal as control sequences.
-    process.stdout.write(`${json ? jsonText : terminalSafe(command.text(result))}\n`);
+    process.stdout.write(`${json ? jsonText : terminalSafe(word(command.text(result), cliWording))}\n`);
     return 0;
   } finally {
     await client.dispose();
@@ -123,7 +125,7 @@ else main(process.argv.slice(2)).then(
   (code) => { process.exitCode = code; },
   (e) => {
     // Users get the message, never a stack trace; unexpected errors say so.
-    const msg = isEngineError(e) ? e.message : `Unexpected error: ${(e as Error)?.message ?? String(e)}`;
+    const msg = userMessage(e, cliWording);
     process.stderr.write(`massive-activations: ${terminalSafe(msg.replace(/\n/g, ' '))}\n`);
     process.exitCode = isEngineError(e) && e.code === 'cancelled' ? 130 : 1;
   },

@@ -1,7 +1,7 @@
 import { DT, floatToHalf, ortType } from './onnx/dtype';
 import { printable } from './text';
 import type { GraphIndex } from './onnx/graph';
-import { EngineError } from './errors';
+import { EngineError, option } from './errors';
 
 export type InputRole =
   | 'ids' | 'attention_mask' | 'position_ids' | 'token_type_ids' | 'past' | 'use_cache_branch'
@@ -115,7 +115,7 @@ export function defaultedInputs(inputs: ClassifiedInput[], given: Record<string,
 export function describeDefaults(inputs: ClassifiedInput[], tokens: number): string | undefined {
   if (!inputs.length) return undefined;
   const what = inputs.map((i) => `${i.name} = ${i.role === 'mask' ? 'ones' : i.role === 'positions' || /position/i.test(i.name) ? 'positions' : 'zeros'} [${bindDims(i.shape, tokens).join(', ')}]`);
-  return `Inputs given their default: ${what.join('; ')}. Feed your own with --feed NAME=FILE (.npy or .json) in the CLI, or the massiveActivations.feeds setting in VS Code.`;
+  return `Inputs given their default: ${what.join('; ')}. Feed your own with ${option('feed')} (.npy or .json).`;
 }
 
 /** Feeds for a text model from token ids: batch of one, no past. `given` replaces any input by name. */
@@ -132,7 +132,7 @@ export function textFeeds(inputs: ClassifiedInput[], ids: number[], given: Recor
       case 'past': feeds[i.name] = zerosOf(i.elemType, pastDims(i.shape)); break;
       case 'use_cache_branch': feeds[i.name] = { type: 'bool', data: new Uint8Array([0]), dims: [1] }; break;
       case 'num_logits_to_keep': feeds[i.name] = intTensor(i.elemType, [0], []); break;
-      case 'inputs_embeds': throw new EngineError('unsupported-input', `The model takes "${printable(i.name)}" (embeddings) rather than token ids, so it cannot be run from a prompt. Open the folder holding its embed_tokens.onnx, or feed the embeddings with --feed ${printable(i.name)}=FILE.npy.`);
+      case 'inputs_embeds': throw new EngineError('unsupported-input', `The model takes "${printable(i.name)}" (embeddings) rather than token ids, so it cannot be run from a prompt. Open the folder holding its embed_tokens.onnx, or feed the embeddings with ${option('feed', `${printable(i.name)}=FILE.npy`)}.`);
       default: feeds[i.name] = defaultFeed(i, S);
     }
   }

@@ -1,6 +1,6 @@
 import { readFileSync, realpathSync, statSync, type Stats } from 'node:fs';
 import * as path from 'node:path';
-import { EngineError, type ErrorCode } from './errors';
+import { EngineError, option, type ErrorCode } from './errors';
 import { printable } from './text';
 
 /**
@@ -96,7 +96,7 @@ export function decodeUtf8(bytes: Uint8Array, what: string, replaceInvalid = fal
     return new TextDecoder('utf-8', { fatal: true }).decode(bytes);
   } catch {
     const at = firstInvalidUtf8(bytes);
-    throw new EngineError('bad-prompt', `The ${what} is not valid UTF-8 (first invalid byte at offset ${at}). Save it as UTF-8, or allow replacement of invalid bytes (--replace-invalid-utf8).`);
+    throw new EngineError('bad-prompt', `The ${what} is not valid UTF-8 (first invalid byte at offset ${at}). Save it as UTF-8, or allow replacement of invalid bytes (${option('replaceInvalidUtf8')}).`);
   }
 }
 

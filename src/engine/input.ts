@@ -1,5 +1,5 @@
 import * as path from 'node:path';
-import { EngineError } from './errors';
+import { EngineError, option } from './errors';
 import { defaultedInputs, describeDefaults, syntheticFeeds, textFeeds, type ClassifiedInput, type FeedTensor } from './feeds';
 import { readFeedFile } from './feedFiles';
 import { DT } from './onnx/dtype';
@@ -49,13 +49,13 @@ export async function resolveInput(file: string, m: OpenModel, opts: InputOption
   const embeds = typed.find((i) => i.role === 'inputs_embeds' && !given[i.name]);
   const embedder = embeds && opts.target?.embed;
   if (info.inputs.some((i) => i.role === 'ids') || embedder) {
-    if (opts.image) throw new EngineError('bad-argument', `${path.basename(file)} is a text model; --image is for vision models.`);
+    if (opts.image) throw new EngineError('bad-argument', `${path.basename(file)} is a text model; ${option('image')} is for vision models.`);
     const r = resolveTokens(file, opts, info.vocabSize, Math.min(opts.maxTokens ?? DEFAULT_MAX_TOKENS, info.maxPositions ?? Infinity));
     if (embeds && embedder) given[embeds.name] = await embedTokens(embedder, r.ids, opts.threads);
     const note = [r.note, describeDefaults(defaultedInputs(typed, given), r.ids.length)].filter(Boolean).join(' ') || undefined;
     return { feeds: textFeeds(typed, r.ids, given), tokens: r.tokens, ids: r.ids, kind: opts.ids ? 'ids' : 'text', tokenizer: r.tokenizer, note, given };
   }
-  if (embeds) throw new EngineError('unsupported-input', `${printable(path.basename(file))} takes "${printable(embeds.name)}" (embeddings) rather than token ids, so it cannot be run from a prompt on its own. Open the folder holding its embed_tokens.onnx, or feed the embeddings with --feed ${printable(embeds.name)}=FILE.npy.`);
+  if (embeds) throw new EngineError('unsupported-input', `${printable(path.basename(file))} takes "${printable(embeds.name)}" (embeddings) rather than token ids, so it cannot be run from a prompt on its own. Open the folder holding its embed_tokens.onnx, or feed the embeddings with ${option('feed', `${printable(embeds.name)}=FILE.npy`)}.`);
   if (opts.prompt !== undefined || opts.ids) throw new EngineError('bad-argument', `${path.basename(file)} is a ${info.family} model without token inputs; it takes ${info.inputs.map((i) => printable(i.name)).join(', ')}.`);
   const feeds = syntheticFeeds(typed, 1, given);
   const pixels = typed.find((i) => i.role === 'pixels');
@@ -95,14 +95,14 @@ export function resolveTokens(modelPath: string, opts: InputOptions, vocab: numb
   let note: string | undefined;
   if (opts.ids) {
     ids = opts.ids;
-    if (!ids.length) throw new EngineError('bad-ids', 'No token ids given: pass at least one id, e.g. --ids 1,2,3.');
+    if (!ids.length) throw new EngineError('bad-ids', `No token ids given: pass at least one id, e.g. ${option('ids', '1,2,3')}.`);
     if (ids.length > maxTokens) throw tooLong(ids.length, 'tokens', maxTokens);
     checkIds(ids, vocab);
     ({ tok, note } = optionalTokenizer(tokFile));
   } else {
     const prompt = opts.prompt ?? DEFAULT_PROMPT;
     if (!prompt.trim()) throw new EngineError('bad-prompt', 'The prompt is empty: give some text to run the model on.');
-    if (!tokFile) throw new EngineError('bad-prompt', `No tokenizer.json next to ${printable(path.basename(modelPath))} (or one folder up), so text cannot be turned into tokens. Put the model's tokenizer.json beside it, or pass token ids with --ids.`);
+    if (!tokFile) throw new EngineError('bad-prompt', `No tokenizer.json next to ${printable(path.basename(modelPath))} (or one folder up), so text cannot be turned into tokens. Put the model's tokenizer.json beside it, or pass token ids with ${option('ids')}.`);
     // Refuse absurd prompts before tokenising them: even one character per token would overflow.
     if (prompt.length > maxTokens * 32) throw tooLong(prompt.length, 'characters', maxTokens);
     tok = loadTokenizer(tokFile);
@@ -124,7 +124,7 @@ function checkIds(ids: number[], vocab: number | null): void {
 }
 
 function tooLong(n: number, unit: string, max: number): EngineError {
-  return new EngineError('too-long', `The input is ${n.toLocaleString('en-US')} ${unit}; the limit is ${max.toLocaleString('en-US')} tokens (the smaller of --max-tokens and the model's position table). Use a shorter prompt.`);
+  return new EngineError('too-long', `The input is ${n.toLocaleString('en-US')} ${unit}; the limit is ${max.toLocaleString('en-US')} tokens (the smaller of ${option('maxTokens')} and the model's position table). Use a shorter prompt.`, { tokens: n, limit: max, unit });
 }
 
 let embedSession: { key: string; session: Promise<ort.InferenceSession> } | undefined;

@@ -3,6 +3,7 @@ import { dtypeName, DT } from './onnx/dtype';
 import { liftCacheBranches } from './onnx/flatten';
 import { inlineFunctions } from './onnx/functions';
 import { printable } from './text';
+import { option } from './errors';
 import { crossCheck, type ModelTarget } from './modelFolder';
 import { attrInt, GraphIndex, int64Values } from './onnx/graph';
 import { loadModel, type LoadedModel } from './onnx/load';
@@ -140,7 +141,7 @@ export function prepareModel(file: string): PreparedModel {
     const attentive = location.blocks.length - others.length;
     warnings.push(`${others.length} of ${location.blocks.length} blocks mix tokens without softmax attention (${kinds}); attention analyses cover the ${attentive} attention block${attentive === 1 ? '' : 's'}.`);
   }
-  if (roles.has('inputs_embeds')) warnings.push('The model takes inputs_embeds rather than token ids: its embedding lives in another file (embed_tokens.onnx). Open the model\'s folder to run the files in order, or feed the embeddings with --feed.');
+  if (roles.has('inputs_embeds')) warnings.push(`The model takes inputs_embeds rather than token ids: its embedding lives in another file (embed_tokens.onnx). Open the model's folder to run the files in order, or feed the embeddings with ${option('feed', 'inputs_embeds=FILE.npy')}.`);
   return { loaded, index, location, info };
 }
 

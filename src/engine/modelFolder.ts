@@ -1,6 +1,6 @@
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import * as path from 'node:path';
-import { EngineError } from './errors';
+import { EngineError, option } from './errors';
 import { readJsonFile } from './files';
 import { printable } from './text';
 
@@ -86,7 +86,7 @@ export function resolveTarget(p: string, variant?: string): ModelTarget {
   if (chosen === undefined) {
     if (variants.includes('')) chosen = '';
     else if (variants.length === 1) chosen = variants[0];
-    else throw new EngineError('bad-argument', `${printable(folder)} holds several variants of the model (${variants.join(', ')}); choose one (--variant NAME in the CLI, the quick pick in VS Code).`);
+    else throw new EngineError('bad-argument', `${printable(folder)} holds several variants of the model (${variants.join(', ')}); choose one (${option('variant')}).`);
     if (variants.length > 1) notes.push(`Using the ${chosen ? `${chosen} ` : 'plain '}variant; this folder also has ${variants.filter((v) => v !== chosen).join(', ')} (--variant).`);
   } else if (!variants.includes(chosen)) {
     throw new EngineError('bad-argument', `There is no "${printable(chosen)}" variant in ${printable(folder)}; it has ${variants.map((v) => v || 'plain').join(', ')}.`);

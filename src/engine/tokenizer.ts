@@ -1,7 +1,7 @@
 import { Tokenizer } from '@huggingface/tokenizers';
 import { existsSync } from 'node:fs';
 import * as path from 'node:path';
-import { EngineError } from './errors';
+import { EngineError, option } from './errors';
 import { FILE_LIMITS, readJsonFile } from './files';
 import { printable } from './text';
 
@@ -33,7 +33,7 @@ export function loadTokenizer(file: string): TextTokenizer {
   try {
     tok = new Tokenizer(json as object, (config && typeof config === 'object' ? config : {}) as object);
   } catch (e) {
-    throw new EngineError('bad-file', `The tokenizer ${printable(file)} is not supported: ${printable((e as Error)?.message ?? String(e))}. Pass token ids with --ids instead.`);
+    throw new EngineError('bad-file', `The tokenizer ${printable(file)} is not supported: ${printable((e as Error)?.message ?? String(e))}. Pass token ids with ${option('ids')} instead.`);
   }
   let size: number | undefined;
   return {

@@ -1,6 +1,7 @@
 import * as vscode from 'vscode';
 import { printable } from '../engine/text';
-import { isEngineError } from '../engine/errors';
+import { isEngineError, userMessage } from '../engine/errors';
+import { vscodeWording } from './wording';
 import type { Progress } from '../engine/types';
 import type { EngineCalls, EngineMethod } from '../shared/protocol';
 import { EngineClient } from '../worker/client';
@@ -85,7 +86,7 @@ export class Engine implements vscode.Disposable {
 /** Shows an engine error the way users should see it: one sentence, no stack. */
 export function showError(e: unknown, log: vscode.LogOutputChannel): string {
   // Messages can carry model-controlled names: no control characters into the notification.
-  const message = printable(isEngineError(e) ? e.message : `Unexpected error: ${(e as Error)?.message ?? String(e)}`);
+  const message = printable(userMessage(e, vscodeWording));
   if (isEngineError(e) && e.code === 'cancelled') {
     void vscode.window.showInformationMessage('Massive Activations: cancelled.');
   } else {

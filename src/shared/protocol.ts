@@ -47,7 +47,8 @@ export type WorkerMessage =
   /** A cancelled call stops when the model run in progress returns: about `withinMs` from now (null: unknown). */
   | { kind: 'stopping'; id: number; withinMs: number | null }
   | { kind: 'result'; id: number; result: unknown }
-  | { kind: 'error'; id: number; error: { code: ErrorCode; message: string } }
+  /** `message` is the engine's template: its user options are worded by the front end (see errors.ts). */
+  | { kind: 'error'; id: number; error: { code: ErrorCode; message: string; facts?: Record<string, string | number> } }
   | { kind: 'ready' };
 
 // ── Extension host ↔ inspector webview ─────────────────────────────────────────────────────────

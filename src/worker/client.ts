@@ -171,7 +171,7 @@ export class EngineClient {
     if (p) {
       this.pending.delete(m.id);
       if (m.kind === 'result') p.resolve(m.result);
-      else p.reject(new EngineError(m.error.code, m.error.message));
+      else p.reject(new EngineError(m.error.code, m.error.message, m.error.facts));
     }
     this.updateRef();
   }

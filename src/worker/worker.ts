@@ -87,13 +87,14 @@ process.on('message', (msg: ToWorker) => {
  * What reaches the user when something other than an EngineError escapes: operating-system and
  * allocation errors have a sentence of their own; only a genuine bug says "Internal error".
  */
-function asUserError(e: unknown): { code: ErrorCode; message: string } {
-  if (isEngineError(e)) return { code: e.code, message: e.message };
+function asUserError(e: unknown): { code: ErrorCode; message: string; facts?: Record<string, string | number> } {
+  // The template crosses the boundary, so the front end words its options (flags or settings).
+  if (isEngineError(e)) return { code: e.code, message: e.template ?? e.message, facts: e.facts };
   const err = e as NodeJS.ErrnoException;
   const path = typeof err?.path === 'string' ? err.path : 'a file the run needs';
   if (typeof err?.code === 'string' && /^E[A-Z]+$/.test(err.code)) {
     const mapped = fileError(e, path, 'file');
-    if (isEngineError(mapped)) return { code: mapped.code, message: mapped.message };
+    if (isEngineError(mapped)) return { code: mapped.code, message: mapped.template };
   }
   if (e instanceof RangeError && /call stack/i.test(e.message)) {
     return { code: 'invalid-model', message: 'The model\'s graph is nested or chained too deeply to analyse. It may be corrupt; re-export it.' };

@@ -5,7 +5,8 @@ import { mkdirSync, copyFileSync, readFileSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { scanModel } from '../../src/engine/scan';
 import { resolveTarget } from '../../src/engine/modelFolder';
-import { isEngineError } from '../../src/engine/errors';
+import { isEngineError, userMessage } from '../../src/engine/errors';
+import { cliWording } from '../../src/cli/wording';
 import { buildEmbedPair, buildSeq2Seq, buildWhisper, type FolderModel } from '../models/build';
 import { forwardSeq2Seq } from '../models/seq2seq';
 import { forwardText } from '../models/reference';
@@ -152,7 +153,7 @@ describe('an embed_tokens.onnx + decoder (inputs_embeds) export, with variants i
     mkdirSync(dir);
     copyFileSync(pair.files.decoder, path.join(dir, 'decoder_model_merged.onnx'));
     writeFileSync(path.join(dir, 'tokenizer.json'), readFileSync(path.join(pair.dir, 'tokenizer.json')));
-    await assert.rejects(scanModel(path.join(dir, 'decoder_model_merged.onnx'), { ids: IDS }), (e: unknown) => isEngineError(e) && /takes "inputs_embeds" .* Open the folder holding its embed_tokens\.onnx, or feed the embeddings with --feed inputs_embeds=FILE\.npy/.test(e.message));
+    await assert.rejects(scanModel(path.join(dir, 'decoder_model_merged.onnx'), { ids: IDS }), (e: unknown) => isEngineError(e) && /takes "inputs_embeds" .* Open the folder holding its embed_tokens\.onnx, or feed the embeddings with --feed inputs_embeds=FILE\.npy/.test(userMessage(e, cliWording)));
   });
 });
 

@@ -6,7 +6,9 @@ import { EngineClient } from '../../src/worker/client';
 import { SessionCache, weightBytes } from '../../src/worker/sessionCache';
 import { run } from '../../src/engine/session';
 import { classifyInputs, textFeeds } from '../../src/engine/feeds';
-import { isEngineError } from '../../src/engine/errors';
+import { isEngineError, userMessage } from '../../src/engine/errors';
+import { cliWording } from '../../src/cli/wording';
+import { vscodeWording } from '../../src/host/wording';
 import type { Progress } from '../../src/engine/types';
 import { buildGpt2, buildLlama, buildScaleLlama, scaleSpec, type BuiltModel } from '../models/build';
 import { PAPER_PROMPT, tempDir, WORKER } from '../fixtures';
@@ -28,6 +30,22 @@ describe('engine worker', () => {
     assert.deepEqual(progress.filter((p) => p.stage === 'stats').map((p) => p.done), [1, 2, 3, 4, 5, 6]);
     const info = await client.call('inspect', { file: m.file }).result;
     assert.equal(info.blocks, 6);
+    await client.dispose();
+  });
+
+  test('an error crosses the worker with its code and facts, and each front end words its options', async () => {
+    const client = new EngineClient(WORKER);
+    const tooLong = await client.call('scan', { file: m.file, options: { ids: Array.from({ length: 40 }, (_, i) => i + 1), maxTokens: 16 } }).result.then(() => undefined, (e: unknown) => e);
+    assert.ok(isEngineError(tooLong) && tooLong.code === 'too-long');
+    assert.deepEqual({ tokens: tooLong.facts.tokens, limit: tooLong.facts.limit }, { tokens: 40, limit: 16 });
+    const inCode = userMessage(tooLong, vscodeWording);
+    assert.match(inCode, /the limit is 16 tokens \(the smaller of the massiveActivations\.maxTokens setting and the model's position table\)/);
+    assert.doesNotMatch(inCode, /--|\u27e6/);
+    assert.match(userMessage(tooLong, cliWording), /the smaller of --max-tokens and/);
+    // A text model asked to run an image: the CLI names its flag, VS Code its control.
+    const image = await client.call('scan', { file: m.file, options: { image: 'x.png' } }).result.then(() => undefined, (e: unknown) => e);
+    assert.match(userMessage(image, cliWording), /is a text model; --image is for vision models/);
+    assert.match(userMessage(image, vscodeWording), /is a text model; an image \(Choose image…\) is for vision models/);
     await client.dispose();
   });
 

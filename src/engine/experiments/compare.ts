@@ -1,6 +1,6 @@
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import * as path from 'node:path';
-import { EngineError } from '../errors';
+import { EngineError, option } from '../errors';
 import { openModel, type OpenModel, type SessionSettings, type SessionVariant } from '../session';
 import { scanFile, type FileScan } from '../scan';
 import { printable } from '../text';
@@ -284,7 +284,7 @@ const sameTokens = (a: TokenInfo[], b: TokenInfo[]) => a.length === b.length && 
 function tokenMismatch(a: FileScan, b: FileScan, fa: string, fb: string): string {
   const at = a.tokens.findIndex((t, i) => t.id !== b.tokens[i]?.id);
   const show = (s: FileScan) => (s.tokens[at] ? `"${printable(s.tokens[at].text)}"` : 'the end');
-  return `${printable(nameOf(fa))} and ${printable(nameOf(fb))} turn the input into different tokens (${a.tokens.length} and ${b.tokens.length}; first difference at token ${at}: ${show(a)} vs ${show(b)}). Feed both the same ids (--ids), or compare by token kind and channel (--align-by-text).`;
+  return `${printable(nameOf(fa))} and ${printable(nameOf(fb))} turn the input into different tokens (${a.tokens.length} and ${b.tokens.length}; first difference at token ${at}: ${show(a)} vs ${show(b)}). Feed both the same ids (${option('ids')}), or compare by token kind and channel (${option('alignByText')}).`;
 }
 
 /** |x − x₀| at the reference's massive entries and elsewhere: mean absolute, and relative. */

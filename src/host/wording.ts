@@ -1,0 +1,26 @@
+import { word, type Wording } from '../engine/errors';
+
+/**
+ * Engine messages in VS Code's words: an option is the setting or the panel control that sets it,
+ * never a command-line flag.
+ */
+export const vscodeWording: Wording = (o, arg) => {
+  switch (o) {
+    case 'maxTokens': return 'the massiveActivations.maxTokens setting';
+    case 'ids': return arg !== undefined ? `token ids such as ${arg} in the panel's Token ids box` : 'token ids (the panel\'s Token ids box, shown for a model without tokenizer.json)';
+    case 'image': return 'an image (Choose image…)';
+    case 'feed': {
+      const [name, file] = (arg ?? 'NAME=FILE.npy').split('=');
+      return `the massiveActivations.feeds setting ({ "${name}": "${file}" })`;
+    }
+    case 'decoderIds': return `a decoder_start_token_id in config.json (e.g. ${arg ?? '0'})`;
+    case 'variant': return 'open one of its .onnx files, or pick a variant when asked';
+    case 'replaceInvalidUtf8': return 'the CLI\'s --replace-invalid-utf8; in VS Code, reopen the file with its encoding and save it as UTF-8';
+    case 'alignByText': return 'the CLI\'s --align-by-text';
+  }
+};
+
+/** A result's warnings in VS Code's words (they can name options, as errors do). */
+export function wordWarnings<T extends { warnings?: string[] }>(r: T): T {
+  return r.warnings?.length ? { ...r, warnings: r.warnings.map((w) => word(w, vscodeWording)) } : r;
+}
