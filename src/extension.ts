@@ -3,6 +3,7 @@ import { registerCommands } from './host/commands';
 import { Engine } from './host/engine';
 import { PANEL_VIEW_TYPE, PanelManager } from './host/panel';
 import { ActivationTree } from './host/tree';
+import { DocumentStore } from './host/document';
 import type { PanelState } from './shared/protocol';
 
 /** What activate() returns: the live objects, for tests and other extensions. */
@@ -12,15 +13,16 @@ export function activate(context: vscode.ExtensionContext): Api {
   const log = vscode.window.createOutputChannel('Massive Activations', { log: true });
   const engine = new Engine(vscode.Uri.joinPath(context.extensionUri, 'dist', 'worker.js').fsPath, log);
   const tree = new ActivationTree();
-  const panels = new PanelManager({ extensionUri: context.extensionUri, engine, tree, log });
+  const documents = new DocumentStore();
+  const panels = new PanelManager({ extensionUri: context.extensionUri, engine, tree, log }, documents);
   const view = vscode.window.createTreeView('massiveActivations.explorer', { treeDataProvider: tree, showCollapseAll: true });
-  context.subscriptions.push(log, engine, tree, panels, view);
+  context.subscriptions.push(log, engine, tree, panels, documents, view);
 
   // Opening an .onnx with "Open With… → Massive Activations Inspector" shows the inspector, not bytes.
   context.subscriptions.push(vscode.window.registerCustomEditorProvider('massiveActivations.inspector', {
     openCustomDocument: (uri) => ({ uri, dispose: () => {} }),
     resolveCustomEditor: async (doc, webviewPanel) => { panels.attach(webviewPanel, doc.uri.fsPath); },
-  }, { webviewOptions: { retainContextWhenHidden: true }, supportsMultipleEditorsPerDocument: false }));
+  }, { supportsMultipleEditorsPerDocument: false }));
 
   context.subscriptions.push(vscode.window.registerWebviewPanelSerializer(PANEL_VIEW_TYPE, {
     deserializeWebviewPanel: async (panel, state?: PanelState) => {

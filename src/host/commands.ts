@@ -68,7 +68,7 @@ export function registerCommands(context: vscode.ExtensionContext, d: Deps): voi
     const values = mode === 'values' ? args?.values ?? (await askValues()) : undefined;
     if (mode === 'values' && !values) return undefined;
     const s = settings();
-    const result = await d.engine.run(`Intervention at block ${layer}`, 'intervene', { file: panel.file, options: { ...input(panel, args?.prompt), layer, mode, values, channels: args?.channels, thresholds: s.thresholds, maxTokens: s.maxTokens, threads: s.threads } });
+    const result = await d.engine.run(`Intervention at block ${layer}`, 'intervene', { file: panel.file, options: { ...input(panel, args?.prompt, `intervention at block ${layer}`), layer, mode, values, channels: args?.channels, thresholds: s.thresholds, maxTokens: s.maxTokens, threads: s.threads } });
     panel.showExperiment(`Intervention at block ${layer}: set ${mode === 'values' ? 'to given values' : `to ${mode}`}`, { type: 'intervene', result });
     return result;
   });
@@ -78,7 +78,7 @@ export function registerCommands(context: vscode.ExtensionContext, d: Deps): voi
     if (!picked) return undefined;
     const { panel, layer } = picked;
     const s = settings();
-    const result = await d.engine.run(`Attention at block ${layer}`, 'attention', { file: panel.file, options: { ...input(panel, args?.prompt), layer, matrixTokens: 128, maxTokens: s.maxTokens, thresholds: s.thresholds, threads: s.threads } });
+    const result = await d.engine.run(`Attention at block ${layer}`, 'attention', { file: panel.file, options: { ...input(panel, args?.prompt, `attention at block ${layer}`), layer, matrixTokens: 128, maxTokens: s.maxTokens, thresholds: s.thresholds, threads: s.threads } });
     panel.showExperiment(`Attention sinks at block ${layer}`, { type: 'attention', result });
     return result;
   });
@@ -88,7 +88,7 @@ export function registerCommands(context: vscode.ExtensionContext, d: Deps): voi
     if (!picked) return undefined;
     const { panel, layer } = picked;
     const s = settings();
-    const result = await d.engine.run(`Implicit bias at block ${layer}`, 'implicitBias', { file: panel.file, options: { ...input(panel, args?.prompt), layer, thresholds: s.thresholds, threads: s.threads } });
+    const result = await d.engine.run(`Implicit bias at block ${layer}`, 'implicitBias', { file: panel.file, options: { ...input(panel, args?.prompt, `implicit bias at block ${layer}`), layer, thresholds: s.thresholds, threads: s.threads } });
     panel.showExperiment(`Implicit attention bias at block ${layer}`, { type: 'implicitBias', result });
     return result;
   });
@@ -183,13 +183,11 @@ export function registerCommands(context: vscode.ExtensionContext, d: Deps): voi
   });
 }
 
-/** The same input the panel last ran (prompt or ids), for experiments started from the palette. */
-function input(panel: InspectorPanel, prompt?: string) {
-  if (prompt !== undefined) return { prompt };
-  const last = panel.lastScan;
-  if (last?.input.kind === 'ids') return { ids: last.tokens.map((t) => t.id!) };
-  if (panel.model?.takesText) return { prompt: settings().defaultPrompt };
-  return {};
+/** The exact input the panel last scanned (prompt, ids or image), for experiments started from the palette. */
+function input(panel: InspectorPanel, prompt: string | undefined, what: string) {
+  const i = prompt !== undefined ? { prompt } : panel.doc.replayInput(settings().defaultPrompt);
+  panel.doc.recordRun(what, i);
+  return i;
 }
 
 /**

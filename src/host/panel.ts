@@ -1,9 +1,13 @@
+import { statSync } from 'node:fs';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import * as csv from '../engine/export';
 import type { ModelInfo } from '../engine/inspect';
 import type { ScanResult } from '../engine/types';
-import type { ExperimentView, FromWebview, ModelSummary, PanelCalls, PanelMethod, PanelState, ToWebview } from '../shared/protocol';
+import type { ExperimentView, FromWebview, ModelSummary, PanelCalls, PanelMethod, PanelState, RunInput, ToWebview } from '../shared/protocol';
+import { word } from '../engine/errors';
+import { DocumentStore, type ModelDocument } from './document';
+import { vscodeWording, wordWarnings } from './wording';
 import { modelFiles, writeResult } from '../engine/outputs';
 import { Engine, showError } from './engine';
 import { settings } from './settings';
@@ -14,20 +18,16 @@ export interface PanelContext { extensionUri: vscode.Uri; engine: Engine; tree: 
 
 export const PANEL_VIEW_TYPE = 'massiveActivations.panel';
 
-/** One inspector per model file: the webview, and the requests it makes of the engine. */
+/** One inspector per model file: a view of the model's document, and the requests it makes of the engine. */
 export class InspectorPanel implements vscode.Disposable {
   private readonly disposables: vscode.Disposable[] = [];
-  model: ModelSummary | null = null;
-  lastScan: ScanResult | undefined;
-  /** The exact input of the last scan: what a block click runs on. */
-  private lastInput: { prompt?: string; ids?: number[]; image?: string } | undefined;
-  lastExperiment: { title: string; view: ExperimentView } | undefined;
   private ready: Promise<void>;
   private markReady!: () => void;
+  private inspected = false;
   private readonly disposedEmitter = new vscode.EventEmitter<void>();
   readonly onDidDispose = this.disposedEmitter.event;
 
-  constructor(readonly panel: vscode.WebviewPanel, readonly file: string, private readonly ctx: PanelContext, private state?: PanelState) {
+  constructor(readonly panel: vscode.WebviewPanel, readonly doc: ModelDocument, private readonly ctx: PanelContext, private state?: PanelState) {
     this.ready = new Promise((r) => (this.markReady = r));
     panel.webview.options = { enableScripts: true, localResourceRoots: [vscode.Uri.joinPath(ctx.extensionUri, 'dist'), vscode.Uri.joinPath(ctx.extensionUri, 'media')] };
     panel.iconPath = vscode.Uri.joinPath(ctx.extensionUri, 'media', 'activity.svg');
@@ -35,14 +35,21 @@ export class InspectorPanel implements vscode.Disposable {
     this.disposables.push(
       panel.webview.onDidReceiveMessage((m: FromWebview) => this.onMessage(m)),
       panel.onDidDispose(() => this.dispose()),
+      doc.onDidChange((what) => { if (what === 'stale') this.post({ kind: 'stale', files: doc.stale?.files ?? null }); }),
     );
   }
+
+  get file(): string { return this.doc.file; }
+  get model(): ModelSummary | null { return this.doc.summary; }
+  get lastScan(): ScanResult | undefined { return this.doc.scan; }
+  get lastExperiment() { return this.doc.lastExperiment; }
 
   private post(m: ToWebview): void {
     void this.panel.webview.postMessage(m);
   }
 
   private async onMessage(m: FromWebview): Promise<void> {
+    // 'ready' comes on every load of the webview, also when a hidden panel is shown again.
     if (m.kind === 'ready') { await this.init(); this.markReady(); return; }
     if (m.kind === 'state') { this.state = m.state; return; }
     try {
@@ -53,16 +60,32 @@ export class InspectorPanel implements vscode.Disposable {
     }
   }
 
+  /** Inspects the model once (or again after it changed), then shows the document as it is. */
   private async init(): Promise<void> {
     const s = settings();
+    if (!this.inspected || this.doc.stale) await this.inspect();
+    const d = this.doc;
+    this.post({
+      kind: 'init', model: d.summary, error: d.error, defaultPrompt: s.defaultPrompt, state: this.state, live: this.liveScan(),
+      restore: { input: d.input, scan: d.scan && wordWarnings(d.scan), experiments: [...d.experiments].reverse().map((e) => ({ title: e.title, experiment: e.view })), stale: d.stale?.files },
+    });
+  }
+
+  private async inspect(): Promise<void> {
     try {
       const info = await this.ctx.engine.run(`Opening ${path.basename(this.file)}`, 'inspect', { file: this.file }, { quiet: true });
-      this.model = summary(info);
-      this.post({ kind: 'init', model: this.model, defaultPrompt: s.defaultPrompt, state: this.state });
-      if (this.lastScan) this.post({ kind: 'scan', result: this.lastScan });
+      this.doc.setSummary(summary(info));
     } catch (e) {
-      this.post({ kind: 'init', model: null, error: showError(e, this.ctx.log), defaultPrompt: s.defaultPrompt });
+      this.doc.setSummary(null, showError(e, this.ctx.log));
     }
+    this.inspected = true;
+  }
+
+  /** Whether the panel re-scans as the prompt is edited: small models only (massiveActivations.liveScan). */
+  private liveScan(): boolean {
+    const limit = settings().liveScanMaxMB;
+    const bytes = this.doc.summary?.bytes ?? Infinity;
+    return limit > 0 && bytes <= limit * 1024 * 1024;
   }
 
   /** Resolves once the webview has loaded and the model is inspected. */
@@ -73,6 +96,7 @@ export class InspectorPanel implements vscode.Disposable {
   private handle<M extends PanelMethod>(method: M, args: PanelCalls[M]['args']): Promise<PanelCalls[M]['result']> {
     const handlers: { [K in PanelMethod]: (a: PanelCalls[K]['args']) => Promise<PanelCalls[K]['result']> } = {
       run: (a) => this.scan(a),
+      rerun: () => this.rerun(),
       layer: (a) => this.layer(a.layer),
       pickImage: async () => (await vscode.window.showOpenDialog({ canSelectMany: false, filters: { Images: ['png', 'jpg', 'jpeg'] }, title: 'Image for the vision model' }))?.[0]?.fsPath ?? null,
       export: (a) => this.export(a),
@@ -83,25 +107,34 @@ export class InspectorPanel implements vscode.Disposable {
   }
 
   /** Runs a scan (from the panel or a command) and shows it in the panel and the tree. */
-  async scan(input: { prompt?: string; ids?: number[]; image?: string }): Promise<ScanResult> {
+  async scan(input: RunInput, opts: { quiet?: boolean } = {}): Promise<ScanResult> {
     const s = settings();
-    const result = await this.ctx.engine.run(`Scanning ${path.basename(this.file)}`, 'scan', {
+    this.doc.recordRun('scan', input);
+    const result = wordWarnings(await this.ctx.engine.run(`Scanning ${path.basename(this.file)}`, 'scan', {
       file: this.file,
       options: { ...input, topK: s.topK, thresholds: s.thresholds, maxTokens: s.maxTokens, threads: s.threads },
-    }, { onProgress: (p) => this.post({ kind: 'progress', message: p.message, layer: p.layer, total: p.total }) });
-    this.lastScan = result;
-    this.lastInput = input;
+    }, { quiet: opts.quiet, onProgress: (p) => this.post({ kind: 'progress', message: p.message, layer: p.layer, total: p.total }) }));
+    this.doc.setScan(input, result);
     this.ctx.tree.update(this.file, result);
-    this.post({ kind: 'scan', result });
+    this.post({ kind: 'scan', result, input });
     return result;
+  }
+
+  /** The model changed on disk: inspect it again and run the last scan's input on the new files. */
+  private async rerun(): Promise<ScanResult | null> {
+    await this.inspect();
+    if (!this.doc.summary) { this.post({ kind: 'init', model: null, error: this.doc.error, defaultPrompt: settings().defaultPrompt }); return null; }
+    this.post({ kind: 'stale', files: null });
+    return this.doc.input ? this.scan(this.doc.input) : null;
   }
 
   private async layer(layer: number) {
     const s = settings();
-    const last = this.lastScan;
+    const last = this.doc.scan;
     // A block's detail is computed on exactly what was scanned (the prompt box may have changed since,
     // and an image scan must not fall back to the synthetic input).
-    const input = this.lastInput ?? (last?.input.kind === 'ids' ? { ids: last.tokens.map((t) => t.id!) } : last?.input.kind === 'text' ? { prompt: this.state?.prompt ?? s.defaultPrompt } : {});
+    const input = this.doc.replayInput(s.defaultPrompt);
+    this.doc.recordRun(`block ${layer}`, input);
     const base = { ...input, thresholds: s.thresholds, maxTokens: s.maxTokens, threads: s.threads };
     const featureMap = await this.ctx.engine.run('Block detail', 'featureMap', { file: this.file, options: { ...base, layer, maxColumns: 192 } }, { quiet: true });
     // Blocks 0…layer only, with the massive tokens the scan found over the whole model.
@@ -148,9 +181,10 @@ export class InspectorPanel implements vscode.Disposable {
   }
 
   showExperiment(title: string, view: ExperimentView): void {
-    this.lastExperiment = { title, view };
+    const worded = { ...view, result: wordWarnings(view.result as { warnings?: string[] }) } as ExperimentView;
+    this.doc.addExperiment(title, worded);
     this.panel.reveal(undefined, true);
-    this.post({ kind: 'experiment', title, experiment: view });
+    this.post({ kind: 'experiment', title, experiment: worded });
   }
 
   reveal(layer: number, token: number, channel: number): void {
@@ -166,12 +200,17 @@ export class InspectorPanel implements vscode.Disposable {
   }
 }
 
+function fileBytes(f: string): number {
+  try { return statSync(f).size; } catch { return 0; }
+}
+
 function summary(i: ModelInfo): ModelSummary {
   return {
     file: i.path, name: path.basename(i.path), family: i.family, blocks: i.blocks, hiddenSize: i.hiddenSize, heads: i.heads, dtype: i.dtype,
-    matcher: i.matcher, externalData: i.externalData.map((f) => ({ file: f.file, present: f.present })), warnings: i.warnings,
+    matcher: i.matcher, externalData: i.externalData.map((f) => ({ file: f.file, present: f.present })), warnings: i.warnings.map((w) => word(w, vscodeWording)),
     takesText: i.inputs.some((x) => x.role === 'ids'), takesImage: i.inputs.some((x) => x.role === 'pixels'),
     hasTokenizer: i.hasTokenizer, layers: i.layers,
+    bytes: fileBytes(i.path) + i.externalData.reduce((a, f) => a + f.bytes, 0),
   };
 }
 
@@ -180,17 +219,18 @@ export class PanelManager implements vscode.Disposable {
   private readonly panels = new Map<string, InspectorPanel>();
   private lastActive: string | undefined;
 
-  constructor(private readonly ctx: PanelContext) {}
+  constructor(private readonly ctx: PanelContext, readonly documents: DocumentStore) {}
 
   open(file: string, column = vscode.ViewColumn.Active): InspectorPanel {
     const existing = this.panels.get(file);
     if (existing) { existing.panel.reveal(); return existing; }
-    const panel = vscode.window.createWebviewPanel(PANEL_VIEW_TYPE, `Massive Activations · ${path.basename(path.dirname(file))}/${path.basename(file)}`, column, { retainContextWhenHidden: true, enableFindWidget: true });
+    // No retainContextWhenHidden: a hidden panel's webview is discarded and rebuilt from the document.
+    const panel = vscode.window.createWebviewPanel(PANEL_VIEW_TYPE, `Massive Activations · ${path.basename(path.dirname(file))}/${path.basename(file)}`, column, { enableFindWidget: true });
     return this.attach(panel, file);
   }
 
   attach(panel: vscode.WebviewPanel, file: string, state?: PanelState): InspectorPanel {
-    const p = new InspectorPanel(panel, file, this.ctx, state ?? { file });
+    const p = new InspectorPanel(panel, this.documents.get(file), this.ctx, state ?? { file });
     this.panels.set(file, p);
     this.lastActive = file;
     void vscode.commands.executeCommand('setContext', 'massiveActivations.hasModel', true);

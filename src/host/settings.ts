@@ -3,7 +3,7 @@ import * as vscode from 'vscode';
 import type { Thresholds } from '../engine/stats';
 
 /** The extension's settings, read fresh each time (they may change while panels are open). */
-export interface Settings { thresholds: Thresholds; topK: number; maxTokens: number; threads: number; wholeGraph: boolean; defaultPrompt: string }
+export interface Settings { thresholds: Thresholds; topK: number; maxTokens: number; threads: number; wholeGraph: boolean; defaultPrompt: string; liveScanMaxMB: number }
 
 export function settings(): Settings {
   const c = vscode.workspace.getConfiguration('massiveActivations');
@@ -14,6 +14,7 @@ export function settings(): Settings {
     threads: c.get('threads', 0),
     wholeGraph: c.get('wholeGraph', false),
     defaultPrompt: c.get('defaultPrompt', 'Summer is warm. Winter is cold.'),
+    liveScanMaxMB: c.get('liveScanMaxMB', 600),
   };
 }
 

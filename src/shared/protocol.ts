@@ -70,7 +70,12 @@ export interface ModelSummary {
   hasTokenizer: boolean;
   /** Each block's token mixer and MLP kind (hybrid models mix attention with other mixers). */
   layers: { index: number; mixer: string; mlp: string }[];
+  /** The model file and its weight files, in bytes (what decides live re-scan). */
+  bytes: number;
 }
+
+/** The exact input of a run: a prompt, token ids, or an image file (none: the engine's test input). */
+export interface RunInput { prompt?: string; ids?: number[]; image?: string }
 
 /** The selected block's detail: its magnitude map and attention. */
 export interface LayerView {
@@ -81,7 +86,9 @@ export interface LayerView {
 
 /** Requests the webview makes; each gets one typed reply. */
 export interface PanelCalls {
-  run: { args: { prompt?: string; ids?: number[]; image?: string }; result: ScanResult };
+  run: { args: RunInput; result: ScanResult };
+  /** Runs the last scan's exact input again (after the model changed on disk). */
+  rerun: { args: Record<string, never>; result: ScanResult | null };
   layer: { args: { layer: number }; result: LayerView };
   pickImage: { args: Record<string, never>; result: string | null };
   export: { args: { what: 'scan' | 'experiment'; format: 'json' | 'csv' } | { what: 'png'; name: string; dataUrl: string }; result: string | null };
@@ -99,11 +106,14 @@ export type FromWebview =
 
 /** Pushed by the host: replies, progress, results of palette experiments, reveal requests. */
 export type ToWebview =
-  | { kind: 'init'; model: ModelSummary | null; error?: string; defaultPrompt: string; state?: PanelState }
+  /** Sent on every (re)load of the webview: it shows exactly what the host's document holds. */
+  | { kind: 'init'; model: ModelSummary | null; error?: string; defaultPrompt: string; state?: PanelState; restore?: Restore; live?: boolean }
+  /** The model or a file beside it changed on disk after the results shown were computed (null: fresh again). */
+  | { kind: 'stale'; files: string[] | null }
   | { kind: 'response'; id: number; result?: unknown; error?: string }
   /** A running call's progress; a scan's blocks come with their statistics as each segment finishes. */
   | { kind: 'progress'; message: string | null; layer?: LayerResult; total?: number }
-  | { kind: 'scan'; result: ScanResult }
+  | { kind: 'scan'; result: ScanResult; input?: RunInput }
   | { kind: 'experiment'; title: string; experiment: ExperimentView }
   | { kind: 'reveal'; layer: number; token: number; channel: number };
 
@@ -113,6 +123,9 @@ export type ExperimentView =
   | { type: 'attention'; result: AttentionAnalysis }
   | { type: 'implicitBias'; result: ImplicitBiasResult }
   | { type: 'fixRegMean'; result: FixRegMeanResult };
+
+/** What a rebuilt webview gets back from the host's document. */
+export interface Restore { input?: RunInput; scan?: ScanResult; experiments: { title: string; experiment: ExperimentView }[]; stale?: string[] }
 
 /** What the panel remembers across reloads (webview state). */
 export interface PanelState { file: string; prompt?: string; layer?: number; head?: number | 'mean'; attentionMode?: 'probabilities' | 'logits' }

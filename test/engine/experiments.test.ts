@@ -235,12 +235,27 @@ describe('cancellation', () => {
   });
 });
 
-test('attention on a prompt over 128 tokens: the matrices are capped at matrixTokens, the input is not', async () => {
+test('attention on a prompt over 128 tokens: the matrices are binned to about matrixTokens, the massive tokens keep their own rows and columns', async () => {
   const prompt = 'Summer is warm. '.repeat(60);
   const a = await analyseAttention(gpt2.file, { layer: 2, prompt, matrixTokens: 128, maxTokens: 2048 });
   assert.equal(a.tokens.length, 241);
-  assert.equal(a.probabilities.length, 128);
-  assert.equal(a.probabilities[0].length, 128);
   // Shares and sink scores still use every token.
   assert.equal(a.massiveTokens.length, 61);
+  // The bins cover every token once, in order; each massive token is a bin of its own.
+  assert.deepEqual(a.bins.flatMap((b) => Array.from({ length: b.to - b.from + 1 }, (_, i) => b.from + i)), a.tokens.map((t) => t.index));
+  for (const t of a.massiveTokens) assert.ok(a.bins.some((b) => b.from === t && b.to === t && b.kept), `token ${t} has its own bin`);
+  assert.ok(a.bins.length < 241 && a.bins.length <= 128 + a.massiveTokens.length, `${a.bins.length} bins`);
+  assert.equal(a.probabilities.length, a.bins.length);
+  assert.equal(a.probabilities[0].length, a.bins.length);
+  // Each binned cell is the mean over its queries of the attention its keys get together, from the full matrix.
+  const full = await analyseAttention(gpt2.file, { layer: 2, prompt, matrixTokens: 4096, maxTokens: 2048 });
+  assert.equal(full.probabilities.length, 241);
+  for (const [r, rb] of a.bins.entries()) for (const [c, cb] of a.bins.entries()) {
+    let want = 0;
+    for (let q = rb.from; q <= rb.to; q++) for (let k = cb.from; k <= cb.to; k++) want += full.probabilities[q][k];
+    want /= rb.to - rb.from + 1;
+    assert.ok(Math.abs(a.probabilities[r][c] - want) < 1e-5, `cell ${r},${c}: ${a.probabilities[r][c]} vs ${want}`);
+  }
+  // Rows still sum to one: binning keys keeps every query's attention.
+  for (const row of a.probabilities) assert.ok(Math.abs(row.reduce((x, y) => x + y, 0) - 1) < 1e-4);
 });

@@ -1,6 +1,7 @@
 import { resolveInput, type InputOptions } from '../input';
 import { attentionShare, attentionShareFromSums, layerStats, sinkScores } from '../stats';
 import type { TokenInfo } from '../types';
+import { binAxis, type Bin } from '../bins';
 import { checkLayer, sessions, thresholdsOf, type ExperimentBase } from './common';
 import { forward, requireFinite, type Dense, type ForwardOutputs } from './forward';
 import { noAttentionNote } from '../scan';
@@ -8,8 +9,9 @@ import { noAttentionNote } from '../scan';
 export interface AttentionOptions extends ExperimentBase, InputOptions {
   layer: number;
   /**
-   * Longest side of the matrices returned (longer inputs keep their first tokens). Not the input
-   * cap: that is `maxTokens`, and a long prompt must not be refused for the size of a picture.
+   * Longest side of the matrices returned: longer inputs are binned (see `bins`), the massive
+   * tokens keeping a row and column each. Not the input cap: that is `maxTokens`, and a long prompt
+   * must not be refused for the size of a picture.
    */
   matrixTokens?: number;
   /** Include each head's matrices, not only the average. */
@@ -31,7 +33,13 @@ export interface AttentionAnalysis {
   massiveTokens: number[];
   heads: { head: number; sinkScore: number; isSink: boolean; massiveShare: number | null }[];
   massiveTokenShare: number | null;
-  /** Probabilities and logits averaged over heads, [query][key] (null where the mask hides a key). */
+  /**
+   * The tokens behind each row (query) and column (key) of the matrices. An input longer than
+   * `matrixTokens` is binned: a column holds the attention its keys receive together (the sum), a
+   * row the mean over its queries; logits are means. The massive tokens are bins of their own.
+   */
+  bins: Bin[];
+  /** Probabilities and logits averaged over heads, [query bin][key bin] (null where the mask hides every key). */
   probabilities: number[][];
   logits: (number | null)[][] | null;
   perHead?: { probabilities: number[][]; logits: (number | null)[][] | null }[];
@@ -60,20 +68,21 @@ export async function analyseAttention(file: string, o: AttentionOptions): Promi
   const block = om.prepared.location.blocks[o.layer];
   if (!list.length) {
     const note = block.mixer !== 'attention' ? noAttentionNote(o.layer, block.mixer) : block.attention.find((a) => a.note)?.note;
-    return { layer: o.layer, tokens, massiveTokens, heads: [], massiveTokenShare: null, probabilities: [], logits: null, shareByLayer, source: 'unavailable', note };
+    return { layer: o.layer, tokens, massiveTokens, heads: [], massiveTokenShare: null, bins: [], probabilities: [], logits: null, shareByLayer, source: 'unavailable', note };
   }
   const heads: AttentionAnalysis['heads'] = [];
   const probMats: (number | null)[][][] = [];
   const logitMats: ((number | null)[][] | null)[] = [];
   const cap = o.matrixTokens ?? 256;
+  const bins = binAxis(out.tokens, cap, massiveTokens);
   for (const a of list) {
     const [H, Q, K] = shape3(a.probs);
     const sinks = sinkScores(a.probs.data, H, Q, K);
     const shares = massiveTokens.length ? attentionShare(a.probs.data, H, Q, K, massiveTokens, causal).perHead : [];
     for (let h = 0; h < H; h++) {
       heads.push({ head: heads.length, sinkScore: sinks[h], isSink: sinks[h] >= SINK_HEAD, massiveShare: massiveTokens.length ? shares[h] : null });
-      probMats.push(matrix(a.probs, h, Math.min(Q, cap), Math.min(K, cap)));
-      logitMats.push(a.logits ? matrix(a.logits, h, Math.min(Q, cap), Math.min(K, cap), true) : null);
+      probMats.push(matrix(a.probs, h, binsFor(bins, Q), binsFor(bins, K), 'sum'));
+      logitMats.push(a.logits ? matrix(a.logits, h, binsFor(bins, Q), binsFor(bins, K), 'mean', true) : null);
     }
   }
   const average = (ms: (number | null)[][][]) => ms[0].map((row, q) => row.map((_, k) => {
@@ -85,6 +94,7 @@ export async function analyseAttention(file: string, o: AttentionOptions): Promi
   return {
     layer: o.layer, tokens, massiveTokens, heads,
     massiveTokenShare: massiveTokens.length ? meanOf(heads.map((h) => h.massiveShare ?? 0)) : null,
+    bins: binsFor(bins, list[0] ? shape3(list[0].probs)[1] : out.tokens),
     probabilities, logits,
     perHead: o.perHead ? probMats.map((p, i) => ({ probabilities: p as number[][], logits: logitMats[i] })) : undefined,
     shareByLayer, source: SOURCE[om.exposure.attention[o.layer][0]?.kind ?? 'unavailable'] ?? 'unavailable',
@@ -117,12 +127,34 @@ export function shape3(t: Dense): [number, number, number] {
   return [d.slice(0, -2).reduce((a, b) => a * b, 1), d[d.length - 2], d[d.length - 1]];
 }
 
-function matrix(t: Dense, h: number, Q: number, K: number, masked = false): (number | null)[][] {
+/** The bins of an axis of length n (a matrix side can differ from the token count, e.g. a KV cache). */
+function binsFor(bins: Bin[], n: number): Bin[] {
+  const last = bins[bins.length - 1];
+  return last && last.to === n - 1 ? bins : binAxis(n, bins.length || n);
+}
+
+/**
+ * One head's matrix over binned queries and keys: a key bin's cell is the `sum` (probabilities: the
+ * share its keys get together) or `mean` (logits) of its keys; a query bin's row is the mean of its
+ * queries' rows. Hidden keys are left out; a cell whose keys are all hidden is null.
+ */
+function matrix(t: Dense, h: number, rows: Bin[], cols: Bin[], keys: 'sum' | 'mean', masked = false): (number | null)[][] {
   const [, q0, k0] = shape3(t);
-  return Array.from({ length: Q }, (_, q) => Array.from({ length: K }, (_, k) => {
-    const v = t.data[(h * q0 + q) * k0 + k];
-    // Masked logits are the dtype's minimum (or −∞): show them as absent, not as −3.4e38.
-    return masked && (!Number.isFinite(v) || v < -1e8 || v <= -65504) ? null : v;
+  return rows.map((r) => cols.map((c) => {
+    let total = 0, rowsSeen = 0;
+    for (let q = r.from; q <= r.to; q++) {
+      let acc = 0, n = 0;
+      for (let k = c.from; k <= c.to; k++) {
+        const v = t.data[(h * q0 + q) * k0 + k];
+        // Masked logits are the dtype's minimum (or −∞): absent, not −3.4e38.
+        if (masked && (!Number.isFinite(v) || v < -1e8 || v <= -65504)) continue;
+        acc += v; n++;
+      }
+      if (!n) continue;
+      total += keys === 'sum' ? acc : acc / n;
+      rowsSeen++;
+    }
+    return rowsSeen ? total / rowsSeen : null;
   }));
 }
 

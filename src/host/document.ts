@@ -1,0 +1,107 @@
+import * as path from 'node:path';
+import * as vscode from 'vscode';
+import { modelFiles } from '../engine/outputs';
+import type { ScanResult } from '../engine/types';
+import type { ExperimentView, ModelSummary, RunInput } from '../shared/protocol';
+import { FileChanges } from './fileChanges';
+
+/** One run the document remembers: what was run, on exactly which input. */
+export interface RunRecord { what: string; input: RunInput; at: number }
+
+const HISTORY = 50;
+const EXPERIMENTS_KEPT = 20;
+
+/**
+ * Everything the extension knows about one model, shared by its inspector (panel or custom editor),
+ * the Activation Explorer and palette commands: the summary, the exact input of every run, the last
+ * results, and whether the files on disk still are what produced them. The webview is only a view
+ * of it: a hidden panel is discarded and rebuilt from here.
+ */
+export class ModelDocument implements vscode.Disposable {
+  summary: ModelSummary | null = null;
+  error: string | undefined;
+  /** The exact input of the last scan: what every follow-up request (block click, experiments) replays. */
+  input: RunInput | undefined;
+  scan: ScanResult | undefined;
+  experiments: { title: string; view: ExperimentView }[] = [];
+  readonly runs: RunRecord[] = [];
+  /** Set when the model or a file beside it changed on disk after the results were computed. */
+  stale: { files: string[] } | undefined;
+  private changes: FileChanges | undefined;
+  private readonly changed = new vscode.EventEmitter<'stale' | 'results'>();
+  readonly onDidChange = this.changed.event;
+
+  constructor(readonly file: string) {}
+
+  /** The model was (re)inspected: watch it, its weights and its sidecars from now on. */
+  setSummary(summary: ModelSummary | null, error?: string): void {
+    this.summary = summary;
+    this.error = error;
+    this.changes?.dispose();
+    const files = modelFiles(this.file, summary?.externalData.map((f) => f.file) ?? []).map((p) => p.file);
+    this.changes = new FileChanges(files, (changed) => {
+      if (!this.scan && !this.experiments.length) return;
+      this.stale = { files: changed.map((f) => path.basename(f)) };
+      this.changed.fire('stale');
+    });
+  }
+
+  /** Records a run's input (before it runs, so a failed run is in the history too). */
+  recordRun(what: string, input: RunInput): void {
+    this.runs.push({ what, input: { ...input }, at: Date.now() });
+    if (this.runs.length > HISTORY) this.runs.splice(0, this.runs.length - HISTORY);
+  }
+
+  setScan(input: RunInput, scan: ScanResult): void {
+    this.input = { ...input };
+    this.scan = scan;
+    this.stale = undefined;
+    this.changes?.accept();
+    this.changed.fire('results');
+  }
+
+  addExperiment(title: string, view: ExperimentView): void {
+    this.experiments.unshift({ title, view });
+    this.experiments.length = Math.min(this.experiments.length, EXPERIMENTS_KEPT);
+    this.changed.fire('results');
+  }
+
+  get lastExperiment(): { title: string; view: ExperimentView } | undefined {
+    return this.experiments[0];
+  }
+
+  /**
+   * The input a follow-up request runs on: the last scan's exact input; before any scan, the
+   * default prompt for a text model with a tokenizer, else nothing (the engine's test input).
+   */
+  replayInput(defaultPrompt: string): RunInput {
+    if (this.input) return { ...this.input };
+    if (this.summary?.takesText && this.summary.hasTokenizer) return { prompt: defaultPrompt };
+    return {};
+  }
+
+  dispose(): void {
+    this.changes?.dispose();
+    this.changed.dispose();
+  }
+}
+
+/** The documents of all models opened in this window, by file. */
+export class DocumentStore implements vscode.Disposable {
+  private readonly docs = new Map<string, ModelDocument>();
+
+  get(file: string): ModelDocument {
+    let d = this.docs.get(file);
+    if (!d) { d = new ModelDocument(file); this.docs.set(file, d); }
+    return d;
+  }
+
+  find(file: string): ModelDocument | undefined {
+    return this.docs.get(file);
+  }
+
+  dispose(): void {
+    for (const d of this.docs.values()) d.dispose();
+    this.docs.clear();
+  }
+}
