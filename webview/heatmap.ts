@@ -1,4 +1,4 @@
-import { css } from './dom';
+import { palette } from './inspector/theme';
 
 export interface HeatmapSpec {
   rows: number;
@@ -8,14 +8,21 @@ export interface HeatmapSpec {
   scale: 'log' | 'linear';
   min?: number;
   max: number;
-  rowLabels?: string[];
+  rowLabels?: (string | null)[];
   colLabels?: (string | null)[];
+  /** Rows and columns to tick in the margin (massive tokens, massive channels). */
   markedRows?: number[];
   markedCols?: number[];
+  /** Cells drawn in the theme's massive colour instead of the ramp. */
+  massive?(r: number, c: number): boolean;
+  /** Columns drawn wider than the rest so that they survive any zoom (massive channels). */
+  wideCols?: number[];
   highlight?: { row: number; col: number };
+  /** Longest side the canvas may take, in pixels. */
+  maxWidth?: number;
 }
 
-function parseColor(c: string): [number, number, number] {
+export function parseColor(c: string): [number, number, number] {
   const m = /^#([0-9a-f]{6})/i.exec(c) ?? /^#([0-9a-f]{3})$/i.exec(c);
   if (m) {
     const hex = m[1].length === 3 ? m[1].split('').map((x) => x + x).join('') : m[1];
@@ -25,51 +32,64 @@ function parseColor(c: string): [number, number, number] {
   return rgb ? [Number(rgb[1]), Number(rgb[2]), Number(rgb[3])] : [128, 128, 128];
 }
 
+/** Where each column and row lies on the canvas (also recorded on the canvas for tests and hit-testing). */
+export interface HeatmapGeometry { labelW: number; labelH: number; colX: number[]; colW: number[]; rowH: number }
+
 /**
- * Draws a matrix into a canvas in the theme's colours: from the editor background to the
- * chart accent, log-scaled for magnitudes so that values thousands of times larger stand out
- * without flattening everything else.
+ * Draws a matrix into a canvas in the theme's colours. The bulk is a single-hue ramp from the
+ * editor background; massive cells are the theme's red, a colour the ramp never reaches, so the
+ * few values thousands of times larger stand out in light, dark and high-contrast themes alike.
  */
-export function drawHeatmap(canvas: HTMLCanvasElement, s: HeatmapSpec): void {
-  const labelW = s.rowLabels ? 64 : 0;
-  const labelH = s.colLabels ? 16 : 0;
-  const cw = Math.max(2, Math.min(24, Math.floor(720 / Math.max(1, s.cols))));
-  const ch = Math.max(4, Math.min(24, Math.floor(400 / Math.max(1, s.rows))));
-  canvas.width = labelW + s.cols * cw + 2;
-  canvas.height = labelH + s.rows * ch + 2;
+export function drawHeatmap(canvas: HTMLCanvasElement, s: HeatmapSpec): HeatmapGeometry {
+  const p = palette();
+  const labelW = s.rowLabels ? 72 : 0;
+  const labelH = s.colLabels || s.markedCols ? 18 : 0;
+  const wide = new Set(s.wideCols ?? []);
+  const budget = (s.maxWidth ?? 760) - labelW;
+  const base = Math.max(1, Math.min(24, Math.floor((budget - wide.size * 6) / Math.max(1, s.cols))));
+  const colW = Array.from({ length: s.cols }, (_, c) => (wide.has(c) ? Math.max(6, base) : base));
+  const colX: number[] = [];
+  let x = labelW;
+  for (const w of colW) { colX.push(x); x += w; }
+  const rowH = Math.max(2, Math.min(24, Math.floor(420 / Math.max(1, s.rows))));
+  canvas.width = x + 2;
+  canvas.height = labelH + s.rows * rowH + 2;
   const ctx = canvas.getContext('2d')!;
-  const bg = parseColor(css('--vscode-editor-background', '#1e1e1e'));
-  const hi = parseColor(css('--vscode-charts-red', '#f14c4c'));
-  const mid = parseColor(css('--vscode-charts-blue', '#3794ff'));
-  const fg = css('--vscode-editor-foreground', '#ccc');
-  ctx.fillStyle = `rgb(${bg.join(',')})`;
+  const bg = parseColor(p.background);
+  const bulk = parseColor(p.bulk);
+  ctx.fillStyle = p.background;
   ctx.fillRect(0, 0, canvas.width, canvas.height);
   const min = s.min ?? 0;
-  const norm = (v: number) => {
-    if (s.scale === 'log') return Math.log1p(Math.max(0, v - min)) / Math.log1p(Math.max(1e-12, s.max - min));
-    return (v - min) / Math.max(1e-12, s.max - min);
-  };
+  const norm = (v: number) => (s.scale === 'log'
+    ? Math.log1p(Math.max(0, v - min)) / Math.log1p(Math.max(1e-12, s.max - min))
+    : (v - min) / Math.max(1e-12, s.max - min));
   for (let r = 0; r < s.rows; r++) for (let c = 0; c < s.cols; c++) {
     const v = s.value(r, c);
     if (v === null) continue;
+    if (s.massive?.(r, c)) { ctx.fillStyle = p.massive; ctx.fillRect(colX[c], labelH + r * rowH, colW[c], rowH); continue; }
     const t = Math.min(1, Math.max(0, norm(v)));
-    // Two-stop ramp: background → blue for the bulk, blue → red for the extremes.
-    const [a, b, u] = t < 0.5 ? [bg, mid, t * 2] : [mid, hi, (t - 0.5) * 2];
-    ctx.fillStyle = `rgb(${a.map((x, i) => Math.round(x + (b[i] - x) * u)).join(',')})`;
-    ctx.fillRect(labelW + c * cw, labelH + r * ch, cw, ch);
+    ctx.fillStyle = `rgb(${bg.map((b, i) => Math.round(b + (bulk[i] - b) * t)).join(',')})`;
+    ctx.fillRect(colX[c], labelH + r * rowH, colW[c], rowH);
   }
-  ctx.font = '10px var(--vscode-font-family, sans-serif)';
-  ctx.fillStyle = fg;
+  ctx.font = '10px sans-serif';
+  ctx.fillStyle = p.foreground;
   ctx.textBaseline = 'middle';
-  if (s.rowLabels && ch >= 8) s.rowLabels.forEach((l, r) => ctx.fillText(l.slice(0, 10), 2, labelH + r * ch + ch / 2));
-  if (s.colLabels) s.colLabels.forEach((l, c) => { if (l) ctx.fillText(l, labelW + c * cw, 8); });
-  ctx.strokeStyle = css('--vscode-focusBorder', '#007fd4');
-  ctx.lineWidth = 1.5;
-  for (const r of s.markedRows ?? []) ctx.strokeRect(labelW + 0.5, labelH + r * ch + 0.5, s.cols * cw - 1, ch - 1);
-  for (const c of s.markedCols ?? []) ctx.strokeRect(labelW + c * cw + 0.5, labelH + 0.5, cw - 1, s.rows * ch - 1);
-  if (s.highlight && s.highlight.row >= 0) {
-    ctx.strokeStyle = fg;
-    ctx.lineWidth = 2;
-    ctx.strokeRect(labelW + s.highlight.col * cw - 1, labelH + s.highlight.row * ch - 1, cw + 2, ch + 2);
+  if (s.rowLabels && rowH >= 8) s.rowLabels.forEach((l, r) => { if (l) ctx.fillText(l.slice(0, 11), 2, labelH + r * rowH + rowH / 2); });
+  // Marks sit in the margins, never on the cells, so they cannot be taken for a value.
+  ctx.fillStyle = p.marker;
+  for (const c of s.markedCols ?? []) ctx.fillRect(colX[c], labelH - 4, colW[c], 3);
+  for (const r of s.markedRows ?? []) if (labelW) ctx.fillRect(labelW - 4, labelH + r * rowH, 3, rowH);
+  ctx.fillStyle = p.foreground;
+  if (s.colLabels) {
+    let free = 0;
+    s.colLabels.forEach((l, c) => { if (l && colX[c] >= free) { ctx.fillText(l, colX[c], 7); free = colX[c] + ctx.measureText(l).width + 4; } });
   }
+  if (s.highlight && s.highlight.row >= 0) {
+    ctx.strokeStyle = p.foreground;
+    ctx.lineWidth = 2;
+    ctx.strokeRect(colX[s.highlight.col] - 1, labelH + s.highlight.row * rowH - 1, colW[s.highlight.col] + 2, rowH + 2);
+  }
+  const g = { labelW, labelH, colX, colW, rowH };
+  canvas.dataset.geometry = JSON.stringify(g);
+  return g;
 }

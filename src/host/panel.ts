@@ -5,7 +5,7 @@ import * as csv from '../engine/export';
 import type { ModelInfo } from '../engine/inspect';
 import type { ScanResult } from '../engine/types';
 import type { ExperimentView, FromWebview, ModelSummary, PanelCalls, PanelMethod, PanelState, RunInput, ToWebview } from '../shared/protocol';
-import { word } from '../engine/errors';
+import { isEngineError, word } from '../engine/errors';
 import { DocumentStore, type ModelDocument } from './document';
 import { vscodeWording, wordWarnings } from './wording';
 import { modelFiles, writeResult } from '../engine/outputs';
@@ -95,7 +95,15 @@ export class InspectorPanel implements vscode.Disposable {
 
   private handle<M extends PanelMethod>(method: M, args: PanelCalls[M]['args']): Promise<PanelCalls[M]['result']> {
     const handlers: { [K in PanelMethod]: (a: PanelCalls[K]['args']) => Promise<PanelCalls[K]['result']> } = {
-      run: (a) => this.scan(a),
+      run: async ({ live, ...input }) => {
+        try {
+          return await this.scan(input, { quiet: live });
+        } catch (e) {
+          // A live re-scan is cancelled by the next keystroke's run: superseded, not an error to show.
+          if (live && isEngineError(e) && e.code === 'cancelled') return null;
+          throw e;
+        }
+      },
       rerun: () => this.rerun(),
       layer: (a) => this.layer(a.layer),
       pickImage: async () => (await vscode.window.showOpenDialog({ canSelectMany: false, filters: { Images: ['png', 'jpg', 'jpeg'] }, title: 'Image for the vision model' }))?.[0]?.fsPath ?? null,

@@ -86,7 +86,8 @@ export interface LayerView {
 
 /** Requests the webview makes; each gets one typed reply. */
 export interface PanelCalls {
-  run: { args: RunInput; result: ScanResult };
+  /** A scan; `live` (re-scan while typing) runs quietly, and a newer run supersedes it (null). */
+  run: { args: RunInput & { live?: boolean }; result: ScanResult | null };
   /** Runs the last scan's exact input again (after the model changed on disk). */
   rerun: { args: Record<string, never>; result: ScanResult | null };
   layer: { args: { layer: number }; result: LayerView };
@@ -128,7 +129,7 @@ export type ExperimentView =
 export interface Restore { input?: RunInput; scan?: ScanResult; experiments: { title: string; experiment: ExperimentView }[]; stale?: string[] }
 
 /** What the panel remembers across reloads (webview state). */
-export interface PanelState { file: string; prompt?: string; layer?: number; head?: number | 'mean'; attentionMode?: 'probabilities' | 'logits' }
+export interface PanelState { file: string; prompt?: string; layer?: number; head?: number | 'mean'; attentionMode?: 'probabilities' | 'logits'; mapView?: '2d' | '3d' }
 
 // ── Extension host ↔ compare webview ──────────────────────────────────────────────────────────
 

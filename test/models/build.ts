@@ -31,6 +31,16 @@ export function textSpec(arch: 'gpt2' | 'llama', seed = 7, layers?: number): Spe
   return plantedSpec({ arch, vocab: vocabulary().length, seed, layers });
 }
 
+/**
+ * A GPT-2-small-wide planted model (width 768, 4 blocks) whose massive activations sit in two
+ * channels far apart, 377 and 761: the map must show both columns.
+ */
+export const WIDE_CHANNELS: [number, number] = [377, 761];
+export function buildWide(root: string, name = 'gpt2-wide'): BuiltModel {
+  const spec = plantedSpec({ arch: 'gpt2', vocab: vocabulary().length, d: 768, layers: 4, heads: 12, ffn: 1024, seed: 9, channels: WIDE_CHANNELS });
+  return emit(root, name, spec, gpt2Model(spec));
+}
+
 /** The planted GPT-2 (TorchScript layout) with its tokenizer: the demo model. */
 export function buildGpt2(root: string, name = 'gpt2-planted'): BuiltModel {
   const spec = textSpec('gpt2');

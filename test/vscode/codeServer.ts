@@ -1,4 +1,4 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import * as net from 'node:net';
 import * as path from 'node:path';
@@ -26,7 +26,15 @@ async function freePort(): Promise<number> {
 
 export interface Server { port: number; proc: ChildProcess; runDir: string; stop(): Promise<void> }
 
-export async function startCodeServer(runDir: string, opts: { theme?: string; env?: Record<string, string> } = {}): Promise<Server> {
+/** Installs a packaged extension (.vsix) into an extensions folder, as a user does. */
+export function installVsix(vsix: string, extensionsDir: string, runDir: string): void {
+  const r = spawnSync(CODE_SERVER, ['--extensions-dir', extensionsDir, '--user-data-dir', path.join(runDir, 'ud'), '--force', '--install-extension', vsix], {
+    encoding: 'utf8', env: { ...process.env, XDG_CONFIG_HOME: path.join(runDir, 'config'), XDG_DATA_HOME: path.join(runDir, 'data'), EXTENSIONS_GALLERY: '{"serviceUrl":""}' },
+  });
+  if (r.status !== 0) throw new Error(`installing ${vsix} failed:\n${r.stderr}${r.stdout}`);
+}
+
+export async function startCodeServer(runDir: string, opts: { theme?: string; env?: Record<string, string>; extensionsDir?: string; settings?: Record<string, unknown> } = {}): Promise<Server> {
   const port = await freePort();
   const ud = path.join(runDir, 'ud');
   mkdirSync(path.join(ud, 'User'), { recursive: true });
@@ -40,9 +48,10 @@ export async function startCodeServer(runDir: string, opts: { theme?: string; en
     'window.commandCenter': false,
     'chat.commandCenter.enabled': false,
     'workbench.secondarySideBar.defaultVisibility': 'hidden',
+    ...opts.settings,
   }));
   const proc = spawn(CODE_SERVER, [
-    '--bind-addr', `127.0.0.1:${port}`, '--auth', 'none', '--user-data-dir', ud, '--extensions-dir', path.join(runDir, 'exts'),
+    '--bind-addr', `127.0.0.1:${port}`, '--auth', 'none', '--user-data-dir', ud, '--extensions-dir', opts.extensionsDir ?? path.join(runDir, 'exts'),
     '--disable-telemetry', '--disable-update-check', '--disable-workspace-trust', '--ignore-last-opened',
   ], {
     detached: true,

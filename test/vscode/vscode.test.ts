@@ -1,16 +1,19 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { copyFileSync, mkdirSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import * as esbuild from 'esbuild';
-import { buildEmbedPair, buildGpt2, buildSeq2Seq, buildVariantFolder, buildVit } from '../models/build';
+import { buildEmbedPair, buildGpt2, buildSeq2Seq, buildVariantFolder, buildVit, buildWide } from '../models/build';
 import { REPO, tempDir } from '../fixtures';
-import { browser, hostInstalled, startCodeServer, workbenchUrl, type Page, type Server } from './codeServer';
+import { browser, hostInstalled, installVsix, startCodeServer, workbenchUrl, type Page, type Server } from './codeServer';
+import { userFlows } from './flows';
 
 /**
  * The extension in a real VS Code: extension tests inside code-server's extension host, then the
  * user's flow clicked through in Chromium, with screenshots in both themes.
  */
+const THEMES = ['Default Dark Modern', 'Default Light Modern', 'Default High Contrast', 'Default High Contrast Light'];
 const SKIP = hostInstalled() ? false : 'code-server or Chromium missing: run test/vscode/install-host.sh (npm test does)';
 const run = tempDir('vscode');
 const ws = path.join(run, 'workspace');
@@ -21,6 +24,7 @@ before(() => {
   mkdirSync(ws, { recursive: true });
   buildGpt2(ws);
   buildVit(ws);
+  buildWide(ws);
   buildSeq2Seq(ws);
   buildEmbedPair(ws);
   buildVariantFolder(ws, 'llama-variants');
@@ -61,16 +65,20 @@ describe('VS Code extension', { skip: SKIP }, () => {
     assert.match(report, /10 passing/);
   });
 
-  for (const theme of ['Default Dark Modern', 'Default Light Modern']) {
-    test(`a user's flow, clicked in Chromium (${theme})`, async () => {
-      server = await startCodeServer(path.join(run, `cs-ui-${theme.split(' ')[1].toLowerCase()}`), { theme });
-      const ctx = await browser(path.join(run, `profile-ui-${theme.split(' ')[1].toLowerCase()}`));
+  // The packaged extension (vsce package --target linux-x64), installed as a user installs it, in
+  // every theme kind; the theme is in the settings before the workbench loads.
+  for (const theme of THEMES) {
+    test(`a user's flow in the packaged extension, clicked in Chromium (${theme})`, async () => {
+      const slug = theme.toLowerCase().replace(/^default /, '').replace(/ /g, '-');
+      server = await startCodeServer(path.join(run, `cs-ui-${slug}`), { theme, extensionsDir: installed() });
+      const ctx = await browser(path.join(run, `profile-ui-${slug}`));
       const page = await ctx.newPage();
       try {
-        await page.goto(workbenchUrl(server, ws, [['extensionDevelopmentPath', REPO], ['skipWelcome', 'true']]));
-        await userFlow(page, theme);
+        await page.goto(workbenchUrl(server, ws, []));
+        await themeApplied(page, theme);
+        await userFlows(page, ws, slug);
       } catch (e) {
-        await page.screenshot({ path: path.join(shots, `ui-failure-${theme.split(' ')[1]}.png`) });
+        await page.screenshot({ path: path.join(shots, `ui-failure-${slug}.png`) });
         throw e;
       } finally {
         await ctx.close();
@@ -81,17 +89,27 @@ describe('VS Code extension', { skip: SKIP }, () => {
   }
 });
 
-/** Picks a colour theme the way a user does: F1 → Preferences: Color Theme → its name. */
-async function setColorTheme(page: Page, label: string): Promise<void> {
-  await page.keyboard.press('F1');
-  const input = page.locator('.quick-input-widget input');
-  await input.fill('>Preferences: Color Theme');
-  await page.locator('.quick-input-list .monaco-list-row', { hasText: 'Preferences: Color Theme' }).first().click();
-  await input.fill(label);
-  await page.locator('.quick-input-list .monaco-list-row', { hasText: label }).first().waitFor();
-  await page.keyboard.press('Enter');
-  const dark = label.includes('Dark');
-  await page.waitForFunction(`document.querySelector('.monaco-workbench')?.classList.contains('${dark ? 'vs-dark' : 'vs'}') ?? false`);
+/** The .vsix, packaged for linux-x64 and installed once into an extensions folder the UI runs share. */
+let extensionsDir: string | undefined;
+function installed(): string {
+  if (extensionsDir) return extensionsDir;
+  const vsix = path.join(run, 'massive-activations.vsix');
+  const r = spawnSync(path.join(REPO, 'node_modules', '.bin', 'vsce'), ['package', '--target', 'linux-x64', '--allow-missing-repository', '--skip-license', '--no-rewrite-relative-links', '--out', vsix], { cwd: REPO, encoding: 'utf8' });
+  assert.equal(r.status, 0, `vsce package failed:\n${r.stderr}${r.stdout}`);
+  extensionsDir = path.join(run, 'exts');
+  installVsix(vsix, extensionsDir, path.join(run, 'cs-install'));
+  return extensionsDir;
+}
+
+/** The workbench's class for each theme kind: what the test waits on (a state, not a clock). */
+const THEME_CLASS: Record<string, string> = { 'Default Dark Modern': 'vs-dark', 'Default Light Modern': 'vs', 'Default High Contrast': 'hc-black', 'Default High Contrast Light': 'hc-light' };
+
+/**
+ * The theme is in the user's settings before the workbench loads (startCodeServer writes it);
+ * the flow starts once the workbench shows it. No picker to type into, nothing to time out on.
+ */
+async function themeApplied(page: Page, theme: string): Promise<void> {
+  await page.waitForFunction((cls) => document.querySelector('.monaco-workbench')?.classList.contains(cls) && /vscode-theme-/.test(document.querySelector('.monaco-workbench')!.className), THEME_CLASS[theme], { timeout: 60_000 });
 }
 
 /** The extension host forwards console calls as (format, ...args): apply the format. */
@@ -103,65 +121,3 @@ function printf(args: unknown[]): string {
   return [text, ...rest.slice(i).map(String)].join(' ');
 }
 
-async function userFlow(page: Page, theme: string): Promise<void> {
-  const explorer = page.locator('.explorer-folders-view');
-  await explorer.waitFor({ timeout: 60_000 });
-  await setColorTheme(page, theme.replace('Default ', ''));
-  // Right-click the model in the Explorer → Massive Activations: Inspect Model.
-  await explorer.getByRole('treeitem', { name: 'gpt2-planted' }).click();
-  const model = explorer.getByRole('treeitem', { name: 'model.onnx' }).first();
-  await model.click({ button: 'right' });
-  await clickMenuItem(page, 'Inspect Model');
-  const view = page.frameLocator('iframe.webview.ready').frameLocator('#active-frame');
-  await view.locator('h1', { hasText: 'model.onnx' }).waitFor({ timeout: 60_000 });
-  assert.match(await view.locator('.facts').innerText(), /decoder · 6 blocks · width 64 · 4 heads/);
-  // Run the default prompt (the paper's).
-  await view.locator('vscode-button#run').click();
-  await view.locator('#blocks button').nth(5).waitFor({ timeout: 60_000 });
-  assert.match(await view.locator('#status').innerText(), /massive activations on 3 tokens in channels 7, 42/);
-  assert.equal(await view.locator('.chip.massive').count(), 3);
-  // Pick a block in the overview.
-  await view.locator('#blocks button', { hasText: 'Block 3' }).click();
-  await view.locator('#top-table tbody tr').first().waitFor();
-  const first = await view.locator('#top-table tbody tr').first().innerText();
-  assert.match(first, /1\s+"\."\s+4\s+7\s+2,00\d/);
-  await view.locator('#feature-map').waitFor({ timeout: 60_000 });
-  // Switch the attention view to one head.
-  await view.locator('vscode-dropdown#head').click();
-  await view.locator('vscode-option', { hasText: 'Head 1' }).click();
-  await view.locator('#attention-share', { hasText: 'Head 1:' }).waitFor();
-  assert.match(await view.locator('#attention-share').innerText(), /Head 1: \d+\.\d% of attention lands on the massive-activation tokens 0, 4, 8 · sink score 0\.\d\d/);
-  await page.waitForTimeout(500);
-  const name = theme.includes('Light') ? 'light' : 'dark';
-  await page.screenshot({ path: path.join(shots, `inspector-${name}.png`) });
-  if (process.env.UPDATE_SCREENSHOTS) copyFileSync(path.join(shots, `inspector-${name}.png`), path.join(REPO, 'media', `inspector-${name}.png`));
-  await compareFlow(page, explorer, name);
-}
-
-/** Right-click a model's fp16 export → Compare With… → its fp32 sibling; read a row of the diff table. */
-async function compareFlow(page: Page, explorer: import('playwright-core').Locator, name: string): Promise<void> {
-  await explorer.getByRole('treeitem', { name: 'llama-variants' }).click();
-  await explorer.getByRole('treeitem', { name: 'model_fp16.onnx' }).click({ button: 'right' });
-  await clickMenuItem(page, 'Compare With…');
-  // The quick pick lists the file's siblings first.
-  const row = page.locator('.quick-input-list .monaco-list-row', { hasText: 'model.onnx' }).first();
-  await row.waitFor();
-  await row.click();
-  const view = page.frameLocator('iframe.webview.ready').last().frameLocator('#active-frame');
-  await view.locator('#diff-table tbody tr').first().waitFor({ timeout: 60_000 });
-  assert.match(await view.locator('h1').innerText(), /^Compare: model_fp16\.onnx vs llama-variants$/);
-  // A is the fp16 export, B the fp32 model: the first token's channel 7 is massive in both, about 2,000.
-  assert.match(await view.locator('#diff-table tbody tr').first().innerText(), /^1\s+shared\s+first\s+0\s+7\s+2,0\d\d\s+2,0\d\d$/);
-  await view.locator('#error-table tbody tr').first().waitFor();
-  await page.screenshot({ path: path.join(shots, `compare-${name}.png`) });
-  if (process.env.UPDATE_SCREENSHOTS) copyFileSync(path.join(shots, `compare-${name}.png`), path.join(REPO, 'media', `compare-${name}.png`));
-}
-
-/** VS Code's menus ignore a mouse-up that comes too soon after they open: hover, wait, then click. */
-async function clickMenuItem(page: import('playwright-core').Page, name: string): Promise<void> {
-  const item = page.getByRole('menuitem', { name });
-  await item.hover();
-  await page.waitForTimeout(400);
-  await item.click();
-  await item.waitFor({ state: 'detached', timeout: 10_000 });
-}

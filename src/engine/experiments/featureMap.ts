@@ -23,6 +23,8 @@ export interface FeatureMapResult {
   /** |activation| per token and column: values[token][column]. */
   values: number[][];
   massiveChannels: number[];
+  /** The block's massive activations (by the run's thresholds): the cells the map draws as massive. */
+  massive: { token: number; channel: number; value: number }[];
   median: number;
   maxAbs: number;
   /** NaN / ±Inf entries of the block (left out of the map, which shows the finite values). */
@@ -59,7 +61,7 @@ export async function featureMap(file: string, o: FeatureMapOptions): Promise<Fe
     const first = T - grid.rows * grid.cols;
     patchMap = { rows: grid.rows, cols: grid.cols, values: Array.from({ length: grid.rows }, (_, r) => Array.from({ length: grid.cols }, (_, c) => stats.maxPerToken[first + r * grid.cols + c])) };
   }
-  return { layer: o.layer, tokens, tokenKinds: kinds, columns, values, massiveChannels, median: stats.median, maxAbs: stats.maxPerToken.reduce((a, b) => Math.max(a, b), 0), nonFinite: stats.nonFinite.count, patchMap };
+  return { layer: o.layer, tokens, tokenKinds: kinds, columns, values, massiveChannels, massive: stats.massive.map((a) => ({ token: a.token, channel: a.channel, value: a.value })), median: stats.median, maxAbs: stats.maxPerToken.reduce((a, b) => Math.max(a, b), 0), nonFinite: stats.nonFinite.count, patchMap };
 }
 
 /**

@@ -37,6 +37,8 @@ export interface InterveneResult {
   /** Mean KL(original ‖ intervened) of the next-token distributions over the input's positions, in nats. */
   klMean: number | null;
   klMax: number | null;
+  /** KL(original ‖ intervened) at each position of the input, in nats (null where it is not defined). */
+  klPerToken: number[] | null;
   top1Agreement: number | null;
   /** after is null when the intervened model's logits are NaN / ±Inf (undefined, not infinite). */
   perplexity: { before: number; after: number | null; tokens: number; sequences: number; source: 'text' | 'sample' | 'input' } | null;
@@ -102,13 +104,15 @@ export async function intervene(file: string, o: InterveneOptions): Promise<Inte
   // Only the blocks from the edit on differ from the original run: the pass starts there.
   const edited = await forward(om, { ids }, new Map([[o.layer, edits]]) as Edits, { from: o.layer, signal: o.signal });
 
-  let klMean: number | null = null, klMax: number | null = null, top1: number | null = null;
+  let klMean: number | null = null, klMax: number | null = null, top1: number | null = null, klPerToken: number[] | null = null;
   const brokeIt = !isFinite(edited);
   if (plain.logits && edited.logits && !brokeIt) {
     const V = plain.logits.vocab;
     let sum = 0, max = 0, agree = 0;
+    klPerToken = [];
     for (let t = 0; t < ids.length; t++) {
       const kl = klRow(plain.logits.data, edited.logits.data, t, V);
+      klPerToken.push(kl);
       sum += kl; max = Math.max(max, kl);
       if (argmaxRow(plain.logits.data, t, V) === argmaxRow(edited.logits.data, t, V)) agree++;
     }
@@ -138,7 +142,7 @@ export async function intervene(file: string, o: InterveneOptions): Promise<Inte
     .map(([k, v]) => ({ kind: k.split('|')[0], channel: Number(k.split('|')[1]), mean: v.sum / v.n, samples: v.n }))
     .filter((m) => touched.has(m.channel));
   return {
-    layer: o.layer, mode: o.mode, changed, klMean, klMax, top1Agreement: top1, perplexity, means: meanList,
+    layer: o.layer, mode: o.mode, changed, klMean, klMax, klPerToken, top1Agreement: top1, perplexity, means: meanList,
     ...(brokeIt ? { nonFinite: true } : {}),
     note: brokeIt ? nonFiniteNote(edited, 'The intervention') : changed.length ? undefined : `No massive activation at block ${o.layer} on this input: nothing was changed.`,
   };

@@ -1,0 +1,261 @@
+/// <reference lib="dom" />
+// The functions passed to evaluate() run in the webview: DOM types for them only.
+import assert from 'node:assert/strict';
+import { copyFileSync, writeFileSync } from 'node:fs';
+import * as path from 'node:path';
+import { PNG } from 'pngjs';
+import type { FrameLocator, Locator, Page } from 'playwright-core';
+import { featureMap } from '../../src/engine/experiments/featureMap';
+import { WIDE_CHANNELS } from '../models/build';
+import { REPO } from '../fixtures';
+
+/**
+ * What a user does in the inspector, clicked in Chromium on the installed extension. Every wait
+ * observes something on screen (a row, a status text, a canvas); none waits for a clock.
+ */
+const shots = path.join(REPO, 'test-results');
+const LONG_REPEATS = 125;
+
+export async function userFlows(page: Page, ws: string, theme: string): Promise<void> {
+  const explorer = page.locator('.explorer-folders-view');
+  await explorer.waitFor({ timeout: 60_000 });
+  const view = await inspect(page, explorer, 'gpt2-planted');
+  await paperFlow(page, view, theme);
+  await liveFlow(view);
+  await longFlow(page, view, theme);
+  await paletteExperiment(page, view, theme);
+  await wideFlow(page, explorer, theme);
+  await imageFlow(page, explorer, ws);
+  if (theme === 'dark-modern' || theme === 'light-modern') await compareFlow(page, explorer, theme.split('-')[0]);
+}
+
+/** Right-click a model in the Explorer → Massive Activations: Inspect Model; the newest webview. */
+async function inspect(page: Page, explorer: Locator, folder: string): Promise<FrameLocator> {
+  await explorer.getByRole('treeitem', { name: folder }).click();
+  const model = explorer.getByRole('treeitem', { name: 'model.onnx' }).first();
+  await model.click({ button: 'right' });
+  await clickMenuItem(page, 'Inspect Model');
+  const view = page.frameLocator('iframe.webview.ready').last().frameLocator('#active-frame');
+  await view.locator('h1', { hasText: 'model.onnx' }).waitFor({ timeout: 60_000 });
+  // Collapse the folder again so the next model's row is where a user sees it.
+  await explorer.getByRole('treeitem', { name: folder }).click();
+  return view;
+}
+
+async function shoot(page: Page, name: string): Promise<void> {
+  await page.screenshot({ path: path.join(shots, `${name}.png`) });
+  if (process.env.UPDATE_SCREENSHOTS && /-(light|dark)$/.test(name)) copyFileSync(path.join(shots, `${name}.png`), path.join(REPO, 'media', `${name}.png`));
+}
+
+/** The paper's prompt: run, pick a block, pick a head; then the 3-D view of the same block. */
+async function paperFlow(page: Page, view: FrameLocator, theme: string): Promise<void> {
+  assert.match(await view.locator('.facts').innerText(), /decoder · 6 blocks · width 64 · 4 heads/);
+  await view.locator('vscode-button#run').click();
+  await view.locator('#status', { hasText: 'massive activations on' }).waitFor({ timeout: 60_000 });
+  assert.match(await view.locator('#status').innerText(), /massive activations on 3 tokens in channels 7, 42/);
+  assert.equal(await view.locator('.chip.massive').count(), 3);
+  await view.locator('#blocks button', { hasText: 'Block 3' }).click();
+  await view.locator('#top-table tbody tr').first().waitFor();
+  assert.match(await view.locator('#top-table tbody tr').first().innerText(), /1\s+"\."\s+4\s+7\s+2,00\d/);
+  await view.locator('#feature-map').waitFor({ timeout: 60_000 });
+  await view.locator('vscode-dropdown#head').click();
+  await view.locator('vscode-option', { hasText: 'Head 1' }).click();
+  await view.locator('#attention-share', { hasText: 'Head 1:' }).waitFor();
+  assert.match(await view.locator('#attention-share').innerText(), /Head 1: \d+\.\d% of attention lands on the massive-activation tokens 0, 4, 8 · sink score 0\.\d\d/);
+  // The share per block, as a chart with its table.
+  await view.locator('#share-chart').waitFor();
+  const mapColumns = await massiveColumns(view, '#feature-map');
+  assert.deepEqual(mapColumns, [7, 42], 'the massive cells are drawn in the massive colour');
+  await shoot(page, `inspector-${themeName(theme)}`);
+  await view.locator('vscode-radio', { hasText: '3-D view' }).click();
+  await view.locator('canvas#surface').waitFor();
+  assert.ok(await countColour(view, '#surface') > 50, 'the 3-D view draws the massive spikes in the massive colour');
+  // Turned with the keyboard: focus the view, press an arrow; it draws again at the new angle.
+  const before = await view.locator('canvas#surface').evaluate((c: HTMLCanvasElement) => c.toDataURL());
+  await view.locator('canvas#surface').focus();
+  await view.locator('canvas#surface').press('ArrowRight');
+  assert.notEqual(await view.locator('canvas#surface').evaluate((c: HTMLCanvasElement) => c.toDataURL()), before);
+  await shoot(page, `surface-${themeName(theme)}`);
+  await view.locator('vscode-radio', { hasText: '2-D map' }).click();
+  await view.locator('canvas#feature-map').waitFor();
+}
+
+/** Live re-scan: edit the prompt and the overview follows, without pressing Run. */
+async function liveFlow(view: FrameLocator): Promise<void> {
+  assert.equal(await view.locator('vscode-checkbox#live').getAttribute('aria-checked'), 'true', 'live re-scan is on for a small model');
+  await view.locator('#prompt textarea').fill('Summer is warm. Winter is cold. Spring is mild.');
+  await view.locator('#status', { hasText: 'massive activations on 4 tokens' }).waitFor({ timeout: 60_000 });
+  assert.equal(await view.locator('.chip.massive').count(), 4);
+}
+
+/** A 501-token prompt: compact tokens with search, then a block whose map and attention are binned. */
+async function longFlow(page: Page, view: FrameLocator, theme: string): Promise<void> {
+  await view.locator('vscode-checkbox#live').click();
+  await view.locator('#prompt textarea').fill('Summer is warm. '.repeat(LONG_REPEATS).trim());
+  await view.locator('vscode-button#run').click();
+  await view.locator('#status', { hasText: `${LONG_REPEATS * 4 + 1} tokens` }).waitFor({ timeout: 60_000 });
+  const massive = Number(/massive activations on (\d+) tokens/.exec(await view.locator('#status').innerText())![1]);
+  assert.equal(massive, LONG_REPEATS + 1, 'the first token and every "."');
+  assert.equal(await view.locator('.chip').count(), massive, 'a long input shows its massive tokens, not a wall of chips');
+  await view.locator('#token-search').fill('#250');
+  await view.locator('.chip[data-token="250"]').waitFor();
+  await view.locator('#blocks button', { hasText: 'Block 2' }).click();
+  await view.locator('#map-description', { hasText: `${LONG_REPEATS * 4 + 1} tokens in` }).waitFor({ timeout: 60_000 });
+  await view.locator('#attention-bins', { hasText: `${LONG_REPEATS * 4 + 1} tokens in` }).waitFor({ timeout: 60_000 });
+  assert.ok(await countColour(view, '#feature-map') > 0);
+  if (theme.startsWith('high-contrast')) await shoot(page, `long-${theme}`);
+  else await shoot(page, `long-${themeName(theme)}`);
+  await view.locator('vscode-checkbox#live').click();
+}
+
+/** An experiment from the palette: its card appears in the panel with its charts and tables. */
+async function paletteExperiment(page: Page, view: FrameLocator, theme: string): Promise<void> {
+  await view.locator('#prompt textarea').fill('Summer is warm. Winter is cold.');
+  await view.locator('vscode-button#run').click();
+  await view.locator('#status', { hasText: 'massive activations on 3 tokens' }).waitFor({ timeout: 60_000 });
+  await runCommand(page, 'Massive Activations: Intervention at a Block');
+  await pick(page, 'Block 2');
+  await pick(page, 'Set to zero');
+  const card = view.locator('article.experiment[data-type="intervene"]').first();
+  await card.locator('canvas[id$="-ppl"]').waitFor({ timeout: 60_000 });
+  await card.locator('canvas[id$="-kl"]').waitFor();
+  assert.equal(await card.locator('table.perplexity tbody tr').count(), 2, 'original and set to zero');
+  await card.scrollIntoViewIfNeeded();
+  await shoot(page, `intervention-${themeName(theme)}`);
+}
+
+/** A 768-wide model, massive in channels 377 and 761: both columns found on the canvas by colour. */
+async function wideFlow(page: Page, explorer: Locator, theme: string): Promise<void> {
+  const view = await inspect(page, explorer, 'gpt2-wide');
+  assert.match(await view.locator('.facts').innerText(), /width 768/);
+  await view.locator('vscode-button#run').click();
+  await view.locator('#status', { hasText: 'massive activations on' }).waitFor({ timeout: 60_000 });
+  await view.locator('canvas#feature-map').waitFor({ timeout: 60_000 });
+  assert.deepEqual(await massiveColumns(view, '#feature-map'), [...WIDE_CHANNELS]);
+  // All of the map is on screen: nothing hidden behind a horizontal scroll.
+  const { scroll, client } = await view.locator('#map-box .canvas-wrap').evaluate((w) => ({ scroll: w.scrollWidth, client: w.clientWidth }));
+  assert.ok(scroll <= client + 1, `map ${scroll}px in a ${client}px box`);
+  await view.locator('#map-box').scrollIntoViewIfNeeded();
+  await shoot(page, `wide-${themeName(theme)}`);
+}
+
+/** An image scan, then a block click: the block's detail is computed on that image, not a test input. */
+async function imageFlow(page: Page, explorer: Locator, ws: string): Promise<void> {
+  const image = path.join(ws, 'vit-registers-planted', 'stripes.png');
+  const png = new PNG({ width: 32, height: 32 });
+  for (let i = 0; i < 32 * 32; i++) png.data.set([(i % 32) * 8, (i >> 5) * 8, (i % 7) * 36, 255], i * 4);
+  writeFileSync(image, PNG.sync.write(png));
+  const view = await inspect(page, explorer, 'vit-registers-planted');
+  await view.locator('vscode-button#pick-image').click();
+  // code-server's open dialog is a quick input that takes a path.
+  const input = page.locator('.quick-input-widget input');
+  await input.waitFor();
+  await input.fill(image);
+  await page.locator('.quick-input-list .monaco-list-row', { hasText: 'stripes.png' }).first().waitFor();
+  await page.keyboard.press('Enter');
+  await view.locator('#image-name', { hasText: 'stripes.png' }).waitFor();
+  await view.locator('vscode-button#run').click();
+  await view.locator('#status', { hasText: 'tokens' }).waitFor({ timeout: 60_000 });
+  await view.locator('#blocks button', { hasText: 'Block 1' }).click();
+  await view.locator('#patch-table td').first().waitFor({ state: 'attached', timeout: 60_000 });
+  const shown = (await view.locator('#patch-table tbody tr').first().locator('td').nth(1).textContent())?.trim();
+  // Golden values from the engine on the image and on the synthetic input, in this process.
+  const onImage = await featureMap(path.join(ws, 'vit-registers-planted', 'model.onnx'), { layer: 1, image });
+  const synthetic = await featureMap(path.join(ws, 'vit-registers-planted', 'model.onnx'), { layer: 1 });
+  const fmt3 = (v: number) => v.toFixed(3);
+  assert.equal(shown, fmt3(onImage.patchMap!.values[0][0]));
+  assert.notEqual(shown, fmt3(synthetic.patchMap!.values[0][0]), 'a value only the image produces');
+}
+
+/** Right-click a model's fp16 export → Compare With… → its fp32 sibling; read a row of the diff table. */
+async function compareFlow(page: Page, explorer: Locator, name: string): Promise<void> {
+  await explorer.getByRole('treeitem', { name: 'llama-variants' }).click();
+  await explorer.getByRole('treeitem', { name: 'model_fp16.onnx' }).click({ button: 'right' });
+  await clickMenuItem(page, 'Compare With…');
+  const row = page.locator('.quick-input-list .monaco-list-row', { hasText: 'model.onnx' }).first();
+  await row.waitFor();
+  await row.click();
+  const view = page.frameLocator('iframe.webview.ready').last().frameLocator('#active-frame');
+  await view.locator('#diff-table tbody tr').first().waitFor({ timeout: 60_000 });
+  assert.match(await view.locator('h1').innerText(), /^Compare: model_fp16\.onnx vs llama-variants$/);
+  assert.match(await view.locator('#diff-table tbody tr').first().innerText(), /^1\s+shared\s+first\s+0\s+7\s+2,0\d\d\s+2,0\d\d$/);
+  await view.locator('#error-table tbody tr').first().waitFor();
+  await shoot(page, `compare-${name}`);
+}
+
+const themeName = (theme: string) => (theme === 'dark-modern' ? 'dark' : theme === 'light-modern' ? 'light' : theme);
+
+/**
+ * The channels whose map columns hold pixels of the theme's massive colour (--vscode-charts-red in
+ * the webview), read from the canvas and mapped back through the map's recorded geometry.
+ */
+async function massiveColumns(view: FrameLocator, selector: string): Promise<number[]> {
+  return view.locator(selector).evaluate((c: HTMLCanvasElement) => {
+    const want = massiveRgb();
+    const g = JSON.parse(c.dataset.geometry!) as { colX: number[]; colW: number[] };
+    const cols = JSON.parse(c.dataset.columns!) as [number, number][];
+    const data = c.getContext('2d')!.getImageData(0, 0, c.width, c.height).data;
+    const hit = new Set<number>();
+    for (let y = 0; y < c.height; y++) for (let x = 0; x < c.width; x++) {
+      const i = (y * c.width + x) * 4;
+      if (Math.abs(data[i] - want[0]) + Math.abs(data[i + 1] - want[1]) + Math.abs(data[i + 2] - want[2]) > 6) continue;
+      const col = g.colX.findIndex((x0, k) => x >= x0 && x < x0 + g.colW[k]);
+      if (col >= 0) hit.add(cols[col][0]);
+    }
+    return [...hit].sort((a, b) => a - b);
+    function massiveRgb(): number[] {
+      const probe = document.createElement('canvas').getContext('2d')!;
+      probe.fillStyle = getComputedStyle(document.body).getPropertyValue('--vscode-charts-red').trim();
+      probe.fillRect(0, 0, 1, 1);
+      return [...probe.getImageData(0, 0, 1, 1).data.slice(0, 3)];
+    }
+  });
+}
+
+/** Pixels of the massive colour on a canvas. */
+async function countColour(view: FrameLocator, selector: string): Promise<number> {
+  return view.locator(selector).evaluate((c: HTMLCanvasElement) => {
+    const probe = document.createElement('canvas').getContext('2d')!;
+    probe.fillStyle = getComputedStyle(document.body).getPropertyValue('--vscode-charts-red').trim();
+    probe.fillRect(0, 0, 1, 1);
+    const want = probe.getImageData(0, 0, 1, 1).data;
+    const data = c.getContext('2d')!.getImageData(0, 0, c.width, c.height).data;
+    let n = 0;
+    for (let i = 0; i < data.length; i += 4) if (Math.abs(data[i] - want[0]) + Math.abs(data[i + 1] - want[1]) + Math.abs(data[i + 2] - want[2]) <= 6) n++;
+    return n;
+  });
+}
+
+/** F1, the command's title, Enter: once the palette shows the command. */
+async function runCommand(page: Page, title: string): Promise<void> {
+  await page.keyboard.press('F1');
+  const input = page.locator('.quick-input-widget input');
+  await input.waitFor();
+  await input.fill(`>${title}`);
+  await page.locator('.quick-input-list .monaco-list-row', { hasText: title }).first().waitFor();
+  await page.keyboard.press('Enter');
+}
+
+/** Picks an item of the open quick pick by its label. */
+async function pick(page: Page, label: string): Promise<void> {
+  const row = page.locator('.quick-input-list .monaco-list-row', { hasText: label }).first();
+  await row.waitFor();
+  await row.click();
+}
+
+/**
+ * Chooses a context-menu item with the keyboard, as a keyboard user does: arrow down until the
+ * item has the focus, then Enter. (A mouse click right after the menu opens is ignored by VS Code
+ * on a timer; the keyboard path has no timer to race.)
+ */
+async function clickMenuItem(page: Page, name: string): Promise<void> {
+  const item = page.getByRole('menuitem', { name });
+  await item.waitFor();
+  const count = await page.getByRole('menuitem').count();
+  for (let i = 0; i <= count; i++) {
+    if (await item.evaluate((el) => el === document.activeElement || el.contains(document.activeElement) || !!el.closest('.focused'))) break;
+    await page.keyboard.press('ArrowDown');
+  }
+  await page.keyboard.press('Enter');
+  await item.waitFor({ state: 'detached', timeout: 10_000 });
+}

@@ -1,0 +1,109 @@
+import type { LayerResult } from '../../src/engine/types';
+import { h } from '../dom';
+import { call } from '../vscode';
+import { persist, PRESETS, st } from './state';
+
+/** How long the prompt must rest before a live re-scan starts. */
+export const LIVE_PAUSE_MS = 350;
+let liveTimer: ReturnType<typeof setTimeout> | undefined;
+
+/** The input box (prompt, ids or image), Run / Cancel / Compare, the live switch and the status line. */
+export function controls(): HTMLElement {
+  const m = st.model!;
+  const box = h('section', { id: 'input', 'aria-label': 'Input' });
+  if (m.takesText && m.hasTokenizer) {
+    const presets = h('vscode-dropdown', { id: 'presets', 'aria-label': 'Prompt presets' }, ...PRESETS.map((p) => h('vscode-option', { value: p }, p.replace(/\n/g, '⏎').slice(0, 70))));
+    // The dropdown announces its first option on connect; only a user's pick should replace the prompt.
+    let presetsTouched = false;
+    presets.addEventListener('click', () => { presetsTouched = true; });
+    presets.addEventListener('keydown', () => { presetsTouched = true; });
+    presets.addEventListener('change', () => {
+      const val = (presets as unknown as { value: string }).value;
+      if (!val || val === st.prompt || !presetsTouched) return;
+      st.prompt = val;
+      (document.getElementById('prompt') as unknown as { value: string }).value = st.prompt;
+      persist();
+      promptEdited();
+    });
+    const area = h('vscode-text-area', { id: 'prompt', rows: 3, resize: 'vertical', 'aria-label': 'Prompt' }, 'Prompt');
+    (area as unknown as { value: string }).value = st.prompt;
+    area.addEventListener('input', () => { st.prompt = (area as unknown as { value: string }).value; persist(); promptEdited(); });
+    area.addEventListener('keydown', (e) => { if ((e as KeyboardEvent).key === 'Enter' && ((e as KeyboardEvent).ctrlKey || (e as KeyboardEvent).metaKey)) void run(); });
+    const live = h('vscode-checkbox', { id: 'live', checked: st.live, title: 'Re-scan after a short pause in typing (small models; massiveActivations.liveScanMaxMB)' }, 'Live re-scan');
+    live.addEventListener('change', () => { st.live = (live as unknown as { checked: boolean }).checked; });
+    box.append(h('div', { class: 'row' }, h('label', { for: 'presets' }, 'Paper prompts'), presets, live), area);
+  } else if (m.takesText) {
+    box.append(h('p', { class: 'muted' }, 'No tokenizer.json beside this model: enter token ids.'), h('vscode-text-field', { id: 'ids', placeholder: '1, 2, 3', 'aria-label': 'Token ids' }, 'Token ids'));
+  } else if (m.takesImage) {
+    box.append(h('div', { class: 'row' },
+      h('vscode-button', { id: 'pick-image', appearance: 'secondary', onclick: async () => { const f = await call('pickImage', {}); if (f) { st.image = f; renderControls(); } } }, 'Choose image…'),
+      h('span', { id: 'image-name', class: 'muted' }, st.image ? st.image.split(/[\\/]/).pop()! : 'no image: a synthetic test input is used')));
+  }
+  box.append(h('div', { class: 'row' },
+    h('vscode-button', { id: 'run', onclick: () => void run() }, 'Run'),
+    h('vscode-button', { id: 'cancel', appearance: 'secondary', disabled: !st.busy, onclick: () => void call('cancel', {}) }, 'Cancel'),
+    h('vscode-button', { id: 'compare', appearance: 'secondary', onclick: () => void call('compare', {}) }, 'Compare with…'),
+    h('span', { id: 'status', class: 'status', role: 'status' }, st.status)));
+  return box;
+}
+
+/** Live re-scan: after a pause in typing, run again, superseding a run still going. */
+function promptEdited(): void {
+  if (!st.live) return;
+  clearTimeout(liveTimer);
+  liveTimer = setTimeout(() => void run({ live: true }), LIVE_PAUSE_MS);
+}
+
+let again: { live: boolean } | undefined;
+
+export async function run(opts: { live?: boolean } = {}): Promise<void> {
+  if (!st.model) return;
+  // A run while one is going: cancel it and run once it has stopped (the newest input wins).
+  if (st.busy) { again = { live: !!opts.live }; void call('cancel', {}); return; }
+  st.busy = true;
+  st.status = opts.live ? 'Re-scanning…' : 'Running…';
+  renderControls();
+  try {
+    const idsText = (document.getElementById('ids') as HTMLInputElement | null)?.value?.trim();
+    const args = st.model.takesText
+      ? (st.model.hasTokenizer && !idsText ? { prompt: st.prompt } : { ids: (idsText ?? '').split(/[\s,]+/).filter(Boolean).map(Number) })
+      : { image: st.image };
+    const r = await call('run', { ...args, live: opts.live });
+    if (r) st.status = `${r.nonFinite ? `NOT VALID: NaN/Inf from block ${r.nonFinite.firstLayer} · ` : ''}${r.tokens.length} tokens · ${r.massiveTokens.length ? `massive activations on ${r.massiveTokens.length} tokens in channels ${r.massiveChannels.join(', ')}` : 'no massive activations'} · ${Math.round(r.timing.runMs)} ms`;
+    persist();
+  } catch (e) {
+    st.status = (e as Error).message;
+  } finally {
+    st.busy = false;
+    renderControls();
+    const next = again;
+    again = undefined;
+    if (next) void run(next);
+  }
+}
+
+export function renderControls(): void {
+  document.getElementById('run')?.toggleAttribute('disabled', st.busy);
+  document.getElementById('cancel')?.toggleAttribute('disabled', !st.busy);
+  const img = document.getElementById('image-name');
+  if (img && st.image) img.textContent = st.image.split(/[\\/]/).pop()!;
+  renderStatus();
+}
+
+export function renderStatus(): void {
+  const s = document.getElementById('status');
+  if (s) s.textContent = st.status;
+}
+
+/** A scan's blocks as they arrive: where it is, and the massive activations found so far. */
+const live = { first: null as number | null, tokens: new Set<number>(), channels: new Set<number>(), top: 0 };
+export function liveStatus(l: LayerResult, total?: number): string {
+  if (l.index === 0) { live.first = null; live.tokens.clear(); live.channels.clear(); live.top = 0; }
+  for (const a of l.massive) { live.tokens.add(a.token); live.channels.add(a.channel); }
+  if (l.massive.length && live.first === null) live.first = l.index;
+  live.top = Math.max(live.top, Math.abs(l.top[0]?.value ?? 0));
+  const found = live.first === null ? 'no massive activations yet'
+    : `massive activations from block ${live.first} on ${live.tokens.size} token${live.tokens.size === 1 ? '' : 's'}, channels ${[...live.channels].sort((a, b) => a - b).slice(0, 6).join(', ')}${live.channels.size > 6 ? '…' : ''}`;
+  return `Block ${l.index + 1}${total ? ` of ${total}` : ''} measured · ${found} · top |a| ${live.top.toLocaleString('en-US', { maximumFractionDigits: 1 })}`;
+}
+
