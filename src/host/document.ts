@@ -9,6 +9,9 @@ import { FileChanges } from './fileChanges';
 export interface RunRecord { what: string; input: RunInput; at: number }
 
 const HISTORY = 50;
+
+/** The input as given, without the keys a caller left undefined. */
+const exact = (i: RunInput): RunInput => Object.fromEntries(Object.entries(i).filter(([, v]) => v !== undefined));
 const EXPERIMENTS_KEPT = 20;
 
 /**
@@ -48,12 +51,12 @@ export class ModelDocument implements vscode.Disposable {
 
   /** Records a run's input (before it runs, so a failed run is in the history too). */
   recordRun(what: string, input: RunInput): void {
-    this.runs.push({ what, input: { ...input }, at: Date.now() });
+    this.runs.push({ what, input: exact(input), at: Date.now() });
     if (this.runs.length > HISTORY) this.runs.splice(0, this.runs.length - HISTORY);
   }
 
   setScan(input: RunInput, scan: ScanResult): void {
-    this.input = { ...input };
+    this.input = exact(input);
     this.scan = scan;
     this.stale = undefined;
     this.changes?.accept();

@@ -7,6 +7,9 @@ import type { EngineCalls, EngineMethod } from '../shared/protocol';
 import { EngineClient } from '../worker/client';
 import { feedsFor, settings } from './settings';
 
+/** quiet: no progress shown; inPanel: the panel shows it, the status bar too; otherwise a cancellable notification. */
+export interface RunOptions { quiet?: boolean; inPanel?: boolean; onProgress?: (p: Progress) => void }
+
 /**
  * The extension's one engine: every inference runs in the engine process, one at a time, with a
  * VS Code progress notification whose Cancel (or the Cancel command) stops it (see EngineClient).
@@ -28,13 +31,13 @@ export class Engine implements vscode.Disposable {
   }
 
   /** Runs a call with progress in the notification area (or quietly with `quiet`). */
-  run<M extends EngineMethod>(title: string, method: M, args: EngineCalls[M]['args'], opts: { quiet?: boolean; onProgress?: (p: Progress) => void } = {}): Promise<EngineCalls[M]['result']> {
+  run<M extends EngineMethod>(title: string, method: M, args: EngineCalls[M]['args'], opts: RunOptions = {}): Promise<EngineCalls[M]['result']> {
     const next = this.queue.then(() => this.runNow(title, method, args, opts));
     this.queue = next.catch(() => undefined);
     return next;
   }
 
-  private async runNow<M extends EngineMethod>(title: string, method: M, args: EngineCalls[M]['args'], opts: { quiet?: boolean; onProgress?: (p: Progress) => void }): Promise<EngineCalls[M]['result']> {
+  private async runNow<M extends EngineMethod>(title: string, method: M, args: EngineCalls[M]['args'], opts: RunOptions): Promise<EngineCalls[M]['result']> {
     const started = Date.now();
     // Every run of a model gets the user's tensors for its inputs (massiveActivations.feeds).
     const withOptions = args as { file: string; options?: { feeds?: Record<string, string> } };
@@ -66,7 +69,8 @@ export class Engine implements vscode.Disposable {
       }
     };
     if (opts.quiet) return exec();
-    return vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title, cancellable: true }, (progress, token) => exec((m) => progress.report({ message: m }), token));
+    // A run the panel shows (status line, Cancel button) needs no notification: the status bar says it.
+    return vscode.window.withProgress({ location: opts.inPanel ? vscode.ProgressLocation.Window : vscode.ProgressLocation.Notification, title, cancellable: true }, (progress, token) => exec((m) => progress.report({ message: m }), token));
   }
 
   /** Cancels the running call; resolves true when something was cancelled. */

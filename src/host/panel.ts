@@ -121,7 +121,7 @@ export class InspectorPanel implements vscode.Disposable {
     const result = wordWarnings(await this.ctx.engine.run(`Scanning ${path.basename(this.file)}`, 'scan', {
       file: this.file,
       options: { ...input, topK: s.topK, thresholds: s.thresholds, maxTokens: s.maxTokens, threads: s.threads },
-    }, { quiet: opts.quiet, onProgress: (p) => this.post({ kind: 'progress', message: p.message, layer: p.layer, total: p.total }) }));
+    }, { quiet: opts.quiet, inPanel: true, onProgress: (p) => this.post({ kind: 'progress', message: p.message, layer: p.layer, total: p.total }) }));
     this.doc.setScan(input, result);
     this.ctx.tree.update(this.file, result);
     this.post({ kind: 'scan', result, input });

@@ -24,8 +24,11 @@ export async function userFlows(page: Page, ws: string, theme: string): Promise<
   await liveFlow(view);
   await longFlow(page, view, theme);
   await paletteExperiment(page, view, theme);
+  // Marks this webview's page: a page rebuilt from the host's document will not have the mark.
+  await view.locator('body').evaluate(() => { (window as unknown as { marked: boolean }).marked = true; });
   await wideFlow(page, explorer, theme);
   await imageFlow(page, explorer, ws);
+  await restoredFlow(page);
   if (theme === 'dark-modern' || theme === 'light-modern') await compareFlow(page, explorer, theme.split('-')[0]);
 }
 
@@ -66,6 +69,7 @@ async function paperFlow(page: Page, view: FrameLocator, theme: string): Promise
   await view.locator('#share-chart').waitFor();
   const mapColumns = await massiveColumns(view, '#feature-map');
   assert.deepEqual(mapColumns, [7, 42], 'the massive cells are drawn in the massive colour');
+  await view.locator('#model').scrollIntoViewIfNeeded();
   await shoot(page, `inspector-${themeName(theme)}`);
   await view.locator('vscode-radio', { hasText: '3-D view' }).click();
   await view.locator('canvas#surface').waitFor();
@@ -150,8 +154,14 @@ async function imageFlow(page: Page, explorer: Locator, ws: string): Promise<voi
   // code-server's open dialog is a quick input that takes a path.
   const input = page.locator('.quick-input-widget input');
   await input.waitFor();
+  // It fills in the workspace folder and lists it first; typing before that would be overwritten.
+  await page.waitForFunction(() => {
+    const el = document.querySelector<HTMLInputElement>('.quick-input-widget input');
+    return !!el?.value.endsWith('/') && document.querySelectorAll('.quick-input-list .monaco-list-row').length > 0;
+  });
   await input.fill(image);
   await page.locator('.quick-input-list .monaco-list-row', { hasText: 'stripes.png' }).first().waitFor();
+  assert.equal(await input.inputValue(), image);
   await page.keyboard.press('Enter');
   await view.locator('#image-name', { hasText: 'stripes.png' }).waitFor();
   await view.locator('vscode-button#run').click();
@@ -165,6 +175,19 @@ async function imageFlow(page: Page, explorer: Locator, ws: string): Promise<voi
   const fmt3 = (v: number) => v.toFixed(3);
   assert.equal(shown, fmt3(onImage.patchMap!.values[0][0]));
   assert.notEqual(shown, fmt3(synthetic.patchMap!.values[0][0]), 'a value only the image produces');
+}
+
+/**
+ * Back to the first model's tab: its hidden webview was discarded (no retainContextWhenHidden),
+ * and the new one shows the document's last scan and experiments.
+ */
+async function restoredFlow(page: Page): Promise<void> {
+  await page.locator('.tabs-container .tab', { hasText: 'gpt2-planted/model.onnx' }).click();
+  const view = page.frameLocator('iframe.webview.ready').last().frameLocator('#active-frame');
+  await view.locator('.facts', { hasText: 'width 64' }).waitFor({ timeout: 60_000 });
+  await view.locator('article.experiment[data-type="intervene"]').waitFor();
+  assert.equal(await view.locator('.chip.massive').count(), 3, 'the last scan, restored');
+  assert.equal(await view.locator('body').evaluate(() => (window as unknown as { marked?: boolean }).marked ?? false), false, 'a new page, not a kept one');
 }
 
 /** Right-click a model's fp16 export → Compare With… → its fp32 sibling; read a row of the diff table. */

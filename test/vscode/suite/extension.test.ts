@@ -1,5 +1,6 @@
 import * as assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdtempSync, readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { PNG } from 'pngjs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
@@ -140,14 +141,49 @@ describe('Massive Activations in the extension host', () => {
     assert.ok(diffs.includes('delimiter · ch 7 · only in A'), diffs.join(' | '));
   });
 
-  it('a prompt over 128 tokens: the block view still loads (the attention matrix is capped, not the input)', async () => {
+  it('a prompt over 128 tokens: the block view still loads (the attention matrix is binned, not the input refused)', async () => {
     const long = 'Summer is warm. '.repeat(60);
     const r = await exec<{ massiveTokens: number[] }>('massiveActivations.runScan', { file: gpt2, prompt: long });
     assert.equal(r.massiveTokens.length, 61);
-    const panel = api.panels.get(gpt2)! as unknown as { handle(method: string, args: unknown): Promise<{ attention: { tokens: unknown[]; probabilities: unknown[][] }; featureMap: { tokens: unknown[] } }> };
+    const panel = api.panels.get(gpt2)! as unknown as { handle(method: string, args: unknown): Promise<{ attention: { tokens: unknown[]; probabilities: unknown[][]; bins: { from: number; to: number; kept: boolean }[] }; featureMap: { tokens: unknown[] } }> };
     const view = await panel.handle('layer', { layer: 2 });
     assert.equal(view.featureMap.tokens.length, 241);
     assert.equal(view.attention.tokens.length, 241);
-    assert.equal(view.attention.probabilities.length, 128);
+    assert.equal(view.attention.probabilities.length, view.attention.bins.length);
+    assert.ok(view.attention.bins.length < 241, `${view.attention.bins.length} bins`);
+    for (const t of r.massiveTokens) assert.ok(view.attention.bins.some((b) => b.from === t && b.to === t && b.kept), `token ${t} keeps its own row and column`);
+  });
+
+  it('the document keeps the exact input of every run: a block click after an image scan runs on that image; a changed model marks results stale until re-run', async () => {
+    // A copy the test may change: the user's files are never touched by the extension, but here the user changes them.
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'ma-doc-'));
+    for (const f of readdirSync(path.dirname(vit))) copyFileSync(path.join(path.dirname(vit), f), path.join(dir, f));
+    const model = path.join(dir, 'model.onnx');
+    const image = path.join(dir, 'gradient.png');
+    const png = new PNG({ width: 32, height: 32 });
+    for (let i = 0; i < 32 * 32; i++) png.data.set([(i % 32) * 8, 255 - (i >> 5) * 8, 90, 255], i * 4);
+    writeFileSync(image, PNG.sync.write(png));
+    type Panel = { doc: { input?: { image?: string }; runs: { what: string; input: { image?: string } }[]; stale?: { files: string[] }; onDidChange(cb: (what: string) => void): vscode.Disposable }; handle(method: string, args: unknown): Promise<{ featureMap: { patchMap: { values: number[][] } } } & { layers?: unknown[] }> };
+    await exec('massiveActivations.runScan', { file: model });
+    const synthetic = await (api.panels.get(model) as unknown as Panel).handle('layer', { layer: 1 });
+    await exec('massiveActivations.runScan', { file: model, image });
+    const panel = api.panels.get(model) as unknown as Panel;
+    assert.equal(panel.doc.input?.image, image);
+    const onImage = await panel.handle('layer', { layer: 1 });
+    // Every block view since the image scan (the panel's own pick and this one) ran on the image.
+    const since = panel.doc.runs.slice(panel.doc.runs.map((r) => r.what).lastIndexOf('scan'));
+    assert.ok(since.some((r) => r.what === 'block 1'));
+    for (const r of since) assert.deepEqual(r.input, { image }, r.what);
+    assert.notDeepEqual(onImage.featureMap.patchMap.values, synthetic.featureMap.patchMap.values, 'the block view is computed on the image');
+    // The model is re-exported over the file (renamed into place): the results are marked stale.
+    const stale = new Promise<void>((resolve) => { const d = panel.doc.onDidChange((what) => { if (what === 'stale') { d.dispose(); resolve(); } }); });
+    writeFileSync(`${model}.new`, readFileSync(model));
+    renameSync(`${model}.new`, model);
+    await stale;
+    assert.deepEqual(panel.doc.stale?.files, ['model.onnx']);
+    const again = await panel.handle('rerun', {});
+    assert.ok(again?.layers?.length, 'Re-run scans the same image again');
+    assert.equal(panel.doc.stale, undefined);
+    assert.equal(panel.doc.runs.at(-1)?.input.image, image);
   });
 });
