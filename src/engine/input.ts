@@ -12,7 +12,8 @@ import type { TokenInfo } from './types';
 import { decodeImage, readPreprocess, toPixelValues } from './vision/image';
 
 export const DEFAULT_MAX_TOKENS = 2048;
-export const DEFAULT_PROMPT = 'Summer is warm. Winter is cold.';
+export { DEFAULT_PROMPT } from './defaults';
+import { DEFAULT_PROMPT } from './defaults';
 
 export interface InputOptions {
   prompt?: string; ids?: number[]; image?: string; maxTokens?: number;

@@ -2,6 +2,7 @@ import { statSync } from 'node:fs';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import * as csv from '../engine/export';
+import { EXPERIMENTS } from '../experiments/registry';
 import type { ModelInfo } from '../engine/inspect';
 import type { ScanResult } from '../engine/types';
 import type { ExperimentView, FromWebview, ModelSummary, PanelCalls, PanelMethod, PanelState, RunInput, ToWebview } from '../shared/protocol';
@@ -179,13 +180,7 @@ export class InspectorPanel implements vscode.Disposable {
     const e = this.lastExperiment?.view;
     if (!e) return undefined;
     if (format === 'json') return JSON.stringify(e.result, null, 2);
-    switch (e.type) {
-      case 'scanMany': return csv.scanManyCsv(e.result) + '\n' + csv.constancyCsv(e.result);
-      case 'intervene': return csv.interveneCsv(e.result);
-      case 'attention': return csv.attentionCsv(e.result);
-      case 'implicitBias': return csv.implicitBiasCsv(e.result);
-      case 'fixRegMean': return csv.fixRegMeanCsv(e.result);
-    }
+    return (EXPERIMENTS[e.type].csv as (r: ExperimentView['result']) => string)(e.result);
   }
 
   showExperiment(title: string, view: ExperimentView): void {

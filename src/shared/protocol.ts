@@ -4,36 +4,21 @@
  */
 import type { ModelInfo } from '../engine/inspect';
 import type { ScanOptions } from '../engine/scan';
-import type { ScanManyOptions, ScanManyResult } from '../engine/experiments/scanMany';
-import type { FeatureMapOptions, FeatureMapResult } from '../engine/experiments/featureMap';
-import type { InterveneOptions, InterveneResult } from '../engine/experiments/intervene';
-import type { AttentionAnalysis, AttentionOptions } from '../engine/experiments/attention';
-import type { ImplicitBiasOptions, ImplicitBiasResult } from '../engine/experiments/implicitBias';
-import type { SuperWeightsResult } from '../engine/experiments/superWeights';
-import type { FixRegMeanOptions, FixRegMeanResult } from '../engine/experiments/fixRegMean';
-import type { CompareOptions, CompareResult } from '../engine/experiments/compare';
-import type { ExperimentBase } from '../engine/experiments/common';
-import type { InputOptions } from '../engine/input';
+import type { FeatureMapResult } from '../engine/experiments/featureMap';
+import type { AttentionAnalysis } from '../engine/experiments/attention';
+import type { CompareResult } from '../engine/experiments/compare';
 import type { LayerResult, Progress, ScanResult } from '../engine/types';
 import type { ErrorCode } from '../engine/errors';
+import type { Wire } from '../experiments/experiment';
+import type { CardMethod, ExperimentMethod, OptionsOf, ResultOf } from '../experiments/registry';
 
-/** Options cross the process boundary without their callbacks (progress, cancellation, sessions). */
-type Wire<T> = Omit<T, 'onProgress' | 'signal' | 'open'>;
 export type ScanRequestOptions = Wire<ScanOptions>;
 
-/** Method name → argument and result types. */
-export interface EngineCalls {
+/** Method name → argument and result types: inspect and scan, and every experiment of the registry. */
+export type EngineCalls = {
   inspect: { args: { file: string; variant?: string }; result: ModelInfo };
   scan: { args: { file: string; options: ScanRequestOptions }; result: ScanResult };
-  scanMany: { args: { file: string; options: Wire<ScanManyOptions> }; result: ScanManyResult };
-  featureMap: { args: { file: string; options: Wire<FeatureMapOptions> }; result: FeatureMapResult };
-  intervene: { args: { file: string; options: Wire<InterveneOptions> }; result: InterveneResult };
-  attention: { args: { file: string; options: Wire<AttentionOptions> }; result: AttentionAnalysis };
-  implicitBias: { args: { file: string; options: Wire<ImplicitBiasOptions> }; result: ImplicitBiasResult };
-  superWeights: { args: { file: string; options: Wire<ExperimentBase & InputOptions> }; result: SuperWeightsResult };
-  fixRegMean: { args: { file: string; options: Wire<FixRegMeanOptions> }; result: FixRegMeanResult };
-  compare: { args: { file: string; options: Wire<CompareOptions> }; result: CompareResult };
-}
+} & { [K in ExperimentMethod]: { args: { file: string; options: Wire<OptionsOf<K>> }; result: ResultOf<K> } };
 
 export type EngineMethod = keyof EngineCalls;
 
@@ -118,12 +103,8 @@ export type ToWebview =
   | { kind: 'experiment'; title: string; experiment: ExperimentView }
   | { kind: 'reveal'; layer: number; token: number; channel: number };
 
-export type ExperimentView =
-  | { type: 'scanMany'; result: ScanManyResult }
-  | { type: 'intervene'; result: InterveneResult }
-  | { type: 'attention'; result: AttentionAnalysis }
-  | { type: 'implicitBias'; result: ImplicitBiasResult }
-  | { type: 'fixRegMean'; result: FixRegMeanResult };
+/** An experiment's result as the inspector shows it: one card per experiment the registry marks as one. */
+export type ExperimentView = { [K in CardMethod]: { type: K; result: ResultOf<K> } }[CardMethod];
 
 /** What a rebuilt webview gets back from the host's document. */
 export interface Restore { input?: RunInput; scan?: ScanResult; experiments: { title: string; experiment: ExperimentView }[]; stale?: string[] }

@@ -8,15 +8,8 @@ import type { EngineCalls, EngineMethod, ToWorker, WorkerMessage, WorkerRequest 
 import type { SessionSettings, SessionVariant } from '../engine/session';
 import type { Progress } from '../engine/types';
 import type { ExperimentBase } from '../engine/experiments/common';
-import { scanMany } from '../engine/experiments/scanMany';
-import { featureMap } from '../engine/experiments/featureMap';
-import { intervene } from '../engine/experiments/intervene';
-import { analyseAttention } from '../engine/experiments/attention';
-import { implicitBias } from '../engine/experiments/implicitBias';
-import { superWeights } from '../engine/experiments/superWeights';
-import { fixRegMean } from '../engine/experiments/fixRegMean';
-import { compare } from '../engine/experiments/compare';
 import { SessionCache } from './sessionCache';
+import { EXPERIMENTS } from '../experiments/registry';
 import { segmentRemainingMs } from '../engine/segments';
 
 /** The engine's process (see EngineClient): inference and statistics never run in the caller's. */
@@ -26,20 +19,17 @@ const send = (m: WorkerMessage) => process.send!(m);
 // The caller went away (closed, crashed or killed): nothing is left to answer.
 process.on('disconnect', () => process.exit(0));
 
-type Handlers = { [M in EngineMethod]: (args: EngineCalls[M]['args'], ctx: Pick<ExperimentBase, 'open' | 'onProgress' | 'signal'>) => Promise<EngineCalls[M]['result']> };
+type Handlers = { [M in EngineMethod]: (args: EngineCalls[M]['args'], ctx: Ctx) => Promise<EngineCalls[M]['result']> };
 
-const handlers: Handlers = {
-  inspect: async ({ file, variant }) => inspectTarget(resolveTarget(file, variant)),
-  scan: ({ file, options }, ctx) => scanModel(file, { ...options, ...ctx }),
-  scanMany: ({ file, options }, ctx) => scanMany(file, { ...options, ...ctx }),
-  featureMap: ({ file, options }, ctx) => featureMap(file, { ...options, ...ctx }),
-  intervene: ({ file, options }, ctx) => intervene(file, { ...options, ...ctx }),
-  attention: ({ file, options }, ctx) => analyseAttention(file, { ...options, ...ctx }),
-  implicitBias: ({ file, options }, ctx) => implicitBias(file, { ...options, ...ctx }),
-  superWeights: ({ file, options }, ctx) => superWeights(file, { ...options, ...ctx }),
-  fixRegMean: ({ file, options }, ctx) => fixRegMean(file, { ...options, ...ctx }),
-  compare: ({ options }, ctx) => compare({ ...options, ...ctx }),
-};
+type Ctx = Pick<ExperimentBase, 'open' | 'onProgress' | 'signal'>;
+/** inspect and scan, and each experiment of the registry with the process's sessions, progress and cancellation. */
+const experimentHandlers = Object.fromEntries(Object.values(EXPERIMENTS).map((e) => [e.method,
+  ({ file, options }: { file: string; options: object }, ctx: Ctx) => (e.run as (f: string, o: object) => Promise<unknown>)(file, { ...options, ...ctx })]));
+const handlers = {
+  inspect: async ({ file, variant }: EngineCalls['inspect']['args']) => inspectTarget(resolveTarget(file, variant)),
+  scan: ({ file, options }: EngineCalls['scan']['args'], ctx: Ctx) => scanModel(file, { ...options, ...ctx }),
+  ...experimentHandlers,
+} as unknown as Handlers;
 
 function handle(req: WorkerRequest, signal: AbortSignal): Promise<unknown> {
   if (signal.aborted) throw new EngineError('cancelled', 'Cancelled.');

@@ -1,4 +1,5 @@
 import type { ExperimentView } from '../../src/shared/protocol';
+import type { CardMethod, ResultOf } from '../../src/experiments/registry';
 import { fmt, h, pct } from '../dom';
 import { call } from '../vscode';
 import { axes, chart, dataTable, destroyCharts, table } from './charts';
@@ -20,37 +21,36 @@ export function renderExperiments(): void {
     ...st.experiments.map((e, i) => h('article', { class: 'experiment', 'data-type': e.experiment.type, 'aria-label': e.title }, h('h3', {}, e.title), card(e.experiment, `exp-${n - 1 - i}`))));
 }
 
+/**
+ * One card per experiment the registry marks as a card (src/experiments/registry.ts); the compiler
+ * checks that every such experiment has one here.
+ */
+const CARDS: { [K in CardMethod]: (r: ResultOf<K>, id: string) => HTMLElement } = {
+  scanMany: (r, id) => scanManyCard(r, id),
+  intervene: (r, id) => interveneCard(r, id),
+  attention: (r, id) => {
+    const { p, axis } = axes();
+    return h('div', {}, h('p', {}, `share on massive-activation tokens: ${pct(r.massiveTokenShare)} · sink heads: ${r.heads.filter((x) => x.isSink).map((x) => x.head).join(', ') || 'none'}`),
+      chart(`${id}-share`, 'Share of attention on the massive-activation tokens per block', {
+        type: 'bar',
+        data: { labels: r.shareByLayer.map((s) => String(s.layer)), datasets: [{ label: 'share', data: r.shareByLayer.map((s) => (s.share === null ? null : s.share * 100)) as number[], backgroundColor: p.bulk }] },
+        options: { scales: { x: axis('block'), y: axis('% of attention', { min: 0, max: 100 }) }, plugins: { legend: { display: false } } },
+      }),
+      table(['head', 'sink score', 'sink head', 'share on massive tokens'], r.heads.map((x) => [x.head, x.sinkScore.toFixed(3), x.isSink ? 'yes' : 'no', pct(x.massiveShare)])));
+  },
+  implicitBias: (r) => h('p', {}, `Part of the attention output from tokens ${r.massiveTokens.join(', ')}: cosine similarity across ${r.queries} queries ${r.sinkPartCosine.toFixed(4)} (rest ${r.restPartCosine.toFixed(4)}), ${pct(r.sinkNormShare)} of the output norm${r.afterOutputProjection ? ', after the output projection' : ''}.`),
+  fixRegMean: (r) => h('div', {}, h('p', {}, `${r.registers} registers, ${r.images} ${r.inputKind}`),
+    table(['registers at every block', 'output change (rel. L2)', 'cosine', 'top-1 agreement'], ([['set to their mean (Fix-Reg-Mean)', r.fixRegMean], ['set to zero', r.zeroRegisters]] as const)
+      .map(([name, c]) => (c ? [name, c.relativeL2.toExponential(2), c.cosine.toFixed(5), pct(c.top1Agreement)] : [name, 'NaN/Inf', '—', '—']))),
+    ...(r.notes ?? []).map((n) => h('p', { class: 'warning' }, `⚠ ${n}`))),
+};
+
 function card(e: ExperimentView, id: string): HTMLElement {
-  switch (e.type) {
-    case 'scanMany': return scanManyCard(e.result, id);
-    case 'intervene': return interveneCard(e.result, id);
-    case 'attention': {
-      const r = e.result;
-      const { p, axis } = axes();
-      return h('div', {}, h('p', {}, `share on massive-activation tokens: ${pct(r.massiveTokenShare)} · sink heads: ${r.heads.filter((x) => x.isSink).map((x) => x.head).join(', ') || 'none'}`),
-        chart(`${id}-share`, 'Share of attention on the massive-activation tokens per block', {
-          type: 'bar',
-          data: { labels: r.shareByLayer.map((s) => String(s.layer)), datasets: [{ label: 'share', data: r.shareByLayer.map((s) => (s.share === null ? null : s.share * 100)) as number[], backgroundColor: p.bulk }] },
-          options: { scales: { x: axis('block'), y: axis('% of attention', { min: 0, max: 100 }) }, plugins: { legend: { display: false } } },
-        }),
-        table(['head', 'sink score', 'sink head', 'share on massive tokens'], r.heads.map((x) => [x.head, x.sinkScore.toFixed(3), x.isSink ? 'yes' : 'no', pct(x.massiveShare)])));
-    }
-    case 'implicitBias': {
-      const r = e.result;
-      return h('p', {}, `Part of the attention output from tokens ${r.massiveTokens.join(', ')}: cosine similarity across ${r.queries} queries ${r.sinkPartCosine.toFixed(4)} (rest ${r.restPartCosine.toFixed(4)}), ${pct(r.sinkNormShare)} of the output norm${r.afterOutputProjection ? ', after the output projection' : ''}.`);
-    }
-    case 'fixRegMean': {
-      const r = e.result;
-      return h('div', {}, h('p', {}, `${r.registers} registers, ${r.images} ${r.inputKind}`),
-        table(['registers at every block', 'output change (rel. L2)', 'cosine', 'top-1 agreement'], ([['set to their mean (Fix-Reg-Mean)', r.fixRegMean], ['set to zero', r.zeroRegisters]] as const)
-          .map(([name, c]) => (c ? [name, c.relativeL2.toExponential(2), c.cosine.toFixed(5), pct(c.top1Agreement)] : [name, 'NaN/Inf', '—', '—']))),
-        ...(r.notes ?? []).map((n) => h('p', { class: 'warning' }, `⚠ ${n}`)));
-    }
-  }
+  return (CARDS[e.type] as (r: ExperimentView['result'], id: string) => HTMLElement)(e.result, id);
 }
 
 /** exp2 over many inputs: each top-k's mean with a ±1 std band, the median, and the constancy table. */
-function scanManyCard(r: Extract<ExperimentView, { type: 'scanMany' }>['result'], id: string): HTMLElement {
+function scanManyCard(r: ResultOf<'scanMany'>, id: string): HTMLElement {
   const { p, axis, legend } = axes();
   const labels = r.layers.map((l) => String(l.index));
   const pos = (x: number) => Math.max(1e-6, x);
@@ -79,7 +79,7 @@ function scanManyCard(r: Extract<ExperimentView, { type: 'scanMany' }>['result']
  * next-token distributions) and perplexity bars: the original, and every intervention of this
  * block run so far (set to zero, set to mean, given values), as the paper's table compares them.
  */
-function interveneCard(r: Extract<ExperimentView, { type: 'intervene' }>['result'], id: string): HTMLElement {
+function interveneCard(r: ResultOf<'intervene'>, id: string): HTMLElement {
   const { p, axis } = axes();
   const same = st.experiments.map((e) => e.experiment).filter((e): e is Extract<ExperimentView, { type: 'intervene' }> => e.type === 'intervene' && e.result.layer === r.layer && !!e.result.perplexity);
   const byMode = new Map<string, number | null>();

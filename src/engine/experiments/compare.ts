@@ -1,4 +1,3 @@
-import { existsSync, readdirSync, statSync } from 'node:fs';
 import * as path from 'node:path';
 import { EngineError, option } from '../errors';
 import { openModel, type OpenModel, type SessionSettings, type SessionVariant } from '../session';
@@ -13,6 +12,9 @@ import { checkCount, LIMITS } from '../limits';
 import { resolveTarget } from '../modelFolder';
 import { findTokenizer, loadTokenizer } from '../tokenizer';
 import { sequencesFromText } from './corpus';
+import { checkpointPaths } from './checkpoints';
+
+export { checkpointPaths };
 
 /**
  * The question users ask of two models at once: are the massive activations the same? The same
@@ -80,19 +82,6 @@ export interface CompareResult {
     /** Each massive activation by kind and channel: the first checkpoint (and block) where it passes the criterion. */
     emergence: { kind: string; channel: number; checkpoint: number; step: number | null; block: number }[];
   };
-}
-
-/** A folder of checkpoints (files or subfolders, sorted naturally) or a list file, as model paths. */
-export function checkpointPaths(p: string): string[] | undefined {
-  if (!existsSync(p) || !statSync(p).isDirectory()) return undefined;
-  const entries = readdirSync(p).sort((a, b) => a.localeCompare(b, 'en', { numeric: true }));
-  const models = entries.flatMap((n) => {
-    const f = path.join(p, n);
-    if (n.endsWith('.onnx') && statSync(f).isFile()) return [f];
-    if (statSync(f).isDirectory() && existsSync(path.join(f, 'model.onnx'))) return [path.join(f, 'model.onnx')];
-    return [];
-  });
-  return models.length >= 2 ? models : undefined;
 }
 
 const KIND_ORDER = ['first', 'first-delimiter', 'delimiter', 'other', 'cls', 'register', 'patch'];

@@ -186,4 +186,11 @@ describe('Massive Activations in the extension host', () => {
     assert.equal(panel.doc.stale, undefined);
     assert.equal(panel.doc.runs.at(-1)?.input.image, image);
   });
+
+  it('after all of the above, the extension host has not loaded ONNX Runtime (the engine runs in its own process)', () => {
+    const loaded = Object.keys(require.cache).filter((k) => k.includes('onnxruntime'));
+    assert.deepEqual(loaded, []);
+    // The check can see modules: the host did load this test's own bundle.
+    assert.ok(Object.keys(require.cache).some((k) => k.endsWith('extension.test.js')));
+  });
 });

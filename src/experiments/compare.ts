@@ -1,0 +1,62 @@
+import * as path from 'node:path';
+import type { CompareOptions, CompareResult } from '../engine/experiments/compare';
+import { checkpointPaths } from '../engine/experiments/checkpoints';
+import { EngineError } from '../engine/errors';
+import { compareCsv } from '../engine/export';
+import { DEFAULT_PROMPT } from '../engine/defaults';
+import { LIMITS } from '../engine/limits';
+import type { Flags } from '../cli/args';
+import { numberFlag, stringFlag } from '../cli/args';
+import { common, readText } from '../cli/options';
+import { compareText } from '../cli/format';
+import { experiment } from './experiment';
+
+/** Several models on one input (variants, checkpoints), or one model on several prompts. */
+export default experiment({
+  method: 'compare',
+  card: false,
+  // compare reads its models from options.files; the file is the first of them.
+  run: async (_file, o: CompareOptions): Promise<CompareResult> => (await import('../engine/experiments/compare')).compare(o),
+  text: compareText,
+  csv: compareCsv,
+  cli: {
+    name: 'compare',
+    usage: 'compare A B [C …] | compare CHECKPOINTS_FOLDER | compare --list F | compare MODEL --prompt P --prompt2 Q  [--prompt T | --ids … | --text-file F --count N --seq-len L] [--align-by-text]',
+    args: compareArgs,
+  },
+});
+
+/**
+ * compare A B [C …]; compare FOLDER (a checkpoint series, sorted naturally); compare --list F;
+ * compare MODEL --prompt P --prompt2 Q (two inputs on one model).
+ */
+function compareArgs(file: string, flags: Flags, rest: string[]) {
+  const list = stringFlag(flags, 'list');
+  let files = [file, ...rest];
+  let series = false;
+  if (list) {
+    files = readText(list, 'checkpoint list', flags).split('\n').map((l) => l.trim()).filter(Boolean).map((l) => path.resolve(path.dirname(list), l));
+    series = true;
+  } else if (files.length === 1 && checkpointPaths(file)) {
+    files = checkpointPaths(file)!;
+    series = true;
+  }
+  const shared = common(flags);
+  const prompt2 = stringFlag(flags, 'prompt2');
+  const promptsFile = stringFlag(flags, 'prompts-file');
+  const prompts = prompt2 !== undefined ? [shared.prompt ?? DEFAULT_PROMPT, prompt2]
+    : promptsFile !== undefined ? readText(promptsFile, 'prompts file', flags).split('\n').filter((l) => l.trim()) : undefined;
+  if (files.length < 2 && !prompts) throw new EngineError('bad-argument', 'Give two models to compare (compare A B), a folder of checkpoints, --list FILE, or one model with --prompt and --prompt2.');
+  if (prompts && files.length > 1) throw new EngineError('bad-argument', 'Compare either several models on one input, or one model on several prompts, not both.');
+  const textFile = stringFlag(flags, 'text-file');
+  return {
+    file: files[0],
+    options: {
+      ...shared, files, series, prompts, alignByText: flags.has('align-by-text'), topK: numberFlag(flags, 'top', { min: 1, max: LIMITS.topK, integer: true }),
+      text: textFile !== undefined ? readText(textFile, 'text file', flags) : undefined,
+      count: numberFlag(flags, 'count', { min: 1, max: LIMITS.count, integer: true }),
+      seqLen: numberFlag(flags, 'seq-len', { min: 2, max: LIMITS.tokens, integer: true }),
+    },
+  };
+}
+

@@ -1,0 +1,39 @@
+import type { InterveneOptions, InterveneResult } from '../engine/experiments/intervene';
+import { EngineError } from '../engine/errors';
+import { interveneCsv } from '../engine/export';
+import { LIMITS } from '../engine/limits';
+import { listFlag, numberFlag, stringFlag } from '../cli/args';
+import { common, integer, layerFlag, readText, valuesFlag } from '../cli/options';
+import { interveneText } from '../cli/format';
+import { experiment } from './experiment';
+
+/** The paper's exp3: set one block's massive activations to zero, to their mean, or to given values. */
+export default experiment({
+  method: 'intervene',
+  card: true,
+  run: async (file, o: InterveneOptions): Promise<InterveneResult> => (await import('../engine/experiments/intervene')).intervene(file, o),
+  text: interveneText,
+  csv: interveneCsv,
+  cli: {
+    name: 'intervene',
+    usage: 'intervene MODEL --layer L --mode zero|mean|values [--values t:c=v,…] [--channels 7,42] [--mean-text-file F] [--eval-text-file F | --no-perplexity]',
+    args: (file, flags) => {
+      const mode = stringFlag(flags, 'mode') ?? 'zero';
+      if (!['zero', 'mean', 'values'].includes(mode)) throw new EngineError('bad-argument', `--mode must be zero, mean or values; got "${mode}".`);
+      const meanFile = stringFlag(flags, 'mean-text-file');
+      const evalFile = stringFlag(flags, 'eval-text-file');
+      return {
+        file,
+        options: {
+          ...common(flags), layer: layerFlag(flags), mode: mode as 'zero' | 'mean' | 'values',
+          values: valuesFlag(stringFlag(flags, 'values')),
+          channels: listFlag(flags, 'channels')?.map((c) => integer(c, 'channel')),
+          meanText: meanFile !== undefined ? readText(meanFile, 'mean text file', flags) : undefined,
+          meanCount: numberFlag(flags, 'count', { min: 1, max: LIMITS.count, integer: true }),
+          evalText: flags.has('no-perplexity') ? null : evalFile !== undefined ? readText(evalFile, 'evaluation text file', flags) : undefined,
+          seqLen: numberFlag(flags, 'seq-len', { min: 2, max: LIMITS.tokens, integer: true }),
+        },
+      };
+    },
+  },
+});
