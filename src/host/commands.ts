@@ -4,7 +4,7 @@ import { isEngineError } from '../engine/errors';
 import type { InterventionMode } from '../engine/experiments/intervene';
 import { writeResult } from '../engine/outputs';
 import { folderVariants, resolveTarget } from '../engine/modelFolder';
-import { statSync } from 'node:fs';
+import { readdirSync, statSync } from 'node:fs';
 import { showError, type Engine } from './engine';
 import { ComparePanel } from './comparePanel';
 import type { InspectorPanel, PanelManager } from './panel';
@@ -284,7 +284,8 @@ function parseValues(v: string) {
 }
 
 async function pickText(): Promise<string | undefined> {
-  const doc = vscode.window.activeTextEditor?.document;
+  // With the inspector focused there is no active editor: the document beside it is meant.
+  const doc = (vscode.window.activeTextEditor ?? vscode.window.visibleTextEditors[0])?.document;
   const items = [
     ...(doc ? [{ label: `Active document: ${path.basename(doc.fileName)}`, source: 'doc' as const }] : []),
     { label: 'Choose a text file…', source: 'file' as const },
@@ -296,7 +297,14 @@ async function pickText(): Promise<string | undefined> {
   return uri ? Buffer.from(await vscode.workspace.fs.readFile(uri)).toString('utf8') : undefined;
 }
 
+/** Images: several files, or every PNG and JPEG of a folder. */
 async function pickImages(): Promise<string[] | undefined> {
-  const uris = await vscode.window.showOpenDialog({ canSelectMany: true, filters: { Images: ['png', 'jpg', 'jpeg'] }, title: 'Images (two or more)' });
-  return uris?.map((u) => u.fsPath);
+  const how = await vscode.window.showQuickPick([{ label: 'Choose images…', folder: false }, { label: 'Choose a folder of images…', folder: true }], { title: 'Images (two or more)' });
+  if (!how) return undefined;
+  if (!how.folder) return (await vscode.window.showOpenDialog({ canSelectMany: true, filters: { Images: ['png', 'jpg', 'jpeg'] }, title: 'Images (two or more)' }))?.map((u) => u.fsPath);
+  const dir = (await vscode.window.showOpenDialog({ canSelectFiles: false, canSelectFolders: true, title: 'Folder of images' }))?.[0]?.fsPath;
+  if (!dir) return undefined;
+  const found = readdirSync(dir).filter((n) => /\.(png|jpe?g)$/i.test(n)).sort().map((n) => path.join(dir, n));
+  if (!found.length) throw new Error(`No PNG or JPEG images in ${dir}.`);
+  return found;
 }

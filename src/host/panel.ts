@@ -111,6 +111,7 @@ export class InspectorPanel implements vscode.Disposable {
       export: (a) => this.export(a),
       cancel: () => this.ctx.engine.cancel(),
       compare: async () => { await vscode.commands.executeCommand('massiveActivations.compareWith', { file: this.file }); return true; },
+      experiment: async ({ command, layer }) => { await vscode.commands.executeCommand(`massiveActivations.${command}`, { file: this.file, layer }); return true; },
     };
     return (handlers[method] as (a: PanelCalls[M]['args']) => Promise<PanelCalls[M]['result']>)(args);
   }

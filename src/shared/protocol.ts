@@ -79,6 +79,8 @@ export interface PanelCalls {
   pickImage: { args: Record<string, never>; result: string | null };
   export: { args: { what: 'scan' | 'experiment'; format: 'json' | 'csv' } | { what: 'png'; name: string; dataUrl: string }; result: string | null };
   cancel: { args: Record<string, never>; result: boolean };
+  /** Runs an experiment's palette command on this model (and the selected block); the host asks for the rest. */
+  experiment: { args: { command: PanelExperiment; layer?: number }; result: boolean };
   /** Compare this model with another (the host asks which). */
   compare: { args: Record<string, never>; result: boolean };
 }
@@ -105,6 +107,9 @@ export type ToWebview =
 
 /** An experiment's result as the inspector shows it: one card per experiment the registry marks as one. */
 export type ExperimentView = { [K in CardMethod]: { type: K; result: ResultOf<K> } }[CardMethod];
+
+/** The experiments the panel's toolbar starts. */
+export type PanelExperiment = 'scanMany' | 'intervene' | 'attention' | 'implicitBias' | 'fixRegMean';
 
 /** What a rebuilt webview gets back from the host's document. */
 export interface Restore { input?: RunInput; scan?: ScanResult; experiments: { title: string; experiment: ExperimentView }[]; stale?: string[] }

@@ -24,6 +24,7 @@ export async function userFlows(page: Page, ws: string, theme: string): Promise<
   await liveFlow(view);
   await longFlow(page, view, theme);
   await paletteExperiment(page, view, theme);
+  await scanManyFlow(page, view, ws, theme);
   // Marks this webview's page: a page rebuilt from the host's document will not have the mark.
   await view.locator('body').evaluate(() => { (window as unknown as { marked: boolean }).marked = true; });
   await wideFlow(page, explorer, theme);
@@ -128,6 +129,20 @@ async function paletteExperiment(page: Page, view: FrameLocator, theme: string):
   await shoot(page, `intervention-${themeName(theme)}`);
 }
 
+/** exp2 from the panel's toolbar over a text file: the band chart and the constancy table appear. */
+async function scanManyFlow(page: Page, view: FrameLocator, ws: string, theme: string): Promise<void> {
+  const corpus = path.join(ws, 'gpt2-planted', 'corpus.txt');
+  writeFileSync(corpus, 'Summer is warm. Winter is cold. The river ran past the old house. Once upon a time there lived a king. '.repeat(12));
+  await view.locator('vscode-button[data-experiment="scanMany"]').click();
+  await chooseFile(page, corpus);
+  const card = view.locator('article.experiment[data-type="scanMany"]').first();
+  await card.locator('canvas[id$="-band"]').waitFor({ timeout: 60_000 });
+  assert.ok(await card.locator('table.constancy tbody tr').count() > 0, 'each massive activation across the inputs');
+  assert.match(await card.locator('table.constancy tbody tr').first().innerText(), /^(7|42)\s/);
+  await card.scrollIntoViewIfNeeded();
+  await shoot(page, `scan-many-${themeName(theme)}`);
+}
+
 /** A 768-wide model, massive in channels 377 and 761: both columns found on the canvas by colour. */
 async function wideFlow(page: Page, explorer: Locator, theme: string): Promise<void> {
   const view = await inspect(page, explorer, 'gpt2-wide');
@@ -151,18 +166,7 @@ async function imageFlow(page: Page, explorer: Locator, ws: string): Promise<voi
   writeFileSync(image, PNG.sync.write(png));
   const view = await inspect(page, explorer, 'vit-registers-planted');
   await view.locator('vscode-button#pick-image').click();
-  // code-server's open dialog is a quick input that takes a path.
-  const input = page.locator('.quick-input-widget input');
-  await input.waitFor();
-  // It fills in the workspace folder and lists it first; typing before that would be overwritten.
-  await page.waitForFunction(() => {
-    const el = document.querySelector<HTMLInputElement>('.quick-input-widget input');
-    return !!el?.value.endsWith('/') && document.querySelectorAll('.quick-input-list .monaco-list-row').length > 0;
-  });
-  await input.fill(image);
-  await page.locator('.quick-input-list .monaco-list-row', { hasText: 'stripes.png' }).first().waitFor();
-  assert.equal(await input.inputValue(), image);
-  await page.keyboard.press('Enter');
+  await chooseFile(page, image);
   await view.locator('#image-name', { hasText: 'stripes.png' }).waitFor();
   await view.locator('vscode-button#run').click();
   await view.locator('#status', { hasText: 'tokens' }).waitFor({ timeout: 60_000 });
@@ -247,6 +251,21 @@ async function countColour(view: FrameLocator, selector: string): Promise<number
     for (let i = 0; i < data.length; i += 4) if (Math.abs(data[i] - want[0]) + Math.abs(data[i + 1] - want[1]) + Math.abs(data[i + 2] - want[2]) <= 6) n++;
     return n;
   });
+}
+
+/** code-server's open dialog is a quick input that takes a path: type the file's, once it is ready. */
+async function chooseFile(page: Page, file: string): Promise<void> {
+  const input = page.locator('.quick-input-widget input');
+  await input.waitFor();
+  // It fills in the workspace folder and lists it first; typing before that would be overwritten.
+  await page.waitForFunction(() => {
+    const el = document.querySelector<HTMLInputElement>('.quick-input-widget input');
+    return !!el?.value.endsWith('/') && document.querySelectorAll('.quick-input-list .monaco-list-row').length > 0;
+  });
+  await input.fill(file);
+  await page.locator('.quick-input-list .monaco-list-row', { hasText: path.basename(file) }).first().waitFor();
+  assert.equal(await input.inputValue(), file);
+  await page.keyboard.press('Enter');
 }
 
 /** F1, the command's title, Enter: once the palette shows the command. */

@@ -96,6 +96,7 @@ async function selectLayer(layer: number, scroll = false): Promise<void> {
   persist();
   renderBlockButtons();
   renderLayer();
+  renderExperiments();
   if (scroll) document.getElementById('layer')?.scrollIntoView({ behavior: 'smooth' });
   // The block detail (map, attention) is computed on the encoder; the decoder's blocks show their statistics.
   if (st.stack > 0) return;

@@ -1,4 +1,4 @@
-import type { ExperimentView } from '../../src/shared/protocol';
+import type { ExperimentView, PanelExperiment } from '../../src/shared/protocol';
 import type { CardMethod, ResultOf } from '../../src/experiments/registry';
 import { fmt, h, pct } from '../dom';
 import { call } from '../vscode';
@@ -9,16 +9,31 @@ import { withAlpha } from './theme';
 /** Results of palette experiments, newest first: each a card with its chart and the table beside it. */
 export function renderExperiments(): void {
   const box = document.getElementById('experiments');
-  if (!box) return;
+  if (!box || !st.model) return;
   destroyCharts('exp-');
-  if (!st.experiments.length) { box.replaceChildren(); return; }
   const n = st.experiments.length;
   box.replaceChildren(
     h('div', { class: 'section-head' }, h('h2', {}, 'Experiments'),
-      h('vscode-button', { appearance: 'secondary', onclick: () => void call('export', { what: 'experiment', format: 'json' }) }, 'Export JSON'),
-      h('vscode-button', { appearance: 'secondary', onclick: () => void call('export', { what: 'experiment', format: 'csv' }) }, 'Export CSV')),
+      n ? h('vscode-button', { appearance: 'secondary', onclick: () => void call('export', { what: 'experiment', format: 'json' }) }, 'Export JSON') : null,
+      n ? h('vscode-button', { appearance: 'secondary', onclick: () => void call('export', { what: 'experiment', format: 'csv' }) }, 'Export CSV') : null),
+    toolbar(),
     // Ids count from the oldest card, so a card keeps its ids when newer ones arrive.
     ...st.experiments.map((e, i) => h('article', { class: 'experiment', 'data-type': e.experiment.type, 'aria-label': e.title }, h('h3', {}, e.title), card(e.experiment, `exp-${n - 1 - i}`))));
+}
+
+/** The paper's experiments on this model, from the panel (the palette has the same commands). */
+function toolbar(): HTMLElement {
+  const m = st.model!;
+  const layer = st.layer;
+  const items: [PanelExperiment, string, string][] = [
+    ['scanMany', 'Layer-wise scan over many inputs…', m.takesImage ? 'images or a folder of images' : 'a text file or the document beside the panel'],
+    ...(m.takesText ? [['intervene', `Intervention at ${layer === undefined ? 'a block' : `block ${layer}`}…`, 'set massive activations to zero, their mean or given values'] as [PanelExperiment, string, string]] : []),
+    ['attention', `Attention analysis${layer === undefined ? '' : ` of block ${layer}`}`, 'sink heads and the share on massive tokens per block'],
+    ...(m.takesText ? [['implicitBias', `Implicit attention bias${layer === undefined ? '' : ` of block ${layer}`}`, 'what the massive tokens add to the attention output'] as [PanelExperiment, string, string]] : []),
+    ...(m.takesImage ? [['fixRegMean', 'Fix-Reg-Mean…', 'registers set to their mean at every block'] as [PanelExperiment, string, string]] : []),
+  ];
+  return h('div', { class: 'row', role: 'toolbar', 'aria-label': 'Experiments', id: 'experiment-toolbar' },
+    ...items.map(([command, label, title]) => h('vscode-button', { appearance: 'secondary', 'data-experiment': command, title, onclick: () => void call('experiment', { command, layer }) }, label)));
 }
 
 /**
