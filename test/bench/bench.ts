@@ -16,6 +16,8 @@ import { llamaModel } from '../models/layouts/llama';
 import { writeGains } from '../models/spec';
 import { scanModel } from '../../src/engine/scan';
 import { compare } from '../../src/engine/experiments/compare';
+import { liveLatency } from './live';
+import { WORKER } from '../fixtures';
 
 /** Peak resident memory of this process (Linux VmHWM). */
 function peakRss(): number {
@@ -100,8 +102,13 @@ async function main(): Promise<void> {
   process.stdout.write('| run | wall (s) | peak RSS (MB) |\n|---|---:|---:|\n');
   process.stdout.write(`| scan of one checkpoint | ${(one.wallMs / 1000).toFixed(1)} | ${one.peakRssMB.toFixed(0)} |\n`);
   process.stdout.write(`| compare over all ${SERIES} | ${(series.wallMs / 1000).toFixed(1)} | ${series.peakRssMB.toFixed(0)} (${(series.peakRssMB / one.peakRssMB).toFixed(2)}× one model's) |\n`);
+  // Live re-scan on the same ~124M-parameter model, through the extension's engine process.
+  const live = await liveLatency(WORKER, modelFile, VOCAB);
+  process.stdout.write(`\nLive re-scan (the panel's: pause ${live.pauseMs} ms, then cancel the running scan and scan the edit), ${live.tokens} tokens, ${live.edits} edits\n\n`);
+  process.stdout.write('| from the end of typing to the new result: median (ms) | max (ms) | the scan alone: median (ms) | scans superseded |\n|---:|---:|---:|---:|\n');
+  process.stdout.write(`| ${live.medianMs.toFixed(0)} | ${live.maxMs.toFixed(0)} | ${live.scanMedianMs.toFixed(0)} | ${live.supersededRuns} of ${live.edits} |\n`);
   mkdirSync('bench-results', { recursive: true });
-  writeFileSync(path.join('bench-results', 'bench.json'), JSON.stringify({ machine: machine(), runs: RUNS, rows, series: { models: SERIES, one, all: series } }, null, 2));
+  writeFileSync(path.join('bench-results', 'bench.json'), JSON.stringify({ machine: machine(), runs: RUNS, rows, series: { models: SERIES, one, all: series }, live }, null, 2));
 }
 
 main().catch((e) => { process.stderr.write(`bench failed: ${(e as Error).message}\n`); process.exitCode = 1; });

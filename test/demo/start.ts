@@ -7,8 +7,12 @@ import { spawn, spawnSync } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
 import * as path from 'node:path';
 import { buildGpt2, buildVit } from '../models/build';
-import { CODE_SERVER } from '../vscode/codeServer';
+import { CODE_SERVER, hostInstalled } from '../vscode/codeServer';
 
+if (!hostInstalled()) {
+  process.stderr.write('npm start runs the extension in code-server with Chromium, which are not installed here (see the note above). Install the .vsix into your own VS Code instead: code --install-extension massive-activations.vsix\n');
+  process.exit(1);
+}
 const repo = path.resolve(__dirname, '..', '..');
 const demo = path.join(repo, 'demo');
 const runDir = path.join(repo, '.vscode-run');

@@ -3,11 +3,11 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
-import * as esbuild from 'esbuild';
 import { buildEmbedPair, buildGpt2, buildSeq2Seq, buildVariantFolder, buildVit, buildWide } from '../models/build';
 import { REPO, tempDir } from '../fixtures';
 import { browser, hostInstalled, installVsix, startCodeServer, workbenchUrl, type Page, type Server } from './codeServer';
 import { userFlows } from './flows';
+import { runExtensionTests } from './runExtensionTests';
 
 /**
  * The extension in a real VS Code: extension tests inside code-server's extension host, then the
@@ -37,32 +37,11 @@ describe('VS Code extension', { skip: SKIP }, () => {
   let server: Server | undefined;
   after(async () => { await server?.stop(); });
 
-  test('extension tests pass inside the real extension host', async () => {
-    // Inside the repository so the extension host resolves mocha from its node_modules.
-    const suite = path.join(REPO, '.test-work', 'suite');
-    await esbuild.build({
-      entryPoints: { index: 'test/vscode/suite/index.ts', 'extension.test': 'test/vscode/suite/extension.test.ts' },
-      bundle: true, platform: 'node', format: 'cjs', target: 'node20', outdir: suite, external: ['vscode', 'mocha'], nodePaths: [path.join(REPO, 'node_modules')], logLevel: 'warning',
-    });
-    server = await startCodeServer(path.join(run, 'cs-tests'), { env: { MA_TEST_WORKSPACE: ws } });
-    const ctx = await browser(path.join(run, 'profile-tests'));
-    const page = await ctx.newPage();
-    const logs: string[] = [];
-    const exit = new Promise<number>((resolve) => {
-      void page.exposeFunction('codeAutomationExit', (code: number) => resolve(code));
-      void page.exposeFunction('codeAutomationLog', (_type: string, args: unknown[]) => logs.push(printf(args)));
-    });
-    await page.goto(workbenchUrl(server, ws, [['extensionDevelopmentPath', REPO], ['extensionTestsPath', path.join(suite, 'index')], ['skipWelcome', 'true']]));
-    // Unref'd: a pending 4-minute timer would otherwise hold the test process open after the suite ends.
-    const code = await Promise.race([exit, new Promise<number>((r) => setTimeout(() => r(-1), 240_000).unref())]);
-    await page.screenshot({ path: path.join(shots, 'extension-tests.png') });
-    await ctx.close();
-    await server.stop();
-    server = undefined;
-    const report = logs.join('\n');
-    process.stdout.write(`${report.split('\n').filter((l) => /passing|failing|✔|\d\) |Error|assert/i.test(l)).map((l) => `# ${l.trim()}`).join('\n')}\n`);
-    assert.equal(code, 0, `extension tests failed (exit ${code}):\n${report.slice(-4000)}`);
-    assert.match(report, /12 passing/);
+  test('extension tests pass inside the real extension host (entry point: @vscode/test-electron runTests)', async () => {
+    const { code, output } = await runExtensionTests(ws, path.join(run, 'extension-tests'));
+    process.stdout.write(`${output.split('\n').filter((l) => /passing|failing|✔|\d\) |Error|assert/i.test(l)).map((l) => `# ${l.trim()}`).join('\n')}\n`);
+    assert.equal(code, 0, `extension tests failed (exit ${code}):\n${output.slice(-4000)}`);
+    assert.match(output, /12 passing/);
   });
 
   // The packaged extension (vsce package --target linux-x64), installed as a user installs it, in
@@ -110,14 +89,5 @@ const THEME_CLASS: Record<string, string> = { 'Default Dark Modern': 'vs-dark', 
  */
 async function themeApplied(page: Page, theme: string): Promise<void> {
   await page.waitForFunction((cls) => document.querySelector('.monaco-workbench')?.classList.contains(cls) && /vscode-theme-/.test(document.querySelector('.monaco-workbench')!.className), THEME_CLASS[theme], { timeout: 60_000 });
-}
-
-/** The extension host forwards console calls as (format, ...args): apply the format. */
-function printf(args: unknown[]): string {
-  const [first, ...rest] = args;
-  if (typeof first !== 'string') return args.map(String).join(' ');
-  let i = 0;
-  const text = first.replace(/%[sdifoOj]/g, () => (i < rest.length ? String(rest[i++]) : ''));
-  return [text, ...rest.slice(i).map(String)].join(' ');
 }
 

@@ -1,10 +1,9 @@
 import type { LayerResult } from '../../src/engine/types';
 import { h } from '../dom';
 import { call } from '../vscode';
+import { LIVE_PAUSE_MS } from '../../src/shared/live';
 import { persist, PRESETS, st } from './state';
 
-/** How long the prompt must rest before a live re-scan starts. */
-export const LIVE_PAUSE_MS = 350;
 let liveTimer: ReturnType<typeof setTimeout> | undefined;
 
 /** The input box (prompt, ids or image), Run / Cancel / Compare, the live switch and the status line. */

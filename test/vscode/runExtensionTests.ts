@@ -1,0 +1,37 @@
+import * as path from 'node:path';
+import { Writable } from 'node:stream';
+import * as esbuild from 'esbuild';
+import { runTests } from '@vscode/test-electron';
+import { REPO } from '../fixtures';
+
+/**
+ * The extension tests' entry point: @vscode/test-electron's runTests(). Here its VS Code is
+ * code-server driven by Chromium (code-server-as-vscode); with MA_VSCODE=desktop, runTests()
+ * downloads and starts desktop VS Code instead (a machine with internet), same suite, same checks.
+ */
+export async function runExtensionTests(workspace: string, runDir: string): Promise<{ code: number; output: string }> {
+  // Inside the repository so the extension host resolves mocha from its node_modules.
+  const suite = path.join(REPO, '.test-work', 'suite');
+  await esbuild.build({
+    entryPoints: { index: 'test/vscode/suite/index.ts', 'extension.test': 'test/vscode/suite/extension.test.ts' },
+    bundle: true, platform: 'node', format: 'cjs', target: 'node20', outdir: suite, external: ['vscode', 'mocha'], nodePaths: [path.join(REPO, 'node_modules')], logLevel: 'warning',
+  });
+  let output = '';
+  const capture = new Writable({ write(chunk, _enc, done) { output += String(chunk); done(); } });
+  const desktop = process.env.MA_VSCODE === 'desktop';
+  try {
+    const code = await runTests({
+      ...(desktop ? { version: 'stable' } : { vscodeExecutablePath: path.join(__dirname, 'code-server-as-vscode') }),
+      extensionDevelopmentPath: REPO,
+      extensionTestsPath: path.join(suite, 'index'),
+      launchArgs: [workspace, `--user-data-dir=${path.join(runDir, 'user-data')}`, `--extensions-dir=${path.join(runDir, 'extensions')}`, ...(desktop ? ['--disable-extensions'] : [])],
+      extensionTestsEnv: { MA_TEST_WORKSPACE: workspace },
+      stdout: capture, stderr: capture,
+    });
+    return { code, output };
+  } catch (e) {
+    // runTests rejects when the tests fail: the output says why.
+    const code = Number(/(-?\d+)/.exec(String((e as Error)?.message ?? e))?.[1] ?? 1);
+    return { code: code || 1, output: `${output}\n${(e as Error)?.message ?? e}` };
+  }
+}
