@@ -48,7 +48,8 @@ async function inspect(page: Page, explorer: Locator, folder: string): Promise<F
 
 async function shoot(page: Page, name: string): Promise<void> {
   await page.screenshot({ path: path.join(shots, `${name}.png`) });
-  if (process.env.UPDATE_SCREENSHOTS && /-(light|dark)$/.test(name)) copyFileSync(path.join(shots, `${name}.png`), path.join(REPO, 'media', `${name}.png`));
+  // The README shows the light and dark themes; the high-contrast ones stay in test-results/.
+  if (process.env.UPDATE_SCREENSHOTS && /-(light|dark)$/.test(name) && !name.includes('high-contrast')) copyFileSync(path.join(shots, `${name}.png`), path.join(REPO, 'media', `${name}.png`));
 }
 
 /** The paper's prompt: run, pick a block, pick a head; then the 3-D view of the same block. */
@@ -88,9 +89,16 @@ async function paperFlow(page: Page, view: FrameLocator, theme: string): Promise
 /** Live re-scan: edit the prompt and the overview follows, without pressing Run. */
 async function liveFlow(view: FrameLocator): Promise<void> {
   assert.equal(await view.locator('vscode-checkbox#live').getAttribute('aria-checked'), 'true', 'live re-scan is on for a small model');
-  await view.locator('#prompt textarea').fill('Summer is warm. Winter is cold. Spring is mild.');
+  // Typed as a user types, at the end of the prompt.
+  const area = view.locator('#prompt textarea');
+  await area.click();
+  await area.press('End');
+  await area.pressSequentially(' Spring is mild.');
   await view.locator('#status', { hasText: 'massive activations on 4 tokens' }).waitFor({ timeout: 60_000 });
   assert.equal(await view.locator('.chip.massive').count(), 4);
+  // The results were redrawn under the prompt, not the prompt itself: the user can go on typing.
+  assert.equal(await area.evaluate((el) => el.matches(':focus')), true, 'the prompt keeps the focus');
+  assert.equal(await area.inputValue(), 'Summer is warm. Winter is cold. Spring is mild.');
 }
 
 /** A 501-token prompt: compact tokens with search, then a block whose map and attention are binned. */

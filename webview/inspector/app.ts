@@ -73,7 +73,8 @@ function showScan(r: ScanResult): void {
   const firstMassive = r.layers.findIndex((l) => l.massive.length);
   // The block after the first with massive activations shows them settled; the saved block wins.
   const layer = st.layer !== undefined && st.layer < r.layers.length ? st.layer : firstMassive < 0 ? 0 : Math.min(firstMassive + 1, r.layers.length - 1);
-  render();
+  // The input section stays as it is: a live re-scan lands while the user is typing in it.
+  if (document.getElementById('input')) renderResults(); else render();
   void selectLayer(layer);
 }
 
@@ -86,7 +87,7 @@ function showStack(k: number): void {
   st.scan = k === 0 ? full : { ...full, tokens: s.tokens, layers: s.layers, attention: s.attention, massiveTokens: s.massiveTokens, massiveChannels: s.massiveChannels, tokenKinds: s.tokens.map(() => 'other') };
   st.layer = Math.min(st.layer ?? 0, s.layers.length - 1);
   st.layerView = undefined;
-  render();
+  renderResults();
   void selectLayer(st.layer);
 }
 
@@ -136,11 +137,16 @@ function render(): void {
     h('section', { id: 'experiments', 'aria-label': 'Experiment results' }),
   );
   renderStale();
+  renderResults();
+  renderControls();
+}
+
+/** Everything below the input: tokens, overview, the selected block, experiments. */
+function renderResults(): void {
   renderTokens();
   renderOverview();
   renderLayer();
   renderExperiments();
-  renderControls();
 }
 
 /** The model changed on disk after these results: say so, and offer to run the same input again. */
@@ -164,6 +170,6 @@ function mixerSummary(m: ModelSummary): string {
 }
 
 // Canvases and charts keep the colours they were drawn with: draw everything again in the new theme.
-onThemeChange(() => { if (st.model) { renderTokens(); renderOverview(); renderLayer(); renderExperiments(); } });
+onThemeChange(() => { if (st.model) renderResults(); });
 
 ready();

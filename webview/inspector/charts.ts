@@ -15,10 +15,10 @@ export function axes() {
 }
 
 /** A chart in a canvas with an accessible name; a chart of the same id is replaced. */
-export function chart(id: string, label: string, config: ChartConfiguration): HTMLElement {
+export function chart(id: string, label: string, config: ChartConfiguration, size: 'normal' | 'small' = 'normal'): HTMLElement {
   charts.get(id)?.destroy();
   const canvas = h('canvas', { id, role: 'img', 'aria-label': label });
-  const box = h('div', { class: 'chart' }, canvas);
+  const box = h('div', { class: size === 'small' ? 'chart small' : 'chart' }, canvas);
   // Chart.js measures its parent: create it once the canvas is in the document.
   queueMicrotask(() => { if (canvas.isConnected) charts.set(id, new Chart(canvas, { ...config, options: { animation: false, responsive: true, maintainAspectRatio: false, ...config.options } })); });
   return box;

@@ -45,7 +45,7 @@ export function renderOverview(): void {
         type: 'bar',
         data: { labels: shares.map((s) => String(s.layer)), datasets: [{ label: 'share on massive tokens', data: shares.map((s) => (s.share === null ? null : s.share * 100)) as number[], backgroundColor: shares.map((s) => (r.layers[s.layer].massive.length ? p.massive : p.bulk)) }] },
         options: { scales: { x: axis('block'), y: axis('% of attention', { min: 0, max: 100 }) }, plugins: { legend: { display: false } } },
-      }),
+      }, 'small'),
       dataTable('Attention share per block', ['block', 'share on massive tokens'], shares.map((s) => [s.layer, pct(s.share)]))) : null,
   ].filter((x): x is HTMLElement => !!x));
   renderBlockButtons();

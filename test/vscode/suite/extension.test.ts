@@ -170,10 +170,9 @@ describe('Massive Activations in the extension host', () => {
     const panel = api.panels.get(model) as unknown as Panel;
     assert.equal(panel.doc.input?.image, image);
     const onImage = await panel.handle('layer', { layer: 1 });
-    // Every block view since the image scan (the panel's own pick and this one) ran on the image.
-    const since = panel.doc.runs.slice(panel.doc.runs.map((r) => r.what).lastIndexOf('scan'));
-    assert.ok(since.some((r) => r.what === 'block 1'));
-    for (const r of since) assert.deepEqual(r.input, { image }, r.what);
+    // The block view asked for after the image scan ran on the image. (The panel's own request for
+    // the synthetic scan's block may land later and rightly runs on that scan's input.)
+    assert.deepEqual(panel.doc.runs.filter((r) => r.what === 'block 1').at(-1)?.input, { image });
     assert.notDeepEqual(onImage.featureMap.patchMap.values, synthetic.featureMap.patchMap.values, 'the block view is computed on the image');
     // The model is re-exported over the file (renamed into place): the results are marked stale.
     const stale = new Promise<void>((resolve) => { const d = panel.doc.onDidChange((what) => { if (what === 'stale') { d.dispose(); resolve(); } }); });
