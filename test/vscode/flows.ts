@@ -30,6 +30,7 @@ export async function userFlows(page: Page, ws: string, theme: string): Promise<
   await wideFlow(page, explorer, theme);
   await imageFlow(page, explorer, ws);
   await restoredFlow(page);
+  if (theme === 'dark-modern') await themeChangeFlow(page);
   if (theme === 'dark-modern' || theme === 'light-modern') await compareFlow(page, explorer, theme.split('-')[0]);
 }
 
@@ -202,6 +203,42 @@ async function restoredFlow(page: Page): Promise<void> {
   assert.equal(await view.locator('body').evaluate(() => (window as unknown as { marked?: boolean }).marked ?? false), false, 'a new page, not a kept one');
 }
 
+/**
+ * The theme changes while the inspector is open: its canvases are drawn again in the new colours
+ * (a canvas keeps what it was drawn with, so without the redraw the map would stay dark).
+ */
+async function themeChangeFlow(page: Page): Promise<void> {
+  const view = page.frameLocator('iframe.webview.ready').last().frameLocator('#active-frame');
+  const map = view.locator('canvas#feature-map');
+  await map.waitFor({ timeout: 60_000 });
+  const corner = () => map.evaluate((c: HTMLCanvasElement) => {
+    const px = [...c.getContext('2d')!.getImageData(1, 1, 1, 1).data.slice(0, 3)];
+    const probe = document.createElement('canvas').getContext('2d')!;
+    probe.fillStyle = getComputedStyle(document.body).getPropertyValue('--vscode-editor-background').trim();
+    probe.fillRect(0, 0, 1, 1);
+    return { px, background: [...probe.getImageData(0, 0, 1, 1).data.slice(0, 3)], light: document.body.classList.contains('vscode-light') };
+  });
+  const dark = await corner();
+  assert.deepEqual(dark.px, dark.background);
+  await runCommand(page, 'Preferences: Color Theme');
+  // The theme list is long and virtualised: filter it to the one theme, then choose it.
+  await page.locator('.quick-input-list .monaco-list-row', { hasText: 'Dark Modern' }).first().waitFor();
+  await page.locator('.quick-input-widget input').fill('Light Modern');
+  await pick(page, 'Light Modern');
+  await page.waitForFunction(() => document.querySelector('.monaco-workbench')?.classList.contains('vs') ?? false);
+  await view.locator('body.vscode-light').waitFor({ state: 'attached' });
+  // The redraw follows the class change: look once per animation frame until the map's corner has
+  // the new background (a state; a few frames at most).
+  let light = await corner();
+  for (let frame = 0; frame < 600 && !(light.light && light.px.join() === light.background.join()); frame++) {
+    await view.locator('body').evaluate(() => new Promise((resolve) => requestAnimationFrame(resolve)));
+    light = await corner();
+  }
+  assert.ok(light.light);
+  assert.deepEqual(light.px, light.background);
+  assert.notDeepEqual(light.px, dark.px, 'the map was drawn again in the light theme');
+}
+
 /** Right-click a model's fp16 export → Compare With… → its fp32 sibling; read a row of the diff table. */
 async function compareFlow(page: Page, explorer: Locator, name: string): Promise<void> {
   await explorer.getByRole('treeitem', { name: 'llama-variants' }).click();
@@ -276,14 +313,17 @@ async function chooseFile(page: Page, file: string): Promise<void> {
   await page.keyboard.press('Enter');
 }
 
-/** F1, the command's title, Enter: once the palette shows the command. */
+/** F1, the command's title, then its row: once the palette shows the command. */
 async function runCommand(page: Page, title: string): Promise<void> {
   await page.keyboard.press('F1');
   const input = page.locator('.quick-input-widget input');
   await input.waitFor();
   await input.fill(`>${title}`);
-  await page.locator('.quick-input-list .monaco-list-row', { hasText: title }).first().waitFor();
-  await page.keyboard.press('Enter');
+  // Click the command's own row: the first row is not always it ("Browse Color Themes in
+  // Marketplace" sorts above "Color Theme").
+  const row = page.locator('.quick-input-list .monaco-list-row', { hasText: title }).first();
+  await row.waitFor();
+  await row.click();
 }
 
 /** Picks an item of the open quick pick by its label. */
