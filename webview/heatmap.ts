@@ -82,7 +82,14 @@ export function drawHeatmap(canvas: HTMLCanvasElement, s: HeatmapSpec): HeatmapG
   ctx.fillStyle = p.foreground;
   if (s.colLabels) {
     let free = 0;
-    s.colLabels.forEach((l, c) => { if (l && colX[c] >= free) { ctx.fillText(l, colX[c], 7); free = colX[c] + ctx.measureText(l).width + 4; } });
+    s.colLabels.forEach((l, c) => {
+      if (!l) return;
+      // Kept inside the canvas: a massive channel near the right edge is labelled too.
+      const x = Math.max(labelW, Math.min(colX[c], canvas.width - ctx.measureText(l).width - 1));
+      if (x < free) return;
+      ctx.fillText(l, x, 7);
+      free = x + ctx.measureText(l).width + 4;
+    });
   }
   if (s.highlight && s.highlight.row >= 0) {
     ctx.strokeStyle = p.foreground;

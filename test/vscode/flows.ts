@@ -117,8 +117,8 @@ async function longFlow(page: Page, view: FrameLocator, theme: string): Promise<
   await view.locator('#map-description', { hasText: `${LONG_REPEATS * 4 + 1} tokens in` }).waitFor({ timeout: 60_000 });
   await view.locator('#attention-bins', { hasText: `${LONG_REPEATS * 4 + 1} tokens in` }).waitFor({ timeout: 60_000 });
   assert.ok(await countColour(view, '#feature-map') > 0);
-  if (theme.startsWith('high-contrast')) await shoot(page, `long-${theme}`);
-  else await shoot(page, `long-${themeName(theme)}`);
+  await view.locator('#layer').scrollIntoViewIfNeeded();
+  await shoot(page, `long-${themeName(theme)}`);
   await view.locator('vscode-checkbox#live').click();
 }
 
