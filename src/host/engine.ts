@@ -1,14 +1,20 @@
 import * as vscode from 'vscode';
 import { printable } from '../engine/text';
-import { isEngineError, userMessage } from '../engine/errors';
+import { EngineError, isEngineError, userMessage } from '../engine/errors';
 import { vscodeWording } from './wording';
 import type { Progress } from '../engine/types';
 import type { EngineCalls, EngineMethod } from '../shared/protocol';
 import { EngineClient } from '../worker/client';
 import { feedsFor, settings } from './settings';
 
-/** quiet: no progress shown; inPanel: the panel shows it, the status bar too; otherwise a cancellable notification. */
-export interface RunOptions { quiet?: boolean; inPanel?: boolean; onProgress?: (p: Progress) => void }
+/**
+ * quiet: no progress shown; inPanel: the panel shows it, the status bar too; otherwise a
+ * cancellable notification. `ticket`: cancels this call only (see cancelTicket), queued or running.
+ */
+export interface RunOptions { quiet?: boolean; inPanel?: boolean; onProgress?: (p: Progress) => void; ticket?: Ticket }
+
+/** A handle on one call, to cancel that call and no other. */
+export interface Ticket { cancelled?: boolean }
 
 /**
  * The extension's one engine: every inference runs in the engine process, one at a time, with a
@@ -16,7 +22,7 @@ export interface RunOptions { quiet?: boolean; inPanel?: boolean; onProgress?: (
  */
 export class Engine implements vscode.Disposable {
   private readonly client: EngineClient;
-  private current: { id: number; title: string } | undefined;
+  private current: { id: number; title: string; ticket?: Ticket } | undefined;
   /** Calls run one after another (the worker is single-file anyway); this is the tail of the line. */
   private queue: Promise<unknown> = Promise.resolve();
   private readonly busyEmitter = new vscode.EventEmitter<string | null>();
@@ -39,6 +45,8 @@ export class Engine implements vscode.Disposable {
 
   private async runNow<M extends EngineMethod>(title: string, method: M, args: EngineCalls[M]['args'], opts: RunOptions): Promise<EngineCalls[M]['result']> {
     const started = Date.now();
+    // Cancelled while it waited in the queue: never started.
+    if (opts.ticket?.cancelled) throw new EngineError('cancelled', 'Cancelled.');
     // Every run of a model gets the user's tensors for its inputs (massiveActivations.feeds).
     const withOptions = args as { file: string; options?: { feeds?: Record<string, string> } };
     if (withOptions.options && !withOptions.options.feeds) {
@@ -50,7 +58,7 @@ export class Engine implements vscode.Disposable {
     this.log.info(`${title}: ${method} ${JSON.stringify(args).slice(0, 300)}`);
     const exec = async (report?: (m: string) => void, token?: vscode.CancellationToken) => {
       const call = this.client.call(method, args, (p) => { report?.(p.message); opts.onProgress?.(p); });
-      this.current = { id: call.id, title };
+      this.current = { id: call.id, title, ticket: opts.ticket };
       void vscode.commands.executeCommand('setContext', 'massiveActivations.busy', true);
       this.busyEmitter.fire(title);
       token?.onCancellationRequested(() => { void this.cancel(); });
@@ -71,6 +79,15 @@ export class Engine implements vscode.Disposable {
     if (opts.quiet) return exec();
     // A run the panel shows (status line, Cancel button) needs no notification: the status bar says it.
     return vscode.window.withProgress({ location: opts.inPanel ? vscode.ProgressLocation.Window : vscode.ProgressLocation.Notification, title, cancellable: true }, (progress, token) => exec((m) => progress.report({ message: m }), token));
+  }
+
+  /**
+   * Cancels one call (a panel's scan superseded by the next edit), whether it waits in the queue
+   * or runs; the calls around it (another panel's block view, say) go on.
+   */
+  async cancelTicket(ticket: Ticket): Promise<boolean> {
+    ticket.cancelled = true;
+    return this.current?.ticket === ticket ? this.cancel() : false;
   }
 
   /** Cancels the running call; resolves true when something was cancelled. */

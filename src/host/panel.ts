@@ -10,7 +10,7 @@ import { isEngineError, word } from '../engine/errors';
 import { DocumentStore, type ModelDocument } from './document';
 import { vscodeWording, wordWarnings } from './wording';
 import { modelFiles, writeResult } from '../engine/outputs';
-import { Engine, showError } from './engine';
+import { Engine, showError, type Ticket } from './engine';
 import { settings } from './settings';
 import type { ActivationTree } from './tree';
 import { inspectorHtml } from './webviewHtml';
@@ -25,6 +25,8 @@ export class InspectorPanel implements vscode.Disposable {
   private ready: Promise<void>;
   private markReady!: () => void;
   private inspected = false;
+  /** The scan this panel is running, if any: what its Cancel stops. */
+  private scanTicket: Ticket | undefined;
   private readonly disposedEmitter = new vscode.EventEmitter<void>();
   readonly onDidDispose = this.disposedEmitter.event;
 
@@ -109,7 +111,8 @@ export class InspectorPanel implements vscode.Disposable {
       layer: (a) => this.layer(a.layer),
       pickImage: async () => (await vscode.window.showOpenDialog({ canSelectMany: false, filters: { Images: ['png', 'jpg', 'jpeg'] }, title: 'Image for the vision model' }))?.[0]?.fsPath ?? null,
       export: (a) => this.export(a),
-      cancel: () => this.ctx.engine.cancel(),
+      // The panel's Cancel (and a live re-scan superseding the last) stops this panel's scan only.
+      cancel: async () => (this.scanTicket ? this.ctx.engine.cancelTicket(this.scanTicket) : false),
       compare: async () => { await vscode.commands.executeCommand('massiveActivations.compareWith', { file: this.file }); return true; },
       experiment: async ({ command, layer }) => { await vscode.commands.executeCommand(`massiveActivations.${command}`, { file: this.file, layer }); return true; },
     };
@@ -120,10 +123,17 @@ export class InspectorPanel implements vscode.Disposable {
   async scan(input: RunInput, opts: { quiet?: boolean } = {}): Promise<ScanResult> {
     const s = settings();
     this.doc.recordRun('scan', input);
-    const result = wordWarnings(await this.ctx.engine.run(`Scanning ${path.basename(this.file)}`, 'scan', {
-      file: this.file,
-      options: { ...input, topK: s.topK, thresholds: s.thresholds, maxTokens: s.maxTokens, threads: s.threads },
-    }, { quiet: opts.quiet, inPanel: true, onProgress: (p) => this.post({ kind: 'progress', message: p.message, layer: p.layer, total: p.total }) }));
+    const ticket: Ticket = {};
+    this.scanTicket = ticket;
+    let result: ScanResult;
+    try {
+      result = wordWarnings(await this.ctx.engine.run(`Scanning ${path.basename(this.file)}`, 'scan', {
+        file: this.file,
+        options: { ...input, topK: s.topK, thresholds: s.thresholds, maxTokens: s.maxTokens, threads: s.threads },
+      }, { quiet: opts.quiet, inPanel: true, ticket, onProgress: (p) => this.post({ kind: 'progress', message: p.message, layer: p.layer, total: p.total }) }));
+    } finally {
+      if (this.scanTicket === ticket) this.scanTicket = undefined;
+    }
     this.doc.setScan(input, result);
     this.ctx.tree.update(this.file, result);
     this.post({ kind: 'scan', result, input });

@@ -186,6 +186,21 @@ describe('Massive Activations in the extension host', () => {
     assert.equal(panel.doc.runs.at(-1)?.input.image, image);
   });
 
+  it("a panel's Cancel (what a live re-scan's next edit sends) stops that panel's scan, even queued, and no other call", async () => {
+    await exec('massiveActivations.inspectModel', vscode.Uri.file(gpt2));
+    const panel = api.panels.get(gpt2)! as unknown as { handle(method: string, args: unknown): Promise<unknown>; scan(input: object): Promise<unknown> };
+    // Another call first (a block view, an experiment), then the panel's scan queued behind it.
+    const other = api.engine.run('Block detail', 'featureMap', { file: gpt2, options: { prompt: PROMPT, layer: 2 } }, { quiet: true });
+    const scan = panel.scan({ prompt: `${PROMPT} Spring is mild.` });
+    await panel.handle('cancel', {});
+    const [o, sc] = await Promise.allSettled([other, scan]);
+    assert.equal(o.status, 'fulfilled', 'the other call ran to the end');
+    assert.equal(sc.status, 'rejected');
+    assert.equal((sc as PromiseRejectedResult).reason?.code, 'cancelled');
+    // And the engine serves the next scan.
+    assert.ok(await panel.scan({ prompt: PROMPT }));
+  });
+
   it('after all of the above, the extension host has not loaded ONNX Runtime (the engine runs in its own process)', () => {
     const loaded = Object.keys(require.cache).filter((k) => k.includes('onnxruntime'));
     assert.deepEqual(loaded, []);
