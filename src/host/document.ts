@@ -9,10 +9,10 @@ import { FileChanges } from './fileChanges';
 export interface RunRecord { what: string; input: RunInput; at: number }
 
 const HISTORY = 50;
+const EXPERIMENTS_KEPT = 20;
 
 /** The input as given, without the keys a caller left undefined. */
 const exact = (i: RunInput): RunInput => Object.fromEntries(Object.entries(i).filter(([, v]) => v !== undefined));
-const EXPERIMENTS_KEPT = 20;
 
 /**
  * Everything the extension knows about one model, shared by its inspector (panel or custom editor),

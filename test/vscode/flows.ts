@@ -111,8 +111,10 @@ async function longFlow(page: Page, view: FrameLocator, theme: string): Promise<
   const massive = Number(/massive activations on (\d+) tokens/.exec(await view.locator('#status').innerText())![1]);
   assert.equal(massive, LONG_REPEATS + 1, 'the first token and every "."');
   assert.equal(await view.locator('.chip').count(), massive, 'a long input shows its massive tokens, not a wall of chips');
-  await view.locator('#token-search').fill('#250');
+  // Typed key by key: the box keeps its caret while the matches below it change.
+  await view.locator('#token-search').pressSequentially('#250');
   await view.locator('.chip[data-token="250"]').waitFor();
+  assert.equal(await view.locator('#token-search').inputValue(), '#250');
   await view.locator('#blocks button', { hasText: 'Block 2' }).click();
   await view.locator('#map-description', { hasText: `${LONG_REPEATS * 4 + 1} tokens in` }).waitFor({ timeout: 60_000 });
   await view.locator('#attention-bins', { hasText: `${LONG_REPEATS * 4 + 1} tokens in` }).waitFor({ timeout: 60_000 });

@@ -22,24 +22,22 @@ export function renderTokens(): void {
     }, h('small', {}, String(t.index)), ' ', t.text.replace(/\n/g, '⏎') || '␣');
   };
   if (r.tokens.length <= CHIP_LIMIT) { box.replaceChildren(h('div', { class: 'tokens' }, ...r.tokens.map((_, i) => chip(i)))); return; }
-  const q = st.tokenQuery.trim();
-  const found = q ? r.tokens.filter((t) => (/^#?\d+$/.test(q) ? t.index === Number(q.replace('#', '')) : t.text.toLowerCase().includes(q.toLowerCase()))).map((t) => t.index) : [];
-  const shown = [...new Set([...r.massiveTokens, ...found.slice(0, CHIP_LIMIT)])].sort((a, b) => a - b);
   const search = h('input', { id: 'token-search', type: 'search', placeholder: 'Find a token (text or #index)', 'aria-label': 'Find a token', value: st.tokenQuery });
-  search.addEventListener('input', () => {
-    st.tokenQuery = (search as HTMLInputElement).value;
-    renderTokens();
-    (document.getElementById('token-search') as HTMLInputElement | null)?.focus();
-  });
+  const summary = h('span', { class: 'muted', id: 'token-summary' });
   const strip = h('canvas', { id: 'token-strip', class: 'strip', role: 'img', 'aria-label': `Where the ${r.massiveTokens.length} massive tokens sit among ${r.tokens.length} tokens` });
-  box.replaceChildren(
-    h('div', { class: 'row' }, h('strong', {}, `${r.tokens.length.toLocaleString('en-US')} tokens`),
-      h('span', { class: 'muted', id: 'token-summary' }, `showing the ${r.massiveTokens.length} massive token${r.massiveTokens.length === 1 ? '' : 's'}${q ? ` and ${found.length} match${found.length === 1 ? '' : 'es'} of “${q}”${found.length > CHIP_LIMIT ? ` (first ${CHIP_LIMIT})` : ''}` : ''}`),
-      search),
-    strip,
-    h('div', { class: 'tokens' }, ...shown.flatMap((i, k) => (k && shown[k - 1] !== i - 1 ? [h('span', { class: 'gap muted' }, '…'), chip(i)] : [chip(i)]))),
-  );
-  drawStrip(strip, r.tokens.length, massive, new Set(found));
+  const chips = h('div', { class: 'tokens' });
+  // Only the matches are redrawn as the user types: the search box stays, with its caret.
+  const matches = () => {
+    const q = st.tokenQuery.trim();
+    const found = q ? r.tokens.filter((t) => (/^#?\d+$/.test(q) ? t.index === Number(q.replace('#', '')) : t.text.toLowerCase().includes(q.toLowerCase()))).map((t) => t.index) : [];
+    const shown = [...new Set([...r.massiveTokens, ...found.slice(0, CHIP_LIMIT)])].sort((a, b) => a - b);
+    summary.textContent = `showing the ${r.massiveTokens.length} massive token${r.massiveTokens.length === 1 ? '' : 's'}${q ? ` and ${found.length} match${found.length === 1 ? '' : 'es'} of “${q}”${found.length > CHIP_LIMIT ? ` (first ${CHIP_LIMIT})` : ''}` : ''}`;
+    chips.replaceChildren(...shown.flatMap((i, k) => (k && shown[k - 1] !== i - 1 ? [h('span', { class: 'gap muted' }, '…'), chip(i)] : [chip(i)])));
+    drawStrip(strip, r.tokens.length, massive, new Set(found));
+  };
+  search.addEventListener('input', () => { st.tokenQuery = (search as HTMLInputElement).value; matches(); });
+  box.replaceChildren(h('div', { class: 'row' }, h('strong', {}, `${r.tokens.length.toLocaleString('en-US')} tokens`), summary, search), strip, chips);
+  matches();
 }
 
 function drawStrip(canvas: HTMLCanvasElement, n: number, massive: Set<number>, found: Set<number>): void {
