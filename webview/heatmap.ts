@@ -1,4 +1,4 @@
-import { palette } from './inspector/theme';
+import { palette, parseColor } from './inspector/theme';
 
 export interface HeatmapSpec {
   rows: number;
@@ -22,15 +22,6 @@ export interface HeatmapSpec {
   maxWidth?: number;
 }
 
-export function parseColor(c: string): [number, number, number] {
-  const m = /^#([0-9a-f]{6})/i.exec(c) ?? /^#([0-9a-f]{3})$/i.exec(c);
-  if (m) {
-    const hex = m[1].length === 3 ? m[1].split('').map((x) => x + x).join('') : m[1];
-    return [0, 2, 4].map((i) => parseInt(hex.slice(i, i + 2), 16)) as [number, number, number];
-  }
-  const rgb = /rgba?\((\d+),\s*(\d+),\s*(\d+)/.exec(c);
-  return rgb ? [Number(rgb[1]), Number(rgb[2]), Number(rgb[3])] : [128, 128, 128];
-}
 
 /** Where each column and row lies on the canvas (also recorded on the canvas for tests and hit-testing). */
 export interface HeatmapGeometry { labelW: number; labelH: number; colX: number[]; colW: number[]; rowH: number }

@@ -70,7 +70,7 @@ export class InspectorPanel implements vscode.Disposable {
     const d = this.doc;
     this.post({
       kind: 'init', model: d.summary, error: d.error, defaultPrompt: s.defaultPrompt, state: this.state, live: this.liveScan(),
-      restore: { input: d.input, scan: d.scan && wordWarnings(d.scan), experiments: [...d.experiments].reverse().map((e) => ({ title: e.title, experiment: e.view })), stale: d.stale?.files },
+      restore: { input: d.input, scan: d.scan, experiments: [...d.experiments].reverse().map((e) => ({ title: e.title, experiment: e.view })), stale: d.stale?.files },
     });
   }
 

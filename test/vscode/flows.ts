@@ -213,12 +213,10 @@ async function themeChangeFlow(page: Page): Promise<void> {
   const view = page.frameLocator('iframe.webview.ready').last().frameLocator('#active-frame');
   const map = view.locator('canvas#feature-map');
   await map.waitFor({ timeout: 60_000 });
-  const corner = () => map.evaluate((c: HTMLCanvasElement) => {
-    const px = [...c.getContext('2d')!.getImageData(1, 1, 1, 1).data.slice(0, 3)];
-    const probe = document.createElement('canvas').getContext('2d')!;
-    probe.fillStyle = getComputedStyle(document.body).getPropertyValue('--vscode-editor-background').trim();
-    probe.fillRect(0, 0, 1, 1);
-    return { px, background: [...probe.getImageData(0, 0, 1, 1).data.slice(0, 3)], light: document.body.classList.contains('vscode-light') };
+  const corner = async () => ({
+    px: await map.evaluate((c: HTMLCanvasElement) => [...c.getContext('2d')!.getImageData(1, 1, 1, 1).data.slice(0, 3)]),
+    background: await cssRgb(view, '--vscode-editor-background'),
+    light: await view.locator('body').evaluate((b) => b.classList.contains('vscode-light')),
   });
   const dark = await corner();
   assert.deepEqual(dark.px, dark.background);
@@ -264,40 +262,41 @@ const themeName = (theme: string) => (theme === 'dark-modern' ? 'dark' : theme =
  * the webview), read from the canvas and mapped back through the map's recorded geometry.
  */
 async function massiveColumns(view: FrameLocator, selector: string): Promise<number[]> {
-  return view.locator(selector).evaluate((c: HTMLCanvasElement) => {
-    const want = massiveRgb();
+  const want = await cssRgb(view, '--vscode-charts-red');
+  return view.locator(selector).evaluate((c: HTMLCanvasElement, rgb) => {
     const g = JSON.parse(c.dataset.geometry!) as { colX: number[]; colW: number[] };
     const cols = JSON.parse(c.dataset.columns!) as [number, number][];
     const data = c.getContext('2d')!.getImageData(0, 0, c.width, c.height).data;
     const hit = new Set<number>();
     for (let y = 0; y < c.height; y++) for (let x = 0; x < c.width; x++) {
       const i = (y * c.width + x) * 4;
-      if (Math.abs(data[i] - want[0]) + Math.abs(data[i + 1] - want[1]) + Math.abs(data[i + 2] - want[2]) > 6) continue;
+      if (Math.abs(data[i] - rgb[0]) + Math.abs(data[i + 1] - rgb[1]) + Math.abs(data[i + 2] - rgb[2]) > 6) continue;
       const col = g.colX.findIndex((x0, k) => x >= x0 && x < x0 + g.colW[k]);
       if (col >= 0) hit.add(cols[col][0]);
     }
     return [...hit].sort((a, b) => a - b);
-    function massiveRgb(): number[] {
-      const probe = document.createElement('canvas').getContext('2d')!;
-      probe.fillStyle = getComputedStyle(document.body).getPropertyValue('--vscode-charts-red').trim();
-      probe.fillRect(0, 0, 1, 1);
-      return [...probe.getImageData(0, 0, 1, 1).data.slice(0, 3)];
-    }
-  });
+  }, want);
 }
 
 /** Pixels of the massive colour on a canvas. */
 async function countColour(view: FrameLocator, selector: string): Promise<number> {
-  return view.locator(selector).evaluate((c: HTMLCanvasElement) => {
-    const probe = document.createElement('canvas').getContext('2d')!;
-    probe.fillStyle = getComputedStyle(document.body).getPropertyValue('--vscode-charts-red').trim();
-    probe.fillRect(0, 0, 1, 1);
-    const want = probe.getImageData(0, 0, 1, 1).data;
+  const want = await cssRgb(view, '--vscode-charts-red');
+  return view.locator(selector).evaluate((c: HTMLCanvasElement, rgb) => {
     const data = c.getContext('2d')!.getImageData(0, 0, c.width, c.height).data;
     let n = 0;
-    for (let i = 0; i < data.length; i += 4) if (Math.abs(data[i] - want[0]) + Math.abs(data[i + 1] - want[1]) + Math.abs(data[i + 2] - want[2]) <= 6) n++;
+    for (let i = 0; i < data.length; i += 4) if (Math.abs(data[i] - rgb[0]) + Math.abs(data[i + 1] - rgb[1]) + Math.abs(data[i + 2] - rgb[2]) <= 6) n++;
     return n;
-  });
+  }, want);
+}
+
+/** A theme colour of the webview (a CSS variable), as the RGB a canvas draws it with. */
+async function cssRgb(view: FrameLocator, name: string): Promise<number[]> {
+  return view.locator('body').evaluate((body, variable) => {
+    const probe = document.createElement('canvas').getContext('2d')!;
+    probe.fillStyle = getComputedStyle(body).getPropertyValue(variable).trim();
+    probe.fillRect(0, 0, 1, 1);
+    return [...probe.getImageData(0, 0, 1, 1).data.slice(0, 3)];
+  }, name);
 }
 
 /** code-server's open dialog is a quick input that takes a path: type the file's, once it is ready. */

@@ -28,6 +28,16 @@ export function chartOf(id: string): Chart | undefined {
   return charts.get(id);
 }
 
+/** The paper's exp4 across blocks: the share of attention on the massive tokens, as bars (massive blocks in the massive colour). */
+export function shareByBlockChart(id: string, shares: { layer: number; share: number | null }[], massive: (layer: number) => boolean = () => false): HTMLElement {
+  const { p, axis } = axes();
+  return chart(id, 'Share of attention on the massive-activation tokens per block', {
+    type: 'bar',
+    data: { labels: shares.map((s) => String(s.layer)), datasets: [{ label: 'share on massive tokens', data: shares.map((s) => (s.share === null ? null : s.share * 100)) as number[], backgroundColor: shares.map((s) => (massive(s.layer) ? p.massive : p.bulk)) }] },
+    options: { scales: { x: axis('block'), y: axis('% of attention', { min: 0, max: 100 }) }, plugins: { legend: { display: false } } },
+  }, 'small');
+}
+
 /** The data behind a chart, as a table (its text alternative), folded under the chart. */
 export function dataTable(caption: string, head: string[], rows: (string | number)[][], id?: string): HTMLElement {
   return h('details', { class: 'chart-data' }, h('summary', {}, `${caption} as a table`),

@@ -2,7 +2,7 @@ import type { ExperimentView, PanelExperiment } from '../../src/shared/protocol'
 import type { CardMethod, ResultOf } from '../../src/experiments/registry';
 import { fmt, h, pct } from '../dom';
 import { call } from '../vscode';
-import { axes, chart, dataTable, destroyCharts, table } from './charts';
+import { axes, chart, dataTable, destroyCharts, shareByBlockChart, table } from './charts';
 import { st } from './state';
 import { withAlpha } from './theme';
 
@@ -43,16 +43,10 @@ function toolbar(): HTMLElement {
 const CARDS: { [K in CardMethod]: (r: ResultOf<K>, id: string) => HTMLElement } = {
   scanMany: (r, id) => scanManyCard(r, id),
   intervene: (r, id) => interveneCard(r, id),
-  attention: (r, id) => {
-    const { p, axis } = axes();
-    return h('div', {}, h('p', {}, `share on massive-activation tokens: ${pct(r.massiveTokenShare)} · sink heads: ${r.heads.filter((x) => x.isSink).map((x) => x.head).join(', ') || 'none'}`),
-      chart(`${id}-share`, 'Share of attention on the massive-activation tokens per block', {
-        type: 'bar',
-        data: { labels: r.shareByLayer.map((s) => String(s.layer)), datasets: [{ label: 'share', data: r.shareByLayer.map((s) => (s.share === null ? null : s.share * 100)) as number[], backgroundColor: p.bulk }] },
-        options: { scales: { x: axis('block'), y: axis('% of attention', { min: 0, max: 100 }) }, plugins: { legend: { display: false } } },
-      }),
-      table(['head', 'sink score', 'sink head', 'share on massive tokens'], r.heads.map((x) => [x.head, x.sinkScore.toFixed(3), x.isSink ? 'yes' : 'no', pct(x.massiveShare)])));
-  },
+  attention: (r, id) => h('div', {}, h('p', {}, `share on massive-activation tokens: ${pct(r.massiveTokenShare)} · sink heads: ${r.heads.filter((x) => x.isSink).map((x) => x.head).join(', ') || 'none'}`),
+    shareByBlockChart(`${id}-share`, r.shareByLayer),
+    dataTable('Share per block', ['block', 'share on massive tokens'], r.shareByLayer.map((s) => [s.layer, pct(s.share)])),
+    table(['head', 'sink score', 'sink head', 'share on massive tokens'], r.heads.map((x) => [x.head, x.sinkScore.toFixed(3), x.isSink ? 'yes' : 'no', pct(x.massiveShare)]))),
   implicitBias: (r) => h('p', {}, `Part of the attention output from tokens ${r.massiveTokens.join(', ')}: cosine similarity across ${r.queries} queries ${r.sinkPartCosine.toFixed(4)} (rest ${r.restPartCosine.toFixed(4)}), ${pct(r.sinkNormShare)} of the output norm${r.afterOutputProjection ? ', after the output projection' : ''}.`),
   fixRegMean: (r) => h('div', {}, h('p', {}, `${r.registers} registers, ${r.images} ${r.inputKind}`),
     table(['registers at every block', 'output change (rel. L2)', 'cosine', 'top-1 agreement'], ([['set to their mean (Fix-Reg-Mean)', r.fixRegMean], ['set to zero', r.zeroRegisters]] as const)

@@ -1,5 +1,5 @@
 import { fmt, h, pct } from '../dom';
-import { axes, chart, dataTable } from './charts';
+import { axes, chart, dataTable, shareByBlockChart } from './charts';
 import { actions, hybrid, MIXER_SHORT, mixerText, st } from './state';
 import { savePng } from './save';
 
@@ -41,11 +41,7 @@ export function renderOverview(): void {
     dataTable('The overview', ['block', 'top-1', 'top-2', 'top-3', 'median', 'massive'], r.layers.map((l) => [l.index, fmt(l.top[0]?.value), fmt(l.top[1]?.value), fmt(l.top[2]?.value), fmt(l.median), l.massive.length]), 'overview-table'),
     h('div', { id: 'blocks', class: 'blocks', role: 'toolbar', 'aria-label': 'Blocks' }),
     withShare ? h('div', { id: 'share-by-block' }, h('h3', {}, 'Attention on the massive-activation tokens, per block'),
-      chart('share-chart', 'Share of attention on the massive-activation tokens per block', {
-        type: 'bar',
-        data: { labels: shares.map((s) => String(s.layer)), datasets: [{ label: 'share on massive tokens', data: shares.map((s) => (s.share === null ? null : s.share * 100)) as number[], backgroundColor: shares.map((s) => (r.layers[s.layer].massive.length ? p.massive : p.bulk)) }] },
-        options: { scales: { x: axis('block'), y: axis('% of attention', { min: 0, max: 100 }) }, plugins: { legend: { display: false } } },
-      }, 'small'),
+      shareByBlockChart('share-chart', shares, (l) => r.layers[l].massive.length > 0),
       dataTable('Attention share per block', ['block', 'share on massive tokens'], shares.map((s) => [s.layer, pct(s.share)]))) : null,
   ].filter((x): x is HTMLElement => !!x));
   renderBlockButtons();

@@ -1,5 +1,4 @@
-import { parseColor } from '../heatmap';
-import { palette } from './theme';
+import { palette, parseColor } from './theme';
 
 export interface SurfaceSpec {
   rows: number;

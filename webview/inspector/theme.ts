@@ -1,5 +1,16 @@
 import { css } from '../dom';
 
+/** A CSS colour (#rgb, #rrggbb, rgb(), rgba()) as RGB. */
+export function parseColor(c: string): [number, number, number] {
+  const m = /^#([0-9a-f]{6})/i.exec(c) ?? /^#([0-9a-f]{3})$/i.exec(c);
+  if (m) {
+    const hex = m[1].length === 3 ? m[1].split('').map((x) => x + x).join('') : m[1];
+    return [0, 2, 4].map((i) => parseInt(hex.slice(i, i + 2), 16)) as [number, number, number];
+  }
+  const rgb = /rgba?\((\d+),\s*(\d+),\s*(\d+)/.exec(c);
+  return rgb ? [Number(rgb[1]), Number(rgb[2]), Number(rgb[3])] : [128, 128, 128];
+}
+
 export type ThemeKind = 'light' | 'dark' | 'high-contrast' | 'high-contrast-light';
 
 /** VS Code marks the theme kind on the body's class. */
@@ -48,6 +59,5 @@ export function onThemeChange(redraw: () => void): void {
 
 /** A theme colour with transparency (bands, fills). */
 export function withAlpha(color: string, alpha: number): string {
-  const rgb = /^#([0-9a-f]{6})/i.exec(color) ? [0, 2, 4].map((i) => parseInt(color.slice(1 + i, 3 + i), 16)) : /rgba?\((\d+),\s*(\d+),\s*(\d+)/.exec(color)?.slice(1, 4).map(Number) ?? [128, 128, 128];
-  return `rgba(${rgb.join(',')},${alpha})`;
+  return `rgba(${parseColor(color).join(',')},${alpha})`;
 }

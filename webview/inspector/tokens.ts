@@ -1,5 +1,6 @@
 import { h } from '../dom';
 import { st } from './state';
+import { palette } from './theme';
 
 /** Up to this many tokens are shown as chips; longer inputs get the compact form. */
 export const CHIP_LIMIT = 200;
@@ -44,10 +45,10 @@ function drawStrip(canvas: HTMLCanvasElement, n: number, massive: Set<number>, f
   const W = Math.min(900, Math.max(200, n));
   canvas.width = W; canvas.height = 10;
   const ctx = canvas.getContext('2d')!;
-  const css = getComputedStyle(document.body);
-  ctx.fillStyle = css.getPropertyValue('--vscode-badge-background') || '#888';
+  const p = palette();
+  ctx.fillStyle = p.grid;
   ctx.fillRect(0, 3, W, 4);
   const mark = (i: number, color: string) => { ctx.fillStyle = color; ctx.fillRect(Math.floor((i / n) * W), 0, Math.max(2, W / n), 10); };
-  for (const i of found) mark(i, css.getPropertyValue('--vscode-focusBorder') || '#07f');
-  for (const i of massive) mark(i, css.getPropertyValue('--vscode-charts-red') || '#f44');
+  for (const i of found) mark(i, p.marker);
+  for (const i of massive) mark(i, p.massive);
 }
