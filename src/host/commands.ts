@@ -11,6 +11,13 @@ import type { InspectorPanel, PanelManager } from './panel';
 import { settings } from './settings';
 import type { ActivationTree, TreeNode } from './tree';
 
+/**
+ * The steps of a multi-step command (block, then mode, then values) stay open when the focus
+ * moves: one step closing hands the focus back to the inspector's webview, which would otherwise
+ * close the next step as it opens.
+ */
+const STEP = true;
+
 interface Deps { engine: Engine; panels: PanelManager; tree: ActivationTree; log: vscode.LogOutputChannel; extensionUri: vscode.Uri }
 
 /** Palette commands and tree actions. Each accepts its inputs as an argument (tests, other extensions) or asks for them. */
@@ -152,7 +159,7 @@ export function registerCommands(context: vscode.ExtensionContext, d: Deps): voi
     if (!panel) return undefined;
     const prompts = args?.prompts ?? [];
     for (let k = prompts.length; k < 2; k++) {
-      const p = await vscode.window.showInputBox({ title: `Prompt ${k + 1} of 2`, value: k === 0 ? settings().defaultPrompt : '' });
+      const p = await vscode.window.showInputBox({ title: `Prompt ${k + 1} of 2`, value: k === 0 ? settings().defaultPrompt : '', ignoreFocusOut: STEP });
       if (p === undefined) return undefined;
       prompts.push(p);
     }
@@ -256,7 +263,7 @@ async function pickBlock(panel: InspectorPanel, title: string): Promise<number |
   });
   // Blocks with massive activations first: they are what users intervene on.
   items.sort((a, b) => (scan ? (scan.layers[b.layer].massive.length ? 1 : 0) - (scan.layers[a.layer].massive.length ? 1 : 0) : 0) || a.layer - b.layer);
-  return (await vscode.window.showQuickPick(items, { title }))?.layer;
+  return (await vscode.window.showQuickPick(items, { title, ignoreFocusOut: STEP }))?.layer;
 }
 
 async function pickMode(): Promise<InterventionMode | undefined> {
@@ -264,12 +271,12 @@ async function pickMode(): Promise<InterventionMode | undefined> {
     { label: 'Set to zero', mode: 'zero' as const, detail: 'The paper: perplexity explodes (LLaMA2-7B 5.47 → ∞).' },
     { label: 'Set to their mean', mode: 'mean' as const, detail: 'Averaged over the built-in sample text: the paper sees no change (5.47 → 5.47).' },
     { label: 'Set to custom values…', mode: 'values' as const, detail: 'token:channel=value, …' },
-  ], { title: 'Intervention' });
+  ], { title: 'Intervention', ignoreFocusOut: STEP });
   return pick?.mode;
 }
 
 async function askValues(): Promise<{ token: number; channel: number; value: number }[] | undefined> {
-  const text = await vscode.window.showInputBox({ title: 'Values to write', prompt: 'token:channel=value, separated by commas', placeHolder: '0:1415=0, 4:2533=-100', validateInput: (v) => (parseValues(v) ? undefined : 'Use token:channel=value, e.g. 0:7=0') });
+  const text = await vscode.window.showInputBox({ title: 'Values to write', prompt: 'token:channel=value, separated by commas', placeHolder: '0:1415=0, 4:2533=-100', ignoreFocusOut: STEP, validateInput: (v) => (parseValues(v) ? undefined : 'Use token:channel=value, e.g. 0:7=0') });
   return text === undefined ? undefined : parseValues(text);
 }
 
@@ -290,7 +297,7 @@ async function pickText(): Promise<string | undefined> {
     ...(doc ? [{ label: `Active document: ${path.basename(doc.fileName)}`, source: 'doc' as const }] : []),
     { label: 'Choose a text file…', source: 'file' as const },
   ];
-  const pick = items.length === 1 ? items[0] : await vscode.window.showQuickPick(items, { title: 'Text to split into sequences' });
+  const pick = items.length === 1 ? items[0] : await vscode.window.showQuickPick(items, { title: 'Text to split into sequences', ignoreFocusOut: STEP });
   if (!pick) return undefined;
   if (pick.source === 'doc') return doc!.getText();
   const uri = (await vscode.window.showOpenDialog({ canSelectMany: false, title: 'Text file' }))?.[0];
@@ -299,7 +306,7 @@ async function pickText(): Promise<string | undefined> {
 
 /** Images: several files, or every PNG and JPEG of a folder. */
 async function pickImages(): Promise<string[] | undefined> {
-  const how = await vscode.window.showQuickPick([{ label: 'Choose images…', folder: false }, { label: 'Choose a folder of images…', folder: true }], { title: 'Images (two or more)' });
+  const how = await vscode.window.showQuickPick([{ label: 'Choose images…', folder: false }, { label: 'Choose a folder of images…', folder: true }], { title: 'Images (two or more)', ignoreFocusOut: STEP });
   if (!how) return undefined;
   if (!how.folder) return (await vscode.window.showOpenDialog({ canSelectMany: true, filters: { Images: ['png', 'jpg', 'jpeg'] }, title: 'Images (two or more)' }))?.map((u) => u.fsPath);
   const dir = (await vscode.window.showOpenDialog({ canSelectFiles: false, canSelectFolders: true, title: 'Folder of images' }))?.[0]?.fsPath;
