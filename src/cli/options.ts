@@ -1,9 +1,8 @@
-import { readdirSync, readFileSync } from 'node:fs';
-import * as path from 'node:path';
+import { readFileSync } from 'node:fs';
 import { EngineError } from '../engine/errors';
 import type { Flags } from './args';
 import { feedsFlag, idsFlag, listFlag, numberFlag, stringFlag } from './args';
-import { fileError, FILE_LIMITS, readTextFile, textOf } from '../engine/files';
+import { fileError, FILE_LIMITS, imagesInFolder, readTextFile, textOf } from '../engine/files';
 import { LIMITS } from '../engine/limits';
 import { printable } from '../engine/text';
 
@@ -74,13 +73,7 @@ export function layerFlag(flags: Flags): number {
 export function imagesFlag(flags: Flags): string[] | undefined {
   const list = listFlag(flags, 'images');
   const dir = stringFlag(flags, 'image-dir');
-  if (!dir) return list;
-  let names: string[];
-  try { names = readdirSync(dir); } catch (e) { throw fileError(e, dir, 'image folder'); }
-  const found = names.filter((n) => /\.(png|jpe?g)$/i.test(n)).sort().map((n) => path.join(dir, n));
-  if (!found.length) throw new EngineError('bad-argument', `No PNG or JPEG images in ${printable(dir)}.`);
-  if (found.length > LIMITS.count) throw new EngineError('bad-argument', `${printable(dir)} holds ${found.length.toLocaleString('en-US')} images; one run takes at most ${LIMITS.count.toLocaleString('en-US')}. Use a folder with fewer.`);
-  return [...(list ?? []), ...found];
+  return dir ? [...(list ?? []), ...imagesInFolder(dir)] : list;
 }
 
 export function integer(s: string, what: string): number {

@@ -1,7 +1,8 @@
-import { readFileSync, realpathSync, statSync, type Stats } from 'node:fs';
+import { readdirSync, readFileSync, realpathSync, statSync, type Stats } from 'node:fs';
 import * as path from 'node:path';
 import { EngineError, option, type ErrorCode } from './errors';
 import { printable } from './text';
+import { LIMITS } from './limits';
 
 /**
  * Every file the engine reads besides the model goes through here: it must be a regular file of a
@@ -162,4 +163,14 @@ export function realOrSelf(file: string): string {
 
 function mb(n: number): string {
   return n >= 2 ** 30 ? `${(n / 2 ** 30).toFixed(1)} GB` : `${(n / 2 ** 20).toFixed(1)} MB`;
+}
+
+/** The PNG and JPEG images of a folder, sorted; a folder with none, or too many for one run, is refused. */
+export function imagesInFolder(dir: string): string[] {
+  let names: string[];
+  try { names = readdirSync(dir); } catch (e) { throw fileError(e, dir, 'image folder'); }
+  const found = names.filter((n) => /\.(png|jpe?g)$/i.test(n)).sort().map((n) => path.join(dir, n));
+  if (!found.length) throw new EngineError('bad-argument', `No PNG or JPEG images in ${printable(dir)}.`);
+  if (found.length > LIMITS.count) throw new EngineError('bad-argument', `${printable(dir)} holds ${found.length.toLocaleString('en-US')} images; one run takes at most ${LIMITS.count.toLocaleString('en-US')}. Use a folder with fewer.`);
+  return found;
 }

@@ -4,7 +4,8 @@ import { isEngineError } from '../engine/errors';
 import type { InterventionMode } from '../engine/experiments/intervene';
 import { writeResult } from '../engine/outputs';
 import { folderVariants, resolveTarget } from '../engine/modelFolder';
-import { readdirSync, statSync } from 'node:fs';
+import { statSync } from 'node:fs';
+import { imagesInFolder } from '../engine/files';
 import { showError, type Engine } from './engine';
 import { ComparePanel } from './comparePanel';
 import type { InspectorPanel, PanelManager } from './panel';
@@ -311,7 +312,5 @@ async function pickImages(): Promise<string[] | undefined> {
   if (!how.folder) return (await vscode.window.showOpenDialog({ canSelectMany: true, filters: { Images: ['png', 'jpg', 'jpeg'] }, title: 'Images (two or more)' }))?.map((u) => u.fsPath);
   const dir = (await vscode.window.showOpenDialog({ canSelectFiles: false, canSelectFolders: true, title: 'Folder of images' }))?.[0]?.fsPath;
   if (!dir) return undefined;
-  const found = readdirSync(dir).filter((n) => /\.(png|jpe?g)$/i.test(n)).sort().map((n) => path.join(dir, n));
-  if (!found.length) throw new Error(`No PNG or JPEG images in ${dir}.`);
-  return found;
+  return imagesInFolder(dir);
 }
