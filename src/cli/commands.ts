@@ -7,7 +7,7 @@ import { EXPERIMENTS } from '../experiments/registry';
 import { common } from './options';
 import * as fmt from './format';
 
-export { inputFiles, threadsFlag } from './options';
+export { threadsFlag } from './options';
 
 /** One subcommand: how its flags become an engine call, and how its result is shown. */
 export interface Command<M extends EngineMethod> {

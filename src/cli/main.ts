@@ -1,14 +1,13 @@
 import { spawnSync } from 'node:child_process';
-import { EngineError, isEngineError, userMessage, word } from '../engine/errors';
+import { isEngineError, userMessage, word } from '../engine/errors';
 import { cliWording } from './wording';
 import { cores } from '../engine/limits';
-import { loadModel } from '../engine/onnx/load';
-import { checkOutputs, modelFiles, writeFileAtomic } from '../engine/outputs';
-import { resolveTarget } from '../engine/modelFolder';
-import { jsonSafe, printable, terminalSafe } from '../engine/text';
+import { writeFileAtomic } from '../engine/outputs';
+import { jsonSafe, terminalSafe } from '../engine/text';
 import { EngineClient } from '../worker/client';
-import { parseArgs, stringFlag } from './args';
-import { COMMANDS, inputFiles, threadsFlag } from './commands';
+import { parseArgs } from './args';
+import { COMMANDS, threadsFlag } from './commands';
+import { planRun } from './plan';
 
 function help(): string {
   const usage = Object.values(COMMANDS).map((c) => `  massive-activations ${c.usage}`).join('\n');
@@ -50,17 +49,7 @@ Settings:
 async function main(argv: string[]): Promise<number> {
   const args = parseArgs(argv);
   if (args.flags.has('help') || !args.command) { process.stdout.write(help()); return args.command || args.flags.has('help') ? 0 : 2; }
-  const command = COMMANDS[args.command];
-  if (!command) throw new EngineError('bad-argument', `Unknown command "${printable(args.command)}". Commands: ${Object.keys(COMMANDS).join(', ')}.`);
-  if (!args.model) throw new EngineError('bad-argument', `Give the model file (or its folder): massive-activations ${args.command} MODEL.onnx`);
-  const json = args.flags.has('json');
-  const out = stringFlag(args.flags, 'out');
-  const csvFile = stringFlag(args.flags, 'csv');
-  if (csvFile && !command.csv) throw new EngineError('bad-argument', `${args.command} has no table to write as CSV.`);
-  // Refused before anything runs: an output must not replace the model, its weights or an input.
-  const targets = [...(out ? [['--out', out] as [string, string]] : []), ...(csvFile ? [['--csv', csvFile] as [string, string]] : [])];
-  if (targets.length) checkOutputs(targets, [...partsOf(args.model, stringFlag(args.flags, 'variant')).flatMap((f) => modelFiles(f, weightFilesOf(f))), ...inputFiles(args.flags)]);
-  const callArgs = command.args(args.model, args.flags, args.rest);
+  const { command, callArgs, json, out, csvFile } = planRun({ ...args, command: args.command });
   const threads = threadsFlag(args.flags);
   if (threads && threads > cores()) process.stderr.write(`massive-activations: note: --threads ${threads} is more than this machine's ${cores()} cores; using ${cores()}.\n`);
   const client = new EngineClient();
@@ -82,25 +71,6 @@ async function main(argv: string[]): Promise<number> {
     return 0;
   } finally {
     await client.dispose();
-  }
-}
-
-/** Every file a run on this path reads as a model: one file, or each part of a folder export. */
-function partsOf(model: string, variant?: string): string[] {
-  try {
-    const t = resolveTarget(model, variant);
-    return [t.main, t.embed, t.decoder].filter((f): f is string => !!f);
-  } catch {
-    return [model];
-  }
-}
-
-/** The model's external weight files; none when it cannot be read (the run then fails with its own message). */
-function weightFilesOf(model: string): string[] {
-  try {
-    return loadModel(model).externalFiles.map((f) => f.file);
-  } catch {
-    return [];
   }
 }
 

@@ -21,7 +21,7 @@ export function readText(file: string, what: string, flags: Flags): string {
 /** Every file a command reads besides the model: outputs must never land on one of them. */
 export function inputFiles(flags: Flags): { file: string; what: string }[] {
   const out: { file: string; what: string }[] = [];
-  for (const name of ['prompt-file', 'text-file', 'prompts-file', 'mean-text-file', 'eval-text-file', 'image']) {
+  for (const name of ['prompt-file', 'text-file', 'prompts-file', 'mean-text-file', 'eval-text-file', 'image', 'list']) {
     const v = flags.get(name);
     if (typeof v === 'string' && v !== '-') out.push({ file: v, what: `--${name} input` });
   }

@@ -1,0 +1,33 @@
+import { EngineError } from '../engine/errors';
+import { checkOutputs } from '../engine/outputs';
+import { printable } from '../engine/text';
+import type { EngineMethod } from '../shared/protocol';
+import { stringFlag, type CliArgs } from './args';
+import { COMMANDS, type Command } from './commands';
+import { filesRead } from './reads';
+
+/** One command line made into an engine call, with its outputs checked: nothing has run yet. */
+export interface Plan {
+  name: string;
+  command: Command<EngineMethod>;
+  callArgs: unknown;
+  json: boolean;
+  out?: string;
+  csvFile?: string;
+}
+
+export function planRun(args: CliArgs & { command: string }): Plan {
+  const command = COMMANDS[args.command];
+  if (!command) throw new EngineError('bad-argument', `Unknown command "${printable(args.command)}". Commands: ${Object.keys(COMMANDS).join(', ')}.`);
+  // compare --list F names its models in the list: no model comes first.
+  const listed = args.command === 'compare' && args.flags.has('list');
+  if (!args.model && !listed) throw new EngineError('bad-argument', `Give the model file (or its folder): massive-activations ${args.command} MODEL.onnx`);
+  const out = stringFlag(args.flags, 'out');
+  const csvFile = stringFlag(args.flags, 'csv');
+  if (csvFile && !command.csv) throw new EngineError('bad-argument', `${args.command} has no table to write as CSV.`);
+  const callArgs = command.args(args.model ?? '', args.flags, args.rest);
+  // Refused before anything runs: an output must not replace any file the run reads.
+  const targets = [...(out ? [['--out', out] as [string, string]] : []), ...(csvFile ? [['--csv', csvFile] as [string, string]] : [])];
+  if (targets.length) checkOutputs(targets, filesRead(callArgs as { file: string }, args.flags));
+  return { name: args.command, command, callArgs, json: args.flags.has('json'), out, csvFile };
+}

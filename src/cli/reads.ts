@@ -1,0 +1,39 @@
+import { loadModel } from '../engine/onnx/load';
+import { modelFiles, type Protected } from '../engine/outputs';
+import { resolveTarget } from '../engine/modelFolder';
+import type { Flags } from './args';
+import { inputFiles } from './options';
+
+/**
+ * Every file a command's run reads, so that --out and --csv never land on one. Read from the
+ * engine call itself, not from the flags that named it: compare's second and later models, a
+ * checkpoint folder's members, the entries of --list and every image of --image-dir are only
+ * known once the call is built, and they are exactly what the engine opens.
+ */
+export function filesRead(call: { file: string; variant?: string; options?: object }, flags: Flags): Protected[] {
+  const o = (call.options ?? {}) as { files?: string[]; images?: string[]; image?: string; variant?: string };
+  const variant = call.variant ?? o.variant;
+  const models = [...new Set([call.file, ...(o.files ?? [])])];
+  const read: Protected[] = models.flatMap((m) => partsOf(m, variant)).flatMap((f) => modelFiles(f, weightFilesOf(f)));
+  for (const image of [...(o.images ?? []), ...(o.image ? [o.image] : [])]) read.push({ file: image, what: 'input image' });
+  return [...read, ...inputFiles(flags)];
+}
+
+/** Every file a run on this path reads as a model: one file, or each part of a folder export. */
+function partsOf(model: string, variant?: string): string[] {
+  try {
+    const t = resolveTarget(model, variant);
+    return [t.main, t.embed, t.decoder].filter((f): f is string => !!f);
+  } catch {
+    return [model];
+  }
+}
+
+/** The model's external weight files; none when it cannot be read (the run then fails with its own message). */
+function weightFilesOf(model: string): string[] {
+  try {
+    return loadModel(model).externalFiles.map((f) => f.file);
+  } catch {
+    return [];
+  }
+}
