@@ -59,7 +59,6 @@ const bytes = (files: string[]) => files.map((f) => readFileSync(f).toString('ba
 before(() => {
   assert.ok(existsSync(CLI), `${CLI} is missing: run "npm run build" first (npm test does)`);
   const gpt2 = buildGpt2(root);
-  const gpt2Dir = path.dirname(gpt2.file);
   const other = buildLlama(root, 'llama-b');
   const ext = buildLlama(root, 'llama-ext', { externalData: 'model.onnx_data' });
   const vit = buildVit(root);
