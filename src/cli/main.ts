@@ -8,6 +8,8 @@ import { EngineClient } from '../worker/client';
 import { parseArgs } from './args';
 import { COMMANDS, threadsFlag } from './commands';
 import { planRun } from './plan';
+import { bindEngine } from './lifetime';
+import { exitWithParent } from '../worker/parentWatch';
 
 function help(): string {
   const usage = Object.values(COMMANDS).map((c) => `  massive-activations ${c.usage}`).join('\n');
@@ -53,12 +55,11 @@ async function main(argv: string[]): Promise<number> {
   const threads = threadsFlag(args.flags);
   if (threads && threads > cores()) process.stderr.write(`massive-activations: note: --threads ${threads} is more than this machine's ${cores()} cores; using ${cores()}.\n`);
   const client = new EngineClient();
+  bindEngine(client);
   try {
     const call = client.call(command.method, callArgs as never, (p) => {
       if (!json && process.stderr.isTTY) process.stderr.write(`\r${terminalSafe(p.message)}…`.padEnd(50));
     });
-    // Ctrl-C: leave at once; ending the process is the one safe way to stop a native run mid-way.
-    process.once('SIGINT', () => { process.stderr.write('\nmassive-activations: cancelled.\n'); process.exit(130); });
     const result = await call.result;
     if (!json && process.stderr.isTTY) process.stderr.write('\r'.padEnd(51) + '\r');
     const doc = command.json ? command.json(result) : result;
@@ -85,11 +86,17 @@ function relayLongPrompt(argv: string[]): number | undefined {
   const inline = argv[i].startsWith('--prompt=');
   const text = inline ? argv[i].slice('--prompt='.length) : argv[i + 1] ?? '';
   const rest = [...argv.slice(0, i), ...argv.slice(i + (inline ? 1 : 2)), '--prompt-file', '-'];
-  const r = spawnSync(process.execPath, [__filename, ...rest], { input: text, stdio: ['pipe', 'inherit', 'inherit'], maxBuffer: 1 << 30 });
+  const r = spawnSync(process.execPath, [__filename, ...rest], {
+    input: text, stdio: ['pipe', 'inherit', 'inherit'], maxBuffer: 1 << 30, env: { ...process.env, [RELAYED]: '1' },
+  });
   return r.status ?? 1;
 }
 
-const relayed = relayLongPrompt(process.argv.slice(2));
+const RELAYED = 'MASSIVE_ACTIVATIONS_RELAYED';
+// This process blocks in spawnSync while the relayed one runs, so it cannot pass a signal on: the
+// relayed command ends itself (and so its engine) when this one is gone.
+if (process.env[RELAYED]) exitWithParent();
+const relayed = process.env[RELAYED] ? undefined : relayLongPrompt(process.argv.slice(2));
 if (relayed !== undefined) process.exitCode = relayed;
 else main(process.argv.slice(2)).then(
   (code) => { process.exitCode = code; },

@@ -12,10 +12,11 @@ export interface Call<T> { id: number; result: Promise<T> }
 export const CANCEL_GRACE_MS = 400;
 /**
  * The longest wait for the model run in progress after a cancel (one segment of blocks), which
- * the engine estimates from the segments before it: reloading a large model costs more than that.
- * A run that would take longer (one huge block, a runaway Loop) is still killed.
+ * the engine estimates from the segments before it. With the grace this bounds a cancelled run to
+ * one second: a segment that ends within it keeps the loaded model for the next call; a longer one
+ * (a long block of a wide model, a runaway Loop) is killed, and the next call loads the model again.
  */
-export const CANCEL_SEGMENT_WAIT_MS = 30_000;
+export const CANCEL_SEGMENT_WAIT_MS = 600;
 const STDERR_TAIL = 2000;
 
 /**
@@ -95,6 +96,16 @@ export class EngineClient {
       child.kill('SIGKILL');
       await exited;
     }
+  }
+
+  /**
+   * Ends the engine at once, synchronously: for a front end that is itself about to exit (a signal,
+   * a closed output), where an asynchronous dispose would never complete.
+   */
+  killNow(): void {
+    const child = this.child;
+    this.child = undefined;
+    if (child && child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
   }
 
   get running(): boolean {

@@ -9,6 +9,7 @@ import type { SessionSettings, SessionVariant } from '../engine/session';
 import type { Progress } from '../engine/types';
 import type { ExperimentBase } from '../engine/experiments/common';
 import { SessionCache } from './sessionCache';
+import { exitWithParent } from './parentWatch';
 import { EXPERIMENTS } from '../experiments/registry';
 import { segmentRemainingMs } from '../engine/segments';
 
@@ -16,8 +17,10 @@ import { segmentRemainingMs } from '../engine/segments';
 if (!process.send) throw new Error('worker.js must be started by EngineClient (child_process.fork)');
 const cache = new SessionCache();
 const send = (m: WorkerMessage) => process.send!(m);
-// The caller went away (closed, crashed or killed): nothing is left to answer.
+// The caller went away (closed, crashed or killed): nothing is left to answer. The watch also
+// ends the process in the middle of a native run, which the event cannot.
 process.on('disconnect', () => process.exit(0));
+exitWithParent();
 
 type Handlers = { [M in EngineMethod]: (args: EngineCalls[M]['args'], ctx: Ctx) => Promise<EngineCalls[M]['result']> };
 
