@@ -5,6 +5,8 @@ import { feedsFlag, idsFlag, listFlag, numberFlag, stringFlag } from './args';
 import { fileError, FILE_LIMITS, imagesInFolder, readTextFile, textOf } from '../engine/files';
 import { LIMITS } from '../engine/limits';
 import { printable } from '../engine/text';
+import type { Corpus } from '../engine/experiments/corpus';
+import * as path from 'node:path';
 
 /** The command line's shared options: inputs, thresholds, limits, and the files they read. */
 
@@ -16,6 +18,17 @@ export function readText(file: string, what: string, flags: Flags): string {
   try { bytes = readFileSync(0); } catch (e) { throw fileError(e, 'standard input', what); }
   if (bytes.length > FILE_LIMITS.text) throw new EngineError('bad-file', `The ${what} on standard input is over ${FILE_LIMITS.text / 2 ** 20} MB; give a shorter text.`);
   return textOf(bytes, what, replace);
+}
+
+/**
+ * A corpus file for the engine to read itself, only as far as the run needs (a 100 MB text is not
+ * read whole for 2 × 64 tokens); standard input ("-") is read here, bounded.
+ */
+export function corpusFlag(flags: Flags, name: string, what: string): Corpus | undefined {
+  const file = stringFlag(flags, name);
+  if (file === undefined) return undefined;
+  if (file === '-') return readText(file, what, flags);
+  return { file: path.resolve(file), what, ...(flags.has('replace-invalid-utf8') ? { replaceInvalidUtf8: true } : {}) };
 }
 
 /** Every file a command reads besides the model: outputs must never land on one of them. */

@@ -7,7 +7,7 @@ import { DEFAULT_PROMPT } from '../engine/defaults';
 import { LIMITS } from '../engine/limits';
 import type { Flags } from '../cli/args';
 import { numberFlag, stringFlag } from '../cli/args';
-import { common, readText } from '../cli/options';
+import { common, corpusFlag, readText } from '../cli/options';
 import { compareText } from '../cli/format';
 import { experiment } from './experiment';
 
@@ -48,12 +48,11 @@ function compareArgs(file: string, flags: Flags, rest: string[]) {
     : promptsFile !== undefined ? readText(promptsFile, 'prompts file', flags).split('\n').filter((l) => l.trim()) : undefined;
   if (files.length < 2 && !prompts) throw new EngineError('bad-argument', 'Give two models to compare (compare A B), a folder of checkpoints, --list FILE, or one model with --prompt and --prompt2.');
   if (prompts && files.length > 1) throw new EngineError('bad-argument', 'Compare either several models on one input, or one model on several prompts, not both.');
-  const textFile = stringFlag(flags, 'text-file');
   return {
     file: files[0],
     options: {
       ...shared, files, series, prompts, alignByText: flags.has('align-by-text'), topK: numberFlag(flags, 'top', { min: 1, max: LIMITS.topK, integer: true }),
-      text: textFile !== undefined ? readText(textFile, 'text file', flags) : undefined,
+      text: corpusFlag(flags, 'text-file', 'text file'),
       count: numberFlag(flags, 'count', { min: 1, max: LIMITS.count, integer: true }),
       seqLen: numberFlag(flags, 'seq-len', { min: 2, max: LIMITS.tokens, integer: true }),
     },

@@ -3,7 +3,7 @@ import { EngineError } from '../engine/errors';
 import { interveneCsv } from '../engine/export';
 import { LIMITS } from '../engine/limits';
 import { listFlag, numberFlag, stringFlag } from '../cli/args';
-import { common, integer, layerFlag, readText, valuesFlag } from '../cli/options';
+import { common, corpusFlag, integer, layerFlag, valuesFlag } from '../cli/options';
 import { interveneText } from '../cli/format';
 import { experiment } from './experiment';
 
@@ -20,17 +20,15 @@ export default experiment({
     args: (file, flags) => {
       const mode = stringFlag(flags, 'mode') ?? 'zero';
       if (!['zero', 'mean', 'values'].includes(mode)) throw new EngineError('bad-argument', `--mode must be zero, mean or values; got "${mode}".`);
-      const meanFile = stringFlag(flags, 'mean-text-file');
-      const evalFile = stringFlag(flags, 'eval-text-file');
       return {
         file,
         options: {
           ...common(flags), layer: layerFlag(flags), mode: mode as 'zero' | 'mean' | 'values',
           values: valuesFlag(stringFlag(flags, 'values')),
           channels: listFlag(flags, 'channels')?.map((c) => integer(c, 'channel')),
-          meanText: meanFile !== undefined ? readText(meanFile, 'mean text file', flags) : undefined,
+          meanText: corpusFlag(flags, 'mean-text-file', 'mean text file'),
           meanCount: numberFlag(flags, 'count', { min: 1, max: LIMITS.count, integer: true }),
-          evalText: flags.has('no-perplexity') ? null : evalFile !== undefined ? readText(evalFile, 'evaluation text file', flags) : undefined,
+          evalText: flags.has('no-perplexity') ? null : corpusFlag(flags, 'eval-text-file', 'evaluation text file'),
           seqLen: numberFlag(flags, 'seq-len', { min: 2, max: LIMITS.tokens, integer: true }),
         },
       };

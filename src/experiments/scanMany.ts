@@ -3,7 +3,7 @@ import { EngineError } from '../engine/errors';
 import { scanManyCsv, constancyCsv } from '../engine/export';
 import { LIMITS } from '../engine/limits';
 import { idsListFlag, numberFlag, stringFlag } from '../cli/args';
-import { common, imagesFlag, readText } from '../cli/options';
+import { common, corpusFlag, imagesFlag, readText } from '../cli/options';
 import { scanManyText } from '../cli/format';
 import { experiment } from './experiment';
 
@@ -34,7 +34,7 @@ export default experiment({
         file,
         options: {
           ...shared,
-          text: textFile !== undefined ? readText(textFile, 'text file', flags) : undefined,
+          text: corpusFlag(flags, 'text-file', 'text file'),
           prompts,
           idsList: idsListFlag(flags.get('ids')),
           images,

@@ -18,6 +18,7 @@ import { scanModel } from '../../src/engine/scan';
 import { compare } from '../../src/engine/experiments/compare';
 import { liveLatency } from './live';
 import { WORKER } from '../fixtures';
+import { corpusCost } from './corpus';
 
 /** Peak resident memory of this process (Linux VmHWM). */
 function peakRss(): number {
@@ -73,6 +74,7 @@ async function main(): Promise<void> {
     await seriesChild(process.argv[3] as 'one' | 'series', buildSeries());
     return;
   }
+  if (process.env.BENCH_ONLY === 'corpus') { printCorpus(corpusCost(cacheDir)); return; }
   if (!existsSync(modelFile)) {
     mkdirSync(cacheDir, { recursive: true });
     process.stderr.write('building the GPT-2-small-sized planted model (cached in the temp folder)…\n');
@@ -107,8 +109,19 @@ async function main(): Promise<void> {
   process.stdout.write(`\nLive re-scan (the panel's: pause ${live.pauseMs} ms, then cancel the running scan and scan the edit), ${live.tokens} tokens, ${live.edits} edits\n\n`);
   process.stdout.write('| from the end of typing to the new result: median (ms) | max (ms) | the scan alone: median (ms) | scans superseded |\n|---:|---:|---:|---:|\n');
   process.stdout.write(`| ${live.medianMs.toFixed(0)} | ${live.maxMs.toFixed(0)} | ${live.scanMedianMs.toFixed(0)} | ${live.supersededRuns} of ${live.edits} |\n`);
+  const corpus = corpusCost(cacheDir);
+  printCorpus(corpus);
   mkdirSync('bench-results', { recursive: true });
-  writeFileSync(path.join('bench-results', 'bench.json'), JSON.stringify({ machine: machine(), runs: RUNS, rows, series: { models: SERIES, one, all: series }, live }, null, 2));
+  writeFileSync(path.join('bench-results', 'bench.json'), JSON.stringify({ machine: machine(), runs: RUNS, rows, series: { models: SERIES, one, all: series }, live, corpus }, null, 2));
+}
+
+function printCorpus(rows: ReturnType<typeof corpusCost>): void {
+  process.stdout.write('\nscan-many --text-file F --count 2 --seq-len 64 (the CLI, whole process, median of 3), on the planted GPT-2\n\n');
+  process.stdout.write('| text file | wall (ms) | × the 100 KB file\'s | inputs |\n|---:|---:|---:|---:|\n');
+  for (const r of rows) {
+    const size = r.bytes >= 2 ** 20 ? `${r.bytes / 2 ** 20} MB` : `${r.bytes / 1024} KB`;
+    process.stdout.write(`| ${size} | ${r.medianMs.toFixed(0)} | ${(r.medianMs / rows[0].medianMs).toFixed(2)}× | ${r.inputs} |\n`);
+  }
 }
 
 main().catch((e) => { process.stderr.write(`bench failed: ${(e as Error).message}\n`); process.exitCode = 1; });

@@ -11,7 +11,7 @@ import type { InputOptions } from '../input';
 import { checkCount, LIMITS } from '../limits';
 import { resolveTarget } from '../modelFolder';
 import { findTokenizer, loadTokenizer } from '../tokenizer';
-import { sequencesFromText } from './corpus';
+import { sequencesFromText, type Corpus } from './corpus';
 import { checkpointPaths } from './checkpoints';
 
 export { checkpointPaths };
@@ -38,7 +38,7 @@ export interface CompareOptions extends ExperimentBase, InputOptions {
   series?: boolean;
   topK?: number;
   /** Many inputs: `count` sequences of `seqLen` tokens cut from this text (the first model's tokenizer). */
-  text?: string;
+  text?: Corpus;
   count?: number;
   seqLen?: number;
 }

@@ -6,7 +6,7 @@ import { SCAN_VARIANT, type OpenModel } from '../session';
 import type { FeedTensor } from '../feeds';
 import { checkAbort, checkLayer, sessions, thresholdsOf, type ExperimentBase } from './common';
 import { checkCount, LIMITS } from '../limits';
-import { randomSequences, SAMPLE_TEXT, sequencesFromText } from './corpus';
+import { randomSequences, SAMPLE_TEXT, sequencesFromText, type Corpus } from './corpus';
 import { blockOf, forward, isFinite, nonFiniteNote, requireFinite, type Edits } from './forward';
 import { argmaxRow, klRow, sequenceNll } from './logits';
 import { textTokenKinds, type TextTokenKind } from './tokenKinds';
@@ -21,11 +21,11 @@ export interface InterveneOptions extends ExperimentBase, InputOptions {
   /** Only touch these channels (default: every channel with a massive activation at the block). */
   channels?: number[];
   /** Inputs the set-to-mean values are averaged over: a text, or token id sequences. */
-  meanText?: string;
+  meanText?: Corpus;
   meanIds?: number[][];
   meanCount?: number;
   /** Perplexity text; undefined: the built-in sample when there is a tokenizer; null: none. */
-  evalText?: string | null;
+  evalText?: Corpus | null;
   seqLen?: number;
   evalCount?: number;
 }

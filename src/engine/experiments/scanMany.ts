@@ -4,11 +4,11 @@ import { scanModel } from '../scan';
 import type { ScanResult } from '../types';
 import { checkAbort, meanStd, sessions, type ExperimentBase } from './common';
 import { checkCount, LIMITS } from '../limits';
-import { randomSequences, sequencesFromText } from './corpus';
+import { randomSequences, sequencesFromText, type Corpus } from './corpus';
 
 export interface ScanManyOptions extends ExperimentBase {
   /** A text split into sequences of `seqLen` tokens (the paper's exp2 uses RedPajama sequences). */
-  text?: string;
+  text?: Corpus;
   /** Separate prompts, one sequence each. */
   prompts?: string[];
   /** Token id sequences. */
