@@ -1,7 +1,8 @@
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import * as path from 'node:path';
 import { EngineError, option } from './errors';
-import { readJsonFile } from './files';
+import { brokenLink } from './files';
+import { readSidecar, shortJson, sidecarNotes } from './sidecar';
 import { printable } from './text';
 
 /**
@@ -24,6 +25,10 @@ export interface ConfigFacts {
   layerTypes?: string[];
   decoderStartTokenId?: number;
   bosTokenId?: number;
+  /** A decoder start token that was there but of the wrong type, in words (`config.json's decoder_start_token_id is "1", not a whole number`). */
+  ignoredStartToken?: string;
+  /** What was ignored in these files (not an object, wrong-typed fields, broken links), each said once. */
+  notes: string[];
 }
 
 export interface ModelTarget {
@@ -71,14 +76,16 @@ export function resolveTarget(p: string, variant?: string): ModelTarget {
   const given = isDir ? undefined : partOf(abs);
   if (!isDir && (!given || given.part === 'model')) {
     // A single file (model.onnx among variants is still one file): scanned as it is.
-    return { main: abs, layout: 'single', folder: path.dirname(abs), variant: given?.variant ?? '', variants: [], config: readConfig(path.dirname(abs)), notes: [] };
+    const config = readConfig(path.dirname(abs));
+    return { main: abs, layout: 'single', folder: path.dirname(abs), variant: given?.variant ?? '', variants: [], config, notes: [...config?.notes ?? []] };
   }
   const folder = isDir ? abs : path.dirname(abs);
   const files = modelFiles(folder).map((f) => ({ f, ...partOf(f) })).filter((x) => x.part) as { f: string; part: Part; variant: string }[];
   const mainPart = MAIN_PARTS.find((pt) => files.some((x) => x.part === pt));
   if (!mainPart) {
     if (isDir) throw new EngineError('not-onnx', `${printable(abs)} holds no model: no model.onnx, decoder_model*.onnx or encoder_model*.onnx in it or in its onnx/ folder.`);
-    return { main: abs, layout: 'single', folder, variant: given?.variant ?? '', variants: [], config: readConfig(folder), notes: [] };
+    const config = readConfig(folder);
+    return { main: abs, layout: 'single', folder, variant: given?.variant ?? '', variants: [], config, notes: [...config?.notes ?? []] };
   }
   const variants = [...new Set(files.filter((x) => x.part === mainPart).map((x) => x.variant))].sort();
   let chosen = variant ?? given?.variant;
@@ -87,12 +94,13 @@ export function resolveTarget(p: string, variant?: string): ModelTarget {
     if (variants.includes('')) chosen = '';
     else if (variants.length === 1) chosen = variants[0];
     else throw new EngineError('bad-argument', `${printable(folder)} holds several variants of the model (${variants.join(', ')}); choose one (${option('variant')}).`);
-    if (variants.length > 1) notes.push(`Using the ${chosen ? `${chosen} ` : 'plain '}variant; this folder also has ${variants.filter((v) => v !== chosen).join(', ')} (--variant).`);
+    if (variants.length > 1) notes.push(`Using the ${chosen ? `${chosen} ` : 'plain '}variant; this folder also has ${variants.filter((v) => v !== chosen).join(', ')} (${option('variant')}).`);
   } else if (!variants.includes(chosen)) {
     throw new EngineError('bad-argument', `There is no "${printable(chosen)}" variant in ${printable(folder)}; it has ${variants.map((v) => v || 'plain').join(', ')}.`);
   }
   const pick = (part: Part) => files.find((x) => x.part === part && x.variant === chosen)?.f ?? files.find((x) => x.part === part && x.variant === '')?.f;
   const config = readConfig(folder);
+  notes.push(...config?.notes ?? []);
   const decoder = pick('decoder_model_merged') ?? pick('decoder_model');
   const encoder = pick('encoder_model');
   const embed = pick('embed_tokens');
@@ -101,26 +109,47 @@ export function resolveTarget(p: string, variant?: string): ModelTarget {
   return { main: decoder ?? encoder ?? pick('model')!, layout: 'single', folder, variant: chosen, variants, config, notes };
 }
 
-/** config.json (and generation_config.json, genai_config.json) beside the files or one folder up. */
+const CONFIG = {
+  num_hidden_layers: 'count', n_layer: 'count', encoder_layers: 'count', num_layers: 'count', decoder_layers: 'count', num_decoder_layers: 'count',
+  hidden_size: 'count', d_model: 'count', n_embd: 'count', layer_types: 'strings', decoder_start_token_id: 'count', bos_token_id: 'count',
+  text_config: { num_hidden_layers: 'count', hidden_size: 'count' },
+} as const;
+const GENERATION = { decoder_start_token_id: 'count', bos_token_id: 'count' } as const;
+const GENAI = { model: { decoder: { num_hidden_layers: 'count', hidden_size: 'count' } } } as const;
+
+/**
+ * config.json (and generation_config.json, genai_config.json) beside the files or one folder up.
+ * Only whole numbers count as counts and token ids, and only a list of strings as layer_types: a
+ * file or field of another shape is left out and said in `notes`, never guessed at.
+ */
 export function readConfig(folder: string): ConfigFacts | undefined {
+  const there = (f: string) => existsSync(f) || !!brokenLink(f);
   for (const dir of [folder, path.dirname(folder)]) {
     const file = path.join(dir, 'config.json');
     const genai = path.join(dir, 'genai_config.json');
-    if (!existsSync(file) && !existsSync(genai)) continue;
-    const c = (existsSync(file) ? readJsonFile(file, 'model config') : {}) as Record<string, unknown>;
-    const gen = existsSync(path.join(dir, 'generation_config.json')) ? readJsonFile(path.join(dir, 'generation_config.json'), 'generation config') as Record<string, unknown> : {};
-    const ga = existsSync(genai) ? ((readJsonFile(genai, 'genai config') as { model?: { decoder?: Record<string, unknown> } }).model?.decoder ?? {}) : {};
-    const text = (c.text_config ?? {}) as Record<string, unknown>;
-    const num = (...vs: unknown[]) => vs.find((v): v is number => typeof v === 'number' && Number.isInteger(v) && v >= 0);
+    if (!there(file) && !there(genai)) continue;
+    const name = (base: string) => (dir === folder ? base : path.join('..', base));
+    const c = readSidecar(file, name('config.json'), 'model config', CONFIG);
+    const gen = readSidecar(path.join(dir, 'generation_config.json'), name('generation_config.json'), 'generation config', GENERATION);
+    const ga = readSidecar(genai, name('genai_config.json'), 'genai config', GENAI);
+    const cf = c?.fields ?? {};
+    const text = cf.text_config ?? {};
+    const dec = ga?.fields.model?.decoder ?? {};
+    const gf = gen?.fields ?? {};
+    const first = (...vs: (number | undefined)[]) => vs.find((v) => v !== undefined);
+    const start = [c, gen].flatMap((s) => (s?.ignored ?? []).filter((i) => i.field === 'decoder_start_token_id')
+      .map((i) => `${printable(path.basename(s!.file))}'s decoder_start_token_id is ${shortJson(i.value)}, ${i.expected}`));
     return {
-      file: existsSync(file) ? file : genai,
-      layers: num(c.num_hidden_layers, c.n_layer, text.num_hidden_layers, ga.num_hidden_layers),
-      encoderLayers: num(c.encoder_layers, c.num_layers),
-      decoderLayers: num(c.decoder_layers, c.num_decoder_layers),
-      hiddenSize: num(c.hidden_size, c.d_model, c.n_embd, text.hidden_size, ga.hidden_size),
-      layerTypes: Array.isArray(c.layer_types) ? (c.layer_types as unknown[]).filter((x): x is string => typeof x === 'string') : undefined,
-      decoderStartTokenId: num(c.decoder_start_token_id, gen.decoder_start_token_id),
-      bosTokenId: num(c.bos_token_id, gen.bos_token_id),
+      file: c ? file : genai,
+      layers: first(cf.num_hidden_layers, cf.n_layer, text.num_hidden_layers, dec.num_hidden_layers),
+      encoderLayers: first(cf.encoder_layers, cf.num_layers),
+      decoderLayers: first(cf.decoder_layers, cf.num_decoder_layers),
+      hiddenSize: first(cf.hidden_size, cf.d_model, cf.n_embd, text.hidden_size, dec.hidden_size),
+      layerTypes: cf.layer_types,
+      decoderStartTokenId: first(cf.decoder_start_token_id, gf.decoder_start_token_id),
+      bosTokenId: first(cf.bos_token_id, gf.bos_token_id),
+      ignoredStartToken: start[0],
+      notes: sidecarNotes(c, gen, ga),
     };
   }
   return undefined;

@@ -1,0 +1,150 @@
+import { before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { cpSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import * as path from 'node:path';
+import { buildGpt2, buildSeq2Seq, buildVit, type BuiltModel } from '../models/build';
+import * as hostile from '../models/hostile';
+import { CLI, fingerprint, PAPER_PROMPT, tempDir } from '../fixtures';
+
+/**
+ * Issue 25, "no stack traces": sidecar JSON of every shape, links that dangle or loop in model and
+ * checkpoint folders, and sparse initializers in every mode. Each test failed before its fix (an
+ * "Internal error" or "Unexpected error", a refusal for a file the run does not need, or a field of
+ * the wrong type used or dropped without a word).
+ */
+
+function cli(args: string[], opts: { timeout?: number } = {}) {
+  const r = spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8', timeout: opts.timeout ?? 120_000 });
+  return { code: r.status, out: r.stdout, err: r.stderr, signal: r.signal };
+}
+
+const NO_DEVELOPER_DETAIL = /\n\s+at |Internal error|Unexpected error|onnxruntime_src|onnxruntime::/;
+
+/** A refusal: non-zero exit, one sentence on stderr matching `message`, no stack, nothing on stdout. */
+function refused(r: ReturnType<typeof cli>, message: RegExp) {
+  assert.equal(r.signal, null, `the command was killed (${r.signal}): it hung`);
+  assert.notEqual(r.code, 0, `expected a refusal; stdout: ${r.out.slice(0, 300)}`);
+  assert.match(r.err, /^massive-activations: [^\n]+\n$/, 'one line on stderr');
+  assert.match(r.err, message);
+  assert.doesNotMatch(r.err, NO_DEVELOPER_DETAIL);
+  assert.equal(r.out, '');
+}
+
+/** A successful --json run, parsed. */
+function json<T = Record<string, unknown>>(r: ReturnType<typeof cli>): T {
+  assert.equal(r.signal, null, `the command was killed (${r.signal}): it hung`);
+  assert.equal(r.code, 0, r.err);
+  assert.doesNotMatch(r.err, NO_DEVELOPER_DETAIL);
+  return JSON.parse(r.out) as T;
+}
+
+interface ScanJson { warnings: string[]; model: { warnings: string[]; dtype: string }; massiveTokens: number[]; layers: unknown[]; attention: unknown[]; input: { note?: string }; tokens: { text: string }[] }
+interface InspectJson { warnings: string[]; dtype: string; blocks: number; pipeline?: { variants: string[] } }
+
+/** The warnings that match, from everywhere a scan or inspect reports them. */
+const said = (r: { warnings: string[]; model?: { warnings: string[] } }, re: RegExp) => [...r.warnings, ...(r.model?.warnings ?? [])].filter((w) => re.test(w));
+
+const IDS = [1, 10, 11, 12, 3];
+const root = tempDir('sidecars');
+let gpt2: BuiltModel;
+let vit: BuiltModel;
+
+before(() => {
+  assert.ok(existsSync(CLI), `${CLI} is missing: run "npm run build" first (npm test does)`);
+  gpt2 = buildGpt2(root);
+  vit = buildVit(root);
+});
+
+/** A copy of the GPT-2 folder (model, tokenizer) with extra files, as `name/`. */
+function gpt2With(name: string, files: Record<string, string> = {}, sub = ''): string {
+  const dir = path.join(root, name);
+  mkdirSync(path.join(dir, sub), { recursive: true });
+  cpSync(path.dirname(gpt2.file), path.join(dir, sub), { recursive: true });
+  for (const [f, text] of Object.entries(files)) writeFileSync(path.join(dir, f), text);
+  return path.join(dir, sub, 'model.onnx');
+}
+
+describe('config.json of any shape: the run goes on and says once what was ignored', () => {
+  for (const text of ['null', '[1, 2]', '"gpt2"', '5', 'true']) {
+    test(`config.json holding ${text}, beside the model`, () => {
+      const model = gpt2With(`config-${text.replace(/\W/g, '') || 'x'}`, { 'config.json': text });
+      const before = fingerprint(path.dirname(model));
+      const i = json<InspectJson>(cli(['inspect', model, '--json']));
+      assert.equal(said(i, /config\.json holds .*not a JSON object/).length, 1, i.warnings.join(' | '));
+      const s = json<ScanJson>(cli(['scan', model, '--ids', IDS.join(','), '--json']));
+      assert.deepEqual(s.massiveTokens, [0, 4]);
+      assert.equal(said(s, /config\.json holds .*not a JSON object/).length, 1, s.warnings.join(' | '));
+      assert.equal(fingerprint(path.dirname(model)), before);
+    });
+  }
+
+  test('config.json holding null one folder up (an onnx/ export) breaks no command', () => {
+    const model = gpt2With('config-up', { 'config.json': 'null' }, 'onnx');
+    const i = json<InspectJson>(cli(['inspect', model, '--json']));
+    assert.equal(said(i, /config\.json holds null, not a JSON object/).length, 1, i.warnings.join(' | '));
+    json(cli(['scan', model, '--prompt', PAPER_PROMPT, '--json']));
+    json(cli(['feature-map', model, '--layer', '2', '--ids', IDS.join(','), '--json']));
+  });
+
+  test('fields of the wrong type are ignored with one note naming them; the well-typed ones are still used', () => {
+    const model = gpt2With('config-types', {
+      'config.json': JSON.stringify({ num_hidden_layers: '6', hidden_size: 64.5, text_config: 5, bos_token_id: [1], layer_types: ['full_attention', 3], n_layer: 7, n_embd: 64, vocab_size: 'many' }),
+    });
+    for (const r of [json<InspectJson>(cli(['inspect', model, '--json'])), json<ScanJson>(cli(['scan', model, '--ids', IDS.join(','), '--json']))]) {
+      const notes = said(r, /wrong type/);
+      assert.equal(notes.length, 1, r.warnings.join(' | '));
+      for (const f of ['num_hidden_layers is "6"', 'hidden_size is 64.5', 'text_config is 5', 'bos_token_id is \\[1\\]', 'layer_types is \\["full_attention",3\\]']) assert.match(notes[0], new RegExp(f));
+      assert.doesNotMatch(notes[0], /\bn_layer\b|\bn_embd\b|\bvocab_size\b/, 'only the fields the engine reads are checked');
+      // n_layer (a whole number) is still read: the located model's 6 blocks disagree with it.
+      assert.deepEqual(said(r, /says/), ['config.json says 7 layers, but 6 blocks were located.']);
+    }
+  });
+
+  test('generation_config.json and genai_config.json that are not objects, or hold wrong types, are ignored with a note', () => {
+    const model = gpt2With('config-siblings', {
+      'config.json': JSON.stringify({ n_layer: 6 }),
+      'generation_config.json': 'null',
+      'genai_config.json': JSON.stringify({ model: { decoder: { num_hidden_layers: 'six', hidden_size: 64 } } }),
+    });
+    const i = json<InspectJson>(cli(['inspect', model, '--json']));
+    assert.equal(said(i, /generation_config\.json holds null, not a JSON object/).length, 1, i.warnings.join(' | '));
+    assert.equal(said(i, /genai_config\.json has a field of the wrong type, ignored: model\.decoder\.num_hidden_layers is "six"/).length, 1, i.warnings.join(' | '));
+    const broken = gpt2With('config-genai-null', { 'genai_config.json': '[]' });
+    const s = json<ScanJson>(cli(['scan', broken, '--ids', IDS.join(','), '--json']));
+    assert.equal(said(s, /genai_config\.json holds a list, not a JSON object/).length, 1, s.warnings.join(' | '));
+  });
+
+  test('tokenizer_config.json of the wrong shape: text is still tokenised, and the input note says what was ignored', () => {
+    const plain = json<ScanJson>(cli(['scan', gpt2.file, '--prompt', PAPER_PROMPT, '--json']));
+    for (const [name, text, note] of [
+      ['tokcfg-null', 'null', /tokenizer_config\.json holds null, not a JSON object/],
+      ['tokcfg-types', JSON.stringify({ additional_special_tokens: 'x', clean_up_tokenization_spaces: 'no', bos_token: '<s>' }), /tokenizer_config\.json has fields of the wrong type, ignored: additional_special_tokens is "x" \(not a list\), clean_up_tokenization_spaces is "no" \(not true or false\)/],
+    ] as const) {
+      const model = gpt2With(name, { 'tokenizer_config.json': text });
+      const s = json<ScanJson>(cli(['scan', model, '--prompt', PAPER_PROMPT, '--json']));
+      assert.deepEqual(s.tokens.map((t) => t.text), plain.tokens.map((t) => t.text));
+      assert.deepEqual(s.massiveTokens, [0, 4, 8]);
+      assert.match(s.input.note ?? '', note);
+    }
+  });
+
+  test('a preprocessor_config.json holding null: the image runs with the documented defaults, said in the input note', () => {
+    const img = hostile.png(path.join(root, 'a.png'));
+    const model = hostile.withPreprocessor(vit.file, path.join(root, 'pre-null'), null);
+    const s = json<ScanJson>(cli(['scan', model, '--image', img, '--json']));
+    const plain = json<ScanJson>(cli(['scan', vit.file, '--image', img, '--json']));
+    assert.deepEqual(s.layers, plain.layers, 'the built model has no preprocessor config either: the same defaults');
+    assert.match(s.input.note ?? '', /preprocessor_config\.json holds null, not a JSON object, so it was ignored/);
+  });
+
+  test('a seq2seq decoder start token of the wrong type is not used: said in the refusal, or in a note when bos_token_id stands in', () => {
+    const s2s = buildSeq2Seq(root, 't5-start');
+    writeFileSync(path.join(s2s.dir, 'config.json'), JSON.stringify({ num_layers: 6, decoder_start_token_id: '1' }));
+    refused(cli(['scan', s2s.dir, '--ids', IDS.join(',')]), /config\.json's decoder_start_token_id is "1", not a whole number, so the decoder has nothing to start from\. Give its input ids \(--decoder-ids 0\)/);
+    writeFileSync(path.join(s2s.dir, 'config.json'), JSON.stringify({ num_layers: 6, decoder_start_token_id: '1', bos_token_id: 1 }));
+    const r = json<ScanJson & { stacks: { tokens: { id: number }[] }[] }>(cli(['scan', s2s.dir, '--ids', IDS.join(','), '--json']));
+    assert.deepEqual(r.stacks[1].tokens.map((t) => t.id), [1]);
+    assert.equal(said(r, /decoder_start_token_id is "1"/).length, 1, r.warnings.join(' | '));
+  });
+});
