@@ -1,7 +1,7 @@
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import * as path from 'node:path';
 import { EngineError, option } from './errors';
-import { brokenLink } from './files';
+import { brokenLink, listed } from './files';
 import { readSidecar, shortJson, sidecarNotes } from './sidecar';
 import { printable } from './text';
 
@@ -54,15 +54,20 @@ export function partOf(file: string): { part: Part; variant: string } | undefine
   return m ? { part: m[1] as Part, variant: m[2] ?? '' } : undefined;
 }
 
-/** The .onnx files of a folder and of its onnx/ subfolder (or, inside onnx/, the folder itself). */
-function modelFiles(folder: string): string[] {
+/**
+ * The .onnx files of a folder and of its onnx/ subfolder (or, inside onnx/, the folder itself).
+ * Links that lead nowhere are not models: they are left out and said in `broken` (name and why).
+ */
+function modelFiles(folder: string): { files: string[]; broken: { file: string; why: string }[] } {
   const dirs = [folder, path.join(folder, 'onnx')].filter((d) => existsSync(d) && statSync(d).isDirectory());
-  return dirs.flatMap((d) => readdirSync(d).filter((n) => n.endsWith('.onnx')).map((n) => path.join(d, n)));
+  const named = dirs.flatMap((d) => readdirSync(d).filter((n) => n.endsWith('.onnx')).sort().map((n) => path.join(d, n)));
+  const broken = named.map((file) => ({ file, why: brokenLink(file) })).filter((b): b is { file: string; why: string } => !!b.why);
+  return { files: named.filter((f) => !broken.some((b) => b.file === f)), broken };
 }
 
 /** The variants a folder offers of its main model part ('' for the unsuffixed files). */
 export function folderVariants(folder: string): string[] {
-  const files = modelFiles(folder).map((f) => partOf(f)).filter((x): x is { part: Part; variant: string } => !!x);
+  const files = modelFiles(folder).files.map((f) => partOf(f)).filter((x): x is { part: Part; variant: string } => !!x);
   const main = MAIN_PARTS.find((pt) => files.some((x) => x.part === pt));
   return [...new Set(files.filter((x) => x.part === main).map((x) => x.variant))].sort();
 }
@@ -71,6 +76,8 @@ const MAIN_PARTS: Part[] = ['decoder_model_merged', 'decoder_model', 'encoder_mo
 
 export function resolveTarget(p: string, variant?: string): ModelTarget {
   const abs = path.resolve(p);
+  const broken = brokenLink(abs);
+  if (broken) throw new EngineError('not-found', `The model file ${printable(abs)} is ${broken}.`);
   if (!existsSync(abs)) throw new EngineError('not-found', `Model file not found: ${printable(abs)}`);
   const isDir = statSync(abs).isDirectory();
   const given = isDir ? undefined : partOf(abs);
@@ -80,22 +87,30 @@ export function resolveTarget(p: string, variant?: string): ModelTarget {
     return { main: abs, layout: 'single', folder: path.dirname(abs), variant: given?.variant ?? '', variants: [], config, notes: [...config?.notes ?? []] };
   }
   const folder = isDir ? abs : path.dirname(abs);
-  const files = modelFiles(folder).map((f) => ({ f, ...partOf(f) })).filter((x) => x.part) as { f: string; part: Part; variant: string }[];
+  const listing = modelFiles(folder);
+  const files = listing.files.map((f) => ({ f, ...partOf(f) })).filter((x) => x.part) as { f: string; part: Part; variant: string }[];
   const mainPart = MAIN_PARTS.find((pt) => files.some((x) => x.part === pt));
+  const notes: string[] = [];
+  const brokenNames = listing.broken.map((b) => `${printable(path.relative(folder, b.file))} (${b.why})`);
   if (!mainPart) {
-    if (isDir) throw new EngineError('not-onnx', `${printable(abs)} holds no model: no model.onnx, decoder_model*.onnx or encoder_model*.onnx in it or in its onnx/ folder.`);
+    if (isDir) {
+      const links = brokenNames.length ? ` (${listed(brokenNames)} ${brokenNames.length > 1 ? 'are broken links' : 'is a broken link'})` : '';
+      throw new EngineError('not-onnx', `${printable(abs)} holds no model: no model.onnx, decoder_model*.onnx or encoder_model*.onnx in it or in its onnx/ folder${links}.`);
+    }
     const config = readConfig(folder);
     return { main: abs, layout: 'single', folder, variant: given?.variant ?? '', variants: [], config, notes: [...config?.notes ?? []] };
   }
+  if (brokenNames.length) notes.push(`${listed(brokenNames)} ${brokenNames.length > 1 ? 'were' : 'was'} left out of the folder's models.`);
   const variants = [...new Set(files.filter((x) => x.part === mainPart).map((x) => x.variant))].sort();
   let chosen = variant ?? given?.variant;
-  const notes: string[] = [];
   if (chosen === undefined) {
     if (variants.includes('')) chosen = '';
     else if (variants.length === 1) chosen = variants[0];
     else throw new EngineError('bad-argument', `${printable(folder)} holds several variants of the model (${variants.join(', ')}); choose one (${option('variant')}).`);
     if (variants.length > 1) notes.push(`Using the ${chosen ? `${chosen} ` : 'plain '}variant; this folder also has ${variants.filter((v) => v !== chosen).join(', ')} (${option('variant')}).`);
   } else if (!variants.includes(chosen)) {
+    const link = listing.broken.find((b) => partOf(b.file)?.part === mainPart && partOf(b.file)?.variant === chosen);
+    if (link) throw new EngineError('not-found', `${printable(path.relative(folder, link.file))} is ${link.why}; choose another variant (${variants.map((v) => v || 'plain').join(', ')}).`);
     throw new EngineError('bad-argument', `There is no "${printable(chosen)}" variant in ${printable(folder)}; it has ${variants.map((v) => v || 'plain').join(', ')}.`);
   }
   const pick = (part: Part) => files.find((x) => x.part === part && x.variant === chosen)?.f ?? files.find((x) => x.part === part && x.variant === '')?.f;

@@ -2,7 +2,7 @@ import { Tokenizer } from '@huggingface/tokenizers';
 import { existsSync } from 'node:fs';
 import * as path from 'node:path';
 import { EngineError, option } from './errors';
-import { FILE_LIMITS, readJsonFile } from './files';
+import { brokenLink, FILE_LIMITS, readJsonFile } from './files';
 import { readSidecar } from './sidecar';
 import { printable } from './text';
 
@@ -31,7 +31,8 @@ export function findTokenizer(modelPath: string): string | undefined {
   const dir = path.dirname(path.resolve(modelPath));
   for (const d of [dir, path.dirname(dir)]) {
     const f = path.join(d, 'tokenizer.json');
-    if (existsSync(f)) return f;
+    // A broken link is found too, so that the run says what it points to instead of "no tokenizer".
+    if (existsSync(f) || brokenLink(f)) return f;
   }
   return undefined;
 }

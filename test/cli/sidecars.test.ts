@@ -1,9 +1,9 @@
 import { before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { cpSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, symlinkSync, unlinkSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
-import { buildGpt2, buildSeq2Seq, buildVit, type BuiltModel } from '../models/build';
+import { buildCheckpoints, buildGpt2, buildLlama, buildSeq2Seq, buildVit, type BuiltModel } from '../models/build';
 import * as hostile from '../models/hostile';
 import { CLI, fingerprint, PAPER_PROMPT, tempDir } from '../fixtures';
 
@@ -146,5 +146,82 @@ describe('config.json of any shape: the run goes on and says once what was ignor
     const r = json<ScanJson & { stacks: { tokens: { id: number }[] }[] }>(cli(['scan', s2s.dir, '--ids', IDS.join(','), '--json']));
     assert.deepEqual(r.stacks[1].tokens.map((t) => t.id), [1]);
     assert.equal(said(r, /decoder_start_token_id is "1"/).length, 1, r.warnings.join(' | '));
+  });
+});
+
+describe('links that dangle or loop', () => {
+  let series: ReturnType<typeof buildCheckpoints>;
+  before(() => { series = buildCheckpoints(root, 'series'); });
+
+  const compareSeries = (dir: string) => json<{ models: { name: string }[]; notes: string[]; series: unknown }>(cli(['compare', dir, '--ids', IDS.join(','), '--json'], { timeout: 300_000 }));
+
+  test('a dangling link among six checkpoints: the six run, and the note names the one skipped', () => {
+    const dir = path.join(root, 'series-dangling');
+    cpSync(series.dir, dir, { recursive: true });
+    symlinkSync(path.join(root, 'deleted-run', 'step-7000'), path.join(dir, 'step-7000'));
+    symlinkSync('gone.onnx', path.join(dir, 'step-0500.onnx'));
+    const before = fingerprint(dir);
+    const r = compareSeries(dir);
+    assert.deepEqual(r.models.map((m) => m.name), ['step-1000', 'step-2000', 'step-3000', 'step-4000', 'step-5000', 'step-6000']);
+    assert.ok(r.series);
+    assert.equal(r.notes.filter((n) => /Skipped/.test(n)).length, 1, r.notes.join(' | '));
+    assert.match(r.notes.join(' '), /Skipped step-0500\.onnx \(a link to gone\.onnx, which does not exist\) and step-7000 \(a link to .*deleted-run\/step-7000, which does not exist\)/);
+    assert.equal(fingerprint(dir), before);
+  });
+
+  test('links that loop (a → b → a), a link to the series\' own folder and one to its last checkpoint leave the series as it is', () => {
+    const dir = path.join(root, 'series-loops');
+    cpSync(series.dir, dir, { recursive: true });
+    symlinkSync('b', path.join(dir, 'a'));
+    symlinkSync('a', path.join(dir, 'b'));
+    symlinkSync('.', path.join(dir, 'again'));
+    // Sorted first, a training run's "latest" made the last checkpoint the series' first.
+    symlinkSync('step-6000', path.join(dir, 'latest'));
+    const r = compareSeries(dir);
+    assert.deepEqual(r.models.map((m) => m.name), ['step-1000', 'step-2000', 'step-3000', 'step-4000', 'step-5000', 'step-6000']);
+    assert.deepEqual(r.notes.filter((n) => /Skipped/.test(n)), [
+      'Skipped a (a symbolic link that loops back on itself), b (a symbolic link that loops back on itself) and latest (the same checkpoint as step-6000).',
+    ]);
+  });
+
+  test('a series whose only checkpoints are broken links is refused, naming them', () => {
+    const dir = path.join(root, 'series-broken');
+    mkdirSync(dir);
+    symlinkSync('x', path.join(dir, 'step-1'));
+    symlinkSync('step-1', path.join(dir, 'x'));
+    symlinkSync('nowhere.onnx', path.join(dir, 'step-2.onnx'));
+    refused(cli(['compare', dir, '--ids', '1,2']), /holds no two checkpoints that can be read: step-1 \(a symbolic link that loops back on itself\), step-2\.onnx \(a link to nowhere\.onnx, which does not exist\)/);
+  });
+
+  test('broken variant links in a model folder are left out of its variants, with a note; naming one says what it is', () => {
+    const model = gpt2With('variants-broken');
+    const dir = path.dirname(model);
+    symlinkSync('nowhere.onnx', path.join(dir, 'model_fp16.onnx'));
+    symlinkSync('model_q8.onnx', path.join(dir, 'model_q4.onnx'));
+    symlinkSync('model_q4.onnx', path.join(dir, 'model_q8.onnx'));
+    cpSync(model, path.join(dir, 'model_int8.onnx'));
+    const i = json<InspectJson>(cli(['inspect', dir, '--json']));
+    assert.deepEqual(i.pipeline?.variants, ['', 'int8']);
+    assert.equal(said(i, /model_fp16\.onnx \(a link to nowhere\.onnx, which does not exist\), model_q4\.onnx \(a symbolic link that loops back on itself\) and model_q8\.onnx \(a symbolic link that loops back on itself\) were left out/).length, 1, i.warnings.join(' | '));
+    refused(cli(['scan', dir, '--variant', 'fp16', '--ids', '1,2']), /model_fp16\.onnx is a link to nowhere\.onnx, which does not exist/);
+    const loop = path.join(root, 'loop.onnx');
+    symlinkSync(loop, loop);
+    refused(cli(['inspect', loop]), /loop\.onnx is a symbolic link that loops back on itself/);
+  });
+
+  test('a dangling leftover weight-file link beside a model whose weights are elsewhere does not stop it', () => {
+    const ext = buildLlama(root, 'llama-leftover', { externalData: 'model.onnx_data' });
+    symlinkSync('gone', path.join(path.dirname(ext.file), 'model.onnx.data'));
+    assert.deepEqual(json<ScanJson>(cli(['scan', ext.file, '--ids', IDS.join(','), '--json'])).massiveTokens, [0, 4]);
+  });
+
+  test('a tokenizer.json left dangling (a Hugging Face cache whose blob never arrived) is named as such', () => {
+    const model = gpt2With('tok-dangling');
+    unlinkSync(path.join(path.dirname(model), 'tokenizer.json'));
+    symlinkSync('../../blobs/0a1b2c', path.join(path.dirname(model), 'tokenizer.json'));
+    refused(cli(['scan', model, '--prompt', PAPER_PROMPT]), /The tokenizer .*tokenizer\.json is a link to \.\.\/\.\.\/blobs\/0a1b2c, which does not exist/);
+    const s = json<ScanJson>(cli(['scan', model, '--ids', IDS.join(','), '--json']));
+    assert.deepEqual(s.massiveTokens, [0, 4]);
+    assert.match(s.input.note ?? '', /Token texts are not shown: .*is a link to .*, which does not exist/);
   });
 });
