@@ -1,10 +1,18 @@
 import { before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { cpSync, existsSync, mkdirSync, symlinkSync, unlinkSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, readFileSync, symlinkSync, unlinkSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
+import { fromBinary } from '@bufbuild/protobuf';
+import { ModelProtoSchema } from 'onnx-buf';
+import * as ort from 'onnxruntime-node';
 import { buildCheckpoints, buildGpt2, buildLlama, buildSeq2Seq, buildVit, type BuiltModel } from '../models/build';
 import * as hostile from '../models/hostile';
+import { toSparse } from '../models/layouts/variants';
+import { externalDataEntries } from '../../src/engine/onnx/build';
+import { forwardText } from '../models/reference';
+import { assertMatchesReference } from '../engine/matchReference';
+import type { ScanResult } from '../../src/engine/types';
 import { CLI, fingerprint, PAPER_PROMPT, tempDir } from '../fixtures';
 
 /**
@@ -223,5 +231,83 @@ describe('links that dangle or loop', () => {
     const s = json<ScanJson>(cli(['scan', model, '--ids', IDS.join(','), '--json']));
     assert.deepEqual(s.massiveTokens, [0, 4]);
     assert.match(s.input.note ?? '', /Token texts are not shown: .*is a link to .*, which does not exist/);
+  });
+});
+
+describe('sparse initializers (graph.sparse_initializer) in every mode', () => {
+  let sparse: string;
+  let moved: string[];
+  before(() => {
+    // The embedding (read by block 0's segment), every MLP input weight (one per block's segment)
+    // and the output projections' biases; block 2's in [NNZ, rank] index tuples, the rest linearized.
+    sparse = hostile.mutated(gpt2.file, path.join(root, 'sparse'), (m) => { moved = toSparse(m, /wte\.weight$|mlp\.c_fc\.weight$|c_proj\.bias$/, /h\.2\.mlp\.c_fc/); });
+  });
+
+  test('the built file really is sparse, and plain ONNX Runtime runs it to the dense model\'s logits', async () => {
+    const g = fromBinary(ModelProtoSchema, readFileSync(sparse)).graph!;
+    assert.equal(g.sparseInitializer.length, moved.length);
+    assert.ok(moved.length >= 13);
+    assert.ok(!g.initializer.some((t) => moved.includes(t.name)));
+    const logits = async (file: string) => {
+      const s = await ort.InferenceSession.create(file);
+      const T = IDS.length;
+      const feeds = {
+        input_ids: new ort.Tensor('int64', BigInt64Array.from(IDS, BigInt), [1, T]),
+        attention_mask: new ort.Tensor('int64', new BigInt64Array(T).fill(1n), [1, T]),
+        position_ids: new ort.Tensor('int64', BigInt64Array.from({ length: T }, (_, i) => BigInt(i)), [1, T]),
+      };
+      const out = (await s.run(feeds))[s.outputNames[0]].data as Float32Array;
+      await s.release();
+      return Array.from(out);
+    };
+    assert.deepEqual(await logits(sparse), await logits(gpt2.file));
+  });
+
+  test('scan block by block and as one graph: the reference pass\'s numbers, identical to the dense model\'s', () => {
+    const ref = forwardText(gpt2.spec, IDS);
+    const dense = json<ScanJson>(cli(['scan', gpt2.file, '--ids', IDS.join(','), '--json']));
+    for (const mode of [[], ['--whole-graph']]) {
+      const s = json<ScanJson>(cli(['scan', sparse, '--ids', IDS.join(','), '--json', ...mode]));
+      assertMatchesReference(s as unknown as ScanResult, ref, gpt2.spec.d);
+      assert.deepEqual(s.massiveTokens, [0, 4]);
+      assert.deepEqual(s.layers, dense.layers, `${mode.join(' ') || 'segmented'}: every statistic as the dense model's`);
+      assert.deepEqual(s.attention, dense.attention);
+      assert.equal(s.model.dtype, 'float32');
+    }
+  });
+
+  test('inspect and an experiment (feature map) see the model the dense file is', () => {
+    assert.deepEqual(json(cli(['inspect', sparse, '--json'])), json(cli(['inspect', gpt2.file, '--json'])));
+    const fm = (file: string) => json(cli(['feature-map', file, '--layer', '2', '--ids', IDS.join(','), '--json']));
+    assert.deepEqual(fm(sparse), fm(gpt2.file));
+  });
+
+  test('sparse values kept in an external file (which ONNX Runtime reads too) give the same scan; a missing one is named', () => {
+    const dir = path.join(root, 'sparse-ext');
+    const model = hostile.mutated(gpt2.file, dir, (m) => {
+      toSparse(m, /h\.3\.mlp\.c_fc\.weight$/);
+      const v = m.graph!.sparseInitializer[0].values!;
+      writeFileSync(path.join(dir, 'sparse.bin'), Buffer.concat([Buffer.alloc(16), v.rawData]));
+      v.dataLocation = 1;
+      v.externalData = externalDataEntries('sparse.bin', 16, v.rawData.length);
+      v.rawData = new Uint8Array(0);
+    });
+    const dense = json<ScanJson>(cli(['scan', gpt2.file, '--ids', IDS.join(','), '--json']));
+    assert.deepEqual(json<ScanJson>(cli(['scan', model, '--ids', IDS.join(','), '--json'])).layers, dense.layers);
+    unlinkSync(path.join(dir, 'sparse.bin'));
+    refused(cli(['scan', model, '--ids', IDS.join(',')]), /The model's weights are in "sparse\.bin", which is missing from/);
+  });
+
+  test('a sparse initializer whose index lies outside its shape is refused in a sentence naming it', () => {
+    const bad = hostile.mutated(gpt2.file, path.join(root, 'sparse-bad'), (m) => {
+      toSparse(m, /h\.1\.mlp\.c_fc\.weight$/);
+      const ix = m.graph!.sparseInitializer[0].indices!;
+      const v = new BigInt64Array(new Uint8Array(ix.rawData).buffer);
+      v[v.length - 1] = 10n ** 9n;
+      ix.rawData = new Uint8Array(v.buffer);
+    });
+    for (const cmd of [['inspect', bad], ['scan', bad, '--ids', '1,2']]) {
+      refused(cli(cmd), /model\.onnx is corrupt: the sparse initializer "transformer\.h\.1\.mlp\.c_fc\.weight" has an index \(1000000000\) outside its shape 64×256/);
+    }
   });
 });
