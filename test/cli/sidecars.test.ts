@@ -27,7 +27,7 @@ function cli(args: string[], opts: { timeout?: number } = {}) {
   return { code: r.status, out: r.stdout, err: r.stderr, signal: r.signal };
 }
 
-const NO_DEVELOPER_DETAIL = /\n\s+at |Internal error|Unexpected error|onnxruntime_src|onnxruntime::/;
+const NO_DEVELOPER_DETAIL = /\n\s+at |Internal( error)?:|Unexpected error|onnxruntime_src|onnxruntime::/;
 
 /** A refusal: non-zero exit, one sentence on stderr matching `message`, no stack, nothing on stdout. */
 function refused(r: ReturnType<typeof cli>, message: RegExp) {
