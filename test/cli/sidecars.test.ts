@@ -234,6 +234,15 @@ describe('links that dangle or loop', () => {
   });
 });
 
+describe('a graph that lost a node', () => {
+  test('a tensor nothing provides is named, block by block as for one graph (not "Internal: segment … whose type is unknown")', () => {
+    const model = hostile.mutated(gpt2.file, path.join(root, 'lost-node'), (m) => { m.graph!.node = m.graph!.node.filter((n) => n.name !== '/transformer/h.2/mlp/act/Add_1'); });
+    for (const mode of [[], ['--whole-graph']]) {
+      refused(cli(['scan', model, '--ids', '1,2', ...mode]), /model\.onnx is not a valid ONNX model: node \/transformer\/h\.2\/mlp\/act\/Mul_3 reads "\/transformer\/h\.2\/mlp\/act\/Add_1_output_0", which no node, graph input or initializer provides/);
+    }
+  });
+});
+
 describe('sparse initializers (graph.sparse_initializer) in every mode', () => {
   let sparse: string;
   let moved: string[];
