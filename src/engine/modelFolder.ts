@@ -95,7 +95,8 @@ export function resolveTarget(p: string, variant?: string): ModelTarget {
   if (!mainPart) {
     if (isDir) {
       const links = brokenNames.length ? ` (${listed(brokenNames)} ${brokenNames.length > 1 ? 'are broken links' : 'is a broken link'})` : '';
-      throw new EngineError('not-onnx', `${printable(abs)} holds no model: no model.onnx, decoder_model*.onnx or encoder_model*.onnx in it or in its onnx/ folder${links}.`);
+      throw new EngineError('not-onnx',
+        `${printable(abs)} holds no model: no model.onnx, decoder_model*.onnx or encoder_model*.onnx in it or in its onnx/ folder${links}.`);
     }
     const config = readConfig(folder);
     return { main: abs, layout: 'single', folder, variant: given?.variant ?? '', variants: [], config, notes: [...config?.notes ?? []] };
@@ -107,10 +108,12 @@ export function resolveTarget(p: string, variant?: string): ModelTarget {
     if (variants.includes('')) chosen = '';
     else if (variants.length === 1) chosen = variants[0];
     else throw new EngineError('bad-argument', `${printable(folder)} holds several variants of the model (${variants.join(', ')}); choose one (${option('variant')}).`);
-    if (variants.length > 1) notes.push(`Using the ${chosen ? `${chosen} ` : 'plain '}variant; this folder also has ${variants.filter((v) => v !== chosen).join(', ')} (${option('variant')}).`);
+    const others = variants.filter((v) => v !== chosen).join(', ');
+    if (variants.length > 1) notes.push(`Using the ${chosen ? `${chosen} ` : 'plain '}variant; this folder also has ${others} (${option('variant')}).`);
   } else if (!variants.includes(chosen)) {
     const link = listing.broken.find((b) => partOf(b.file)?.part === mainPart && partOf(b.file)?.variant === chosen);
-    if (link) throw new EngineError('not-found', `${printable(path.relative(folder, link.file))} is ${link.why}; choose another variant (${variants.map((v) => v || 'plain').join(', ')}).`);
+    const offered = variants.map((v) => v || 'plain').join(', ');
+    if (link) throw new EngineError('not-found', `${printable(path.relative(folder, link.file))} is ${link.why}; choose another variant (${offered}).`);
     throw new EngineError('bad-argument', `There is no "${printable(chosen)}" variant in ${printable(folder)}; it has ${variants.map((v) => v || 'plain').join(', ')}.`);
   }
   const pick = (part: Part) => files.find((x) => x.part === part && x.variant === chosen)?.f ?? files.find((x) => x.part === part && x.variant === '')?.f;

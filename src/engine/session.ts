@@ -74,7 +74,8 @@ export async function openModel(file: string, variant: SessionVariant, settings:
   // sessions would otherwise fail on a border tensor of unknown type).
   const lost = unprovidedRead(prepared.loaded.proto.graph!, plans);
   if (lost) {
-    throw new EngineError('invalid-model', `${printable(path.basename(file))} is not a valid ONNX model: node ${printable(lost.node)} reads "${printable(lost.tensor)}", which no node, graph input or initializer provides. Re-export the model.`);
+    throw new EngineError('invalid-model', `${printable(path.basename(file))} is not a valid ONNX model: node ${printable(lost.node)} reads `
+      + `"${printable(lost.tensor)}", which no node, graph input or initializer provides. Re-export the model.`);
   }
   const options: ort.InferenceSession.SessionOptions = {
     executionProviders: ['cpu'],

@@ -91,13 +91,16 @@ function pick(o: Record<string, unknown>, schema: Schema, prefix: string, ignore
 /** Reads a parsed sidecar through its schema; `name` is how notes name the file (its name, or ../name one folder up). */
 export function typedSidecar<S extends Schema>(value: unknown, file: string, name: string, schema: S): Sidecar<S> {
   if (!isObject(value)) {
-    return { file, fields: {}, object: {}, ignored: [], note: `${printable(name)} holds ${kindOfValue(value)}, not a JSON object, so it was ignored. Restore the file that came with the model.` };
+    const note = `${printable(name)} holds ${kindOfValue(value)}, not a JSON object, so it was ignored. Restore the file that came with the model.`;
+    return { file, fields: {}, object: {}, ignored: [], note };
   }
   const object = { ...value };
   const ignored: Ignored[] = [];
   const fields = pick(object, schema, '', ignored) as Typed<S>;
+  const one = ignored.length === 1;
   const note = ignored.length
-    ? `${printable(name)} has ${ignored.length === 1 ? 'a field' : 'fields'} of the wrong type, ignored: ${ignored.map(ignoredPhrase).join(', ')}. Correct ${ignored.length === 1 ? 'it' : 'them'}, or restore the file that came with the model.`
+    ? `${printable(name)} has ${one ? 'a field' : 'fields'} of the wrong type, ignored: ${ignored.map(ignoredPhrase).join(', ')}. `
+      + `Correct ${one ? 'it' : 'them'}, or restore the file that came with the model.`
     : undefined;
   return { file, fields, object, ignored, note };
 }
@@ -107,7 +110,7 @@ export function typedSidecar<S extends Schema>(value: unknown, file: string, nam
  * broken link counts as empty and is said in the note. A file that cannot be read or is not JSON is
  * refused by readJsonFile, in a sentence naming it.
  */
-export function readSidecar<S extends Schema>(file: string, name: string, what: string, schema: S, maxBytes: number = FILE_LIMITS.config): Sidecar<S> | undefined {
+export function readSidecar<S extends Schema>(file: string, name: string, what: string, schema: S, maxBytes = FILE_LIMITS.config): Sidecar<S> | undefined {
   const broken = brokenLink(file);
   if (broken) return { file, fields: {}, object: {}, ignored: [], note: `${printable(name)} is ${broken}, so it was ignored.` };
   if (!existsSync(file)) return undefined;

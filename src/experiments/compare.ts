@@ -52,7 +52,8 @@ function compareArgs(file: string, flags: Flags, rest: string[]) {
       series = true;
       if (found.skipped.length) notes.push(`Skipped ${listed(found.skipped)}.`);
     } else if (found?.skipped.length && !prompts) {
-      throw new EngineError('bad-argument', `${printable(file)} holds no two checkpoints that can be read: ${found.skipped.join(', ')}. Fix or remove those entries, or give the models to compare.`);
+      throw new EngineError('bad-argument',
+        `${printable(file)} holds no two checkpoints that can be read: ${found.skipped.join(', ')}. Fix or remove those entries, or name the models.`);
     }
   }
   if (files.length < 2 && !prompts) throw new EngineError('bad-argument', 'Give two models to compare (compare A B), a folder of checkpoints, --list FILE, or one model with --prompt and --prompt2.');
@@ -61,7 +62,8 @@ function compareArgs(file: string, flags: Flags, rest: string[]) {
   return {
     file: files[0],
     options: {
-      ...shared, files, series, prompts, ...(notes.length ? { notes } : {}), alignByText: flags.has('align-by-text'), topK: numberFlag(flags, 'top', { min: 1, max: LIMITS.topK, integer: true }),
+      ...shared, files, series, prompts, ...(notes.length ? { notes } : {}),
+      alignByText: flags.has('align-by-text'), topK: numberFlag(flags, 'top', { min: 1, max: LIMITS.topK, integer: true }),
       text: textFile !== undefined ? readText(textFile, 'text file', flags) : undefined,
       count: numberFlag(flags, 'count', { min: 1, max: LIMITS.count, integer: true }),
       seqLen: numberFlag(flags, 'seq-len', { min: 2, max: LIMITS.tokens, integer: true }),

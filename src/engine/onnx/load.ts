@@ -193,11 +193,14 @@ function readExternalTensor(t: TensorProto, files: ExternalFile[], dir: string, 
   const loc = externalLocation(t)!;
   const f = files.find((x) => x.file === loc.location)!;
   if (!f.present) {
-    throw new EngineError('missing-external-data', `The model's weights are in "${printable(f.file)}", which is missing from ${printable(dir)}. Put the weight file next to ${printable(modelName)}.`);
+    throw new EngineError('missing-external-data',
+      `The model's weights are in "${printable(f.file)}", which is missing from ${printable(dir)}. Put the weight file next to ${printable(modelName)}.`);
   }
   const length = loc.length || Math.max(0, (f.size ?? 0) - loc.offset);
   if (loc.offset + length > (f.size ?? 0)) {
-    throw new EngineError('missing-external-data', `The weight file "${printable(f.file)}" is ${f.size} bytes but the model reads up to byte ${loc.offset + length}: it is truncated. Re-download or re-export it.`);
+    throw new EngineError('missing-external-data',
+      `The weight file "${printable(f.file)}" is ${f.size} bytes but the model reads up to byte ${loc.offset + length}: it is truncated. `
+      + 'Re-download or re-export it.');
   }
   const out = new Uint8Array(length);
   let fd: number | undefined;
@@ -205,7 +208,7 @@ function readExternalTensor(t: TensorProto, files: ExternalFile[], dir: string, 
     fd = openSync(f.real!, 'r');
     for (let done = 0; done < length;) {
       const n = readSync(fd, out, done, length - done, loc.offset + done);
-      if (!n) throw new EngineError('missing-external-data', `The weight file "${printable(f.file)}" ended early: it is truncated. Re-download or re-export it.`);
+      if (!n) throw new EngineError('missing-external-data', `The weight file "${printable(f.file)}" ended early: it is truncated. Re-download it.`);
       done += n;
     }
   } catch (e) {

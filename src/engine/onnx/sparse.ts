@@ -53,29 +53,34 @@ export function densifySparseInitializers(g: GraphProto, fileName: string, readE
 function densify(s: SparseTensorProto, fileName: string, readExternal: ReadExternal, budget: number): TensorProto {
   const v = s.values;
   const name = v?.name ?? '';
-  const bad = (what: string) => new EngineError('invalid-model', `${fileName} is corrupt: the sparse initializer "${printable(name)}" ${what}. Re-export or re-download the model.`);
-  if (!v) throw new EngineError('invalid-model', `${fileName} is corrupt: a sparse initializer has no values. Re-export or re-download the model.`);
-  if (!name) throw new EngineError('invalid-model', `${fileName} is corrupt: a sparse initializer has no name (its values tensor names none). Re-export or re-download the model.`);
+  const corrupt = (what: string) => new EngineError('invalid-model', `${fileName} is corrupt: ${what}. Re-export or re-download the model.`);
+  const bad = (what: string) => corrupt(`the sparse initializer "${printable(name)}" ${what}`);
+  if (!v) throw corrupt('a sparse initializer has no values');
+  if (!name) throw corrupt('a sparse initializer has no name (its values tensor names none)');
   const size = BYTES[v.dataType];
   if (size === undefined) {
-    throw new EngineError('unsupported-input', `${fileName} holds the sparse initializer "${printable(name)}" of type ${dtypeName(v.dataType)}; the engine expands sparse initializers of numeric types only. Re-export the model with this tensor dense.`);
+    throw new EngineError('unsupported-input', `${fileName} holds the sparse initializer "${printable(name)}" of type ${dtypeName(v.dataType)}; `
+      + 'the engine expands sparse initializers of numeric types only. Re-export the model with this tensor dense.');
   }
   const dims = s.dims.map(Number);
   if (s.dims.some((d) => d < 0n)) throw bad(`has a negative dimension (${s.dims.join('×')})`);
   const count = dims.reduce((a, b) => a * b, 1);
   const shape = dims.join('×') || 'a scalar';
   if (count * size > budget) {
-    throw new EngineError('unsupported-input', `${fileName}'s sparse initializers expand to more than ${(MAX_DENSE_BYTES / 2 ** 30).toFixed(0)} GB of dense weights ("${printable(name)}" is ${shape}), more than one graph can hold. Re-export the model with external dense weights.`);
+    throw new EngineError('unsupported-input', `${fileName}'s sparse initializers expand to more than ${MAX_DENSE_BYTES / 2 ** 30} GB of dense weights `
+      + `("${printable(name)}" is ${shape}), more than the engine expands in memory. Re-export the model with dense weights in an external file.`);
   }
   const values = bytesOf(v, size, readExternal, bad);
   const nnz = values.length / size;
-  if (!Number.isInteger(nnz) || (v.dims.length && (v.dims.length !== 1 || Number(v.dims[0]) !== nnz))) throw bad(`has values of shape ${v.dims.join('×')} but holds ${values.length} bytes`);
+  const valuesShaped = v.dims.length === 0 || (v.dims.length === 1 && Number(v.dims[0]) === nnz);
+  if (!Number.isInteger(nnz) || !valuesShaped) throw bad(`has values of shape ${v.dims.join('×')} but holds ${values.length} bytes`);
   const ix = s.indices;
   if (!ix && nnz) throw bad('has values but no indices');
   const index = ix ? indicesOf(ix, readExternal, bad) : [];
   const rank = dims.length;
   const tuples = ix?.dims.length === 2;
-  if (ix && (tuples ? Number(ix.dims[0]) !== nnz || Number(ix.dims[1]) !== rank : ix.dims.length > 1)) throw bad(`has indices of shape ${ix.dims.join('×')} for ${nnz} values of rank ${rank}`);
+  const indicesShaped = !ix || (tuples ? Number(ix.dims[0]) === nnz && Number(ix.dims[1]) === rank : ix.dims.length <= 1);
+  if (!indicesShaped) throw bad(`has indices of shape ${ix!.dims.join('×')} for ${nnz} values of rank ${rank}`);
   if (index.length !== (tuples ? nnz * rank : nnz)) throw bad(`has ${nnz} values but ${tuples ? index.length / Math.max(rank, 1) : index.length} indices`);
   const out = new Uint8Array(count * size);
   const strides = dims.map((_, k) => dims.slice(k + 1).reduce((a, b) => a * b, 1));
@@ -124,5 +129,7 @@ function indicesOf(t: TensorProto, readExternal: ReadExternal, bad: (what: strin
   if (raw.length % size) throw bad(`has ${raw.length} bytes of indices, not a whole number of ${dtypeName(t.dataType)} values`);
   const copy = new Uint8Array(raw);
   const view = new DataView(copy.buffer);
-  return Array.from({ length: raw.length / size }, (_, k) => (size === 8 ? Number(view.getBigInt64(k * 8, true)) : size === 4 ? view.getInt32(k * 4, true) : size === 2 ? view.getInt16(k * 2, true) : view.getInt8(k)));
+  const at = (k: number) => (size === 8 ? Number(view.getBigInt64(k * 8, true))
+    : size === 4 ? view.getInt32(k * 4, true) : size === 2 ? view.getInt16(k * 2, true) : view.getInt8(k));
+  return Array.from({ length: raw.length / size }, (_, k) => at(k));
 }

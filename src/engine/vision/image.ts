@@ -83,7 +83,8 @@ export function readPreprocess(modelPath: string, inputH?: number, inputW?: numb
   const name = file && path.dirname(file) !== dir ? path.join('..', 'preprocessor_config.json') : 'preprocessor_config.json';
   const cfg = file ? readSidecar(file, name, 'preprocessor config', {}) : undefined;
   const pre = validPreprocess(cfg?.object ?? {}, file ?? 'preprocessor_config.json', inputH, inputW);
-  return cfg?.note ? { ...pre, note: `${cfg.note} The image was prepared with the defaults: ${pre.height}×${pre.width} pixels, ImageNet's mean and standard deviation.` } : pre;
+  if (!cfg?.note) return pre;
+  return { ...pre, note: `${cfg.note} The image was prepared with the defaults: ${pre.height}×${pre.width} pixels, ImageNet's mean and standard deviation.` };
 }
 
 /** Images are resized to at most this many pixels a side: no vision model takes more. */
