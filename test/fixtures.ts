@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { existsSync, lstatSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, statSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 
@@ -32,8 +32,17 @@ export function fingerprint(dir: string): string {
   const walk = (d: string) => {
     for (const name of readdirSync(d).sort()) {
       const p = path.join(d, name);
-      const st = statSync(p);
-      if (st.isDirectory()) walk(p);
+      let st;
+      try {
+        st = statSync(p);
+      } catch {
+        // A link that dangles or loops: what it points to is all there is to compare.
+        h.update(`${path.relative(dir, p)}\0->${readlinkSync(p)}\0`);
+        continue;
+      }
+      // A linked folder is not walked: it may be this very folder (a link to ".").
+      if (st.isDirectory() && lstatSync(p).isSymbolicLink()) h.update(`${path.relative(dir, p)}\0->${readlinkSync(p)}\0`);
+      else if (st.isDirectory()) walk(p);
       else { h.update(`${path.relative(dir, p)}\0${st.size}\0${st.mtimeMs}\0`); h.update(readFileSync(p)); }
     }
   };

@@ -1,4 +1,4 @@
-import { closeSync, openSync, readdirSync, readFileSync, readSync, realpathSync, statSync, type Stats } from 'node:fs';
+import { closeSync, lstatSync, openSync, readdirSync, readFileSync, readlinkSync, readSync, realpathSync, statSync, type Stats } from 'node:fs';
 import * as path from 'node:path';
 import { EngineError, option, type ErrorCode } from './errors';
 import { printable } from './text';
@@ -47,8 +47,40 @@ export function fileError(e: unknown, file: string, what: string, code: ErrorCod
   if (e instanceof EngineError) return e;
   const sys = (e as NodeJS.ErrnoException)?.code;
   const shown = printable(file);
-  const sentence = sys && SENTENCES[sys] ? SENTENCES[sys](what, shown) : `The ${what} ${shown} could not be read (${sys ?? printable((e as Error)?.message ?? String(e))}).`;
+  // A link whose target is gone (a Hugging Face cache whose blob never arrived) is listed by ls: "does not exist" would puzzle.
+  const link = sys === 'ENOENT' || sys === 'ELOOP' ? brokenLink(file) : undefined;
+  const sentence = link ? `The ${what} ${shown} is ${link}.`
+    : sys && SENTENCES[sys] ? SENTENCES[sys](what, shown) : `The ${what} ${shown} could not be read (${sys ?? printable((e as Error)?.message ?? String(e))}).`;
   return new EngineError(sys === 'ENOENT' ? 'not-found' : code, sentence);
+}
+
+/**
+ * What is wrong with `file` when it is a symbolic link that leads nowhere: "a link to X, which does
+ * not exist" or "a symbolic link that loops back on itself"; undefined for anything else (a
+ * working link, a plain file, no entry at all).
+ */
+export function brokenLink(file: string): string | undefined {
+  try {
+    if (!lstatSync(file).isSymbolicLink()) return undefined;
+  } catch {
+    return undefined;
+  }
+  try {
+    statSync(file);
+    return undefined;
+  } catch (e) {
+    const sys = (e as NodeJS.ErrnoException)?.code;
+    if (sys === 'ELOOP') return 'a symbolic link that loops back on itself';
+    if (sys !== 'ENOENT' && sys !== 'ENOTDIR') return undefined;
+    let target = '';
+    try { target = readlinkSync(file); } catch { /* raced away: said without its target */ }
+    return `a link to ${target ? printable(target) : 'a file'}, which does not exist`;
+  }
+}
+
+/** "a", "a and b", "a, b and c". */
+export function listed(items: string[]): string {
+  return items.length < 2 ? items.join('') : `${items.slice(0, -1).join(', ')} and ${items[items.length - 1]}`;
 }
 
 /** stat that follows links, with system errors mapped. */

@@ -71,7 +71,8 @@ export async function resolveInput(file: string, m: OpenModel, opts: InputOption
     // Single-channel models take the luminance.
     if (channels === 1) data = data.subarray(0, pre.width * pre.height).map((_, i) => (data[i] + data[i + pre.width * pre.height] + data[i + 2 * pre.width * pre.height]) / 3);
     feeds[pixels.name] = { type: 'float32', data, dims: [1, channels, pre.height, pre.width] };
-    return { feeds, tokens: [], kind: 'image', tokenizer: null, image: { width: img.width, height: img.height }, given };
+    const image = { width: img.width, height: img.height };
+    return { feeds, tokens: [], kind: 'image', tokenizer: null, image, given, ...(pre.note ? { note: pre.note } : {}) };
   }
   const fedAll = typed.every((i) => given[i.name] || i.role === 'past');
   return { feeds, tokens: [], kind: 'synthetic', tokenizer: null, given, note: fedAll ? undefined : pixels ? 'No image given: a deterministic synthetic input was used.' : 'The model takes float features: a deterministic synthetic input was used.' };
@@ -116,7 +117,7 @@ export function resolveTokens(modelPath: string, opts: InputOptions, vocab: numb
     }
   }
   const tokens = ids.map((id, index) => ({ index, id, text: tok ? tok.tokenText(id) : `<${id}>` }));
-  return { ids, tokens, tokenizer: tok ? tokFile ?? null : null, note };
+  return { ids, tokens, tokenizer: tok ? tokFile ?? null : null, note: [note, tok?.note].filter(Boolean).join(' ') || undefined };
 }
 
 function checkIds(ids: number[], vocab: number | null): void {

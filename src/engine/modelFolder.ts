@@ -1,7 +1,8 @@
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import * as path from 'node:path';
 import { EngineError, option } from './errors';
-import { readJsonFile } from './files';
+import { brokenLink, listed } from './files';
+import { readSidecar, shortJson, sidecarNotes } from './sidecar';
 import { printable } from './text';
 
 /**
@@ -24,6 +25,10 @@ export interface ConfigFacts {
   layerTypes?: string[];
   decoderStartTokenId?: number;
   bosTokenId?: number;
+  /** A decoder start token that was there but of the wrong type, in words (`config.json's decoder_start_token_id is "1", not a whole number`). */
+  ignoredStartToken?: string;
+  /** What was ignored in these files (not an object, wrong-typed fields, broken links), each said once. */
+  notes: string[];
 }
 
 export interface ModelTarget {
@@ -49,15 +54,20 @@ export function partOf(file: string): { part: Part; variant: string } | undefine
   return m ? { part: m[1] as Part, variant: m[2] ?? '' } : undefined;
 }
 
-/** The .onnx files of a folder and of its onnx/ subfolder (or, inside onnx/, the folder itself). */
-function modelFiles(folder: string): string[] {
+/**
+ * The .onnx files of a folder and of its onnx/ subfolder (or, inside onnx/, the folder itself).
+ * Links that lead nowhere are not models: they are left out and said in `broken` (name and why).
+ */
+function modelFiles(folder: string): { files: string[]; broken: { file: string; why: string }[] } {
   const dirs = [folder, path.join(folder, 'onnx')].filter((d) => existsSync(d) && statSync(d).isDirectory());
-  return dirs.flatMap((d) => readdirSync(d).filter((n) => n.endsWith('.onnx')).map((n) => path.join(d, n)));
+  const named = dirs.flatMap((d) => readdirSync(d).filter((n) => n.endsWith('.onnx')).sort().map((n) => path.join(d, n)));
+  const broken = named.map((file) => ({ file, why: brokenLink(file) })).filter((b): b is { file: string; why: string } => !!b.why);
+  return { files: named.filter((f) => !broken.some((b) => b.file === f)), broken };
 }
 
 /** The variants a folder offers of its main model part ('' for the unsuffixed files). */
 export function folderVariants(folder: string): string[] {
-  const files = modelFiles(folder).map((f) => partOf(f)).filter((x): x is { part: Part; variant: string } => !!x);
+  const files = modelFiles(folder).files.map((f) => partOf(f)).filter((x): x is { part: Part; variant: string } => !!x);
   const main = MAIN_PARTS.find((pt) => files.some((x) => x.part === pt));
   return [...new Set(files.filter((x) => x.part === main).map((x) => x.variant))].sort();
 }
@@ -66,33 +76,49 @@ const MAIN_PARTS: Part[] = ['decoder_model_merged', 'decoder_model', 'encoder_mo
 
 export function resolveTarget(p: string, variant?: string): ModelTarget {
   const abs = path.resolve(p);
+  const broken = brokenLink(abs);
+  if (broken) throw new EngineError('not-found', `The model file ${printable(abs)} is ${broken}.`);
   if (!existsSync(abs)) throw new EngineError('not-found', `Model file not found: ${printable(abs)}`);
   const isDir = statSync(abs).isDirectory();
   const given = isDir ? undefined : partOf(abs);
   if (!isDir && (!given || given.part === 'model')) {
     // A single file (model.onnx among variants is still one file): scanned as it is.
-    return { main: abs, layout: 'single', folder: path.dirname(abs), variant: given?.variant ?? '', variants: [], config: readConfig(path.dirname(abs)), notes: [] };
+    const config = readConfig(path.dirname(abs));
+    return { main: abs, layout: 'single', folder: path.dirname(abs), variant: given?.variant ?? '', variants: [], config, notes: [...config?.notes ?? []] };
   }
   const folder = isDir ? abs : path.dirname(abs);
-  const files = modelFiles(folder).map((f) => ({ f, ...partOf(f) })).filter((x) => x.part) as { f: string; part: Part; variant: string }[];
+  const listing = modelFiles(folder);
+  const files = listing.files.map((f) => ({ f, ...partOf(f) })).filter((x) => x.part) as { f: string; part: Part; variant: string }[];
   const mainPart = MAIN_PARTS.find((pt) => files.some((x) => x.part === pt));
+  const notes: string[] = [];
+  const brokenNames = listing.broken.map((b) => `${printable(path.relative(folder, b.file))} (${b.why})`);
   if (!mainPart) {
-    if (isDir) throw new EngineError('not-onnx', `${printable(abs)} holds no model: no model.onnx, decoder_model*.onnx or encoder_model*.onnx in it or in its onnx/ folder.`);
-    return { main: abs, layout: 'single', folder, variant: given?.variant ?? '', variants: [], config: readConfig(folder), notes: [] };
+    if (isDir) {
+      const links = brokenNames.length ? ` (${listed(brokenNames)} ${brokenNames.length > 1 ? 'are broken links' : 'is a broken link'})` : '';
+      throw new EngineError('not-onnx',
+        `${printable(abs)} holds no model: no model.onnx, decoder_model*.onnx or encoder_model*.onnx in it or in its onnx/ folder${links}.`);
+    }
+    const config = readConfig(folder);
+    return { main: abs, layout: 'single', folder, variant: given?.variant ?? '', variants: [], config, notes: [...config?.notes ?? []] };
   }
+  if (brokenNames.length) notes.push(`${listed(brokenNames)} ${brokenNames.length > 1 ? 'were' : 'was'} left out of the folder's models.`);
   const variants = [...new Set(files.filter((x) => x.part === mainPart).map((x) => x.variant))].sort();
   let chosen = variant ?? given?.variant;
-  const notes: string[] = [];
   if (chosen === undefined) {
     if (variants.includes('')) chosen = '';
     else if (variants.length === 1) chosen = variants[0];
     else throw new EngineError('bad-argument', `${printable(folder)} holds several variants of the model (${variants.join(', ')}); choose one (${option('variant')}).`);
-    if (variants.length > 1) notes.push(`Using the ${chosen ? `${chosen} ` : 'plain '}variant; this folder also has ${variants.filter((v) => v !== chosen).join(', ')} (--variant).`);
+    const others = variants.filter((v) => v !== chosen).join(', ');
+    if (variants.length > 1) notes.push(`Using the ${chosen ? `${chosen} ` : 'plain '}variant; this folder also has ${others} (${option('variant')}).`);
   } else if (!variants.includes(chosen)) {
+    const link = listing.broken.find((b) => partOf(b.file)?.part === mainPart && partOf(b.file)?.variant === chosen);
+    const offered = variants.map((v) => v || 'plain').join(', ');
+    if (link) throw new EngineError('not-found', `${printable(path.relative(folder, link.file))} is ${link.why}; choose another variant (${offered}).`);
     throw new EngineError('bad-argument', `There is no "${printable(chosen)}" variant in ${printable(folder)}; it has ${variants.map((v) => v || 'plain').join(', ')}.`);
   }
   const pick = (part: Part) => files.find((x) => x.part === part && x.variant === chosen)?.f ?? files.find((x) => x.part === part && x.variant === '')?.f;
   const config = readConfig(folder);
+  notes.push(...config?.notes ?? []);
   const decoder = pick('decoder_model_merged') ?? pick('decoder_model');
   const encoder = pick('encoder_model');
   const embed = pick('embed_tokens');
@@ -101,26 +127,47 @@ export function resolveTarget(p: string, variant?: string): ModelTarget {
   return { main: decoder ?? encoder ?? pick('model')!, layout: 'single', folder, variant: chosen, variants, config, notes };
 }
 
-/** config.json (and generation_config.json, genai_config.json) beside the files or one folder up. */
+const CONFIG = {
+  num_hidden_layers: 'count', n_layer: 'count', encoder_layers: 'count', num_layers: 'count', decoder_layers: 'count', num_decoder_layers: 'count',
+  hidden_size: 'count', d_model: 'count', n_embd: 'count', layer_types: 'strings', decoder_start_token_id: 'count', bos_token_id: 'count',
+  text_config: { num_hidden_layers: 'count', hidden_size: 'count' },
+} as const;
+const GENERATION = { decoder_start_token_id: 'count', bos_token_id: 'count' } as const;
+const GENAI = { model: { decoder: { num_hidden_layers: 'count', hidden_size: 'count' } } } as const;
+
+/**
+ * config.json (and generation_config.json, genai_config.json) beside the files or one folder up.
+ * Only whole numbers count as counts and token ids, and only a list of strings as layer_types: a
+ * file or field of another shape is left out and said in `notes`, never guessed at.
+ */
 export function readConfig(folder: string): ConfigFacts | undefined {
+  const there = (f: string) => existsSync(f) || !!brokenLink(f);
   for (const dir of [folder, path.dirname(folder)]) {
     const file = path.join(dir, 'config.json');
     const genai = path.join(dir, 'genai_config.json');
-    if (!existsSync(file) && !existsSync(genai)) continue;
-    const c = (existsSync(file) ? readJsonFile(file, 'model config') : {}) as Record<string, unknown>;
-    const gen = existsSync(path.join(dir, 'generation_config.json')) ? readJsonFile(path.join(dir, 'generation_config.json'), 'generation config') as Record<string, unknown> : {};
-    const ga = existsSync(genai) ? ((readJsonFile(genai, 'genai config') as { model?: { decoder?: Record<string, unknown> } }).model?.decoder ?? {}) : {};
-    const text = (c.text_config ?? {}) as Record<string, unknown>;
-    const num = (...vs: unknown[]) => vs.find((v): v is number => typeof v === 'number' && Number.isInteger(v) && v >= 0);
+    if (!there(file) && !there(genai)) continue;
+    const name = (base: string) => (dir === folder ? base : path.join('..', base));
+    const c = readSidecar(file, name('config.json'), 'model config', CONFIG);
+    const gen = readSidecar(path.join(dir, 'generation_config.json'), name('generation_config.json'), 'generation config', GENERATION);
+    const ga = readSidecar(genai, name('genai_config.json'), 'genai config', GENAI);
+    const cf = c?.fields ?? {};
+    const text = cf.text_config ?? {};
+    const dec = ga?.fields.model?.decoder ?? {};
+    const gf = gen?.fields ?? {};
+    const first = (...vs: (number | undefined)[]) => vs.find((v) => v !== undefined);
+    const start = [c, gen].flatMap((s) => (s?.ignored ?? []).filter((i) => i.field === 'decoder_start_token_id')
+      .map((i) => `${printable(path.basename(s!.file))}'s decoder_start_token_id is ${shortJson(i.value)}, ${i.expected}`));
     return {
-      file: existsSync(file) ? file : genai,
-      layers: num(c.num_hidden_layers, c.n_layer, text.num_hidden_layers, ga.num_hidden_layers),
-      encoderLayers: num(c.encoder_layers, c.num_layers),
-      decoderLayers: num(c.decoder_layers, c.num_decoder_layers),
-      hiddenSize: num(c.hidden_size, c.d_model, c.n_embd, text.hidden_size, ga.hidden_size),
-      layerTypes: Array.isArray(c.layer_types) ? (c.layer_types as unknown[]).filter((x): x is string => typeof x === 'string') : undefined,
-      decoderStartTokenId: num(c.decoder_start_token_id, gen.decoder_start_token_id),
-      bosTokenId: num(c.bos_token_id, gen.bos_token_id),
+      file: c ? file : genai,
+      layers: first(cf.num_hidden_layers, cf.n_layer, text.num_hidden_layers, dec.num_hidden_layers),
+      encoderLayers: first(cf.encoder_layers, cf.num_layers),
+      decoderLayers: first(cf.decoder_layers, cf.num_decoder_layers),
+      hiddenSize: first(cf.hidden_size, cf.d_model, cf.n_embd, text.hidden_size, dec.hidden_size),
+      layerTypes: cf.layer_types,
+      decoderStartTokenId: first(cf.decoder_start_token_id, gf.decoder_start_token_id),
+      bosTokenId: first(cf.bos_token_id, gf.bos_token_id),
+      ignoredStartToken: start[0],
+      notes: sidecarNotes(c, gen, ga),
     };
   }
   return undefined;

@@ -92,6 +92,24 @@ export function planSegments(g: GraphProto, targets: string[][], blocksPerSegmen
   });
 }
 
+/**
+ * The first tensor a segment reads that nothing provides — no node makes it and it is no graph
+ * input or initializer — with the node that reads it: the graph is broken (a node or input lost),
+ * and ONNX Runtime would refuse it as one graph too.
+ */
+export function unprovidedRead(g: GraphProto, plans: SegmentPlan[]): { tensor: string; node: string } | undefined {
+  const inputs = new Set(g.input.map((i) => i.name));
+  const made = new Set(plans.flatMap((p) => p.nodes.flatMap((n) => n.output.filter(Boolean))));
+  for (const p of plans) {
+    for (const t of p.inputs) {
+      if (inputs.has(t) || made.has(t)) continue;
+      const n = p.nodes.find((x) => readsOf(x).includes(t));
+      return { tensor: t, node: n?.name || `#${n ? g.node.indexOf(n) : '?'} (${n?.opType ?? '?'})` };
+    }
+  }
+  return undefined;
+}
+
 const TO_INT64 = new Set(['Shape', 'Size', 'NonZero', 'ArgMax', 'ArgMin', 'NonMaxSuppression']);
 const TO_BOOL = new Set(['Equal', 'Less', 'LessOrEqual', 'Greater', 'GreaterOrEqual', 'Not', 'And', 'Or', 'Xor', 'IsNaN', 'IsInf']);
 /** Ops whose output takes the type of an input other than the first. */

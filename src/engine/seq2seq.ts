@@ -29,7 +29,10 @@ export async function scanSeq2Seq(target: ModelTarget, opts: ScanOptions, scanFi
   if (!states) throw new EngineError('runtime', `${printable(path.basename(target.main))} returned no hidden states for its decoder.`);
   const start = target.config?.decoderStartTokenId ?? target.config?.bosTokenId;
   const decoderIds = opts.decoderIds ?? (start !== undefined ? [start] : undefined);
-  if (!decoderIds) throw new EngineError('bad-ids', `${printable(path.basename(target.config?.file ?? 'config.json'))} names no decoder start token, so the decoder has nothing to start from. Give its input ids (${option('decoderIds', '0')}).`);
+  if (!decoderIds) {
+    const why = target.config?.ignoredStartToken ?? `${printable(path.basename(target.config?.file ?? 'config.json'))} names no decoder start token`;
+    throw new EngineError('bad-ids', `${why}, so the decoder has nothing to start from. Give its input ids (${option('decoderIds', '0')}).`);
+  }
   const S = states.dims[1];
   const given: Record<string, FeedTensor> = {};
   const hidden = decInputs.find((i) => i.role === 'encoder_hidden_states');

@@ -12,7 +12,7 @@ import type { FeedTensor } from './feeds';
 import { halvesToFloats } from './onnx/dtype';
 import { printable } from './text';
 import { threadsFor } from './limits';
-import { planSegments, SegmentedSession, type SegmentRunOptions } from './segments';
+import { planSegments, SegmentedSession, unprovidedRead, type SegmentRunOptions } from './segments';
 import { availableMemory } from './memory';
 
 export interface SessionVariant {
@@ -70,6 +70,13 @@ export async function openModel(file: string, variant: SessionVariant, settings:
   prepared.loaded.bytes = new Uint8Array(0);
   collectGarbage();
   const plans = planSegments(prepared.loaded.proto.graph!, blockTargets(exposure), settings.blocksPerSegment ?? DEFAULT_BLOCKS_PER_SEGMENT);
+  // Said before any session opens, in the same words for one graph and for segments (whose
+  // sessions would otherwise fail on a border tensor of unknown type).
+  const lost = unprovidedRead(prepared.loaded.proto.graph!, plans);
+  if (lost) {
+    throw new EngineError('invalid-model', `${printable(path.basename(file))} is not a valid ONNX model: node ${printable(lost.node)} reads `
+      + `"${printable(lost.tensor)}", which no node, graph input or initializer provides. Re-export the model.`);
+  }
   const options: ort.InferenceSession.SessionOptions = {
     executionProviders: ['cpu'],
     graphOptimizationLevel: 'all',

@@ -1,6 +1,8 @@
 import * as path from 'node:path';
 import type { CompareOptions, CompareResult } from '../engine/experiments/compare';
-import { checkpointPaths } from '../engine/experiments/checkpoints';
+import { checkpointSeries } from '../engine/experiments/checkpoints';
+import { listed } from '../engine/files';
+import { printable } from '../engine/text';
 import { EngineError } from '../engine/errors';
 import { compareCsv } from '../engine/export';
 import { DEFAULT_PROMPT } from '../engine/defaults';
@@ -34,24 +36,33 @@ function compareArgs(file: string, flags: Flags, rest: string[]) {
   const list = stringFlag(flags, 'list');
   let files = [file, ...rest];
   let series = false;
-  if (list) {
-    files = readText(list, 'checkpoint list', flags).split('\n').map((l) => l.trim()).filter(Boolean).map((l) => path.resolve(path.dirname(list), l));
-    series = true;
-  } else if (files.length === 1 && checkpointPaths(file)) {
-    files = checkpointPaths(file)!;
-    series = true;
-  }
+  const notes: string[] = [];
   const shared = common(flags);
   const prompt2 = stringFlag(flags, 'prompt2');
   const promptsFile = stringFlag(flags, 'prompts-file');
   const prompts = prompt2 !== undefined ? [shared.prompt ?? DEFAULT_PROMPT, prompt2]
     : promptsFile !== undefined ? readText(promptsFile, 'prompts file', flags).split('\n').filter((l) => l.trim()) : undefined;
+  if (list) {
+    files = readText(list, 'checkpoint list', flags).split('\n').map((l) => l.trim()).filter(Boolean).map((l) => path.resolve(path.dirname(list), l));
+    series = true;
+  } else if (files.length === 1) {
+    const found = checkpointSeries(file);
+    if (found && found.files.length >= 2) {
+      files = found.files;
+      series = true;
+      if (found.skipped.length) notes.push(`Skipped ${listed(found.skipped)}.`);
+    } else if (found?.skipped.length && !prompts) {
+      throw new EngineError('bad-argument',
+        `${printable(file)} holds no two checkpoints that can be read: ${found.skipped.join(', ')}. Fix or remove those entries, or name the models.`);
+    }
+  }
   if (files.length < 2 && !prompts) throw new EngineError('bad-argument', 'Give two models to compare (compare A B), a folder of checkpoints, --list FILE, or one model with --prompt and --prompt2.');
   if (prompts && files.length > 1) throw new EngineError('bad-argument', 'Compare either several models on one input, or one model on several prompts, not both.');
   return {
     file: files[0],
     options: {
-      ...shared, files, series, prompts, alignByText: flags.has('align-by-text'), topK: numberFlag(flags, 'top', { min: 1, max: LIMITS.topK, integer: true }),
+      ...shared, files, series, prompts, ...(notes.length ? { notes } : {}),
+      alignByText: flags.has('align-by-text'), topK: numberFlag(flags, 'top', { min: 1, max: LIMITS.topK, integer: true }),
       text: corpusFlag(flags, 'text-file', 'text file'),
       count: numberFlag(flags, 'count', { min: 1, max: LIMITS.count, integer: true }),
       seqLen: numberFlag(flags, 'seq-len', { min: 2, max: LIMITS.tokens, integer: true }),

@@ -53,7 +53,9 @@ export function weightBytes(file: string): number {
   const base = path.basename(file);
   let total = statSync(file).size;
   for (const name of readdirSync(dir)) {
-    if (name !== base && name.startsWith(base) && /[._]data$/.test(name)) total += statSync(path.join(dir, name)).size;
+    if (name === base || !name.startsWith(base) || !/[._]data$/.test(name)) continue;
+    // An estimate for the cache: a leftover link that leads nowhere is no weight of this model.
+    try { total += statSync(path.join(dir, name)).size; } catch { /* not a file the model can read either */ }
   }
   return total;
 }

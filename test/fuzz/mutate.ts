@@ -1,8 +1,9 @@
 import { create, fromBinary, toBinary } from '@bufbuild/protobuf';
 import { ModelProtoSchema, NodeProtoSchema, StringStringEntryProtoSchema, type ModelProto } from 'onnx-buf';
-import { copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { rng } from '../../src/engine/experiments/random';
+import { toSparse } from '../models/layouts/variants';
 
 /**
  * A seeded mutator over the project's test models. A case is a recipe — the base model and a list
@@ -26,7 +27,14 @@ export type Mutation =
   | { op: 'control-name'; target: 'node' | 'op-type' | 'input' | 'tensor'; index: number; text: string }
   | { op: 'cycle'; from: number; to: number }
   | { op: 'attribute-int'; index: number; value: string }
-  | { op: 'swap-op-types'; a: number; b: number };
+  | { op: 'swap-op-types'; a: number; b: number }
+  // The initializer at `index` moved to graph.sparse_initializer; `index` of its values set to a position past its shape.
+  | { op: 'sparse-initializer'; index: number; form: 'linear' | 'coo'; outOfRange?: boolean }
+  // Files beside the model rather than the model itself: a sidecar's text, or a symbolic link (dangling, looping).
+  | { op: 'sidecar'; file: Sidecar; text: string }
+  | { op: 'link'; file: string; target: string };
+
+type Sidecar = 'config.json' | 'generation_config.json' | 'genai_config.json' | 'tokenizer_config.json' | 'preprocessor_config.json';
 
 export interface Recipe { base: Base; mutations: Mutation[]; note?: string }
 
@@ -122,13 +130,17 @@ export function applyRecipe(recipe: Recipe, bases: Record<Base, string>, dir: st
     if (existsSync(p)) copyFileSync(p, path.join(dir, f));
   }
   let bytes: Uint8Array = readFileSync(src);
-  for (const mut of recipe.mutations) bytes = mutate(bytes, mut);
+  for (const mut of recipe.mutations) {
+    if (mut.op === 'sidecar') writeFileSync(path.join(dir, mut.file), mut.text);
+    else if (mut.op === 'link') { rmSync(path.join(dir, mut.file), { force: true }); symlinkSync(mut.target, path.join(dir, mut.file)); }
+    else bytes = mutate(bytes, mut);
+  }
   const file = path.join(dir, 'model.onnx');
   writeFileSync(file, bytes);
   return file;
 }
 
-function mutate(bytes: Uint8Array, mut: Mutation): Uint8Array {
+function mutate(bytes: Uint8Array, mut: Exclude<Mutation, { op: 'sidecar' | 'link' }>): Uint8Array {
   if (mut.op === 'flip-bytes') {
     const out = new Uint8Array(bytes);
     const r = rng(mut.seed);
@@ -196,6 +208,17 @@ function mutate(bytes: Uint8Array, mut: Mutation): Uint8Array {
       const n = at(g.node, mut.index);
       const a = n?.attribute.find((x) => x.type === 2);
       if (a) a.i = BigInt(mut.value);
+      break;
+    }
+    case 'sparse-initializer': {
+      const t = at(g.initializer, mut.index);
+      if (!t) break;
+      const name = t.name.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+      if (!toSparse(m, new RegExp(`^${name}$`), mut.form === 'coo' ? /./ : undefined).length || !mut.outOfRange) break;
+      const ix = g.sparseInitializer[g.sparseInitializer.length - 1].indices!;
+      const v = new BigInt64Array(new Uint8Array(ix.rawData).buffer);
+      if (v.length) v[v.length - 1] = 1n << 40n;
+      ix.rawData = new Uint8Array(v.buffer);
       break;
     }
     case 'swap-op-types': {

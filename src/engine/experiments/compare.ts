@@ -36,6 +36,8 @@ export interface CompareOptions extends ExperimentBase, InputOptions {
   alignByText?: boolean;
   /** A checkpoint series: report the emergence of each massive activation over the files. */
   series?: boolean;
+  /** Said about the models before the run (a series' broken links, skipped): they lead the result's notes. */
+  notes?: string[];
   topK?: number;
   /** Many inputs: `count` sequences of `seqLen` tokens cut from this text (the first model's tokenizer). */
   text?: Corpus;
@@ -115,7 +117,7 @@ async function compareOne(o: CompareOptions): Promise<CompareResult> {
   const runs = mode === 'inputs' ? o.prompts!.map((prompt) => ({ file: o.files[0], prompt })) : o.files.map((file) => ({ file, prompt: o.prompt }));
   if (runs.length < 2) throw new EngineError('bad-argument', 'Compare needs two models (or one model and two prompts).');
   if (runs.length > LIMITS.count) throw new EngineError('bad-argument', `${runs.length} models given; one comparison takes at most ${LIMITS.count.toLocaleString('en-US')}.`);
-  const notes: string[] = [];
+  const notes: string[] = [...o.notes ?? []];
   // One model in memory at a time: each session is released as soon as its scan is read.
   const opened: OpenModel[] = [];
   const oneShot = async (file: string, v: SessionVariant, s: SessionSettings) => { const m = await openModel(file, v, s); opened.push(m); return m; };

@@ -1,11 +1,12 @@
 import { fromBinary } from '@bufbuild/protobuf';
 import { ModelProtoSchema, TensorProto_DataLocation, type ModelProto, type TensorProto, type GraphProto } from 'onnx-buf';
-import { existsSync, readFileSync, realpathSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readFileSync, readSync, realpathSync } from 'node:fs';
 import * as path from 'node:path';
 import { EngineError } from '../errors';
 import { fileError, kindOf, statFile } from '../files';
 import { printable } from '../text';
 import { externalDataEntries } from './build';
+import { densifySparseInitializers, sparseInitializers } from './sparse';
 import { validateModel } from './validate';
 
 export interface ExternalFile {
@@ -65,6 +66,7 @@ export function loadModel(file: string): LoadedModel {
   const proto = parseModel(bytes, abs);
   const dir = path.dirname(abs);
   const externalFiles = listExternalFiles(proto, dir, realPath);
+  densifySparseInitializers(proto.graph!, printable(path.basename(abs)), (t) => readExternalTensor(t, externalFiles, dir, path.basename(abs)));
   return { path: abs, dir, realPath, weightsDir: weightsFolder(realPath, dir, externalFiles), size: st.size, mtimeMs: st.mtimeMs, proto, bytes, externalFiles };
 }
 
@@ -126,7 +128,8 @@ export function externalLocation(t: TensorProto): { location: string; offset: nu
 function listExternalFiles(proto: ModelProto, dir: string, realModel: string): ExternalFile[] {
   const files = new Map<string, ExternalFile>();
   const allowed = [realOrNull(dir), path.dirname(realModel)].filter((d): d is string => !!d);
-  for (const t of allInitializers(proto.graph!)) {
+  const sparseParts = sparseInitializers(proto.graph!).flatMap((sp) => [sp.values, sp.indices]).filter((t): t is TensorProto => !!t);
+  for (const t of [...allInitializers(proto.graph!), ...sparseParts]) {
     const loc = externalLocation(t);
     if (!loc) continue;
     let f = files.get(loc.location);
@@ -180,6 +183,40 @@ export function pointWeightsAtRealFiles(m: LoadedModel): void {
     if (t.dataLocation !== TensorProto_DataLocation.EXTERNAL) continue;
     for (const e of t.externalData) if (e.key === 'location' && byLocation.has(e.value)) e.value = byLocation.get(e.value)!;
   }
+}
+
+/**
+ * The bytes of a (sparse initializer's) tensor kept in an external file, read at load time: ONNX
+ * Runtime expands sparse initializers when it loads the model, so the engine needs them then too.
+ */
+function readExternalTensor(t: TensorProto, files: ExternalFile[], dir: string, modelName: string): Uint8Array {
+  const loc = externalLocation(t)!;
+  const f = files.find((x) => x.file === loc.location)!;
+  if (!f.present) {
+    throw new EngineError('missing-external-data',
+      `The model's weights are in "${printable(f.file)}", which is missing from ${printable(dir)}. Put the weight file next to ${printable(modelName)}.`);
+  }
+  const length = loc.length || Math.max(0, (f.size ?? 0) - loc.offset);
+  if (loc.offset + length > (f.size ?? 0)) {
+    throw new EngineError('missing-external-data',
+      `The weight file "${printable(f.file)}" is ${f.size} bytes but the model reads up to byte ${loc.offset + length}: it is truncated. `
+      + 'Re-download or re-export it.');
+  }
+  const out = new Uint8Array(length);
+  let fd: number | undefined;
+  try {
+    fd = openSync(f.real!, 'r');
+    for (let done = 0; done < length;) {
+      const n = readSync(fd, out, done, length - done, loc.offset + done);
+      if (!n) throw new EngineError('missing-external-data', `The weight file "${printable(f.file)}" ended early: it is truncated. Re-download it.`);
+      done += n;
+    }
+  } catch (e) {
+    throw fileError(e, f.resolved, 'weight file', 'missing-external-data');
+  } finally {
+    if (fd !== undefined) closeSync(fd);
+  }
+  return out;
 }
 
 /** Throws a clear error naming the first missing or short weight file. */

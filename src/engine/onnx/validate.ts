@@ -33,6 +33,7 @@ export function validateModel(g: GraphProto, fileName: string, functions: Functi
     const { g: graph, where } = stack.pop()!;
     checkAcyclic(graph, where, fileName);
     for (const t of graph.initializer) checkTensor(t, fileName);
+    for (const sp of graph.sparseInitializer) for (const t of [sp.values, sp.indices]) if (t) checkTensor(t, fileName);
     for (const n of graph.node) for (const a of n.attribute) {
       if (a.t) checkTensor(a.t, fileName);
       for (const t of a.tensors) checkTensor(t, fileName);

@@ -3,7 +3,8 @@ import * as path from 'node:path';
 import { PNG } from 'pngjs';
 import * as jpeg from 'jpeg-js';
 import { EngineError } from '../errors';
-import { FILE_LIMITS, readChecked, readJsonFile } from '../files';
+import { brokenLink, FILE_LIMITS, readChecked } from '../files';
+import { readSidecar } from '../sidecar';
 import { printable } from '../text';
 
 /** An RGB image, values in [0, 1], row-major [height][width][3]. */
@@ -65,15 +66,25 @@ function jpegSize(b: Uint8Array): { width: number; height: number } | undefined 
   return undefined;
 }
 
-export interface Preprocess { width: number; height: number; mean: number[]; std: number[]; rescale: number; resizeShortest?: number }
+export interface Preprocess {
+  width: number; height: number; mean: number[]; std: number[]; rescale: number; resizeShortest?: number;
+  /** The config file was there but ignored (not an object, a broken link), in a sentence. */
+  note?: string;
+}
 
-/** Hugging Face preprocessor_config.json (beside the model or one folder up), with ImageNet defaults. */
+/**
+ * Hugging Face preprocessor_config.json (beside the model or one folder up), with ImageNet defaults.
+ * A file holding no object is ignored with a note, as if it were absent; a field of the wrong type
+ * is refused (validPreprocess), since it would change every pixel the model sees.
+ */
 export function readPreprocess(modelPath: string, inputH?: number, inputW?: number): Preprocess {
   const dir = path.dirname(path.resolve(modelPath));
-  const file = [dir, path.dirname(dir)].map((d) => path.join(d, 'preprocessor_config.json')).find(existsSync);
-  const cfg = file ? readJsonFile(file, 'preprocessor config') : {};
-  if (!cfg || typeof cfg !== 'object' || Array.isArray(cfg)) throw badConfig(file!, 'it holds no JSON object');
-  return validPreprocess(cfg as Record<string, unknown>, file ?? 'preprocessor_config.json', inputH, inputW);
+  const file = [dir, path.dirname(dir)].map((d) => path.join(d, 'preprocessor_config.json')).find((f) => existsSync(f) || brokenLink(f));
+  const name = file && path.dirname(file) !== dir ? path.join('..', 'preprocessor_config.json') : 'preprocessor_config.json';
+  const cfg = file ? readSidecar(file, name, 'preprocessor config', {}) : undefined;
+  const pre = validPreprocess(cfg?.object ?? {}, file ?? 'preprocessor_config.json', inputH, inputW);
+  if (!cfg?.note) return pre;
+  return { ...pre, note: `${cfg.note} The image was prepared with the defaults: ${pre.height}×${pre.width} pixels, ImageNet's mean and standard deviation.` };
 }
 
 /** Images are resized to at most this many pixels a side: no vision model takes more. */

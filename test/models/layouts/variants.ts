@@ -1,7 +1,7 @@
 import { create } from '@bufbuild/protobuf';
-import { AttributeProtoSchema, AttributeProto_AttributeType, FunctionProtoSchema, GraphProtoSchema, NodeProtoSchema, OperatorSetIdProtoSchema, StringStringEntryProtoSchema, type ModelProto, type NodeProto } from 'onnx-buf';
+import { AttributeProtoSchema, AttributeProto_AttributeType, FunctionProtoSchema, GraphProtoSchema, NodeProtoSchema, OperatorSetIdProtoSchema, SparseTensorProtoSchema, StringStringEntryProtoSchema, type ModelProto, type NodeProto } from 'onnx-buf';
 import { DT } from '../../../src/engine/onnx/dtype';
-import { makeNode, makeValueInfo } from '../../../src/engine/onnx/build';
+import { makeNode, makeTensor, makeValueInfo } from '../../../src/engine/onnx/build';
 
 /**
  * Layout variants applied to a TorchScript-style model: what the dynamo exporter, anonymous
@@ -134,4 +134,34 @@ export function toFunctions(m: ModelProto): void {
     const callNode = create(NodeProtoSchema, { opType: name, domain, name: `/model/layers.${l}/self_attn`, input: inputs, output: outputs });
     g.node.splice(idx[0], idx.length, callNode);
   }
+}
+
+/**
+ * The float32 initializers whose names match, moved to `graph.sparse_initializer` (ONNX's COO form:
+ * only the non-zero values, with their positions). `coo` matches the ones written with [NNZ, rank]
+ * index tuples; the others get linearized [NNZ] indices. Both forms are valid ONNX; the dense
+ * values are unchanged, so a scan must give exactly the dense model's numbers.
+ */
+export function toSparse(m: ModelProto, match: RegExp, coo?: RegExp): string[] {
+  const g = m.graph!;
+  const moved: string[] = [];
+  g.initializer = g.initializer.filter((t) => {
+    if (!match.test(t.name) || t.dataType !== DT.FLOAT || !t.rawData.length) return true;
+    const dense = new Float32Array(new Uint8Array(t.rawData).buffer);
+    const dims = t.dims.map(Number);
+    const at: number[] = [];
+    dense.forEach((v, i) => { if (v !== 0) at.push(i); });
+    const values = Float32Array.from(at, (i) => dense[i]);
+    const tuples = coo?.test(t.name);
+    const strides = dims.map((_, k) => dims.slice(k + 1).reduce((a, b) => a * b, 1));
+    const idx = tuples ? BigInt64Array.from(at.flatMap((i) => strides.map((s, k) => BigInt(Math.floor(i / s) % dims[k])))) : BigInt64Array.from(at, BigInt);
+    g.sparseInitializer.push(create(SparseTensorProtoSchema, {
+      dims: t.dims,
+      values: makeTensor(t.name, DT.FLOAT, [values.length], new Uint8Array(values.buffer)),
+      indices: makeTensor(`${t.name}.indices`, DT.INT64, tuples ? [at.length, dims.length] : [at.length], new Uint8Array(idx.buffer)),
+    }));
+    moved.push(t.name);
+    return false;
+  });
+  return moved;
 }
