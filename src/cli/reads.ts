@@ -1,5 +1,5 @@
 import { loadModel } from '../engine/onnx/load';
-import { modelFiles, type Protected } from '../engine/outputs';
+import { filesNamedBy, modelFiles, type Protected } from '../engine/outputs';
 import { resolveTarget } from '../engine/modelFolder';
 import type { Flags } from './args';
 import { inputFiles } from './options';
@@ -11,12 +11,10 @@ import { inputFiles } from './options';
  * known once the call is built, and they are exactly what the engine opens.
  */
 export function filesRead(call: { file: string; variant?: string; options?: object }, flags: Flags): Protected[] {
-  const o = (call.options ?? {}) as { files?: string[]; images?: string[]; image?: string; variant?: string };
-  const variant = call.variant ?? o.variant;
-  const models = [...new Set([call.file, ...(o.files ?? [])])];
-  const read: Protected[] = models.flatMap((m) => partsOf(m, variant)).flatMap((f) => modelFiles(f, weightFilesOf(f)));
-  for (const image of [...(o.images ?? []), ...(o.image ? [o.image] : [])]) read.push({ file: image, what: 'input image' });
-  return [...read, ...inputFiles(flags)];
+  const variant = call.variant ?? (call.options as { variant?: string } | undefined)?.variant;
+  const { models, inputs } = filesNamedBy(call);
+  const read = models.flatMap((m) => partsOf(m, variant)).flatMap((f) => modelFiles(f, weightFilesOf(f)));
+  return [...read, ...inputs, ...inputFiles(flags)];
 }
 
 /** Every file a run on this path reads as a model: one file, or each part of a folder export. */

@@ -31,6 +31,26 @@ export function modelFiles(modelPath: string, weightFiles: string[]): Protected[
   return out;
 }
 
+/**
+ * The files an engine call names besides its first model: its other models, images, feed tensors
+ * and corpus files. Read from the call itself, whatever front end built it, so the one rule (never
+ * write onto an input) holds for the command line and the extension alike.
+ */
+export function filesNamedBy(call: { file: string; options?: object }): { models: string[]; inputs: Protected[] } {
+  const o = (call.options ?? {}) as {
+    files?: string[]; images?: string[]; image?: string; feeds?: Record<string, string>;
+    text?: unknown; meanText?: unknown; evalText?: unknown;
+  };
+  const inputs: Protected[] = [];
+  for (const image of [...(o.images ?? []), ...(o.image ? [o.image] : [])]) inputs.push({ file: image, what: 'input image' });
+  for (const [name, file] of Object.entries(o.feeds ?? {})) inputs.push({ file, what: `tensor file for the input ${printable(name)}` });
+  for (const corpus of [o.text, o.meanText, o.evalText]) {
+    const file = (corpus as { file?: unknown } | undefined)?.file;
+    if (typeof file === 'string') inputs.push({ file, what: 'input text file' });
+  }
+  return { models: [...new Set([call.file, ...(o.files ?? [])])], inputs };
+}
+
 interface Identity { real: string; dev?: number; ino?: number }
 
 function identity(file: string): Identity {

@@ -2,7 +2,7 @@ import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { isEngineError } from '../engine/errors';
 import type { InterventionMode } from '../engine/experiments/intervene';
-import { writeResult } from '../engine/outputs';
+import { checkOutputs, writeFileAtomic } from '../engine/outputs';
 import { folderVariants, resolveTarget } from '../engine/modelFolder';
 import { statSync } from 'node:fs';
 import { imagesInFolder } from '../engine/files';
@@ -115,15 +115,17 @@ export function registerCommands(context: vscode.ExtensionContext, d: Deps): voi
     if (!panel) throw new Error('Open a model in the inspector and run a scan first.');
     const folder = args?.folder ?? (await vscode.window.showOpenDialog({ canSelectFolders: true, canSelectFiles: false, title: 'Export the report into…' }))?.[0]?.fsPath;
     if (!folder) return undefined;
+    const report = (['scan', 'experiment'] as const).flatMap((what) => (['json', 'csv'] as const).map((format) => ({
+      file: path.join(folder, `${path.basename(path.dirname(panel.file))}-${what}.${format}`), content: panel.exportContent(what, format), format,
+    }))).filter((f): f is { file: string; content: string; format: 'json' | 'csv' } => !!f.content);
+    if (!report.length) throw new Error('Nothing to export yet: run a scan or an experiment first.');
+    // Every file checked before the first is written: a refused report leaves nothing half-written.
+    checkOutputs(report.map((f) => [`The ${f.format.toUpperCase()} file`, f.file]), panel.protectedFiles());
     const written: string[] = [];
-    for (const what of ['scan', 'experiment'] as const) for (const format of ['json', 'csv'] as const) {
-      const content = panel.exportContent(what, format);
-      if (!content) continue;
-      const file = path.join(folder, `${path.basename(path.dirname(panel.file))}-${what}.${format}`);
-      writeResult(file, content, panel.protectedFiles(), `${format.toUpperCase()} file`);
-      written.push(file);
+    for (const f of report) {
+      writeFileAtomic(f.file, f.content, `${f.format.toUpperCase()} file`);
+      written.push(f.file);
     }
-    if (!written.length) throw new Error('Nothing to export yet: run a scan or an experiment first.');
     void vscode.window.showInformationMessage(`Massive Activations: wrote ${written.length} files to ${folder}.`);
     return written;
   });

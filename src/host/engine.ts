@@ -1,4 +1,6 @@
+import * as path from 'node:path';
 import * as vscode from 'vscode';
+import { filesNamedBy, type Protected } from '../engine/outputs';
 import { printable } from '../engine/text';
 import { EngineError, isEngineError, userMessage } from '../engine/errors';
 import { vscodeWording } from './wording';
@@ -26,6 +28,7 @@ export class Engine implements vscode.Disposable {
   /** Calls run one after another (the worker is single-file anyway); this is the tail of the line. */
   private queue: Promise<unknown> = Promise.resolve();
   private readonly busyEmitter = new vscode.EventEmitter<string | null>();
+  private readonly named = new Map<string, Map<string, Protected>>();
   readonly onBusy = this.busyEmitter.event;
 
   constructor(workerPath: string, readonly log: vscode.LogOutputChannel) {
@@ -34,6 +37,22 @@ export class Engine implements vscode.Disposable {
 
   get busy(): boolean {
     return !!this.current;
+  }
+
+  /**
+   * The files each model's runs have read besides the model (images, feed tensors, corpus files,
+   * the other models of a compare): a save from its panel must never replace one of them.
+   */
+  inputsOf(model: string): Protected[] {
+    return [...(this.named.get(path.resolve(model))?.values() ?? [])];
+  }
+
+  private remember(call: { file: string; options?: object }): void {
+    const { models, inputs } = filesNamedBy(call);
+    const key = path.resolve(call.file);
+    const known = this.named.get(key) ?? new Map<string, Protected>();
+    for (const p of [...models.slice(1).map((file) => ({ file, what: 'model compared' })), ...inputs]) known.set(path.resolve(p.file), p);
+    this.named.set(key, known);
   }
 
   /** Runs a call with progress in the notification area (or quietly with `quiet`). */
@@ -55,6 +74,7 @@ export class Engine implements vscode.Disposable {
     }
     // And runs the model the way massiveActivations.wholeGraph says (segments of blocks by default).
     if (withOptions.options && settings().wholeGraph) (withOptions.options as { wholeGraph?: boolean }).wholeGraph = true;
+    this.remember(withOptions);
     this.log.info(`${title}: ${method} ${JSON.stringify(args).slice(0, 300)}`);
     const exec = async (report?: (m: string) => void, token?: vscode.CancellationToken) => {
       const call = this.client.call(method, args, (p) => { report?.(p.message); opts.onProgress?.(p); });

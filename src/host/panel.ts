@@ -178,9 +178,9 @@ export class InspectorPanel implements vscode.Disposable {
     return uri.fsPath;
   }
 
-  /** What a save must never replace: the model, its weights (as inspect listed them) and sidecars. */
+  /** What a save must never replace: the model, its weights (as inspect listed them), sidecars, and every file its runs read. */
   protectedFiles() {
-    return modelFiles(this.file, this.model?.externalData.map((f) => f.file) ?? []);
+    return [...modelFiles(this.file, this.model?.externalData.map((f) => f.file) ?? []), ...this.ctx.engine.inputsOf(this.file)];
   }
 
   exportContent(what: 'scan' | 'experiment', format: 'json' | 'csv'): string | undefined {

@@ -201,6 +201,26 @@ describe('Massive Activations in the extension host', () => {
     assert.ok(await panel.scan({ prompt: PROMPT }));
   });
 
+  it('a save never lands on a file a run read: Export Report into the folder of the images an experiment used', async () => {
+    const folder = mkdtempSync(path.join(os.tmpdir(), 'ma-images-'));
+    const image = (name: string, fill: number) => {
+      const png = new PNG({ width: 32, height: 32 });
+      png.data.fill(fill);
+      const file = path.join(folder, name);
+      writeFileSync(file, PNG.sync.write(png));
+      return file;
+    };
+    // The report's experiment file name, taken by one of the images the experiment reads.
+    const images = [image('a.png', 90), image('vit-registers-planted-experiment.json', 200)];
+    const before = images.map((f) => readFileSync(f).toString('base64'));
+    const fr = await exec<{ images: number }>('massiveActivations.fixRegMean', { file: vit, images });
+    assert.equal(fr.images, 2);
+    const r = await exec<{ error?: string }>('massiveActivations.exportReport', { file: vit, folder });
+    assert.match(r.error ?? '', /vit-registers-planted-experiment\.json is the input image; writing there would destroy it/);
+    assert.deepEqual(readdirSync(folder).sort(), ['a.png', 'vit-registers-planted-experiment.json'], 'nothing of the report was written');
+    assert.deepEqual(images.map((f) => readFileSync(f).toString('base64')), before, 'the images are unchanged');
+  });
+
   it('after all of the above, the extension host has not loaded ONNX Runtime (the engine runs in its own process)', () => {
     const loaded = Object.keys(require.cache).filter((k) => k.includes('onnxruntime'));
     assert.deepEqual(loaded, []);
