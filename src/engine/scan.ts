@@ -75,6 +75,7 @@ export async function scanFile(file: string, opts: FileScanOptions = {}): Promis
   checkMemory(m.prepared, Math.max(tokens.length, 1), opts.memoryLimitBytes, { segmented: m.session.segments > 1 });
   const loadMs = performance.now() - t0;
 
+  const kindsOf = () => (textModel ? textTokenKinds(tokens) : info.family === 'vision' ? visionTokenKinds(tokens.length, patchCount(m)) : tokens.map(() => 'other'));
   progress({ stage: 'run', message: `Running ${info.blocks} blocks` });
   const t1 = performance.now();
   const layers: LayerResult[] = [];
@@ -103,7 +104,8 @@ export async function scanFile(file: string, opts: FileScanOptions = {}): Promis
       if (streams) streams.push(Float32Array.from(x));
       // Not disposed: the next segment may still read it.
       if (!(opts.keepOutput && name === info.outputs[0])) delete outputs[name];
-      progress({ stage: 'stats', message: `Block ${b}`, done: b + 1, total: m.exposure.blockOutputs.length, layer });
+      const start = layers.length === 1 ? { model: info, tokens, tokenKinds: kindsOf(), input, settings: { thresholds, topK } } : undefined;
+      progress({ stage: 'stats', message: `Block ${b}`, done: b + 1, total: m.exposure.blockOutputs.length, layer, ...(start ? { start } : {}) });
     }
     statsMs += performance.now() - ts;
   };
@@ -129,7 +131,7 @@ export async function scanFile(file: string, opts: FileScanOptions = {}): Promis
   const firstBad = layers.find((l) => l.nonFinite.count > 0);
   const nonFinite = firstBad ? { firstLayer: firstBad.index, tensor: firstBad.tensor, count: layers.reduce((a, l) => a + l.nonFinite.count, 0), layers: layers.filter((l) => l.nonFinite.count).length } : null;
   if (firstBad) warnings.push(nonFiniteWarning(firstBad));
-  const tokenKinds = textModel ? textTokenKinds(tokens) : info.family === 'vision' ? visionTokenKinds(tokens.length, patchCount(m)) : tokens.map(() => 'other');
+  const tokenKinds = kindsOf();
   return {
     model: info, tokens, layers, attention, massiveTokens, massiveChannels, tokenKinds,
     outlierFeatures: int8Outliers(outlierCounts, tokens.length),

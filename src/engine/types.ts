@@ -60,6 +60,8 @@ export interface ScanResult {
   nonFinite: { firstLayer: number; tensor: string; count: number; layers: number } | null;
   /** What makes these results doubtful, in sentences. */
   warnings: string[];
+  /** Set when the scan was stopped: `layers` holds the blocks measured before, `total` the model's. */
+  cancelled?: { measured: number; total: number };
   /** Encoder-decoders: both stacks, encoder first (`layers` and `tokens` above are the encoder's). */
   stacks?: StackResult[];
 }
@@ -78,4 +80,9 @@ export interface Progress {
   stage: 'load' | 'session' | 'run' | 'stats'; message: string; done?: number; total?: number;
   /** A scan's block, as soon as its segment has run (see segments.ts). */
   layer?: LayerResult;
+  /**
+   * With a scan's first block: what the blocks are measured on. A front end that stops the scan
+   * keeps the blocks measured so far as a result of their own (see ScanResult.cancelled).
+   */
+  start?: Pick<ScanResult, 'model' | 'tokens' | 'tokenKinds' | 'input' | 'settings'>;
 }

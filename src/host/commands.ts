@@ -104,7 +104,10 @@ export function registerCommands(context: vscode.ExtensionContext, d: Deps): voi
   register('massiveActivations.fixRegMean', async (args?: { file?: string; images?: string[]; count?: number }) => {
     const panel = await target(d, args?.file);
     if (!panel) return undefined;
-    const images = args?.images ?? (args?.count ? undefined : await pickImages());
+    // Escape on the picker ends the command; synthetic inputs are a choice of their own, never its default.
+    const picked = args?.images ?? (args?.count ? 'synthetic' : await pickImages({ synthetic: true }));
+    if (!picked) return undefined;
+    const images = picked === 'synthetic' ? undefined : picked;
     const result = await d.engine.run('Fix-Reg-Mean', 'fixRegMean', { file: panel.file, options: { images, count: args?.count, threads: settings().threads } });
     panel.showExperiment(`Fix-Reg-Mean over ${result.images} ${result.inputKind}`, { type: 'fixRegMean', result });
     return result;
@@ -307,10 +310,17 @@ async function pickText(): Promise<string | undefined> {
   return uri ? Buffer.from(await vscode.workspace.fs.readFile(uri)).toString('utf8') : undefined;
 }
 
-/** Images: several files, or every PNG and JPEG of a folder. */
-async function pickImages(): Promise<string[] | undefined> {
-  const how = await vscode.window.showQuickPick([{ label: 'Choose images…', folder: false }, { label: 'Choose a folder of images…', folder: true }], { title: 'Images (two or more)', ignoreFocusOut: STEP });
+/** Images: several files, or every PNG and JPEG of a folder (or, where offered, synthetic inputs). */
+async function pickImages(): Promise<string[] | undefined>;
+async function pickImages(opts: { synthetic: true }): Promise<string[] | 'synthetic' | undefined>;
+async function pickImages(opts: { synthetic?: boolean } = {}): Promise<string[] | 'synthetic' | undefined> {
+  const how = await vscode.window.showQuickPick([
+    { label: 'Choose images…', folder: false },
+    { label: 'Choose a folder of images…', folder: true },
+    ...(opts.synthetic ? [{ label: 'Use synthetic images', description: 'deterministic stand-ins: no image of yours', folder: false, synthetic: true }] : []),
+  ], { title: 'Images (two or more)', ignoreFocusOut: STEP });
   if (!how) return undefined;
+  if ('synthetic' in how) return 'synthetic';
   if (!how.folder) return (await vscode.window.showOpenDialog({ canSelectMany: true, filters: { Images: ['png', 'jpg', 'jpeg'] }, title: 'Images (two or more)' }))?.map((u) => u.fsPath);
   const dir = (await vscode.window.showOpenDialog({ canSelectFiles: false, canSelectFolders: true, title: 'Folder of images' }))?.[0]?.fsPath;
   if (!dir) return undefined;

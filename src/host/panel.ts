@@ -4,7 +4,7 @@ import * as vscode from 'vscode';
 import * as csv from '../engine/export';
 import { EXPERIMENTS } from '../experiments/registry';
 import type { ModelInfo } from '../engine/inspect';
-import type { ScanResult } from '../engine/types';
+import type { LayerResult, Progress, ScanResult } from '../engine/types';
 import type { ExperimentView, FromWebview, ModelSummary, PanelCalls, PanelMethod, PanelState, RunInput, ToWebview } from '../shared/protocol';
 import { isEngineError, word } from '../engine/errors';
 import { DocumentStore, type ModelDocument } from './document';
@@ -120,17 +120,28 @@ export class InspectorPanel implements vscode.Disposable {
   }
 
   /** Runs a scan (from the panel or a command) and shows it in the panel and the tree. */
-  async scan(input: RunInput, opts: { quiet?: boolean } = {}): Promise<ScanResult> {
+  async scan(input: RunInput, opts: { quiet?: boolean; onProgress?: (p: Progress) => void } = {}): Promise<ScanResult> {
     const s = settings();
     this.doc.recordRun('scan', input);
     const ticket: Ticket = {};
     this.scanTicket = ticket;
+    const measured = new MeasuredSoFar();
     let result: ScanResult;
     try {
       result = wordWarnings(await this.ctx.engine.run(`Scanning ${path.basename(this.file)}`, 'scan', {
         file: this.file,
         options: { ...input, topK: s.topK, thresholds: s.thresholds, maxTokens: s.maxTokens, threads: s.threads },
-      }, { quiet: opts.quiet, inPanel: true, ticket, onProgress: (p) => this.post({ kind: 'progress', message: p.message, layer: p.layer, total: p.total }) }));
+      }, { quiet: opts.quiet, inPanel: true, ticket, onProgress: (p) => {
+        measured.add(p);
+        this.post({ kind: 'progress', message: p.message, layer: p.layer, total: p.total });
+        opts.onProgress?.(p);
+      } }));
+    } catch (e) {
+      // Stopped by the user: the blocks measured so far stay, explorable, as a result of their own.
+      // (A live re-scan superseded by the next edit is not a stop: it says nothing.)
+      const partial = !opts.quiet && isEngineError(e) && e.code === 'cancelled' ? measured.result() : undefined;
+      if (!partial) throw e;
+      result = partial;
     } finally {
       if (this.scanTicket === ticket) this.scanTicket = undefined;
     }
@@ -271,5 +282,38 @@ export class PanelManager implements vscode.Disposable {
 
   dispose(): void {
     for (const p of this.panels.values()) p.panel.dispose();
+  }
+}
+
+/**
+ * A scan's blocks as they arrive (the engine's progress), kept so that a stopped scan still shows
+ * them: "Cancelled after N of M blocks", each of them clickable (a block view runs blocks 0…L on the
+ * same input). An encoder-decoder's two stacks are not kept this way: their blocks are not one list.
+ */
+class MeasuredSoFar {
+  private start: Progress['start'];
+  private stacks = 0;
+  private total = 0;
+  private readonly layers: LayerResult[] = [];
+
+  add(p: Progress): void {
+    if (p.start) { this.start = p.start; this.stacks++; this.layers.length = 0; }
+    if (p.layer && this.start) { this.layers.push(p.layer); this.total = p.total ?? this.total; }
+  }
+
+  result(): ScanResult | undefined {
+    const s = this.start;
+    if (!s || this.stacks !== 1 || !this.layers.length) return undefined;
+    const layers = [...this.layers];
+    const massiveTokens = [...new Set(layers.flatMap((l) => l.massive.map((a) => a.token)))].sort((a, b) => a - b);
+    const massiveChannels = [...new Set(layers.flatMap((l) => l.massive.map((a) => a.channel)))].sort((a, b) => a - b);
+    const firstBad = layers.find((l) => l.nonFinite.count > 0);
+    return {
+      ...s, layers, attention: [], massiveTokens, massiveChannels, outlierFeatures: [],
+      timing: { loadMs: 0, runMs: 0, statsMs: 0 },
+      nonFinite: firstBad ? { firstLayer: firstBad.index, tensor: firstBad.tensor, count: layers.reduce((a, l) => a + l.nonFinite.count, 0), layers: layers.filter((l) => l.nonFinite.count).length } : null,
+      warnings: [`Cancelled after ${layers.length} of ${this.total} blocks: the blocks after them were not measured, and attention shares are not shown.`],
+      cancelled: { measured: layers.length, total: this.total },
+    };
   }
 }

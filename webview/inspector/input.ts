@@ -68,7 +68,8 @@ export async function run(opts: { live?: boolean } = {}): Promise<void> {
       ? (st.model.hasTokenizer && !idsText ? { prompt: st.prompt } : { ids: (idsText ?? '').split(/[\s,]+/).filter(Boolean).map(Number) })
       : { image: st.image };
     const r = await call('run', { ...args, live: opts.live });
-    if (r) st.status = `${r.nonFinite ? `NOT VALID: NaN/Inf from block ${r.nonFinite.firstLayer} · ` : ''}${r.tokens.length} tokens · ${r.massiveTokens.length ? `massive activations on ${r.massiveTokens.length} tokens in channels ${r.massiveChannels.join(', ')}` : 'no massive activations'} · ${Math.round(r.timing.runMs)} ms`;
+    if (r?.cancelled) st.status = `Cancelled after ${r.cancelled.measured} of ${r.cancelled.total} blocks · ${r.massiveTokens.length ? `massive activations so far on ${r.massiveTokens.length} tokens in channels ${r.massiveChannels.join(', ')}` : 'no massive activations so far'}`;
+    else if (r) st.status = `${r.nonFinite ? `NOT VALID: NaN/Inf from block ${r.nonFinite.firstLayer} · ` : ''}${r.tokens.length} tokens · ${r.massiveTokens.length ? `massive activations on ${r.massiveTokens.length} tokens in channels ${r.massiveChannels.join(', ')}` : 'no massive activations'} · ${Math.round(r.timing.runMs)} ms`;
     persist();
   } catch (e) {
     st.status = (e as Error).message;

@@ -221,6 +221,65 @@ describe('Massive Activations in the extension host', () => {
     assert.deepEqual(images.map((f) => readFileSync(f).toString('base64')), before, 'the images are unchanged');
   });
 
+  it('Escape on any step of any picker ends its command: nothing runs (Fix-Reg-Mean ran on synthetic images before)', async () => {
+    const started: string[] = [];
+    const listening = api.engine.onBusy((title) => { if (title) started.push(title); });
+    // Every quick input the command opens is dismissed, as Escape does, until the command has ended.
+    const dismissing = async (id: string, args: object) => {
+      let done = false;
+      const result = Promise.resolve(exec<unknown>(id, args)).finally(() => { done = true; });
+      while (!done) {
+        await exec('workbench.action.closeQuickOpen');
+        await new Promise((r) => setImmediate(r));
+      }
+      return result;
+    };
+    const steps: [string, object][] = [
+      ['massiveActivations.runScan', { file: gpt2 }],
+      ['massiveActivations.scanMany', { file: gpt2 }],
+      ['massiveActivations.scanMany', { file: vit }],
+      ['massiveActivations.intervene', { file: gpt2 }],
+      ['massiveActivations.intervene', { file: gpt2, layer: 2 }],
+      ['massiveActivations.intervene', { file: gpt2, layer: 2, mode: 'values' }],
+      ['massiveActivations.attention', { file: gpt2 }],
+      ['massiveActivations.implicitBias', { file: gpt2 }],
+      ['massiveActivations.fixRegMean', { file: vit }],
+      ['massiveActivations.compareWith', { file: gpt2 }],
+      ['massiveActivations.comparePrompts', { file: gpt2 }],
+    ];
+    try {
+      for (const [id, args] of steps) {
+        const before = started.length;
+        assert.equal(await dismissing(id, args), undefined, `${id} ${JSON.stringify(args)} ended without a result`);
+        assert.deepEqual(started.slice(before), [], `${id} ${JSON.stringify(args)} ran nothing`);
+      }
+    } finally {
+      listening.dispose();
+    }
+  });
+
+  it('Cancel during a scan keeps the blocks measured so far: "Cancelled after N of M blocks", each one explorable', async () => {
+    const panel = api.panels.get(gpt2)! as unknown as {
+      scan(input: object, opts: { onProgress(p: { layer?: { index: number } }): void }): Promise<{ cancelled?: { measured: number; total: number }; layers: { index: number }[]; massiveTokens: number[] }>;
+      handle(method: string, args: unknown): Promise<{ layer: number; featureMap: { layer: number } }>;
+      doc: { scan?: { cancelled?: object } };
+    };
+    // Cancel as the first block's statistics arrive: the engine is stopped with five blocks to go.
+    const r = await panel.scan({ prompt: PROMPT }, { onProgress: (p) => { if (p.layer?.index === 0) void panel.handle('cancel', {}); } });
+    assert.deepEqual(r.cancelled, { measured: 1, total: 6 });
+    assert.deepEqual(r.layers.map((l) => l.index), [0]);
+    assert.ok(panel.doc.scan?.cancelled, 'the document holds the partial scan');
+    const [model] = api.tree.getChildren();
+    assert.ok(model);
+    // The kept block opens: its view runs block 0 again on the same input.
+    const view = await panel.handle('layer', { layer: 0 });
+    assert.equal(view.featureMap.layer, 0);
+    // And a new run replaces the partial scan with a whole one.
+    const whole = await panel.scan({ prompt: PROMPT }, { onProgress: () => undefined });
+    assert.equal(whole.cancelled, undefined);
+    assert.equal(whole.layers.length, 6);
+  });
+
   it('after all of the above, the extension host has not loaded ONNX Runtime (the engine runs in its own process)', () => {
     const loaded = Object.keys(require.cache).filter((k) => k.includes('onnxruntime'));
     assert.deepEqual(loaded, []);
