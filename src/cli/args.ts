@@ -87,11 +87,17 @@ export function stringFlag(flags: Flags, name: string): string | undefined {
 export function feedsFlag(flags: Flags): Record<string, string> | undefined {
   const v = stringFlag(flags, 'feed');
   if (v === undefined) return undefined;
-  const out: Record<string, string> = {};
+  const out: Record<string, string> = Object.create(null);
   for (const entry of v.split('\n')) {
     const eq = entry.indexOf('=');
     if (eq <= 0 || eq === entry.length - 1) throw new EngineError('bad-argument', `--feed takes NAME=FILE (a .npy or .json tensor for the input NAME); got "${printable(entry)}".`);
-    out[entry.slice(0, eq)] = entry.slice(eq + 1);
+    const name = entry.slice(0, eq);
+    // Each input has one source: a second file for it would silently win.
+    if (name in out) {
+      const first = `--feed ${printable(name)}=${printable(out[name])}`;
+      throw new EngineError('bad-argument', `${first} and --feed ${printable(entry)} both give ${printable(name)}; give one.`);
+    }
+    out[name] = entry.slice(eq + 1);
   }
   return out;
 }

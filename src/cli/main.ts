@@ -26,8 +26,10 @@ Inputs:
   --replace-invalid-utf8  accept text that is not valid UTF-8 (invalid bytes become U+FFFD)
   --variant NAME          which variant of a model folder (model_fp16.onnx: fp16)
   --decoder-ids 0         an encoder-decoder's decoder input (default: its start token)
-  --feed NAME=FILE        the tensor for the model input NAME (.npy or JSON; repeatable); inputs
-                          without one get a default: masks ones, positions 0…n−1, others zeros
+  --feed NAME=FILE        the tensor for the model input NAME (.npy, or JSON up to 64 MB;
+                          repeatable, one per input); inputs without one get a default: masks
+                          ones, positions 0…n−1, others zeros. A fed input_ids is the input itself:
+                          give no --prompt or --ids with it
 
 Output:
   --json                  print one JSON document

@@ -1,7 +1,7 @@
 import type { Wording } from '../engine/errors';
 
 const FLAGS = {
-  maxTokens: '--max-tokens', ids: '--ids', image: '--image', feed: '--feed NAME=FILE', decoderIds: '--decoder-ids',
+  maxTokens: '--max-tokens', prompt: '--prompt', ids: '--ids', image: '--image', feed: '--feed NAME=FILE', decoderIds: '--decoder-ids',
   variant: '--variant NAME', replaceInvalidUtf8: '--replace-invalid-utf8', alignByText: '--align-by-text',
 } as const;
 

@@ -71,6 +71,16 @@ function pastDims(shape: (number | string)[]): number[] {
   });
 }
 
+/** A symbolic dim that counts inputs: the engine runs a batch of one. */
+export function isBatchDim(d: string): boolean {
+  return /batch/i.test(d);
+}
+
+/** A symbolic dim that counts positions of the sequence (tokens, frames, steps). */
+export function isSequenceDim(d: string): boolean {
+  return /seq|token|len|source|target|total|time|frame|position|encoder|decoder|step/i.test(d);
+}
+
 /**
  * Symbolic dims of an input bound for one run: batch 1, sequence-like dims the token count, any
  * other the size 1. The same rule (documented in the README) serves every input without a role.
@@ -78,9 +88,9 @@ function pastDims(shape: (number | string)[]): number[] {
 export function bindDims(shape: (number | string)[], tokens: number): number[] {
   return shape.map((d) => {
     if (typeof d === 'number' && d > 0) return d;
-    const s = String(d).toLowerCase();
-    if (/batch/.test(s)) return 1;
-    if (/seq|token|len|source|target|total|time|frame|position|encoder|decoder|step/.test(s)) return tokens;
+    const s = String(d);
+    if (isBatchDim(s)) return 1;
+    if (isSequenceDim(s)) return tokens;
     return 1;
   });
 }
@@ -118,16 +128,25 @@ export function describeDefaults(inputs: ClassifiedInput[], tokens: number): str
   return `Inputs given their default: ${what.join('; ')}. Feed your own with ${option('feed')} (.npy or .json).`;
 }
 
-/** Feeds for a text model from token ids: batch of one, no past. `given` replaces any input by name. */
-export function textFeeds(inputs: ClassifiedInput[], ids: number[], given: Record<string, FeedTensor> = {}): Record<string, FeedTensor> {
+/**
+ * Feeds for a text model from token ids (or, for a model fed its embeddings, from their sequence
+ * length alone): batch of one, no past. `given` replaces any input by name.
+ */
+export function textFeeds(inputs: ClassifiedInput[], ids: number[] | { length: number }, given: Record<string, FeedTensor> = {}): Record<string, FeedTensor> {
   const S = ids.length;
   const feeds: Record<string, FeedTensor> = {};
   for (const i of inputs) {
     if (given[i.name]) { feeds[i.name] = given[i.name]; continue; }
     switch (i.role) {
-      case 'ids': feeds[i.name] = intTensor(i.elemType, ids, [1, S]); break;
+      case 'ids':
+        if (!Array.isArray(ids)) {
+          const feed = option('feed', `${printable(i.name)}=FILE.npy`);
+          throw new EngineError('unsupported-input', `The model takes both "${printable(i.name)}" and embeddings; feed its token ids too, with ${feed}.`);
+        }
+        feeds[i.name] = intTensor(i.elemType, ids, [1, S]);
+        break;
       case 'attention_mask': feeds[i.name] = intTensor(i.elemType, new Array(S).fill(1), [1, S]); break;
-      case 'position_ids': feeds[i.name] = intTensor(i.elemType, ids.map((_, k) => k), [1, S]); break;
+      case 'position_ids': feeds[i.name] = intTensor(i.elemType, Array.from({ length: S }, (_, k) => k), [1, S]); break;
       case 'token_type_ids': feeds[i.name] = intTensor(i.elemType, new Array(S).fill(0), [1, S]); break;
       case 'past': feeds[i.name] = zerosOf(i.elemType, pastDims(i.shape)); break;
       case 'use_cache_branch': feeds[i.name] = { type: 'bool', data: new Uint8Array([0]), dims: [1] }; break;

@@ -25,6 +25,10 @@ export interface InputOptions {
   variant?: string;
   /** Tensors computed by an earlier part of a pipeline (a seq2seq encoder's states), by input name. */
   givenFeeds?: Record<string, FeedTensor>;
+  /** What computes `givenFeeds` ("the output of encoder_model.onnx"), named when a feed would replace one. */
+  givenBy?: string;
+  /** Where `ids` come from when a pipeline sets them (a decoder's start token), named when a feed would replace them. */
+  idsFrom?: string;
   threads?: number;
 }
 
@@ -33,7 +37,8 @@ export interface ResolvedInput {
   /** Known before the run for text models; vision models learn theirs from the output. */
   tokens: TokenInfo[];
   ids?: number[];
-  kind: 'text' | 'ids' | 'image' | 'synthetic';
+  /** 'feed': the sequence is the user's tensor (embeddings fed to a decoder, or every input fed). */
+  kind: 'text' | 'ids' | 'image' | 'synthetic' | 'feed';
   tokenizer: string | null;
   note?: string;
   image?: { width: number; height: number };
@@ -41,23 +46,55 @@ export interface ResolvedInput {
   given: Record<string, FeedTensor>;
 }
 
-/** What to feed the model: token ids (from text or given), an image, or a deterministic stand-in. */
+/**
+ * What to feed the model: token ids (from text, given, or fed as a tensor), embeddings fed as a
+ * tensor, an image, or a deterministic stand-in. Each input has one source: a feed for an input the
+ * run computes itself (from the prompt, the ids, the image or an earlier part of the export) is
+ * refused, and the tokens reported are always those of the ids that ran.
+ */
 export async function resolveInput(file: string, m: OpenModel, opts: InputOptions): Promise<ResolvedInput> {
   const info = m.prepared.info;
   const typed = info.inputs.map((i) => ({ ...i, elemType: m.prepared.index.elemTypeOf(i.name) ?? DT.FLOAT }));
-  const given = { ...loadGiven(opts.feeds, typed), ...opts.givenFeeds };
+  const maxTokens = Math.min(opts.maxTokens ?? DEFAULT_MAX_TOKENS, info.maxPositions ?? Infinity);
+  const files = opts.feeds ?? {};
+  // Before any file is read: a refusal here costs nothing.
+  checkSources(typed, files, opts);
+  const user = loadGiven(files, typed, maxTokens);
+  const given = { ...user, ...opts.givenFeeds };
+  const idsInput = typed.find((i) => i.role === 'ids');
+  const fedIds = idsInput && user[idsInput.name] ? idsInput : undefined;
   // A decoder fed embeddings is a text model when its folder holds the embedding part.
   const embeds = typed.find((i) => i.role === 'inputs_embeds' && !given[i.name]);
   const embedder = embeds && opts.target?.embed;
-  if (info.inputs.some((i) => i.role === 'ids') || embedder) {
+  const fedEmbeds = idsInput ? undefined : typed.find((i) => i.role === 'inputs_embeds' && user[i.name]);
+  const asked = opts.prompt !== undefined || !!opts.ids;
+  if (idsInput || embedder) {
     if (opts.image) throw new EngineError('bad-argument', `${path.basename(file)} is a text model; ${option('image')} is for vision models.`);
-    const r = resolveTokens(file, opts, info.vocabSize, Math.min(opts.maxTokens ?? DEFAULT_MAX_TOKENS, info.maxPositions ?? Infinity));
+    const r = fedIds ? fedTokens(file, user[fedIds.name], files[fedIds.name], info.vocabSize, maxTokens) : resolveTokens(file, opts, info.vocabSize, maxTokens);
+    // The fed ids run as any ids do; experiments re-run `given` on other sequences, which have ids of their own.
+    if (fedIds) delete given[fedIds.name];
+    checkLength(typed, user, files, r.ids.length);
     if (embeds && embedder) given[embeds.name] = await embedTokens(embedder, r.ids, opts.threads);
     const note = [r.note, describeDefaults(defaultedInputs(typed, given), r.ids.length)].filter(Boolean).join(' ') || undefined;
-    return { feeds: textFeeds(typed, r.ids, given), tokens: r.tokens, ids: r.ids, kind: opts.ids ? 'ids' : 'text', tokenizer: r.tokenizer, note, given };
+    const kind = opts.ids?.length || fedIds ? 'ids' : 'text';
+    return { feeds: textFeeds(typed, r.ids, given), tokens: r.tokens, ids: r.ids, kind, tokenizer: r.tokenizer, note, given };
+  }
+  if (fedEmbeds && !asked && !opts.image) {
+    // Embeddings are [batch, sequence, width]: their sequence sets the mask's and the positions' length.
+    const t = user[fedEmbeds.name];
+    const S = t.dims.length >= 2 ? t.dims[t.dims.length - 2] : 1;
+    if (S > maxTokens) throw tooLong(S, 'tokens', maxTokens);
+    checkLength(typed, user, files, S);
+    const tokens = Array.from({ length: S }, (_, index) => ({ index, id: null, text: `#${index}` }));
+    const from = `The input is the embeddings in ${printable(path.basename(files[fedEmbeds.name]))}.`;
+    const note = [from, describeDefaults(defaultedInputs(typed, given), S)].filter(Boolean).join(' ');
+    return { feeds: textFeeds(typed, { length: S }, given), tokens, kind: 'feed', tokenizer: null, note, given };
   }
   if (embeds) throw new EngineError('unsupported-input', `${printable(path.basename(file))} takes "${printable(embeds.name)}" (embeddings) rather than token ids, so it cannot be run from a prompt on its own. Open the folder holding its embed_tokens.onnx, or feed the embeddings with ${option('feed', `${printable(embeds.name)}=FILE.npy`)}.`);
-  if (opts.prompt !== undefined || opts.ids) throw new EngineError('bad-argument', `${path.basename(file)} is a ${info.family} model without token inputs; it takes ${info.inputs.map((i) => printable(i.name)).join(', ')}.`);
+  if (asked) {
+    const takes = info.inputs.map((i) => printable(i.name)).join(', ');
+    throw new EngineError('bad-argument', `${path.basename(file)} is a ${info.family} model without token inputs; it takes ${takes}.`);
+  }
   const feeds = syntheticFeeds(typed, 1, given);
   const pixels = typed.find((i) => i.role === 'pixels');
   if (opts.image) {
@@ -75,18 +112,92 @@ export async function resolveInput(file: string, m: OpenModel, opts: InputOption
     return { feeds, tokens: [], kind: 'image', tokenizer: null, image, given, ...(pre.note ? { note: pre.note } : {}) };
   }
   const fedAll = typed.every((i) => given[i.name] || i.role === 'past');
-  return { feeds, tokens: [], kind: 'synthetic', tokenizer: null, given, note: fedAll ? undefined : pixels ? 'No image given: a deterministic synthetic input was used.' : 'The model takes float features: a deterministic synthetic input was used.' };
+  const note = fedAll ? undefined
+    : pixels ? 'No image given: a deterministic synthetic input was used.' : 'The model takes float features: a deterministic synthetic input was used.';
+  return { feeds, tokens: [], kind: fedAll ? 'feed' : 'synthetic', tokenizer: null, given, note };
 }
 
-/** The user's tensors, by input name; a name the model does not have is an error that lists the inputs. */
-function loadGiven(files: Record<string, string> | undefined, inputs: ClassifiedInput[]): Record<string, FeedTensor> {
-  const out: Record<string, FeedTensor> = {};
-  for (const [name, file] of Object.entries(files ?? {})) {
+/**
+ * One source per model input: a feed may not name an input the run computes itself — the token
+ * ids from the prompt or given ids, the embeddings embed_tokens.onnx makes from them, the pixels of
+ * an image, or what an earlier part of the export hands on. A blank prompt or an empty ids list
+ * (an empty box in the panel) is no source.
+ */
+function checkSources(inputs: ClassifiedInput[], files: Record<string, string>, opts: InputOptions): void {
+  const hasPrompt = opts.prompt !== undefined && opts.prompt.trim() !== '';
+  const hasIds = !!opts.ids?.length;
+  if (hasPrompt && hasIds) throw new EngineError('bad-argument', `${option('prompt')} and ${option('ids')} both give the token ids; give one.`);
+  const tokens = hasIds ? opts.idsFrom ?? option('ids') : hasPrompt ? option('prompt') : undefined;
+  for (const [name, file] of Object.entries(files)) {
     const input = inputs.find((i) => i.name === name);
-    if (!input) throw new EngineError('bad-argument', `The model has no input "${printable(name)}" to feed; its inputs are ${inputs.map((i) => printable(i.name)).join(', ')}.`);
-    out[name] = readFeedFile(file, input);
+    if (!input) {
+      const names = inputs.map((i) => printable(i.name)).join(', ');
+      throw new EngineError('bad-argument', `The model has no input "${printable(name)}" to feed; its inputs are ${names}.`);
+    }
+    const embed = opts.target?.embed;
+    const other = opts.givenFeeds && Object.hasOwn(opts.givenFeeds, name) ? opts.givenBy ?? 'an earlier part of the model'
+      : input.role === 'ids' ? tokens
+        : input.role === 'inputs_embeds' && embed && tokens ? `${tokens} (through ${printable(path.basename(embed))})`
+          : input.role === 'pixels' && opts.image ? option('image') : undefined;
+    if (other) throw new EngineError('bad-argument', `${feedOption(name, file)} and ${other} both give ${printable(name)}; give one.`);
   }
+}
+
+/**
+ * A fed mask or positions must span the tokens that run, the mask also a fed past's (ONNX Runtime
+ * would only say that two dims disagree).
+ */
+function checkLength(inputs: ClassifiedInput[], user: Record<string, FeedTensor>, files: Record<string, string>, S: number): void {
+  const past = Math.max(0, ...inputs.filter((i) => i.role === 'past' && user[i.name]).map((i) => user[i.name].dims.at(-2) ?? 0));
+  for (const i of inputs) {
+    const t = user[i.name];
+    if (!t || !['attention_mask', 'position_ids', 'token_type_ids'].includes(i.role)) continue;
+    const want = i.role === 'attention_mask' ? past + S : S;
+    const n = t.dims.at(-1);
+    if (n !== want) {
+      const span = want === S ? `${S}` : `${want} (${past} past and ${S} new)`;
+      const fed = `${printable(path.basename(files[i.name]))} gives ${printable(i.name)} for ${n} tokens`;
+      throw new EngineError('bad-argument', `${fed}, but the input that runs has ${span}; give ${want}.`);
+    }
+  }
+}
+
+/** A feed as the user gave it, for messages: the input and the file's name. */
+export function feedOption(name: string, file: string): string {
+  return option('feed', `${printable(name)}=${printable(path.basename(file))}`);
+}
+
+/** The user's tensors, by input name, each checked against its input's shape before it is read. */
+function loadGiven(files: Record<string, string>, inputs: ClassifiedInput[], maxTokens: number): Record<string, FeedTensor> {
+  const out: Record<string, FeedTensor> = {};
+  for (const [name, file] of Object.entries(files)) out[name] = readFeedFile(file, inputs.find((i) => i.name === name)!, { maxTokens });
   return out;
+}
+
+/**
+ * Token ids fed as a tensor: one sequence, checked against the vocabulary as typed ids are, and
+ * named through the tokenizer when there is one (else `<id>`).
+ */
+function fedTokens(modelPath: string, t: FeedTensor, file: string, vocab: number | null, maxTokens: number): ReturnType<typeof resolveTokens> {
+  const name = printable(path.basename(file));
+  const S = t.dims[t.dims.length - 1] ?? 1;
+  if (t.data.length !== S) {
+    throw new EngineError('bad-argument', `${name} holds ${t.dims.join('×')} token ids; the engine runs one sequence at a time: give 1×${S}.`);
+  }
+  if (S > maxTokens) throw tooLong(S, 'tokens', maxTokens);
+  const ids: number[] = [];
+  for (let k = 0; k < S; k++) {
+    const v = t.data[k];
+    if (v < 0 || (vocab !== null && v >= vocab)) {
+      const at = t.dims.map((_, a) => (a === t.dims.length - 1 ? k : 0)).join(', ');
+      throw new EngineError('bad-ids', `Token id ${v} at [${at}] of ${name} is outside the model's vocabulary (0–${vocab === null ? '?' : vocab - 1}).`);
+    }
+    ids.push(Number(v));
+  }
+  const tokFile = findTokenizer(modelPath);
+  const { tok, note } = optionalTokenizer(tokFile);
+  const tokens = ids.map((id, index) => ({ index, id, text: tok ? tok.tokenText(id) : `<${id}>` }));
+  return { ids, tokens, tokenizer: tok ? tokFile ?? null : null, note: [`The token ids are those in ${name}.`, note].filter(Boolean).join(' ') };
 }
 
 /** Tokens for a text model: from the prompt through the model's tokenizer, or given ids. */

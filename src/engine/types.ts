@@ -54,7 +54,7 @@ export interface ScanResult {
   /** LLM.int8()-style outlier features (|x| ≥ 6 in ≥ 25% of blocks and ≥ 6% of positions). */
   outlierFeatures: { channel: number; layers: number; maxAbs: number }[];
   settings: { thresholds: Thresholds; topK: number };
-  input: { kind: 'text' | 'ids' | 'image' | 'synthetic'; tokenizer: string | null; note?: string };
+  input: { kind: 'text' | 'ids' | 'image' | 'synthetic' | 'feed'; tokenizer: string | null; note?: string };
   timing: { loadMs: number; runMs: number; statsMs: number };
   /** Where NaN or ±Inf first appear; null when every block is finite. A scan with them is not valid. */
   nonFinite: { firstLayer: number; tensor: string; count: number; layers: number } | null;

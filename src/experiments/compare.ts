@@ -40,6 +40,12 @@ function compareArgs(file: string, flags: Flags, rest: string[]) {
   const shared = common(flags);
   const prompt2 = stringFlag(flags, 'prompt2');
   const promptsFile = stringFlag(flags, 'prompts-file');
+  // Each run of one model is labelled by its prompt: ids would replace every prompt unseen.
+  if (shared.ids && (prompt2 !== undefined || promptsFile !== undefined)) {
+    const flag = prompt2 !== undefined ? '--prompt2' : '--prompts-file';
+    const how = `${flag} compares prompts on one model (--prompt P --prompt2 Q, or --prompts-file F)`;
+    throw new EngineError('bad-argument', `--ids and ${flag} both give the model's input: ${how}; give prompts, not --ids.`);
+  }
   const prompts = prompt2 !== undefined ? [shared.prompt ?? DEFAULT_PROMPT, prompt2]
     : promptsFile !== undefined ? readText(promptsFile, 'prompts file', flags).split('\n').filter((l) => l.trim()) : undefined;
   if (list) {

@@ -7,6 +7,7 @@ import { word, type Wording } from '../engine/errors';
 export const vscodeWording: Wording = (o, arg) => {
   switch (o) {
     case 'maxTokens': return 'the massiveActivations.maxTokens setting';
+    case 'prompt': return 'the panel\'s prompt';
     case 'ids': return arg !== undefined ? `token ids such as ${arg} in the panel's Token ids box` : 'token ids (the panel\'s Token ids box, shown for a model without tokenizer.json)';
     case 'image': return 'an image (Choose image…)';
     case 'feed': {

@@ -3,14 +3,17 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
-import { isEngineError } from '../../src/engine/errors';
+import { isEngineError, userMessage } from '../../src/engine/errors';
 import { terminalSafe } from '../../src/engine/text';
 import { EngineClient } from '../../src/worker/client';
 import * as fmt from '../../src/cli/format';
-import { buildGpt2, buildHybrid, buildLlama, buildVit } from '../models/build';
+import { buildEmbedPair, buildGpt2, buildHybrid, buildLlama, buildSeq2Seq, buildVit } from '../models/build';
 import { toFunctions } from '../models/layouts/variants';
 import { CLI, fingerprint, tempDir, WORKER } from '../fixtures';
-import { applyRecipe, randomRecipe, sizesOf, type Base, type Recipe } from './mutate';
+import { applyRecipe, randomRecipe, sizesOf, type Base, type FolderBase, type Recipe } from './mutate';
+import { unexpected, writeInputs } from './inputs';
+import { cliWording } from '../../src/cli/wording';
+import type { ScanResult } from '../../src/engine/types';
 
 /**
  * Issue 9's fuzz harness: a few hundred seeded mutations of the project's own test models, each
@@ -30,6 +33,7 @@ const CORPUS = path.join(__dirname, 'corpus.json');
 
 const root = tempDir('fuzz');
 const bases = {} as Record<Base, string>;
+const folders = {} as Record<FolderBase, string>;
 let client: EngineClient;
 const worst = { ms: 0, msCase: '', rss: 0, rssCase: '' };
 const outcomes = new Map<string, number>();
@@ -41,6 +45,8 @@ before(() => {
   bases.vit = buildVit(root).file;
   bases.hybrid = buildHybrid(root, 'mamba').file;
   bases.functions = buildLlama(root, 'llama-functions', { transform: toFunctions }).file;
+  folders.t5 = buildSeq2Seq(root).dir;
+  folders.vlm = buildEmbedPair(root).dir;
   // FUZZ_WORKER replays the cases against another build's engine (how the corpus was found).
   client = new EngineClient(process.env.FUZZ_WORKER ?? WORKER);
 });
@@ -94,13 +100,20 @@ async function bounded<T>(what: string, p: { id: number; result: Promise<T> }): 
 
 async function runCase(label: string, recipe: Recipe): Promise<string[]> {
   const dir = path.join(root, label);
-  const file = applyRecipe(recipe, bases, dir);
+  const file = applyRecipe(recipe, { ...bases, ...folders }, dir);
+  // Input cases: their feed files sit beside the case's folder, which must stay unchanged.
+  const given = recipe.input && writeInputs(recipe.input, file, `${dir}-inputs`);
   const before = fingerprint(dir);
   const problems: string[] = [];
   const inspect = await bounded('inspect', client.call('inspect', { file }));
-  const scanned = inspect.value
-    ? await bounded('scan', client.call('scan', { file, options: recipe.base === 'vit' ? {} : { ids: [1, 10, 11, 12, 3] } }))
-    : undefined;
+  const options = given?.options ?? (recipe.base === 'vit' ? {} : { ids: [1, 10, 11, 12, 3] });
+  const compare = given?.method === 'compare';
+  const call = (): { id: number; result: Promise<unknown> } => (compare
+    ? client.call('compare', { file, options: options as never }) : client.call('scan', { file, options }));
+  const scanned = inspect.value ? await bounded('scan', call()) : undefined;
+  if (recipe.input) {
+    problems.push(...(scanned ? unexpected(recipe.input, scanned, scanned.error ? userMessage(scanned.error, cliWording) : undefined) : ['inspect failed']));
+  }
   const steps: [string, { error?: unknown; ms: number; timedOut: boolean }][] = [['inspect', inspect], ...(scanned ? [['scan', scanned] as [string, typeof scanned]] : [])];
   for (const [what, r] of steps) {
     if (r.timedOut) problems.push(`${what}: no answer within ${TIME_BOUND_MS / 1000} s`);
@@ -110,7 +123,7 @@ async function runCase(label: string, recipe: Recipe): Promise<string[]> {
     outcomes.set(`${what}:${outcome}`, (outcomes.get(`${what}:${outcome}`) ?? 0) + 1);
   }
   // What a front end prints from a result must format, and arrive free of control sequences.
-  const scan = scanned?.value;
+  const scan = compare ? undefined : scanned?.value as ScanResult | undefined;
   if (scan) {
     try {
       const text = terminalSafe(fmt.scanTable(scan));
@@ -157,12 +170,19 @@ describe('the corpus of cases that once failed', () => {
     test(`#${k} ${recipe.note ?? JSON.stringify(recipe.mutations)} (engine and CLI)`, async () => {
       assert.deepEqual(await runCase(`corpus-${k}`, recipe), []);
       // Through the real CLI as well: a sentence on stderr and an exit code, or a result.
-      const file = path.join(root, `corpus-${k}`, 'model.onnx');
-      const r = spawnSync(process.execPath, [CLI, 'scan', file, ...(recipe.base === 'vit' ? [] : ['--ids', '1,10,11,12,3'])], { encoding: 'utf8', timeout: TIME_BOUND_MS });
+      const dir = path.join(root, `corpus-${k}`);
+      const file = recipe.base in folders ? dir : path.join(dir, 'model.onnx');
+      const given = recipe.input && writeInputs(recipe.input, file, `${dir}-inputs`);
+      const args = given ? [given.method, file, ...given.args, '--json'] : ['scan', file, ...(recipe.base === 'vit' ? [] : ['--ids', '1,10,11,12,3'])];
+      const r = spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8', timeout: TIME_BOUND_MS });
       assert.equal(r.signal, null, 'the CLI answered in time');
       if (r.status !== 0) {
         assert.match(r.stderr, /^massive-activations: [^\n]+\n$/, 'one line on stderr');
         assert.doesNotMatch(r.stderr, /Internal( error)?:|Unexpected error|\n\s+at /);
+      }
+      if (recipe.input) {
+        const answer = r.status === 0 ? { value: JSON.parse(r.stdout) } : { error: new Error(r.stderr) };
+        assert.deepEqual(unexpected(recipe.input, answer), [], `the CLI: ${args.join(' ')}`);
       }
       // eslint-disable-next-line no-control-regex
       assert.ok(!/[\u001b\u0007\u009b]/.test(r.stdout + r.stderr), 'no raw control sequence reaches the terminal');

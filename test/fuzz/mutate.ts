@@ -1,9 +1,10 @@
 import { create, fromBinary, toBinary } from '@bufbuild/protobuf';
 import { ModelProtoSchema, NodeProtoSchema, StringStringEntryProtoSchema, type ModelProto } from 'onnx-buf';
-import { copyFileSync, existsSync, mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { copyFileSync, cpSync, existsSync, mkdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { rng } from '../../src/engine/experiments/random';
 import { toSparse } from '../models/layouts/variants';
+import type { RecipeInput } from './inputs';
 
 /**
  * A seeded mutator over the project's test models. A case is a recipe — the base model and a list
@@ -12,6 +13,8 @@ import { toSparse } from '../models/layouts/variants';
  */
 
 export type Base = 'gpt2' | 'llama-ext' | 'vit' | 'hybrid' | 'functions';
+/** Multi-file exports, copied whole: for input cases (no mutations), never drawn at random. */
+export type FolderBase = 't5' | 'vlm';
 
 export type Mutation =
   | { op: 'flip-bytes'; count: number; seed: number }
@@ -36,7 +39,7 @@ export type Mutation =
 
 type Sidecar = 'config.json' | 'generation_config.json' | 'genai_config.json' | 'tokenizer_config.json' | 'preprocessor_config.json';
 
-export interface Recipe { base: Base; mutations: Mutation[]; note?: string }
+export interface Recipe { base: Base | FolderBase; mutations: Mutation[]; note?: string; input?: RecipeInput }
 
 const NASTY_INTS = ['0', '1', '-1', '2147483648', '4294967296', '9223372036854775807', '-9223372036854775808', '65536', '1000000007'];
 const NASTY_STRINGS = ['', '-1', '1e3', '0x10', '18446744073709551616', '../../etc/passwd', '/etc/passwd', 'a\u0000b', 'missing.bin', '.', 'model.onnx', '99999999999999999999'];
@@ -122,8 +125,12 @@ function varint(b: Uint8Array, i: number): [bigint, number] {
 }
 
 /** Writes the case into `dir`: the mutated model plus the files it needs (tokenizer, weights). */
-export function applyRecipe(recipe: Recipe, bases: Record<Base, string>, dir: string): string {
+export function applyRecipe(recipe: Recipe, bases: Record<Base | FolderBase, string>, dir: string): string {
   const src = bases[recipe.base];
+  if (statSync(src).isDirectory()) {
+    cpSync(src, dir, { recursive: true });
+    return dir;
+  }
   mkdirSync(dir, { recursive: true });
   for (const f of ['tokenizer.json', 'tokenizer_config.json', 'model.onnx_data', 'preprocessor_config.json']) {
     const p = path.join(path.dirname(src), f);

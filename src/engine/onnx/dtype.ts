@@ -41,7 +41,7 @@ export function bytesPerElement(dt: number): number {
 }
 
 /** IEEE half → number. Hidden states of fp16 models come back as Uint16Array. */
-function halfToFloat(h: number): number {
+export function halfToFloat(h: number): number {
   const s = h & 0x8000 ? -1 : 1;
   const e = (h >> 10) & 0x1f;
   const f = h & 0x3ff;
