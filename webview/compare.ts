@@ -1,5 +1,5 @@
 import { BarController, BarElement, CategoryScale, Chart, Legend, LinearScale, LineController, LineElement, LogarithmicScale, PointElement, Tooltip } from 'chart.js';
-import type { CompareResult } from '../src/engine/experiments/compare';
+import type { CompareResult } from '../src/experiments/compare/run';
 import type { FromCompareWebview, ToCompareWebview } from '../src/shared/protocol';
 import { css, fmt, h } from './dom';
 

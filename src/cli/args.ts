@@ -1,5 +1,5 @@
-import { EngineError } from '../engine/errors';
-import { printable } from '../engine/text';
+import { EngineError } from '../engine/base/errors';
+import { printable } from '../engine/base/text';
 
 export type Flags = Map<string, string | true>;
 

@@ -1,13 +1,13 @@
-import * as csv from '../engine/export';
+import * as csv from '../experiments/csv';
 import type { EngineCalls, EngineMethod } from '../shared/protocol';
 import type { Flags } from './args';
 import { idsFlag, numberFlag, stringFlag } from './args';
-import { LIMITS } from '../engine/limits';
+import { LIMITS } from '../engine/base/limits';
 import { EXPERIMENTS } from '../experiments/registry';
-import { common } from './options';
-import * as fmt from './format';
+import { common } from '../experiments/options';
+import * as fmt from '../experiments/text';
 
-export { threadsFlag } from './options';
+export { threadsFlag } from '../experiments/options';
 
 /** One subcommand: how its flags become an engine call, and how its result is shown. */
 export interface Command<M extends EngineMethod> {

@@ -1,6 +1,6 @@
 import { readlinkSync } from 'node:fs';
-import { fileError } from '../engine/files';
-import { terminalSafe } from '../engine/text';
+import { fileError } from '../engine/base/files';
+import { terminalSafe } from '../engine/base/text';
 import type { EngineClient } from '../worker/client';
 
 /**

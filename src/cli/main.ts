@@ -1,9 +1,9 @@
 import { spawnSync } from 'node:child_process';
-import { isEngineError, userMessage, word } from '../engine/errors';
+import { isEngineError, userMessage, word } from '../engine/base/errors';
 import { cliWording } from './wording';
-import { cores } from '../engine/limits';
-import { writeFileAtomic } from '../engine/outputs';
-import { jsonSafe, terminalSafe } from '../engine/text';
+import { cores } from '../engine/base/limits';
+import { writeFileAtomic } from '../engine/base/outputs';
+import { jsonSafe, terminalSafe } from '../engine/base/text';
 import { EngineClient } from '../worker/client';
 import { parseArgs } from './args';
 import { COMMANDS, threadsFlag } from './commands';

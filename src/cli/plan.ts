@@ -1,6 +1,6 @@
-import { EngineError } from '../engine/errors';
-import { checkOutputs } from '../engine/outputs';
-import { printable } from '../engine/text';
+import { EngineError } from '../engine/base/errors';
+import { checkOutputs } from '../engine/base/outputs';
+import { printable } from '../engine/base/text';
 import type { EngineMethod } from '../shared/protocol';
 import { stringFlag, type CliArgs } from './args';
 import { COMMANDS, type Command } from './commands';

@@ -1,8 +1,8 @@
-import { loadModel } from '../engine/onnx/load';
-import { filesNamedBy, modelFiles, type Protected } from '../engine/outputs';
-import { resolveTarget } from '../engine/modelFolder';
+import { loadModel } from '../engine/model/onnx/load';
+import { filesNamedBy, modelFiles, type Protected } from '../engine/base/outputs';
+import { resolveTarget } from '../engine/model/folder';
 import type { Flags } from './args';
-import { inputFiles } from './options';
+import { inputFiles } from '../experiments/options';
 
 /**
  * Every file a command's run reads, so that --out and --csv never land on one. Read from the

@@ -1,4 +1,4 @@
-import type { Wording } from '../engine/errors';
+import type { Wording } from '../engine/base/errors';
 
 const FLAGS = {
   maxTokens: '--max-tokens', prompt: '--prompt', ids: '--ids', image: '--image', feed: '--feed NAME=FILE', decoderIds: '--decoder-ids',

@@ -1,11 +1,11 @@
-import attention from './attention';
-import compare from './compare';
-import featureMap from './featureMap';
-import fixRegMean from './fixRegMean';
-import implicitBias from './implicitBias';
-import intervene from './intervene';
-import scanMany from './scanMany';
-import superWeights from './superWeights';
+import attention from './attention/view';
+import compare from './compare/view';
+import featureMap from './featureMap/view';
+import fixRegMean from './fixRegMean/view';
+import implicitBias from './implicitBias/view';
+import intervene from './intervene/view';
+import scanMany from './scanMany/view';
+import superWeights from './superWeights/view';
 
 /**
  * Every experiment, by engine method. Adding one: its descriptor file, a line here, and (if it

@@ -1,11 +1,11 @@
 import * as path from 'node:path';
 import * as vscode from 'vscode';
-import { isEngineError } from '../engine/errors';
-import type { InterventionMode } from '../engine/experiments/intervene';
-import { checkOutputs, writeFileAtomic } from '../engine/outputs';
-import { folderVariants, resolveTarget } from '../engine/modelFolder';
+import { isEngineError } from '../engine/base/errors';
+import type { InterventionMode } from '../experiments/intervene/run';
+import { checkOutputs, writeFileAtomic } from '../engine/base/outputs';
+import { folderVariants, resolveTarget } from '../engine/model/folder';
 import { statSync } from 'node:fs';
-import { imagesInFolder } from '../engine/files';
+import { imagesInFolder } from '../engine/base/files';
 import { showError, type Engine } from './engine';
 import { ComparePanel } from './comparePanel';
 import type { InspectorPanel, PanelManager } from './panel';

@@ -1,8 +1,8 @@
 import * as path from 'node:path';
 import * as vscode from 'vscode';
-import * as csv from '../engine/export';
-import type { CompareResult } from '../engine/experiments/compare';
-import { modelFiles, writeResult } from '../engine/outputs';
+import * as csv from '../experiments/csv';
+import type { CompareResult } from '../experiments/compare/run';
+import { modelFiles, writeResult } from '../engine/base/outputs';
 import type { FromCompareWebview, ToCompareWebview } from '../shared/protocol';
 import { showError } from './engine';
 import { inspectorHtml } from './webviewHtml';

@@ -1,7 +1,7 @@
 import * as path from 'node:path';
 import * as vscode from 'vscode';
-import { modelFiles } from '../engine/outputs';
-import type { ScanResult } from '../engine/types';
+import { modelFiles } from '../engine/base/outputs';
+import type { ScanResult } from '../engine/model/results';
 import type { ExperimentView, ModelSummary, RunInput } from '../shared/protocol';
 import { FileChanges } from './fileChanges';
 

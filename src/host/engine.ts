@@ -1,10 +1,10 @@
 import * as path from 'node:path';
 import * as vscode from 'vscode';
-import { filesNamedBy, type Protected } from '../engine/outputs';
-import { printable } from '../engine/text';
-import { EngineError, isEngineError, userMessage } from '../engine/errors';
+import { filesNamedBy, type Protected } from '../engine/base/outputs';
+import { printable } from '../engine/base/text';
+import { EngineError, isEngineError, userMessage } from '../engine/base/errors';
 import { vscodeWording } from './wording';
-import type { Progress } from '../engine/types';
+import type { Progress } from '../engine/model/results';
 import type { EngineCalls, EngineMethod } from '../shared/protocol';
 import { EngineClient } from '../worker/client';
 import { feedsFor, settings } from './settings';

@@ -1,6 +1,6 @@
 import * as path from 'node:path';
 import * as vscode from 'vscode';
-import type { Thresholds } from '../engine/stats';
+import type { Thresholds } from '../engine/measure/stats';
 
 /** The extension's settings, read fresh each time (they may change while panels are open). */
 export interface Settings { thresholds: Thresholds; topK: number; maxTokens: number; threads: number; wholeGraph: boolean; defaultPrompt: string; liveScanMaxMB: number }

@@ -1,8 +1,8 @@
 import * as path from 'node:path';
-import { printable } from '../engine/text';
+import { printable } from '../engine/base/text';
 import * as vscode from 'vscode';
-import type { ScanResult } from '../engine/types';
-import type { CompareResult } from '../engine/experiments/compare';
+import type { ScanResult } from '../engine/model/results';
+import type { CompareResult } from '../experiments/compare/run';
 
 export type TreeNode =
   | { type: 'comparison'; id: number }

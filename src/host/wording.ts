@@ -1,4 +1,4 @@
-import { word, type Wording } from '../engine/errors';
+import { word, type Wording } from '../engine/base/errors';
 
 /**
  * Engine messages in VS Code's words: an option is the setting or the panel control that sets it,

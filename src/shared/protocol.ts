@@ -2,13 +2,13 @@
  * Every message between the extension host / CLI, the engine worker and (later) the webview.
  * Requests carry ids; each gets progress messages and exactly one result or error.
  */
-import type { ModelInfo } from '../engine/inspect';
-import type { ScanOptions } from '../engine/scan';
-import type { FeatureMapResult } from '../engine/experiments/featureMap';
-import type { AttentionAnalysis } from '../engine/experiments/attention';
-import type { CompareResult } from '../engine/experiments/compare';
-import type { LayerResult, Progress, ScanResult } from '../engine/types';
-import type { ErrorCode } from '../engine/errors';
+import type { ModelInfo } from '../engine/model/inspect';
+import type { ScanOptions } from '../engine/run/scan';
+import type { FeatureMapResult } from '../experiments/featureMap/run';
+import type { AttentionAnalysis } from '../experiments/attention/run';
+import type { CompareResult } from '../experiments/compare/run';
+import type { LayerResult, Progress, ScanResult } from '../engine/model/results';
+import type { ErrorCode } from '../engine/base/errors';
 import type { Wire } from '../experiments/experiment';
 import type { CardMethod, ExperimentMethod, OptionsOf, ResultOf } from '../experiments/registry';
 

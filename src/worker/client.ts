@@ -1,7 +1,7 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import * as path from 'node:path';
-import { EngineError } from '../engine/errors';
-import type { Progress } from '../engine/types';
+import { EngineError } from '../engine/base/errors';
+import type { Progress } from '../engine/model/results';
 import type { EngineCalls, EngineMethod, ToWorker, WorkerMessage, WorkerRequest } from '../shared/protocol';
 
 interface Pending { request: WorkerRequest; resolve: (v: unknown) => void; reject: (e: Error) => void; onProgress?: (p: Progress) => void }

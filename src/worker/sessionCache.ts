@@ -1,7 +1,7 @@
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { openModel, sessionKey, type OpenModel, type SessionSettings, type SessionVariant } from '../engine/session';
+import { openModel, sessionKey, type OpenModel, type SessionSettings, type SessionVariant } from '../engine/run/session';
 
 interface Entry { session: Promise<OpenModel>; bytes: number }
 

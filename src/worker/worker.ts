@@ -1,17 +1,17 @@
-import { EngineError, isEngineError, type ErrorCode } from '../engine/errors';
-import { fileError } from '../engine/files';
-import { printable } from '../engine/text';
-import { inspectTarget } from '../engine/inspect';
-import { resolveTarget, type ModelTarget } from '../engine/modelFolder';
-import { scanModel } from '../engine/scan';
+import { EngineError, isEngineError, type ErrorCode } from '../engine/base/errors';
+import { fileError } from '../engine/base/files';
+import { printable } from '../engine/base/text';
+import { inspectTarget } from '../engine/model/inspect';
+import { resolveTarget, type ModelTarget } from '../engine/model/folder';
+import { scanModel } from '../engine/run/scan';
 import type { EngineCalls, EngineMethod, ToWorker, WorkerMessage, WorkerRequest } from '../shared/protocol';
-import type { SessionSettings, SessionVariant } from '../engine/session';
-import type { Progress } from '../engine/types';
-import type { ExperimentBase } from '../engine/experiments/common';
+import type { SessionSettings, SessionVariant } from '../engine/run/session';
+import type { Progress } from '../engine/model/results';
+import type { ExperimentBase } from '../engine/run/experiment';
 import { SessionCache } from './sessionCache';
 import { exitWithParent } from './parentWatch';
 import { EXPERIMENTS } from '../experiments/registry';
-import { segmentRemainingMs } from '../engine/segments';
+import { segmentRemainingMs } from '../engine/run/segments';
 
 /** The engine's process (see EngineClient): inference and statistics never run in the caller's. */
 if (!process.send) throw new Error('worker.js must be started by EngineClient (child_process.fork)');

@@ -6,12 +6,12 @@ import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as ort from 'onnxruntime-node';
-import { scanModel } from '../../src/engine/scan';
-import { featureMap } from '../../src/engine/experiments/featureMap';
+import { scanModel } from '../../src/engine/run/scan';
+import { featureMap } from '../../src/experiments/featureMap/run';
 import { engineTunables } from '../../src/worker/client';
-import { openModel, SCAN_VARIANT, toOrtFeeds } from '../../src/engine/session';
-import { prepareModel } from '../../src/engine/inspect';
-import { classifyInputs, textFeeds } from '../../src/engine/feeds';
+import { openModel, SCAN_VARIANT, toOrtFeeds } from '../../src/engine/run/session';
+import { prepareModel } from '../../src/engine/model/inspect';
+import { classifyInputs, textFeeds } from '../../src/engine/model/feeds';
 
 /** plain ONNX Runtime; the engine's scan (segmented, the default); the scan as one whole graph. */
 export type Mode = 'plain' | 'scan' | 'whole';

@@ -9,7 +9,7 @@ import { forwardSeq2Seq } from '../models/seq2seq';
 import type { Spec } from '../models/spec';
 import { vocabulary } from '../models/tokenizer';
 import { assertMatchesReference } from '../engine/matchReference';
-import type { ScanResult } from '../../src/engine/types';
+import type { ScanResult } from '../../src/engine/model/results';
 import { CLI, fingerprint, PAPER_PROMPT, tempDir } from '../fixtures';
 import { npy } from '../models/npy';
 import { png } from '../models/hostile';

@@ -8,7 +8,7 @@ import { llamaModel } from '../models/layouts/llama';
 import { makeSpec } from '../models/spec';
 import { vocabulary } from '../models/tokenizer';
 import { buildGpt2 } from '../models/build';
-import { DT } from '../../src/engine/onnx/dtype';
+import { DT } from '../../src/engine/model/onnx/dtype';
 import { CLI, PAPER_PROMPT, tempDir } from '../fixtures';
 
 /**

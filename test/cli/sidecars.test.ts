@@ -9,10 +9,10 @@ import * as ort from 'onnxruntime-node';
 import { buildCheckpoints, buildGpt2, buildLlama, buildSeq2Seq, buildVit, type BuiltModel } from '../models/build';
 import * as hostile from '../models/hostile';
 import { toSparse } from '../models/layouts/variants';
-import { externalDataEntries } from '../../src/engine/onnx/build';
+import { externalDataEntries } from '../../src/engine/model/onnx/build';
 import { forwardText } from '../models/reference';
 import { assertMatchesReference } from '../engine/matchReference';
-import type { ScanResult } from '../../src/engine/types';
+import type { ScanResult } from '../../src/engine/model/results';
 import { CLI, fingerprint, PAPER_PROMPT, tempDir } from '../fixtures';
 
 /**

@@ -3,14 +3,14 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { copyFileSync, mkdirSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
-import { compare, type CompareResult } from '../../src/engine/experiments/compare';
-import { isEngineError } from '../../src/engine/errors';
+import { compare, type CompareResult } from '../../src/experiments/compare/run';
+import { isEngineError } from '../../src/engine/base/errors';
 import { buildCheckpoints, buildLlama, buildVariants } from '../models/build';
 import { forwardText } from '../models/reference';
 import { tokenizerJson } from '../models/tokenizer';
 import { CLI, PAPER_PROMPT, tempDir } from '../fixtures';
-import { sequencesFromText } from '../../src/engine/experiments/corpus';
-import { loadTokenizer } from '../../src/engine/tokenizer';
+import { sequencesFromText } from '../../src/engine/model/corpus';
+import { loadTokenizer } from '../../src/engine/model/tokenizer';
 import { refMedian } from './matchReference';
 
 /**

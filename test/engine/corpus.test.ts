@@ -3,8 +3,8 @@ import assert from 'node:assert/strict';
 import { Tokenizer } from '@huggingface/tokenizers';
 import { closeSync, ftruncateSync, mkdirSync, openSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
-import { sequencesFromText } from '../../src/engine/experiments/corpus';
-import { loadTokenizer, type TextTokenizer } from '../../src/engine/tokenizer';
+import { sequencesFromText } from '../../src/engine/model/corpus';
+import { loadTokenizer, type TextTokenizer } from '../../src/engine/model/tokenizer';
 import { tokenizerJson, vocabulary } from '../models/tokenizer';
 import { tempDir } from '../fixtures';
 

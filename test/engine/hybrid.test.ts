@@ -1,14 +1,14 @@
 import { before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { scanModel } from '../../src/engine/scan';
-import { analyseAttention } from '../../src/engine/experiments/attention';
-import { intervene } from '../../src/engine/experiments/intervene';
+import { scanModel } from '../../src/engine/run/scan';
+import { analyseAttention } from '../../src/experiments/attention/run';
+import { intervene } from '../../src/experiments/intervene/run';
 import { buildHybrid, HYBRID_LAYOUTS, type BuiltModel } from '../models/build';
 import { toAnonymous } from '../models/layouts/variants';
 import { forwardText, type Forward } from '../models/reference';
 import { CLI, tempDir } from '../fixtures';
-import type { ScanResult } from '../../src/engine/types';
+import type { ScanResult } from '../../src/engine/model/results';
 import { assertMatchesReference } from './matchReference';
 
 /**

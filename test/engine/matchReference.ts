@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import type { ScanResult } from '../../src/engine/types';
+import type { ScanResult } from '../../src/engine/model/results';
 import type { Forward } from '../models/reference';
 
 /** fp16 rounds each addition at the stream's scale: after the planted 2000s, one half-precision step is 1–2. */

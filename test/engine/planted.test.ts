@@ -1,12 +1,12 @@
 import { before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { scanModel } from '../../src/engine/scan';
-import { syntheticFeeds } from '../../src/engine/feeds';
+import { scanModel } from '../../src/engine/run/scan';
+import { syntheticFeeds } from '../../src/engine/model/feeds';
 import { buildFused, buildGpt2, buildLlama, buildVit, type BuiltModel } from '../models/build';
 import { toAnonymous, toDynamo, toFunctions, toMergedIf } from '../models/layouts/variants';
 import { forwardText, forwardVit, type Forward } from '../models/reference';
 import { fingerprint, PAPER_PROMPT, tempDir } from '../fixtures';
-import type { ScanResult } from '../../src/engine/types';
+import type { ScanResult } from '../../src/engine/model/results';
 import { assertMatchesReference, refMedian } from './matchReference';
 
 /**

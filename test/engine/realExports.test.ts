@@ -1,9 +1,9 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as path from 'node:path';
-import { prepareModel } from '../../src/engine/inspect';
-import { scanModel } from '../../src/engine/scan';
-import { isEngineError } from '../../src/engine/errors';
+import { prepareModel } from '../../src/engine/model/inspect';
+import { scanModel } from '../../src/engine/run/scan';
+import { isEngineError } from '../../src/engine/base/errors';
 import { fingerprint, REAL_EXPORTS, SKIP_SHARED } from '../fixtures';
 
 /** Block counts from shared/models/real-exports/README.md (and, for the dynamo file, its two `blocks.N` modules). */

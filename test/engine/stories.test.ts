@@ -1,7 +1,7 @@
 import { before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as ort from 'onnxruntime-node';
-import { scanModel } from '../../src/engine/scan';
+import { scanModel } from '../../src/engine/run/scan';
 import { buildStories, type BuiltModel } from '../models/build';
 import { STORIES260K_GREEDY } from '../models/llama2c';
 import { SKIP_SHARED, STORIES_BIN, tempDir } from '../fixtures';

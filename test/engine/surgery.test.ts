@@ -1,12 +1,12 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { openModel, run, toFloat32 } from '../../src/engine/session';
-import { textFeeds, type FeedTensor } from '../../src/engine/feeds';
+import { openModel, run, toFloat32 } from '../../src/engine/run/session';
+import { textFeeds, type FeedTensor } from '../../src/engine/model/feeds';
 import { buildFused, buildFusedLlama, buildGpt2, buildLlama, type BuiltModel } from '../models/build';
 import { forwardText } from '../models/reference';
 import { toFunctions, toMergedIf } from '../models/layouts/variants';
 import { tempDir } from '../fixtures';
-import { DT } from '../../src/engine/onnx/dtype';
+import { DT } from '../../src/engine/model/onnx/dtype';
 
 const root = tempDir('surgery');
 const IDS = [1, 10, 11, 12, 3, 13, 11, 14, 3];

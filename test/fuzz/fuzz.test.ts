@@ -3,17 +3,17 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
-import { isEngineError, userMessage } from '../../src/engine/errors';
-import { terminalSafe } from '../../src/engine/text';
+import { isEngineError, userMessage } from '../../src/engine/base/errors';
+import { terminalSafe } from '../../src/engine/base/text';
 import { EngineClient } from '../../src/worker/client';
-import * as fmt from '../../src/cli/format';
+import * as fmt from '../../src/experiments/text';
 import { buildEmbedPair, buildGpt2, buildHybrid, buildLlama, buildSeq2Seq, buildVit } from '../models/build';
 import { toFunctions } from '../models/layouts/variants';
 import { CLI, fingerprint, tempDir, WORKER } from '../fixtures';
 import { applyRecipe, randomRecipe, sizesOf, type Base, type FolderBase, type Recipe } from './mutate';
 import { unexpected, writeInputs } from './inputs';
 import { cliWording } from '../../src/cli/wording';
-import type { ScanResult } from '../../src/engine/types';
+import type { ScanResult } from '../../src/engine/model/results';
 
 /**
  * Issue 9's fuzz harness: a few hundred seeded mutations of the project's own test models, each

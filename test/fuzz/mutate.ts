@@ -2,7 +2,7 @@ import { create, fromBinary, toBinary } from '@bufbuild/protobuf';
 import { ModelProtoSchema, NodeProtoSchema, StringStringEntryProtoSchema, type ModelProto } from 'onnx-buf';
 import { copyFileSync, cpSync, existsSync, mkdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
-import { rng } from '../../src/engine/experiments/random';
+import { rng } from '../../src/engine/base/random';
 import { toSparse } from '../models/layouts/variants';
 import type { RecipeInput } from './inputs';
 

@@ -2,7 +2,7 @@ import { create, fromBinary, toBinary } from '@bufbuild/protobuf';
 import { ModelProtoSchema, StringStringEntryProtoSchema, TrainingInfoProtoSchema } from 'onnx-buf';
 import { copyFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
-import { DT } from '../../src/engine/onnx/dtype';
+import { DT } from '../../src/engine/model/onnx/dtype';
 import { GraphBuilder, makeModel, writeModel } from './graphBuilder';
 import { rng } from './spec';
 

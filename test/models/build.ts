@@ -1,7 +1,7 @@
 import type { ModelProto } from 'onnx-buf';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
-import { DT } from '../../src/engine/onnx/dtype';
+import { DT } from '../../src/engine/model/onnx/dtype';
 import { ExternalDataSink, GraphBuilder, makeModel, quantizeBlocks4, quantizeColumns, writeModel } from './graphBuilder';
 import { fusedGpt2Model } from './layouts/fused';
 import { gpt2Model } from './layouts/gpt2';

@@ -2,8 +2,8 @@ import { create, toBinary } from '@bufbuild/protobuf';
 import { GraphProtoSchema, ModelProtoSchema, OperatorSetIdProtoSchema, TensorProto_DataLocation, type GraphProto, type ModelProto, type NodeProto, type TensorProto } from 'onnx-buf';
 import { closeSync, openSync, writeFileSync, writeSync } from 'node:fs';
 import * as path from 'node:path';
-import { DT, floatToHalf } from '../../src/engine/onnx/dtype';
-import { externalDataEntries, makeNode, makeTensor, makeValueInfo, type AttrValue } from '../../src/engine/onnx/build';
+import { DT, floatToHalf } from '../../src/engine/model/onnx/dtype';
+import { externalDataEntries, makeNode, makeTensor, makeValueInfo, type AttrValue } from '../../src/engine/model/onnx/build';
 
 /**
  * A small graph-writing DSL for test models. Names follow TorchScript's exporter:

@@ -1,6 +1,6 @@
 import { create } from '@bufbuild/protobuf';
 import { AttributeProtoSchema, AttributeProto_AttributeType, type GraphProto } from 'onnx-buf';
-import { DT } from '../../src/engine/onnx/dtype';
+import { DT } from '../../src/engine/model/onnx/dtype';
 import { GraphBuilder } from './graphBuilder';
 import type { Rng } from './spec';
 

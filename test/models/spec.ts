@@ -1,4 +1,4 @@
-import { rng as uniform } from '../../src/engine/experiments/random';
+import { rng as uniform } from '../../src/engine/base/random';
 import { makeMixer, makeMoe, type LayerKind, type MixerWeights, type MoeWeights } from './hybrid';
 import { makeCross, type CrossWeights } from './seq2seq';
 

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { floatToHalf, halvesToFloats } from '../../src/engine/onnx/dtype';
+import { floatToHalf, halvesToFloats } from '../../src/engine/model/onnx/dtype';
 
 /** IEEE binary16 → binary32 by moving bits (an independent route from the engine's arithmetic). */
 function byBits(h: number): number {

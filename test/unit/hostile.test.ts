@@ -1,11 +1,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { checkMemory } from '../../src/engine/memory';
-import type { PreparedModel } from '../../src/engine/inspect';
-import { ortCause } from '../../src/engine/session';
-import { firstInvalidUtf8 } from '../../src/engine/files';
-import { jsonSafe, printable, terminalSafe } from '../../src/engine/text';
-import { layerStats, medianAbs, PAPER_THRESHOLDS, topRatio } from '../../src/engine/stats';
+import { checkMemory } from '../../src/engine/model/memory';
+import type { PreparedModel } from '../../src/engine/model/inspect';
+import { ortCause } from '../../src/engine/run/session';
+import { firstInvalidUtf8 } from '../../src/engine/base/files';
+import { jsonSafe, printable, terminalSafe } from '../../src/engine/base/text';
+import { layerStats, medianAbs, PAPER_THRESHOLDS, topRatio } from '../../src/engine/measure/stats';
 
 test('ONNX Runtime messages keep the cause and lose the source location and C++ signature', () => {
   // Verbatim messages from onnxruntime-node 1.30 on the mutated test models.

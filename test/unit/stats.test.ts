@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { attentionShare, attentionShareFromSums, kthSmallestAbs, sinkScoresFromSums, layerStats, medianAbs, selectKth, sinkScores, topKAbs } from '../../src/engine/stats';
+import { attentionShare, attentionShareFromSums, kthSmallestAbs, sinkScoresFromSums, layerStats, medianAbs, selectKth, sinkScores, topKAbs } from '../../src/engine/measure/stats';
 import { rng } from '../models/spec';
 
 function sortedMedian(x: number[]): number {

@@ -5,7 +5,7 @@ import { copyFileSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { PNG } from 'pngjs';
 import type { FrameLocator, Locator, Page } from 'playwright-core';
-import { featureMap } from '../../src/engine/experiments/featureMap';
+import { featureMap } from '../../src/experiments/featureMap/run';
 import { WIDE_CHANNELS } from '../models/build';
 import { REPO } from '../fixtures';
 

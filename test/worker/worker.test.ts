@@ -4,12 +4,12 @@ import { existsSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { EngineClient } from '../../src/worker/client';
 import { SessionCache, weightBytes } from '../../src/worker/sessionCache';
-import { run } from '../../src/engine/session';
-import { classifyInputs, textFeeds } from '../../src/engine/feeds';
-import { isEngineError, userMessage } from '../../src/engine/errors';
+import { run } from '../../src/engine/run/session';
+import { classifyInputs, textFeeds } from '../../src/engine/model/feeds';
+import { isEngineError, userMessage } from '../../src/engine/base/errors';
 import { cliWording } from '../../src/cli/wording';
 import { vscodeWording } from '../../src/host/wording';
-import type { Progress } from '../../src/engine/types';
+import type { Progress } from '../../src/engine/model/results';
 import { buildGpt2, buildLlama, buildScaleLlama, scaleSpec, type BuiltModel } from '../models/build';
 import { PAPER_PROMPT, tempDir, WORKER } from '../fixtures';
 

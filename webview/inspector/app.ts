@@ -1,5 +1,5 @@
 import { provideVSCodeDesignSystem, vsCodeButton, vsCodeCheckbox, vsCodeDivider, vsCodeDropdown, vsCodeOption, vsCodeRadio, vsCodeRadioGroup, vsCodeTextArea, vsCodeTextField } from '@vscode/webview-ui-toolkit';
-import type { ScanResult } from '../../src/engine/types';
+import type { ScanResult } from '../../src/engine/model/results';
 import type { ModelSummary, Restore } from '../../src/shared/protocol';
 import { h } from '../dom';
 import { call, onHostMessage, ready, savedState } from '../vscode';

@@ -1,5 +1,5 @@
-import { binAxis, binIndex } from '../../src/engine/bins';
-import type { FeatureMapResult } from '../../src/engine/experiments/featureMap';
+import { binAxis, binIndex } from '../../src/engine/measure/bins';
+import type { FeatureMapResult } from '../../src/experiments/featureMap/run';
 import { fmt, h } from '../dom';
 import { drawHeatmap } from '../heatmap';
 import { attentionPanel, drawAttention } from './attention';

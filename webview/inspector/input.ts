@@ -1,4 +1,4 @@
-import type { LayerResult } from '../../src/engine/types';
+import type { LayerResult } from '../../src/engine/model/results';
 import { h } from '../dom';
 import { call } from '../vscode';
 import { LIVE_PAUSE_MS } from '../../src/shared/live';

@@ -1,5 +1,5 @@
 import type { ExperimentView, LayerView, ModelSummary, PanelState, RunInput } from '../../src/shared/protocol';
-import type { ScanResult } from '../../src/engine/types';
+import type { ScanResult } from '../../src/engine/model/results';
 import { saveState } from '../vscode';
 
 /** The paper's prompts, as presets. */

@@ -1,4 +1,4 @@
-import { DT } from '../../../src/engine/onnx/dtype';
+import { DT } from '../../../src/engine/model/onnx/dtype';
 import type { GraphBuilder } from '../graphBuilder';
 import type { Spec } from '../spec';
 

@@ -1,4 +1,4 @@
-import { DT } from '../../../src/engine/onnx/dtype';
+import { DT } from '../../../src/engine/model/onnx/dtype';
 import { GraphBuilder, makeModel } from '../graphBuilder';
 import type { Spec } from '../spec';
 import { f32, geluTanh, layerNorm, linear, maskBias, mergeHeads, minValue, softmax, splitHeads } from './common';

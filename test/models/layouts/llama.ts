@@ -1,4 +1,4 @@
-import { DT } from '../../../src/engine/onnx/dtype';
+import { DT } from '../../../src/engine/model/onnx/dtype';
 import { GraphBuilder, makeModel, type ExternalDataSink } from '../graphBuilder';
 import type { Spec } from '../spec';
 import { f32, geluTanh, maskBias, mergeHeads, rmsNorm, softmax, splitHeads } from './common';

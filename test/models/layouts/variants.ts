@@ -1,7 +1,7 @@
 import { create } from '@bufbuild/protobuf';
 import { AttributeProtoSchema, AttributeProto_AttributeType, FunctionProtoSchema, GraphProtoSchema, NodeProtoSchema, OperatorSetIdProtoSchema, SparseTensorProtoSchema, StringStringEntryProtoSchema, type ModelProto, type NodeProto } from 'onnx-buf';
-import { DT } from '../../../src/engine/onnx/dtype';
-import { makeNode, makeTensor, makeValueInfo } from '../../../src/engine/onnx/build';
+import { DT } from '../../../src/engine/model/onnx/dtype';
+import { makeNode, makeTensor, makeValueInfo } from '../../../src/engine/model/onnx/build';
 
 /**
  * Layout variants applied to a TorchScript-style model: what the dynamo exporter, anonymous

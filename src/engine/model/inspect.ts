@@ -1,0 +1,198 @@
+import * as path from 'node:path';
+import { dtypeName, DT } from './onnx/dtype';
+import { liftCacheBranches } from './onnx/flatten';
+import { inlineFunctions } from './onnx/functions';
+import { printable } from '../base/text';
+import { option } from '../base/errors';
+import { crossCheck, type ModelTarget } from './folder';
+import { attrInt, GraphIndex, int64Values } from './onnx/graph';
+import { loadModel, type LoadedModel } from './onnx/load';
+import { locateBlocks } from './locate/registry';
+import { staticWidth } from './locate/width';
+import type { Location, MixerKind, MlpKind } from './locate/types';
+import { classifyInputs, type InputRole } from './feeds';
+import { classifyFamily, type Family } from './family';
+import { findTokenizer } from './tokenizer';
+
+export type { Family } from './family';
+
+export interface InputInfo { name: string; type: string; shape: (number | string)[]; role: InputRole }
+
+export interface ModelInfo {
+  path: string;
+  family: Family;
+  /** Why the family was chosen, in phrases (a key/value cache, a causal mask table, …). */
+  familyEvidence: string[];
+  blocks: number;
+  hiddenSize: number | null;
+  heads: number | null;
+  kvHeads: number | null;
+  dtype: string;
+  inputs: InputInfo[];
+  outputs: string[];
+  externalData: { file: string; present: boolean; bytes: number }[];
+  opsets: Record<string, number>;
+  producer: string;
+  matcher: string;
+  postNorm: boolean;
+  attention: 'probabilities' | 'scores' | 'unavailable';
+  quantization: string[];
+  vocabSize: number | null;
+  /** Longest sequence the position tables allow (learned positions or cached rotary tables). */
+  maxPositions: number | null;
+  /** A tokenizer.json sits beside the model (or one folder up). */
+  hasTokenizer: boolean;
+  warnings: string[];
+  blockOutputs: string[];
+  /** Each block's token mixer and channel-mixing part, in order. */
+  layers: { index: number; mixer: MixerKind; mlp: MlpKind }[];
+  /** A multi-file export: how its files run, and the variants its folder offers. */
+  pipeline?: { layout: ModelTarget['layout']; files: { role: string; file: string }[]; variant: string; variants: string[] };
+}
+
+/** What a path names, described: the main model's facts plus, for a folder export, how its files run and what config.json says. */
+export function inspectTarget(t: ModelTarget): ModelInfo {
+  const info = prepareModel(t.main).info;
+  if (t.layout !== 'single' || t.variants.length > 1) {
+    const files = [...(t.embed ? [{ role: 'embed', file: t.embed }] : []), { role: t.layout === 'seq2seq' ? 'encoder' : 'decoder', file: t.main }, ...(t.decoder ? [{ role: 'decoder', file: t.decoder }] : [])];
+    info.pipeline = { layout: t.layout, files, variant: t.variant, variants: t.variants };
+  }
+  info.warnings.push(...t.notes, ...crossCheck(t.config, { blocks: info.blocks, hiddenSize: info.hiddenSize, mixers: info.layers.map((l) => l.mixer) }, t.layout === 'seq2seq' ? 'encoder' : 'main'));
+  if (t.embed) info.warnings = info.warnings.filter((w) => !w.startsWith('The model takes inputs_embeds'));
+  return info;
+}
+
+/** A model opened and understood, ready for surgery. Owns (and may mutate) the proto. */
+export interface PreparedModel {
+  loaded: LoadedModel;
+  index: GraphIndex;
+  location: Location;
+  info: ModelInfo;
+}
+
+export function prepareModel(file: string): PreparedModel {
+  const loaded = loadModel(file);
+  const g = loaded.proto.graph!;
+  const inlined = inlineFunctions(loaded.proto);
+  const lifted = liftCacheBranches(g);
+  const index = new GraphIndex(g);
+  const location = locateBlocks(index, path.basename(loaded.path));
+  const warnings = [...location.warnings];
+  if (inlined.calls) warnings.push(`Expanded ${inlined.calls} calls to the model's local functions (${inlined.functions.slice(0, 4).map(printable).join(', ')}${inlined.functions.length > 4 ? ', …' : ''}) to reach the nodes inside them.`);
+  if (lifted.length) warnings.push(`Merged decoder: using the no-past branch of the If on ${lifted.join(', ')}.`);
+
+  const inputs: InputInfo[] = classifyInputs(index).map((c) => ({ name: c.name, type: dtypeName(c.elemType), shape: c.shape, role: c.role }));
+  const roles = new Set(inputs.map((i) => i.role));
+  const vocabSize = findVocab(index);
+  const { family, evidence: familyEvidence } = classifyFamily(index, inputs, vocabSize);
+
+  let hiddenSize: number | null = null;
+  for (const b of location.blocks) { hiddenSize = staticWidth(index, b.point.tensor) ?? staticWidth(index, b.output) ?? null; if (hiddenSize) break; }
+
+  let heads: number | null = null;
+  let kvHeads: number | null = null;
+  for (const b of location.blocks) for (const a of b.attention) {
+    if (a.heads && !heads) heads = a.heads;
+    const n = g.node[a.nodeIndex];
+    if (n.opType === 'GroupQueryAttention' && !kvHeads) kvHeads = attrInt(n, 'kv_num_heads') ?? null;
+  }
+  if (!heads && hiddenSize) heads = headsFromReshapes(index, hiddenSize);
+  const pastKv = inputs.find((i) => i.role === 'past');
+  if (!kvHeads && pastKv && typeof pastKv.shape[1] === 'number' && pastKv.shape.length === 4) kvHeads = pastKv.shape[1] as number;
+
+  const kinds = new Set(location.blocks.flatMap((b) => b.attention.map((a) => a.kind)));
+  const attention: ModelInfo['attention'] = kinds.has('softmax') || kinds.has('gqa-probs') ? 'probabilities' : kinds.has('mha-qk') ? 'scores' : 'unavailable';
+  if (attention === 'unavailable' && location.blocks.some((b) => b.mixer === 'attention')) {
+    const note = location.blocks.flatMap((b) => b.attention).find((a) => a.note)?.note;
+    warnings.push(`Attention probabilities cannot be read from this graph${note ? ` (${note})` : ''}; the attention share is not reported.`);
+  }
+
+  const ops = new Set(g.node.map((n) => n.opType));
+  const quantization = ['MatMulNBits', 'MatMulInteger', 'DynamicQuantizeMatMul', 'QLinearMatMul', 'DequantizeLinear', 'QAttention'].filter((o) => ops.has(o));
+
+  const info: ModelInfo = {
+    path: loaded.path,
+    family,
+    familyEvidence,
+    blocks: location.blocks.length,
+    hiddenSize,
+    heads,
+    kvHeads,
+    dtype: modelDtype(index),
+    inputs,
+    outputs: g.output.map((o) => o.name),
+    externalData: loaded.externalFiles.map((f) => ({ file: f.file, present: f.present, bytes: f.bytesNeeded })),
+    opsets: Object.fromEntries(loaded.proto.opsetImport.map((o) => [o.domain || 'ai.onnx', Number(o.version)])),
+    producer: `${loaded.proto.producerName} ${loaded.proto.producerVersion}`.trim(),
+    matcher: location.matcher,
+    postNorm: location.postNorm,
+    attention,
+    quantization,
+    vocabSize,
+    maxPositions: findMaxPositions(index),
+    hasTokenizer: !!findTokenizer(loaded.path),
+    warnings,
+    blockOutputs: location.blocks.map((b) => b.output),
+    layers: location.blocks.map((b) => ({ index: b.index, mixer: b.mixer, mlp: b.mlp })),
+  };
+  const others = location.blocks.filter((b) => b.mixer !== 'attention');
+  if (others.length) {
+    const kinds = [...new Set(others.map((b) => b.mixer))].join(', ');
+    const attentive = location.blocks.length - others.length;
+    warnings.push(`${others.length} of ${location.blocks.length} blocks mix tokens without softmax attention (${kinds}); attention analyses cover the ${attentive} attention block${attentive === 1 ? '' : 's'}.`);
+  }
+  if (roles.has('inputs_embeds')) warnings.push(`The model takes inputs_embeds rather than token ids: its embedding lives in another file (embed_tokens.onnx). Open the model's folder to run the files in order, or feed the embeddings with ${option('feed', 'inputs_embeds=FILE.npy')}.`);
+  return { loaded, index, location, info };
+}
+
+/** Unfused attention splits heads with Reshape(x, [b, s, heads, head_dim]); read the constant. */
+function headsFromReshapes(g: GraphIndex, hidden: number): number | null {
+  const votes = new Map<number, number>();
+  for (const n of g.graph.node) {
+    if (n.opType !== 'Reshape') continue;
+    const t = g.initializer(n.input[1]);
+    if (!t || t.dims.length !== 1 || Number(t.dims[0]) !== 4) continue;
+    const v = int64Values(t);
+    if (v.length === 4 && v[2] > 0 && v[3] > 0 && v[2] * v[3] === hidden) votes.set(v[2], (votes.get(v[2]) ?? 0) + 1);
+  }
+  let best: number | null = null;
+  for (const [h, c] of votes) if (best === null || c > (votes.get(best) ?? 0)) best = h;
+  return best;
+}
+
+function findMaxPositions(g: GraphIndex): number | null {
+  const posInputs = new Set(classifyInputs(g).filter((i) => i.role === 'position_ids').map((i) => i.name));
+  let best: number | null = null;
+  for (const n of g.graph.node) {
+    if (n.opType !== 'Gather') continue;
+    let idx = n.input[1];
+    for (let p = g.producer.get(idx); p && ['Cast', 'Identity', 'Unsqueeze', 'Reshape'].includes(p.node.opType); p = g.producer.get(idx)) idx = p.node.input[0];
+    if (!posInputs.has(idx)) continue;
+    const t = g.initializer(n.input[0]);
+    if (t && t.dims.length >= 1) best = Math.min(best ?? Infinity, Number(t.dims[0]));
+  }
+  return best;
+}
+
+function findVocab(g: GraphIndex): number | null {
+  for (const n of g.graph.node) {
+    if (n.opType === 'Gather') { const t = g.initializer(n.input[0]); if (t && t.dims.length === 2 && Number(t.dims[0]) > 2) return Number(t.dims[0]); }
+    if (n.opType === 'EmbedLayerNormalization') { const t = g.initializer(n.input[2]); if (t) return Number(t.dims[0]); }
+    if (n.opType === 'GatherBlockQuantized') { const t = g.initializer(n.input[0]); if (t) return Number(t.dims[0]); }
+  }
+  return null;
+}
+
+function modelDtype(g: GraphIndex): string {
+  const counts = new Map<number, number>();
+  for (const t of g.graph.initializer) {
+    if (t.dims.length < 2) continue;
+    const n = t.dims.reduce((a, b) => a * Number(b), 1);
+    counts.set(t.dataType, (counts.get(t.dataType) ?? 0) + n);
+  }
+  let best = DT.FLOAT as number;
+  let bestN = -1;
+  for (const [k, v] of counts) if (v > bestN) { best = k; bestN = v; }
+  const quant = g.graph.node.some((n) => n.opType === 'MatMulNBits') ? 'int4' : undefined;
+  return quant ?? dtypeName(best);
+}

@@ -1,0 +1,29 @@
+import { EngineError } from '../../base/errors';
+import type { GraphIndex } from '../onnx/graph';
+import { fusedNormMatcher } from './fusedNorm';
+import { scopeNamesMatcher } from './scopeNames';
+import { structureMatcher } from './structure';
+import type { BlockMatcher, Location } from './types';
+
+/**
+ * The one place format knowledge is registered, most specific first. A new exporter layout gets a
+ * matcher here rather than special cases elsewhere.
+ */
+export const MATCHERS: BlockMatcher[] = [fusedNormMatcher, scopeNamesMatcher, structureMatcher];
+
+export function locateBlocks(g: GraphIndex, modelName: string): Location {
+  let structural: Location | undefined;
+  for (const m of MATCHERS) {
+    const loc = m.match(g);
+    if (!loc) continue;
+    if (m === scopeNamesMatcher) {
+      // Names can lie (a renamed module, a shared scope); cross-check with the structure.
+      structural = structureMatcher.match(g);
+      if (structural && structural.blocks.length !== loc.blocks.length) {
+        loc.warnings.push(`Scope names give ${loc.blocks.length} blocks but the residual structure gives ${structural.blocks.length}; using the names.`);
+      }
+    }
+    return loc;
+  }
+  throw new EngineError('not-transformer', `No transformer blocks found in ${modelName}: the graph has no residual update that mixes tokens (attention, a recurrence or a convolution over the sequence). Massive Activations needs a transformer (language model, encoder or vision transformer).`);
+}

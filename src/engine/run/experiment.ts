@@ -1,0 +1,68 @@
+import * as path from 'node:path';
+import { EngineError } from '../base/errors';
+import { openModel, type OpenModel, type SessionSettings, type SessionVariant } from './session';
+import type { Progress } from '../model/results';
+import { PAPER_THRESHOLDS, type Thresholds } from '../measure/stats';
+
+/** What every experiment accepts besides its own parameters. */
+export interface ExperimentBase {
+  thresholds?: Thresholds;
+  maxTokens?: number;
+  threads?: number;
+  /**
+   * Run the model as one graph instead of segments of blocks: about plain ONNX Runtime's speed at
+   * long inputs, but no results before the pass ends, Cancel only by restarting the engine, and the
+   * memory of every block's temporaries held at once (see segments.ts and the README's figures).
+   */
+  wholeGraph?: boolean;
+  onProgress?: (p: Progress) => void;
+  signal?: AbortSignal;
+  /** Supplies (possibly cached) sessions; by default each experiment opens its own. */
+  open?: (file: string, variant: SessionVariant, settings: SessionSettings) => Promise<OpenModel>;
+}
+
+export function thresholdsOf(o: ExperimentBase): Thresholds {
+  return o.thresholds ?? PAPER_THRESHOLDS;
+}
+
+export function checkAbort(signal?: AbortSignal): void {
+  if (signal?.aborted) throw new EngineError('cancelled', 'Cancelled.');
+}
+
+/** Opens (once per variant for the experiment's duration) the sessions an experiment needs. */
+export function sessions(file: string, o: ExperimentBase) {
+  const opened = new Map<string, Promise<OpenModel>>();
+  return (variant: SessionVariant): Promise<OpenModel> => {
+    const key = JSON.stringify(variant);
+    let p = opened.get(key);
+    if (!p) {
+      p = (o.open ?? openModel)(file, variant, sessionSettings(o));
+      opened.set(key, p);
+    }
+    return p;
+  };
+}
+
+/** The session settings an experiment's options ask for. */
+export function sessionSettings(o: ExperimentBase): SessionSettings {
+  return { threads: o.threads, ...(o.wholeGraph ? { blocksPerSegment: Infinity } : {}) };
+}
+
+export function checkLayer(layer: number, blocks: number, file: string): void {
+  if (!Number.isInteger(layer) || layer < 0 || layer >= blocks) {
+    throw new EngineError('bad-argument', `Block ${layer} does not exist: ${path.basename(file)} has blocks 0–${blocks - 1}.`);
+  }
+}
+
+export function meanStd(xs: number[]): { mean: number; std: number } {
+  if (!xs.length) return { mean: NaN, std: NaN };
+  const mean = xs.reduce((a, b) => a + b, 0) / xs.length;
+  const v = xs.reduce((a, b) => a + (b - mean) ** 2, 0) / xs.length;
+  return { mean, std: Math.sqrt(v) };
+}
+
+export function cosine(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  let dot = 0, na = 0, nb = 0;
+  for (let i = 0; i < a.length; i++) { dot += a[i] * b[i]; na += a[i] * a[i]; nb += b[i] * b[i]; }
+  return na && nb ? dot / Math.sqrt(na * nb) : 0;
+}

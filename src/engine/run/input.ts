@@ -1,0 +1,261 @@
+import * as path from 'node:path';
+import { EngineError, option } from '../base/errors';
+import { defaultedInputs, describeDefaults, syntheticFeeds, textFeeds, type ClassifiedInput, type FeedTensor } from '../model/feeds';
+import { readFeedFile } from '../model/feedFiles';
+import { DT } from '../model/onnx/dtype';
+import { openPlain, type OpenModel } from './session';
+import type { ModelTarget } from '../model/folder';
+import * as ort from 'onnxruntime-node';
+import { findTokenizer, loadTokenizer, optionalTokenizer } from '../model/tokenizer';
+import { printable } from '../base/text';
+import type { TokenInfo } from '../model/results';
+import { decodeImage, readPreprocess, toPixelValues } from '../model/vision/image';
+
+export const DEFAULT_MAX_TOKENS = 2048;
+export { DEFAULT_PROMPT } from '../base/defaults';
+import { DEFAULT_PROMPT } from '../base/defaults';
+
+export interface InputOptions {
+  prompt?: string; ids?: number[]; image?: string; maxTokens?: number;
+  /** The user's own tensors for model inputs: input name → a .npy or .json file (see feedFiles). */
+  feeds?: Record<string, string>;
+  /** A multi-file export's other parts (see modelFolder): embed_tokens.onnx feeds inputs_embeds. */
+  target?: ModelTarget;
+  /** Which variant of a model folder to run (model_fp16.onnx: "fp16"). */
+  variant?: string;
+  /** Tensors computed by an earlier part of a pipeline (a seq2seq encoder's states), by input name. */
+  givenFeeds?: Record<string, FeedTensor>;
+  /** What computes `givenFeeds` ("the output of encoder_model.onnx"), named when a feed would replace one. */
+  givenBy?: string;
+  /** Where `ids` come from when a pipeline sets them (a decoder's start token), named when a feed would replace them. */
+  idsFrom?: string;
+  threads?: number;
+}
+
+export interface ResolvedInput {
+  feeds: Record<string, FeedTensor>;
+  /** Known before the run for text models; vision models learn theirs from the output. */
+  tokens: TokenInfo[];
+  ids?: number[];
+  /** 'feed': the sequence is the user's tensor (embeddings fed to a decoder, or every input fed). */
+  kind: 'text' | 'ids' | 'image' | 'synthetic' | 'feed';
+  tokenizer: string | null;
+  note?: string;
+  image?: { width: number; height: number };
+  /** The tensors the user supplied (also fed to every further run of an experiment). */
+  given: Record<string, FeedTensor>;
+}
+
+/**
+ * What to feed the model: token ids (from text, given, or fed as a tensor), embeddings fed as a
+ * tensor, an image, or a deterministic stand-in. Each input has one source: a feed for an input the
+ * run computes itself (from the prompt, the ids, the image or an earlier part of the export) is
+ * refused, and the tokens reported are always those of the ids that ran.
+ */
+export async function resolveInput(file: string, m: OpenModel, opts: InputOptions): Promise<ResolvedInput> {
+  const info = m.prepared.info;
+  const typed = info.inputs.map((i) => ({ ...i, elemType: m.prepared.index.elemTypeOf(i.name) ?? DT.FLOAT }));
+  const maxTokens = Math.min(opts.maxTokens ?? DEFAULT_MAX_TOKENS, info.maxPositions ?? Infinity);
+  const files = opts.feeds ?? {};
+  // Before any file is read: a refusal here costs nothing.
+  checkSources(typed, files, opts);
+  const user = loadGiven(files, typed, maxTokens);
+  const given = { ...user, ...opts.givenFeeds };
+  const idsInput = typed.find((i) => i.role === 'ids');
+  const fedIds = idsInput && user[idsInput.name] ? idsInput : undefined;
+  // A decoder fed embeddings is a text model when its folder holds the embedding part.
+  const embeds = typed.find((i) => i.role === 'inputs_embeds' && !given[i.name]);
+  const embedder = embeds && opts.target?.embed;
+  const fedEmbeds = idsInput ? undefined : typed.find((i) => i.role === 'inputs_embeds' && user[i.name]);
+  const asked = opts.prompt !== undefined || !!opts.ids;
+  if (idsInput || embedder) {
+    if (opts.image) throw new EngineError('bad-argument', `${path.basename(file)} is a text model; ${option('image')} is for vision models.`);
+    const r = fedIds ? fedTokens(file, user[fedIds.name], files[fedIds.name], info.vocabSize, maxTokens) : resolveTokens(file, opts, info.vocabSize, maxTokens);
+    // The fed ids run as any ids do; experiments re-run `given` on other sequences, which have ids of their own.
+    if (fedIds) delete given[fedIds.name];
+    checkLength(typed, user, files, r.ids.length);
+    if (embeds && embedder) given[embeds.name] = await embedTokens(embedder, r.ids, opts.threads);
+    const note = [r.note, describeDefaults(defaultedInputs(typed, given), r.ids.length)].filter(Boolean).join(' ') || undefined;
+    const kind = opts.ids?.length || fedIds ? 'ids' : 'text';
+    return { feeds: textFeeds(typed, r.ids, given), tokens: r.tokens, ids: r.ids, kind, tokenizer: r.tokenizer, note, given };
+  }
+  if (fedEmbeds && !asked && !opts.image) {
+    // Embeddings are [batch, sequence, width]: their sequence sets the mask's and the positions' length.
+    const t = user[fedEmbeds.name];
+    const S = t.dims.length >= 2 ? t.dims[t.dims.length - 2] : 1;
+    if (S > maxTokens) throw tooLong(S, 'tokens', maxTokens);
+    checkLength(typed, user, files, S);
+    const tokens = Array.from({ length: S }, (_, index) => ({ index, id: null, text: `#${index}` }));
+    const from = `The input is the embeddings in ${printable(path.basename(files[fedEmbeds.name]))}.`;
+    const note = [from, describeDefaults(defaultedInputs(typed, given), S)].filter(Boolean).join(' ');
+    return { feeds: textFeeds(typed, { length: S }, given), tokens, kind: 'feed', tokenizer: null, note, given };
+  }
+  if (embeds) throw new EngineError('unsupported-input', `${printable(path.basename(file))} takes "${printable(embeds.name)}" (embeddings) rather than token ids, so it cannot be run from a prompt on its own. Open the folder holding its embed_tokens.onnx, or feed the embeddings with ${option('feed', `${printable(embeds.name)}=FILE.npy`)}.`);
+  if (asked) {
+    const takes = info.inputs.map((i) => printable(i.name)).join(', ');
+    throw new EngineError('bad-argument', `${path.basename(file)} is a ${info.family} model without token inputs; it takes ${takes}.`);
+  }
+  const feeds = syntheticFeeds(typed, 1, given);
+  const pixels = typed.find((i) => i.role === 'pixels');
+  if (opts.image) {
+    if (!pixels) throw new EngineError('bad-argument', `${path.basename(file)} has no image input.`);
+    const h = typeof pixels.shape[2] === 'number' ? pixels.shape[2] : undefined;
+    const w = typeof pixels.shape[3] === 'number' ? pixels.shape[3] : undefined;
+    const channels = typeof pixels.shape[1] === 'number' ? pixels.shape[1] : 3;
+    const pre = readPreprocess(file, h, w);
+    const img = decodeImage(opts.image);
+    let data = toPixelValues(img, pre);
+    // Single-channel models take the luminance.
+    if (channels === 1) data = data.subarray(0, pre.width * pre.height).map((_, i) => (data[i] + data[i + pre.width * pre.height] + data[i + 2 * pre.width * pre.height]) / 3);
+    feeds[pixels.name] = { type: 'float32', data, dims: [1, channels, pre.height, pre.width] };
+    const image = { width: img.width, height: img.height };
+    return { feeds, tokens: [], kind: 'image', tokenizer: null, image, given, ...(pre.note ? { note: pre.note } : {}) };
+  }
+  const fedAll = typed.every((i) => given[i.name] || i.role === 'past');
+  const note = fedAll ? undefined
+    : pixels ? 'No image given: a deterministic synthetic input was used.' : 'The model takes float features: a deterministic synthetic input was used.';
+  return { feeds, tokens: [], kind: fedAll ? 'feed' : 'synthetic', tokenizer: null, given, note };
+}
+
+/**
+ * One source per model input: a feed may not name an input the run computes itself — the token
+ * ids from the prompt or given ids, the embeddings embed_tokens.onnx makes from them, the pixels of
+ * an image, or what an earlier part of the export hands on. A blank prompt or an empty ids list
+ * (an empty box in the panel) is no source.
+ */
+function checkSources(inputs: ClassifiedInput[], files: Record<string, string>, opts: InputOptions): void {
+  const hasPrompt = opts.prompt !== undefined && opts.prompt.trim() !== '';
+  const hasIds = !!opts.ids?.length;
+  if (hasPrompt && hasIds) throw new EngineError('bad-argument', `${option('prompt')} and ${option('ids')} both give the token ids; give one.`);
+  const tokens = hasIds ? opts.idsFrom ?? option('ids') : hasPrompt ? option('prompt') : undefined;
+  for (const [name, file] of Object.entries(files)) {
+    const input = inputs.find((i) => i.name === name);
+    if (!input) {
+      const names = inputs.map((i) => printable(i.name)).join(', ');
+      throw new EngineError('bad-argument', `The model has no input "${printable(name)}" to feed; its inputs are ${names}.`);
+    }
+    const embed = opts.target?.embed;
+    const other = opts.givenFeeds && Object.hasOwn(opts.givenFeeds, name) ? opts.givenBy ?? 'an earlier part of the model'
+      : input.role === 'ids' ? tokens
+        : input.role === 'inputs_embeds' && embed && tokens ? `${tokens} (through ${printable(path.basename(embed))})`
+          : input.role === 'pixels' && opts.image ? option('image') : undefined;
+    if (other) throw new EngineError('bad-argument', `${feedOption(name, file)} and ${other} both give ${printable(name)}; give one.`);
+  }
+}
+
+/**
+ * A fed mask or positions must span the tokens that run, the mask also a fed past's (ONNX Runtime
+ * would only say that two dims disagree).
+ */
+function checkLength(inputs: ClassifiedInput[], user: Record<string, FeedTensor>, files: Record<string, string>, S: number): void {
+  const past = Math.max(0, ...inputs.filter((i) => i.role === 'past' && user[i.name]).map((i) => user[i.name].dims.at(-2) ?? 0));
+  for (const i of inputs) {
+    const t = user[i.name];
+    if (!t || !['attention_mask', 'position_ids', 'token_type_ids'].includes(i.role)) continue;
+    const want = i.role === 'attention_mask' ? past + S : S;
+    const n = t.dims.at(-1);
+    if (n !== want) {
+      const span = want === S ? `${S}` : `${want} (${past} past and ${S} new)`;
+      const fed = `${printable(path.basename(files[i.name]))} gives ${printable(i.name)} for ${n} tokens`;
+      throw new EngineError('bad-argument', `${fed}, but the input that runs has ${span}; give ${want}.`);
+    }
+  }
+}
+
+/** A feed as the user gave it, for messages: the input and the file's name. */
+export function feedOption(name: string, file: string): string {
+  return option('feed', `${printable(name)}=${printable(path.basename(file))}`);
+}
+
+/** The user's tensors, by input name, each checked against its input's shape before it is read. */
+function loadGiven(files: Record<string, string>, inputs: ClassifiedInput[], maxTokens: number): Record<string, FeedTensor> {
+  const out: Record<string, FeedTensor> = {};
+  for (const [name, file] of Object.entries(files)) out[name] = readFeedFile(file, inputs.find((i) => i.name === name)!, { maxTokens });
+  return out;
+}
+
+/**
+ * Token ids fed as a tensor: one sequence, checked against the vocabulary as typed ids are, and
+ * named through the tokenizer when there is one (else `<id>`).
+ */
+function fedTokens(modelPath: string, t: FeedTensor, file: string, vocab: number | null, maxTokens: number): ReturnType<typeof resolveTokens> {
+  const name = printable(path.basename(file));
+  const S = t.dims[t.dims.length - 1] ?? 1;
+  if (t.data.length !== S) {
+    throw new EngineError('bad-argument', `${name} holds ${t.dims.join('×')} token ids; the engine runs one sequence at a time: give 1×${S}.`);
+  }
+  if (S > maxTokens) throw tooLong(S, 'tokens', maxTokens);
+  const ids: number[] = [];
+  for (let k = 0; k < S; k++) {
+    const v = t.data[k];
+    if (v < 0 || (vocab !== null && v >= vocab)) {
+      const at = t.dims.map((_, a) => (a === t.dims.length - 1 ? k : 0)).join(', ');
+      throw new EngineError('bad-ids', `Token id ${v} at [${at}] of ${name} is outside the model's vocabulary (0–${vocab === null ? '?' : vocab - 1}).`);
+    }
+    ids.push(Number(v));
+  }
+  const tokFile = findTokenizer(modelPath);
+  const { tok, note } = optionalTokenizer(tokFile);
+  const tokens = ids.map((id, index) => ({ index, id, text: tok ? tok.tokenText(id) : `<${id}>` }));
+  return { ids, tokens, tokenizer: tok ? tokFile ?? null : null, note: [`The token ids are those in ${name}.`, note].filter(Boolean).join(' ') };
+}
+
+/** Tokens for a text model: from the prompt through the model's tokenizer, or given ids. */
+export function resolveTokens(modelPath: string, opts: InputOptions, vocab: number | null, maxTokens: number): { ids: number[]; tokens: TokenInfo[]; tokenizer: string | null; note?: string } {
+  const tokFile = findTokenizer(modelPath);
+  let ids: number[];
+  let tok: ReturnType<typeof loadTokenizer> | undefined;
+  let note: string | undefined;
+  if (opts.ids) {
+    ids = opts.ids;
+    if (!ids.length) throw new EngineError('bad-ids', `No token ids given: pass at least one id, e.g. ${option('ids', '1,2,3')}.`);
+    if (ids.length > maxTokens) throw tooLong(ids.length, 'tokens', maxTokens);
+    checkIds(ids, vocab);
+    ({ tok, note } = optionalTokenizer(tokFile));
+  } else {
+    const prompt = opts.prompt ?? DEFAULT_PROMPT;
+    if (!prompt.trim()) throw new EngineError('bad-prompt', 'The prompt is empty: give some text to run the model on.');
+    if (!tokFile) throw new EngineError('bad-prompt', `No tokenizer.json next to ${printable(path.basename(modelPath))} (or one folder up), so text cannot be turned into tokens. Put the model's tokenizer.json beside it, or pass token ids with ${option('ids')}.`);
+    // Refuse absurd prompts before tokenising them: even one character per token would overflow.
+    if (prompt.length > maxTokens * 32) throw tooLong(prompt.length, 'characters', maxTokens);
+    tok = loadTokenizer(tokFile);
+    ids = tok.encode(prompt);
+    if (!ids.length) throw new EngineError('bad-prompt', 'The prompt produced no tokens.');
+    if (ids.length > maxTokens) throw tooLong(ids.length, 'tokens', maxTokens);
+    const bad = vocab === null ? undefined : ids.find((i) => i >= vocab);
+    if (bad !== undefined) {
+      throw new EngineError('bad-prompt', `The tokenizer ${printable(tokFile)} does not belong to this model: it turned the prompt into token id ${bad}, but the model's vocabulary has ${vocab!.toLocaleString('en-US')} tokens (the tokenizer defines ${tok.size().toLocaleString('en-US')}). Put the model's own tokenizer.json beside it.`);
+    }
+  }
+  const tokens = ids.map((id, index) => ({ index, id, text: tok ? tok.tokenText(id) : `<${id}>` }));
+  return { ids, tokens, tokenizer: tok ? tokFile ?? null : null, note: [note, tok?.note].filter(Boolean).join(' ') || undefined };
+}
+
+function checkIds(ids: number[], vocab: number | null): void {
+  const bad = ids.find((i) => !Number.isInteger(i) || i < 0 || (vocab !== null && i >= vocab));
+  if (bad !== undefined) throw new EngineError('bad-ids', `Token id ${bad} is outside the model's vocabulary (0–${vocab === null ? '?' : vocab - 1}).`);
+}
+
+function tooLong(n: number, unit: string, max: number): EngineError {
+  return new EngineError('too-long', `The input is ${n.toLocaleString('en-US')} ${unit}; the limit is ${max.toLocaleString('en-US')} tokens (the smaller of ${option('maxTokens')} and the model's position table). Use a shorter prompt.`, { tokens: n, limit: max, unit });
+}
+
+let embedSession: { key: string; session: Promise<ort.InferenceSession> } | undefined;
+
+/** Runs a multi-file export's embed_tokens.onnx: token ids → the embeddings its decoder takes. */
+export async function embedTokens(file: string, ids: number[], threads?: number): Promise<FeedTensor> {
+  if (embedSession?.key !== file) embedSession = { key: file, session: openPlain(file, { threads }) };
+  const session = await embedSession.session;
+  const name = session.inputNames[0];
+  const { Tensor } = ort;
+  const run = (t: ort.Tensor) => session.run({ [name]: t });
+  let out: Record<string, ort.Tensor>;
+  try {
+    out = await run(new Tensor('int64', BigInt64Array.from(ids.map(BigInt)), [1, ids.length]));
+  } catch {
+    // Some exports take int32 ids.
+    out = await run(new Tensor('int32', Int32Array.from(ids), [1, ids.length]));
+  }
+  const t = out[session.outputNames[0]];
+  return { type: t.type, data: t.data as Float32Array, dims: t.dims.map(Number) };
+}

@@ -1,0 +1,21 @@
+import type { SuperWeightsResult } from './run';
+import type { ExperimentBase } from '../../engine/run/experiment';
+import type { InputOptions } from '../../engine/run/input';
+import { superWeightsCsv } from '../csv';
+import { common } from '../options';
+import { superWeightsText } from '../text';
+import { experiment } from '../experiment';
+
+/** The weights that write the massive activations (the down-projection rows behind each channel). */
+export default experiment({
+  method: 'superWeights',
+  card: false,
+  run: async (file, o: ExperimentBase & InputOptions): Promise<SuperWeightsResult> => (await import('./run')).superWeights(file, o),
+  text: superWeightsText,
+  csv: superWeightsCsv,
+  cli: {
+    name: 'super-weights',
+    usage: 'super-weights MODEL [--prompt T | --ids … | --image IMG]',
+    args: (file, flags) => ({ file, options: common(flags) }),
+  },
+});
