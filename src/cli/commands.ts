@@ -1,7 +1,7 @@
 import * as csv from '../experiments/csv';
 import type { EngineCalls, EngineMethod } from '../shared/protocol';
-import type { Flags } from './args';
-import { idsFlag, numberFlag, stringFlag } from './args';
+import type { Flags } from '../experiments/flags';
+import { idsFlag, numberFlag, stringFlag } from '../experiments/flags';
 import { LIMITS } from '../engine/base/limits';
 import { EXPERIMENTS } from '../experiments/registry';
 import { common } from '../experiments/options';

@@ -2,7 +2,8 @@ import { EngineError } from '../engine/base/errors';
 import { checkOutputs } from '../engine/base/outputs';
 import { printable } from '../engine/base/text';
 import type { EngineMethod } from '../shared/protocol';
-import { stringFlag, type CliArgs } from './args';
+import type { CliArgs } from './args';
+import { stringFlag } from '../experiments/flags';
 import { COMMANDS, type Command } from './commands';
 import { filesRead } from './reads';
 

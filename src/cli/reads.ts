@@ -1,7 +1,7 @@
 import { loadModel } from '../engine/model/onnx/load';
 import { filesNamedBy, modelFiles, type Protected } from '../engine/base/outputs';
 import { resolveTarget } from '../engine/model/folder';
-import type { Flags } from './args';
+import type { Flags } from '../experiments/flags';
 import { inputFiles } from '../experiments/options';
 
 /**

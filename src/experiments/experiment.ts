@@ -1,27 +1,27 @@
-import type { Flags } from '../cli/args';
+import type { Flags } from './flags';
 
 /** Options cross the process boundary without their callbacks (progress, cancellation, sessions). */
 export type Wire<T> = Omit<T, 'onProgress' | 'signal' | 'open'>;
 
 /**
- * Everything about one experiment, in one place: the engine method that runs it, its command-line
- * subcommand, its text / CSV / JSON views and whether the inspector shows it as a card. The
- * protocol's types, the engine process's handlers, the CLI's subcommands and the exports are all
- * derived from these (see registry.ts); the panel's card is the one other file a new experiment
- * needs (webview/inspector/cards.ts, checked against `card` by the compiler).
+ * The front-end half of one experiment: its engine method, its command-line subcommand, its text /
+ * CSV / JSON views and whether the inspector shows it as a card. It holds no engine values, so the
+ * extension host, the CLI and the webview can import it without loading the engine; the worker
+ * half (run.ts beside it) is reached only through runners.ts, in the engine process.
  */
-export interface Experiment<M extends string, O, R, C extends boolean> {
+export interface ExperimentView<M extends string, O, R, C extends boolean> {
   method: M;
   card: C;
-  /** Runs in the engine process. Loaded on first use, so that the extension host never loads ONNX Runtime. */
-  run(file: string, options: O): Promise<R>;
   text(result: R): string;
   csv(result: R): string;
   /** The --json document (default: the result itself). */
   json?(result: R): unknown;
   cli: { name: string; usage: string; args(model: string, flags: Flags, rest: string[]): { file: string; options: Wire<O> } };
+  /** Carries the options and result types (never set): the runner map is checked against them. */
+  readonly types?: { options: O; result: R };
 }
 
-export function experiment<M extends string, O, R, C extends boolean>(e: Experiment<M, O, R, C>): Experiment<M, O, R, C> {
-  return e;
+/** experiment<Options, Result>()({ … }): the types are given, the method and card inferred. */
+export function experiment<O, R>() {
+  return <M extends string, C extends boolean>(e: ExperimentView<M, O, R, C>): ExperimentView<M, O, R, C> => e;
 }

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { EngineError } from '../engine/base/errors';
-import type { Flags } from '../cli/args';
-import { feedsFlag, idsFlag, listFlag, numberFlag, stringFlag } from '../cli/args';
+import type { Flags } from './flags';
+import { feedsFlag, idsFlag, listFlag, numberFlag, stringFlag } from './flags';
 import { fileError, FILE_LIMITS, imagesInFolder, readTextFile, textOf } from '../engine/base/files';
 import { LIMITS } from '../engine/base/limits';
 import { printable } from '../engine/base/text';

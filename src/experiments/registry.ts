@@ -8,15 +8,19 @@ import scanMany from './scanMany/view';
 import superWeights from './superWeights/view';
 
 /**
- * Every experiment, by engine method. Adding one: its descriptor file, a line here, and (if it
- * is a card) its card in webview/inspector/cards.ts; the protocol, the engine process, the CLI
- * and the exports follow from these.
+ * Every experiment's front-end half, by engine method: what the extension host, the CLI and the
+ * webview know of it. The protocol's types, the CLI's subcommands and the exports are derived from
+ * here; the engine process runs each through runners.ts. Adding an experiment "name":
+ *   1. src/experiments/name/run.ts (the worker half) and view.ts (this half: experiment<O, R>()({ … }));
+ *   2. one line here, one import and one line in runners.ts;
+ *   3. with card: true, its card in webview/inspector/experiments.ts (the compiler asks for it);
+ *   4. its subcommand's options, if new, in VALUED or BOOLEAN of src/cli/args.ts, and a line of the README.
  */
 export const EXPERIMENTS = { scanMany, featureMap, intervene, attention, implicitBias, superWeights, fixRegMean, compare };
 
 export type Experiments = typeof EXPERIMENTS;
 export type ExperimentMethod = keyof Experiments;
-export type OptionsOf<K extends ExperimentMethod> = Parameters<Experiments[K]['run']>[1];
-export type ResultOf<K extends ExperimentMethod> = Awaited<ReturnType<Experiments[K]['run']>>;
+export type OptionsOf<K extends ExperimentMethod> = NonNullable<Experiments[K]['types']>['options'];
+export type ResultOf<K extends ExperimentMethod> = NonNullable<Experiments[K]['types']>['result'];
 /** The experiments the inspector shows as cards. */
 export type CardMethod = { [K in ExperimentMethod]: Experiments[K]['card'] extends true ? K : never }[ExperimentMethod];

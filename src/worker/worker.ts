@@ -10,7 +10,7 @@ import type { Progress } from '../engine/model/results';
 import type { ExperimentBase } from '../engine/run/experiment';
 import { SessionCache } from './sessionCache';
 import { exitWithParent } from './parentWatch';
-import { EXPERIMENTS } from '../experiments/registry';
+import { RUNNERS } from '../experiments/runners';
 import { segmentRemainingMs } from '../engine/run/segments';
 
 /** The engine's process (see EngineClient): inference and statistics never run in the caller's. */
@@ -26,8 +26,8 @@ type Handlers = { [M in EngineMethod]: (args: EngineCalls[M]['args'], ctx: Ctx) 
 
 type Ctx = Pick<ExperimentBase, 'open' | 'onProgress' | 'signal'>;
 /** inspect and scan, and each experiment of the registry with the process's sessions, progress and cancellation. */
-const experimentHandlers = Object.fromEntries(Object.values(EXPERIMENTS).map((e) => [e.method,
-  ({ file, options }: { file: string; options: object }, ctx: Ctx) => (e.run as (f: string, o: object) => Promise<unknown>)(file, { ...options, ...ctx })]));
+const experimentHandlers = Object.fromEntries(Object.entries(RUNNERS).map(([method, run]) => [method,
+  ({ file, options }: { file: string; options: object }, ctx: Ctx) => (run as (f: string, o: object) => Promise<unknown>)(file, { ...options, ...ctx })]));
 const handlers = {
   inspect: async ({ file, variant }: EngineCalls['inspect']['args']) => inspectTarget(resolveTarget(file, variant)),
   scan: ({ file, options }: EngineCalls['scan']['args'], ctx: Ctx) => scanModel(file, { ...options, ...ctx }),

@@ -5,10 +5,9 @@ import { attentionText } from '../text';
 import { experiment } from '../experiment';
 
 /** The paper's exp4 for one block: heads, sink scores, the share on massive tokens, the matrices. */
-export default experiment({
+export default experiment<AttentionOptions, AttentionAnalysis>()({
   method: 'attention',
   card: true,
-  run: async (file, o: AttentionOptions): Promise<AttentionAnalysis> => (await import('./run')).analyseAttention(file, o),
   text: attentionText,
   csv: attentionCsv,
   cli: {

@@ -7,18 +7,16 @@ import { EngineError } from '../../engine/base/errors';
 import { compareCsv } from '../csv';
 import { DEFAULT_PROMPT } from '../../engine/base/defaults';
 import { LIMITS } from '../../engine/base/limits';
-import type { Flags } from '../../cli/args';
-import { numberFlag, stringFlag } from '../../cli/args';
+import type { Flags } from '../flags';
+import { numberFlag, stringFlag } from '../flags';
 import { common, corpusFlag, readText } from '../options';
 import { compareText } from '../text';
 import { experiment } from '../experiment';
 
 /** Several models on one input (variants, checkpoints), or one model on several prompts. */
-export default experiment({
+export default experiment<CompareOptions, CompareResult>()({
   method: 'compare',
   card: false,
-  // compare reads its models from options.files; the file is the first of them.
-  run: async (_file, o: CompareOptions): Promise<CompareResult> => (await import('./run')).compare(o),
   text: compareText,
   csv: compareCsv,
   cli: {

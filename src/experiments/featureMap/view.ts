@@ -1,16 +1,15 @@
 import type { FeatureMapOptions, FeatureMapResult } from './run';
 import { featureMapCsv } from '../csv';
 import { LIMITS } from '../../engine/base/limits';
-import { numberFlag } from '../../cli/args';
+import { numberFlag } from '../flags';
 import { common, layerFlag } from '../options';
 import { featureMapText } from '../text';
 import { experiment } from '../experiment';
 
 /** The paper's exp1: one block's |activation| over token × channel. */
-export default experiment({
+export default experiment<FeatureMapOptions, FeatureMapResult>()({
   method: 'featureMap',
   card: false,
-  run: async (file, o: FeatureMapOptions): Promise<FeatureMapResult> => (await import('./run')).featureMap(file, o),
   text: featureMapText,
   csv: featureMapCsv,
   cli: {

@@ -1,16 +1,15 @@
 import type { FixRegMeanOptions, FixRegMeanResult } from './run';
 import { fixRegMeanCsv } from '../csv';
 import { LIMITS } from '../../engine/base/limits';
-import { numberFlag } from '../../cli/args';
+import { numberFlag } from '../flags';
 import { imagesFlag, threadsFlag } from '../options';
 import { fixRegMeanText } from '../text';
 import { experiment } from '../experiment';
 
 /** Vision transformers' registers set to their mean (Fix-Reg-Mean) or to zero at every block. */
-export default experiment({
+export default experiment<FixRegMeanOptions, FixRegMeanResult>()({
   method: 'fixRegMean',
   card: true,
-  run: async (file, o: FixRegMeanOptions): Promise<FixRegMeanResult> => (await import('./run')).fixRegMean(file, o),
   text: fixRegMeanText,
   csv: fixRegMeanCsv,
   cli: {

@@ -5,10 +5,9 @@ import { implicitBiasText } from '../text';
 import { experiment } from '../experiment';
 
 /** The paper's implicit attention bias: the part of the attention output the massive tokens carry. */
-export default experiment({
+export default experiment<ImplicitBiasOptions, ImplicitBiasResult>()({
   method: 'implicitBias',
   card: true,
-  run: async (file, o: ImplicitBiasOptions): Promise<ImplicitBiasResult> => (await import('./run')).implicitBias(file, o),
   text: implicitBiasText,
   csv: implicitBiasCsv,
   cli: {

@@ -2,16 +2,15 @@ import type { InterveneOptions, InterveneResult } from './run';
 import { EngineError } from '../../engine/base/errors';
 import { interveneCsv } from '../csv';
 import { LIMITS } from '../../engine/base/limits';
-import { listFlag, numberFlag, stringFlag } from '../../cli/args';
+import { listFlag, numberFlag, stringFlag } from '../flags';
 import { common, corpusFlag, integer, layerFlag, valuesFlag } from '../options';
 import { interveneText } from '../text';
 import { experiment } from '../experiment';
 
 /** The paper's exp3: set one block's massive activations to zero, to their mean, or to given values. */
-export default experiment({
+export default experiment<InterveneOptions, InterveneResult>()({
   method: 'intervene',
   card: true,
-  run: async (file, o: InterveneOptions): Promise<InterveneResult> => (await import('./run')).intervene(file, o),
   text: interveneText,
   csv: interveneCsv,
   cli: {

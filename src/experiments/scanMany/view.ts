@@ -2,16 +2,15 @@ import type { ScanManyOptions, ScanManyResult } from './run';
 import { EngineError } from '../../engine/base/errors';
 import { scanManyCsv, constancyCsv } from '../csv';
 import { LIMITS } from '../../engine/base/limits';
-import { idsListFlag, numberFlag, stringFlag } from '../../cli/args';
+import { idsListFlag, numberFlag, stringFlag } from '../flags';
 import { common, corpusFlag, imagesFlag, readText } from '../options';
 import { scanManyText } from '../text';
 import { experiment } from '../experiment';
 
 /** The paper's exp2 over many inputs, with each massive activation's constancy. */
-export default experiment({
+export default experiment<ScanManyOptions, ScanManyResult>()({
   method: 'scanMany',
   card: true,
-  run: async (file, o: ScanManyOptions): Promise<ScanManyResult> => (await import('./run')).scanMany(file, o),
   text: scanManyText,
   csv: (r) => scanManyCsv(r) + '\n' + constancyCsv(r),
   cli: {

@@ -7,10 +7,9 @@ import { superWeightsText } from '../text';
 import { experiment } from '../experiment';
 
 /** The weights that write the massive activations (the down-projection rows behind each channel). */
-export default experiment({
+export default experiment<ExperimentBase & InputOptions, SuperWeightsResult>()({
   method: 'superWeights',
   card: false,
-  run: async (file, o: ExperimentBase & InputOptions): Promise<SuperWeightsResult> => (await import('./run')).superWeights(file, o),
   text: superWeightsText,
   csv: superWeightsCsv,
   cli: {
