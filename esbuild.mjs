@@ -1,8 +1,9 @@
 // Bundles the CLI, the engine worker, the extension and its webview with esbuild.
 import * as esbuild from 'esbuild';
 import { chmodSync } from 'node:fs';
+import { pathToFileURL } from 'node:url';
 
-const common = {
+const node = {
   bundle: true,
   platform: 'node',
   target: 'node20',
@@ -12,12 +13,19 @@ const common = {
   logLevel: 'warning',
 };
 
-await Promise.all([
-  esbuild.build({ ...common, entryPoints: { extension: 'src/extension.ts' }, outdir: 'dist' }),
+/** The extension host's bundle: the host and the experiments' front halves, never the engine (test/unit/architecture.test.ts). */
+export const extensionBundle = { ...node, entryPoints: { extension: 'src/extension.ts' }, outdir: 'dist' };
+
+export const bundles = [
+  extensionBundle,
   // The webview is its own browser bundle; its CSS is copied alongside.
-  esbuild.build({ entryPoints: { webview: 'webview/main.ts', compare: 'webview/compare.ts' }, bundle: true, platform: 'browser', format: 'iife', target: 'es2022', sourcemap: true, outdir: 'dist', logLevel: 'warning' }),
-  esbuild.build({ entryPoints: { webview: 'webview/style.css' }, bundle: true, outdir: 'dist', logLevel: 'warning' }),
-  esbuild.build({ ...common, entryPoints: { cli: 'src/cli/main.ts' }, outdir: 'dist', banner: { js: '#!/usr/bin/env node' } }),
-  esbuild.build({ ...common, entryPoints: { worker: 'src/worker/worker.ts' }, outdir: 'dist' }),
-]);
-chmodSync('dist/cli.js', 0o755);
+  { entryPoints: { webview: 'webview/main.ts', compare: 'webview/compare.ts' }, bundle: true, platform: 'browser', format: 'iife', target: 'es2022', sourcemap: true, outdir: 'dist', logLevel: 'warning' },
+  { entryPoints: { webview: 'webview/style.css' }, bundle: true, outdir: 'dist', logLevel: 'warning' },
+  { ...node, entryPoints: { cli: 'src/cli/main.ts' }, outdir: 'dist', banner: { js: '#!/usr/bin/env node' } },
+  { ...node, entryPoints: { worker: 'src/worker/worker.ts' }, outdir: 'dist' },
+];
+
+if (import.meta.url === pathToFileURL(process.argv[1]).href) {
+  await Promise.all(bundles.map((b) => esbuild.build(b)));
+  chmodSync('dist/cli.js', 0o755);
+}

@@ -9,7 +9,7 @@ export type Wire<T> = Omit<T, 'onProgress' | 'signal' | 'open'>;
  * extension host, the CLI and the webview can import it without loading the engine; the worker
  * half (run.ts beside it) is reached only through runners.ts, in the engine process.
  */
-export interface ExperimentView<M extends string, O, R, C extends boolean> {
+export interface Experiment<M extends string, O, R, C extends boolean> {
   method: M;
   card: C;
   text(result: R): string;
@@ -23,5 +23,5 @@ export interface ExperimentView<M extends string, O, R, C extends boolean> {
 
 /** experiment<Options, Result>()({ … }): the types are given, the method and card inferred. */
 export function experiment<O, R>() {
-  return <M extends string, C extends boolean>(e: ExperimentView<M, O, R, C>): ExperimentView<M, O, R, C> => e;
+  return <M extends string, C extends boolean>(e: Experiment<M, O, R, C>): Experiment<M, O, R, C> => e;
 }

@@ -3,7 +3,7 @@
  * Requests carry ids; each gets progress messages and exactly one result or error.
  */
 import type { ModelInfo } from '../engine/model/inspect';
-import type { ScanOptions } from '../engine/run/scan';
+import type { ScanOptions } from '../engine/run/scanFile';
 import type { FeatureMapResult } from '../experiments/featureMap/run';
 import type { AttentionAnalysis } from '../experiments/attention/run';
 import type { CompareResult } from '../experiments/compare/run';

@@ -4,11 +4,9 @@ import type { FeedTensor } from '../model/feeds';
 import { feedOption } from './input';
 import { prepareModel } from '../model/inspect';
 import type { ModelTarget } from '../model/folder';
-import type { FileScan, ScanOptions } from './scan';
+import { scanFile, type ScanOptions } from './scanFile';
 import { printable } from '../base/text';
 import type { ScanResult, StackResult } from '../model/results';
-
-type ScanFile = (file: string, opts: ScanOptions & { crossTokens?: number[]; keepOutput?: boolean }) => Promise<FileScan>;
 
 /**
  * An encoder-decoder export scanned from one prompt: the encoder runs on the prompt's tokens; its
@@ -16,7 +14,7 @@ type ScanFile = (file: string, opts: ScanOptions & { crossTokens?: number[]; kee
  * the ids given; the decoder's cross-attention share is measured on the encoder's massive tokens.
  * The result's `layers` and `tokens` are the encoder's; `stacks` holds both.
  */
-export async function scanSeq2Seq(target: ModelTarget, opts: ScanOptions, scanFile: ScanFile): Promise<ScanResult> {
+export async function scanSeq2Seq(target: ModelTarget, opts: ScanOptions): Promise<ScanResult> {
   const decoderFile = target.decoder!;
   const decInputs = prepareModel(decoderFile).info.inputs;
   const encNames = new Set(prepareModel(target.main).info.inputs.map((i) => i.name));

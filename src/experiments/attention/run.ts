@@ -4,7 +4,7 @@ import type { TokenInfo } from '../../engine/model/results';
 import { binAxis, type Bin } from '../../engine/measure/bins';
 import { checkLayer, sessions, thresholdsOf, type ExperimentBase } from '../../engine/run/experiment';
 import { forward, requireFinite, type Dense, type ForwardOutputs } from '../../engine/run/forward';
-import { noAttentionNote } from '../../engine/run/scan';
+import { noAttentionNote } from '../../engine/run/scanFile';
 
 export interface AttentionOptions extends ExperimentBase, InputOptions {
   layer: number;

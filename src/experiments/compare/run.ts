@@ -1,7 +1,7 @@
 import * as path from 'node:path';
 import { EngineError, option } from '../../engine/base/errors';
 import { openModel, type OpenModel, type SessionSettings, type SessionVariant } from '../../engine/run/session';
-import { scanFile, type FileScan } from '../../engine/run/scan';
+import { scanFile, type FileScan } from '../../engine/run/scanFile';
 import { printable } from '../../engine/base/text';
 import type { Activation } from '../../engine/measure/stats';
 import type { TokenInfo } from '../../engine/model/results';

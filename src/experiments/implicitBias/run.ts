@@ -3,7 +3,7 @@ import { resolveInput, type InputOptions } from '../../engine/run/input';
 import { readWeight } from '../../engine/model/onnx/weights';
 import { checkLayer, cosine, sessions, thresholdsOf, type ExperimentBase } from '../../engine/run/experiment';
 import { forward, requireFinite } from '../../engine/run/forward';
-import { noAttentionNote } from '../../engine/run/scan';
+import { noAttentionNote } from '../../engine/run/scanFile';
 import { massiveTokensOf, shape3 } from '../attention/run';
 
 export interface ImplicitBiasOptions extends ExperimentBase, InputOptions { layer: number }

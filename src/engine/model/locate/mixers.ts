@@ -2,7 +2,6 @@ import type { GraphProto, NodeProto } from 'onnx-buf';
 import type { GraphIndex } from '../onnx/graph';
 import { attrInt, metadata } from '../onnx/graph';
 import { ATTENTION_OPS } from './ops';
-import { probsTimesValues } from './residual';
 import type { MixerKind, MlpKind } from './types';
 
 /**
@@ -114,4 +113,19 @@ export function dataDependsOn(g: GraphIndex, target: string, source: string): bo
     p.node.input.forEach((i, slot) => { if (i && !skipSlots.includes(slot)) stack.push(i); });
   }
   return false;
+}
+
+/** The probabilities·V MatMul a softmax feeds (through Cast/Where/Dropout/…), if any. */
+export function probsTimesValues(g: GraphIndex, t: string, depth = 0): { node: NodeProto } | undefined {
+  if (depth > 4) return undefined;
+  for (const c of g.consumersOf(t)) {
+    const op = c.node.opType;
+    if ((op === 'MatMul' || op === 'FusedMatMul') && c.slot === 0) return { node: c.node };
+    if (op === 'Einsum') return { node: c.node };
+    if (['Cast', 'Where', 'Dropout', 'Identity', 'Reshape', 'Mul'].includes(op)) {
+      const r = probsTimesValues(g, c.node.output[0], depth + 1);
+      if (r) return r;
+    }
+  }
+  return undefined;
 }

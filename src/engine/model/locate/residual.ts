@@ -3,7 +3,7 @@ import { attrInt, outerReads } from '../onnx/graph';
 import { ATTENTION_OPS, HEAVY_OPS, NORM_OPS, PASS_OPS } from './ops';
 import type { NodeProto } from 'onnx-buf';
 import type { AttentionLocation, BlockLocation, DownProjection, MixerKind, MlpKind, ResidualPoint } from './types';
-import { branchMixer, isCrossAttention, mlpKind } from './mixers';
+import { branchMixer, isCrossAttention, mlpKind, probsTimesValues } from './mixers';
 import { staticWidth } from './width';
 import { fusedOutputSlot } from '../onnx/fusedOps';
 
@@ -195,20 +195,6 @@ export function attentionIn(g: GraphIndex, nodes: Iterable<number>): AttentionLo
   return out;
 }
 
-/** The probabilities·V MatMul a softmax feeds (through Cast/Where/Dropout/…), if any. */
-export function probsTimesValues(g: GraphIndex, t: string, depth = 0): { node: NodeProto } | undefined {
-  if (depth > 4) return undefined;
-  for (const c of g.consumersOf(t)) {
-    const op = c.node.opType;
-    if ((op === 'MatMul' || op === 'FusedMatMul') && c.slot === 0) return { node: c.node };
-    if (op === 'Einsum') return { node: c.node };
-    if (['Cast', 'Where', 'Dropout', 'Identity', 'Reshape', 'Mul'].includes(op)) {
-      const r = probsTimesValues(g, c.node.output[0], depth + 1);
-      if (r) return r;
-    }
-  }
-  return undefined;
-}
 
 /** From the attention context, through head merging, to the output projection's weight. */
 function outputProjection(g: GraphIndex, t: string, depth = 0): string | undefined {

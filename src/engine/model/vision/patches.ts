@@ -1,8 +1,11 @@
 import { attrInts } from '../onnx/graph';
-import type { OpenModel } from '../../run/session';
+import type { PreparedModel } from '../inspect';
+
+/** Anything holding a prepared model (an open session does). */
+type Holder = { prepared: Pick<PreparedModel, 'index' | 'info'> };
 
 /** Patch grid of a ViT: from the patch Conv on the pixel input and the input's spatial size. */
-export function patchGrid(m: Pick<OpenModel, 'prepared'>, height?: number, width?: number): { rows: number; cols: number; patch: number } | undefined {
+export function patchGrid(m: Holder, height?: number, width?: number): { rows: number; cols: number; patch: number } | undefined {
   const g = m.prepared.index;
   const pixels = m.prepared.info.inputs.find((i) => i.role === 'pixels');
   if (!pixels) return undefined;
@@ -17,7 +20,7 @@ export function patchGrid(m: Pick<OpenModel, 'prepared'>, height?: number, width
   return { rows: Math.floor((h - k[0]) / strides[0]) + 1, cols: Math.floor((w - k[1]) / strides[1]) + 1, patch: k[0] };
 }
 
-export function patchCount(m: Pick<OpenModel, 'prepared'>, height?: number, width?: number): number {
+export function patchCount(m: Holder, height?: number, width?: number): number {
   const g = patchGrid(m, height, width);
   return g ? g.rows * g.cols : 0;
 }

@@ -1,0 +1,103 @@
+/**
+ * The layout is part of the design: the engine in layers whose imports point one way (base →
+ * measure → model → run), one home per experiment, the extension host without the engine. These
+ * tests read the tree and the host's bundle; the planted cases show each check can fail.
+ */
+import { describe, it } from 'node:test';
+import * as assert from 'node:assert/strict';
+import * as path from 'node:path';
+import { pathToFileURL } from 'node:url';
+import type { BuildOptions, Metafile } from 'esbuild';
+import { cycles, directionViolations, filesDirectlyIn, foldersNamed, readImports, ROOT, sourceFiles, type Edge } from './layout';
+
+const MAX_ENGINE_ROOT_FILES = 8;
+const MAX_EXTENSION_BYTES = 200 * 1024;
+/** Packages the host must not carry: the runtime, the ONNX parser, the tokenizer, the image decoders. */
+const ENGINE_PACKAGES = /node_modules\/(onnxruntime-node|onnxruntime-common|onnx-buf|@bufbuild\/protobuf|@huggingface\/tokenizers|pngjs|jpeg-js)\//;
+/** Sources that run models: the run layer, the experiments' worker halves and their map. */
+const ENGINE_SOURCES = /^src\/(engine\/run\/|experiments\/[^/]+\/run\.ts$|experiments\/runners\.ts$|worker\/worker\.ts$)/;
+
+describe('the house', () => {
+  const { edges, packages } = readImports(sourceFiles());
+
+  it('imports point one way: engine layers, experiment halves, front ends', () => {
+    assert.deepEqual(directionViolations(edges, packages), []);
+  });
+
+  it('has no import cycle in src/ or webview/, type imports included', () => {
+    assert.deepEqual(cycles(edges), []);
+  });
+
+  it('has one folder named experiments and at most 8 files directly in src/engine', () => {
+    assert.deepEqual(foldersNamed('experiments'), [path.join('src', 'experiments')]);
+    const root = filesDirectlyIn('src/engine');
+    assert.ok(root.length <= MAX_ENGINE_ROOT_FILES, `src/engine holds ${root.length} files directly: ${root.join(', ')}`);
+  });
+
+  it('keeps every experiment in its own folder with a worker half and a front-end half', () => {
+    const halves = sourceFiles().filter((f) => /^src\/experiments\/[^/]+\/(run|view)\.ts$/.test(f.split(path.sep).join('/')));
+    const byName = new Map<string, Set<string>>();
+    for (const f of halves) {
+      const [, , name, file] = f.split(path.sep);
+      byName.set(name, (byName.get(name) ?? new Set()).add(file));
+    }
+    assert.ok(byName.size >= 8, `only ${byName.size} experiment folders`);
+    for (const [name, files] of byName) assert.deepEqual([...files].sort(), ['run.ts', 'view.ts'], `src/experiments/${name}`);
+  });
+
+  it('builds the extension host without the engine: small, and unable to load ONNX Runtime', async () => {
+    const esbuild = await import('esbuild');
+    const { extensionBundle } = await import(pathToFileURL(path.join(ROOT, 'esbuild.mjs')).href) as { extensionBundle: BuildOptions };
+    const r = await esbuild.build({ ...extensionBundle, absWorkingDir: ROOT, write: false, metafile: true, sourcemap: false, logLevel: 'silent' });
+    const problems = bundleProblems(r.metafile!, r.outputFiles![0].contents.byteLength, r.outputFiles![0].text);
+    assert.deepEqual(problems, []);
+  });
+});
+
+/** What makes the host's bundle carry the engine, one sentence each. */
+function bundleProblems(meta: Metafile, bytes: number, text: string): string[] {
+  const out: string[] = [];
+  if (bytes >= MAX_EXTENSION_BYTES) out.push(`extension.js is ${Math.round(bytes / 1024)} KB (limit ${MAX_EXTENSION_BYTES / 1024} KB)`);
+  for (const input of Object.keys(meta.inputs)) {
+    if (ENGINE_PACKAGES.test(input)) out.push(`extension.js bundles ${input}`);
+    if (ENGINE_SOURCES.test(input)) out.push(`extension.js bundles ${input}, which runs models`);
+  }
+  for (const o of Object.values(meta.outputs)) {
+    for (const i of o.imports) if (/onnxruntime/.test(i.path)) out.push(`extension.js imports ${i.path} (${i.kind})`);
+  }
+  if (/require\(["']onnxruntime/.test(text)) out.push('extension.js requires onnxruntime-node');
+  return out;
+}
+
+describe('the house rules fail on violations', () => {
+  const e = (from: string, to: string, typeOnly = false): Edge => ({ from, to, typeOnly });
+
+  it('an engine layer importing a higher one, types included', () => {
+    assert.equal(directionViolations([e('src/engine/model/inspect.ts', 'src/engine/run/session.ts', true)], []).length, 1);
+    assert.equal(directionViolations([e('src/engine/base/files.ts', 'src/engine/measure/stats.ts')], []).length, 1);
+    assert.deepEqual(directionViolations([e('src/engine/run/scan.ts', 'src/engine/model/inspect.ts')], []), []);
+  });
+
+  it('a front half or the host reaching a worker half, the runners or ONNX Runtime', () => {
+    assert.equal(directionViolations([e('src/experiments/compare/view.ts', 'src/experiments/compare/run.ts')], []).length, 1);
+    assert.deepEqual(directionViolations([e('src/experiments/compare/view.ts', 'src/experiments/compare/run.ts', true)], []), []);
+    assert.equal(directionViolations([e('src/host/panel.ts', 'src/experiments/runners.ts')], []).length, 1);
+    assert.equal(directionViolations([e('src/host/panel.ts', 'src/engine/run/scan.ts')], []).length, 1);
+    assert.equal(directionViolations([], [{ from: 'src/engine/model/inspect.ts', name: 'onnxruntime-node', typeOnly: true }]).length, 1);
+    assert.equal(directionViolations([], [{ from: 'src/cli/main.ts', name: 'vscode', typeOnly: false }]).length, 1);
+  });
+
+  it('a cycle of two files, and one through three', () => {
+    assert.deepEqual(cycles([e('a.ts', 'b.ts'), e('b.ts', 'a.ts', true)]), [['a.ts', 'b.ts']]);
+    assert.deepEqual(cycles([e('a.ts', 'b.ts'), e('b.ts', 'c.ts'), e('c.ts', 'a.ts'), e('c.ts', 'd.ts')]), [['a.ts', 'b.ts', 'c.ts']]);
+    assert.deepEqual(cycles([e('a.ts', 'b.ts'), e('b.ts', 'c.ts')]), []);
+  });
+
+  it('a host bundle that carries the engine', () => {
+    const meta: Metafile = {
+      inputs: { 'src/engine/run/session.ts': { bytes: 1, imports: [] }, 'node_modules/onnx-buf/dist/index.js': { bytes: 1, imports: [] } },
+      outputs: { 'dist/extension.js': { bytes: 1, inputs: {}, imports: [{ path: 'onnxruntime-node', kind: 'require-call', external: true }], exports: [] } },
+    };
+    assert.equal(bundleProblems(meta, 300 * 1024, 'require("onnxruntime-node")').length, 5);
+  });
+});
