@@ -101,3 +101,29 @@ describe('the house rules fail on violations', () => {
     assert.equal(bundleProblems(meta, 300 * 1024, 'require("onnxruntime-node")').length, 5);
   });
 });
+
+describe('the editor shows a wrong import as it is typed (ESLint mirrors the rules)', () => {
+  const cases: { file: string; code: string; wrong: boolean }[] = [
+    { file: 'src/engine/model/planted.ts', code: "import { openModel } from '../run/session';", wrong: true },
+    { file: 'src/engine/model/planted.ts', code: "import * as ort from 'onnxruntime-node';", wrong: true },
+    { file: 'src/engine/base/planted.ts', code: "import { layerStats } from '../measure/stats';", wrong: true },
+    { file: 'src/engine/run/planted.ts', code: "import { EXPERIMENTS } from '../../experiments/registry';", wrong: true },
+    { file: 'src/experiments/compare/view.ts', code: "import { compare } from './run';", wrong: true },
+    { file: 'src/host/planted.ts', code: "import { scanModel } from '../engine/run/scan';", wrong: true },
+    { file: 'src/host/planted.ts', code: "import { RUNNERS } from '../experiments/runners';", wrong: true },
+    { file: 'webview/inspector/planted.ts', code: "import { printable } from '../../src/engine/base/text';", wrong: true },
+    { file: 'src/engine/run/planted.ts', code: "import { inspectTarget } from '../model/inspect';", wrong: false },
+    { file: 'src/experiments/compare/view.ts', code: "import type { CompareResult } from './run';", wrong: false },
+    { file: 'src/host/planted.ts', code: "import type { ScanOptions } from '../engine/run/scanFile';", wrong: false },
+    { file: 'webview/inspector/planted.ts', code: "import { binAxis } from '../../src/engine/measure/bins';", wrong: false },
+  ];
+  it('flags each planted wrong import and passes the right ones', async () => {
+    const { ESLint } = await import('eslint');
+    const eslint = new ESLint({ cwd: ROOT });
+    for (const c of cases) {
+      const [r] = await eslint.lintText(`${c.code}\nexport const planted = 1;\n`, { filePath: path.join(ROOT, c.file) });
+      const flagged = r.messages.some((m) => m.ruleId === '@typescript-eslint/no-restricted-imports');
+      assert.equal(flagged, c.wrong, `${c.file}: ${c.code}`);
+    }
+  });
+});

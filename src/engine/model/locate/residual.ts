@@ -1,7 +1,6 @@
 import type { GraphIndex } from '../onnx/graph';
 import { attrInt, outerReads } from '../onnx/graph';
 import { ATTENTION_OPS, HEAVY_OPS, NORM_OPS, PASS_OPS } from './ops';
-import type { NodeProto } from 'onnx-buf';
 import type { AttentionLocation, BlockLocation, DownProjection, MixerKind, MlpKind, ResidualPoint } from './types';
 import { branchMixer, isCrossAttention, mlpKind, probsTimesValues } from './mixers';
 import { staticWidth } from './width';
