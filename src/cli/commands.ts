@@ -1,11 +1,11 @@
-import * as csv from '../experiments/csv';
 import type { EngineCalls, EngineMethod } from '../shared/protocol';
 import type { Flags } from '../experiments/flags';
 import { idsFlag, numberFlag, stringFlag } from '../experiments/flags';
 import { LIMITS } from '../engine/base/limits';
 import { EXPERIMENTS } from '../experiments/registry';
 import { common } from '../experiments/options';
-import * as fmt from '../experiments/text';
+import { inspectJson, inspectText } from '../experiments/inspect/view';
+import { scanCsv, scanJson, scanTable } from '../experiments/scan/view';
 
 export { threadsFlag } from '../experiments/options';
 
@@ -31,16 +31,16 @@ export const COMMANDS: { [name: string]: Command<EngineMethod> } = {
     method: 'inspect',
     usage: 'inspect MODEL [--json] [--variant NAME]',
     args: (file, flags) => ({ file, variant: stringFlag(flags, 'variant') }),
-    text: (r) => fmt.inspectText(r),
-    json: (r) => fmt.inspectJson(r),
+    text: (r) => inspectText(r),
+    json: (r) => inspectJson(r),
   }),
   scan: define({
     method: 'scan',
     usage: 'scan MODEL|FOLDER [--prompt TEXT | --prompt-file F | --ids 1,2,3 | --image IMG] [--top K] [--no-attention] [--variant NAME] [--decoder-ids 0]',
     args: (file, flags) => ({ file, options: { ...common(flags), topK: numberFlag(flags, 'top', { min: 1, max: LIMITS.topK, integer: true }), attention: !flags.has('no-attention'), decoderIds: idsFlag(flags.get('decoder-ids')) } }),
-    text: (r) => fmt.scanTable(r),
-    json: (r) => fmt.scanJson(r),
-    csv: (r) => csv.scanCsv(r),
+    text: (r) => scanTable(r),
+    json: (r) => scanJson(r),
+    csv: (r) => scanCsv(r),
   }),
   ...Object.fromEntries(Object.values(EXPERIMENTS).map((e) => [e.cli.name, {
     method: e.method, usage: e.cli.usage, args: e.cli.args, text: e.text, csv: e.csv, json: 'json' in e ? e.json : undefined,

@@ -1,6 +1,6 @@
 import * as path from 'node:path';
 import * as vscode from 'vscode';
-import * as csv from '../experiments/csv';
+import compare from '../experiments/compare/view';
 import type { CompareResult } from '../experiments/compare/run';
 import { modelFiles, writeResult } from '../engine/base/outputs';
 import type { FromCompareWebview, ToCompareWebview } from '../shared/protocol';
@@ -28,7 +28,7 @@ export class ComparePanel {
       const ext = m.kind === 'png' ? 'png' : m.what;
       const uri = await vscode.window.showSaveDialog({ defaultUri: vscode.Uri.file(path.join(dir, m.kind === 'png' ? `${m.name}.png` : `massive-activations-compare.${ext}`)), filters: { [ext.toUpperCase()]: [ext] } });
       if (!uri) return;
-      const content = m.kind === 'png' ? Buffer.from(m.dataUrl.replace(/^data:image\/png;base64,/, ''), 'base64') : m.what === 'csv' ? csv.compareCsv(this.result) : JSON.stringify(this.result, null, 2);
+      const content = m.kind === 'png' ? Buffer.from(m.dataUrl.replace(/^data:image\/png;base64,/, ''), 'base64') : m.what === 'csv' ? compare.csv(this.result) : JSON.stringify(this.result, null, 2);
       // Never onto any compared model, its weights or sidecars.
       writeResult(uri.fsPath, content, this.result.models.flatMap((x) => modelFiles(x.path, [])), `${ext.toUpperCase()} file`);
     } catch (e) {

@@ -1,7 +1,7 @@
 import { statSync } from 'node:fs';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
-import * as csv from '../experiments/csv';
+import { scanCsv } from '../experiments/scan/view';
 import { EXPERIMENTS } from '../experiments/registry';
 import type { ModelInfo } from '../engine/model/inspect';
 import type { LayerResult, Progress, ScanResult } from '../engine/model/results';
@@ -197,7 +197,7 @@ export class InspectorPanel implements vscode.Disposable {
   exportContent(what: 'scan' | 'experiment', format: 'json' | 'csv'): string | undefined {
     if (what === 'scan') {
       if (!this.lastScan) return undefined;
-      return format === 'json' ? JSON.stringify(this.lastScan, null, 2) : csv.scanCsv(this.lastScan);
+      return format === 'json' ? JSON.stringify(this.lastScan, null, 2) : scanCsv(this.lastScan);
     }
     const e = this.lastExperiment?.view;
     if (!e) return undefined;

@@ -6,7 +6,8 @@ import * as path from 'node:path';
 import { isEngineError, userMessage } from '../../src/engine/base/errors';
 import { terminalSafe } from '../../src/engine/base/text';
 import { EngineClient } from '../../src/worker/client';
-import * as fmt from '../../src/experiments/text';
+import { inspectText } from '../../src/experiments/inspect/view';
+import { scanJson, scanTable } from '../../src/experiments/scan/view';
 import { buildEmbedPair, buildGpt2, buildHybrid, buildLlama, buildSeq2Seq, buildVit } from '../models/build';
 import { toFunctions } from '../models/layouts/variants';
 import { CLI, fingerprint, tempDir, WORKER } from '../fixtures';
@@ -126,16 +127,16 @@ async function runCase(label: string, recipe: Recipe): Promise<string[]> {
   const scan = compare ? undefined : scanned?.value as ScanResult | undefined;
   if (scan) {
     try {
-      const text = terminalSafe(fmt.scanTable(scan));
+      const text = terminalSafe(scanTable(scan));
       // eslint-disable-next-line no-control-regex
       if (/[\u001b\u0007\u009b]/.test(text)) problems.push('scan table: raw control sequence');
-      JSON.stringify(fmt.scanJson(scan));
+      JSON.stringify(scanJson(scan));
     } catch (e) {
       problems.push(`formatting the scan threw: ${(e as Error).message}`);
     }
   }
   if (inspect.value) {
-    try { fmt.inspectText(inspect.value); } catch (e) { problems.push(`formatting inspect threw: ${(e as Error).message}`); }
+    try { inspectText(inspect.value); } catch (e) { problems.push(`formatting inspect threw: ${(e as Error).message}`); }
   }
   const rss = peakRss(client.pid);
   if (rss > worst.rss) Object.assign(worst, { rss, rssCase: label });

@@ -5,6 +5,7 @@
  */
 import { describe, it } from 'node:test';
 import * as assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { BuildOptions, Metafile } from 'esbuild';
@@ -34,15 +35,21 @@ describe('the house', () => {
     assert.ok(root.length <= MAX_ENGINE_ROOT_FILES, `src/engine holds ${root.length} files directly: ${root.join(', ')}`);
   });
 
-  it('keeps every experiment in its own folder with a worker half and a front-end half', () => {
-    const halves = sourceFiles().filter((f) => /^src\/experiments\/[^/]+\/(run|view)\.ts$/.test(f.split(path.sep).join('/')));
-    const byName = new Map<string, Set<string>>();
+  it('keeps every experiment in its own folder: a front-end half, and a worker half the runners name', () => {
+    const halves = sourceFiles().map((f) => f.split(path.sep).join('/')).filter((f) => /^src\/experiments\/[^/]+\/(run|view)\.ts$/.test(f));
+    const byName = new Map<string, string[]>();
     for (const f of halves) {
-      const [, , name, file] = f.split(path.sep);
-      byName.set(name, (byName.get(name) ?? new Set()).add(file));
+      const [, , name, file] = f.split('/');
+      byName.set(name, [...(byName.get(name) ?? []), file].sort());
     }
-    assert.ok(byName.size >= 8, `only ${byName.size} experiment folders`);
-    for (const [name, files] of byName) assert.deepEqual([...files].sort(), ['run.ts', 'view.ts'], `src/experiments/${name}`);
+    const runners = readFileSync(path.join(ROOT, 'src/experiments/runners.ts'), 'utf8');
+    for (const [name, files] of byName) {
+      // The engine's own calls (inspect, scan) have views only: the engine process serves them directly.
+      const own = name === 'inspect' || name === 'scan';
+      assert.deepEqual(files, own ? ['view.ts'] : ['run.ts', 'view.ts'], `src/experiments/${name}`);
+      if (!own) assert.ok(runners.includes(`from './${name}/run'`), `runners.ts does not run src/experiments/${name}`);
+    }
+    assert.ok(byName.size >= 10, `only ${byName.size} folders in src/experiments`);
   });
 
   it('builds the extension host without the engine: small, and unable to load ONNX Runtime', async () => {

@@ -1,8 +1,7 @@
 import type { AttentionAnalysis, AttentionOptions } from './run';
-import { attentionCsv } from '../csv';
 import { common, layerFlag } from '../options';
-import { attentionText } from '../text';
 import { experiment } from '../experiment';
+import { table, toCsv } from '../format';
 
 /** The paper's exp4 for one block: heads, sink scores, the share on massive tokens, the matrices. */
 export default experiment<AttentionOptions, AttentionAnalysis>()({
@@ -16,3 +15,15 @@ export default experiment<AttentionOptions, AttentionAnalysis>()({
     args: (file, flags) => ({ file, options: { ...common(flags), layer: layerFlag(flags), perHead: flags.has('per-head') } }),
   },
 });
+
+function attentionText(r: AttentionAnalysis): string {
+  const lines = [`block ${r.layer} attention (${r.source}); massive-activation tokens: ${r.massiveTokens.length ? r.massiveTokens.join(', ') : 'none'}`];
+  if (!r.heads.length) return [...lines, r.note ? `No attention to show: ${r.note}.` : 'Attention probabilities cannot be read from this graph.'].join('\n');
+  lines.push('', ...table([['head', 'sink score', 'sink head', 'share on massive tokens'], ...r.heads.map((h) => [String(h.head), h.sinkScore.toFixed(3), h.isSink ? 'yes' : 'no', h.massiveShare === null ? '—' : `${(h.massiveShare * 100).toFixed(1)}%`])]));
+  lines.push('', `share of attention on massive-activation tokens: ${r.massiveTokenShare === null ? '—' : `${(r.massiveTokenShare * 100).toFixed(1)}%`} (by block: ${r.shareByLayer.map((s) => (s.share === null ? '—' : `${(s.share * 100).toFixed(0)}%`)).join(' ')})`);
+  return lines.join('\n');
+}
+
+function attentionCsv(r: AttentionAnalysis): string {
+  return toCsv(r.heads.map((h) => ({ layer: r.layer, head: h.head, sink_score: h.sinkScore, sink_head: h.isSink, massive_share: h.massiveShare })));
+}

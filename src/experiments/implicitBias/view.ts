@@ -1,8 +1,7 @@
 import type { ImplicitBiasOptions, ImplicitBiasResult } from './run';
-import { implicitBiasCsv } from '../csv';
 import { common, layerFlag } from '../options';
-import { implicitBiasText } from '../text';
 import { experiment } from '../experiment';
+import { toCsv } from '../format';
 
 /** The paper's implicit attention bias: the part of the attention output the massive tokens carry. */
 export default experiment<ImplicitBiasOptions, ImplicitBiasResult>()({
@@ -16,3 +15,15 @@ export default experiment<ImplicitBiasOptions, ImplicitBiasResult>()({
     args: (file, flags) => ({ file, options: { ...common(flags), layer: layerFlag(flags) } }),
   },
 });
+
+function implicitBiasText(r: ImplicitBiasResult): string {
+  return [
+    `block ${r.layer}: attention output split over the massive-activation tokens ${r.massiveTokens.join(', ')} (${r.queries} queries${r.afterOutputProjection ? ', after the output projection' : ''})`,
+    `cosine similarity between queries of the part from those tokens: ${r.sinkPartCosine.toFixed(4)} (rest: ${r.restPartCosine.toFixed(4)})`,
+    `its share of the output norm: ${(r.sinkNormShare * 100).toFixed(1)}%`,
+  ].join('\n');
+}
+
+function implicitBiasCsv(r: ImplicitBiasResult): string {
+  return toCsv([{ layer: r.layer, queries: r.queries, sink_part_cosine: r.sinkPartCosine, rest_part_cosine: r.restPartCosine, sink_norm_share: r.sinkNormShare, after_output_projection: r.afterOutputProjection }]);
+}

@@ -1,11 +1,10 @@
 import type { InterveneOptions, InterveneResult } from './run';
 import { EngineError } from '../../engine/base/errors';
-import { interveneCsv } from '../csv';
 import { LIMITS } from '../../engine/base/limits';
 import { listFlag, numberFlag, stringFlag } from '../flags';
 import { common, corpusFlag, integer, layerFlag, valuesFlag } from '../options';
-import { interveneText } from '../text';
 import { experiment } from '../experiment';
+import { plainNumber, table, toCsv } from '../format';
 
 /** The paper's exp3: set one block's massive activations to zero, to their mean, or to given values. */
 export default experiment<InterveneOptions, InterveneResult>()({
@@ -34,3 +33,17 @@ export default experiment<InterveneOptions, InterveneResult>()({
     },
   },
 });
+
+function interveneText(r: InterveneResult): string {
+  const lines = [`block ${r.layer}, set ${r.mode === 'values' ? 'to given values' : `to ${r.mode}`}: ${r.changed.length} entries changed`];
+  if (r.note) lines.push(r.note);
+  if (r.changed.length) lines.push('', ...table([['token', 'channel', 'from', 'to'], ...r.changed.map((c) => [String(c.token), String(c.channel), plainNumber(c.from), plainNumber(c.to)])]));
+  lines.push('');
+  if (r.klMean !== null) lines.push(`next-token KL (original ‖ intervened): mean ${r.klMean.toExponential(3)}, max ${r.klMax!.toExponential(3)} nats; top-1 agreement ${((r.top1Agreement ?? 0) * 100).toFixed(1)}%`);
+  if (r.perplexity) lines.push(`perplexity on ${r.perplexity.source === 'sample' ? 'the built-in sample text' : r.perplexity.source === 'text' ? 'the given text' : 'the input'} (${r.perplexity.tokens} tokens): ${plainNumber(r.perplexity.before)} → ${r.perplexity.after === null ? 'undefined (NaN)' : r.perplexity.after === Infinity ? '∞' : plainNumber(r.perplexity.after)}`);
+  return lines.join('\n');
+}
+
+function interveneCsv(r: InterveneResult): string {
+  return toCsv(r.changed.map((c) => ({ layer: r.layer, mode: r.mode, token: c.token, channel: c.channel, from: c.from, to: c.to })));
+}

@@ -1,11 +1,10 @@
 import type { ScanManyOptions, ScanManyResult } from './run';
 import { EngineError } from '../../engine/base/errors';
-import { scanManyCsv, constancyCsv } from '../csv';
 import { LIMITS } from '../../engine/base/limits';
 import { idsListFlag, numberFlag, stringFlag } from '../flags';
 import { common, corpusFlag, imagesFlag, readText } from '../options';
-import { scanManyText } from '../text';
 import { experiment } from '../experiment';
+import { plainNumber, pm, table, toCsv } from '../format';
 
 /** The paper's exp2 over many inputs, with each massive activation's constancy. */
 export default experiment<ScanManyOptions, ScanManyResult>()({
@@ -46,3 +45,31 @@ export default experiment<ScanManyOptions, ScanManyResult>()({
     },
   },
 });
+
+function scanManyText(r: ScanManyResult): string {
+  const lines = [`${r.inputs} inputs (${r.inputKind}), ${Math.min(...r.tokensPerInput)}–${Math.max(...r.tokensPerInput)} tokens each`, ...r.warnings.map((w) => `WARNING: ${w}`), ''];
+  lines.push(...table([['layer', 'top-1', 'top-2', 'top-3', 'median', 'inputs with massive'],
+    ...r.layers.map((l) => [String(l.index), pm(l.top[0]), pm(l.top[1]), pm(l.top[2]), pm(l.median), `${l.massiveInputs}/${r.inputs}`])]));
+  lines.push('');
+  if (r.constancy.length) {
+    lines.push('Constancy of each massive activation (at the block where it is seen in most inputs):');
+    lines.push(...table([['channel', 'token kind', 'block', 'value (mean ± std)', 'seen in', 'blocks'],
+      ...r.constancy.map((c) => [String(c.channel), c.kind, String(c.layer), pm(c), `${c.count}/${c.inputs}`, c.layers.join(',')])]));
+    lines.push('', `Tokens carrying them: ${r.locations.map((l) => `${l.kind} ${(l.share * 100).toFixed(0)}%`).join(', ')}`);
+  } else {
+    lines.push('No massive activations in any input.');
+  }
+  if (r.outlierFeatures.length) lines.push(`LLM.int8() outlier features: ${r.outlierFeatures.map((f) => `ch${f.channel} (${f.layers} blocks, max ${plainNumber(f.maxAbs)})`).join(', ')}`);
+  return lines.join('\n');
+}
+
+function scanManyCsv(r: ScanManyResult): string {
+  return toCsv(r.layers.map((l) => ({
+    layer: l.index, top1_mean: l.top[0].mean, top1_std: l.top[0].std, top2_mean: l.top[1].mean, top2_std: l.top[1].std,
+    top3_mean: l.top[2].mean, top3_std: l.top[2].std, median_mean: l.median.mean, median_std: l.median.std, inputs_with_massive: l.massiveInputs,
+  })));
+}
+
+function constancyCsv(r: ScanManyResult): string {
+  return toCsv(r.constancy.map((c) => ({ channel: c.channel, token_kind: c.kind, layer: c.layer, mean: c.mean, std: c.std, inputs: c.count, frequency: c.frequency, layers: c.layers.join(' ') })));
+}
