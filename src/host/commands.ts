@@ -1,6 +1,6 @@
 import * as path from 'node:path';
 import * as vscode from 'vscode';
-import { isEngineError } from '../engine/base/errors';
+import { EngineError, isEngineError } from '../engine/base/errors';
 import type { InterventionMode } from '../experiments/intervene/run';
 import { checkOutputs, writeFileAtomic } from '../engine/base/outputs';
 import { folderVariants, resolveTarget } from '../engine/model/folder';
@@ -115,13 +115,13 @@ export function registerCommands(context: vscode.ExtensionContext, d: Deps): voi
 
   register('massiveActivations.exportReport', async (args?: { file?: string; folder?: string }) => {
     const panel = args?.file ? d.panels.get(args.file) : d.panels.active();
-    if (!panel) throw new Error('Open a model in the inspector and run a scan first.');
+    if (!panel) throw new EngineError('not-ready', 'Open a model in the inspector and run a scan first.');
     const folder = args?.folder ?? (await vscode.window.showOpenDialog({ canSelectFolders: true, canSelectFiles: false, title: 'Export the report into…' }))?.[0]?.fsPath;
     if (!folder) return undefined;
     const report = (['scan', 'experiment'] as const).flatMap((what) => (['json', 'csv'] as const).map((format) => ({
       file: path.join(folder, `${path.basename(path.dirname(panel.file))}-${what}.${format}`), content: panel.exportContent(what, format), format,
     }))).filter((f): f is { file: string; content: string; format: 'json' | 'csv' } => !!f.content);
-    if (!report.length) throw new Error('Nothing to export yet: run a scan or an experiment first.');
+    if (!report.length) throw new EngineError('not-ready', 'Nothing to export yet: run a scan or an experiment first.');
     // Every file checked before the first is written: a refused report leaves nothing half-written.
     checkOutputs(report.map((f) => [`The ${f.format.toUpperCase()} file`, f.file]), panel.protectedFiles());
     const written: string[] = [];

@@ -66,18 +66,11 @@ export class Engine implements vscode.Disposable {
     const started = Date.now();
     // Cancelled while it waited in the queue: never started.
     if (opts.ticket?.cancelled) throw new EngineError('cancelled', 'Cancelled.');
-    // Every run of a model gets the user's tensors for its inputs (massiveActivations.feeds).
-    const withOptions = args as { file: string; options?: { feeds?: Record<string, string> } };
-    if (withOptions.options && !withOptions.options.feeds) {
-      const feeds = feedsFor(withOptions.file);
-      if (feeds) withOptions.options.feeds = feeds;
-    }
-    // And runs the model the way massiveActivations.wholeGraph says (segments of blocks by default).
-    if (withOptions.options && settings().wholeGraph) (withOptions.options as { wholeGraph?: boolean }).wholeGraph = true;
-    this.remember(withOptions);
-    this.log.info(`${title}: ${method} ${JSON.stringify(args).slice(0, 300)}`);
+    const completed = withSettings(args);
+    this.remember(completed as { file: string; options?: object });
+    this.log.info(`${title}: ${method} ${JSON.stringify(completed).slice(0, 300)}`);
     const exec = async (report?: (m: string) => void, token?: vscode.CancellationToken) => {
-      const call = this.client.call(method, args, (p) => { report?.(p.message); opts.onProgress?.(p); });
+      const call = this.client.call(method, completed, (p) => { report?.(p.message); opts.onProgress?.(p); });
       this.current = { id: call.id, title, ticket: opts.ticket };
       void vscode.commands.executeCommand('setContext', 'massiveActivations.busy', true);
       this.busyEmitter.fire(title);
@@ -122,6 +115,18 @@ export class Engine implements vscode.Disposable {
     void this.client.dispose();
     this.busyEmitter.dispose();
   }
+}
+
+/**
+ * The call as the user's settings complete it, as a new object (the caller's stays as it was):
+ * every run of a model gets the user's tensors for its inputs (massiveActivations.feeds), and runs
+ * the model the way massiveActivations.wholeGraph says (segments of blocks by default).
+ */
+function withSettings<A>(args: A): A {
+  const call = args as { file: string; options?: { feeds?: Record<string, string>; wholeGraph?: boolean } };
+  if (!call.options) return args;
+  const feeds = call.options.feeds ?? feedsFor(call.file);
+  return { ...call, options: { ...call.options, ...(feeds ? { feeds } : {}), ...(settings().wholeGraph ? { wholeGraph: true } : {}) } } as A;
 }
 
 /** Shows an engine error the way users should see it: one sentence, no stack. */

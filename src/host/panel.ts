@@ -6,7 +6,7 @@ import { EXPERIMENTS } from '../experiments/registry';
 import type { ModelInfo } from '../engine/model/inspect';
 import type { LayerResult, Progress, ScanResult } from '../engine/model/results';
 import type { ExperimentView, FromWebview, ModelSummary, PanelCalls, PanelMethod, PanelState, RunInput, ToWebview } from '../shared/protocol';
-import { isEngineError, word } from '../engine/base/errors';
+import { EngineError, isEngineError, word } from '../engine/base/errors';
 import { DocumentStore, type ModelDocument } from './document';
 import { vscodeWording, wordWarnings } from './wording';
 import { modelFiles, writeResult } from '../engine/base/outputs';
@@ -182,7 +182,7 @@ export class InspectorPanel implements vscode.Disposable {
       return uri.fsPath;
     }
     const content = this.exportContent(a.what, a.format);
-    if (!content) throw new Error('Nothing to export yet: run a scan or an experiment first.');
+    if (!content) throw new EngineError('not-ready', 'Nothing to export yet: run a scan or an experiment first.');
     const uri = await vscode.window.showSaveDialog({ defaultUri: vscode.Uri.file(path.join(path.dirname(this.file), `massive-activations-${a.what}.${a.format}`)), filters: a.format === 'csv' ? { CSV: ['csv'] } : { JSON: ['json'] } });
     if (!uri) return null;
     writeResult(uri.fsPath, content, this.protectedFiles(), `${a.format.toUpperCase()} file`);

@@ -3,7 +3,9 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, copyFileSync, readFileSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
+import * as ort from 'onnxruntime-node';
 import { scanModel } from '../../src/engine/run/scan';
+import { embeddingSession, embedTokens } from '../../src/engine/run/input';
 import { resolveTarget } from '../../src/engine/model/folder';
 import { isEngineError, userMessage } from '../../src/engine/base/errors';
 import { cliWording } from '../../src/cli/wording';
@@ -146,6 +148,16 @@ describe('an embed_tokens.onnx + decoder (inputs_embeds) export, with variants i
     assertMatchesReference(r, forwardText(pair.spec, IDS), pair.spec.d);
     assert.equal(resolveTarget(pair.files.embed_fp16).main, pair.files.decoder_fp16);
     await assert.rejects(scanModel(pair.dir, { ids: IDS, variant: 'q4' }), (e: unknown) => isEngineError(e) && /There is no "q4" variant .* it has plain, fp16/.test(e.message));
+  });
+
+  test("another export's embedding part releases the first's session (it lingered, still open, before)", async () => {
+    const first = await embeddingSession.get(pair.files.embed);
+    const ids = new ort.Tensor('int64', BigInt64Array.from(IDS.map(BigInt)), [1, IDS.length]);
+    await first.run({ [first.inputNames[0]]: ids });
+    await embedTokens(pair.files.embed_fp16, IDS);
+    await assert.rejects(first.run({ [first.inputNames[0]]: ids }), 'the replaced session was released');
+    const again = await embeddingSession.get(pair.files.embed_fp16);
+    assert.equal((await again.run({ [again.inputNames[0]]: ids }))[again.outputNames[0]].dims.length, 3, 'the current one still runs');
   });
 
   test('the decoder alone says where its embeddings come from', async () => {

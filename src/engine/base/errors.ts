@@ -25,7 +25,9 @@ export type ErrorCode =
   /** The model produced NaN or infinite values where a measure needs finite ones. */
   | 'non-finite'
   /** An output path would overwrite an input (the model, its weights, tokenizer, config, or another output). */
-  | 'unsafe-output';
+  | 'unsafe-output'
+  /** A command needs what the user has not done yet: a model open in the inspector, a result to export. */
+  | 'not-ready';
 
 /**
  * A setting the user can change to get past an error. The engine names it; each front end words

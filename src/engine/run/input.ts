@@ -1,3 +1,4 @@
+import { statSync } from 'node:fs';
 import * as path from 'node:path';
 import { EngineError, option } from '../base/errors';
 import { defaultedInputs, describeDefaults, syntheticFeeds, textFeeds, type ClassifiedInput, type FeedTensor } from '../model/feeds';
@@ -240,12 +241,37 @@ function tooLong(n: number, unit: string, max: number): EngineError {
   return new EngineError('too-long', `The input is ${n.toLocaleString('en-US')} ${unit}; the limit is ${max.toLocaleString('en-US')} tokens (the smaller of ${option('maxTokens')} and the model's position table). Use a shorter prompt.`, { tokens: n, limit: max, unit });
 }
 
-let embedSession: { key: string; session: Promise<ort.InferenceSession> } | undefined;
+/**
+ * The one open embedding part (embed_tokens.onnx): kept between runs of its export, released when
+ * another export's replaces it, so a session of the first never lingers beside the second's.
+ */
+class EmbeddingSession {
+  private open: { key: string; session: Promise<ort.InferenceSession> } | undefined;
+
+  get(file: string, threads?: number): Promise<ort.InferenceSession> {
+    const st = statSync(file);
+    const key = JSON.stringify([path.resolve(file), st.size, st.mtimeMs, threads]);
+    if (this.open?.key !== key) {
+      this.release();
+      this.open = { key, session: openPlain(file, { threads }) };
+    }
+    return this.open.session;
+  }
+
+  release(): void {
+    const old = this.open?.session;
+    this.open = undefined;
+    // A session that failed to open has nothing to release.
+    void old?.then((s) => s.release()).catch(() => undefined);
+  }
+}
+
+/** The engine process's embedding part (one process runs one export's parts at a time). */
+export const embeddingSession = new EmbeddingSession();
 
 /** Runs a multi-file export's embed_tokens.onnx: token ids → the embeddings its decoder takes. */
 export async function embedTokens(file: string, ids: number[], threads?: number): Promise<FeedTensor> {
-  if (embedSession?.key !== file) embedSession = { key: file, session: openPlain(file, { threads }) };
-  const session = await embedSession.session;
+  const session = await embeddingSession.get(file, threads);
   const name = session.inputNames[0];
   const { Tensor } = ort;
   const run = (t: ort.Tensor) => session.run({ [name]: t });

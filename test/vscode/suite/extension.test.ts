@@ -221,6 +221,13 @@ describe('Massive Activations in the extension host', () => {
     assert.deepEqual(images.map((f) => readFileSync(f).toString('base64')), before, 'the images are unchanged');
   });
 
+  it('a command run before it can be says what to do, as a user message (it read "Unexpected error: …" before)', async () => {
+    const folder = mkdtempSync(path.join(os.tmpdir(), 'ma-report-'));
+    const r = await exec<{ error?: string }>('massiveActivations.exportReport', { file: path.join(ws, 'not-open', 'model.onnx'), folder });
+    assert.equal(r.error, 'Open a model in the inspector and run a scan first.');
+    assert.deepEqual(readdirSync(folder), []);
+  });
+
   it('Escape on any step of any picker ends its command: nothing runs (Fix-Reg-Mean ran on synthetic images before)', async () => {
     const started: string[] = [];
     const listening = api.engine.onBusy((title) => { if (title) started.push(title); });
