@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { isEngineError, userMessage, word } from '../engine/base/errors';
+import { isCancelled, userMessage, word } from '../engine/base/errors';
 import { cliWording } from './wording';
 import { cores } from '../engine/base/limits';
 import { writeFileAtomic } from '../engine/base/outputs';
@@ -106,6 +106,6 @@ else main(process.argv.slice(2)).then(
     // Users get the message, never a stack trace; unexpected errors say so.
     const msg = userMessage(e, cliWording);
     process.stderr.write(`massive-activations: ${terminalSafe(msg.replace(/\n/g, ' '))}\n`);
-    process.exitCode = isEngineError(e) && e.code === 'cancelled' ? 130 : 1;
+    process.exitCode = isCancelled(e) ? 130 : 1;
   },
 );

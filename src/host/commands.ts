@@ -1,6 +1,6 @@
 import * as path from 'node:path';
 import * as vscode from 'vscode';
-import { EngineError, isEngineError } from '../engine/base/errors';
+import { EngineError, isCancelled } from '../engine/base/errors';
 import type { InterventionMode } from '../experiments/intervene/run';
 import { checkOutputs, writeFileAtomic } from '../engine/base/outputs';
 import { folderVariants, resolveTarget } from '../engine/model/folder';
@@ -29,7 +29,7 @@ export function registerCommands(context: vscode.ExtensionContext, d: Deps): voi
         return await fn(...args);
       } catch (e) {
         // Errors surface as one message; the command resolves so callers (menus, tests) carry on.
-        return { error: showError(e, d.log), cancelled: isEngineError(e) && e.code === 'cancelled' };
+        return { error: showError(e, d.log), cancelled: isCancelled(e) };
       }
     }));
 

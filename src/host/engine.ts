@@ -2,7 +2,7 @@ import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { filesNamedBy, type Protected } from '../engine/base/outputs';
 import { printable } from '../engine/base/text';
-import { EngineError, isEngineError, userMessage } from '../engine/base/errors';
+import { cancelled, isCancelled, isEngineError, userMessage } from '../engine/base/errors';
 import { vscodeWording } from './wording';
 import type { Progress } from '../engine/model/results';
 import type { EngineCalls, EngineMethod } from '../shared/protocol';
@@ -65,7 +65,7 @@ export class Engine implements vscode.Disposable {
   private async runNow<M extends EngineMethod>(title: string, method: M, args: EngineCalls[M]['args'], opts: RunOptions): Promise<EngineCalls[M]['result']> {
     const started = Date.now();
     // Cancelled while it waited in the queue: never started.
-    if (opts.ticket?.cancelled) throw new EngineError('cancelled', 'Cancelled.');
+    if (opts.ticket?.cancelled) throw cancelled();
     const completed = withSettings(args);
     this.remember(completed as { file: string; options?: object });
     this.log.info(`${title}: ${method} ${JSON.stringify(completed).slice(0, 300)}`);
@@ -80,7 +80,7 @@ export class Engine implements vscode.Disposable {
         this.log.info(`${title}: done in ${Date.now() - started} ms`);
         return result;
       } catch (e) {
-        if (isEngineError(e) && e.code === 'cancelled') this.log.info(`${title}: cancelled`);
+        if (isCancelled(e)) this.log.info(`${title}: cancelled`);
         else this.log.error(`${title}: ${(e as Error).message}`);
         throw e;
       } finally {
@@ -133,7 +133,7 @@ function withSettings<A>(args: A): A {
 export function showError(e: unknown, log: vscode.LogOutputChannel): string {
   // Messages can carry model-controlled names: no control characters into the notification.
   const message = printable(userMessage(e, vscodeWording));
-  if (isEngineError(e) && e.code === 'cancelled') {
+  if (isCancelled(e)) {
     void vscode.window.showInformationMessage('Massive Activations: cancelled.');
   } else {
     if (!isEngineError(e)) log.error((e as Error)?.stack ?? String(e));

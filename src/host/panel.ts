@@ -6,7 +6,7 @@ import { EXPERIMENTS } from '../experiments/registry';
 import type { ModelInfo } from '../engine/model/inspect';
 import type { LayerResult, Progress, ScanResult } from '../engine/model/results';
 import type { ExperimentView, FromWebview, ModelSummary, PanelCalls, PanelMethod, PanelState, RunInput, ToWebview } from '../shared/protocol';
-import { EngineError, isEngineError, word } from '../engine/base/errors';
+import { EngineError, isCancelled, word } from '../engine/base/errors';
 import { DocumentStore, type ModelDocument } from './document';
 import { vscodeWording, wordWarnings } from './wording';
 import { modelFiles, writeResult } from '../engine/base/outputs';
@@ -103,7 +103,7 @@ export class InspectorPanel implements vscode.Disposable {
           return await this.scan(input, { quiet: live });
         } catch (e) {
           // A live re-scan is cancelled by the next keystroke's run: superseded, not an error to show.
-          if (live && isEngineError(e) && e.code === 'cancelled') return null;
+          if (live && isCancelled(e)) return null;
           throw e;
         }
       },
@@ -139,7 +139,7 @@ export class InspectorPanel implements vscode.Disposable {
     } catch (e) {
       // Stopped by the user: the blocks measured so far stay, explorable, as a result of their own.
       // (A live re-scan superseded by the next edit is not a stop: it says nothing.)
-      const partial = !opts.quiet && isEngineError(e) && e.code === 'cancelled' ? measured.result() : undefined;
+      const partial = !opts.quiet && isCancelled(e) ? measured.result() : undefined;
       if (!partial) throw e;
       result = partial;
     } finally {

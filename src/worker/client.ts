@@ -1,6 +1,6 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import * as path from 'node:path';
-import { EngineError } from '../engine/base/errors';
+import { cancelled, EngineError } from '../engine/base/errors';
 import type { Progress } from '../engine/model/results';
 import type { EngineCalls, EngineMethod, ToWorker, WorkerMessage, WorkerRequest } from '../shared/protocol';
 
@@ -60,7 +60,7 @@ export class EngineClient {
     const p = this.pending.get(id);
     if (!p) return 'none';
     this.pending.delete(id);
-    p.reject(new EngineError('cancelled', 'Cancelled.'));
+    p.reject(cancelled());
     const child = this.child;
     if (!child || !this.inFlight.has(id)) return 'stopped';
     // Wait for the engine's answer (or its end of the call), then as long as it says it needs.

@@ -1,4 +1,4 @@
-import { EngineError, isEngineError, type ErrorCode } from '../engine/base/errors';
+import { checkAbort, isEngineError, type ErrorCode } from '../engine/base/errors';
 import { fileError } from '../engine/base/files';
 import { printable } from '../engine/base/text';
 import { inspectTarget } from '../engine/model/inspect';
@@ -35,7 +35,7 @@ const handlers = {
 } as unknown as Handlers;
 
 function handle(req: WorkerRequest, signal: AbortSignal): Promise<unknown> {
-  if (signal.aborted) throw new EngineError('cancelled', 'Cancelled.');
+  checkAbort(signal);
   // A folder, or any file of a multi-file export, names the whole export: resolve it once here.
   // (compare resolves each of its models itself.)
   if (req.method !== 'inspect' && req.method !== 'compare') {

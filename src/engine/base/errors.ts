@@ -85,3 +85,17 @@ export function userMessage(e: unknown, w: Wording): string {
 export function isEngineError(e: unknown): e is EngineError {
   return e instanceof Error && (e as EngineError).name === 'EngineError' && typeof (e as EngineError).code === 'string';
 }
+
+/** The one error a cancelled call ends with, wherever it stops (queue, engine, segment border). */
+export function cancelled(): EngineError {
+  return new EngineError('cancelled', 'Cancelled.');
+}
+
+export function isCancelled(e: unknown): boolean {
+  return isEngineError(e) && e.code === 'cancelled';
+}
+
+/** Stops between model runs once the call is cancelled. */
+export function checkAbort(signal?: AbortSignal): void {
+  if (signal?.aborted) throw cancelled();
+}

@@ -1,5 +1,7 @@
 import * as path from 'node:path';
 import { EngineError } from '../base/errors';
+
+export { checkAbort } from '../base/errors';
 import { openModel, type OpenModel, type SessionSettings, type SessionVariant } from './session';
 import type { Progress } from '../model/results';
 import { PAPER_THRESHOLDS, type Thresholds } from '../measure/stats';
@@ -23,10 +25,6 @@ export interface ExperimentBase {
 
 export function thresholdsOf(o: ExperimentBase): Thresholds {
   return o.thresholds ?? PAPER_THRESHOLDS;
-}
-
-export function checkAbort(signal?: AbortSignal): void {
-  if (signal?.aborted) throw new EngineError('cancelled', 'Cancelled.');
 }
 
 /** Opens (once per variant for the experiment's duration) the sessions an experiment needs. */
