@@ -9,7 +9,7 @@ import { imagesInFolder } from '../engine/base/files';
 import { showError, type Engine } from './engine';
 import { ComparePanel } from './comparePanel';
 import type { InspectorPanel, PanelManager } from './panel';
-import { settings } from './settings';
+import { runSettings, settings } from './settings';
 import type { ActivationTree, TreeNode } from './tree';
 
 /**
@@ -62,7 +62,7 @@ export function registerCommands(context: vscode.ExtensionContext, d: Deps): voi
     if (text === undefined && panel.model?.takesImage) images = await pickImages();
     else if (text === undefined) text = await pickText();
     if (text === undefined && !images) return undefined;
-    const result = await d.engine.run(`Layer-wise scan of ${path.basename(panel.file)}`, 'scanMany', { file: panel.file, options: { text, images, seqLen: args?.seqLen, count: args?.count, thresholds: s.thresholds, maxTokens: s.maxTokens, threads: s.threads } });
+    const result = await d.engine.run(`Layer-wise scan of ${path.basename(panel.file)}`, 'scanMany', { file: panel.file, options: { text, images, seqLen: args?.seqLen, count: args?.count, ...runSettings(s) } });
     panel.showExperiment(`Layer-wise scan over ${result.inputs} inputs`, { type: 'scanMany', result });
     return result;
   });
@@ -75,8 +75,7 @@ export function registerCommands(context: vscode.ExtensionContext, d: Deps): voi
     if (!mode) return undefined;
     const values = mode === 'values' ? args?.values ?? (await askValues()) : undefined;
     if (mode === 'values' && !values) return undefined;
-    const s = settings();
-    const result = await d.engine.run(`Intervention at block ${layer}`, 'intervene', { file: panel.file, options: { ...input(panel, args?.prompt, `intervention at block ${layer}`), layer, mode, values, channels: args?.channels, thresholds: s.thresholds, maxTokens: s.maxTokens, threads: s.threads } });
+    const result = await d.engine.run(`Intervention at block ${layer}`, 'intervene', { file: panel.file, options: { ...input(panel, args?.prompt, `intervention at block ${layer}`), layer, mode, values, channels: args?.channels, ...runSettings() } });
     panel.showExperiment(`Intervention at block ${layer}: set ${mode === 'values' ? 'to given values' : `to ${mode}`}`, { type: 'intervene', result });
     return result;
   });
@@ -85,8 +84,7 @@ export function registerCommands(context: vscode.ExtensionContext, d: Deps): voi
     const picked = await targetBlock(d, args, 'Analyse the attention of which block?');
     if (!picked) return undefined;
     const { panel, layer } = picked;
-    const s = settings();
-    const result = await d.engine.run(`Attention at block ${layer}`, 'attention', { file: panel.file, options: { ...input(panel, args?.prompt, `attention at block ${layer}`), layer, matrixTokens: 128, maxTokens: s.maxTokens, thresholds: s.thresholds, threads: s.threads } });
+    const result = await d.engine.run(`Attention at block ${layer}`, 'attention', { file: panel.file, options: { ...input(panel, args?.prompt, `attention at block ${layer}`), layer, matrixTokens: 128, ...runSettings() } });
     panel.showExperiment(`Attention sinks at block ${layer}`, { type: 'attention', result });
     return result;
   });
@@ -95,8 +93,7 @@ export function registerCommands(context: vscode.ExtensionContext, d: Deps): voi
     const picked = await targetBlock(d, args, 'Measure the implicit bias of which block?');
     if (!picked) return undefined;
     const { panel, layer } = picked;
-    const s = settings();
-    const result = await d.engine.run(`Implicit bias at block ${layer}`, 'implicitBias', { file: panel.file, options: { ...input(panel, args?.prompt, `implicit bias at block ${layer}`), layer, thresholds: s.thresholds, threads: s.threads } });
+    const result = await d.engine.run(`Implicit bias at block ${layer}`, 'implicitBias', { file: panel.file, options: { ...input(panel, args?.prompt, `implicit bias at block ${layer}`), layer, ...runSettings() } });
     panel.showExperiment(`Implicit attention bias at block ${layer}`, { type: 'implicitBias', result });
     return result;
   });
@@ -108,7 +105,7 @@ export function registerCommands(context: vscode.ExtensionContext, d: Deps): voi
     const picked = args?.images ?? (args?.count ? 'synthetic' : await pickImages({ synthetic: true }));
     if (!picked) return undefined;
     const images = picked === 'synthetic' ? undefined : picked;
-    const result = await d.engine.run('Fix-Reg-Mean', 'fixRegMean', { file: panel.file, options: { images, count: args?.count, threads: settings().threads } });
+    const result = await d.engine.run('Fix-Reg-Mean', 'fixRegMean', { file: panel.file, options: { images, count: args?.count, ...runSettings() } });
     panel.showExperiment(`Fix-Reg-Mean over ${result.images} ${result.inputKind}`, { type: 'fixRegMean', result });
     return result;
   });
@@ -152,7 +149,7 @@ export function registerCommands(context: vscode.ExtensionContext, d: Deps): voi
     }
     const s = settings();
     const input = opts?.ids ? { ids: opts.ids } : opts?.prompts ? { prompts: opts.prompts } : { prompt: opts?.prompt ?? (d.panels.get(files[0])?.model?.hasTokenizer === false ? undefined : s.defaultPrompt) };
-    const result = await d.engine.run(`Comparing ${files.length} models`, 'compare', { file: files[0], options: { ...input, files, thresholds: s.thresholds, threads: s.threads, maxTokens: s.maxTokens } });
+    const result = await d.engine.run(`Comparing ${files.length} models`, 'compare', { file: files[0], options: { ...input, files, ...runSettings(s) } });
     const title = `Compare: ${result.models.map((m) => m.name).join(' vs ')}`;
     new ComparePanel(d.extensionUri, title, result, d.log);
     d.tree.addComparison(title, result);

@@ -11,7 +11,7 @@ import { DocumentStore, type ModelDocument } from './document';
 import { vscodeWording, wordWarnings } from './wording';
 import { modelFiles, writeResult } from '../engine/base/outputs';
 import { Engine, showError, type Ticket } from './engine';
-import { settings } from './settings';
+import { runSettings, settings } from './settings';
 import type { ActivationTree } from './tree';
 import { inspectorHtml } from './webviewHtml';
 
@@ -130,7 +130,7 @@ export class InspectorPanel implements vscode.Disposable {
     try {
       result = wordWarnings(await this.ctx.engine.run(`Scanning ${path.basename(this.file)}`, 'scan', {
         file: this.file,
-        options: { ...input, topK: s.topK, thresholds: s.thresholds, maxTokens: s.maxTokens, threads: s.threads },
+        options: { ...input, topK: s.topK, ...runSettings(s) },
       }, { quiet: opts.quiet, inPanel: true, ticket, onProgress: (p) => {
         measured.add(p);
         this.post({ kind: 'progress', message: p.message, layer: p.layer, total: p.total });
@@ -166,7 +166,7 @@ export class InspectorPanel implements vscode.Disposable {
     // and an image scan must not fall back to the synthetic input).
     const input = this.doc.replayInput(s.defaultPrompt);
     this.doc.recordRun(`block ${layer}`, input);
-    const base = { ...input, thresholds: s.thresholds, maxTokens: s.maxTokens, threads: s.threads };
+    const base = { ...input, ...runSettings(s) };
     const featureMap = await this.ctx.engine.run('Block detail', 'featureMap', { file: this.file, options: { ...base, layer, maxColumns: 192 } }, { quiet: true });
     // Blocks 0…layer only, with the massive tokens the scan found over the whole model.
     const massiveTokens = last && !last.stacks ? last.massiveTokens : undefined;

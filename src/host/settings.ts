@@ -18,6 +18,11 @@ export function settings(): Settings {
   };
 }
 
+/** What every run takes from the settings: the massive criterion, the token limit, the threads. */
+export function runSettings(s: Settings = settings()): Pick<Settings, 'thresholds' | 'maxTokens' | 'threads'> {
+  return { thresholds: s.thresholds, maxTokens: s.maxTokens, threads: s.threads };
+}
+
 /** The user's input tensors for one model (massiveActivations.feeds), matched by path, workspace path or file name. */
 export function feedsFor(file: string): Record<string, string> | undefined {
   const all = vscode.workspace.getConfiguration('massiveActivations').get<Record<string, Record<string, string>>>('feeds', {});
