@@ -20,7 +20,7 @@ export interface InputOptions {
   prompt?: string; ids?: number[]; image?: string; maxTokens?: number;
   /** The user's own tensors for model inputs: input name → a .npy or .json file (see feedFiles). */
   feeds?: Record<string, string>;
-  /** A multi-file export's other parts (see modelFolder): embed_tokens.onnx feeds inputs_embeds. */
+  /** A multi-file export's other parts (see model/folder.ts): embed_tokens.onnx feeds inputs_embeds. */
   target?: ModelTarget;
   /** Which variant of a model folder to run (model_fp16.onnx: "fp16"). */
   variant?: string;

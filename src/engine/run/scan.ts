@@ -5,7 +5,7 @@ import { scanSeq2Seq } from './seq2seq';
 
 /**
  * Runs the model once and measures every block's residual stream (and attention). `file` may be a
- * model folder or any file of a multi-file export (see modelFolder): an embedding part runs first;
+ * model folder or any file of a multi-file export (see model/folder.ts): an embedding part runs first;
  * an encoder-decoder pair is scanned as two stacks.
  */
 export async function scanModel(file: string, opts: ScanOptions = {}): Promise<ScanResult> {

@@ -12,20 +12,16 @@ export function scopeOf(n: NodeProto): { key: string; index: number } | undefine
   const sources = [metadata(n, 'pkg.torch.onnx.name_scopes'), metadata(n, 'namespace'), n.name];
   for (const s of sources) {
     if (!s) continue;
-    const m = deepestScope(s);
+    const m = outermostScope(s);
     if (m) return m;
   }
   return undefined;
 }
 
-function deepestScope(s: string): { key: string; index: number } | undefined {
-  let found: { key: string; index: number } | undefined;
-  const re = new RegExp(SCOPE.source, 'g');
-  for (let m = re.exec(s); m; m = re.exec(s)) {
-    // The first container match names the block; deeper ones (e.g. `mlp.layers.0`) are inside it.
-    if (!found) found = { key: `${m[1]}.${m[2]}`, index: Number(m[2]) };
-  }
-  return found;
+/** The first (outermost) container scope in a name: deeper ones (e.g. `mlp.layers.0`) are inside its block. */
+function outermostScope(s: string): { key: string; index: number } | undefined {
+  const m = SCOPE.exec(s);
+  return m ? { key: `${m[1]}.${m[2]}`, index: Number(m[2]) } : undefined;
 }
 
 /** Blocks grouped by the scope their residual sums sit in. */
