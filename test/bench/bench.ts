@@ -2,7 +2,9 @@
  * npm run bench: a full scan against a plain ONNX Runtime forward pass of the same, unmodified
  * model, GPT-2-small sized (12 blocks, width 768), at 128 and 512 tokens. Each measurement runs in
  * its own process so peak RSS is its own; wall time is the median of timed runs after warm-ups.
- * Prints a table of ratios measured in this run and writes bench-results/bench.json.
+ * Prints a table of ratios measured in this run and writes bench-results/bench.json; then the
+ * extension's activation time in the real extension host (activation.ts, bench-results/activation.json).
+ * BENCH_ONLY=corpus or BENCH_ONLY=activation runs that section alone.
  */
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import * as os from 'node:os';
@@ -19,6 +21,7 @@ import { compare } from '../../src/experiments/compare/run';
 import { liveLatency } from './live';
 import { WORKER } from '../fixtures';
 import { corpusCost } from './corpus';
+import { activationBench, activationBenchAvailable, printActivation, writeActivation } from './activation';
 
 /** Peak resident memory of this process (Linux VmHWM). */
 function peakRss(): number {
@@ -75,6 +78,7 @@ async function main(): Promise<void> {
     return;
   }
   if (process.env.BENCH_ONLY === 'corpus') { printCorpus(corpusCost(cacheDir)); return; }
+  if (process.env.BENCH_ONLY === 'activation') { await activation(true); return; }
   if (!existsSync(modelFile)) {
     mkdirSync(cacheDir, { recursive: true });
     process.stderr.write('building the GPT-2-small-sized planted model (cached in the temp folder)…\n');
@@ -113,6 +117,24 @@ async function main(): Promise<void> {
   printCorpus(corpus);
   mkdirSync('bench-results', { recursive: true });
   writeFileSync(path.join('bench-results', 'bench.json'), JSON.stringify({ machine: machine(), runs: RUNS, rows, series: { models: SERIES, one, all: series }, live, corpus }, null, 2));
+  await activation(false);
+}
+
+/**
+ * The extension's activation time in the real extension host (activation.ts), written to
+ * bench-results/activation.json. Skipped with a note where the VS Code test host is not installed,
+ * unless it is the only section asked for.
+ */
+async function activation(only: boolean): Promise<void> {
+  if (!activationBenchAvailable()) {
+    const why = 'code-server or Chromium missing (test/vscode/install-host.sh installs them)';
+    if (only) throw new Error(why);
+    process.stdout.write(`\nActivation time: skipped, ${why}\n`);
+    return;
+  }
+  const r = await activationBench();
+  printActivation(r);
+  writeActivation(r);
 }
 
 function printCorpus(rows: ReturnType<typeof corpusCost>): void {
