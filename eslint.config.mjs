@@ -42,7 +42,16 @@ export default tseslint.config(
     rules: {
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_' }],
       'no-constant-condition': ['error', { checkLoops: false }],
+      'max-len': ['error', { code: 160, ignoreStrings: true, ignoreTemplateLiterals: true, ignoreRegExpLiterals: true, ignoreUrls: true }],
     },
   },
   ...houseRules,
+  // TEMP: files being edited on other branches; removed when they land
+  {
+    files: [
+      'src/engine/run/**', 'src/experiments/*/run.ts', 'src/worker/**',
+      'test/engine/segments.test.ts', 'test/engine/scale.test.ts', 'test/engine/surgery.test.ts',
+    ],
+    rules: { 'max-len': 'off' },
+  },
 );

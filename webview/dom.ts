@@ -1,7 +1,9 @@
 /** A tiny element builder: h('div', { class: 'x' }, child, 'text'). */
 type Child = Node | string | number | null | undefined | false;
 
-export function h<K extends keyof HTMLElementTagNameMap>(tag: K, attrs?: Record<string, string | number | boolean | EventListener | undefined>, ...children: Child[]): HTMLElementTagNameMap[K];
+export function h<K extends keyof HTMLElementTagNameMap>(
+  tag: K, attrs?: Record<string, string | number | boolean | EventListener | undefined>, ...children: Child[]
+): HTMLElementTagNameMap[K];
 export function h(tag: string, attrs?: Record<string, string | number | boolean | EventListener | undefined>, ...children: Child[]): HTMLElement;
 export function h(tag: string, attrs: Record<string, string | number | boolean | EventListener | undefined> = {}, ...children: Child[]): HTMLElement {
   const el = document.createElement(tag);

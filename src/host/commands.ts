@@ -50,7 +50,10 @@ export function registerCommands(context: vscode.ExtensionContext, d: Deps): voi
     const prompt = args?.prompt ?? (args?.ids || args?.image || !panel.model?.takesText ? undefined : await vscode.window.showInputBox({ title: 'Prompt', value: settings().defaultPrompt }));
     if (panel.model?.takesText && prompt === undefined && !args?.ids) return undefined;
     const r = await panel.scan({ prompt, ids: args?.ids, image: args?.image });
-    return { blocks: r.layers.length, massiveTokens: r.massiveTokens, massiveChannels: r.massiveChannels, stacks: r.stacks?.map((s) => ({ name: s.name, blocks: s.layers.length, massiveTokens: s.massiveTokens })) };
+    return {
+      blocks: r.layers.length, massiveTokens: r.massiveTokens, massiveChannels: r.massiveChannels,
+      stacks: r.stacks?.map((s) => ({ name: s.name, blocks: s.layers.length, massiveTokens: s.massiveTokens })),
+    };
   });
 
   register('massiveActivations.scanMany', async (args?: { file?: string; text?: string; seqLen?: number; count?: number }) => {
@@ -148,12 +151,18 @@ export function registerCommands(context: vscode.ExtensionContext, d: Deps): voi
       files = [first, second];
     }
     const s = settings();
-    const input = opts?.ids ? { ids: opts.ids } : opts?.prompts ? { prompts: opts.prompts } : { prompt: opts?.prompt ?? (d.panels.get(files[0])?.model?.hasTokenizer === false ? undefined : s.defaultPrompt) };
+    const input = opts?.ids ? { ids: opts.ids }
+      : opts?.prompts ? { prompts: opts.prompts }
+      : { prompt: opts?.prompt ?? (d.panels.get(files[0])?.model?.hasTokenizer === false ? undefined : s.defaultPrompt) };
     const result = await d.engine.run(`Comparing ${files.length} models`, 'compare', { file: files[0], options: { ...input, files, ...runSettings(s) } });
     const title = `Compare: ${result.models.map((m) => m.name).join(' vs ')}`;
     new ComparePanel(d.extensionUri, title, result, d.log);
     d.tree.addComparison(title, result);
-    return { models: result.models.map((m) => m.path), layers: result.layers.length, differences: result.layers.reduce((a, l) => a + l.differences.length, 0), shared: result.layers.map((l) => l.shared.length), variants: result.variants };
+    return {
+      models: result.models.map((m) => m.path), layers: result.layers.length,
+      differences: result.layers.reduce((a, l) => a + l.differences.length, 0), shared: result.layers.map((l) => l.shared.length),
+      variants: result.variants,
+    };
   });
 
   // The constancy question, visually: two prompts through one model, in the compare view.
@@ -250,7 +259,9 @@ async function target(d: Deps, file?: string): Promise<InspectorPanel | undefine
 }
 
 /** The model (from the argument, the active panel or a file dialog) and the block to work on. */
-async function targetBlock(d: Deps, args: { file?: string; layer?: number } | undefined, title: string): Promise<{ panel: InspectorPanel; layer: number } | undefined> {
+async function targetBlock(
+  d: Deps, args: { file?: string; layer?: number } | undefined, title: string,
+): Promise<{ panel: InspectorPanel; layer: number } | undefined> {
   const panel = await target(d, args?.file);
   if (!panel) return undefined;
   const layer = args?.layer ?? (await pickBlock(panel, title));

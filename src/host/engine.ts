@@ -91,7 +91,10 @@ export class Engine implements vscode.Disposable {
     };
     if (opts.quiet) return exec();
     // A run the panel shows (status line, Cancel button) needs no notification: the status bar says it.
-    return vscode.window.withProgress({ location: opts.inPanel ? vscode.ProgressLocation.Window : vscode.ProgressLocation.Notification, title, cancellable: true }, (progress, token) => exec((m) => progress.report({ message: m }), token));
+    return vscode.window.withProgress(
+      { location: opts.inPanel ? vscode.ProgressLocation.Window : vscode.ProgressLocation.Notification, title, cancellable: true },
+      (progress, token) => exec((m) => progress.report({ message: m }), token),
+    );
   }
 
   /**

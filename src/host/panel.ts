@@ -70,7 +70,10 @@ export class InspectorPanel implements vscode.Disposable {
     const d = this.doc;
     this.post({
       kind: 'init', model: d.summary, error: d.error, defaultPrompt: s.defaultPrompt, state: this.state, live: this.liveScan(),
-      restore: { input: d.input, scan: d.scan, experiments: [...d.experiments].reverse().map((e) => ({ title: e.title, experiment: e.view })), stale: d.stale?.files },
+      restore: {
+        input: d.input, scan: d.scan, experiments: [...d.experiments].reverse().map((e) => ({ title: e.title, experiment: e.view })),
+        stale: d.stale?.files,
+      },
     });
   }
 
@@ -232,7 +235,8 @@ function fileBytes(f: string): number {
 function summary(i: ModelInfo): ModelSummary {
   return {
     file: i.path, name: path.basename(i.path), family: i.family, blocks: i.blocks, hiddenSize: i.hiddenSize, heads: i.heads, dtype: i.dtype,
-    matcher: i.matcher, externalData: i.externalData.map((f) => ({ file: f.file, present: f.present })), warnings: i.warnings.map((w) => word(w, vscodeWording)),
+    matcher: i.matcher, externalData: i.externalData.map((f) => ({ file: f.file, present: f.present })),
+    warnings: i.warnings.map((w) => word(w, vscodeWording)),
     takesText: i.inputs.some((x) => x.role === 'ids'), takesImage: i.inputs.some((x) => x.role === 'pixels'),
     hasTokenizer: i.hasTokenizer, layers: i.layers,
     bytes: fileBytes(i.path) + i.externalData.reduce((a, f) => a + f.bytes, 0),
@@ -311,7 +315,10 @@ class MeasuredSoFar {
     return {
       ...s, layers, attention: [], massiveTokens, massiveChannels, outlierFeatures: [],
       timing: { loadMs: 0, runMs: 0, statsMs: 0 },
-      nonFinite: firstBad ? { firstLayer: firstBad.index, tensor: firstBad.tensor, count: layers.reduce((a, l) => a + l.nonFinite.count, 0), layers: layers.filter((l) => l.nonFinite.count).length } : null,
+      nonFinite: firstBad ? {
+        firstLayer: firstBad.index, tensor: firstBad.tensor,
+        count: layers.reduce((a, l) => a + l.nonFinite.count, 0), layers: layers.filter((l) => l.nonFinite.count).length,
+      } : null,
       warnings: [`Cancelled after ${layers.length} of ${this.total} blocks: the blocks after them were not measured, and attention shares are not shown.`],
       cancelled: { measured: layers.length, total: this.total },
     };

@@ -3,7 +3,9 @@ import * as vscode from 'vscode';
 import type { Thresholds } from '../engine/measure/stats';
 
 /** The extension's settings, read fresh each time (they may change while panels are open). */
-export interface Settings { thresholds: Thresholds; topK: number; maxTokens: number; threads: number; wholeGraph: boolean; defaultPrompt: string; liveScanMaxMB: number }
+export interface Settings {
+  thresholds: Thresholds; topK: number; maxTokens: number; threads: number; wholeGraph: boolean; defaultPrompt: string; liveScanMaxMB: number;
+}
 
 export function settings(): Settings {
   const c = vscode.workspace.getConfiguration('massiveActivations');

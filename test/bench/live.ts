@@ -39,5 +39,8 @@ export async function liveLatency(worker: string, file: string, vocab: number, t
     latencies.push(performance.now() - stopped);
   }
   await client.dispose();
-  return { tokens, edits, pauseMs: LIVE_PAUSE_MS, medianMs: median(latencies), maxMs: Math.max(...latencies), scanMedianMs: median(scans), supersededRuns: superseded };
+  return {
+    tokens, edits, pauseMs: LIVE_PAUSE_MS, medianMs: median(latencies), maxMs: Math.max(...latencies),
+    scanMedianMs: median(scans), supersededRuns: superseded,
+  };
 }

@@ -52,7 +52,9 @@ function median(a: number[]): number {
 }
 
 /** Runs in the child process: load once, `warmup` untimed runs, `runs` timed runs. */
-export async function measure(file: string, mode: Mode, tokens: number, vocab: number, warmup: number, runs: number, ids = benchIds(tokens, vocab)): Promise<Measurement> {
+export async function measure(
+  file: string, mode: Mode, tokens: number, vocab: number, warmup: number, runs: number, ids = benchIds(tokens, vocab),
+): Promise<Measurement> {
   const input = ids;
   const times: number[] = [];
   const firsts: number[] = [];

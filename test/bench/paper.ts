@@ -84,7 +84,9 @@ async function main(): Promise<void> {
   process.stdout.write('| tokens | plain load (s) | scan load (s) | plain (s) | scan (s) | time ratio | first block shown (s) | block-3 click after the scan / on a new input (s) | plain peak RSS (GB) | scan peak RSS (GB) | RSS ratio | whole-graph scan: time, RSS ratios | planted pattern found |\n|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|\n');
   const table = rows.map(({ tokens, cells }) => {
     const { plain, scan, whole } = cells;
-    const found = ok(scan) && scan.found ? JSON.stringify([scan.found.blocks, scan.found.tokens, scan.found.channels]) === JSON.stringify([expected.blocks, expected.tokens, expected.channels]) : false;
+    const found = ok(scan) && scan.found
+      ? JSON.stringify([scan.found.blocks, scan.found.tokens, scan.found.channels]) === JSON.stringify([expected.blocks, expected.tokens, expected.channels])
+      : false;
     const err = [plain, scan].filter((c) => c && 'error' in c).map((c) => (c as { error: string }).error).join('; ');
     const line = `| ${tokens} | ${ok(plain) ? s(plain.loadMs) : '—'} | ${ok(scan) ? s(scan.loadMs) : '—'} | ${ok(plain) ? s(plain.wallMs) : 'failed'} | ${ok(scan) ? s(scan.wallMs) : 'failed'} | ${ok(plain) && ok(scan) ? `${(scan.wallMs / plain.wallMs).toFixed(2)}×` : '—'} | ${ok(scan) ? s(scan.firstResultMs) : '—'} | ${ok(scan) && scan.blockClick ? `${s(scan.blockClick.afterScanMs)} / ${s(scan.blockClick.coldMs)}` : '—'} | ${ok(plain) ? gb(plain.peakRssMB) : '—'} | ${ok(scan) ? gb(scan.peakRssMB) : '—'} | ${ok(plain) && ok(scan) ? `${(scan.peakRssMB / plain.peakRssMB).toFixed(2)}×` : '—'} | ${ok(whole) && ok(plain) ? `${(whole.wallMs / plain.wallMs).toFixed(2)}×, ${(whole.peakRssMB / plain.peakRssMB).toFixed(2)}× (${s(whole.wallMs)} s, ${gb(whole.peakRssMB)} GB)` : '—'} | ${ok(scan) ? (found ? `yes (tokens 0 and ${FIRST_DELIMITER} × ch ${LLAMA2_7B_CHANNELS.join(', ')}, blocks 1–${shape.layers - 2})` : `NO: ${JSON.stringify(scan.found)}`) : err} |`;
     process.stdout.write(`${line}\n`);

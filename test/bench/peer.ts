@@ -31,7 +31,10 @@ function peerEnv(threads: number): NodeJS.ProcessEnv {
   return env;
 }
 
-interface Peer { loadS: number; wallS: number; peakRssMB: number; threads: number; blas: string[]; torch: string; found: { blocks: number[]; tokens: number[]; channels: number[]; top: number } }
+interface Peer {
+  loadS: number; wallS: number; peakRssMB: number; threads: number; blas: string[]; torch: string;
+  found: { blocks: number[]; tokens: number[]; channels: number[]; top: number };
+}
 
 function main(): void {
   const probe = spawnSync(PYTHON, ['-c', 'import torch, onnx; print(torch.__version__)'], { encoding: 'utf8' });
@@ -55,7 +58,8 @@ function main(): void {
   const peer = JSON.parse(r.stdout.trim().split('\n').pop()!) as Peer;
   process.stderr.write(`our scan, ${tokens} tokens…\n`);
   const ours: Measurement = measureInChild(scale, ['q4', 'scan', String(tokens)]);
-  const same = JSON.stringify([peer.found.blocks, peer.found.tokens, peer.found.channels]) === JSON.stringify([ours.found!.blocks, ours.found!.tokens, ours.found!.channels]);
+  const same = JSON.stringify([peer.found.blocks, peer.found.tokens, peer.found.channels])
+    === JSON.stringify([ours.found!.blocks, ours.found!.tokens, ours.found!.channels]);
   const blas = peer.blas.map((b) => b.split('/').slice(-2).join('/')).join(', ') || 'none found in the process maps';
   process.stdout.write(`\nTinyLlama-1.1B-shaped planted model (bench:scale's 4-bit weights), ${tokens} tokens, ${machine()}\n`);
   process.stdout.write(`peer: PyTorch ${peer.torch}, ${peer.threads} threads, BLAS ${blas}; fp32 weights dequantized from the 4-bit file. ours: ONNX Runtime's 4-bit kernels.\n\n`);

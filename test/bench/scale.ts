@@ -87,7 +87,8 @@ async function main(): Promise<void> {
       }
       const { plain, scan, whole } = m as Record<Mode, Measurement & { error?: string }>;
       const expected = plantedAt(tokens);
-      const exact = !!scan.found && JSON.stringify([scan.found.blocks, scan.found.tokens, scan.found.channels]) === JSON.stringify([expected.blocks, expected.tokens, expected.channels]);
+      const exact = !!scan.found && JSON.stringify([scan.found.blocks, scan.found.tokens, scan.found.channels])
+        === JSON.stringify([expected.blocks, expected.tokens, expected.channels]);
       rows.push({
         format, tokens, plain, scan, exact,
         timeRatio: plain.error || scan.error ? null : +(scan.wallMs / plain.wallMs).toFixed(2),

@@ -192,7 +192,10 @@ describe('experiment subcommands', () => {
   test('intervene --mode values writes exactly what is asked', () => {
     const r = cli('intervene', gpt2.file, '--layer', '1', '--mode', 'values', '--values', '0:7=5,4:42=-3', '--prompt', PAPER_PROMPT, '--json', '--no-perplexity');
     assert.equal(r.code, 0, r.err);
-    assert.deepEqual(JSON.parse(r.out).changed.map((c: { token: number; channel: number; to: number }) => [c.token, c.channel, c.to]), [[0, 7, 5], [4, 42, -3]]);
+    assert.deepEqual(
+      JSON.parse(r.out).changed.map((c: { token: number; channel: number; to: number }) => [c.token, c.channel, c.to]),
+      [[0, 7, 5], [4, 42, -3]],
+    );
   });
 
   test('attention --json follows the contract', () => {

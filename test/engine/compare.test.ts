@@ -152,7 +152,8 @@ describe('tokens, inputs and checkpoints', () => {
     assert.equal(l.index, 2);
     assert.deepEqual(Object.keys(l.models[0]).filter((k) => ['median', 'top', 'massive'].includes(k)).sort(), ['massive', 'median', 'top']);
     assert.deepEqual(l.shared[0], { token: 0, channel: 7, kind: 'first', values: l.shared[0].values, ratios: [1, l.shared[0].values[1] / l.shared[0].values[0]], sameSign: true });
-    assert.ok(l.onlyIn.some((o: { model: number; token: number; channel: number; value: number }) => o.model === 1 && o.token === 0 && o.channel === 43 && o.value < -1000));
+    assert.ok(l.onlyIn.some((o: { model: number; token: number; channel: number; value: number }) =>
+      o.model === 1 && o.token === 0 && o.channel === 43 && o.value < -1000));
     const series = spawnSync(process.execPath, [CLI, 'compare', path.join(root, 'checkpoints'), '--ids', IDS.join(',')], { encoding: 'utf8' });
     assert.equal(series.status, 0, series.stderr);
     assert.match(series.stdout, /Emergence over the checkpoints/);

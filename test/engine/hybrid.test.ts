@@ -20,7 +20,9 @@ const root = tempDir('hybrid');
 const IDS = [1, 10, 11, 12, 3, 13, 11, 14, 3];
 const NAMED = { gdn: 'linear-attention', mamba: 'state-space', conv: 'convolution', attention: 'attention' } as const;
 
-const cases: { label: string; kind: keyof typeof HYBRID_LAYOUTS; build: () => BuiltModel; matcher: string; mixers: (layout: readonly string[]) => string[] }[] = [
+const cases: {
+  label: string; kind: keyof typeof HYBRID_LAYOUTS; build: () => BuiltModel; matcher: string; mixers: (layout: readonly string[]) => string[];
+}[] = [
   { label: 'Qwen3.5 layout (Gated DeltaNet: causal depthwise Conv, Scan inside an If, output gate; MoE in block 5)', kind: 'qwen35', build: () => buildHybrid(root, 'qwen35'), matcher: 'scope-names', mixers: (l) => l.map((k) => NAMED[k as keyof typeof NAMED]) },
   { label: 'Qwen3.5 as onnxruntime-genai fuses it (SkipSimplifiedLayerNormalization)', kind: 'qwen35', build: () => buildHybrid(root, 'qwen35', { name: 'qwen35-fused', fusedNorms: true }), matcher: 'fused-norm', mixers: (l) => l.map((k) => NAMED[k as keyof typeof NAMED]) },
   // Without module names a recurrence cannot be told apart: it is still a block, called recurrent.

@@ -81,7 +81,10 @@ export function sizesOf(file: string): ModelSizes {
   const bytes = readFileSync(file);
   const m = fromBinary(ModelProtoSchema, bytes);
   const g = m.graph!;
-  return { nodes: g.node.length, inputs: g.input.length, initializers: g.initializer.length, externalTensors: g.initializer.filter((t) => t.externalData.length).length, boundaries: fieldBoundaries(bytes).length };
+  return {
+    nodes: g.node.length, inputs: g.input.length, initializers: g.initializer.length,
+    externalTensors: g.initializer.filter((t) => t.externalData.length).length, boundaries: fieldBoundaries(bytes).length,
+  };
 }
 
 /**

@@ -59,7 +59,10 @@ export function buildLlama(root: string, name = 'llama-planted', opts: { fp16?: 
  * computes exactly what the QDQ graph computes.
  */
 function quantizedSpec(s: Spec): Spec {
-  const dims = { wq: [s.d, s.d], wk: [s.d, s.kvHeads * (s.d / s.heads)], wv: [s.d, s.kvHeads * (s.d / s.heads)], wo: [s.d, s.d], w1: [s.d, s.ffn], w3: [s.d, s.ffn], w2: [s.ffn, s.d] } as const;
+  const dims = {
+    wq: [s.d, s.d], wk: [s.d, s.kvHeads * (s.d / s.heads)], wv: [s.d, s.kvHeads * (s.d / s.heads)], wo: [s.d, s.d],
+    w1: [s.d, s.ffn], w3: [s.d, s.ffn], w2: [s.ffn, s.d],
+  } as const;
   for (const l of s.layer) for (const [k, [rows, cols]] of Object.entries(dims)) {
     const w = l[k as keyof typeof dims];
     const { q, scale } = quantizeColumns(w, rows, cols);
@@ -95,7 +98,9 @@ export const HYBRID_LAYOUTS = {
   lfm2: { layout: ['conv', 'conv', 'attention', 'conv', 'conv', 'attention'], moeBlocks: [3] },
 } as const;
 
-export function buildHybrid(root: string, kind: keyof typeof HYBRID_LAYOUTS, opts: { name?: string; fusedNorms?: boolean; transform?: (m: ModelProto) => void } = {}): BuiltModel {
+export function buildHybrid(
+  root: string, kind: keyof typeof HYBRID_LAYOUTS, opts: { name?: string; fusedNorms?: boolean; transform?: (m: ModelProto) => void } = {},
+): BuiltModel {
   const h = HYBRID_LAYOUTS[kind];
   const spec = plantedSpec({ arch: 'llama', vocab: vocabulary().length, seed: 7, layers: h.layout.length, layout: [...h.layout], moeBlocks: [...h.moeBlocks] });
   const model = llamaModel(spec, DT.FLOAT, { fusedNorms: opts.fusedNorms });

@@ -49,7 +49,9 @@ export function nanWeights(gpt2: string, dir: string, block = 3): string {
 
 /** GPT-2 whose every weight is zero: medians of 0, and no ratio to speak of. */
 export function zeroWeights(gpt2: string, dir: string): string {
-  return mutated(gpt2, dir, (m) => { for (const t of m.graph!.initializer) if (t.dataType === 1 && t.dims.length >= 1 && t.rawData.length) t.rawData = new Uint8Array(t.rawData.length); });
+  return mutated(gpt2, dir, (m) => {
+    for (const t of m.graph!.initializer) if (t.dataType === 1 && t.dims.length >= 1 && t.rawData.length) t.rawData = new Uint8Array(t.rawData.length);
+  });
 }
 
 /** Two Identity nodes feeding each other, wired into the first residual Add. */

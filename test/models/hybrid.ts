@@ -65,7 +65,9 @@ export function makeMixer(kind: Exclude<LayerKind, 'attention'>, r: Rng, d: numb
 export function makeMoe(r: Rng, d: number, ffn: number, protectedCh: Set<number>, experts = 4): MoeWeights {
   return {
     topK: 2, router: randn(r, d * experts, 1 / Math.sqrt(d)),
-    experts: Array.from({ length: experts }, () => ({ w1: randn(r, d * ffn, 1 / Math.sqrt(d)), w3: randn(r, d * ffn, 1 / Math.sqrt(d)), w2: outProj(r, ffn, d, protectedCh, 0.25 / Math.sqrt(ffn)) })),
+    experts: Array.from({ length: experts }, () => ({
+      w1: randn(r, d * ffn, 1 / Math.sqrt(d)), w3: randn(r, d * ffn, 1 / Math.sqrt(d)), w2: outProj(r, ffn, d, protectedCh, 0.25 / Math.sqrt(ffn)),
+    })),
   };
 }
 
@@ -183,7 +185,9 @@ function graphAttr(name: string, g: GraphProto) {
 }
 
 /** A node with subgraph attributes (Scan, Loop, If), written with the builder's naming. */
-function withGraphs(b: GraphBuilder, opType: string, inputs: string[], outputs: number, graphs: Record<string, GraphProto>, attrs: Record<string, number | number[]> = {}): string[] {
+function withGraphs(
+  b: GraphBuilder, opType: string, inputs: string[], outputs: number, graphs: Record<string, GraphProto>, attrs: Record<string, number | number[]> = {},
+): string[] {
   const outs = b.op(opType, inputs, attrs, { outputs });
   const node = b.nodes[b.nodes.length - 1];
   for (const [k, g] of Object.entries(graphs)) node.attribute.push(graphAttr(k, g));

@@ -62,7 +62,10 @@ export function readLlama2c(file: string): Spec {
   return {
     arch: 'llama', vocab, d: dim, layers, heads, kvHeads, ffn: hidden, maxPos: seqLen, eps: 1e-5, embed,
     pos: new Float64Array(0), layer, lnfG: rmsFinal, lnfB: new Float64Array(dim), lmHead,
-    planted: { plantBlock: -1, fadeBlock: -1, channels: [-1, -1], values: [0, 0], markerIds: [], sinkBlocks: [], markerChannel: -1, constChannel: -1, plantGain: [0, 0], fadeGain: [0, 0] },
+    planted: {
+      plantBlock: -1, fadeBlock: -1, channels: [-1, -1], values: [0, 0], markerIds: [], sinkBlocks: [], markerChannel: -1, constChannel: -1,
+      plantGain: [0, 0], fadeGain: [0, 0],
+    },
     lazy: false,
   };
 }

@@ -61,7 +61,9 @@ function rope(u: Float64Array, off: number, hd: number, p: number): void {
 export type StreamEdit = (layer: number, x: Float64Array) => void;
 
 /** `blocks` stops early (calibration probes); logits are then left empty. */
-export function forwardFromEmbeddings(s: Spec, x: Float64Array, T: number, causal: boolean, edit?: StreamEdit, blocks = s.layers, encoder?: { states: Float64Array; tokens: number }): Forward {
+export function forwardFromEmbeddings(
+  s: Spec, x: Float64Array, T: number, causal: boolean, edit?: StreamEdit, blocks = s.layers, encoder?: { states: Float64Array; tokens: number },
+): Forward {
   const { d, heads, kvHeads } = s;
   const hd = d / heads;
   const kvd = kvHeads * hd;

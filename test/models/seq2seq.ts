@@ -9,7 +9,9 @@ import { forwardFromEmbeddings, norm, type Forward } from './reference';
  */
 export interface CrossWeights { lnc: Float64Array; wq: Float64Array; wk: Float64Array; wv: Float64Array; wo: Float64Array }
 
-export function makeCross(r: Rng, d: number, heads: number, protectedCh: Set<number>, sink: { on: boolean; constChannel: number; keyChannel: number }): CrossWeights {
+export function makeCross(
+  r: Rng, d: number, heads: number, protectedCh: Set<number>, sink: { on: boolean; constChannel: number; keyChannel: number },
+): CrossWeights {
   const randn = (n: number, std: number) => Float64Array.from({ length: n }, () => r.normal() * std);
   const w: CrossWeights = {
     lnc: Float64Array.from({ length: d }, () => 1 + 0.05 * r.normal()),
@@ -29,7 +31,9 @@ export function makeCross(r: Rng, d: number, heads: number, protectedCh: Set<num
 }
 
 /** Cross-attention update for the decoder stream `a` (normalised, [T × d]) over encoder states `enc` ([S × d]). */
-export function crossReference(w: CrossWeights, a: Float64Array, T: number, enc: Float64Array, S: number, d: number, heads: number): { update: Float64Array; probs: Float64Array } {
+export function crossReference(
+  w: CrossWeights, a: Float64Array, T: number, enc: Float64Array, S: number, d: number, heads: number,
+): { update: Float64Array; probs: Float64Array } {
   const hd = d / heads;
   const mm = (x: Float64Array, n: number, m: Float64Array) => {
     const out = new Float64Array(n * d);
@@ -77,7 +81,9 @@ export function audioStem(s: Spec, features: Float64Array, frames: number): Floa
   return x;
 }
 
-export function forwardSeq2Seq(enc: Spec, dec: Spec, encIds: number[] | { features: Float64Array; frames: number }, decIds: number[]): { encoder: Forward; states: Float64Array; decoder: Forward } {
+export function forwardSeq2Seq(
+  enc: Spec, dec: Spec, encIds: number[] | { features: Float64Array; frames: number }, decIds: number[],
+): { encoder: Forward; states: Float64Array; decoder: Forward } {
   const embed = (s: Spec, ids: number[]) => {
     const x = new Float64Array(ids.length * s.d);
     ids.forEach((id, t) => x.set(s.embed.subarray(id * s.d, (id + 1) * s.d), t * s.d));

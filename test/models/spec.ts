@@ -257,7 +257,9 @@ export function makeSpec(o: SpecOptions): Spec {
   // Hybrid parts come from their own stream, so every other weight is what the plain model has.
   const hr = rng((o.seed ?? 7) * 7919 + 13);
   const mixers = o.layout?.map((k) => (k === 'attention' ? undefined : makeMixer(k, hr, d, protectedCh)));
-  const cross = o.cross ? Array.from({ length: L }, (_, l) => makeCross(hr, d, heads, protectedCh, { on: sinkBlocks.includes(l), constChannel, keyChannel: channels[0] })) : undefined;
+  const cross = o.cross
+    ? Array.from({ length: L }, (_, l) => makeCross(hr, d, heads, protectedCh, { on: sinkBlocks.includes(l), constChannel, keyChannel: channels[0] }))
+    : undefined;
   let audio: Spec['audio'];
   if (o.audioBins) {
     const bins = o.audioBins;

@@ -30,7 +30,9 @@ export function tokenizerJson(): object {
     version: '1.0',
     truncation: null,
     padding: null,
-    added_tokens: [0, 1, 2].map((id) => ({ id, content: vocabulary()[id], single_word: false, lstrip: false, rstrip: false, normalized: false, special: true })),
+    added_tokens: [0, 1, 2].map((id) => ({
+      id, content: vocabulary()[id], single_word: false, lstrip: false, rstrip: false, normalized: false, special: true,
+    })),
     normalizer: { type: 'Lowercase' },
     pre_tokenizer: { type: 'Whitespace' },
     post_processor: {

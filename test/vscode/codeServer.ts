@@ -34,7 +34,9 @@ export function installVsix(vsix: string, extensionsDir: string, runDir: string)
   if (r.status !== 0) throw new Error(`installing ${vsix} failed:\n${r.stderr}${r.stdout}`);
 }
 
-export async function startCodeServer(runDir: string, opts: { theme?: string; env?: Record<string, string>; extensionsDir?: string; settings?: Record<string, unknown> } = {}): Promise<Server> {
+export async function startCodeServer(
+  runDir: string, opts: { theme?: string; env?: Record<string, string>; extensionsDir?: string; settings?: Record<string, unknown> } = {},
+): Promise<Server> {
   const port = await freePort();
   const ud = path.join(runDir, 'ud');
   mkdirSync(path.join(ud, 'User'), { recursive: true });

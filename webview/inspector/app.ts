@@ -11,7 +11,10 @@ import { actions, hybrid, mixerText, persist, st } from './state';
 import { onThemeChange } from './theme';
 import { renderTokens } from './tokens';
 
-provideVSCodeDesignSystem().register(vsCodeButton(), vsCodeCheckbox(), vsCodeDropdown(), vsCodeOption(), vsCodeTextArea(), vsCodeTextField(), vsCodeRadioGroup(), vsCodeRadio(), vsCodeDivider());
+provideVSCodeDesignSystem().register(
+  vsCodeButton(), vsCodeCheckbox(), vsCodeDropdown(), vsCodeOption(), vsCodeTextArea(), vsCodeTextField(), vsCodeRadioGroup(), vsCodeRadio(),
+  vsCodeDivider(),
+);
 
 const app = document.getElementById('app')!;
 

@@ -10,7 +10,9 @@ const charts = new Map<string, Chart>();
 /** Axis and legend colours of the current theme. */
 export function axes() {
   const p = palette();
-  const axis = (title: string, extra: object = {}) => ({ title: { display: true, text: title, color: p.foreground }, ticks: { color: p.foreground }, grid: { color: p.grid }, ...extra });
+  const axis = (title: string, extra: object = {}) => ({
+    title: { display: true, text: title, color: p.foreground }, ticks: { color: p.foreground }, grid: { color: p.grid }, ...extra,
+  });
   return { p, axis, legend: { labels: { color: p.foreground } } };
 }
 
@@ -20,7 +22,11 @@ export function chart(id: string, label: string, config: ChartConfiguration, siz
   const canvas = h('canvas', { id, role: 'img', 'aria-label': label });
   const box = h('div', { class: size === 'small' ? 'chart small' : 'chart' }, canvas);
   // Chart.js measures its parent: create it once the canvas is in the document.
-  queueMicrotask(() => { if (canvas.isConnected) charts.set(id, new Chart(canvas, { ...config, options: { animation: false, responsive: true, maintainAspectRatio: false, ...config.options } })); });
+  queueMicrotask(() => {
+    if (canvas.isConnected) charts.set(id, new Chart(canvas, {
+      ...config, options: { animation: false, responsive: true, maintainAspectRatio: false, ...config.options },
+    }));
+  });
   return box;
 }
 
@@ -29,7 +35,9 @@ export function chartOf(id: string): Chart | undefined {
 }
 
 /** The paper's exp4 across blocks: the share of attention on the massive tokens, as bars (massive blocks in the massive colour). */
-export function shareByBlockChart(id: string, shares: { layer: number; share: number | null }[], massive: (layer: number) => boolean = () => false): HTMLElement {
+export function shareByBlockChart(
+  id: string, shares: { layer: number; share: number | null }[], massive: (layer: number) => boolean = () => false,
+): HTMLElement {
   const { p, axis } = axes();
   return chart(id, 'Share of attention on the massive-activation tokens per block', {
     type: 'bar',

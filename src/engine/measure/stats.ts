@@ -213,7 +213,9 @@ export function topRatio(top1: number | undefined, median: number): number | nul
  * averaged over the queries that can see at least one of them (a causal query before the token
  * cannot attend to it, and counting it would dilute the share); bidirectional attention counts all.
  */
-export function attentionShare(p: ArrayLike<number>, heads: number, queries: number, keys: number, tokens: number[], causal = true): { perHead: number[]; mean: number } {
+export function attentionShare(
+  p: ArrayLike<number>, heads: number, queries: number, keys: number, tokens: number[], causal = true,
+): { perHead: number[]; mean: number } {
   const perHead: number[] = [];
   const set = tokens.filter((t) => t < keys);
   if (!set.length) return { perHead: new Array(heads).fill(0), mean: 0 };
@@ -259,7 +261,9 @@ export function softmaxRows(x: Float32Array, cols: number): Float32Array {
 }
 
 /** Outlier features from per-layer counts: channel → number of layers where it is an outlier, and its max |x|. */
-export function int8Outliers(perLayer: { outlierTokens: Uint32Array; maxPerChannel: Float32Array }[], tokens: number): { channel: number; layers: number; maxAbs: number }[] {
+export function int8Outliers(
+  perLayer: { outlierTokens: Uint32Array; maxPerChannel: Float32Array }[], tokens: number,
+): { channel: number; layers: number; maxAbs: number }[] {
   if (!perLayer.length) return [];
   const channels = perLayer[0].outlierTokens.length;
   const out: { channel: number; layers: number; maxAbs: number }[] = [];
@@ -280,7 +284,9 @@ export function int8Outliers(perLayer: { outlierTokens: Uint32Array; maxPerChann
  * context). Exact: in causal attention a query before a key gives it nothing, so the column sum of
  * a marked key is the sum over the queries that can see it.
  */
-export function attentionShareFromSums(sums: ArrayLike<number>, heads: number, keys: number, queries: number, tokens: number[], causal = true): { perHead: number[]; mean: number } {
+export function attentionShareFromSums(
+  sums: ArrayLike<number>, heads: number, keys: number, queries: number, tokens: number[], causal = true,
+): { perHead: number[]; mean: number } {
   const set = tokens.filter((t) => t < keys);
   if (!set.length) return { perHead: new Array(heads).fill(0), mean: 0 };
   const offset = keys - queries;

@@ -12,7 +12,9 @@ export type Family = 'decoder' | 'encoder' | 'vision' | 'audio' | 'other';
  * decoder; pixel inputs or a patch-embedding convolution a vision model; mel features an audio
  * encoder; token inputs without causal structure an encoder.
  */
-export function classifyFamily(g: GraphIndex, inputs: { name: string; role: InputRole; shape: (number | string)[] }[], vocab: number | null): { family: Family; evidence: string[] } {
+export function classifyFamily(
+  g: GraphIndex, inputs: { name: string; role: InputRole; shape: (number | string)[] }[], vocab: number | null,
+): { family: Family; evidence: string[] } {
   const evidence: string[] = [];
   const roles = new Set(inputs.map((i) => i.role));
   const pixelInput = inputs.find((i) => i.role === 'pixels' || /pixel|image/i.test(i.name));

@@ -128,7 +128,8 @@ function compareCsv(r: CompareResult): string {
     return {
       block: l.index, model: k, path: r.models[k].path, matched_block: m.block, top1: m.top[0]?.value ?? null, median: m.median, ratio: m.ratio,
       massive: m.massive.length, shared: l.shared.length, only_here: l.onlyIn.filter((o) => o.model === k).map((o) => `${o.token}:${o.channel}`).join(' '),
-      error_massive_abs: e?.massive?.abs ?? null, error_massive_rel: e?.massive?.rel ?? null, error_elsewhere_abs: e?.elsewhere.abs ?? null, error_elsewhere_rel: e?.elsewhere.rel ?? null,
+      error_massive_abs: e?.massive?.abs ?? null, error_massive_rel: e?.massive?.rel ?? null,
+      error_elsewhere_abs: e?.elsewhere.abs ?? null, error_elsewhere_rel: e?.elsewhere.rel ?? null,
       attention_share: m.attentionShare,
     };
   })));

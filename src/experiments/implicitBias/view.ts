@@ -25,5 +25,8 @@ function implicitBiasText(r: ImplicitBiasResult): string {
 }
 
 function implicitBiasCsv(r: ImplicitBiasResult): string {
-  return toCsv([{ layer: r.layer, queries: r.queries, sink_part_cosine: r.sinkPartCosine, rest_part_cosine: r.restPartCosine, sink_norm_share: r.sinkNormShare, after_output_projection: r.afterOutputProjection }]);
+  return toCsv([{
+    layer: r.layer, queries: r.queries, sink_part_cosine: r.sinkPartCosine, rest_part_cosine: r.restPartCosine,
+    sink_norm_share: r.sinkNormShare, after_output_projection: r.afterOutputProjection,
+  }]);
 }

@@ -9,7 +9,10 @@ import { mixerLabel, plainNumber, toCsv } from '../format';
 /** The JSON contract of `scan --json` (documented in the README; extra fields are allowed). */
 export function scanJson(r: ScanResult) {
   return {
-    model: { family: r.model.family, blocks: r.model.blocks, hiddenSize: r.model.hiddenSize, heads: r.model.heads, dtype: r.model.dtype, path: r.model.path, matcher: r.model.matcher, warnings: r.model.warnings },
+    model: {
+      family: r.model.family, blocks: r.model.blocks, hiddenSize: r.model.hiddenSize, heads: r.model.heads, dtype: r.model.dtype,
+      path: r.model.path, matcher: r.model.matcher, warnings: r.model.warnings,
+    },
     tokens: r.tokens.map((t, i) => ({ ...t, kind: r.tokenKinds[i] })),
     outlierFeatures: r.outlierFeatures,
     valid: r.nonFinite === null,
@@ -17,7 +20,12 @@ export function scanJson(r: ScanResult) {
     nonFinite: r.nonFinite,
     layers: r.layers.map(layerJson),
     attention: r.attention.map(attentionJson),
-    ...(r.stacks ? { stacks: r.stacks.map((st) => ({ name: st.name, file: st.file, tokens: st.tokens, layers: st.layers.map(layerJson), attention: st.attention.map(attentionJson), massiveTokens: st.massiveTokens, massiveChannels: st.massiveChannels })) } : {}),
+    ...(r.stacks ? {
+      stacks: r.stacks.map((st) => ({
+        name: st.name, file: st.file, tokens: st.tokens, layers: st.layers.map(layerJson), attention: st.attention.map(attentionJson),
+        massiveTokens: st.massiveTokens, massiveChannels: st.massiveChannels,
+      })),
+    } : {}),
     massiveTokens: r.massiveTokens,
     massiveChannels: r.massiveChannels,
     settings: r.settings,

@@ -58,7 +58,9 @@ export function llamaModel(s: Spec, floatType: number = DT.FLOAT, opts: LlamaOpt
     sin[p * hd + i] = sin[p * hd + i + hd / 2] = Math.sin(th);
   }
   const causalTable = new Float32Array(s.maxPos * s.maxPos);
-  for (let i = 0; i < s.maxPos; i++) for (let j = i + 1; j < s.maxPos; j++) causalTable[i * s.maxPos + j] = floatType === DT.FLOAT16 ? -65504 : -3.4028234663852886e38;
+  for (let i = 0; i < s.maxPos; i++) for (let j = i + 1; j < s.maxPos; j++) {
+    causalTable[i * s.maxPos + j] = floatType === DT.FLOAT16 ? -65504 : -3.4028234663852886e38;
+  }
 
   // Whisper-style encoders start from mel features: Conv1d (kernel 3, padding 1) then GELU, to [B, T, d].
   const stem = () => b.scope('model', () => b.scope('conv1', () => b.o('Transpose', [geluTanh(b, b.o('Conv', [ids, b.weight('model.encoder.conv1.weight', [d, s.audio!.bins, 3], f32(s.audio!.w)), b.weight('model.encoder.conv1.bias', [d], f32(s.audio!.b))], { kernel_shape: [3], pads: [1, 1] }))], { perm: [0, 2, 1] })));

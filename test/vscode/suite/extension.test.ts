@@ -145,7 +145,12 @@ describe('Massive Activations in the extension host', () => {
     const long = 'Summer is warm. '.repeat(60);
     const r = await exec<{ massiveTokens: number[] }>('massiveActivations.runScan', { file: gpt2, prompt: long });
     assert.equal(r.massiveTokens.length, 61);
-    const panel = api.panels.get(gpt2)! as unknown as { handle(method: string, args: unknown): Promise<{ attention: { tokens: unknown[]; probabilities: unknown[][]; bins: { from: number; to: number; kept: boolean }[] }; featureMap: { tokens: unknown[] } }> };
+    const panel = api.panels.get(gpt2)! as unknown as {
+      handle(method: string, args: unknown): Promise<{
+        attention: { tokens: unknown[]; probabilities: unknown[][]; bins: { from: number; to: number; kept: boolean }[] };
+        featureMap: { tokens: unknown[] };
+      }>;
+    };
     const view = await panel.handle('layer', { layer: 2 });
     assert.equal(view.featureMap.tokens.length, 241);
     assert.equal(view.attention.tokens.length, 241);
@@ -163,7 +168,13 @@ describe('Massive Activations in the extension host', () => {
     const png = new PNG({ width: 32, height: 32 });
     for (let i = 0; i < 32 * 32; i++) png.data.set([(i % 32) * 8, 255 - (i >> 5) * 8, 90, 255], i * 4);
     writeFileSync(image, PNG.sync.write(png));
-    type Panel = { doc: { input?: { image?: string }; runs: { what: string; input: { image?: string } }[]; stale?: { files: string[] }; onDidChange(cb: (what: string) => void): vscode.Disposable }; handle(method: string, args: unknown): Promise<{ featureMap: { patchMap: { values: number[][] } } } & { layers?: unknown[] }> };
+    type Panel = {
+      doc: {
+        input?: { image?: string }; runs: { what: string; input: { image?: string } }[]; stale?: { files: string[] };
+        onDidChange(cb: (what: string) => void): vscode.Disposable;
+      };
+      handle(method: string, args: unknown): Promise<{ featureMap: { patchMap: { values: number[][] } } } & { layers?: unknown[] }>;
+    };
     await exec('massiveActivations.runScan', { file: model });
     const synthetic = await (api.panels.get(model) as unknown as Panel).handle('layer', { layer: 1 });
     await exec('massiveActivations.runScan', { file: model, image });
@@ -267,7 +278,9 @@ describe('Massive Activations in the extension host', () => {
 
   it('Cancel during a scan keeps the blocks measured so far: "Cancelled after N of M blocks", each one explorable', async () => {
     const panel = api.panels.get(gpt2)! as unknown as {
-      scan(input: object, opts: { onProgress(p: { layer?: { index: number } }): void }): Promise<{ cancelled?: { measured: number; total: number }; layers: { index: number }[]; massiveTokens: number[] }>;
+      scan(
+        input: object, opts: { onProgress(p: { layer?: { index: number } }): void },
+      ): Promise<{ cancelled?: { measured: number; total: number }; layers: { index: number }[]; massiveTokens: number[] }>;
       handle(method: string, args: unknown): Promise<{ layer: number; featureMap: { layer: number } }>;
       doc: { scan?: { cancelled?: object } };
     };

@@ -68,7 +68,9 @@ function expandCall(call: NodeProto, f: FunctionProto, prefix: string): NodeProt
 }
 
 /** An attribute of a body node: its own value, or the value its reference names on the call. */
-function resolveAttribute(a: AttributeProto, callAttrs: Map<string, AttributeProto>, defaults: Map<string, AttributeProto>, rename: Map<string, string>): AttributeProto[] {
+function resolveAttribute(
+  a: AttributeProto, callAttrs: Map<string, AttributeProto>, defaults: Map<string, AttributeProto>, rename: Map<string, string>,
+): AttributeProto[] {
   if (a.refAttrName) {
     const v = callAttrs.get(a.refAttrName) ?? defaults.get(a.refAttrName);
     return v ? [create(AttributeProtoSchema, { ...v, name: a.name, refAttrName: '' })] : [];
