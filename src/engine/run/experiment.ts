@@ -1,7 +1,5 @@
 import * as path from 'node:path';
 import { EngineError } from '../base/errors';
-
-export { checkAbort } from '../base/errors';
 import { openModel, type OpenModel, type SessionSettings, type SessionVariant } from './session';
 import type { Progress } from '../model/results';
 import { PAPER_THRESHOLDS, type Thresholds } from '../measure/stats';

@@ -1,13 +1,13 @@
 import type * as ort from 'onnxruntime-node';
 import * as path from 'node:path';
-import { EngineError } from '../base/errors';
+import { checkAbort, EngineError } from '../base/errors';
 import { checkMemory } from '../model/memory';
 import { openModel, run, SCAN_VARIANT, toFloat32, type OpenModel, type SessionVariant } from './session';
 import { attentionShareFromSums, int8Outliers, layerStats, PAPER_THRESHOLDS, sinkScoresFromSums, topRatio } from '../measure/stats';
 import { textTokenKinds, visionTokenKinds } from '../model/tokenKinds';
 import { patchCount } from '../model/vision/patches';
 import { DEFAULT_MAX_TOKENS, resolveInput, type InputOptions } from './input';
-import { checkAbort, sessionSettings, type ExperimentBase } from './experiment';
+import { sessionSettings, type ExperimentBase } from './experiment';
 import { logitsOf } from './forward';
 import { printable } from '../base/text';
 import { checkCount } from '../base/limits';

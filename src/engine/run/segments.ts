@@ -2,7 +2,7 @@ import { create, toBinary } from '@bufbuild/protobuf';
 import { GraphProtoSchema, ModelProtoSchema, type GraphProto, type ModelProto, type NodeProto, type TensorProto, type ValueInfoProto } from 'onnx-buf';
 import { createHash } from 'node:crypto';
 import * as ort from 'onnxruntime-node';
-import { EngineError } from '../base/errors';
+import { checkAbort, EngineError } from '../base/errors';
 import { makeValueInfo } from '../model/onnx/build';
 import { DT, onnxTypeOf } from '../model/onnx/dtype';
 import { outerReads } from '../model/onnx/graph';
@@ -411,7 +411,7 @@ export class SegmentedSession {
     const whole = this.plans.length === 1;
     segmentClock.lastMs = null;
     for (let k = start; k <= last; k++) {
-      if (o.signal?.aborted) throw new EngineError('cancelled', 'Cancelled.');
+      checkAbort(o.signal);
       const p = this.plans[k];
       if (k > start && !states.map.has(keys[k])) this.keep(k, keys[k], env, run);
       if (!this.sessions[k]) { await this.open(k, segmentModel(this.model, p, this.declared, this.inferred, env)); this.updatePrefixes(); }

@@ -1,11 +1,11 @@
 import * as path from 'node:path';
-import { EngineError, option } from '../../engine/base/errors';
+import { checkAbort, EngineError, option } from '../../engine/base/errors';
 import { openModel, type OpenModel, type SessionSettings, type SessionVariant } from '../../engine/run/session';
 import { scanFile, type FileScan } from '../../engine/run/scanFile';
 import { printable } from '../../engine/base/text';
 import type { Activation } from '../../engine/measure/stats';
 import type { TokenInfo } from '../../engine/model/results';
-import { checkAbort, type ExperimentBase } from '../../engine/run/experiment';
+import { type ExperimentBase } from '../../engine/run/experiment';
 import { argmaxRow, klRow } from '../../engine/measure/logits';
 import type { InputOptions } from '../../engine/run/input';
 import { checkCount, LIMITS } from '../../engine/base/limits';

@@ -1,10 +1,10 @@
-import { EngineError } from '../../engine/base/errors';
+import { checkAbort, EngineError } from '../../engine/base/errors';
 import { resolveInput, type InputOptions } from '../../engine/run/input';
 import { layerStats, type Activation } from '../../engine/measure/stats';
 import { findTokenizer, loadTokenizer, optionalTokenizer, type TextTokenizer } from '../../engine/model/tokenizer';
 import { SCAN_VARIANT, type OpenModel } from '../../engine/run/session';
 import type { FeedTensor } from '../../engine/model/feeds';
-import { checkAbort, checkLayer, sessions, thresholdsOf, type ExperimentBase } from '../../engine/run/experiment';
+import { checkLayer, sessions, thresholdsOf, type ExperimentBase } from '../../engine/run/experiment';
 import { checkCount, LIMITS } from '../../engine/base/limits';
 import { randomSequences, SAMPLE_TEXT, sequencesFromText, type Corpus } from '../../engine/model/corpus';
 import { blockOf, forward, isFinite, nonFiniteNote, requireFinite, type Edits } from '../../engine/run/forward';
