@@ -12,7 +12,8 @@ import type { FeedTensor } from '../model/feeds';
 import { halvesToFloats } from '../model/onnx/dtype';
 import { printable } from '../base/text';
 import { threadsFor } from '../base/limits';
-import { planSegments, SegmentedSession, unprovidedRead, type SegmentRunOptions } from './segments';
+import { planSegments, unprovidedRead } from './segments/plan';
+import { SegmentedSession, type SegmentRunOptions } from './segments/session';
 import { availableMemory } from '../model/memory';
 
 export interface SessionVariant {
