@@ -11,7 +11,7 @@ import type { ExperimentBase } from '../engine/run/experiment';
 import { SessionCache } from './sessionCache';
 import { exitWithParent } from './parentWatch';
 import { RUNNERS } from '../experiments/runners';
-import { segmentRemainingMs } from '../engine/run/segments';
+import { segmentRemainingMs } from '../engine/run/segments/store';
 
 /** The engine's process (see EngineClient): inference and statistics never run in the caller's. */
 if (!process.send) throw new Error('worker.js must be started by EngineClient (child_process.fork)');

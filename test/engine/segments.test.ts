@@ -13,7 +13,7 @@ import { spawnSync } from 'node:child_process';
 import { CLI, PAPER_PROMPT, tempDir } from '../fixtures';
 
 /**
- * Segmented runs (src/engine/segments.ts) against one whole graph: the same statistics bit for bit,
+ * Segmented runs (src/engine/run/segments/) against one whole graph: the same statistics bit for bit,
  * results block by block, Cancel between blocks, and requests that run only the blocks they need.
  * Model runs are counted on ONNX Runtime's own session.run (each segment is one run).
  */

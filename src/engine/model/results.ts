@@ -78,7 +78,7 @@ export interface StackResult {
 
 export interface Progress {
   stage: 'load' | 'session' | 'run' | 'stats'; message: string; done?: number; total?: number;
-  /** A scan's block, as soon as its segment has run (see segments.ts). */
+  /** A scan's block, as soon as its segment has run (see run/segments/). */
   layer?: LayerResult;
   /**
    * With a scan's first block: what the blocks are measured on. A front end that stops the scan

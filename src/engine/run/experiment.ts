@@ -12,7 +12,7 @@ export interface ExperimentBase {
   /**
    * Run the model as one graph instead of segments of blocks: about plain ONNX Runtime's speed at
    * long inputs, but no results before the pass ends, Cancel only by restarting the engine, and the
-   * memory of every block's temporaries held at once (see segments.ts and the README's figures).
+   * memory of every block's temporaries held at once (see segments/ and the README's figures).
    */
   wholeGraph?: boolean;
   onProgress?: (p: Progress) => void;

@@ -13,7 +13,7 @@ export interface ForwardOutputs {
   channels: number;
   /**
    * Residual stream after each block, [tokens × channels]. Absent for blocks the run did not
-   * compute: after `through`, or before the block a resumed run started at (see segments.ts).
+   * compute: after `through`, or before the block a resumed run started at (see segments/).
    */
   blocks: (Float32Array | undefined)[];
   /**

@@ -12,7 +12,8 @@ import type { FeedTensor } from '../model/feeds';
 import { halvesToFloats } from '../model/onnx/dtype';
 import { printable } from '../base/text';
 import { threadsFor } from '../base/limits';
-import { planSegments, SegmentedSession, unprovidedRead, type SegmentRunOptions } from './segments';
+import { planSegments, unprovidedRead } from './segments/plan';
+import { SegmentedSession, type SegmentRunOptions } from './segments/session';
 import { availableMemory } from '../model/memory';
 
 export interface SessionVariant {
@@ -37,7 +38,7 @@ export interface OpenModel {
   key: string;
   prepared: PreparedModel;
   exposure: Exposure;
-  /** The patched model's sessions, one per segment of blocks (see segments.ts). */
+  /** The patched model's sessions, one per segment of blocks (see segments/plan.ts). */
   session: SegmentedSession;
 }
 
@@ -50,7 +51,7 @@ export const DEFAULT_BLOCKS_PER_SEGMENT = 1;
 const SPIN_WIDTH = 1536;
 
 export interface SessionSettings {
-  /** Blocks per segment (see segments.ts); Infinity runs the model as one whole graph. */
+  /** Blocks per segment (see segments/plan.ts); Infinity runs the model as one whole graph. */
   blocksPerSegment?: number;
   threads?: number;
   /** Refuse to load when the weights alone are estimated over this (default: memory available now). */
