@@ -52,7 +52,7 @@ export async function fixRegMean(file: string, o: FixRegMeanOptions = {}): Promi
   const registers = grid ? T - 1 - grid.rows * grid.cols : 0;
   if (registers <= 0) throw new EngineError('bad-argument', 'This vision transformer has no register tokens (tokens are CLS then patches).');
   const blocks = info.blocks;
-  const om = await open({ attention: false, interventions: Array.from({ length: blocks }, (_, i) => i) });
+  const om = await open({ read: [], edit: ['blocks.*.resid_post'] });
 
   const plain: ForwardOutputs[] = [];
   const mean = Array.from({ length: blocks }, () => new Float64Array(registers * D));

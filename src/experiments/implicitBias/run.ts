@@ -32,7 +32,7 @@ const MAX_QUERIES = 128;
  * tokens acts as a bias term.
  */
 export async function implicitBias(file: string, o: ImplicitBiasOptions): Promise<ImplicitBiasResult> {
-  const om = await sessions(file, o)({ attention: true, attentionDetail: [o.layer] });
+  const om = await sessions(file, o)({ read: ['blocks.*.attn.pattern', `blocks.${o.layer}.attn.scores`, `blocks.${o.layer}.attn.v`] });
   checkLayer(o.layer, om.prepared.info.blocks, file);
   const block = om.prepared.location.blocks[o.layer];
   if (block.mixer !== 'attention') throw new EngineError('unsupported-input', `The implicit attention bias needs attention probabilities, but ${noAttentionNote(o.layer, block.mixer)}.`);
