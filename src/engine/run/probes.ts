@@ -104,6 +104,14 @@ export function probeKey(r: ProbeRequest): string {
   return JSON.stringify(canonicalProbes(r));
 }
 
+/**
+ * Names of points of one block given by the caller. A number that is no block number names nothing,
+ * so the session still opens and the experiment's own check (checkLayer) tells the user what is wrong.
+ */
+export function blockProbes(block: number, points: ProbePoint[]): ProbeName[] {
+  return Number.isSafeInteger(block) && block >= 0 ? points.map((p): ProbeName => `blocks.${block}.${p}`) : [];
+}
+
 /** Whether the names cover one block's point (`*` covers every block). */
 export function covers(names: readonly ProbeName[], name: ProbeName): boolean {
   const { point, block } = parseProbe(name);

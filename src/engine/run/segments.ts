@@ -220,8 +220,8 @@ export type CreateSession = (bytes: Uint8Array) => Promise<ort.InferenceSession>
 
 /**
  * Sessions by the bytes of their segment's graph (and the model file and session options): two
- * variants of one model (a scan's and an intervention's) share every segment whose graph is the
- * same, so the weights of those blocks are loaded once, not per variant.
+ * sessions of one model opened for different probes (a scan's and an intervention's) share every
+ * segment whose graph is the same, so the weights of those blocks are loaded once, not per session.
  */
 const shared = new Map<string, { session: Promise<ort.InferenceSession>; refs: number }>();
 
@@ -246,8 +246,8 @@ async function releaseShared(key: string): Promise<void> {
 
 /**
  * What a run kept before segment k, for later runs to start there: the tensors read from k on,
- * keyed by the chain of segment graphs before k and the feeds those read. A run of another
- * variant whose first k segments are the same graphs (an intervention after a scan) resumes from it.
+ * keyed by the chain of segment graphs before k and the feeds those read. A run of a session opened
+ * for other probes whose first k segments are the same graphs (an intervention after a scan) resumes from it.
  */
 interface KeptState { model: string; run: number; tensors: Map<string, ort.Tensor> }
 /** States by key, oldest first; tensors shared by states (masks, rotary caches) count once. */
@@ -458,7 +458,7 @@ export class SegmentedSession {
     return keys;
   }
 
-  /** Releases this object's sessions (shared ones when no other variant holds them) and, with the model's last, its states. */
+  /** Releases this object's sessions (shared ones when no other session holds them) and, with the model's last, its states. */
   async release(): Promise<void> {
     if (this.released) return;
     this.released = true;

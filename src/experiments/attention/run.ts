@@ -5,6 +5,7 @@ import { binAxis, type Bin } from '../../engine/measure/bins';
 import { checkLayer, sessions, thresholdsOf, type ExperimentBase } from '../../engine/run/experiment';
 import { forward, requireFinite, type Dense, type ForwardOutputs } from '../../engine/run/forward';
 import { noAttentionNote } from '../../engine/run/scanFile';
+import { blockProbes } from '../../engine/run/probes';
 
 export interface AttentionOptions extends ExperimentBase, InputOptions {
   layer: number;
@@ -53,7 +54,7 @@ export interface AttentionAnalysis {
 /** The paper's exp4 for one block: heads, sink scores, the share on massive tokens, the matrices. */
 export async function analyseAttention(file: string, o: AttentionOptions): Promise<AttentionAnalysis> {
   // Every block's key sums (shares by block), and the whole of this block's attention.
-  const om = await sessions(file, o)({ read: ['blocks.*.attn.key_sums', `blocks.${o.layer}.attn.pattern`, `blocks.${o.layer}.attn.scores`, `blocks.${o.layer}.attn.v`] });
+  const om = await sessions(file, o)({ read: ['blocks.*.attn.key_sums', ...blockProbes(o.layer, ['attn.pattern', 'attn.scores', 'attn.v'])] });
   checkLayer(o.layer, om.prepared.info.blocks, file);
   const input = await resolveInput(file, om, o);
   o.onProgress?.({ stage: 'run', message: 'Running' });

@@ -35,7 +35,7 @@ export interface FixRegMeanResult {
 /** DINOv2-with-registers' Fix-Reg-Mean (Sun et al. §5): replace register features by their mean at every block. */
 export async function fixRegMean(file: string, o: FixRegMeanOptions = {}): Promise<FixRegMeanResult> {
   const open = sessions(file, o);
-  const probe = await open({ attention: false });
+  const probe = await open({ read: [] });
   const info = probe.prepared.info;
   if (info.family !== 'vision') throw new EngineError('bad-argument', 'Fix-Reg-Mean is for vision transformers with register tokens.');
   checkCount(o.count, 'count', 'The number of inputs', 2);
