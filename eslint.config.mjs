@@ -46,12 +46,4 @@ export default tseslint.config(
     },
   },
   ...houseRules,
-  // TEMP: files being edited on other branches; removed when they land
-  {
-    files: [
-      'src/engine/run/**', 'src/experiments/*/run.ts', 'src/worker/**',
-      'test/engine/segments.test.ts', 'test/engine/scale.test.ts', 'test/engine/surgery.test.ts',
-    ],
-    rules: { 'max-len': 'off' },
-  },
 );

@@ -1,12 +1,13 @@
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { openModel, sessionKey, type OpenModel, type SessionSettings, type SessionVariant } from '../engine/run/session';
+import { openModel, sessionKey, type OpenModel, type SessionSettings } from '../engine/run/session';
+import type { ProbeRequest } from '../engine/run/probes';
 
 interface Entry { session: Promise<OpenModel>; bytes: number }
 
 /**
- * Sessions by (path, size, mtime, variant): a re-saved model file gets a new session, repeated
+ * Sessions by (path, size, mtime, probe request): a re-saved model file gets a new session, repeated
  * scans reuse one. Bounded by count and by weight bytes, because each session holds its own copy
  * of the model's weights (ONNX Runtime prepacks them per session): a billion-parameter model keeps
  * one session, and the old one is released before the next opens, so two never coexist.
@@ -17,9 +18,9 @@ export class SessionCache {
   /** The default budget fits two sessions of a 1.1B fp32 model on a 24 GB machine, one on 16 GB. */
   constructor(private readonly capacity = 2, private readonly budgetBytes = os.totalmem() * 0.4) {}
 
-  get(file: string, variant: SessionVariant, settings: SessionSettings): Promise<OpenModel> {
+  get(file: string, probes: ProbeRequest, settings: SessionSettings): Promise<OpenModel> {
     // The memory limit only gates loading; it does not make a different session.
-    const key = sessionKey(file, variant, settings) + JSON.stringify({ threads: settings.threads });
+    const key = sessionKey(file, probes, settings) + JSON.stringify({ threads: settings.threads });
     const hit = this.entries.get(key);
     if (hit) {
       this.entries.delete(key);
@@ -35,7 +36,7 @@ export class SessionCache {
       held -= old.bytes;
       released.push(old.session.then((m) => m.session.release()).catch(() => {}));
     }
-    const session = Promise.all(released).then(() => openModel(file, variant, settings));
+    const session = Promise.all(released).then(() => openModel(file, probes, settings));
     this.entries.set(key, { session, bytes });
     session.catch(() => { if (this.entries.get(key)?.session === session) this.entries.delete(key); });
     return session;

@@ -5,7 +5,8 @@ import { inspectTarget } from '../engine/model/inspect';
 import { resolveTarget, type ModelTarget } from '../engine/model/folder';
 import { scanModel } from '../engine/run/scan';
 import type { EngineCalls, EngineMethod, ToWorker, WorkerMessage, WorkerRequest } from '../shared/protocol';
-import type { SessionSettings, SessionVariant } from '../engine/run/session';
+import type { SessionSettings } from '../engine/run/session';
+import type { ProbeRequest } from '../engine/run/probes';
 import type { Progress } from '../engine/model/results';
 import type { ExperimentBase } from '../engine/run/experiment';
 import { SessionCache } from './sessionCache';
@@ -44,7 +45,7 @@ function handle(req: WorkerRequest, signal: AbortSignal): Promise<unknown> {
     req = { ...req, args: { ...a, file: target.main, options: { ...a.options, target } } } as WorkerRequest;
   }
   const ctx = {
-    open: (f: string, v: SessionVariant, s: SessionSettings) => cache.get(f, v, s),
+    open: (f: string, p: ProbeRequest, s: SessionSettings) => cache.get(f, p, s),
     onProgress: (progress: Progress) => send({ kind: 'progress', id: req.id, progress }),
     signal,
   };

@@ -9,7 +9,8 @@ import * as ort from 'onnxruntime-node';
 import { scanModel } from '../../src/engine/run/scan';
 import { featureMap } from '../../src/experiments/featureMap/run';
 import { engineTunables } from '../../src/worker/client';
-import { openModel, SCAN_VARIANT, toOrtFeeds } from '../../src/engine/run/session';
+import { openModel, toOrtFeeds } from '../../src/engine/run/session';
+import { SCAN_PROBES } from '../../src/engine/run/probes';
 import { prepareModel } from '../../src/engine/model/inspect';
 import { classifyInputs, textFeeds } from '../../src/engine/model/feeds';
 
@@ -72,7 +73,7 @@ export async function measure(
     }
     return { mode, tokens, loadMs, wallMs: median(times), firstResultMs: 0, rssAfterLoadMB, peakRssMB: peakRssMB() };
   }
-  const session = await openModel(file, SCAN_VARIANT, mode === 'whole' ? { blocksPerSegment: Infinity } : {});
+  const session = await openModel(file, SCAN_PROBES, mode === 'whole' ? { blocksPerSegment: Infinity } : {});
   const loadMs = performance.now() - t0;
   const rssAfterLoadMB = status('VmRSS');
   let found: Measurement['found'];

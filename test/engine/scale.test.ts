@@ -11,7 +11,8 @@ import { isEngineError } from '../../src/engine/base/errors';
 import { weightBytes } from '../../src/worker/sessionCache';
 import { featureMap } from '../../src/experiments/featureMap/run';
 import type { Opener } from '../../src/engine/run/forward';
-import { openModel, run, SCAN_VARIANT } from '../../src/engine/run/session';
+import { openModel, run } from '../../src/engine/run/session';
+import { SCAN_PROBES } from '../../src/engine/run/probes';
 import { classifyInputs, textFeeds } from '../../src/engine/model/feeds';
 import { externalDataEntries } from '../../src/engine/model/onnx/build';
 import { GraphIndex } from '../../src/engine/model/onnx/graph';
@@ -87,7 +88,7 @@ describe('long prompts', () => {
 
   test('the scan session returns nothing of size heads × tokens²', async () => {
     const T = 600;
-    const om = await openModel(m.file, SCAN_VARIANT);
+    const om = await openModel(m.file, SCAN_PROBES);
     const out = await run(om, textFeeds(classifyInputs(om.prepared.index), ids(T)));
     const sizes = Object.entries(out).map(([name, t]) => [name, t.dims.map(Number)] as const);
     const count = (d: readonly number[]) => d.reduce((a, b) => a * b, 1);
@@ -96,7 +97,7 @@ describe('long prompts', () => {
   });
 
   test('each block waits for the previous block\'s attention sums, so only one block\'s probabilities are alive', async () => {
-    const om = await openModel(m.file, SCAN_VARIANT);
+    const om = await openModel(m.file, SCAN_PROBES);
     const index = new GraphIndex(om.prepared.loaded.proto.graph!);
     const ancestors = (t: string, seen = new Set<string>()): Set<string> => {
       const stack = [t];
@@ -107,8 +108,8 @@ describe('long prompts', () => {
       return seen;
     };
     for (let b = 0; b + 1 < shape.layers; b++) {
-      const sums = om.exposure.attention[b].map((a) => a.sums!);
-      assert.ok(sums.length && sums.every((t) => ancestors(om.exposure.blockOutputs[b + 1]).has(t)), `block ${b + 1} does not wait for ${sums.join(', ')}`);
+      const sums = om.probe(`blocks.${b}.attn.key_sums`).map((a) => a.tensor);
+      assert.ok(sums.length && sums.every((t) => ancestors(om.probe(`blocks.${b + 1}.resid_post`)[0].tensor).has(t)), `block ${b + 1} does not wait for ${sums.join(', ')}`);
     }
   });
 });
@@ -148,8 +149,8 @@ describe('sessions at scale', () => {
     const data = weightBytes(m.file);
     const p = prepareModel(m.file);
     assert.ok(estimateScanBytes(p, 1) >= 2 * data, 'ONNX Runtime on CPU holds fp16 weights as fp32 too');
-    await assert.rejects(openModel(m.file, SCAN_VARIANT, { memoryLimitBytes: data }), (e: unknown) => isEngineError(e) && e.code === 'out-of-memory' && /^Loading this model needs about/.test(e.message));
-    const om = await openModel(m.file, SCAN_VARIANT, { memoryLimitBytes: 3 * data + 2 ** 28 });
+    await assert.rejects(openModel(m.file, SCAN_PROBES, { memoryLimitBytes: data }), (e: unknown) => isEngineError(e) && e.code === 'out-of-memory' && /^Loading this model needs about/.test(e.message));
+    const om = await openModel(m.file, SCAN_PROBES, { memoryLimitBytes: 3 * data + 2 ** 28 });
     await om.session.release();
   });
 

@@ -1,7 +1,8 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as ort from 'onnxruntime-node';
-import { openModel, SCAN_VARIANT, type OpenModel, type SessionSettings, type SessionVariant } from '../../src/engine/run/session';
+import { openModel, type OpenModel, type SessionSettings } from '../../src/engine/run/session';
+import { probeKey, SCAN_PROBES, type ProbeRequest } from '../../src/engine/run/probes';
 import { scanModel } from '../../src/engine/run/scan';
 import { featureMap } from '../../src/experiments/featureMap/run';
 import { intervene } from '../../src/experiments/intervene/run';
@@ -31,12 +32,12 @@ before(() => {
 });
 after(() => { proto.run = realRun; (ort.InferenceSession as { create: typeof realCreate }).create = realCreate; });
 
-/** One session per variant and setting for a test, like the engine's cache. */
+/** One session per request and setting for a test, like the engine's cache. */
 function opener(settings: SessionSettings) {
   const opened = new Map<string, Promise<OpenModel>>();
-  return (f: string, v: SessionVariant) => {
-    const k = JSON.stringify([f, v]);
-    if (!opened.has(k)) opened.set(k, openModel(f, v, settings));
+  return (f: string, p: ProbeRequest) => {
+    const k = JSON.stringify([f, probeKey(p)]);
+    if (!opened.has(k)) opened.set(k, openModel(f, p, settings));
     return opened.get(k)!;
   };
 }
@@ -71,7 +72,7 @@ describe('results block by block', () => {
 
   test('each block\'s statistics arrive as soon as its segment has run, before the next one runs', async () => {
     const open = opener({ blocksPerSegment: 1 });
-    await open(m.file, SCAN_VARIANT);
+    await open(m.file, SCAN_PROBES);
     const seen: { layer: LayerResult; runsSoFar: number }[] = [];
     runs = 0;
     const r = await scanModel(m.file, { prompt: PAPER_PROMPT, open, onProgress: (p) => { if (p.layer) seen.push({ layer: p.layer, runsSoFar: runs }); } });

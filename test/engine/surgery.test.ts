@@ -12,17 +12,17 @@ const root = tempDir('surgery');
 const IDS = [1, 10, 11, 12, 3, 13, 11, 14, 3];
 
 async function runWith(m: BuiltModel, edit: ((mask: Uint8Array, values: Float32Array, d: number) => void) | null) {
-  const om = await openModel(m.file, { attention: false, interventions: [1] });
+  const om = await openModel(m.file, { read: [], edit: ['blocks.1.resid_post'] });
   const feeds: Record<string, FeedTensor> = textFeeds(om.prepared.info.inputs.map((i) => ({ ...i, elemType: om.prepared.index.elemTypeOf(i.name) ?? DT.FLOAT })), IDS);
   const d = m.spec.d;
   const mask = new Uint8Array(IDS.length * d);
   const values = new Float32Array(IDS.length * d);
   edit?.(mask, values, d);
-  const iv = om.exposure.interventions.get(1)!;
+  const iv = om.editInputs('blocks.1.resid_post');
   feeds[iv.mask] = { type: 'bool', data: mask, dims: [1, IDS.length, d] };
   feeds[iv.values] = { type: 'float32', data: values, dims: [1, IDS.length, d] };
   const out = await run(om, feeds);
-  const blocks = om.exposure.blockOutputs.map((n) => toFloat32(out[n]));
+  const blocks = Array.from({ length: m.spec.layers }, (_, b) => toFloat32(out[om.probe(`blocks.${b}.resid_post`)[0].tensor]));
   const logits = toFloat32(out.logits);
   await om.session.release();
   return { blocks, logits };

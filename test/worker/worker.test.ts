@@ -5,6 +5,7 @@ import * as path from 'node:path';
 import { EngineClient } from '../../src/worker/client';
 import { SessionCache, weightBytes } from '../../src/worker/sessionCache';
 import { run } from '../../src/engine/run/session';
+import { SCAN_PROBES } from '../../src/engine/run/probes';
 import { classifyInputs, textFeeds } from '../../src/engine/model/feeds';
 import { isEngineError, userMessage } from '../../src/engine/base/errors';
 import { cliWording } from '../../src/cli/wording';
@@ -143,15 +144,15 @@ describe('engine worker', () => {
 });
 
 describe('session cache', () => {
-  test('one session per (path, size, mtime, variant); a re-saved file gets a new one', async () => {
+  test('one session per (path, size, mtime, probe request); a re-saved file gets a new one', async () => {
     const cache = new SessionCache(2);
-    const a = cache.get(m.file, { attention: true }, {});
-    assert.equal(cache.get(m.file, { attention: true }, {}), a);
-    const other = cache.get(m.file, { attention: false }, {});
+    const a = cache.get(m.file, { read: ['blocks.*.attn.pattern'] }, {});
+    assert.equal(cache.get(m.file, { read: ['blocks.2.attn.pattern', 'blocks.*.attn.pattern', 'blocks.0.resid_post'] }, {}), a, 'the same request spelt another way');
+    const other = cache.get(m.file, { read: [] }, {});
     assert.notEqual(other, a);
     const t = new Date(Date.now() + 5000);
     utimesSync(m.file, t, t);
-    const b = cache.get(m.file, { attention: true }, {});
+    const b = cache.get(m.file, { read: ['blocks.*.attn.pattern'] }, {});
     assert.notEqual(b, a);
     assert.equal(cache.size, 2, 'bounded: the oldest session was released');
     await Promise.all([a, b, other]);
@@ -162,10 +163,10 @@ describe('session cache', () => {
     const dir = path.dirname(ext.file);
     assert.equal(weightBytes(ext.file), statSync(ext.file).size + statSync(path.join(dir, 'model.onnx_data')).size);
     const cache = new SessionCache(4, weightBytes(ext.file) * 1.5);
-    const first = await cache.get(ext.file, { attention: false }, {});
+    const first = await cache.get(ext.file, { read: [] }, {});
     const feeds = textFeeds(classifyInputs(first.prepared.index), [1, 10, 3]);
     await run(first, feeds);
-    const second = cache.get(ext.file, { attention: false, attentionSums: true }, {});
+    const second = cache.get(ext.file, SCAN_PROBES, {});
     assert.equal(cache.size, 1);
     await second;
     await assert.rejects(run(first, feeds), 'the first session was released');

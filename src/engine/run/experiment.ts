@@ -1,6 +1,7 @@
 import * as path from 'node:path';
 import { EngineError } from '../base/errors';
-import { openModel, type OpenModel, type SessionSettings, type SessionVariant } from './session';
+import { openModel, type OpenModel, type SessionSettings } from './session';
+import { canonicalProbes, probeKey, type ProbeRequest } from './probes';
 import type { Progress } from '../model/results';
 import { PAPER_THRESHOLDS, type Thresholds } from '../measure/stats';
 
@@ -18,21 +19,21 @@ export interface ExperimentBase {
   onProgress?: (p: Progress) => void;
   signal?: AbortSignal;
   /** Supplies (possibly cached) sessions; by default each experiment opens its own. */
-  open?: (file: string, variant: SessionVariant, settings: SessionSettings) => Promise<OpenModel>;
+  open?: (file: string, probes: ProbeRequest, settings: SessionSettings) => Promise<OpenModel>;
 }
 
 export function thresholdsOf(o: ExperimentBase): Thresholds {
   return o.thresholds ?? PAPER_THRESHOLDS;
 }
 
-/** Opens (once per variant for the experiment's duration) the sessions an experiment needs. */
+/** Opens (once per request for the experiment's duration) the sessions an experiment needs. */
 export function sessions(file: string, o: ExperimentBase) {
   const opened = new Map<string, Promise<OpenModel>>();
-  return (variant: SessionVariant): Promise<OpenModel> => {
-    const key = JSON.stringify(variant);
+  return (probes: ProbeRequest): Promise<OpenModel> => {
+    const key = probeKey(probes);
     let p = opened.get(key);
     if (!p) {
-      p = (o.open ?? openModel)(file, variant, sessionSettings(o));
+      p = (o.open ?? openModel)(file, canonicalProbes(probes), sessionSettings(o));
       opened.set(key, p);
     }
     return p;

@@ -5,12 +5,20 @@ import { makeAttr, makeNode, makeTensor, makeValueInfo } from '../model/onnx/bui
 import type { PreparedModel } from '../model/inspect';
 import type { AttentionLocation, BlockLocation } from '../model/locate/types';
 import { fusedInput, fusedOutputSlot, isSkipNorm, type SkipNormOp } from '../model/onnx/fusedOps';
+import { EngineError } from '../base/errors';
+import { covers, parseProbe, probeKey, type ProbeName, type ProbePoint, type ProbeRequest, type ProbeTensor } from './probes';
 
-/** What a patched graph emits, by block: the names to read back after a run. */
+/**
+ * What a patched graph emits, by block: the names to read back after a run. Internal to the run
+ * layer; analyses look tensors up by probe name (probeLookup).
+ */
 export interface Exposure {
   blockOutputs: string[];
-  /** Per block, the attention tensors exposed (may be empty). */
-  attention: { tensor: string; kind: AttentionLocation['kind']; logits?: string; values?: string; outProj?: string; sums?: string; cross?: boolean }[][];
+  /**
+   * Per block, its attention ops that expose anything (may be empty). `tensor` is the op's
+   * probabilities (scores for 'mha-qk'), a graph output when `pattern` is set.
+   */
+  attention: { op: number; tensor: string; kind: AttentionLocation['kind']; pattern: boolean; logits?: string; values?: string; outProj?: string; sums?: string; cross?: boolean }[][];
   /** Per block, the exposed MLP down-projection input and its weight's name. */
   mlpInputs: ({ input: string; weight: string } | undefined)[];
   /** Intervention inputs per block index, when inserted. */
@@ -20,10 +28,11 @@ export interface Exposure {
 export const INTERVENTION_PREFIX = 'massive_activations';
 
 /**
- * Adds the block outputs (and attention tensors) to the graph outputs. Mutates the prepared model's
- * proto; the user's file is never touched: the patched bytes go straight to ONNX Runtime.
+ * Adds the block outputs and the tensors behind the requested probe points to the graph outputs,
+ * and the inputs of the edited ones. Mutates the prepared model's proto; the user's file is never
+ * touched: the patched bytes go straight to ONNX Runtime.
  */
-export function exposeForScan(p: PreparedModel, opts: { attention: boolean | number[]; attentionSums?: boolean; interventions?: number[]; attentionDetail?: number[]; mlpInputs?: number[] }): Exposure {
+export function exposeForScan(p: PreparedModel, request: ProbeRequest): Exposure {
   const g = p.loaded.proto.graph!;
   const exposure: Exposure = { blockOutputs: [], attention: [], mlpInputs: [], interventions: new Map() };
   const existing = new Set(g.output.map((o) => o.name));
@@ -34,6 +43,7 @@ export function exposeForScan(p: PreparedModel, opts: { attention: boolean | num
     existing.add(name);
     g.output.push(makeValueInfo(name, elemType));
   };
+  const reads = (point: ProbePoint, block: number) => covers(request.read, `blocks.${block}.${point}`);
 
   for (const b of p.location.blocks) {
     if (b.point.fusedOutput) {
@@ -41,10 +51,9 @@ export function exposeForScan(p: PreparedModel, opts: { attention: boolean | num
       setOutput(n, fusedOutputSlot(n.opType as SkipNormOp, 'sum'), b.point.tensor);
     }
   }
-  const wantIntervention = new Set(opts.interventions ?? []);
   for (const b of p.location.blocks) {
     let out = b.output;
-    if (wantIntervention.has(b.index)) {
+    if (covers(request.edit ?? [], `blocks.${b.index}.resid_post`)) {
       const iv = insertIntervention(p, b, nodeAt[b.point.nodeIndex]);
       exposure.interventions.set(b.index, { mask: iv.mask, values: iv.values });
       out = iv.output;
@@ -53,15 +62,19 @@ export function exposeForScan(p: PreparedModel, opts: { attention: boolean | num
     exposure.blockOutputs.push(out);
   }
   for (const b of p.location.blocks) {
-    const detail = opts.attentionDetail?.includes(b.index) ?? false;
-    const full = detail || opts.attention === true || (Array.isArray(opts.attention) && opts.attention.includes(b.index));
+    const full = reads('attn.pattern', b.index);
+    // The pattern holds the sums: where it is read, the graph does not compute them too.
+    const sumsOnly = !full && reads('attn.key_sums', b.index);
+    const scores = reads('attn.scores', b.index);
+    const values = reads('attn.v', b.index);
     const list: Exposure['attention'][number] = [];
-    if (full || opts.attentionSums) for (const a of b.attention) {
+    if (full || sumsOnly || scores || values) b.attention.forEach((a, op) => {
       const t = exposeAttention(nodeAt[a.nodeIndex], a);
-      if (!t) continue;
+      if (!t) return;
       // Fused attention ops leave the type of their optional outputs open: declare it.
       const elemType = a.kind === 'softmax' ? undefined : p.info.dtype === 'float16' ? DT.FLOAT16 : DT.FLOAT;
-      if (!full) {
+      const entry: Exposure['attention'][number][number] = { op, tensor: t, kind: a.kind, pattern: full, ...(a.cross ? { cross: true } : {}) };
+      if (sumsOnly) {
         // Heads × queries × keys is too big to ship at long context: sum over queries in the graph.
         const producer = nodeAt[a.nodeIndex];
         // Without shape inference the type is often undeclared: an fp32 model computes in fp32.
@@ -69,26 +82,63 @@ export function exposeForScan(p: PreparedModel, opts: { attention: boolean | num
         const sums = columnSums(g, producer, t, { scores: a.kind === 'mha-qk', float: type === DT.FLOAT, opset: opsetOf(p) });
         if (elemType !== undefined) g.valueInfo.push(makeValueInfo(t, elemType));
         addOutput(sums, DT.FLOAT);
-        list.push({ tensor: t, kind: a.kind, sums, ...(a.cross ? { cross: true } : {}) });
-        continue;
+        entry.sums = sums;
       }
-      addOutput(t, elemType);
-      const entry: Exposure['attention'][number][number] = { tensor: t, kind: a.kind, ...(a.cross ? { cross: true } : {}) };
-      if (detail && a.kind === 'softmax') {
-        if (a.logits) { addOutput(a.logits); entry.logits = a.logits; }
-        if (a.values) { addOutput(a.values); entry.values = a.values; }
-        entry.outProj = a.outProj;
+      if (full) addOutput(t, elemType);
+      if (a.kind === 'softmax') {
+        if (scores && a.logits) { addOutput(a.logits); entry.logits = a.logits; }
+        if (values && a.values) { addOutput(a.values); entry.values = a.values; entry.outProj = a.outProj; }
+      } else if (a.kind === 'mha-qk' && scores) {
+        // MultiHeadAttention's qk output is the scores themselves.
+        addOutput(t, elemType);
+        entry.logits = t;
       }
       list.push(entry);
-    }
+    });
     const sums = list.flatMap((a) => (a.sums ? [a.sums] : []));
     if (sums.length) runBeforeNextBlock(g, exposure.blockOutputs[b.index], sums, p.info.dtype === 'float16' ? DT.FLOAT16 : DT.FLOAT);
     exposure.attention.push(list);
-    const down = opts.mlpInputs?.includes(b.index) ? b.mlpDown : undefined;
+    const down = reads('mlp.down_in', b.index) ? b.mlpDown : undefined;
     if (down) addOutput(down.input);
     exposure.mlpInputs.push(down && { input: down.input, weight: down.weight });
   }
   return exposure;
+}
+
+/** Looks up the tensors behind a probe name, for the request the graph was patched for. */
+export function probeLookup(e: Exposure, request: ProbeRequest) {
+  const block = (name: ProbeName, names: readonly ProbeName[], what: string) => {
+    const p = parseProbe(name);
+    if (p.block === '*') throw new EngineError('runtime', `Internal: look probe points up one block at a time, not as ${name}.`);
+    if (p.block >= e.blockOutputs.length) throw new EngineError('runtime', `Internal: ${name} names a block the model does not have (${e.blockOutputs.length} blocks).`);
+    if (p.point !== 'resid_post' || what === 'edited') {
+      if (!covers(names, name)) throw new EngineError('runtime', `Internal: ${name} was not ${what} by this session's request (${probeKey(request)}).`);
+    }
+    return { b: p.block, point: p.point };
+  };
+  const attention = (b: number, field: 'tensor' | 'sums' | 'logits' | 'values', when: (a: Exposure['attention'][number][number]) => boolean): ProbeTensor[] =>
+    e.attention[b].filter((a) => when(a) && a[field]).map((a) => ({
+      tensor: a[field]!, op: a.op, kind: a.kind, ...(a.cross ? { cross: true } : {}), ...(field === 'values' && a.outProj ? { outProj: a.outProj } : {}),
+    }));
+  return {
+    /** The graph outputs behind a point the request reads; empty where the model has none there (fused attention, another mixer). */
+    probe(name: ProbeName): ProbeTensor[] {
+      const { b, point } = block(name, request.read, 'read');
+      switch (point) {
+        case 'resid_post': return [{ tensor: e.blockOutputs[b] }];
+        case 'attn.pattern': return attention(b, 'tensor', (a) => a.pattern);
+        case 'attn.key_sums': return attention(b, 'sums', () => true);
+        case 'attn.scores': return attention(b, 'logits', () => true);
+        case 'attn.v': return attention(b, 'values', () => true);
+        case 'mlp.down_in': { const m = e.mlpInputs[b]; return m ? [{ tensor: m.input, weight: m.weight }] : []; }
+      }
+    },
+    /** The graph inputs that edit a point the request edits: stream = where(mask, values, stream). */
+    editInputs(name: ProbeName): { mask: string; values: string } {
+      const { b } = block(name, request.edit ?? [], 'edited');
+      return e.interventions.get(b)!;
+    },
+  };
 }
 
 function opsetOf(p: PreparedModel): number {

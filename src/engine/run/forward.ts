@@ -3,7 +3,8 @@ import { EngineError } from '../base/errors';
 import { textFeeds, type FeedTensor } from '../model/feeds';
 import { DT, floatToHalf } from '../model/onnx/dtype';
 import { countNonFinite, softmaxRows } from '../measure/stats';
-import { openModel, run, toFloat32, type OpenModel, type SessionSettings, type SessionVariant } from './session';
+import { openModel, run, toFloat32, type OpenModel, type SessionSettings } from './session';
+import { covers, expandProbes, type ProbeName, type ProbeRequest, type ProbeTensor } from './probes';
 
 /** A decoded tensor. */
 export interface Dense { data: Float32Array; dims: number[] }
@@ -21,7 +22,7 @@ export interface ForwardOutputs {
    * or only their per-key sums over queries for blocks exposed that way.
    */
   attention: { probs?: Dense; sums?: Dense; logits?: Dense; values?: Dense; outProj?: string; cross?: boolean }[][];
-  /** MLP down-projection inputs of the blocks asked for. */
+  /** MLP down-projection inputs of the blocks whose blocks.N.mlp.down_in was read. */
   mlpInputs: (Dense | undefined)[];
   /** Next-token logits [tokens × vocab] when the model has an LM head. */
   logits?: { data: Float32Array; vocab: number };
@@ -31,7 +32,7 @@ export interface ForwardOutputs {
   nonFinite: { firstBlock: number | null; output: boolean };
 }
 
-export type Opener = (file: string, variant: SessionVariant, settings: SessionSettings) => Promise<OpenModel>;
+export type Opener = (file: string, probes: ProbeRequest, settings: SessionSettings) => Promise<OpenModel>;
 
 export const defaultOpener: Opener = openModel;
 
@@ -52,11 +53,14 @@ export async function forward(om: OpenModel, input: { ids?: number[]; feeds?: Re
     ? textFeeds(info.inputs.map((i) => ({ ...i, elemType: om.prepared.index.elemTypeOf(i.name) ?? DT.FLOAT })), input.ids, input.given)
     : { ...input.feeds };
   let tokens = input.ids?.length ?? input.tokens ?? 0;
-  if (om.exposure.interventions.size) {
+  const blockCount = om.prepared.location.blocks.length;
+  const edited = expandProbes(om.request.edit ?? [], blockCount);
+  if (edited.length) {
     // Image and feature models: the caller knows the token count from an earlier plain run.
     if (!tokens) throw new EngineError('bad-argument', 'Interventions on a model without token inputs need the token count of its stream.');
     const d = info.hiddenSize ?? 0;
-    for (const [block, iv] of om.exposure.interventions) {
+    for (const { block, name } of edited) {
+      const iv = om.editInputs(name);
       const mask = new Uint8Array(tokens * d);
       const values = new Float32Array(tokens * d);
       for (const e of edits.get(block) ?? []) {
@@ -69,18 +73,30 @@ export async function forward(om: OpenModel, input: { ids?: number[]; feeds?: Re
     }
   }
   const out = await run(om, feeds, run_);
-  const blocks = om.exposure.blockOutputs.map((n) => (out[n] ? toFloat32(out[n]) : undefined));
-  const first = out[om.exposure.blockOutputs.find((n) => out[n])!];
+  const streams = Array.from({ length: blockCount }, (_, b) => om.probe(`blocks.${b}.resid_post`)[0].tensor);
+  const blocks = streams.map((n) => (out[n] ? toFloat32(out[n]) : undefined));
+  const first = out[streams.find((n) => out[n])!];
   const dims = first.dims.map(Number);
   const channels = dims[dims.length - 1];
   tokens = dims.slice(0, -1).reduce((a, b) => a * b, 1);
-  const attention = om.exposure.attention.map((list) => list.filter((a) => out[a.sums ?? a.tensor]).map((a) => {
-    if (a.sums) return { sums: dense(out[a.sums]), cross: a.cross };
-    let probs = dense(out[a.tensor]);
-    if (a.kind === 'mha-qk') probs = { data: softmaxRows(Float32Array.from(probs.data), probs.dims[probs.dims.length - 1]), dims: probs.dims };
-    return { probs, logits: a.logits ? dense(out[a.logits]) : a.kind === 'mha-qk' ? dense(out[a.tensor]) : undefined, values: a.values ? dense(out[a.values]) : undefined, outProj: a.outProj, cross: a.cross };
-  }));
-  const mlpInputs = om.exposure.mlpInputs.map((m) => (m ? dense(out[m.input]) : undefined));
+  const read = (name: ProbeName): ProbeTensor[] => (covers(om.request.read, name) ? om.probe(name) : []);
+  const attention = Array.from({ length: blockCount }, (_, b) => {
+    const byOp = (name: ProbeName) => new Map(read(name).map((t) => [t.op, t]));
+    const scores = byOp(`blocks.${b}.attn.scores`);
+    const values = byOp(`blocks.${b}.attn.v`);
+    // A block's pattern and its key sums are never both exposed (see exposeForScan).
+    const list = [...read(`blocks.${b}.attn.pattern`).map((t) => ({ t, sums: false })), ...read(`blocks.${b}.attn.key_sums`).map((t) => ({ t, sums: true }))]
+      .sort((x, y) => x.t.op! - y.t.op!);
+    return list.filter(({ t }) => out[t.tensor]).map(({ t, sums }) => {
+      if (sums) return { sums: dense(out[t.tensor]), cross: t.cross };
+      let probs = dense(out[t.tensor]);
+      if (t.kind === 'mha-qk') probs = { data: softmaxRows(Float32Array.from(probs.data), probs.dims[probs.dims.length - 1]), dims: probs.dims };
+      const logits = scores.get(t.op)?.tensor ?? (t.kind === 'mha-qk' ? t.tensor : undefined);
+      const v = values.get(t.op);
+      return { probs, logits: logits ? dense(out[logits]) : undefined, values: v ? dense(out[v.tensor]) : undefined, outProj: v?.outProj, cross: t.cross };
+    });
+  });
+  const mlpInputs = Array.from({ length: blockCount }, (_, b) => read(`blocks.${b}.mlp.down_in`)[0]).map((m) => (m ? dense(out[m.tensor]) : undefined));
   const logits = logitsOf(out, info.vocabSize);
   const firstOut = info.outputs[0];
   const output = !logits && out[firstOut] ? dense(out[firstOut]) : undefined;

@@ -2,7 +2,8 @@ import type * as ort from 'onnxruntime-node';
 import * as path from 'node:path';
 import { checkAbort, EngineError } from '../base/errors';
 import { checkMemory } from '../model/memory';
-import { openModel, run, SCAN_VARIANT, toFloat32, type OpenModel, type SessionVariant } from './session';
+import { openModel, run, toFloat32, type OpenModel } from './session';
+import { SCAN_PROBES, type ProbeRequest, type ProbeTensor } from './probes';
 import { attentionShareFromSums, int8Outliers, layerStats, PAPER_THRESHOLDS, sinkScoresFromSums, topRatio } from '../measure/stats';
 import { textTokenKinds, visionTokenKinds } from '../model/tokenKinds';
 import { patchCount } from '../model/vision/patches';
@@ -47,8 +48,8 @@ export async function scanFile(file: string, opts: FileScanOptions = {}): Promis
   progress({ stage: 'load', message: `Opening ${path.basename(file)}` });
   const open = opts.open ?? openModel;
   // Scans read only per-key sums of the attention, reduced in the graph: memory stays flat at long context.
-  const variant: SessionVariant = opts.attention === false ? { attention: false } : SCAN_VARIANT;
-  const m = await open(file, variant, { ...sessionSettings(opts), memoryLimitBytes: opts.memoryLimitBytes });
+  const probes: ProbeRequest = opts.attention === false ? { read: [] } : SCAN_PROBES;
+  const m = await open(file, probes, { ...sessionSettings(opts), memoryLimitBytes: opts.memoryLimitBytes });
   checkAbort(opts.signal);
   const info = m.prepared.info;
   const textModel = info.inputs.some((i) => i.role === 'ids');
@@ -68,10 +69,11 @@ export async function scanFile(file: string, opts: FileScanOptions = {}): Promis
   let statsMs = 0;
   // Each segment's blocks are measured as soon as it has run: the caller sees results block by
   // block, and a stream is let go once measured (unless the caller keeps them).
+  const blocks = m.prepared.location.blocks.length;
   const measureBlocks = (from: number, to: number, outputs: Record<string, ort.Tensor>) => {
     const ts = performance.now();
     for (let b = from; b < to; b++) {
-      const name = m.exposure.blockOutputs[b];
+      const name = m.probe(`blocks.${b}.resid_post`)[0].tensor;
       const t = outputs[name];
       if (!t) throw new EngineError('runtime', `Block ${b}'s output ${name} did not come back from ONNX Runtime.`);
       const { tokensN, channels } = streamLayout(t, info.hiddenSize);
@@ -89,7 +91,7 @@ export async function scanFile(file: string, opts: FileScanOptions = {}): Promis
       // Not disposed: the next segment may still read it.
       if (!(opts.keepOutput && name === info.outputs[0])) delete outputs[name];
       const start = layers.length === 1 ? { model: info, tokens, tokenKinds: kindsOf(), input, settings: { thresholds, topK } } : undefined;
-      progress({ stage: 'stats', message: `Block ${b}`, done: b + 1, total: m.exposure.blockOutputs.length, layer, ...(start ? { start } : {}) });
+      progress({ stage: 'stats', message: `Block ${b}`, done: b + 1, total: blocks, layer, ...(start ? { start } : {}) });
     }
     statsMs += performance.now() - ts;
   };
@@ -100,7 +102,7 @@ export async function scanFile(file: string, opts: FileScanOptions = {}): Promis
   const t2 = performance.now();
   const massiveTokens = [...new Set(layers.flatMap((l) => l.massive.map((a) => a.token)))].sort((a, b) => a - b);
   const massiveChannels = [...new Set(layers.flatMap((l) => l.massive.map((a) => a.channel)))].sort((a, b) => a - b);
-  const attention: AttentionResult[] = m.exposure.attention.map((list, layer) => attentionFor(layer, list, outputs, massiveTokens, m, tokens.length, opts.crossTokens));
+  const attention: AttentionResult[] = Array.from({ length: blocks }, (_, layer) => attentionFor(layer, opts.attention === false ? [] : m.probe(`blocks.${layer}.attn.key_sums`), outputs, massiveTokens, m, tokens.length, opts.crossTokens));
   const firstOut = info.outputs[0];
   const found = opts.keepStreams ? logitsOf(outputs, info.vocabSize) : undefined;
   const logits = found && { data: Float32Array.from(found.data), vocab: found.vocab };
@@ -146,7 +148,7 @@ function topChannels(maxPerChannel: Float32Array, n: number) {
   return Array.from(maxPerChannel, (max, channel) => ({ channel, max })).sort((a, b) => b.max - a.max).slice(0, n);
 }
 
-function attentionFor(layer: number, list: { tensor: string; kind: string; sums?: string; cross?: boolean }[], outputs: Record<string, ort.Tensor>, massive: number[], m: OpenModel, queries: number, crossTokens?: number[]): AttentionResult {
+function attentionFor(layer: number, list: ProbeTensor[], outputs: Record<string, ort.Tensor>, massive: number[], m: OpenModel, queries: number, crossTokens?: number[]): AttentionResult {
   const block = m.prepared.location.blocks[layer];
   if (block && block.mixer !== 'attention') {
     return { layer, heads: 0, massiveTokenShare: null, perHeadShare: [], sinkScores: [], source: 'unavailable', note: noAttentionNote(layer, block.mixer) };
@@ -159,11 +161,11 @@ function attentionFor(layer: number, list: { tensor: string; kind: string; sums?
   const sinks: number[] = [];
   let source: AttentionResult['source'] = 'softmax';
   const causal = m.prepared.info.family === 'decoder';
-  // Scans expose attention only as per-key sums over queries (see the variant above).
+  // Scans read attention only as per-key sums over queries (see the request above).
   let crossHeads = 0;
   const crossShares: number[] = [];
   for (const a of list) {
-    const t = a.sums ? outputs[a.sums] : undefined;
+    const t = outputs[a.tensor] as ort.Tensor | undefined;
     // Cross-attention keys are the encoder's tokens: the decoder's massive tokens say nothing there,
     // the encoder's do (every decoder query sees every encoder token).
     if (a.cross) {

@@ -7,7 +7,8 @@ import { EngineError } from '../base/errors';
 import { checkMemory } from '../model/memory';
 import { prepareModel, type PreparedModel } from '../model/inspect';
 import { externalizeInlineWeights, pointWeightsAtRealFiles, requireExternalFiles } from '../model/onnx/load';
-import { exposeForScan, type Exposure } from './exposure';
+import { exposeForScan, probeLookup, type Exposure } from './exposure';
+import { canonicalProbes, type ProbeName, type ProbeRequest, type ProbeTensor } from './probes';
 import type { FeedTensor } from '../model/feeds';
 import { halvesToFloats } from '../model/onnx/dtype';
 import { printable } from '../base/text';
@@ -16,28 +17,15 @@ import { planSegments, unprovidedRead } from './segments/plan';
 import { SegmentedSession, type SegmentRunOptions } from './segments/session';
 import { availableMemory } from '../model/memory';
 
-export interface SessionVariant {
-  /** Full attention probabilities for all blocks (true) or these blocks. */
-  attention: boolean | number[];
-  /** For the other blocks, only per-key sums over queries (computed in the graph; scans use this). */
-  attentionSums?: boolean;
-  interventions?: number[];
-  /** Blocks whose attention logits and values are exposed too (attention and implicit-bias analyses). */
-  attentionDetail?: number[];
-  /** Blocks whose MLP down-projection input is exposed (super weights). */
-  mlpInputs?: number[];
-}
-
-/**
- * The session a scan runs on: block outputs plus per-key attention sums. The feature map reads the
- * same outputs, so a block click reuses the scan's session instead of loading the model again.
- */
-export const SCAN_VARIANT: SessionVariant = { attention: false, attentionSums: true };
-
 export interface OpenModel {
   key: string;
   prepared: PreparedModel;
-  exposure: Exposure;
+  /** The probe points the session was opened for, canonical (see probes.ts). */
+  request: ProbeRequest;
+  /** The graph outputs behind a point the request reads; empty where the model has none there (fused attention, another mixer). */
+  probe(name: ProbeName): ProbeTensor[];
+  /** The graph inputs that edit a point the request edits: stream = where(mask, values, stream). */
+  editInputs(name: ProbeName): { mask: string; values: string };
   /** The patched model's sessions, one per segment of blocks (see segments/plan.ts). */
   session: SegmentedSession;
 }
@@ -59,11 +47,13 @@ export interface SessionSettings {
 }
 
 /** Builds the patched graph in memory and opens it; the user's files are only read. */
-export async function openModel(file: string, variant: SessionVariant, settings: SessionSettings = {}): Promise<OpenModel> {
+export async function openModel(file: string, probes: ProbeRequest, settings: SessionSettings = {}): Promise<OpenModel> {
+  // A misspelt name throws here, before the model is read.
+  const request = canonicalProbes(probes);
   const prepared = prepareModel(file);
   requireExternalFiles(prepared.loaded);
   checkMemory(prepared, undefined, settings.memoryLimitBytes);
-  const exposure = exposeForScan(prepared, variant);
+  const exposure = exposeForScan(prepared, request);
   pointWeightsAtRealFiles(prepared.loaded);
   externalizeInlineWeights(prepared.loaded);
   // The file's bytes are no longer referenced by the graph; let them go before ONNX Runtime loads,
@@ -105,10 +95,10 @@ export async function openModel(file: string, variant: SessionVariant, settings:
       throw runtimeError(e, prepared);
     }
   };
-  // Variants of one file with the same options share the segments whose graphs are equal.
-  const identity = JSON.stringify([sessionKey(file, { attention: false }), options.intraOpNumThreads, options.enableCpuMemArena ?? true]);
+  // Requests on one file with the same options share the segments whose graphs are equal.
+  const identity = JSON.stringify([sessionKey(file, { read: [] }), options.intraOpNumThreads, options.enableCpuMemArena ?? true]);
   const session = await SegmentedSession.open(prepared.loaded.proto, plans, create, { identity, stateBudget: stateBudget() });
-  return { key: sessionKey(file, variant, settings), prepared, exposure, session };
+  return { key: sessionKey(file, request, settings), prepared, request, ...probeLookup(exposure, request), session };
 }
 
 /** What each block's segment must compute: its output and the tensors exposed for it. */
@@ -137,11 +127,12 @@ export async function openPlain(file: string, settings: SessionSettings = {}): P
   }
 }
 
-export function sessionKey(file: string, variant: SessionVariant, settings: SessionSettings = {}): string {
+/** Equal for equal requests however spelt (see canonicalProbes). */
+export function sessionKey(file: string, probes: ProbeRequest, settings: SessionSettings = {}): string {
   const abs = path.resolve(file);
   if (!existsSync(abs)) throw new EngineError('not-found', `Model file not found: ${abs}`);
   const st = statSync(abs);
-  return JSON.stringify([abs, st.size, st.mtimeMs, variant, settings.blocksPerSegment ?? DEFAULT_BLOCKS_PER_SEGMENT]);
+  return JSON.stringify([abs, st.size, st.mtimeMs, canonicalProbes(probes), settings.blocksPerSegment ?? DEFAULT_BLOCKS_PER_SEGMENT]);
 }
 
 export function toOrtFeeds(feeds: Record<string, FeedTensor>): Record<string, ort.Tensor> {

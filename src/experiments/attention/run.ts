@@ -5,6 +5,7 @@ import { binAxis, type Bin } from '../../engine/measure/bins';
 import { checkLayer, sessions, thresholdsOf, type ExperimentBase } from '../../engine/run/experiment';
 import { forward, requireFinite, type Dense, type ForwardOutputs } from '../../engine/run/forward';
 import { noAttentionNote } from '../../engine/run/scanFile';
+import { blockProbes } from '../../engine/run/probes';
 
 export interface AttentionOptions extends ExperimentBase, InputOptions {
   layer: number;
@@ -52,7 +53,8 @@ export interface AttentionAnalysis {
 
 /** The paper's exp4 for one block: heads, sink scores, the share on massive tokens, the matrices. */
 export async function analyseAttention(file: string, o: AttentionOptions): Promise<AttentionAnalysis> {
-  const om = await sessions(file, o)({ attention: [o.layer], attentionSums: true, attentionDetail: [o.layer] });
+  // Every block's key sums (shares by block), and the whole of this block's attention.
+  const om = await sessions(file, o)({ read: ['blocks.*.attn.key_sums', ...blockProbes(o.layer, ['attn.pattern', 'attn.scores', 'attn.v'])] });
   checkLayer(o.layer, om.prepared.info.blocks, file);
   const input = await resolveInput(file, om, o);
   o.onProgress?.({ stage: 'run', message: 'Running' });
@@ -97,7 +99,7 @@ export async function analyseAttention(file: string, o: AttentionOptions): Promi
     bins: binsFor(bins, list[0] ? shape3(list[0].probs)[1] : out.tokens),
     probabilities, logits,
     perHead: o.perHead ? probMats.map((p, i) => ({ probabilities: p as number[][], logits: logitMats[i] })) : undefined,
-    shareByLayer, source: SOURCE[om.exposure.attention[o.layer][0]?.kind ?? 'unavailable'] ?? 'unavailable',
+    shareByLayer, source: SOURCE[om.probe(`blocks.${o.layer}.attn.pattern`)[0]?.kind ?? 'unavailable'] ?? 'unavailable',
   };
 }
 

@@ -1,6 +1,7 @@
 import * as path from 'node:path';
 import { checkAbort, EngineError, option } from '../../engine/base/errors';
-import { openModel, type OpenModel, type SessionSettings, type SessionVariant } from '../../engine/run/session';
+import { openModel, type OpenModel, type SessionSettings } from '../../engine/run/session';
+import type { ProbeRequest } from '../../engine/run/probes';
 import { scanFile, type FileScan } from '../../engine/run/scanFile';
 import { printable } from '../../engine/base/text';
 import type { Activation } from '../../engine/measure/stats';
@@ -120,7 +121,7 @@ async function compareOne(o: CompareOptions): Promise<CompareResult> {
   const notes: string[] = [...o.notes ?? []];
   // One model in memory at a time: each session is released as soon as its scan is read.
   const opened: OpenModel[] = [];
-  const oneShot = async (file: string, v: SessionVariant, s: SessionSettings) => { const m = await openModel(file, v, s); opened.push(m); return m; };
+  const oneShot = async (file: string, p: ProbeRequest, s: SessionSettings) => { const m = await openModel(file, p, s); opened.push(m); return m; };
   const release = async () => { for (const m of opened.splice(0)) await m.session.release(); };
 
   const scans: FileScan[] = [];

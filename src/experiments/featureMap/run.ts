@@ -3,7 +3,7 @@ import { resolveInput, type InputOptions } from '../../engine/run/input';
 import { checkLayer, sessions, thresholdsOf, type ExperimentBase } from '../../engine/run/experiment';
 import { checkCount } from '../../engine/base/limits';
 import { blockOf, forward } from '../../engine/run/forward';
-import { SCAN_VARIANT } from '../../engine/run/session';
+import { SCAN_PROBES } from '../../engine/run/probes';
 import { textTokenKinds, visionTokenKinds } from '../../engine/model/tokenKinds';
 import { patchGrid } from '../../engine/model/vision/patches';
 import type { TokenInfo } from '../../engine/model/results';
@@ -35,7 +35,7 @@ export interface FeatureMapResult {
 
 /** The paper's exp1: |hidden state| of one block on one input, token × channel, legible at any width. */
 export async function featureMap(file: string, o: FeatureMapOptions): Promise<FeatureMapResult> {
-  const om = await sessions(file, o)(SCAN_VARIANT);
+  const om = await sessions(file, o)(SCAN_PROBES);
   checkLayer(o.layer, om.prepared.info.blocks, file);
   checkCount(o.maxColumns, 'maxColumns', 'The number of map columns', 4);
   const input = await resolveInput(file, om, o);

@@ -35,7 +35,7 @@ export interface FixRegMeanResult {
 /** DINOv2-with-registers' Fix-Reg-Mean (Sun et al. §5): replace register features by their mean at every block. */
 export async function fixRegMean(file: string, o: FixRegMeanOptions = {}): Promise<FixRegMeanResult> {
   const open = sessions(file, o);
-  const probe = await open({ attention: false });
+  const probe = await open({ read: [] });
   const info = probe.prepared.info;
   if (info.family !== 'vision') throw new EngineError('bad-argument', 'Fix-Reg-Mean is for vision transformers with register tokens.');
   checkCount(o.count, 'count', 'The number of inputs', 2);
@@ -52,7 +52,7 @@ export async function fixRegMean(file: string, o: FixRegMeanOptions = {}): Promi
   const registers = grid ? T - 1 - grid.rows * grid.cols : 0;
   if (registers <= 0) throw new EngineError('bad-argument', 'This vision transformer has no register tokens (tokens are CLS then patches).');
   const blocks = info.blocks;
-  const om = await open({ attention: false, interventions: Array.from({ length: blocks }, (_, i) => i) });
+  const om = await open({ read: [], edit: ['blocks.*.resid_post'] });
 
   const plain: ForwardOutputs[] = [];
   const mean = Array.from({ length: blocks }, () => new Float64Array(registers * D));

@@ -4,6 +4,7 @@ import { readWeight } from '../../engine/model/onnx/weights';
 import { checkLayer, cosine, sessions, thresholdsOf, type ExperimentBase } from '../../engine/run/experiment';
 import { forward, requireFinite } from '../../engine/run/forward';
 import { noAttentionNote } from '../../engine/run/scanFile';
+import { blockProbes } from '../../engine/run/probes';
 import { massiveTokensOf, shape3 } from '../attention/run';
 
 export interface ImplicitBiasOptions extends ExperimentBase, InputOptions { layer: number }
@@ -32,7 +33,7 @@ const MAX_QUERIES = 128;
  * tokens acts as a bias term.
  */
 export async function implicitBias(file: string, o: ImplicitBiasOptions): Promise<ImplicitBiasResult> {
-  const om = await sessions(file, o)({ attention: true, attentionDetail: [o.layer] });
+  const om = await sessions(file, o)({ read: ['blocks.*.attn.pattern', ...blockProbes(o.layer, ['attn.scores', 'attn.v'])] });
   checkLayer(o.layer, om.prepared.info.blocks, file);
   const block = om.prepared.location.blocks[o.layer];
   if (block.mixer !== 'attention') throw new EngineError('unsupported-input', `The implicit attention bias needs attention probabilities, but ${noAttentionNote(o.layer, block.mixer)}.`);

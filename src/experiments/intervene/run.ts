@@ -2,7 +2,8 @@ import { checkAbort, EngineError } from '../../engine/base/errors';
 import { resolveInput, type InputOptions } from '../../engine/run/input';
 import { layerStats, type Activation } from '../../engine/measure/stats';
 import { findTokenizer, loadTokenizer, optionalTokenizer, type TextTokenizer } from '../../engine/model/tokenizer';
-import { SCAN_VARIANT, type OpenModel } from '../../engine/run/session';
+import type { OpenModel } from '../../engine/run/session';
+import { blockProbes, SCAN_PROBES } from '../../engine/run/probes';
 import type { FeedTensor } from '../../engine/model/feeds';
 import { checkLayer, sessions, thresholdsOf, type ExperimentBase } from '../../engine/run/experiment';
 import { checkCount, LIMITS } from '../../engine/base/limits';
@@ -55,8 +56,8 @@ const key = (kind: string, channel: number) => `${kind}|${channel}`;
 /** The paper's exp3: set the massive activations of one block to zero, to their mean, or to given values. */
 export async function intervene(file: string, o: InterveneOptions): Promise<InterveneResult> {
   const open = sessions(file, o);
-  // The scan's variant plus the edit: the blocks before it are the scan's own sessions and states.
-  const om = await open({ ...SCAN_VARIANT, interventions: [o.layer] });
+  // The scan's probes plus the edit: the blocks before it are the scan's own sessions and states.
+  const om = await open({ ...SCAN_PROBES, edit: blockProbes(o.layer, ['resid_post']) });
   const info = om.prepared.info;
   checkLayer(o.layer, info.blocks, file);
   if (!info.inputs.some((i) => i.role === 'ids')) throw new EngineError('bad-argument', 'Interventions by token need a text model; for vision transformers use fix-reg-mean.');

@@ -43,7 +43,7 @@ export interface ScanManyResult {
 /** The paper's exp2 over many inputs, with the constancy and location of each massive activation. */
 export async function scanMany(file: string, o: ScanManyOptions = {}): Promise<ScanManyResult> {
   const open = sessions(file, o);
-  const info = (await open({ attention: false })).prepared.info;
+  const info = (await open({ read: [] })).prepared.info;
   const inputs: { ids?: number[]; prompt?: string; image?: string }[] = [];
   let inputKind: ScanManyResult['inputKind'];
   const count = o.count ?? 10;

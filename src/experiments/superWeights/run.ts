@@ -27,7 +27,7 @@ export interface SuperWeightsResult { layer: number | null; weightName: string |
  */
 export async function superWeights(file: string, o: ExperimentBase & InputOptions): Promise<SuperWeightsResult> {
   const open = sessions(file, o);
-  const plainSession = await open({ attention: false });
+  const plainSession = await open({ read: [] });
   const input = await resolveInput(file, plainSession, o);
   const plain = await forward(plainSession, { feeds: input.feeds });
   requireFinite(plain, 'analysed', 'super weights');
@@ -37,7 +37,7 @@ export async function superWeights(file: string, o: ExperimentBase & InputOption
   const down = plainSession.prepared.location.blocks[layer].mlpDown;
   const w = down && readWeight(plainSession.prepared.loaded, plainSession.prepared.index, down.weight);
   if (!down || !w) return { layer, weightName: down?.weight ?? null, candidates: [], note: `Block ${layer}'s MLP down projection is fused or quantized here; its weights cannot be read.` };
-  const om = await open({ attention: false, mlpInputs: [layer] });
+  const om = await open({ read: [`blocks.${layer}.mlp.down_in`] });
   const out = await forward(om, { feeds: input.feeds });
   const act = out.mlpInputs[layer]!;
   const ffn = w.dims[0];

@@ -4,8 +4,8 @@ export type CreateSession = (bytes: Uint8Array) => Promise<ort.InferenceSession>
 
 /**
  * Sessions by the bytes of their segment's graph (and the model file and session options): two
- * variants of one model (a scan's and an intervention's) share every segment whose graph is the
- * same, so the weights of those blocks are loaded once, not per variant.
+ * sessions of one model opened for different probes (a scan's and an intervention's) share every
+ * segment whose graph is the same, so the weights of those blocks are loaded once, not per session.
  */
 export class SessionPool {
   private readonly shared = new Map<string, { session: Promise<ort.InferenceSession>; refs: number }>();

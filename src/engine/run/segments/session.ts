@@ -194,7 +194,7 @@ export class SegmentedSession {
     return keys;
   }
 
-  /** Releases this object's sessions (shared ones when no other variant holds them) and, with the model's last, its states. */
+  /** Releases this object's sessions (shared ones when no other session holds them) and, with the model's last, its states. */
   async release(): Promise<void> {
     if (this.released) return;
     this.released = true;

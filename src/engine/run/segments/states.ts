@@ -2,8 +2,9 @@ import type * as ort from 'onnxruntime-node';
 
 /**
  * What a run kept before segment k, for later runs to start there: the tensors read from k on,
- * keyed by the chain of segment graphs before k and the feeds those read. A run of another
- * variant whose first k segments are the same graphs (an intervention after a scan) resumes from it.
+ * keyed by the chain of segment graphs before k and the feeds those read. A run of a session opened
+ * for other probes whose first k segments are the same graphs (an intervention after a scan)
+ * resumes from it.
  */
 export interface KeptState { model: string; run: number; tensors: Map<string, ort.Tensor> }
 

@@ -3,7 +3,7 @@ import { SessionPool } from './pool';
 import { StateCache } from './states';
 
 /**
- * What segmented sessions share across models: the sessions pooled between variants, the states
+ * What segmented sessions share across models: the sessions pooled between sessions opened for other probes, the states
  * kept between runs and the clock of the segment running now. One per process (processSegments);
  * a test may open sessions over a store of its own.
  */
@@ -15,7 +15,7 @@ export class SegmentStore {
 
 /**
  * The engine process's store: every SegmentedSession opened without another uses it, so that
- * variants of one model share sessions and states whoever opens them (session cache, experiments).
+ * sessions of one model share sessions and states whoever opens them (session cache, experiments).
  */
 export const processSegments = new SegmentStore();
 
