@@ -1,9 +1,10 @@
+import { cosine, meanStd } from '../../engine/measure/vectors';
 import { checkAbort, EngineError } from '../../engine/base/errors';
 import { resolveInput } from '../../engine/run/input';
 import { syntheticFeeds, type FeedTensor } from '../../engine/model/feeds';
 import { DT } from '../../engine/model/onnx/dtype';
 import { patchGrid } from '../../engine/model/vision/patches';
-import { cosine, meanStd, sessions, type ExperimentBase } from '../../engine/run/experiment';
+import { sessions, type ExperimentBase } from '../../engine/run/experiment';
 import { checkCount, LIMITS } from '../../engine/base/limits';
 import { blockOf, forward, isFinite, nonFiniteNote, requireFinite, type Edits, type ForwardOutputs } from '../../engine/run/forward';
 

@@ -1,7 +1,8 @@
+import { cosine } from '../../engine/measure/vectors';
 import { EngineError } from '../../engine/base/errors';
 import { resolveInput, type InputOptions } from '../../engine/run/input';
 import { readWeight } from '../../engine/model/onnx/weights';
-import { checkLayer, cosine, sessions, thresholdsOf, type ExperimentBase } from '../../engine/run/experiment';
+import { checkLayer, sessions, thresholdsOf, type ExperimentBase } from '../../engine/run/experiment';
 import { forward, requireFinite } from '../../engine/run/forward';
 import { noAttentionNote } from '../../engine/run/scanFile';
 import { blockProbes } from '../../engine/run/probes';

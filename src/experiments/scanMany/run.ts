@@ -1,8 +1,9 @@
+import { meanStd } from '../../engine/measure/vectors';
 import { checkAbort, EngineError } from '../../engine/base/errors';
 import { findTokenizer, loadTokenizer } from '../../engine/model/tokenizer';
 import { scanModel } from '../../engine/run/scan';
 import type { ScanResult } from '../../engine/model/results';
-import { meanStd, sessions, type ExperimentBase } from '../../engine/run/experiment';
+import { sessions, type ExperimentBase } from '../../engine/run/experiment';
 import { checkCount, LIMITS } from '../../engine/base/limits';
 import { randomSequences, sequencesFromText, type Corpus } from '../../engine/model/corpus';
 
