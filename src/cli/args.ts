@@ -15,7 +15,7 @@ const VALUED = new Set([
   'prompt', 'prompt-file', 'ids', 'image', 'images', 'image-dir', 'top', 'max-tokens', 'abs-threshold', 'ratio-threshold',
   'threads', 'memory-limit-mb', 'layer', 'mode', 'values', 'channels', 'mean-text-file', 'eval-text-file', 'text-file',
   'prompts-file', 'seq-len', 'count', 'first-id', 'max-columns', 'csv', 'out', 'feed', 'variant', 'decoder-ids',
-  'prompt2', 'list',
+  'prompt2', 'list', 'epsilon',
 ]);
 /** Options that may be given more than once; their values are kept in order, one per line. */
 const REPEATABLE = new Set(['feed']);

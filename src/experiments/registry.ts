@@ -5,6 +5,7 @@ import fixRegMean from './fixRegMean/view';
 import implicitBias from './implicitBias/view';
 import intervene from './intervene/view';
 import scanMany from './scanMany/view';
+import sinkRate from './sinkRate/view';
 import superWeights from './superWeights/view';
 
 /**
@@ -16,7 +17,7 @@ import superWeights from './superWeights/view';
  *   3. with card: true, its card in webview/inspector/experiments.ts (the compiler asks for it);
  *   4. its subcommand's options, if new, in VALUED or BOOLEAN of src/cli/args.ts, and a line of the README.
  */
-export const EXPERIMENTS = { scanMany, featureMap, intervene, attention, implicitBias, superWeights, fixRegMean, compare };
+export const EXPERIMENTS = { scanMany, featureMap, intervene, attention, implicitBias, superWeights, fixRegMean, compare, sinkRate };
 
 export type Experiments = typeof EXPERIMENTS;
 export type ExperimentMethod = keyof Experiments;

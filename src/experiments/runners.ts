@@ -6,6 +6,7 @@ import { fixRegMean } from './fixRegMean/run';
 import { implicitBias } from './implicitBias/run';
 import { intervene } from './intervene/run';
 import { scanMany } from './scanMany/run';
+import { sinkRate } from './sinkRate/run';
 import { superWeights } from './superWeights/run';
 
 export type Runner<K extends ExperimentMethod> = (file: string, options: OptionsOf<K>) => Promise<ResultOf<K>>;
@@ -25,4 +26,5 @@ export const RUNNERS: { [K in ExperimentMethod]: Runner<K> } = {
   fixRegMean,
   // compare reads its models from options.files; the file is the first of them.
   compare: (_file, options) => compare(options),
+  sinkRate,
 };

@@ -101,6 +101,7 @@ before(() => {
   add('attention --image', ['attention', vit.file, '--layer', '2', '--image', imgB], [...model(vit.file), imgB]);
   add('implicit-bias', ['implicit-bias', ext.file, '--layer', '2', '--prompt-file', prompt], [...model(ext.file), prompt]);
   add('super-weights', ['super-weights', gpt2.file, '--prompt-file', prompt], [...model(gpt2.file), prompt]);
+  add('sink-rate --prompts-file', ['sink-rate', gpt2.file, '--prompts-file', prompts], [...model(gpt2.file), prompts]);
   add('intervene (text files)', ['intervene', gpt2.file, '--layer', '2', '--mode', 'mean', '--mean-text-file', corpus, '--eval-text-file', prompts],
     [...model(gpt2.file), corpus, prompts]);
 });
