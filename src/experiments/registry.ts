@@ -13,7 +13,7 @@ import superWeights from './superWeights/view';
  * webview know of it. The protocol's types, the CLI's subcommands and the exports are derived from
  * here; the engine process runs each through runners.ts. Adding an experiment "name":
  *   1. src/experiments/name/run.ts (the worker half) and view.ts (this half: experiment<O, R>()({ … }));
- *   2. one line here, one import and one line in runners.ts;
+ *   2. here, an import and its name in EXPERIMENTS; in runners.ts, an import and its line in RUNNERS;
  *   3. with card: true, its card in webview/inspector/experiments.ts (the compiler asks for it);
  *   4. its subcommand's options, if new, in VALUED or BOOLEAN of src/cli/args.ts, and a line of the README.
  */
