@@ -59,12 +59,32 @@ describe('engine worker', () => {
   });
 
   test('cancelling rejects the call at once and leaves the engine usable', async () => {
+    // Cancelled as soon as sent: the engine may still be starting or parsing the model (no answer
+    // within the grace, so it is restarted) or already running; either way the next call works.
     const client = new EngineClient(WORKER);
     const call = client.call('scan', { file: m.file, options: { prompt: PAPER_PROMPT } });
     const rejected = assert.rejects(call.result, (e: unknown) => isEngineError(e) && e.code === 'cancelled');
-    await client.cancel(call.id);
+    const cancelling = client.cancel(call.id);
     await rejected;
+    assert.match(await cancelling, /^(stopped|restarted)$/);
+    const r = await client.call('scan', { file: m.file, options: { prompt: PAPER_PROMPT } }).result;
+    assert.deepEqual(r.massiveChannels, [7, 42]);
+    await client.dispose();
+  });
+
+  test('cancelling a call once the model runs stops it without restarting the engine', async () => {
+    const client = new EngineClient(WORKER);
+    await client.call('inspect', { file: m.file }).result;
+    const pid = client.pid;
+    let cancelling: Promise<string> | undefined;
+    const call = client.call('scan', { file: m.file, options: { prompt: PAPER_PROMPT } }, (p) => {
+      if (p.stage === 'run' && !cancelling) cancelling = client.cancel(call.id);
+    });
+    await assert.rejects(call.result, (e: unknown) => isEngineError(e) && e.code === 'cancelled');
+    // The run is inside ONNX Runtime's asynchronous run, so the engine answers the cancel at once.
+    assert.equal(await cancelling, 'stopped');
     assert.equal(client.running, true, 'the worker (and its sessions) stay up');
+    assert.equal(client.pid, pid);
     const r = await client.call('scan', { file: m.file, options: { prompt: PAPER_PROMPT } }).result;
     assert.deepEqual(r.massiveChannels, [7, 42]);
     await client.dispose();
