@@ -28,7 +28,10 @@ const realRun = proto.run;
 const realCreate = ort.InferenceSession.create;
 before(() => {
   proto.run = function (this: ort.InferenceSession, ...a: Parameters<typeof realRun>) { runs++; return realRun.apply(this, a); } as typeof realRun;
-  (ort.InferenceSession as { create: typeof realCreate }).create = ((...a: Parameters<typeof realCreate>) => { created++; return realCreate(...a); }) as typeof realCreate;
+  (ort.InferenceSession as { create: typeof realCreate }).create = ((...a: Parameters<typeof realCreate>) => {
+    created++;
+    return realCreate(...a);
+  }) as typeof realCreate;
 });
 after(() => { proto.run = realRun; (ort.InferenceSession as { create: typeof realCreate }).create = realCreate; });
 
@@ -88,7 +91,10 @@ describe('results block by block', () => {
     const seen: number[] = [];
     runs = 0;
     await assert.rejects(
-      scanModel(m.file, { prompt: PAPER_PROMPT, open, signal: ctl.signal, onProgress: (p) => { if (p.layer) { seen.push(p.layer.index); if (p.layer.index === 2) ctl.abort(); } } }),
+      scanModel(m.file, {
+        prompt: PAPER_PROMPT, open, signal: ctl.signal,
+        onProgress: (p) => { if (p.layer) { seen.push(p.layer.index); if (p.layer.index === 2) ctl.abort(); } },
+      }),
       (e: unknown) => isEngineError(e) && e.code === 'cancelled',
     );
     assert.deepEqual(seen, [0, 1, 2, 3], 'the segment holding block 2 finished; no later one ran');

@@ -13,7 +13,10 @@ const IDS = [1, 10, 11, 12, 3, 13, 11, 14, 3];
 
 async function runWith(m: BuiltModel, edit: ((mask: Uint8Array, values: Float32Array, d: number) => void) | null) {
   const om = await openModel(m.file, { read: [], edit: ['blocks.1.resid_post'] });
-  const feeds: Record<string, FeedTensor> = textFeeds(om.prepared.info.inputs.map((i) => ({ ...i, elemType: om.prepared.index.elemTypeOf(i.name) ?? DT.FLOAT })), IDS);
+  const feeds: Record<string, FeedTensor> = textFeeds(
+    om.prepared.info.inputs.map((i) => ({ ...i, elemType: om.prepared.index.elemTypeOf(i.name) ?? DT.FLOAT })),
+    IDS,
+  );
   const d = m.spec.d;
   const mask = new Uint8Array(IDS.length * d);
   const values = new Float32Array(IDS.length * d);

@@ -47,7 +47,10 @@ const dense = (t: ort.Tensor): Dense => ({ data: toFloat32(t), dims: t.dims.map(
  * block, so a pass whose inputs equal the last one's up to it starts there (an edited run after
  * the original one computes only what the edit changes).
  */
-export async function forward(om: OpenModel, input: { ids?: number[]; feeds?: Record<string, FeedTensor>; tokens?: number; given?: Record<string, FeedTensor> }, edits: Edits = new Map(), run_: { from?: number; through?: number; signal?: AbortSignal } = {}): Promise<ForwardOutputs> {
+export async function forward(
+  om: OpenModel, input: { ids?: number[]; feeds?: Record<string, FeedTensor>; tokens?: number; given?: Record<string, FeedTensor> },
+  edits: Edits = new Map(), run_: { from?: number; through?: number; signal?: AbortSignal } = {},
+): Promise<ForwardOutputs> {
   const info = om.prepared.info;
   const feeds: Record<string, FeedTensor> = input.ids
     ? textFeeds(info.inputs.map((i) => ({ ...i, elemType: om.prepared.index.elemTypeOf(i.name) ?? DT.FLOAT })), input.ids, input.given)

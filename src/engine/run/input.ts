@@ -107,7 +107,10 @@ export async function resolveInput(file: string, m: OpenModel, opts: InputOption
     const img = decodeImage(opts.image);
     let data = toPixelValues(img, pre);
     // Single-channel models take the luminance.
-    if (channels === 1) data = data.subarray(0, pre.width * pre.height).map((_, i) => (data[i] + data[i + pre.width * pre.height] + data[i + 2 * pre.width * pre.height]) / 3);
+    if (channels === 1) {
+      const plane = pre.width * pre.height;
+      data = data.subarray(0, plane).map((_, i) => (data[i] + data[i + plane] + data[i + 2 * plane]) / 3);
+    }
     feeds[pixels.name] = { type: 'float32', data, dims: [1, channels, pre.height, pre.width] };
     const image = { width: img.width, height: img.height };
     return { feeds, tokens: [], kind: 'image', tokenizer: null, image, given, ...(pre.note ? { note: pre.note } : {}) };
@@ -202,7 +205,9 @@ function fedTokens(modelPath: string, t: FeedTensor, file: string, vocab: number
 }
 
 /** Tokens for a text model: from the prompt through the model's tokenizer, or given ids. */
-export function resolveTokens(modelPath: string, opts: InputOptions, vocab: number | null, maxTokens: number): { ids: number[]; tokens: TokenInfo[]; tokenizer: string | null; note?: string } {
+export function resolveTokens(
+  modelPath: string, opts: InputOptions, vocab: number | null, maxTokens: number,
+): { ids: number[]; tokens: TokenInfo[]; tokenizer: string | null; note?: string } {
   const tokFile = findTokenizer(modelPath);
   let ids: number[];
   let tok: ReturnType<typeof loadTokenizer> | undefined;

@@ -82,7 +82,8 @@ export async function scanFile(file: string, opts: FileScanOptions = {}): Promis
       const s = layerStats(x, tokensN, channels, topK, thresholds);
       outlierCounts.push(s);
       const layer: LayerResult = {
-        index: b, mixer: m.prepared.location.blocks[b].mixer, mlp: m.prepared.location.blocks[b].mlp, tensor: name, median: s.median, top: s.top, ratio: topRatio(s.top[0]?.value, s.median), nonFinite: s.nonFinite,
+        index: b, mixer: m.prepared.location.blocks[b].mixer, mlp: m.prepared.location.blocks[b].mlp, tensor: name,
+        median: s.median, top: s.top, ratio: topRatio(s.top[0]?.value, s.median), nonFinite: s.nonFinite,
         massive: s.massive, massiveTruncated: s.massiveTruncated, maxPerToken: Array.from(s.maxPerToken),
         topChannels: topChannels(s.maxPerChannel, 8),
       };
@@ -115,7 +116,10 @@ export async function scanFile(file: string, opts: FileScanOptions = {}): Promis
   const stack = opts.target?.layout === 'seq2seq' ? (file === opts.target.main ? 'encoder' : 'decoder') : 'main';
   warnings.push(...crossCheck(opts.target?.config, { blocks: info.blocks, hiddenSize: info.hiddenSize, mixers: layers.map((l) => l.mixer) }, stack));
   const firstBad = layers.find((l) => l.nonFinite.count > 0);
-  const nonFinite = firstBad ? { firstLayer: firstBad.index, tensor: firstBad.tensor, count: layers.reduce((a, l) => a + l.nonFinite.count, 0), layers: layers.filter((l) => l.nonFinite.count).length } : null;
+  const nonFinite = firstBad ? {
+    firstLayer: firstBad.index, tensor: firstBad.tensor,
+    count: layers.reduce((a, l) => a + l.nonFinite.count, 0), layers: layers.filter((l) => l.nonFinite.count).length,
+  } : null;
   if (firstBad) warnings.push(nonFiniteWarning(firstBad));
   const tokenKinds = kindsOf();
   return {
@@ -148,7 +152,9 @@ function topChannels(maxPerChannel: Float32Array, n: number) {
   return Array.from(maxPerChannel, (max, channel) => ({ channel, max })).sort((a, b) => b.max - a.max).slice(0, n);
 }
 
-function attentionFor(layer: number, list: ProbeTensor[], outputs: Record<string, ort.Tensor>, massive: number[], m: OpenModel, queries: number, crossTokens?: number[]): AttentionResult {
+function attentionFor(
+  layer: number, list: ProbeTensor[], outputs: Record<string, ort.Tensor>, massive: number[], m: OpenModel, queries: number, crossTokens?: number[],
+): AttentionResult {
   const block = m.prepared.location.blocks[layer];
   if (block && block.mixer !== 'attention') {
     return { layer, heads: 0, massiveTokenShare: null, perHeadShare: [], sinkScores: [], source: 'unavailable', note: noAttentionNote(layer, block.mixer) };
@@ -188,7 +194,10 @@ function attentionFor(layer: number, list: ProbeTensor[], outputs: Record<string
   // With no massive tokens there is no share to speak of: null, not 0.
   const share = massive.length && perHead.length ? perHead.reduce((x, y) => x + y, 0) / perHead.length : null;
   const crossShare = crossShares.length ? crossShares.reduce((x, y) => x + y, 0) / crossShares.length : null;
-  return { layer, heads: perHead.length, massiveTokenShare: share, perHeadShare: perHead, sinkScores: sinks, source, ...(crossHeads ? { crossHeads, crossShare } : {}) };
+  return {
+    layer, heads: perHead.length, massiveTokenShare: share, perHeadShare: perHead, sinkScores: sinks, source,
+    ...(crossHeads ? { crossHeads, crossShare } : {}),
+  };
 }
 
 const MIXER_WORDS: Record<MixerKind, string> = {

@@ -66,7 +66,12 @@ export async function analyseAttention(file: string, o: AttentionOptions): Promi
   const tokens = input.tokens.length ? input.tokens : Array.from({ length: out.tokens }, (_, i) => ({ index: i, id: null, text: `#${i}` }));
   // Cross-attention keys are another sequence's tokens: kept out of shares over this one's.
   const selfOnly = (l: typeof out.attention[number]) => l.filter((a) => !a.cross);
-  const shareByLayer = out.attention.slice(0, o.prefix ? o.layer + 1 : undefined).map((l, layer) => ({ layer, share: massiveTokens.length && selfOnly(l).length ? meanOf(selfOnly(l).flatMap((a) => headShares(a, massiveTokens, out.tokens, causal))) : null }));
+  const shareByLayer = out.attention.slice(0, o.prefix ? o.layer + 1 : undefined).map((l, layer) => ({
+    layer,
+    share: massiveTokens.length && selfOnly(l).length
+      ? meanOf(selfOnly(l).flatMap((a) => headShares(a, massiveTokens, out.tokens, causal)))
+      : null,
+  }));
   const block = om.prepared.location.blocks[o.layer];
   if (!list.length) {
     const note = block.mixer !== 'attention' ? noAttentionNote(o.layer, block.mixer) : block.attention.find((a) => a.note)?.note;

@@ -46,7 +46,16 @@ export interface CompareOptions extends ExperimentBase, InputOptions {
   seqLen?: number;
 }
 
-export interface CompareRun { path: string; name: string; blocks: number; hiddenSize: number | null; dtype: string; family: string; tokens: number; input?: string }
+export interface CompareRun {
+  path: string;
+  name: string;
+  blocks: number;
+  hiddenSize: number | null;
+  dtype: string;
+  family: string;
+  tokens: number;
+  input?: string;
+}
 
 export interface CompareLayer {
   /** The first model's block; other models' matched blocks are in `models[k].block`. */
@@ -140,7 +149,8 @@ async function compareOne(o: CompareOptions): Promise<CompareResult> {
     if (target.layout === 'seq2seq') throw new EngineError('unsupported-input', `${printable(nameOf(run.file))} is an encoder-decoder; comparing two-stack models is not supported yet. Compare their encoder_model.onnx files.`);
     const r = await scanFile(target.main, {
       target,
-      prompt: run.prompt, ids: o.ids, image: o.image, feeds: o.feeds, maxTokens: o.maxTokens, threads: o.threads, wholeGraph: o.wholeGraph, thresholds: o.thresholds,
+      prompt: run.prompt, ids: o.ids, image: o.image, feeds: o.feeds, maxTokens: o.maxTokens, threads: o.threads,
+      wholeGraph: o.wholeGraph, thresholds: o.thresholds,
       topK: o.topK ?? 3, keepStreams: k === 0 || !!sameShape, open: mode === 'series' || !o.open ? oneShot : (f, v, s) => o.open!(f, v, s),
     });
     await release();
@@ -155,7 +165,9 @@ async function compareOne(o: CompareOptions): Promise<CompareResult> {
     if (k === 0) first = r;
     const variant = k > 0 && aligned === 'tokens' && r.layers.length === first!.layers.length && r.model.hiddenSize === first!.model.hiddenSize && r.streams && first!.streams;
     errorsByRun.push(variant ? r.layers.map((_, b) => streamError(first!.streams![b], r.streams![b], first!.layers[b].massive, r.model.hiddenSize ?? 1)) : []);
-    if (variant && r.logits && first!.logits && r.logits.vocab === first!.logits.vocab) variants.push({ model: k, ...nextTokenChange(first!.logits, r.logits, r.tokens.length) });
+    if (variant && r.logits && first!.logits && r.logits.vocab === first!.logits.vocab) {
+      variants.push({ model: k, ...nextTokenChange(first!.logits, r.logits, r.tokens.length) });
+    }
     // Keep only the first model's streams: every other model is compared and let go.
     if (k > 0) { delete r.streams; delete r.logits; }
     scans.push(r);
@@ -182,7 +194,10 @@ async function compareOne(o: CompareOptions): Promise<CompareResult> {
       const kind = per[have.indexOf(a0)].kinds[a0.token] ?? 'other';
       if (have.every((a) => a)) {
         const values = have.map((a) => a!.value);
-        shared.push({ token: have[0]!.token, channel: a0.channel, kind, values, ratios: values.map((x) => x / values[0]), sameSign: values.every((x) => Math.sign(x) === Math.sign(values[0])) });
+        shared.push({
+          token: have[0]!.token, channel: a0.channel, kind, values,
+          ratios: values.map((x) => x / values[0]), sameSign: values.every((x) => Math.sign(x) === Math.sign(values[0])),
+        });
       }
       else have.forEach((a, k) => { if (a) onlyIn.push({ model: k, token: a.token, channel: a.channel, kind: per[k].kinds[a.token] ?? 'other', value: a.value }); });
     }
@@ -192,7 +207,10 @@ async function compareOne(o: CompareOptions): Promise<CompareResult> {
     const errors = errorsByRun.flatMap((e, k) => (e.length ? [{ model: k, ...e[per[k].b]! }] : []));
     return {
       index: i,
-      models: per.map(({ k, b, l }) => ({ block: b, median: l.median, ratio: l.ratio, top: l.top, massive: l.massive, attentionShare: scans[k].attention[b]?.massiveTokenShare ?? null, nonFinite: l.nonFinite.count })),
+      models: per.map(({ k, b, l }) => ({
+        block: b, median: l.median, ratio: l.ratio, top: l.top, massive: l.massive,
+        attentionShare: scans[k].attention[b]?.massiveTokenShare ?? null, nonFinite: l.nonFinite.count,
+      })),
       shared: shared.sort((a, b) => a.token - b.token || a.channel - b.channel),
       onlyIn: onlyIn.sort((a, b) => a.model - b.model || a.token - b.token || a.channel - b.channel),
       differences, errors,
@@ -247,7 +265,10 @@ function averaged(rs: CompareResult[], seqLen: number): CompareResult {
       const value = (k: number) => per[k].reduce((a, b) => a + b, 0) / Math.max(1, per[k].length);
       if (has.every(Boolean)) {
         const values = per.map((_, k) => value(k));
-        shared.push({ token: -1, channel, kind, values, ratios: values.map((x) => x / values[0]), sameSign: values.every((x) => Math.sign(x) === Math.sign(values[0])) });
+        shared.push({
+          token: -1, channel, kind, values,
+          ratios: values.map((x) => x / values[0]), sameSign: values.every((x) => Math.sign(x) === Math.sign(values[0])),
+        });
       } else if (has.some(Boolean)) {
         has.forEach((h, k) => { if (h) onlyIn.push({ model: k, token: -1, channel, kind, value: value(k) }); });
         differences.push({ kind, channel, models: has.flatMap((h, k) => (h ? [k] : [])) });
@@ -258,7 +279,10 @@ function averaged(rs: CompareResult[], seqLen: number): CompareResult {
       const massive = all.filter((x) => x.massive);
       return {
         model: e.model,
-        massive: massive.length ? { abs: mean(massive.map((x) => x.massive!.abs))!, rel: mean(massive.map((x) => x.massive!.rel))!, entries: Math.round(mean(massive.map((x) => x.massive!.entries))!) } : null,
+        massive: massive.length ? {
+          abs: mean(massive.map((x) => x.massive!.abs))!, rel: mean(massive.map((x) => x.massive!.rel))!,
+          entries: Math.round(mean(massive.map((x) => x.massive!.entries))!),
+        } : null,
         elsewhere: { abs: mean(all.map((x) => x.elsewhere.abs)) ?? 0, rel: mean(all.map((x) => x.elsewhere.rel)) ?? 0 },
       };
     });
@@ -267,7 +291,11 @@ function averaged(rs: CompareResult[], seqLen: number): CompareResult {
   return {
     ...base, inputs: rs.length, aligned: 'kind', layers,
     notes: [...base.notes, `Means over ${rs.length} sequences of up to ${seqLen} tokens cut from the text with the first model's tokenizer; an activation counts where it is massive in at least half of them.`],
-    variants: base.variants.map((v) => ({ model: v.model, kl: mean(rs.map((r) => r.variants.find((x) => x.model === v.model)?.kl ?? null)), top1Agreement: mean(rs.map((r) => r.variants.find((x) => x.model === v.model)?.top1Agreement ?? null)) })),
+    variants: base.variants.map((v) => ({
+      model: v.model,
+      kl: mean(rs.map((r) => r.variants.find((x) => x.model === v.model)?.kl ?? null)),
+      top1Agreement: mean(rs.map((r) => r.variants.find((x) => x.model === v.model)?.top1Agreement ?? null)),
+    })),
   };
 }
 
@@ -295,7 +323,9 @@ function streamError(x0: Float32Array, x: Float32Array, massive: Activation[], d
   };
 }
 
-function nextTokenChange(a: { data: Float32Array; vocab: number }, b: { data: Float32Array; vocab: number }, tokens: number): { kl: number | null; top1Agreement: number | null } {
+function nextTokenChange(
+  a: { data: Float32Array; vocab: number }, b: { data: Float32Array; vocab: number }, tokens: number,
+): { kl: number | null; top1Agreement: number | null } {
   let kl = 0, agree = 0;
   for (let t = 0; t < tokens; t++) {
     kl += klRow(a.data, b.data, t, a.vocab);

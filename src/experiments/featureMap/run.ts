@@ -59,9 +59,16 @@ export async function featureMap(file: string, o: FeatureMapOptions): Promise<Fe
   let patchMap: FeatureMapResult['patchMap'];
   if (grid) {
     const first = T - grid.rows * grid.cols;
-    patchMap = { rows: grid.rows, cols: grid.cols, values: Array.from({ length: grid.rows }, (_, r) => Array.from({ length: grid.cols }, (_, c) => stats.maxPerToken[first + r * grid.cols + c])) };
+    patchMap = {
+      rows: grid.rows, cols: grid.cols,
+      values: Array.from({ length: grid.rows }, (_, r) => Array.from({ length: grid.cols }, (_, c) => stats.maxPerToken[first + r * grid.cols + c])),
+    };
   }
-  return { layer: o.layer, tokens, tokenKinds: kinds, columns, values, massiveChannels, massive: stats.massive.map((a) => ({ token: a.token, channel: a.channel, value: a.value })), median: stats.median, maxAbs: stats.maxPerToken.reduce((a, b) => Math.max(a, b), 0), nonFinite: stats.nonFinite.count, patchMap };
+  return {
+    layer: o.layer, tokens, tokenKinds: kinds, columns, values, massiveChannels,
+    massive: stats.massive.map((a) => ({ token: a.token, channel: a.channel, value: a.value })),
+    median: stats.median, maxAbs: stats.maxPerToken.reduce((a, b) => Math.max(a, b), 0), nonFinite: stats.nonFinite.count, patchMap,
+  };
 }
 
 /**

@@ -43,7 +43,10 @@ export async function fixRegMean(file: string, o: FixRegMeanOptions = {}): Promi
   if ((o.images?.length ?? 0) > LIMITS.count) throw new EngineError('bad-argument', `${o.images!.length.toLocaleString('en-US')} images given; one run takes at most ${LIMITS.count.toLocaleString('en-US')}.`);
   const feedsList: Record<string, FeedTensor>[] = o.images?.length
     ? await Promise.all(o.images.map(async (image) => (await resolveInput(file, probe, { image })).feeds))
-    : Array.from({ length: o.count ?? 4 }, (_, k) => syntheticFeeds(info.inputs.map((i) => ({ ...i, elemType: probe.prepared.index.elemTypeOf(i.name) ?? DT.FLOAT })), k + 1));
+    : Array.from({ length: o.count ?? 4 }, (_, k) => syntheticFeeds(
+      info.inputs.map((i) => ({ ...i, elemType: probe.prepared.index.elemTypeOf(i.name) ?? DT.FLOAT })),
+      k + 1,
+    ));
   if (feedsList.length < 2) throw new EngineError('bad-argument', 'Fix-Reg-Mean needs at least two images to average over.');
   const first = await forward(probe, { feeds: feedsList[0] });
   const px = Object.values(feedsList[0]).find((f) => f.dims.length === 4);
@@ -63,7 +66,9 @@ export async function fixRegMean(file: string, o: FixRegMeanOptions = {}): Promi
     const out = await forward(om, { feeds, tokens: T });
     requireFinite(out, `image ${k + 1}'s`, 'register means and output changes');
     plain.push(out);
-    for (let l = 0; l < blocks; l++) for (let r = 0; r < registers; r++) for (let c = 0; c < D; c++) mean[l][r * D + c] += blockOf(out, l)[(1 + r) * D + c] / feedsList.length;
+    for (let l = 0; l < blocks; l++) {
+      for (let r = 0; r < registers; r++) for (let c = 0; c < D; c++) mean[l][r * D + c] += blockOf(out, l)[(1 + r) * D + c] / feedsList.length;
+    }
   }
   const registerSpread = mean.map((m, layer) => {
     const norms: number[] = [];

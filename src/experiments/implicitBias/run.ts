@@ -48,7 +48,9 @@ export async function implicitBias(file: string, o: ImplicitBiasOptions): Promis
   const [, Q] = shape3(entries[0].probs!);
   const first = Math.min(...C);
   const queries = Array.from({ length: Q }, (_, q) => q).filter((q) => q >= first);
-  const picked = queries.length > MAX_QUERIES ? Array.from({ length: MAX_QUERIES }, (_, i) => queries[Math.floor((i * queries.length) / MAX_QUERIES)]) : queries;
+  const picked = queries.length > MAX_QUERIES
+    ? Array.from({ length: MAX_QUERIES }, (_, i) => queries[Math.floor((i * queries.length) / MAX_QUERIES)])
+    : queries;
 
   // Per query: concatenation over heads of the two parts, before the output projection.
   const parts = picked.map(() => ({ sink: [] as number[], rest: [] as number[] }));
@@ -90,5 +92,8 @@ export async function implicitBias(file: string, o: ImplicitBiasOptions): Promis
   const norm = (x: number[]) => Math.sqrt(x.reduce((a, b) => a + b * b, 0));
   const share = sink.reduce((acc, s, i) => acc + norm(s) / Math.max(1e-12, norm(s.map((v, j) => v + rest[i][j]))), 0) / sink.length;
   const bias = sink[0].map((_, j) => sink.reduce((a, s) => a + s[j], 0) / sink.length);
-  return { layer: o.layer, massiveTokens: C, afterOutputProjection: projected, queries: picked.length, sinkPartCosine: pairwise(sink), restPartCosine: pairwise(rest), sinkNormShare: share, bias };
+  return {
+    layer: o.layer, massiveTokens: C, afterOutputProjection: projected, queries: picked.length,
+    sinkPartCosine: pairwise(sink), restPartCosine: pairwise(rest), sinkNormShare: share, bias,
+  };
 }

@@ -130,13 +130,18 @@ export async function intervene(file: string, o: InterveneOptions): Promise<Inte
       o.onProgress?.({ stage: 'run', message: `Perplexity ${k + 1}/${seqs.length}`, done: k, total: seqs.length });
       const p = seq === ids ? plain : await forward(om, { ids: seq, given: input.given }, undefined, { from: o.layer, signal: o.signal });
       requireFinite(p, 'original', 'perplexity');
-      const e = seq === ids ? edited : await forward(om, { ids: seq }, new Map([[o.layer, editsFor(seq, blockOf(p, o.layer), d)]]), { from: o.layer, signal: o.signal });
+      const e = seq === ids
+        ? edited
+        : await forward(om, { ids: seq }, new Map([[o.layer, editsFor(seq, blockOf(p, o.layer), d)]]), { from: o.layer, signal: o.signal });
       const a = sequenceNll(p.logits!.data, seq, p.logits!.vocab);
       const b = sequenceNll(e.logits!.data, seq, e.logits!.vocab);
       if (Number.isNaN(b.nll)) afterDefined = false;
       before += a.nll; after += b.nll; predicted += a.predicted;
     }
-    perplexity = { before: Math.exp(before / predicted), after: afterDefined ? Math.exp(after / predicted) : null, tokens: predicted, sequences: seqs.length, source };
+    perplexity = {
+      before: Math.exp(before / predicted), after: afterDefined ? Math.exp(after / predicted) : null,
+      tokens: predicted, sequences: seqs.length, source,
+    };
   }
   const touched = new Set(changed.map((c) => c.channel));
   const meanList = means && [...means.entries()]
@@ -166,7 +171,9 @@ function failNoTokenizer(): TextTokenizer {
 }
 
 /** Means of the stream at the block, per (token kind, channel), over a set of inputs. */
-async function collectMeans(om: OpenModel, o: InterveneOptions, inputs: number[][], tok: TextTokenizer | undefined, given: Record<string, FeedTensor>): Promise<Means> {
+async function collectMeans(
+  om: OpenModel, o: InterveneOptions, inputs: number[][], tok: TextTokenizer | undefined, given: Record<string, FeedTensor>,
+): Promise<Means> {
   const means: Means = new Map();
   for (const [k, seq] of inputs.entries()) {
     checkAbort(o.signal);

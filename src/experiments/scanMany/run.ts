@@ -76,7 +76,9 @@ export async function scanMany(file: string, o: ScanManyOptions = {}): Promise<S
   for (const [k, inp] of inputs.entries()) {
     checkAbort(o.signal);
     o.onProgress?.({ stage: 'run', message: `Input ${k + 1} of ${inputs.length}`, done: k, total: inputs.length });
-    results.push(await scanModel(file, { ...inp, topK: Math.max(3, o.topK ?? 3), thresholds: o.thresholds, maxTokens: o.maxTokens, attention: false, open: (f, v) => open(v) }));
+    results.push(await scanModel(file, {
+      ...inp, topK: Math.max(3, o.topK ?? 3), thresholds: o.thresholds, maxTokens: o.maxTokens, attention: false, open: (f, v) => open(v),
+    }));
   }
   o.onProgress?.({ stage: 'stats', message: 'Aggregating', done: inputs.length, total: inputs.length });
   return aggregate(results, inputKind);
@@ -119,9 +121,14 @@ export function aggregate(results: ScanResult[], inputKind: ScanManyResult['inpu
     byKindChannel.set(k, [...(byKindChannel.get(k) ?? []), g]);
   }
   const constancy = [...byKindChannel.values()].map((gs) => {
-    const best = gs.reduce((a, b) => (b.count > a.count || (b.count === a.count && Math.abs(meanStd(b.values).mean) > Math.abs(meanStd(a.values).mean)) ? b : a));
+    const best = gs.reduce((a, b) => (
+      b.count > a.count || (b.count === a.count && Math.abs(meanStd(b.values).mean) > Math.abs(meanStd(a.values).mean)) ? b : a
+    ));
     const { mean, std } = meanStd(best.values);
-    return { channel: best.channel, kind: best.kind, layer: best.layer, layers: gs.map((g) => g.layer).sort((a, b) => a - b), mean, std, count: best.count, inputs: results.length, frequency: best.count / results.length };
+    return {
+      channel: best.channel, kind: best.kind, layer: best.layer, layers: gs.map((g) => g.layer).sort((a, b) => a - b),
+      mean, std, count: best.count, inputs: results.length, frequency: best.count / results.length,
+    };
   }).sort((a, b) => b.frequency - a.frequency || Math.abs(b.mean) - Math.abs(a.mean));
   const total = [...carriers.values()].reduce((a, b) => a + b, 0);
   const locations = [...carriers.entries()].map(([kind, tokens]) => ({ kind, tokens, share: total ? tokens / total : 0 })).sort((a, b) => b.tokens - a.tokens);
@@ -139,5 +146,8 @@ export function aggregate(results: ScanResult[], inputKind: ScanManyResult['inpu
   const warnings = nonFiniteInputs.length
     ? [`Not valid: ${nonFiniteInputs.length} of ${results.length} inputs produced NaN or infinite values (first from block ${results[nonFiniteInputs[0]].nonFinite!.firstLayer}); their statistics count only the finite values.`]
     : [];
-  return { inputs: results.length, inputKind, tokensPerInput: results.map((r) => r.tokens.length), layers, constancy, locations, outlierFeatures, nonFiniteInputs, warnings };
+  return {
+    inputs: results.length, inputKind, tokensPerInput: results.map((r) => r.tokens.length),
+    layers, constancy, locations, outlierFeatures, nonFiniteInputs, warnings,
+  };
 }

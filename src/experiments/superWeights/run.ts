@@ -52,7 +52,10 @@ export async function superWeights(file: string, o: ExperimentBase & InputOption
       if (Math.abs(c) > Math.abs(bestC)) { bestC = c; best = n; }
     }
     const k = `${best}|${a.channel}`;
-    const e = found.get(k) ?? { layer, row: best, column: a.channel, weight: w.data[best * d + a.channel], input: 0, contribution: 0, share: 0, tokens: [], inputs: [], contributions: [], shares: [] };
+    const e = found.get(k) ?? {
+      layer, row: best, column: a.channel, weight: w.data[best * d + a.channel], input: 0, contribution: 0, share: 0,
+      tokens: [], inputs: [], contributions: [], shares: [],
+    };
     e.tokens.push(a.token);
     e.inputs.push(act.data[a.token * ffn + best]);
     e.contributions.push(bestC);
@@ -60,7 +63,8 @@ export async function superWeights(file: string, o: ExperimentBase & InputOption
     found.set(k, e);
   }
   const mean = (xs: number[]) => xs.reduce((x, y) => x + y, 0) / xs.length;
-  const candidates = [...found.values()].map(({ inputs, contributions, shares, ...e }) => ({ ...e, input: mean(inputs), contribution: mean(contributions), share: mean(shares) }))
+  const candidates = [...found.values()]
+    .map(({ inputs, contributions, shares, ...e }) => ({ ...e, input: mean(inputs), contribution: mean(contributions), share: mean(shares) }))
     .sort((p, q) => Math.abs(q.contribution) - Math.abs(p.contribution));
   return { layer, weightName: down.weight, candidates };
 }

@@ -7,7 +7,9 @@ import { onnxTypeOf } from '../../model/onnx/dtype';
 import type { SegmentPlan } from './plan';
 
 /** The segment as a model of its own: same opsets, functions and metadata, its nodes only. */
-export function segmentModel(model: ModelProto, p: SegmentPlan, declared: Map<string, ValueInfoProto>, inferred: Map<string, number>, given: Map<string, ort.Tensor>): Uint8Array {
+export function segmentModel(
+  model: ModelProto, p: SegmentPlan, declared: Map<string, ValueInfoProto>, inferred: Map<string, number>, given: Map<string, ort.Tensor>,
+): Uint8Array {
   const g = model.graph!;
   const inputInfo = p.inputs.map((name) => {
     const v = declared.get(name);

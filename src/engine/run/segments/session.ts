@@ -44,7 +44,13 @@ export class SegmentedSession {
   private busy: Promise<unknown> = Promise.resolve();
   private released = false;
 
-  private constructor(private readonly model: ModelProto, readonly plans: SegmentPlan[], private readonly createSession: CreateSession, private readonly identity: string, private readonly store: SegmentStore) {
+  private constructor(
+    private readonly model: ModelProto,
+    readonly plans: SegmentPlan[],
+    private readonly createSession: CreateSession,
+    private readonly identity: string,
+    private readonly store: SegmentStore,
+  ) {
     const g = model.graph!;
     this.declared = new Map([...g.input, ...g.valueInfo, ...g.output].map((v) => [v.name, v]));
     this.inferred = plans.length > 1 ? inferElemTypes(g, new Set(plans.flatMap((p) => p.inputs))) : new Map();
@@ -66,7 +72,9 @@ export class SegmentedSession {
    * sessions and states); `stateBudget` bounds the memory of the states kept between runs; `store`
    * is where sessions and states are shared, the process's unless a test brings its own.
    */
-  static async open(model: ModelProto, plans: SegmentPlan[], createSession: CreateSession, o: { identity: string; stateBudget: number; store?: SegmentStore }): Promise<SegmentedSession> {
+  static async open(
+    model: ModelProto, plans: SegmentPlan[], createSession: CreateSession, o: { identity: string; stateBudget: number; store?: SegmentStore },
+  ): Promise<SegmentedSession> {
     const store = o.store ?? processSegments;
     const s = new SegmentedSession(model, plans, createSession, o.identity, store);
     store.states.budget = o.stateBudget;
