@@ -77,7 +77,7 @@ export function threadsFlag(flags: Flags): number | undefined {
   return numberFlag(flags, 'threads', { min: 0, max: 1_000_000, integer: true });
 }
 
-export function layerFlag(flags: Flags): number {
+export function blockFlag(flags: Flags): number {
   const l = numberFlag(flags, 'layer', { min: 0, integer: true });
   if (l === undefined) throw new EngineError('bad-argument', 'Give the block with --layer L (blocks count from 0).');
   return l;

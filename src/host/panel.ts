@@ -4,7 +4,7 @@ import * as vscode from 'vscode';
 import { scanCsv } from '../experiments/scan/view';
 import { EXPERIMENTS } from '../experiments/registry';
 import type { ModelInfo } from '../engine/model/inspect';
-import type { LayerResult, Progress, ScanResult } from '../engine/model/results';
+import type { BlockResult, Progress, ScanResult } from '../engine/model/results';
 import type { ExperimentView, FromWebview, ModelSummary, PanelCalls, PanelMethod, PanelState, RunInput, ToWebview } from '../shared/protocol';
 import { EngineError, isCancelled, word } from '../engine/base/errors';
 import { DocumentStore, type ModelDocument } from './document';
@@ -298,7 +298,7 @@ class MeasuredSoFar {
   private start: Progress['start'];
   private stacks = 0;
   private total = 0;
-  private readonly layers: LayerResult[] = [];
+  private readonly layers: BlockResult[] = [];
 
   add(p: Progress): void {
     if (p.start) { this.start = p.start; this.stacks++; this.layers.length = 0; }

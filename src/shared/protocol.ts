@@ -7,7 +7,7 @@ import type { ScanOptions } from '../engine/run/scanFile';
 import type { FeatureMapResult } from '../experiments/featureMap/run';
 import type { AttentionAnalysis } from '../experiments/attention/run';
 import type { CompareResult } from '../experiments/compare/run';
-import type { LayerResult, Progress, ScanResult } from '../engine/model/results';
+import type { BlockResult, Progress, ScanResult } from '../engine/model/results';
 import type { ErrorCode } from '../engine/base/errors';
 import type { Wire } from '../experiments/experiment';
 import type { CardMethod, ExperimentMethod, OptionsOf, ResultOf } from '../experiments/registry';
@@ -63,7 +63,7 @@ export interface ModelSummary {
 export interface RunInput { prompt?: string; ids?: number[]; image?: string }
 
 /** The selected block's detail: its magnitude map and attention. */
-export interface LayerView {
+export interface BlockView {
   layer: number;
   featureMap: FeatureMapResult;
   attention: AttentionAnalysis;
@@ -75,7 +75,7 @@ export interface PanelCalls {
   run: { args: RunInput & { live?: boolean }; result: ScanResult | null };
   /** Runs the last scan's exact input again (after the model changed on disk). */
   rerun: { args: Record<string, never>; result: ScanResult | null };
-  layer: { args: { layer: number }; result: LayerView };
+  layer: { args: { layer: number }; result: BlockView };
   pickImage: { args: Record<string, never>; result: string | null };
   export: { args: { what: 'scan' | 'experiment'; format: 'json' | 'csv' } | { what: 'png'; name: string; dataUrl: string }; result: string | null };
   cancel: { args: Record<string, never>; result: boolean };
@@ -100,7 +100,7 @@ export type ToWebview =
   | { kind: 'stale'; files: string[] | null }
   | { kind: 'response'; id: number; result?: unknown; error?: string }
   /** A running call's progress; a scan's blocks come with their statistics as each segment finishes. */
-  | { kind: 'progress'; message: string | null; layer?: LayerResult; total?: number }
+  | { kind: 'progress'; message: string | null; layer?: BlockResult; total?: number }
   | { kind: 'scan'; result: ScanResult; input?: RunInput }
   | { kind: 'experiment'; title: string; experiment: ExperimentView }
   | { kind: 'reveal'; layer: number; token: number; channel: number };

@@ -8,7 +8,7 @@ import { featureMap } from '../../src/experiments/featureMap/run';
 import { intervene } from '../../src/experiments/intervene/run';
 import { analyseAttention } from '../../src/experiments/attention/run';
 import { isEngineError } from '../../src/engine/base/errors';
-import type { LayerResult } from '../../src/engine/model/results';
+import type { BlockResult } from '../../src/engine/model/results';
 import { buildFusedLlama, buildGpt2, buildHybrid, buildLlama, buildVit, type BuiltModel } from '../models/build';
 import { spawnSync } from 'node:child_process';
 import { CLI, PAPER_PROMPT, tempDir } from '../fixtures';
@@ -76,7 +76,7 @@ describe('results block by block', () => {
   test('each block\'s statistics arrive as soon as its segment has run, before the next one runs', async () => {
     const open = opener({ blocksPerSegment: 1 });
     await open(m.file, SCAN_PROBES);
-    const seen: { layer: LayerResult; runsSoFar: number }[] = [];
+    const seen: { layer: BlockResult; runsSoFar: number }[] = [];
     runs = 0;
     const r = await scanModel(m.file, { prompt: PAPER_PROMPT, open, onProgress: (p) => { if (p.layer) seen.push({ layer: p.layer, runsSoFar: runs }); } });
     assert.deepEqual(seen.map((s) => s.layer.index), [0, 1, 2, 3, 4, 5, 6, 7]);

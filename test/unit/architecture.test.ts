@@ -113,7 +113,7 @@ describe('the editor shows a wrong import as it is typed (ESLint mirrors the rul
   const cases: { file: string; code: string; wrong: boolean }[] = [
     { file: 'src/engine/model/planted.ts', code: "import { openModel } from '../run/session';", wrong: true },
     { file: 'src/engine/model/planted.ts', code: "import * as ort from 'onnxruntime-node';", wrong: true },
-    { file: 'src/engine/base/planted.ts', code: "import { layerStats } from '../measure/stats';", wrong: true },
+    { file: 'src/engine/base/planted.ts', code: "import { blockStats } from '../measure/stats';", wrong: true },
     { file: 'src/engine/run/planted.ts', code: "import { EXPERIMENTS } from '../../experiments/registry';", wrong: true },
     { file: 'src/experiments/compare/view.ts', code: "import { compare } from './run';", wrong: true },
     { file: 'src/host/planted.ts', code: "import { scanModel } from '../engine/run/scan';", wrong: true },

@@ -5,7 +5,7 @@ import type { PreparedModel } from '../../src/engine/model/inspect';
 import { ortCause } from '../../src/engine/run/session';
 import { firstInvalidUtf8 } from '../../src/engine/base/files';
 import { jsonSafe, printable, terminalSafe } from '../../src/engine/base/text';
-import { layerStats, medianAbs, PAPER_THRESHOLDS, topRatio } from '../../src/engine/measure/stats';
+import { blockStats, medianAbs, PAPER_THRESHOLDS, topRatio } from '../../src/engine/measure/stats';
 
 test('ONNX Runtime messages keep the cause and lose the source location and C++ signature', () => {
   // Verbatim messages from onnxruntime-node 1.30 on the mutated test models.
@@ -53,7 +53,7 @@ test('control characters are escaped, text and line structure kept', () => {
 test('statistics over NaN and ±Inf: counted, left out of median, top and massive', () => {
   const x = new Float32Array(64).fill(0.5);
   x[3] = NaN; x[10] = Infinity; x[20] = -Infinity; x[40] = 5000;
-  const s = layerStats(x, 8, 8, 3, PAPER_THRESHOLDS);
+  const s = blockStats(x, 8, 8, 3, PAPER_THRESHOLDS);
   assert.deepEqual({ ...s.nonFinite }, { count: 3, nan: 1, posInf: 1, negInf: 1, first: { token: 0, channel: 3 } });
   assert.equal(s.median, 0.5);
   assert.deepEqual(s.top.map((a) => a.value), [5000, 0.5, 0.5]);

@@ -32,7 +32,7 @@ describe('probe names', () => {
     assert.notEqual(probeKey({ read: ['blocks.1.attn.pattern'] }), probeKey({ read: ['blocks.*.attn.pattern'] }));
   });
 
-  test('a caller\'s block number that is no block names nothing (the experiment\'s checkLayer reports it)', () => {
+  test('a caller\'s block number that is no block names nothing (the experiment\'s checkBlock reports it)', () => {
     assert.deepEqual(blockProbes(3, ['attn.pattern', 'attn.v']), ['blocks.3.attn.pattern', 'blocks.3.attn.v']);
     for (const bad of [-1, 1.5, NaN, Infinity, 1e21]) assert.deepEqual(blockProbes(bad, ['resid_post']), [], String(bad));
   });

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { attentionShare, attentionShareFromSums, kthSmallestAbs, sinkScoresFromSums, layerStats, medianAbs, selectKth, sinkScores, topKAbs } from '../../src/engine/measure/stats';
+import { attentionShare, attentionShareFromSums, kthSmallestAbs, sinkScoresFromSums, blockStats, medianAbs, selectKth, sinkScores, topKAbs } from '../../src/engine/measure/stats';
 import { rng } from '../models/spec';
 
 function sortedMedian(x: number[]): number {
@@ -67,19 +67,19 @@ test('topKAbs returns the largest magnitudes with signed values and positions', 
   ]);
 });
 
-test('layerStats applies both thresholds of the paper', () => {
+test('blockStats applies both thresholds of the paper', () => {
   const tokens = 10, channels = 100;
   const x = new Float32Array(tokens * channels).map((_, i) => ((i * 7919) % 13) / 13 - 0.5); // |x| ≤ 0.5
   x[0 * channels + 7] = 2000;   // massive
   x[4 * channels + 42] = -1500; // massive, negative
   x[9 * channels + 1] = 150;    // > 100 but only ~600× the median
-  const s = layerStats(x, tokens, channels, 3, { absolute: 100, ratio: 1000 });
+  const s = blockStats(x, tokens, channels, 3, { absolute: 100, ratio: 1000 });
   assert.ok(s.median > 0.2 && s.median < 0.3);
   assert.deepEqual(s.massive.map((a) => [a.token, a.channel, a.value]), [[0, 7, 2000], [4, 42, -1500]]);
   assert.equal(s.maxPerToken[4], 1500);
   assert.equal(s.maxPerChannel[7], 2000);
   // Lowering the ratio threshold admits the third one.
-  assert.equal(layerStats(x, tokens, channels, 3, { absolute: 100, ratio: 100 }).massive.length, 3);
+  assert.equal(blockStats(x, tokens, channels, 3, { absolute: 100, ratio: 100 }).massive.length, 3);
 });
 
 test('attentionShare counts only the marked keys and ignores queries that cannot see them', () => {

@@ -3,7 +3,7 @@ import type { ScanResult } from '../../src/engine/model/results';
 import type { ModelSummary, Restore } from '../../src/shared/protocol';
 import { h } from '../dom';
 import { call, onHostMessage, ready, savedState } from '../vscode';
-import { renderLayer } from './block';
+import { renderBlock } from './block';
 import { renderExperiments } from './experiments';
 import { controls, liveStatus, renderControls, renderStatus, run } from './input';
 import { renderBlockButtons, renderOverview } from './overview';
@@ -52,7 +52,7 @@ onHostMessage((m) => {
       break;
     case 'reveal':
       st.highlight = m.token >= 0 ? { token: m.token, channel: m.channel } : undefined;
-      void selectLayer(m.layer, true);
+      void selectBlock(m.layer, true);
       break;
   }
 });
@@ -78,7 +78,7 @@ function showScan(r: ScanResult): void {
   const layer = st.layer !== undefined && st.layer < r.layers.length ? st.layer : firstMassive < 0 ? 0 : Math.min(firstMassive + 1, r.layers.length - 1);
   // The input section stays as it is: a live re-scan lands while the user is typing in it.
   if (document.getElementById('input')) renderResults(); else render();
-  void selectLayer(layer);
+  void selectBlock(layer);
 }
 
 /** An encoder-decoder shows one stack at a time: the overview, tokens and blocks of that stack. */
@@ -91,15 +91,15 @@ function showStack(k: number): void {
   st.layer = Math.min(st.layer ?? 0, s.layers.length - 1);
   st.layerView = undefined;
   renderResults();
-  void selectLayer(st.layer);
+  void selectBlock(st.layer);
 }
 
-async function selectLayer(layer: number, scroll = false): Promise<void> {
+async function selectBlock(layer: number, scroll = false): Promise<void> {
   if (!st.scan) return;
   st.layer = layer;
   persist();
   renderBlockButtons();
-  renderLayer();
+  renderBlock();
   renderExperiments();
   if (scroll) document.getElementById('layer')?.scrollIntoView({ behavior: 'smooth' });
   // The block detail (map, attention) is computed on the encoder; the decoder's blocks show their statistics.
@@ -109,14 +109,14 @@ async function selectLayer(layer: number, scroll = false): Promise<void> {
     const view = await call('layer', { layer });
     if (st.layer !== layer || st.scan !== scan) return;
     st.layerView = view;
-    renderLayer();
+    renderBlock();
   } catch (e) {
     st.status = (e as Error).message;
     renderStatus();
   }
 }
 
-Object.assign(actions, { selectLayer, renderLayer, run, showStack });
+Object.assign(actions, { selectBlock, renderBlock, run, showStack });
 
 function render(): void {
   app.replaceChildren();
@@ -148,7 +148,7 @@ function render(): void {
 function renderResults(): void {
   renderTokens();
   renderOverview();
-  renderLayer();
+  renderBlock();
   renderExperiments();
 }
 

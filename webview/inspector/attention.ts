@@ -1,4 +1,4 @@
-import type { LayerView } from '../../src/shared/protocol';
+import type { BlockView } from '../../src/shared/protocol';
 import { h, pct } from '../dom';
 import { drawHeatmap } from '../heatmap';
 import { dataTable } from './charts';
@@ -6,7 +6,7 @@ import { savePng } from './save';
 import { actions, persist, st } from './state';
 
 /** The selected block's attention (the paper's exp4): per head or averaged, probabilities or logits. */
-export function attentionPanel(v?: LayerView): HTMLElement {
+export function attentionPanel(v?: BlockView): HTMLElement {
   const box = h('div', { id: 'attention' }, h('div', { class: 'section-head' }, h('h3', {}, 'Attention'),
     h('vscode-button', { appearance: 'icon', title: 'Save as PNG', 'aria-label': 'Save attention map as PNG', onclick: () => savePng(`block-${st.layer}-attention`, 'attention-map') }, '⤓')));
   if (!v) {
@@ -24,7 +24,7 @@ export function attentionPanel(v?: LayerView): HTMLElement {
     if (!val || val === String(st.head)) return;
     st.head = val === 'mean' ? 'mean' : Number(val);
     persist();
-    actions.renderLayer();
+    actions.renderBlock();
   });
   const mode = h('vscode-radio-group', { id: 'attention-mode', orientation: 'horizontal' },
     h('label', { slot: 'label' }, 'Show'),
@@ -35,7 +35,7 @@ export function attentionPanel(v?: LayerView): HTMLElement {
     if (!val || val === st.attentionMode) return;
     st.attentionMode = val;
     persist();
-    actions.renderLayer();
+    actions.renderBlock();
   });
   const head = st.head === 'mean' ? undefined : a.heads[st.head];
   const binned = a.bins.length < a.tokens.length;
@@ -53,7 +53,7 @@ export function attentionPanel(v?: LayerView): HTMLElement {
   return box;
 }
 
-export function drawAttention(v: LayerView): void {
+export function drawAttention(v: BlockView): void {
   const canvas = document.getElementById('attention-map') as HTMLCanvasElement | null;
   const a = v.attention;
   if (!canvas || !a.heads.length) return;

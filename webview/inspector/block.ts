@@ -14,7 +14,7 @@ const SURFACE_ROWS = 64;
 const orientation: Orientation = { yaw: -30, pitch: 35 };
 
 /** The selected block: its token × channel map (2-D or 3-D), its top activations and its attention. */
-export function renderLayer(): void {
+export function renderBlock(): void {
   const box = document.getElementById('layer');
   if (!box) return;
   if (!st.scan || st.layer === undefined) { box.replaceChildren(); return; }
@@ -123,7 +123,7 @@ function topTable(): HTMLElement {
     return st.sort.desc ? -x : x;
   });
   const head = (key: AppState['sort']['key'], label: string) => h('th', { scope: 'col', 'aria-sort': st.sort.key === key ? (st.sort.desc ? 'descending' : 'ascending') : 'none' },
-    h('button', { class: 'sort', onclick: () => { st.sort = { key, desc: st.sort.key === key ? !st.sort.desc : key === 'value' || key === 'times' }; renderLayer(); } }, label, st.sort.key === key ? (st.sort.desc ? ' ▾' : ' ▴') : ''));
+    h('button', { class: 'sort', onclick: () => { st.sort = { key, desc: st.sort.key === key ? !st.sort.desc : key === 'value' || key === 'times' }; renderBlock(); } }, label, st.sort.key === key ? (st.sort.desc ? ' ▾' : ' ▴') : ''));
   return h('table', { id: 'top-table', class: 'data' },
     h('caption', {}, 'Top activations'),
     h('thead', {}, h('tr', {}, head('rank', '#'), head('token', 'token'), h('th', { scope: 'col' }, 'position'), head('channel', 'channel'), head('value', 'value'), head('times', '× median'))),

@@ -1,4 +1,4 @@
-import type { LayerResult } from '../../src/engine/model/results';
+import type { BlockResult } from '../../src/engine/model/results';
 import { h } from '../dom';
 import { call } from '../vscode';
 import { LIVE_PAUSE_MS } from '../../src/shared/live';
@@ -97,7 +97,7 @@ export function renderStatus(): void {
 
 /** A scan's blocks as they arrive: where it is, and the massive activations found so far. */
 const live = { first: null as number | null, tokens: new Set<number>(), channels: new Set<number>(), top: 0 };
-export function liveStatus(l: LayerResult, total?: number): string {
+export function liveStatus(l: BlockResult, total?: number): string {
   if (l.index === 0) { live.first = null; live.tokens.clear(); live.channels.clear(); live.top = 0; }
   for (const a of l.massive) { live.tokens.add(a.token); live.channels.add(a.channel); }
   if (l.massive.length && live.first === null) live.first = l.index;

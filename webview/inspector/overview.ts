@@ -24,7 +24,7 @@ export function renderOverview(): void {
       interaction: { mode: 'index', intersect: false },
       onClick: (e, _els, c) => {
         const idx = Math.round(c.scales.x.getValueForPixel(e.x ?? 0) ?? 0);
-        if (idx >= 0 && idx < r.layers.length) void actions.selectLayer(idx);
+        if (idx >= 0 && idx < r.layers.length) void actions.selectBlock(idx);
       },
       scales: { x: axis('block'), y: axis('|activation|', { type: 'logarithmic' }) },
       plugins: { legend, tooltip: { callbacks: { afterBody: (items) => { const l = r.layers[items[0].dataIndex]; return l.massive.length ? `${l.massive.length} massive (×${fmt(l.ratio)} the median)` : ''; } } } },
@@ -55,6 +55,6 @@ export function renderBlockButtons(): void {
     class: `block${l.massive.length ? ' massive' : ''}${st.layer === l.index ? ' selected' : ''}`,
     'aria-pressed': st.layer === l.index ? 'true' : 'false',
     title: `Block ${l.index} (${mixerText(l)}): top ${fmt(l.top[0]?.value)} · median ${fmt(l.median)}${l.massive.length ? ` · ${l.massive.length} massive` : ''}`,
-    onclick: () => void actions.selectLayer(l.index),
+    onclick: () => void actions.selectBlock(l.index),
   }, `Block ${l.index}`, hybrid(st.model) ? h('span', { class: 'mixer' }, ` · ${MIXER_SHORT[l.mixer] ?? l.mixer}${l.mlp === 'moe' ? '+moe' : ''}`) : null)));
 }

@@ -1,4 +1,4 @@
-import type { ExperimentView, LayerView, ModelSummary, PanelState, RunInput } from '../../src/shared/protocol';
+import type { ExperimentView, BlockView, ModelSummary, PanelState, RunInput } from '../../src/shared/protocol';
 import type { ScanResult } from '../../src/engine/model/results';
 import { saveState } from '../vscode';
 
@@ -22,7 +22,7 @@ export interface AppState {
   input?: RunInput;
   stack: number;
   layer?: number;
-  layerView?: LayerView;
+  layerView?: BlockView;
   head: number | 'mean';
   attentionMode: 'probabilities' | 'logits';
   /** 2-D map or 3-D view of the selected block. */
@@ -54,8 +54,8 @@ export function persist(): void {
 
 /** What components ask of the app (set by app.ts; kept here so components do not import it). */
 export const actions = {
-  selectLayer: (_layer: number, _scroll?: boolean): Promise<void> => Promise.resolve(),
-  renderLayer: (): void => undefined,
+  selectBlock: (_layer: number, _scroll?: boolean): Promise<void> => Promise.resolve(),
+  renderBlock: (): void => undefined,
   run: (): Promise<void> => Promise.resolve(),
   showStack: (_k: number): void => undefined,
 };

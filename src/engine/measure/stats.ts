@@ -24,7 +24,7 @@ export interface NonFinite {
   first: { token: number; channel: number } | null;
 }
 
-export interface LayerStats {
+export interface BlockStats {
   /** Median |a| over the finite entries (NaN when there are none). */
   median: number;
   nonFinite: NonFinite;
@@ -163,7 +163,7 @@ export function topKAbs(x: ArrayLike<number>, channels: number, k: number): Acti
   return top.activations(x, channels);
 }
 
-export function layerStats(x: ArrayLike<number>, tokens: number, channels: number, topK: number, th: Thresholds, maxMassive = 1000): LayerStats {
+export function blockStats(x: ArrayLike<number>, tokens: number, channels: number, topK: number, th: Thresholds, maxMassive = 1000): BlockStats {
   const bad = x instanceof Float32Array ? countNonFinite(x) : Array.prototype.filter.call(x, (v: number) => !Number.isFinite(v)).length;
   const median = medianAbs(x, bad);
   const top = new TopAbs(topK);

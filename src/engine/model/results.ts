@@ -4,7 +4,13 @@ import type { Activation, NonFinite, Thresholds } from '../measure/stats';
 
 export interface TokenInfo { index: number; id: number | null; text: string }
 
-export interface LayerResult {
+/*
+ * One word for one thing: a block is one residual unit (a token mixer and its MLP). The JSON
+ * fields users already parse keep the older word ("layers", "layer", "firstLayer", --layer): they
+ * are the documented interface; names in the code say block.
+ */
+
+export interface BlockResult {
   index: number;
   /** What mixes the tokens in this block, and its channel-mixing part. */
   mixer: MixerKind;
@@ -43,7 +49,7 @@ export interface AttentionResult {
 export interface ScanResult {
   model: ModelInfo;
   tokens: TokenInfo[];
-  layers: LayerResult[];
+  layers: BlockResult[];
   attention: AttentionResult[];
   /** Token positions carrying a massive activation in any block. */
   massiveTokens: number[];
@@ -70,7 +76,7 @@ export interface StackResult {
   name: 'encoder' | 'decoder';
   file: string;
   tokens: TokenInfo[];
-  layers: LayerResult[];
+  layers: BlockResult[];
   attention: AttentionResult[];
   massiveTokens: number[];
   massiveChannels: number[];
@@ -79,7 +85,7 @@ export interface StackResult {
 export interface Progress {
   stage: 'load' | 'session' | 'run' | 'stats'; message: string; done?: number; total?: number;
   /** A scan's block, as soon as its segment has run (see run/segments/). */
-  layer?: LayerResult;
+  layer?: BlockResult;
   /**
    * With a scan's first block: what the blocks are measured on. A front end that stops the scan
    * keeps the blocks measured so far as a result of their own (see ScanResult.cancelled).

@@ -45,7 +45,7 @@ export function sessionSettings(o: ExperimentBase): SessionSettings {
   return { threads: o.threads, ...(o.wholeGraph ? { blocksPerSegment: Infinity } : {}) };
 }
 
-export function checkLayer(layer: number, blocks: number, file: string): void {
+export function checkBlock(layer: number, blocks: number, file: string): void {
   if (!Number.isInteger(layer) || layer < 0 || layer >= blocks) {
     throw new EngineError('bad-argument', `Block ${layer} does not exist: ${path.basename(file)} has blocks 0–${blocks - 1}.`);
   }

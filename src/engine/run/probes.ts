@@ -106,7 +106,7 @@ export function probeKey(r: ProbeRequest): string {
 
 /**
  * Names of points of one block given by the caller. A number that is no block number names nothing,
- * so the session still opens and the experiment's own check (checkLayer) tells the user what is wrong.
+ * so the session still opens and the experiment's own check (checkBlock) tells the user what is wrong.
  */
 export function blockProbes(block: number, points: ProbePoint[]): ProbeName[] {
   return Number.isSafeInteger(block) && block >= 0 ? points.map((p): ProbeName => `blocks.${block}.${p}`) : [];

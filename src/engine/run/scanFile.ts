@@ -4,7 +4,7 @@ import { checkAbort, EngineError } from '../base/errors';
 import { checkMemory } from '../model/memory';
 import { openModel, run, toFloat32, type OpenModel } from './session';
 import { SCAN_PROBES, type ProbeRequest, type ProbeTensor } from './probes';
-import { attentionShareFromSums, int8Outliers, layerStats, PAPER_THRESHOLDS, sinkScoresFromSums, topRatio } from '../measure/stats';
+import { attentionShareFromSums, int8Outliers, blockStats, PAPER_THRESHOLDS, sinkScoresFromSums, topRatio } from '../measure/stats';
 import { textTokenKinds, visionTokenKinds } from '../model/tokenKinds';
 import { patchCount } from '../model/vision/patches';
 import { DEFAULT_MAX_TOKENS, resolveInput, type InputOptions } from './input';
@@ -12,7 +12,7 @@ import { sessionSettings, type ExperimentBase } from './experiment';
 import { logitsOf } from './forward';
 import { printable } from '../base/text';
 import { checkCount } from '../base/limits';
-import type { AttentionResult, LayerResult, ScanResult, TokenInfo } from '../model/results';
+import type { AttentionResult, BlockResult, ScanResult, TokenInfo } from '../model/results';
 import type { MixerKind } from '../model/locate/types';
 import type { FeedTensor } from '../model/feeds';
 import { crossCheck } from '../model/folder';
@@ -63,7 +63,7 @@ export async function scanFile(file: string, opts: FileScanOptions = {}): Promis
   const kindsOf = () => (textModel ? textTokenKinds(tokens) : info.family === 'vision' ? visionTokenKinds(tokens.length, patchCount(m)) : tokens.map(() => 'other'));
   progress({ stage: 'run', message: `Running ${info.blocks} blocks` });
   const t1 = performance.now();
-  const layers: LayerResult[] = [];
+  const layers: BlockResult[] = [];
   const outlierCounts: { outlierTokens: Uint32Array; maxPerChannel: Float32Array }[] = [];
   const streams: Float32Array[] | undefined = opts.keepStreams ? [] : undefined;
   let statsMs = 0;
@@ -79,9 +79,9 @@ export async function scanFile(file: string, opts: FileScanOptions = {}): Promis
       const { tokensN, channels } = streamLayout(t, info.hiddenSize);
       if (!tokens.length) for (let k = 0; k < tokensN; k++) tokens.push({ index: k, id: null, text: `#${k}` });
       const x = toFloat32(t);
-      const s = layerStats(x, tokensN, channels, topK, thresholds);
+      const s = blockStats(x, tokensN, channels, topK, thresholds);
       outlierCounts.push(s);
-      const layer: LayerResult = {
+      const layer: BlockResult = {
         index: b, mixer: m.prepared.location.blocks[b].mixer, mlp: m.prepared.location.blocks[b].mlp, tensor: name,
         median: s.median, top: s.top, ratio: topRatio(s.top[0]?.value, s.median), nonFinite: s.nonFinite,
         massive: s.massive, massiveTruncated: s.massiveTruncated, maxPerToken: Array.from(s.maxPerToken),
@@ -131,7 +131,7 @@ export async function scanFile(file: string, opts: FileScanOptions = {}): Promis
 }
 
 /** The sentence a scan with NaN / ±Inf carries: where they start, and what that means. */
-export function nonFiniteWarning(l: LayerResult): string {
+export function nonFiniteWarning(l: BlockResult): string {
   const n = l.nonFinite;
   const kinds = [n.nan && `${n.nan.toLocaleString('en-US')} NaN`, n.posInf && `${n.posInf.toLocaleString('en-US')} +Inf`, n.negInf && `${n.negInf.toLocaleString('en-US')} −Inf`].filter(Boolean).join(', ');
   return `Not a valid scan: the output of block ${l.index} (tensor ${printable(l.tensor)}) holds ${kinds}${n.first ? `, first at token ${n.first.token}, channel ${n.first.channel}` : ''}. Statistics below count only the finite values. The model's weights or inputs produce non-finite numbers from this block on; check the weights (NaN / Inf or fp16 overflow) before reading anything into the activations.`;

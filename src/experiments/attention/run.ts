@@ -1,8 +1,8 @@
 import { resolveInput, type InputOptions } from '../../engine/run/input';
-import { attentionShare, attentionShareFromSums, layerStats, sinkScores } from '../../engine/measure/stats';
+import { attentionShare, attentionShareFromSums, blockStats, sinkScores } from '../../engine/measure/stats';
 import type { TokenInfo } from '../../engine/model/results';
 import { binAxis, type Bin } from '../../engine/measure/bins';
-import { checkLayer, sessions, thresholdsOf, type ExperimentBase } from '../../engine/run/experiment';
+import { checkBlock, sessions, thresholdsOf, type ExperimentBase } from '../../engine/run/experiment';
 import { forward, requireFinite, type Dense, type ForwardOutputs } from '../../engine/run/forward';
 import { noAttentionNote } from '../../engine/run/scanFile';
 import { blockProbes } from '../../engine/run/probes';
@@ -55,7 +55,7 @@ export interface AttentionAnalysis {
 export async function analyseAttention(file: string, o: AttentionOptions): Promise<AttentionAnalysis> {
   // Every block's key sums (shares by block), and the whole of this block's attention.
   const om = await sessions(file, o)({ read: ['blocks.*.attn.key_sums', ...blockProbes(o.layer, ['attn.pattern', 'attn.scores', 'attn.v'])] });
-  checkLayer(o.layer, om.prepared.info.blocks, file);
+  checkBlock(o.layer, om.prepared.info.blocks, file);
   const input = await resolveInput(file, om, o);
   o.onProgress?.({ stage: 'run', message: 'Running' });
   const out = await forward(om, { feeds: input.feeds }, undefined, { through: o.prefix ? o.layer : undefined, signal: o.signal });
@@ -115,7 +115,7 @@ const SOURCE: Record<string, string> = {
 
 export function massiveTokensOf(out: ForwardOutputs, th: { absolute: number; ratio: number }): number[] {
   const set = new Set<number>();
-  for (const x of out.blocks) if (x) for (const a of layerStats(x, out.tokens, out.channels, 1, th).massive) set.add(a.token);
+  for (const x of out.blocks) if (x) for (const a of blockStats(x, out.tokens, out.channels, 1, th).massive) set.add(a.token);
   return [...set].sort((a, b) => a - b);
 }
 

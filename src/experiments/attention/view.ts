@@ -1,5 +1,5 @@
 import type { AttentionAnalysis, AttentionOptions } from './run';
-import { common, layerFlag } from '../options';
+import { common, blockFlag } from '../options';
 import { experiment } from '../experiment';
 import { table, toCsv } from '../format';
 
@@ -12,7 +12,7 @@ export default experiment<AttentionOptions, AttentionAnalysis>()({
   cli: {
     name: 'attention',
     usage: 'attention MODEL --layer L [--prompt T | --ids … | --image IMG] [--per-head]',
-    args: (file, flags) => ({ file, options: { ...common(flags), layer: layerFlag(flags), perHead: flags.has('per-head') } }),
+    args: (file, flags) => ({ file, options: { ...common(flags), layer: blockFlag(flags), perHead: flags.has('per-head') } }),
   },
 });
 

@@ -57,7 +57,7 @@ export interface CompareRun {
   input?: string;
 }
 
-export interface CompareLayer {
+export interface CompareBlock {
   /** The first model's block; other models' matched blocks are in `models[k].block`. */
   index: number;
   models: { block: number; median: number; ratio: number | null; top: Activation[]; massive: Activation[]; attentionShare: number | null; nonFinite: number }[];
@@ -84,7 +84,7 @@ export interface CompareResult {
   notes: string[];
   tokens: TokenInfo[][];
   tokenKinds: string[][];
-  layers: CompareLayer[];
+  layers: CompareBlock[];
   /** Next-token distributions of each variant against the first model. */
   variants: { model: number; kl: number | null; top1Agreement: number | null }[];
   series?: {
@@ -138,7 +138,7 @@ async function compareOne(o: CompareOptions): Promise<CompareResult> {
   const models: CompareRun[] = [];
   const tokens: TokenInfo[][] = [];
   const kinds: string[][] = [];
-  const errorsByRun: ({ massive: CompareLayer['errors'][number]['massive']; elsewhere: CompareLayer['errors'][number]['elsewhere'] } | undefined)[][] = [];
+  const errorsByRun: ({ massive: CompareBlock['errors'][number]['massive']; elsewhere: CompareBlock['errors'][number]['elsewhere'] } | undefined)[][] = [];
   const variants: CompareResult['variants'] = [];
   let aligned: CompareResult['aligned'] = mode === 'inputs' ? 'kind' : 'tokens';
   for (const [k, run] of runs.entries()) {
@@ -177,7 +177,7 @@ async function compareOne(o: CompareOptions): Promise<CompareResult> {
   const matching: CompareResult['matching'] = scans.every((s) => s.layers.length === L0) ? 'index' : 'relative-depth';
   if (matching === 'relative-depth') notes.push(`The models have ${[...new Set(scans.map((s) => s.layers.length))].join(' and ')} blocks: blocks are matched by relative depth.`);
   const blockOf = (s: FileScan, i: number) => (matching === 'index' ? i : L0 === 1 ? 0 : Math.round((i * (s.layers.length - 1)) / (L0 - 1)));
-  const layers: CompareLayer[] = Array.from({ length: L0 }, (_, i) => {
+  const layers: CompareBlock[] = Array.from({ length: L0 }, (_, i) => {
     const per = scans.map((s, k) => {
       const b = blockOf(s, i);
       const l = s.layers[b];
@@ -186,8 +186,8 @@ async function compareOne(o: CompareOptions): Promise<CompareResult> {
     const key = (k: number, a: Activation) => (aligned === 'tokens' ? `${a.token}:${a.channel}` : `${per[k].kinds[a.token] ?? 'other'}:${a.channel}`);
     const sets = per.map(({ k, l }) => new Map(l.massive.map((a) => [key(k, a), a])));
     const all = new Set(sets.flatMap((m) => [...m.keys()]));
-    const shared: CompareLayer['shared'] = [];
-    const onlyIn: CompareLayer['onlyIn'] = [];
+    const shared: CompareBlock['shared'] = [];
+    const onlyIn: CompareBlock['onlyIn'] = [];
     for (const kk of all) {
       const have = sets.map((m) => m.get(kk));
       const a0 = have.find((a) => a)!;
@@ -234,7 +234,7 @@ const mean = (xs: (number | null)[]): number | null => {
 function averaged(rs: CompareResult[], seqLen: number): CompareResult {
   const base = rs[0];
   const M = base.models.length;
-  const layers = base.layers.map((l, i): CompareLayer => {
+  const layers = base.layers.map((l, i): CompareBlock => {
     const at = (r: CompareResult) => r.layers[i];
     const models = l.models.map((m, k) => ({
       ...m,
@@ -255,9 +255,9 @@ function averaged(rs: CompareResult[], seqLen: number): CompareResult {
         seen.get(key)![k].push(a.value);
       }
     }));
-    const shared: CompareLayer['shared'] = [];
-    const onlyIn: CompareLayer['onlyIn'] = [];
-    const differences: CompareLayer['differences'] = [];
+    const shared: CompareBlock['shared'] = [];
+    const onlyIn: CompareBlock['onlyIn'] = [];
+    const differences: CompareBlock['differences'] = [];
     for (const [key, per] of seen) {
       const [kind, ch] = key.split('|');
       const channel = Number(ch);
@@ -308,7 +308,7 @@ function tokenMismatch(a: FileScan, b: FileScan, fa: string, fb: string): string
 }
 
 /** |x − x₀| at the reference's massive entries and elsewhere: mean absolute, and relative. */
-function streamError(x0: Float32Array, x: Float32Array, massive: Activation[], d: number): { massive: CompareLayer['errors'][number]['massive']; elsewhere: CompareLayer['errors'][number]['elsewhere'] } {
+function streamError(x0: Float32Array, x: Float32Array, massive: Activation[], d: number): { massive: CompareBlock['errors'][number]['massive']; elsewhere: CompareBlock['errors'][number]['elsewhere'] } {
   const at = new Set(massive.map((a) => a.token * d + a.channel));
   let mAbs = 0, mRel = 0, eAbs = 0, eDiff2 = 0, eRef2 = 0, n = 0;
   const len = Math.min(x0.length, x.length);

@@ -1,6 +1,6 @@
-import { layerStats } from '../../engine/measure/stats';
+import { blockStats } from '../../engine/measure/stats';
 import { resolveInput, type InputOptions } from '../../engine/run/input';
-import { checkLayer, sessions, thresholdsOf, type ExperimentBase } from '../../engine/run/experiment';
+import { checkBlock, sessions, thresholdsOf, type ExperimentBase } from '../../engine/run/experiment';
 import { checkCount } from '../../engine/base/limits';
 import { blockOf, forward } from '../../engine/run/forward';
 import { SCAN_PROBES } from '../../engine/run/probes';
@@ -36,7 +36,7 @@ export interface FeatureMapResult {
 /** The paper's exp1: |hidden state| of one block on one input, token × channel, legible at any width. */
 export async function featureMap(file: string, o: FeatureMapOptions): Promise<FeatureMapResult> {
   const om = await sessions(file, o)(SCAN_PROBES);
-  checkLayer(o.layer, om.prepared.info.blocks, file);
+  checkBlock(o.layer, om.prepared.info.blocks, file);
   checkCount(o.maxColumns, 'maxColumns', 'The number of map columns', 4);
   const input = await resolveInput(file, om, o);
   o.onProgress?.({ stage: 'run', message: `Running to block ${o.layer}` });
@@ -45,7 +45,7 @@ export async function featureMap(file: string, o: FeatureMapOptions): Promise<Fe
   const x = blockOf(out, o.layer);
   const T = out.tokens;
   const D = out.channels;
-  const stats = layerStats(x, T, D, 1, thresholdsOf(o));
+  const stats = blockStats(x, T, D, 1, thresholdsOf(o));
   const massiveChannels = [...new Set(stats.massive.map((a) => a.channel))].sort((a, b) => a - b);
   const columns = columnsFor(D, o.maxColumns ?? 256, massiveChannels, stats.maxPerChannel);
   const values = Array.from({ length: T }, (_, t) => columns.map((c) => {

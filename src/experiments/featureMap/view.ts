@@ -1,7 +1,7 @@
 import type { FeatureMapOptions, FeatureMapResult } from './run';
 import { LIMITS } from '../../engine/base/limits';
 import { numberFlag } from '../flags';
-import { common, layerFlag } from '../options';
+import { common, blockFlag } from '../options';
 import { experiment } from '../experiment';
 import { plainNumber, table, toCsv } from '../format';
 import { printable } from '../../engine/base/text';
@@ -15,7 +15,7 @@ export default experiment<FeatureMapOptions, FeatureMapResult>()({
   cli: {
     name: 'feature-map',
     usage: 'feature-map MODEL --layer L [--prompt T | --ids … | --image IMG] [--max-columns N]',
-    args: (file, flags) => ({ file, options: { ...common(flags), layer: layerFlag(flags), maxColumns: numberFlag(flags, 'max-columns', { min: 4, max: LIMITS.maxColumns, integer: true }) } }),
+    args: (file, flags) => ({ file, options: { ...common(flags), layer: blockFlag(flags), maxColumns: numberFlag(flags, 'max-columns', { min: 4, max: LIMITS.maxColumns, integer: true }) } }),
   },
 });
 

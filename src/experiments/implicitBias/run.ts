@@ -2,7 +2,7 @@ import { cosine } from '../../engine/measure/vectors';
 import { EngineError } from '../../engine/base/errors';
 import { resolveInput, type InputOptions } from '../../engine/run/input';
 import { readWeight } from '../../engine/model/onnx/weights';
-import { checkLayer, sessions, thresholdsOf, type ExperimentBase } from '../../engine/run/experiment';
+import { checkBlock, sessions, thresholdsOf, type ExperimentBase } from '../../engine/run/experiment';
 import { forward, requireFinite } from '../../engine/run/forward';
 import { noAttentionNote } from '../../engine/run/scanFile';
 import { blockProbes } from '../../engine/run/probes';
@@ -35,7 +35,7 @@ const MAX_QUERIES = 128;
  */
 export async function implicitBias(file: string, o: ImplicitBiasOptions): Promise<ImplicitBiasResult> {
   const om = await sessions(file, o)({ read: ['blocks.*.attn.pattern', ...blockProbes(o.layer, ['attn.scores', 'attn.v'])] });
-  checkLayer(o.layer, om.prepared.info.blocks, file);
+  checkBlock(o.layer, om.prepared.info.blocks, file);
   const block = om.prepared.location.blocks[o.layer];
   if (block.mixer !== 'attention') throw new EngineError('unsupported-input', `The implicit attention bias needs attention probabilities, but ${noAttentionNote(o.layer, block.mixer)}.`);
   const input = await resolveInput(file, om, o);

@@ -1,5 +1,5 @@
 import type { ImplicitBiasOptions, ImplicitBiasResult } from './run';
-import { common, layerFlag } from '../options';
+import { common, blockFlag } from '../options';
 import { experiment } from '../experiment';
 import { toCsv } from '../format';
 
@@ -12,7 +12,7 @@ export default experiment<ImplicitBiasOptions, ImplicitBiasResult>()({
   cli: {
     name: 'implicit-bias',
     usage: 'implicit-bias MODEL --layer L [--prompt T | --ids … | --image IMG]',
-    args: (file, flags) => ({ file, options: { ...common(flags), layer: layerFlag(flags) } }),
+    args: (file, flags) => ({ file, options: { ...common(flags), layer: blockFlag(flags) } }),
   },
 });
 

@@ -1,11 +1,11 @@
 import { checkAbort, EngineError } from '../../engine/base/errors';
 import { resolveInput, type InputOptions } from '../../engine/run/input';
-import { layerStats, type Activation } from '../../engine/measure/stats';
+import { blockStats, type Activation } from '../../engine/measure/stats';
 import { findTokenizer, loadTokenizer, optionalTokenizer, type TextTokenizer } from '../../engine/model/tokenizer';
 import type { OpenModel } from '../../engine/run/session';
 import { blockProbes, SCAN_PROBES } from '../../engine/run/probes';
 import type { FeedTensor } from '../../engine/model/feeds';
-import { checkLayer, sessions, thresholdsOf, type ExperimentBase } from '../../engine/run/experiment';
+import { checkBlock, sessions, thresholdsOf, type ExperimentBase } from '../../engine/run/experiment';
 import { checkCount, LIMITS } from '../../engine/base/limits';
 import { randomSequences, SAMPLE_TEXT, sequencesFromText, type Corpus } from '../../engine/model/corpus';
 import { blockOf, forward, isFinite, nonFiniteNote, requireFinite, type Edits } from '../../engine/run/forward';
@@ -59,7 +59,7 @@ export async function intervene(file: string, o: InterveneOptions): Promise<Inte
   // The scan's probes plus the edit: the blocks before it are the scan's own sessions and states.
   const om = await open({ ...SCAN_PROBES, edit: blockProbes(o.layer, ['resid_post']) });
   const info = om.prepared.info;
-  checkLayer(o.layer, info.blocks, file);
+  checkBlock(o.layer, info.blocks, file);
   if (!info.inputs.some((i) => i.role === 'ids')) throw new EngineError('bad-argument', 'Interventions by token need a text model; for vision transformers use fix-reg-mean.');
   if (o.mode === 'values' && !o.values?.length) throw new EngineError('bad-argument', 'Mode "values" needs the values to write (token, channel, value).');
   const tf = findTokenizer(file);
@@ -85,7 +85,7 @@ export async function intervene(file: string, o: InterveneOptions): Promise<Inte
   const kindsOf = (seq: number[]) => textTokenKinds(seq.map((id, index) => ({ index, id, text: tok ? tok.tokenText(id) : `<${id}>` })));
   const editsFor = (seq: number[], x: Float32Array, d: number) => {
     const kinds = kindsOf(seq);
-    const found = layerStats(x, seq.length, d, 1, th).massive.filter((a) => !o.channels || o.channels.includes(a.channel));
+    const found = blockStats(x, seq.length, d, 1, th).massive.filter((a) => !o.channels || o.channels.includes(a.channel));
     const list = o.mode === 'values'
       ? o.values!.filter((v) => v.token < seq.length)
       : found.map((a) => ({ token: a.token, channel: a.channel, value: o.mode === 'zero' ? 0 : meanFor(means!, kinds[a.token], a.channel) ?? a.value }));

@@ -2,7 +2,7 @@ import type { InterveneOptions, InterveneResult } from './run';
 import { EngineError } from '../../engine/base/errors';
 import { LIMITS } from '../../engine/base/limits';
 import { listFlag, numberFlag, stringFlag } from '../flags';
-import { common, corpusFlag, integer, layerFlag, valuesFlag } from '../options';
+import { common, corpusFlag, integer, blockFlag, valuesFlag } from '../options';
 import { experiment } from '../experiment';
 import { plainNumber, table, toCsv } from '../format';
 
@@ -21,7 +21,7 @@ export default experiment<InterveneOptions, InterveneResult>()({
       return {
         file,
         options: {
-          ...common(flags), layer: layerFlag(flags), mode: mode as 'zero' | 'mean' | 'values',
+          ...common(flags), layer: blockFlag(flags), mode: mode as 'zero' | 'mean' | 'values',
           values: valuesFlag(stringFlag(flags, 'values')),
           channels: listFlag(flags, 'channels')?.map((c) => integer(c, 'channel')),
           meanText: corpusFlag(flags, 'mean-text-file', 'mean text file'),

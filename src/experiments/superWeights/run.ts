@@ -1,6 +1,6 @@
 import { resolveInput, type InputOptions } from '../../engine/run/input';
 import { readWeight } from '../../engine/model/onnx/weights';
-import { layerStats } from '../../engine/measure/stats';
+import { blockStats } from '../../engine/measure/stats';
 import { sessions, thresholdsOf, type ExperimentBase } from '../../engine/run/experiment';
 import { blockOf, forward, requireFinite } from '../../engine/run/forward';
 
@@ -32,7 +32,7 @@ export async function superWeights(file: string, o: ExperimentBase & InputOption
   const plain = await forward(plainSession, { feeds: input.feeds });
   requireFinite(plain, 'analysed', 'super weights');
   const th = thresholdsOf(o);
-  const layer = plain.blocks.findIndex((x) => !!x && layerStats(x, plain.tokens, plain.channels, 1, th).massive.length > 0);
+  const layer = plain.blocks.findIndex((x) => !!x && blockStats(x, plain.tokens, plain.channels, 1, th).massive.length > 0);
   if (layer < 0) return { layer: null, weightName: null, candidates: [], note: 'No massive activations on this input: no super weight to look for.' };
   const down = plainSession.prepared.location.blocks[layer].mlpDown;
   const w = down && readWeight(plainSession.prepared.loaded, plainSession.prepared.index, down.weight);
@@ -42,7 +42,7 @@ export async function superWeights(file: string, o: ExperimentBase & InputOption
   const act = out.mlpInputs[layer]!;
   const ffn = w.dims[0];
   const d = w.dims[1];
-  const massive = layerStats(blockOf(out, layer), out.tokens, out.channels, 1, th).massive;
+  const massive = blockStats(blockOf(out, layer), out.tokens, out.channels, 1, th).massive;
   const found = new Map<string, SuperWeight & { inputs: number[]; contributions: number[]; shares: number[] }>();
   for (const a of massive) {
     let best = 0, bestC = 0, total = 0;
