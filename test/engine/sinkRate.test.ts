@@ -10,6 +10,7 @@ import { buildGpt2, buildHybrid, buildLlama, type BuiltModel } from '../models/b
 import { forwardText } from '../models/reference';
 import { tokenizerConfig, tokenizerJson } from '../models/tokenizer';
 import { CLI, tempDir } from '../fixtures';
+import view from '../../src/experiments/sinkRate/view';
 
 /**
  * Gu et al.'s sink rate, the experiment added through the registry's steps: per head, the attention
@@ -95,6 +96,14 @@ describe('sink rate', () => {
       assert.deepEqual(b.scores, []);
     }
     assertMatches(r, referenceScores(m, [ids]), attentionBlocks, 0.3);
+  });
+
+  test('the text view of a model with no readable attention says why instead of "0 of 0"', () => {
+    const note = 'block 0 mixes tokens with a state-space recurrence: no attention probabilities';
+    const text = view.text({ epsilon: 0.3, inputs: 1, tokensPerInput: [3], blocks: [{ block: 0, scores: [], sinkHeads: 0, rate: null, note }], rate: null, heads: 0, sinkHeads: 0 });
+    assert.match(text, /^sink rate \(ε = 0\.3\): n\/a — no block has attention heads/);
+    assert.ok(text.includes(note));
+    assert.doesNotMatch(text, /0 of 0/);
   });
 
   test('ε outside 0…1 is refused before anything runs', async () => {

@@ -38,7 +38,10 @@ const percent = (x: number | null) => (x === null ? 'n/a' : `${(x * 100).toFixed
 
 function sinkRateText(r: SinkRateResult): string {
   const over = r.inputs > 1 ? ` over ${r.inputs} inputs` : '';
-  const lines = [`sink rate (ε = ${r.epsilon})${over}: ${percent(r.rate)} — ${r.sinkHeads} of ${r.heads} heads give the first token more than ${r.epsilon} of their attention`, ''];
+  const head = r.heads
+    ? `sink rate (ε = ${r.epsilon})${over}: ${percent(r.rate)} — ${r.sinkHeads} of ${r.heads} heads give the first token more than ${r.epsilon} of their attention`
+    : `sink rate (ε = ${r.epsilon})${over}: n/a — no block has attention heads whose probabilities can be read (see each block's note)`;
+  const lines = [head, ''];
   lines.push(...table([['block', 'heads', 'sink heads', 'rate', 'strongest head'],
     ...r.blocks.map((b) => {
       if (b.rate === null) return [String(b.block), '–', '–', 'n/a', b.note ?? ''];
