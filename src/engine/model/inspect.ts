@@ -77,7 +77,7 @@ export function prepareModel(file: string): PreparedModel {
   const lifted = liftCacheBranches(g);
   const index = new GraphIndex(g);
   const location = locateBlocks(index, path.basename(loaded.path));
-  const warnings = [...location.warnings];
+  const warnings = [...loaded.notes, ...location.warnings];
   if (inlined.calls) warnings.push(`Expanded ${inlined.calls} calls to the model's local functions (${inlined.functions.slice(0, 4).map(printable).join(', ')}${inlined.functions.length > 4 ? ', …' : ''}) to reach the nodes inside them.`);
   if (lifted.length) warnings.push(`Merged decoder: using the no-past branch of the If on ${lifted.join(', ')}.`);
 

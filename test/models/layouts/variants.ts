@@ -1,5 +1,5 @@
 import { create } from '@bufbuild/protobuf';
-import { AttributeProtoSchema, AttributeProto_AttributeType, FunctionProtoSchema, GraphProtoSchema, NodeProtoSchema, OperatorSetIdProtoSchema, SparseTensorProtoSchema, StringStringEntryProtoSchema, type ModelProto, type NodeProto } from 'onnx-buf';
+import { AttributeProtoSchema, AttributeProto_AttributeType, FunctionProtoSchema, GraphProtoSchema, NodeProtoSchema, OperatorSetIdProtoSchema, SparseTensorProtoSchema, StringStringEntryProtoSchema, type ModelProto, type NodeProto, type TensorProto } from 'onnx-buf';
 import { DT } from '../../../src/engine/model/onnx/dtype';
 import { makeNode, makeTensor, makeValueInfo } from '../../../src/engine/model/onnx/build';
 
@@ -164,4 +164,39 @@ export function toSparse(m: ModelProto, match: RegExp, coo?: RegExp): string[] {
     return false;
   });
   return moved;
+}
+
+/**
+ * ONNX Runtime's transformers test models (GPT-2 with past, converted by an old exporter): small
+ * constants as Constant nodes, and some names defined several times, by Constant nodes and
+ * initializers. ONNX Runtime warns and runs them with one definition per name (see
+ * src/engine/model/onnx/duplicates.ts). Here a shape and a norm weight are defined twice with equal
+ * values, and a small float three times with the right value last (the one ONNX Runtime uses), the
+ * earlier ones wrong, so a reader that kept another would show in the results. With
+ * `differingWeights` the norm weight's second definition differs: a model whose weights are not
+ * defined. Returns the names defined more than once.
+ */
+export function toDuplicateConstants(m: ModelProto, opts: { differingWeights?: boolean } = {}): string[] {
+  const g = m.graph!;
+  const small = g.initializer.filter((t) => /\/Constant_\d+_output_0$/.test(t.name));
+  g.initializer = g.initializer.filter((t) => !small.includes(t));
+  const constant = (name: string, t: TensorProto, raw: Uint8Array) =>
+    makeNode('Constant', [], [t.name], name, { value: makeTensor('', t.dataType, t.dims.map(Number), raw) });
+  const shifted = (raw: Uint8Array, k: number) => {
+    const f = new Float32Array(raw.slice().buffer);
+    for (let i = 0; i < f.length; i++) f[i] = f[i] * k + 0.5;
+    return new Uint8Array(f.buffer);
+  };
+  const nodes = small.map((t, k) => constant(`Constant_${k}`, t, t.rawData));
+  // The same shape twice, as ONNX Runtime's test file has "284" from Constant_85 and an unnamed Constant.
+  const shape = small.find((t) => t.dataType === DT.INT64 && t.dims.length === 1 && t.dims[0] === 4n)!;
+  nodes.push(constant('', shape, shape.rawData));
+  // A small float of the first norm: two wrong values before the right one.
+  const eps = small.find((t) => t.dataType === DT.FLOAT && t.dims.length === 0 && /input_layernorm/.test(t.name))!;
+  nodes.unshift(constant('Constant_small_stale', eps, shifted(eps.rawData, 3)), constant('Constant_small_stale_1', eps, shifted(eps.rawData, 5)));
+  // A norm weight (256 bytes): the initializer, and a Constant node with the same values (or not).
+  const norm = g.initializer.find((t) => /layers\.0\.input_layernorm\.weight$/.test(t.name))!;
+  nodes.push(constant('Constant_norm', norm, opts.differingWeights ? shifted(norm.rawData, 3) : norm.rawData.slice()));
+  g.node = [...nodes, ...g.node];
+  return [shape.name, eps.name, norm.name];
 }

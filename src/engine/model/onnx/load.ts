@@ -8,6 +8,7 @@ import { printable } from '../../base/text';
 import { externalDataEntries } from './build';
 import { densifySparseInitializers, sparseInitializers } from './sparse';
 import { validateModel } from './validate';
+import { keepRuntimeDefinitions } from './duplicates';
 
 export interface ExternalFile {
   /** Location exactly as written in the model. */
@@ -40,6 +41,8 @@ export interface LoadedModel {
   /** The file's bytes: inline weights in `proto` are views into it (see externalizeInlineWeights). */
   bytes: Uint8Array;
   externalFiles: ExternalFile[];
+  /** What the file does that ONNX Runtime accepts with a warning (the model's warnings repeat them). */
+  notes: string[];
 }
 
 const MAX_IN_MEMORY = 2 ** 31 - 1;
@@ -63,14 +66,14 @@ export function loadModel(file: string): LoadedModel {
   } catch (e) {
     throw fileError(e, abs, 'model file', 'not-onnx');
   }
-  const proto = parseModel(bytes, abs);
+  const { proto, notes } = parseModel(bytes, abs);
   const dir = path.dirname(abs);
   const externalFiles = listExternalFiles(proto, dir, realPath);
   densifySparseInitializers(proto.graph!, printable(path.basename(abs)), (t) => readExternalTensor(t, externalFiles, dir, path.basename(abs)));
-  return { path: abs, dir, realPath, weightsDir: weightsFolder(realPath, dir, externalFiles), size: st.size, mtimeMs: st.mtimeMs, proto, bytes, externalFiles };
+  return { path: abs, dir, realPath, weightsDir: weightsFolder(realPath, dir, externalFiles), size: st.size, mtimeMs: st.mtimeMs, proto, bytes, externalFiles, notes };
 }
 
-function parseModel(bytes: Uint8Array, abs: string): ModelProto {
+function parseModel(bytes: Uint8Array, abs: string): { proto: ModelProto; notes: string[] } {
   if (looksLikeText(bytes)) {
     throw new EngineError('not-onnx', `${path.basename(abs)} is a text file, not an ONNX model (ONNX files are binary protobuf).`);
   }
@@ -87,8 +90,10 @@ function parseModel(bytes: Uint8Array, abs: string): ModelProto {
   if (proto.trainingInfo.length > 0 || g.node.some((n) => n.domain.startsWith('ai.onnx.preview.training') || n.opType.endsWith('Grad') || n.opType === 'Gradient')) {
     throw new EngineError('training-graph', `${path.basename(abs)} is a training graph (it contains gradient or optimizer nodes). Export the inference model (model.eval(), no loss) and open that.`);
   }
+  // Before validation, which refuses a name made twice: ONNX Runtime runs these (see duplicates.ts).
+  const notes = keepRuntimeDefinitions(g, printable(path.basename(abs)));
   validateModel(g, printable(path.basename(abs)), proto.functions);
-  return proto;
+  return { proto, notes };
 }
 
 function looksLikeText(bytes: Uint8Array): boolean {

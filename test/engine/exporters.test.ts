@@ -1,0 +1,71 @@
+import { before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import * as ort from 'onnxruntime-node';
+import { scanFile } from '../../src/engine/run/scanFile';
+import { inspectTarget } from '../../src/engine/model/inspect';
+import { resolveTarget } from '../../src/engine/model/folder';
+import { buildLlama, type BuiltModel } from '../models/build';
+import { toDuplicateConstants } from '../models/layouts/variants';
+import { forwardText } from '../models/reference';
+import { tempDir } from '../fixtures';
+import { isEngineError } from '../../src/engine/base/errors';
+import { scanModel } from '../../src/engine/run/scan';
+import { assertMatchesReference } from './matchReference';
+
+/**
+ * Issue 19: exports people download, read as ONNX Runtime reads them. Each class has a model built
+ * in that exporter's layout; the reference pass (or ONNX Runtime on the untouched file) says what
+ * the right answer is.
+ */
+const root = tempDir('exporters');
+const IDS = [1, 10, 11, 12, 3, 13, 11, 14, 3];
+
+describe('names defined twice (ONNX Runtime transformers test models): run as ONNX Runtime runs them', () => {
+  let m: BuiltModel;
+  let twice: string[] = [];
+  before(() => {
+    m = buildLlama(root, 'llama-duplicate-constants', { transform: (p) => { twice = toDuplicateConstants(p); } });
+  });
+
+  test('ONNX Runtime itself runs the file', async () => {
+    const s = await ort.InferenceSession.create(m.file);
+    await s.release();
+  });
+
+  test('the scan keeps the definitions ONNX Runtime keeps: logits equal a plain session, the planted activations match the reference', async () => {
+    const r = await scanFile(m.file, { ids: IDS, keepStreams: true });
+    assertMatchesReference(r, forwardText(m.spec, IDS), m.spec.d);
+    const s = await ort.InferenceSession.create(m.file);
+    const i64 = (a: number[]) => new ort.Tensor('int64', BigInt64Array.from(a.map(BigInt)), [1, a.length]);
+    const feeds: Record<string, ort.Tensor> = {};
+    for (const name of s.inputNames) {
+      if (name === 'input_ids') feeds[name] = i64(IDS);
+      else if (name === 'attention_mask') feeds[name] = i64(IDS.map(() => 1));
+      else if (name === 'position_ids') feeds[name] = i64(IDS.map((_, k) => k));
+      else if (name.startsWith('past_key_values')) feeds[name] = new ort.Tensor('float32', new Float32Array(0), [1, m.spec.kvHeads, 0, m.spec.d / m.spec.heads]);
+    }
+    const plain = (await s.run(feeds)).logits.data as Float32Array;
+    await s.release();
+    assert.equal(r.logits!.data.length, plain.length);
+    let worst = 0;
+    plain.forEach((v, i) => { worst = Math.max(worst, Math.abs(v - r.logits!.data[i]) / (1 + Math.abs(v))); });
+    assert.ok(worst < 1e-5, `logits differ from ONNX Runtime's by ${worst}`);
+  });
+
+  test('different weights under one name are refused, naming the tensor and each definition (ONNX Runtime would pick one by size and version)', async () => {
+    const bad = buildLlama(root, 'llama-differing-weights', { transform: (p) => { toDuplicateConstants(p, { differingWeights: true }); } });
+    await assert.rejects(scanModel(bad.file, { ids: IDS }), (e: unknown) => isEngineError(e) && e.code === 'invalid-model' &&
+      /defines the tensor "model\.layers\.0\.input_layernorm\.weight" 2 times in the main graph, with different values \(an initializer, Constant_norm\)/.test(e.message) &&
+      /which weights the model computes with is not defined/.test(e.message));
+  });
+
+  test('inspect says what is odd, in one sentence, and names a tensor defined twice', () => {
+    const info = inspectTarget(resolveTarget(m.file));
+    const note = info.warnings.find((w) => /more than once/.test(w));
+    assert.ok(note, info.warnings.join('\n'));
+    assert.match(note, /defines 3 tensors more than once in the main graph/);
+    assert.ok(twice.some((name) => note.includes(`"${name}"`)), note);
+    assert.match(note, /the model runs as ONNX Runtime runs it/);
+    assert.equal(info.blocks, m.spec.layers);
+  });
+});
