@@ -4,8 +4,10 @@ import * as ort from 'onnxruntime-node';
 import { scanFile } from '../../src/engine/run/scanFile';
 import { inspectTarget } from '../../src/engine/model/inspect';
 import { resolveTarget } from '../../src/engine/model/folder';
-import { buildLlama, type BuiltModel } from '../models/build';
-import { toDuplicateConstants } from '../models/layouts/variants';
+import { buildGpt2, buildLlama, type BuiltModel } from '../models/build';
+import { toDuplicateConstants, toWeightsAsInputs } from '../models/layouts/variants';
+import type { TensorProto } from 'onnx-buf';
+import type { FeedTensor } from '../../src/engine/model/feeds';
 import { forwardText } from '../models/reference';
 import { tempDir } from '../fixtures';
 import { isEngineError } from '../../src/engine/base/errors';
@@ -68,4 +70,45 @@ describe('names defined twice (ONNX Runtime transformers test models): run as ON
     assert.match(note, /the model runs as ONNX Runtime runs it/);
     assert.equal(info.blocks, m.spec.layers);
   });
+});
+
+/** An initializer's value as a feed. */
+function feedOf(t: TensorProto): FeedTensor {
+  const raw = t.rawData.slice();
+  const dims = t.dims.map(Number);
+  return t.dataType === 9 ? { type: 'bool', data: raw, dims } : { type: 'float32', data: new Float32Array(raw.buffer), dims };
+}
+
+describe('weights exported as graph inputs', () => {
+  const cases = [
+    { label: 'old torch GPT-2: the causal-mask buffer h.0.attn.bias [1, 1, N, N] as an input', build: (t: (m: Parameters<typeof toWeightsAsInputs>[0]) => void) => buildGpt2(root, 'gpt2-buffer-input', { transform: t }), kind: 'buffers' as const },
+    { label: 'training-forward graph: every parameter an input (primals_1…N)', build: (t: (m: Parameters<typeof toWeightsAsInputs>[0]) => void) => buildLlama(root, 'llama-primals', { transform: t }), kind: 'all' as const },
+    { label: 'IR 3 export: every initializer also listed as an input', build: (t: (m: Parameters<typeof toWeightsAsInputs>[0]) => void) => buildLlama(root, 'llama-ir3', { transform: t }), kind: 'listed' as const },
+  ];
+  for (const c of cases) {
+    describe(c.label, () => {
+      let m: BuiltModel;
+      let values = new Map<string, TensorProto>();
+      before(() => { m = c.build((p) => { values = toWeightsAsInputs(p, c.kind); }); });
+
+      test('a decoder with every block, its weights not taken for data', () => {
+        const info = inspectTarget(resolveTarget(m.file));
+        assert.equal(info.family, 'decoder', info.familyEvidence.join('; '));
+        assert.equal(info.blocks, m.spec.layers);
+        const weights = info.inputs.filter((i) => i.role === 'weight').map((i) => i.name).sort();
+        assert.deepEqual(weights, [...values.keys()].sort());
+        assert.ok(!info.inputs.some((i) => i.role === 'pixels'), JSON.stringify(info.inputs));
+      });
+
+      test('a run without the weights is refused, naming them and --feed; with them it matches the reference', async () => {
+        if (values.size) {
+          await assert.rejects(scanModel(m.file, { ids: IDS }), (e: unknown) => isEngineError(e) && e.code === 'unsupported-input' &&
+            /graph inputs? without (a value|values) \(/.test(e.message) && e.message.includes([...values.keys()][0]) && /feed NAME=FILE\.npy/.test(e.message));
+        }
+        const givenFeeds = Object.fromEntries([...values].map(([name, t]) => [name, feedOf(t)]));
+        const r = await scanModel(m.file, { ids: IDS, givenFeeds });
+        assertMatchesReference(r, forwardText(m.spec, IDS), m.spec.d);
+      });
+    });
+  }
 });

@@ -42,9 +42,11 @@ export function buildWide(root: string, name = 'gpt2-wide'): BuiltModel {
 }
 
 /** The planted GPT-2 (TorchScript layout) with its tokenizer: the demo model. */
-export function buildGpt2(root: string, name = 'gpt2-planted'): BuiltModel {
+export function buildGpt2(root: string, name = 'gpt2-planted', opts: { transform?: (m: ModelProto) => void } = {}): BuiltModel {
   const spec = textSpec('gpt2');
-  return emit(root, name, spec, gpt2Model(spec));
+  const model = gpt2Model(spec);
+  opts.transform?.(model);
+  return emit(root, name, spec, model);
 }
 
 export function buildLlama(root: string, name = 'llama-planted', opts: { fp16?: boolean; qdq?: boolean; externalData?: string; transform?: (m: ModelProto) => void; layers?: number } = {}): BuiltModel {

@@ -17,7 +17,7 @@ export function classifyFamily(
 ): { family: Family; evidence: string[] } {
   const evidence: string[] = [];
   const roles = new Set(inputs.map((i) => i.role));
-  const pixelInput = inputs.find((i) => i.role === 'pixels' || /pixel|image/i.test(i.name));
+  const pixelInput = inputs.find((i) => i.role === 'pixels' || (i.role !== 'weight' && /pixel|image/i.test(i.name)));
   const audio = inputs.find((i) => /input_features|audio|mel|spectrogram/i.test(i.name) && i.role !== 'ids');
   if (audio) {
     evidence.push(`audio features input "${audio.name}" [${audio.shape.join(', ')}]`);

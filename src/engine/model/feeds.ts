@@ -7,7 +7,12 @@ export type InputRole =
   | 'ids' | 'attention_mask' | 'position_ids' | 'token_type_ids' | 'past' | 'use_cache_branch'
   | 'pixels' | 'inputs_embeds' | 'num_logits_to_keep' | 'features'
   /** Inputs with a documented default (see defaultFeed): masks are ones, positions count up, the rest zeros. */
-  | 'encoder_hidden_states' | 'mask' | 'positions' | 'other';
+  | 'encoder_hidden_states' | 'mask' | 'positions' | 'other'
+  /**
+   * A weight or buffer the export made a graph input without a value (training-forward graphs'
+   * primals_N, old exports' h.0.attn.bias): not an input of the model's user, and nothing to make up.
+   */
+  | 'weight';
 
 export interface ClassifiedInput { name: string; elemType: number; shape: (number | string)[]; role: InputRole }
 
@@ -22,6 +27,7 @@ export function classifyInputs(g: GraphIndex): ClassifiedInput[] {
 
 function roleOf(name: string, t: number, shape: (number | string)[]): InputRole {
   const n = name.toLowerCase();
+  if (isWeightInput(name, shape)) return 'weight';
   const isInt = t === DT.INT64 || t === DT.INT32;
   if (/past|cache\.|\.key$|\.value$/.test(n) && !/use_cache/.test(n)) return 'past';
   if (/use_cache/.test(n)) return 'use_cache_branch';
@@ -38,6 +44,27 @@ function roleOf(name: string, t: number, shape: (number | string)[]): InputRole 
   if (/mask/.test(n)) return 'mask';
   if (!isInt) return 'features';
   return 'other';
+}
+
+/**
+ * A graph input that is a parameter, not data: its shape is fixed (data has a batch or sequence
+ * axis left free) and its name is a parameter's (…weight, …bias, running statistics, torch's
+ * primals_N) or a bare number (old exports number their parameters).
+ */
+function isWeightInput(name: string, shape: (number | string)[]): boolean {
+  if (!shape.length || shape.some((d) => typeof d !== 'number')) return false;
+  return /(^|[._/])(weight|bias|gamma|beta|running_mean|running_var|masked_bias)$/i.test(name) || /^primals_\d+$/.test(name) || /^\d+$/.test(name);
+}
+
+/** Weights the export made inputs must be given: zeros or ones in their place would be another model. */
+export function requireWeights(inputs: ClassifiedInput[], given: Record<string, unknown>): void {
+  const missing = inputs.filter((i) => i.role === 'weight' && !(i.name in given));
+  if (!missing.length) return;
+  const first = missing.slice(0, 3).map((i) => `${printable(i.name)} [${i.shape.join('×')}]`).join(', ');
+  const more = missing.length > 3 ? ` and ${(missing.length - 3).toLocaleString('en-US')} more` : '';
+  const what = missing.length === 1 ? 'a weight as a graph input without a value' : `${missing.length.toLocaleString('en-US')} weights as graph inputs without values`;
+  throw new EngineError('unsupported-input', `The model takes ${what} (${first}${more}): ` +
+    `the engine cannot make them up. Feed ${missing.length === 1 ? 'it' : 'each'} with ${option('feed', 'NAME=FILE.npy')}, or export the model with its weights inside it (initializers).`);
 }
 
 /** A tensor to feed, independent of the runtime library. */
@@ -134,6 +161,7 @@ export function describeDefaults(inputs: ClassifiedInput[], tokens: number): str
  */
 export function textFeeds(inputs: ClassifiedInput[], ids: number[] | { length: number }, given: Record<string, FeedTensor> = {}): Record<string, FeedTensor> {
   const S = ids.length;
+  requireWeights(inputs, given);
   const feeds: Record<string, FeedTensor> = {};
   for (const i of inputs) {
     if (given[i.name]) { feeds[i.name] = given[i.name]; continue; }
@@ -164,6 +192,7 @@ export function syntheticFeeds(inputs: ClassifiedInput[], seed = 1, given: Recor
   // Masks and positions follow the sequence of the features given (an audio encoder's frames).
   const fed = inputs.find((i) => i.role === 'features' && given[i.name] && typeof i.shape[i.shape.length - 1] !== 'number');
   const steps = fed ? given[fed.name].dims[given[fed.name].dims.length - 1] : 16;
+  requireWeights(inputs, given);
   let s = seed >>> 0;
   const rnd = () => { s = (s * 1664525 + 1013904223) >>> 0; return s / 2 ** 32; };
   for (const i of inputs) {

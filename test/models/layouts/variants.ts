@@ -200,3 +200,40 @@ export function toDuplicateConstants(m: ModelProto, opts: { differingWeights?: b
   g.node = [...nodes, ...g.node];
   return [shape.name, eps.name, norm.name];
 }
+
+/**
+ * Weights exported as graph inputs without values. `buffers`: old torch exports of GPT-2, whose
+ * causal-mask buffer `transformer.h.0.attn.bias` is a [1, 1, N, N] input (the shape of a grayscale
+ * image); `all`: training-forward graphs, every parameter an input named primals_1…N. `listed`: IR 3
+ * exports, every initializer also listed as a graph input (with its value: nothing to feed). Returns
+ * the values the inputs need, by input name.
+ */
+export function toWeightsAsInputs(m: ModelProto, kind: 'buffers' | 'all' | 'listed'): Map<string, TensorProto> {
+  const g = m.graph!;
+  const values = new Map<string, TensorProto>();
+  if (kind === 'listed') {
+    m.irVersion = 3n;
+    g.input.push(...g.initializer.map((t) => makeValueInfo(t.name, t.dataType, t.dims.map(Number))));
+    return values;
+  }
+  const buffer = g.initializer.find((t) => /attn\.bias$/.test(t.name));
+  if (buffer) {
+    // torch keeps it [1, 1, N, N]; the graph slices the last two axes.
+    buffer.dims = [1n, 1n, ...buffer.dims];
+    const slice = g.node.find((n) => n.opType === 'Slice' && n.input[0] === buffer.name)!;
+    const axes = g.initializer.find((t) => t.name === slice.input[3])!;
+    const twoThree = makeTensor(`${axes.name}_4d`, DT.INT64, [2], new Uint8Array(BigInt64Array.from([2n, 3n]).buffer));
+    g.initializer.push(twoThree);
+    slice.input[3] = twoThree.name;
+  }
+  const moved = g.initializer.filter((t) => (kind === 'buffers' ? t === buffer : t.dataType === DT.FLOAT && t.dims.length >= 1 && /\.(weight|bias)$/.test(t.name)));
+  const renames = new Map<string, string>();
+  moved.forEach((t, k) => {
+    if (kind === 'all') renames.set(t.name, `primals_${k + 1}`);
+    values.set(renames.get(t.name) ?? t.name, t);
+  });
+  g.initializer = g.initializer.filter((t) => !moved.includes(t));
+  renameTensors(g.node, renames);
+  g.input.push(...moved.map((t) => makeValueInfo(renames.get(t.name) ?? t.name, t.dataType, t.dims.map(Number))));
+  return values;
+}
