@@ -100,7 +100,8 @@ describe('sink rate', () => {
 
   test('the text view of a model with no readable attention says why instead of "0 of 0"', () => {
     const note = 'block 0 mixes tokens with a state-space recurrence: no attention probabilities';
-    const text = view.text({ epsilon: 0.3, inputs: 1, tokensPerInput: [3], blocks: [{ block: 0, scores: [], sinkHeads: 0, rate: null, note }], rate: null, heads: 0, sinkHeads: 0 });
+    const blocks = [{ block: 0, scores: [], sinkHeads: 0, rate: null, note }];
+    const text = view.text({ epsilon: 0.3, inputs: 1, tokensPerInput: [3], blocks, rate: null, heads: 0, sinkHeads: 0 });
     assert.match(text, /^sink rate \(ε = 0\.3\): n\/a — no block has attention heads/);
     assert.ok(text.includes(note));
     assert.doesNotMatch(text, /0 of 0/);

@@ -70,7 +70,10 @@ export function loadModel(file: string): LoadedModel {
   const dir = path.dirname(abs);
   const externalFiles = listExternalFiles(proto, dir, realPath);
   densifySparseInitializers(proto.graph!, printable(path.basename(abs)), (t) => readExternalTensor(t, externalFiles, dir, path.basename(abs)));
-  return { path: abs, dir, realPath, weightsDir: weightsFolder(realPath, dir, externalFiles), size: st.size, mtimeMs: st.mtimeMs, proto, bytes, externalFiles, notes };
+  return {
+    path: abs, dir, realPath, weightsDir: weightsFolder(realPath, dir, externalFiles), size: st.size, mtimeMs: st.mtimeMs,
+    proto, bytes, externalFiles, notes,
+  };
 }
 
 function parseModel(bytes: Uint8Array, abs: string): { proto: ModelProto; notes: string[] } {
