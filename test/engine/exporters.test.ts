@@ -10,6 +10,9 @@ import type { TensorProto } from 'onnx-buf';
 import type { FeedTensor } from '../../src/engine/model/feeds';
 import { forwardText } from '../models/reference';
 import { tempDir } from '../fixtures';
+import * as path from 'node:path';
+import { rmSync } from 'node:fs';
+import { inspectText as view } from '../../src/experiments/inspect/view';
 import { isEngineError } from '../../src/engine/base/errors';
 import { scanModel } from '../../src/engine/run/scan';
 import { assertMatchesReference } from './matchReference';
@@ -111,4 +114,34 @@ describe('weights exported as graph inputs', () => {
       });
     });
   }
+});
+
+describe('weights in one file per tensor (on-device exports)', () => {
+  let m: BuiltModel;
+  const fileOf = (t: TensorProto) => t.name.replace(/[^\w.]/g, '_');
+  before(() => { m = buildLlama(root, 'llama-per-tensor', { externalData: fileOf }); });
+
+  test('present: the scan matches the reference; inspect counts the files in one line', async () => {
+    const r = await scanModel(m.file, { ids: IDS });
+    assertMatchesReference(r, forwardText(m.spec, IDS), m.spec.d);
+    const info = inspectTarget(resolveTarget(m.file));
+    assert.ok(info.externalData.length > 20, `${info.externalData.length} files`);
+    const text = view(info);
+    const line = text.split('\n').find((l) => l.startsWith('weights'))!;
+    assert.match(line, new RegExp(`^weights +${info.externalData.length} files, \\d+\\.\\d MB, all present$`));
+  });
+
+  test('missing: inspect names three and counts the rest; a run says how many files are missing, in one sentence', async () => {
+    const dir = path.dirname(m.file);
+    const info = inspectTarget(resolveTarget(m.file));
+    const gone = info.externalData.slice(0, 7).map((f) => f.file);
+    for (const f of gone) rmSync(path.join(dir, f));
+    const after = inspectTarget(resolveTarget(m.file));
+    const line = view(after).split('\n').find((l) => l.startsWith('weights'))!;
+    assert.equal(line, `weights     ${info.externalData.length} files, ${line.match(/, ([\d.]+ MB),/)![1]}, 7 MISSING (${gone.slice(0, 3).join(', ')} and 4 more)`);
+    assert.ok(line.length < 200, line);
+    await assert.rejects(scanModel(m.file, { ids: IDS }), (e: unknown) => isEngineError(e) && e.code === 'missing-external-data' &&
+      e.message.startsWith(`7 of the model's ${info.externalData.length} weight files are missing from ${dir} ("${gone[0]}", "${gone[1]}", "${gone[2]}" and 4 more;`) &&
+      e.message.length < 400);
+  });
 });

@@ -15,7 +15,7 @@ import { tokenizerConfig, tokenizerJson, vocabulary } from './tokenizer';
 /** Writes the test models, each in its own folder as `model.onnx` (+ tokenizer for text models). */
 export interface BuiltModel { name: string; file: string; spec: Spec; kind: 'text' | 'vision' }
 
-function emit(root: string, name: string, spec: Spec, model: ModelProto, opts: { kind?: 'text' | 'vision'; tokenizer?: boolean; externalData?: string } = {}): BuiltModel {
+function emit(root: string, name: string, spec: Spec, model: ModelProto, opts: { kind?: 'text' | 'vision'; tokenizer?: boolean; externalData?: Parameters<typeof writeModel>[2] } = {}): BuiltModel {
   const dir = path.join(root, name);
   mkdirSync(dir, { recursive: true });
   const file = path.join(dir, 'model.onnx');
@@ -49,7 +49,10 @@ export function buildGpt2(root: string, name = 'gpt2-planted', opts: { transform
   return emit(root, name, spec, model);
 }
 
-export function buildLlama(root: string, name = 'llama-planted', opts: { fp16?: boolean; qdq?: boolean; externalData?: string; transform?: (m: ModelProto) => void; layers?: number } = {}): BuiltModel {
+export function buildLlama(
+  root: string, name = 'llama-planted',
+  opts: { fp16?: boolean; qdq?: boolean; externalData?: Parameters<typeof writeModel>[2]; transform?: (m: ModelProto) => void; layers?: number } = {},
+): BuiltModel {
   const spec = opts.qdq ? quantizedSpec(textSpec('llama', 7, opts.layers)) : textSpec('llama', 7, opts.layers);
   const model = llamaModel(spec, opts.fp16 ? DT.FLOAT16 : DT.FLOAT, { qdq: opts.qdq });
   opts.transform?.(model);

@@ -159,12 +159,22 @@ export class ExternalDataSink {
   }
 }
 
-/** Writes the model; with `externalData`, every initializer over 1 KB goes to that file beside it. */
-export function writeModel(model: ModelProto, file: string, externalData?: string): void {
-  if (externalData) {
+/**
+ * Writes the model; with `externalData`, every initializer over 1 KB goes to that file beside it, or
+ * (a function) to the file it names for the tensor: one file per tensor, as on-device exports write them.
+ */
+export function writeModel(model: ModelProto, file: string, externalData?: string | ((t: TensorProto) => string)): void {
+  if (typeof externalData === 'string') {
     const sink = new ExternalDataSink(path.join(path.dirname(file), externalData));
     for (const t of model.graph!.initializer) if (t.rawData.length >= 1024) sink.externalize(t);
     sink.close();
+  } else if (externalData) {
+    for (const t of model.graph!.initializer) {
+      if (t.rawData.length < 1024) continue;
+      const sink = new ExternalDataSink(path.join(path.dirname(file), externalData(t)));
+      sink.externalize(t);
+      sink.close();
+    }
   }
   writeFileSync(file, toBinary(ModelProtoSchema, model));
 }

@@ -29,7 +29,7 @@ export function inspectText(i: ModelInfo): string {
     `mixers      ${mixerSummary(i.layers)}`,
   ];
   if (i.pipeline) lines.push(`files       ${i.pipeline.layout}: ${i.pipeline.files.map((f) => `${f.role} ${printable(f.file.split(/[\\/]/).pop() ?? f.file)}`).join(' → ')}${i.pipeline.variants.length > 1 ? ` (variant ${i.pipeline.variant || 'plain'} of ${i.pipeline.variants.map((v) => v || 'plain').join(', ')})` : ''}`);
-  if (i.externalData.length) lines.push(`weights     ${i.externalData.map((f) => `${f.file} (${f.present ? 'present' : 'MISSING'})`).join(', ')}`);
+  if (i.externalData.length) lines.push(`weights     ${describeWeightFiles(i.externalData)}`);
   for (const w of i.warnings) lines.push(`warning     ${w}`);
   return lines.join('\n');
 }
@@ -49,7 +49,28 @@ function mixerSummary(layers: ModelInfo['layers']): string {
 
 function describeInputs(i: ModelInfo): string {
   const past = i.inputs.filter((x) => x.role === 'past');
-  const rest = i.inputs.filter((x) => x.role !== 'past').map((x) => `${x.name} ${x.type}[${x.shape.join(',')}]`);
+  const weights = i.inputs.filter((x) => x.role === 'weight');
+  const rest = i.inputs.filter((x) => x.role !== 'past' && x.role !== 'weight').map((x) => `${printable(x.name)} ${x.type}[${x.shape.join(',')}]`);
   if (past.length) rest.push(`${past.length} past key/value inputs ${past[0].type}[${past[0].shape.join(',')}]`);
+  if (weights.length) rest.push(`${weights.length === 1 ? 'a weight' : `${weights.length} weights`} without values (${nameList(weights.map((x) => x.name))})`);
   return rest.join(', ');
+}
+
+/** Up to three names, then how many more: a model can have hundreds of weight files or inputs. */
+function nameList(names: string[]): string {
+  const shown = names.slice(0, 3).map(printable).join(', ');
+  return names.length > 3 ? `${shown} and ${(names.length - 3).toLocaleString('en-US')} more` : shown;
+}
+
+const megabytes = (bytes: number) => (bytes >= 2 ** 30 ? `${(bytes / 2 ** 30).toFixed(1)} GB` : `${(bytes / 2 ** 20).toFixed(1)} MB`);
+
+/** A few weight files by name; many (one file per tensor) as a count, the missing ones named first. */
+function describeWeightFiles(files: ModelInfo['externalData']): string {
+  if (files.length <= 4) return files.map((f) => `${printable(f.file)} (${f.present ? 'present' : 'MISSING'})`).join(', ');
+  const total = files.reduce((a, f) => a + f.bytes, 0);
+  const missing = files.filter((f) => !f.present);
+  const head = `${files.length.toLocaleString('en-US')} files, ${megabytes(total)}`;
+  if (!missing.length) return `${head}, all present`;
+  const which = missing.length === files.length ? 'all MISSING' : `${missing.length.toLocaleString('en-US')} MISSING`;
+  return `${head}, ${which} (${nameList(missing.map((f) => f.file))})`;
 }

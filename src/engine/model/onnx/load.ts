@@ -229,6 +229,12 @@ function readExternalTensor(t: TensorProto, files: ExternalFile[], dir: string, 
 
 /** Throws a clear error naming the first missing or short weight file. */
 export function requireExternalFiles(m: LoadedModel): void {
+  const missing = m.externalFiles.filter((f) => !f.present);
+  if (missing.length > 1) {
+    const mb = missing.reduce((a, f) => a + f.bytesNeeded, 0) / 2 ** 20;
+    const names = missing.slice(0, 3).map((f) => `"${printable(f.file)}"`).join(', ') + (missing.length > 3 ? ` and ${(missing.length - 3).toLocaleString('en-US')} more` : '');
+    throw new EngineError('missing-external-data', `${missing.length.toLocaleString('en-US')} of the model's ${m.externalFiles.length.toLocaleString('en-US')} weight files are missing from ${printable(m.dir)} (${names}; ${mb.toFixed(1)} MB or more). Put them next to ${printable(path.basename(m.path))}.`);
+  }
   for (const f of m.externalFiles) {
     if (!f.present) {
       throw new EngineError('missing-external-data', `The model's weights are in "${printable(f.file)}", which is missing from ${printable(m.dir)}. Put the weight file next to ${path.basename(m.path)} (it is ${(f.bytesNeeded / 2 ** 20).toFixed(1)} MB or more).`);
