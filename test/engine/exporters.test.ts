@@ -11,7 +11,7 @@ import type { FeedTensor } from '../../src/engine/model/feeds';
 import { forwardText } from '../models/reference';
 import { tempDir } from '../fixtures';
 import * as path from 'node:path';
-import { rmSync } from 'node:fs';
+import { mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { inspectText as view } from '../../src/experiments/inspect/view';
 import { isEngineError } from '../../src/engine/base/errors';
 import { scanModel } from '../../src/engine/run/scan';
@@ -143,5 +143,48 @@ describe('weights in one file per tensor (on-device exports)', () => {
     await assert.rejects(scanModel(m.file, { ids: IDS }), (e: unknown) => isEngineError(e) && e.code === 'missing-external-data' &&
       e.message.startsWith(`7 of the model's ${info.externalData.length} weight files are missing from ${dir} ("${gone[0]}", "${gone[1]}", "${gone[2]}" and 4 more;`) &&
       e.message.length < 400);
+  });
+});
+
+describe('external data as the Hub holds it', () => {
+  const layouts: { label: string; model: string; fileOf: (t: TensorProto, k: number) => string }[] = [
+    { label: 'numbered shards beside the base file (model_q4f16.onnx_data, _1, _2)', model: 'model_q4f16.onnx', fileOf: (_t, k) => `model_q4f16.onnx_data${k % 3 ? `_${k % 3}` : ''}` },
+    { label: 'numbered shards without the base file (model_q4f16.onnx_data_1 … _3)', model: 'model_q4f16.onnx', fileOf: (_t, k) => `model_q4f16.onnx_data_${(k % 3) + 1}` },
+    { label: "the dynamo exporter's model.onnx.data", model: 'model.onnx', fileOf: () => 'model.onnx.data' },
+    { label: 'legacy weights.pb', model: 'model.onnx', fileOf: () => 'weights.pb' },
+  ];
+  for (const l of layouts) {
+    test(`${l.label}: found, read and scanned exactly`, async () => {
+      let k = 0;
+      const built = buildLlama(root, `llama-${l.label.replace(/\W+/g, '-').slice(0, 40)}`, { externalData: (t) => l.fileOf(t, k++) });
+      const file = path.join(path.dirname(built.file), l.model);
+      if (file !== built.file) renameSync(built.file, file);
+      const info = inspectTarget(resolveTarget(path.dirname(file)));
+      const expected = [...new Set(Array.from({ length: k }, (_, i) => l.fileOf(undefined as unknown as TensorProto, i)))].sort();
+      assert.deepEqual(info.externalData.map((f) => f.file).sort(), expected);
+      assert.ok(info.externalData.every((f) => f.present));
+      const r = await scanModel(path.dirname(file), { ids: IDS });
+      assertMatchesReference(r, forwardText(built.spec, IDS), built.spec.d);
+    });
+  }
+
+  const POINTER = 'version https://git-lfs.github.com/spec/v1\noid sha256:4d7a214614ab2935c943f9e0ff69d22eadbb8f32b1258daaa5e2ca24d17e2393\nsize 2684672\n';
+  test('a weight file that is a Git LFS pointer: said so, with what to do, not "truncated"', async () => {
+    const built = buildLlama(root, 'llama-lfs-weights', { externalData: 'model.onnx_data' });
+    writeFileSync(path.join(path.dirname(built.file), 'model.onnx_data'), POINTER);
+    const check = (e: unknown) => isEngineError(e) && e.code === 'missing-external-data' &&
+      /"model\.onnx_data" is a Git LFS pointer \(a 1\d\d-byte text file standing for 2\.6 MB\), not the weights/.test(e.message) &&
+      /git lfs pull/.test(e.message) && !/truncated/.test(e.message);
+    await assert.rejects(scanModel(built.file, { ids: IDS }), check);
+    const info = inspectTarget(resolveTarget(built.file));
+    assert.ok(info.warnings.some((w) => /"model\.onnx_data" is a Git LFS pointer/.test(w)), info.warnings.join('\n'));
+  });
+
+  test('a model file that is a Git LFS pointer: said so, with what to do', async () => {
+    const dir = path.join(root, 'lfs-model');
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(path.join(dir, 'model.onnx'), POINTER);
+    await assert.rejects(scanModel(path.join(dir, 'model.onnx'), { ids: IDS }), (e: unknown) => isEngineError(e) && e.code === 'not-onnx' &&
+      /model\.onnx is a Git LFS pointer \(a 1\d\d-byte text file standing for 2\.6 MB\), not the model/.test(e.message) && /git lfs pull/.test(e.message));
   });
 });

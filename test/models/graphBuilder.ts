@@ -161,7 +161,7 @@ export class ExternalDataSink {
 
 /**
  * Writes the model; with `externalData`, every initializer over 1 KB goes to that file beside it, or
- * (a function) to the file it names for the tensor: one file per tensor, as on-device exports write them.
+ * (a function) to the file it names for the tensor: one file per tensor (on-device exports), numbered shards.
  */
 export function writeModel(model: ModelProto, file: string, externalData?: string | ((t: TensorProto) => string)): void {
   if (typeof externalData === 'string') {
@@ -169,12 +169,14 @@ export function writeModel(model: ModelProto, file: string, externalData?: strin
     for (const t of model.graph!.initializer) if (t.rawData.length >= 1024) sink.externalize(t);
     sink.close();
   } else if (externalData) {
+    const sinks = new Map<string, ExternalDataSink>();
     for (const t of model.graph!.initializer) {
       if (t.rawData.length < 1024) continue;
-      const sink = new ExternalDataSink(path.join(path.dirname(file), externalData(t)));
-      sink.externalize(t);
-      sink.close();
+      const name = externalData(t);
+      if (!sinks.has(name)) sinks.set(name, new ExternalDataSink(path.join(path.dirname(file), name)));
+      sinks.get(name)!.externalize(t);
     }
+    for (const sink of sinks.values()) sink.close();
   }
   writeFileSync(file, toBinary(ModelProtoSchema, model));
 }

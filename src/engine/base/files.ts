@@ -248,3 +248,32 @@ export function imagesInFolder(dir: string): string[] {
   if (found.length > LIMITS.count) throw new EngineError('bad-argument', `${printable(dir)} holds ${found.length.toLocaleString('en-US')} images; one run takes at most ${LIMITS.count.toLocaleString('en-US')}. Use a folder with fewer.`);
   return found;
 }
+
+/**
+ * A Git LFS pointer (what a clone without git-lfs, or a download of the repository's raw view,
+ * leaves in place of a large file): the size of the file it stands for, else undefined.
+ */
+export function lfsPointerSize(head: Uint8Array): number | undefined {
+  if (head.length > 1024) return undefined;
+  const text = Buffer.from(head).toString('latin1');
+  if (!text.startsWith('version https://git-lfs.github.com/spec/')) return undefined;
+  const size = /^size (\d+)$/m.exec(text);
+  return size ? Number(size[1]) : 0;
+}
+
+/** Reads a small file's bytes to check for a Git LFS pointer (see lfsPointerSize); larger files are not pointers. */
+export function lfsPointerSizeOf(file: string, size: number): number | undefined {
+  if (size > 1024) return undefined;
+  try {
+    return lfsPointerSize(readFileSync(file));
+  } catch {
+    return undefined;
+  }
+}
+
+/** What a Git LFS pointer in place of a file means and what to do, in one sentence. */
+export function lfsPointerMessage(name: string, pointerBytes: number, standsFor: number, what: string): string {
+  const size = standsFor >= 2 ** 30 ? `${(standsFor / 2 ** 30).toFixed(1)} GB` : `${(standsFor / 2 ** 20).toFixed(1)} MB`;
+  return `${name} is a Git LFS pointer (a ${pointerBytes}-byte text file standing for ${size}), not the ${what}. ` +
+    'Fetch the real file: git lfs pull in its clone (git lfs install first), or download it again from the Hub.';
+}

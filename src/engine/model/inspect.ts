@@ -3,6 +3,7 @@ import { dtypeName, DT } from './onnx/dtype';
 import { liftCacheBranches } from './onnx/flatten';
 import { inlineFunctions } from './onnx/functions';
 import { printable } from '../base/text';
+import { lfsPointerMessage } from '../base/files';
 import { option } from '../base/errors';
 import { crossCheck, type ModelTarget } from './folder';
 import { attrInt, GraphIndex, int64Values } from './onnx/graph';
@@ -78,6 +79,7 @@ export function prepareModel(file: string): PreparedModel {
   const index = new GraphIndex(g);
   const location = locateBlocks(index, path.basename(loaded.path));
   const warnings = [...loaded.notes, ...location.warnings];
+  for (const f of loaded.externalFiles) if (f.lfsPointer !== undefined) warnings.push(lfsPointerMessage(`"${printable(f.file)}"`, f.size!, f.lfsPointer, 'weights'));
   if (inlined.calls) warnings.push(`Expanded ${inlined.calls} calls to the model's local functions (${inlined.functions.slice(0, 4).map(printable).join(', ')}${inlined.functions.length > 4 ? ', …' : ''}) to reach the nodes inside them.`);
   if (lifted.length) warnings.push(`Merged decoder: using the no-past branch of the If on ${lifted.join(', ')}.`);
 

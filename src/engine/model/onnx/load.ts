@@ -3,7 +3,7 @@ import { ModelProtoSchema, TensorProto_DataLocation, type ModelProto, type Tenso
 import { closeSync, existsSync, openSync, readFileSync, readSync, realpathSync } from 'node:fs';
 import * as path from 'node:path';
 import { EngineError } from '../../base/errors';
-import { fileError, kindOf, statFile } from '../../base/files';
+import { fileError, kindOf, lfsPointerMessage, lfsPointerSize, lfsPointerSizeOf, statFile } from '../../base/files';
 import { printable } from '../../base/text';
 import { externalDataEntries } from './build';
 import { densifySparseInitializers, sparseInitializers } from './sparse';
@@ -22,6 +22,8 @@ export interface ExternalFile {
   bytesNeeded: number;
   /** Actual size on disk when present. */
   size?: number;
+  /** A Git LFS pointer stands here: the size of the file it stands for. */
+  lfsPointer?: number;
 }
 
 export interface LoadedModel {
@@ -77,6 +79,8 @@ export function loadModel(file: string): LoadedModel {
 }
 
 function parseModel(bytes: Uint8Array, abs: string): { proto: ModelProto; notes: string[] } {
+  const pointer = lfsPointerSize(bytes);
+  if (pointer !== undefined) throw new EngineError('not-onnx', lfsPointerMessage(path.basename(abs), bytes.length, pointer, 'model'));
   if (looksLikeText(bytes)) {
     throw new EngineError('not-onnx', `${path.basename(abs)} is a text file, not an ONNX model (ONNX files are binary protobuf).`);
   }
@@ -158,7 +162,8 @@ function listExternalFiles(proto: ModelProto, dir: string, realModel: string): E
           throw new EngineError('unsafe-external-data', `The model's weight file "${printable(loc.location)}" is a link to ${printable(real)}, outside the model's folder. Weights are only read from the model's own folder (or, for a linked model, the folder its file lives in).`);
         }
       }
-      f = { file: loc.location, resolved, real, present, bytesNeeded: 0, size };
+      const lfsPointer = present ? lfsPointerSizeOf(resolved, size!) : undefined;
+      f = { file: loc.location, resolved, real, present, bytesNeeded: 0, size, ...(lfsPointer !== undefined ? { lfsPointer } : {}) };
       files.set(loc.location, f);
     }
     f.bytesNeeded = Math.max(f.bytesNeeded, loc.offset + loc.length);
@@ -204,6 +209,7 @@ function readExternalTensor(t: TensorProto, files: ExternalFile[], dir: string, 
     throw new EngineError('missing-external-data',
       `The model's weights are in "${printable(f.file)}", which is missing from ${printable(dir)}. Put the weight file next to ${printable(modelName)}.`);
   }
+  if (f.lfsPointer !== undefined) throw new EngineError('missing-external-data', lfsPointerMessage(`"${printable(f.file)}"`, f.size!, f.lfsPointer, 'weights'));
   const length = loc.length || Math.max(0, (f.size ?? 0) - loc.offset);
   if (loc.offset + length > (f.size ?? 0)) {
     throw new EngineError('missing-external-data',
@@ -236,6 +242,7 @@ export function requireExternalFiles(m: LoadedModel): void {
     throw new EngineError('missing-external-data', `${missing.length.toLocaleString('en-US')} of the model's ${m.externalFiles.length.toLocaleString('en-US')} weight files are missing from ${printable(m.dir)} (${names}; ${mb.toFixed(1)} MB or more). Put them next to ${printable(path.basename(m.path))}.`);
   }
   for (const f of m.externalFiles) {
+    if (f.lfsPointer !== undefined) throw new EngineError('missing-external-data', lfsPointerMessage(`"${printable(f.file)}"`, f.size!, f.lfsPointer, 'weights'));
     if (!f.present) {
       throw new EngineError('missing-external-data', `The model's weights are in "${printable(f.file)}", which is missing from ${printable(m.dir)}. Put the weight file next to ${path.basename(m.path)} (it is ${(f.bytesNeeded / 2 ** 20).toFixed(1)} MB or more).`);
     }
