@@ -5,7 +5,7 @@ import { scanFile } from '../../src/engine/run/scanFile';
 import { inspectTarget } from '../../src/engine/model/inspect';
 import { resolveTarget } from '../../src/engine/model/folder';
 import { buildGpt2, buildLlama, type BuiltModel } from '../models/build';
-import { toDuplicateConstants, toWeightsAsInputs } from '../models/layouts/variants';
+import { toDuplicateConstants, toFragment, toWeightsAsInputs } from '../models/layouts/variants';
 import type { TensorProto } from 'onnx-buf';
 import type { FeedTensor } from '../../src/engine/model/feeds';
 import { forwardText } from '../models/reference';
@@ -186,5 +186,29 @@ describe('external data as the Hub holds it', () => {
     writeFileSync(path.join(dir, 'model.onnx'), POINTER);
     await assert.rejects(scanModel(path.join(dir, 'model.onnx'), { ids: IDS }), (e: unknown) => isEngineError(e) && e.code === 'not-onnx' &&
       /model\.onnx is a Git LFS pointer \(a 1\d\d-byte text file standing for 2\.6 MB\), not the model/.test(e.message) && /git lfs pull/.test(e.message));
+  });
+});
+
+describe('not a model to scan: one sentence, never a made-up block count', () => {
+  test('an attention module exported alone (no residual stream)', () => {
+    const m = buildLlama(root, 'llama-attention-fragment', { transform: (p) => toFragment(p, '/model/layers.0/self_attn/') });
+    assert.throws(() => inspectTarget(resolveTarget(m.file)), (e: unknown) => isEngineError(e) && e.code === 'not-transformer' &&
+      /^model\.onnx mixes tokens \(attention\) but has no residual stream: .* \(an attention fragment\), not a model of blocks, and there is nothing to scan\./.test(e.message));
+  });
+
+  test('one whole decoder layer exported alone is one block (it has its stream)', () => {
+    const m = buildLlama(root, 'llama-layer-fragment', { transform: (p) => toFragment(p, '/model/layers.0/') });
+    assert.equal(inspectTarget(resolveTarget(m.file)).blocks, 1);
+  });
+
+  test('a backward graph whose outputs are gradients, in plain ops', () => {
+    const m = buildLlama(root, 'llama-gradients', { transform: (p) => {
+      const g = p.graph!;
+      const names = new Map(g.output.map((o, k) => [o.name, k ? `model.layers.${k}.weight_grad` : 'grad_input_ids']));
+      for (const n of g.node) n.output = n.output.map((o) => names.get(o) ?? o);
+      for (const o of g.output) o.name = names.get(o.name)!;
+    } });
+    assert.throws(() => inspectTarget(resolveTarget(m.file)), (e: unknown) => isEngineError(e) && e.code === 'training-graph' &&
+      /^model\.onnx is a backward \(gradient\) graph: \d+ of its \d+ outputs are gradients \("grad_input_ids", "model\.layers\.1\.weight_grad", …\)\. Export the inference model/.test(e.message));
   });
 });

@@ -237,3 +237,23 @@ export function toWeightsAsInputs(m: ModelProto, kind: 'buffers' | 'all' | 'list
   g.input.push(...moved.map((t) => makeValueInfo(renames.get(t.name) ?? t.name, t.dataType, t.dims.map(Number))));
   return values;
 }
+
+/**
+ * One module exported alone (torch.onnx.export(model.layers[0].self_attn, …)): the nodes under
+ * `scope`, reading what they took from outside as graph inputs and giving what they made for the
+ * rest of the model as outputs. An attention-only fragment has no residual stream.
+ */
+export function toFragment(m: ModelProto, scope: string): void {
+  const g = m.graph!;
+  const inside = g.node.filter((n) => n.name.startsWith(scope));
+  const made = producedNames(inside);
+  const inits = new Set(g.initializer.map((t) => t.name));
+  const reads = [...new Set(inside.flatMap((n) => n.input))].filter((x) => x && !made.has(x) && !inits.has(x));
+  const readOutside = new Set(g.node.filter((n) => !inside.includes(n)).flatMap((n) => n.input));
+  const outs = [...made].filter((x) => readOutside.has(x) || g.output.some((o) => o.name === x));
+  const used = new Set(inside.flatMap((n) => n.input));
+  g.node = inside;
+  g.initializer = g.initializer.filter((t) => used.has(t.name));
+  g.input = reads.map((x) => g.input.find((i) => i.name === x) ?? makeValueInfo(x, DT.FLOAT, ['batch_size', 'sequence_length', 64]));
+  g.output = outs.map((x) => makeValueInfo(x, DT.FLOAT, ['batch_size', 'sequence_length', 64]));
+}

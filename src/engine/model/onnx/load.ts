@@ -78,6 +78,9 @@ export function loadModel(file: string): LoadedModel {
   };
 }
 
+/** Names exporters give gradients: grad_x, x_grad, x.grad, x_grad_3 (torch autograd, ORT training). */
+const GRADIENT_NAME = /(^|[._])grad(_\d+)?$|^grad[._]/i;
+
 function parseModel(bytes: Uint8Array, abs: string): { proto: ModelProto; notes: string[] } {
   const pointer = lfsPointerSize(bytes);
   if (pointer !== undefined) throw new EngineError('not-onnx', lfsPointerMessage(path.basename(abs), bytes.length, pointer, 'model'));
@@ -93,6 +96,12 @@ function parseModel(bytes: Uint8Array, abs: string): { proto: ModelProto; notes:
   const g = proto.graph;
   if (!g || g.node.length === 0 || proto.irVersion === 0n) {
     throw new EngineError('not-onnx', `${path.basename(abs)} does not contain an ONNX graph. The file may be truncated, corrupt or not an ONNX model.`);
+  }
+  // A backward graph written in plain ops still says what it computes in its outputs' names.
+  const gradients = g.output.filter((o) => GRADIENT_NAME.test(o.name));
+  if (g.output.length && gradients.length * 2 >= g.output.length) {
+    throw new EngineError('training-graph', `${path.basename(abs)} is a backward (gradient) graph: ${gradients.length} of its ${g.output.length} outputs are gradients ` +
+      `(${gradients.slice(0, 2).map((o) => `"${printable(o.name)}"`).join(', ')}${gradients.length > 2 ? ', …' : ''}). Export the inference model (model.eval(), no loss) and open that.`);
   }
   if (proto.trainingInfo.length > 0 || g.node.some((n) => n.domain.startsWith('ai.onnx.preview.training') || n.opType.endsWith('Grad') || n.opType === 'Gradient')) {
     throw new EngineError('training-graph', `${path.basename(abs)} is a training graph (it contains gradient or optimizer nodes). Export the inference model (model.eval(), no loss) and open that.`);
