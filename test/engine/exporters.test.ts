@@ -15,6 +15,7 @@ import { mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { inspectText as view } from '../../src/experiments/inspect/view';
 import { isEngineError } from '../../src/engine/base/errors';
 import { scanModel } from '../../src/engine/run/scan';
+import { analyseAttention } from '../../src/experiments/attention/run';
 import { assertMatchesReference } from './matchReference';
 
 /**
@@ -210,5 +211,32 @@ describe('not a model to scan: one sentence, never a made-up block count', () =>
     } });
     assert.throws(() => inspectTarget(resolveTarget(m.file)), (e: unknown) => isEngineError(e) && e.code === 'training-graph' &&
       /^model\.onnx is a backward \(gradient\) graph: \d+ of its \d+ outputs are gradients \("grad_input_ids", "model\.layers\.1\.weight_grad", …\)\. Export the inference model/.test(e.message));
+  });
+});
+
+describe("ONNX's own Attention (opset 23), with RMSNormalization and RotaryEmbedding", () => {
+  let m: BuiltModel;
+  before(() => { m = buildLlama(root, 'llama-onnx-attention', { onnx23: true }); });
+
+  test('probabilities read from its qk_matmul_output (mode 3): every head of every block matches the reference', async () => {
+    const r = await scanModel(m.file, { ids: IDS });
+    assert.equal(r.model.attention, 'probabilities');
+    assert.ok(r.attention.every((a) => a.source === 'onnx-probs' && a.heads === m.spec.heads), JSON.stringify(r.attention.map((a) => [a.source, a.heads])));
+    const ref = forwardText(m.spec, IDS);
+    const T = IDS.length;
+    for (let layer = 0; layer < m.spec.layers; layer++) {
+      const a = await analyseAttention(m.file, { layer, ids: IDS });
+      assert.equal(a.probabilities.length, T);
+      for (let q = 0; q < T; q++) for (let k = 0; k < T; k++) {
+        let want = 0;
+        for (let h = 0; h < m.spec.heads; h++) want += ref.attn[layer][(h * T + q) * T + k] / m.spec.heads;
+        assert.ok(Math.abs(a.probabilities[q][k] - want) < 1e-4, `block ${layer} query ${q} key ${k}: ${a.probabilities[q][k]} vs ${want}`);
+      }
+      r.attention[layer].sinkScores.forEach((s, h) => {
+        let want = 0;
+        for (let q = 0; q < T; q++) want += ref.attn[layer][(h * T + q) * T];
+        assert.ok(Math.abs(s - want / T) < 1e-4, `block ${layer} head ${h}`);
+      });
+    }
   });
 });

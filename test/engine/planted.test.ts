@@ -25,6 +25,7 @@ const layouts: [string, () => BuiltModel, string][] = [
   ['anonymous (no names at all)', () => buildLlama(root, 'llama-anon', { transform: toAnonymous }), 'structure'],
   ['merged decoder (If on use_cache_branch)', () => buildLlama(root, 'llama-merged', { transform: toMergedIf }), 'scope-names'],
   ['attention inside local functions (nested calls, attribute references)', () => buildLlama(root, 'llama-functions', { transform: toFunctions }), 'scope-names'],
+  ['ONNX opset 23 ops (RMSNormalization, RotaryEmbedding, Attention)', () => buildLlama(root, 'llama-onnx23', { onnx23: true }), 'scope-names'],
   ['fused com.microsoft (SkipLayerNormalization, MultiHeadAttention)', () => buildFused(root), 'fused-norm'],
   ['ViT with registers', () => buildVit(root), 'scope-names'],
 ];

@@ -103,7 +103,7 @@ export function prepareModel(file: string): PreparedModel {
   if (!kvHeads && pastKv && typeof pastKv.shape[1] === 'number' && pastKv.shape.length === 4) kvHeads = pastKv.shape[1] as number;
 
   const kinds = new Set(location.blocks.flatMap((b) => b.attention.map((a) => a.kind)));
-  const attention: ModelInfo['attention'] = kinds.has('softmax') || kinds.has('gqa-probs') ? 'probabilities' : kinds.has('mha-qk') ? 'scores' : 'unavailable';
+  const attention: ModelInfo['attention'] = kinds.has('softmax') || kinds.has('gqa-probs') || kinds.has('onnx-probs') ? 'probabilities' : kinds.has('mha-qk') ? 'scores' : 'unavailable';
   if (attention === 'unavailable' && location.blocks.some((b) => b.mixer === 'attention')) {
     const note = location.blocks.flatMap((b) => b.attention).find((a) => a.note)?.note;
     warnings.push(`Attention probabilities cannot be read from this graph${note ? ` (${note})` : ''}; the attention share is not reported.`);

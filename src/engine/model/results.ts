@@ -37,7 +37,7 @@ export interface AttentionResult {
   massiveTokenShare: number | null;
   perHeadShare: number[];
   sinkScores: number[];
-  source: 'softmax' | 'mha-qk' | 'gqa-probs' | 'unavailable';
+  source: 'softmax' | 'mha-qk' | 'gqa-probs' | 'onnx-probs' | 'unavailable';
   /** Why there is nothing to read, in a sentence (a block without softmax attention, a fused op). */
   note?: string;
   /** Cross-attention heads of this block (decoder of an encoder-decoder), kept apart from the shares above. */

@@ -4,7 +4,7 @@ import { attr, GraphIndex } from '../model/onnx/graph';
 import { makeAttr, makeNode, makeTensor, makeValueInfo } from '../model/onnx/build';
 import type { PreparedModel } from '../model/inspect';
 import type { AttentionLocation, BlockLocation } from '../model/locate/types';
-import { fusedInput, fusedOutputSlot, isSkipNorm, type SkipNormOp } from '../model/onnx/fusedOps';
+import { fusedInput, fusedOutputSlot, isSkipNorm, ONNX_ATTENTION, type SkipNormOp } from '../model/onnx/fusedOps';
 import { EngineError } from '../base/errors';
 import { covers, parseProbe, probeKey, type ProbeName, type ProbePoint, type ProbeRequest, type ProbeTensor } from './probes';
 
@@ -230,6 +230,12 @@ function exposeAttention(n: NodeProto, a: AttentionLocation): string | undefined
       const q = attr(n, 'qk_output');
       if (q) q.i = 2n; else n.attribute.push(makeAttr('qk_output', 2));
       return setOutput(n, fusedOutputSlot('GroupQueryAttention', 'qk'), `${n.name || `gqa_${a.nodeIndex}`}/probs`);
+    }
+    case 'onnx-probs': {
+      // ONNX's Attention gives the matrix after the softmax as its qk output in mode 3.
+      const m = attr(n, 'qk_matmul_output_mode');
+      if (m) m.i = BigInt(ONNX_ATTENTION.probabilitiesMode); else n.attribute.push(makeAttr('qk_matmul_output_mode', ONNX_ATTENTION.probabilitiesMode));
+      return setOutput(n, ONNX_ATTENTION.outputs.qk, `${n.name || `attention_${a.nodeIndex}`}/probs`);
     }
     default: return undefined;
   }

@@ -189,7 +189,7 @@ function attentionFor(
     const sums = toFloat32(t);
     perHead.push(...attentionShareFromSums(sums, heads, keys, queries, massive, causal).perHead);
     sinks.push(...sinkScoresFromSums(sums, heads, keys, queries));
-    if (a.kind === 'mha-qk' || a.kind === 'gqa-probs') source = a.kind;
+    if (a.kind === 'mha-qk' || a.kind === 'gqa-probs' || a.kind === 'onnx-probs') source = a.kind;
   }
   // With no massive tokens there is no share to speak of: null, not 0.
   const share = massive.length && perHead.length ? perHead.reduce((x, y) => x + y, 0) / perHead.length : null;

@@ -110,7 +110,7 @@ export async function analyseAttention(file: string, o: AttentionOptions): Promi
 
 /** What the probabilities were read from. */
 const SOURCE: Record<string, string> = {
-  softmax: 'softmax', 'mha-qk': 'scores (MultiHeadAttention qk output, softmax applied)', 'gqa-probs': 'probabilities (GroupQueryAttention qk output)', unavailable: 'unavailable',
+  softmax: 'softmax', 'mha-qk': 'scores (MultiHeadAttention qk output, softmax applied)', 'gqa-probs': 'probabilities (GroupQueryAttention qk output)', 'onnx-probs': 'probabilities (Attention qk_matmul_output)', unavailable: 'unavailable',
 };
 
 export function massiveTokensOf(out: ForwardOutputs, th: { absolute: number; ratio: number }): number[] {

@@ -21,6 +21,8 @@ export interface LlamaOptions {
   qdq?: boolean; q4?: boolean; sink?: ExternalDataSink; fusedNorms?: boolean;
   role?: 'decoder' | 'encoder' | 'seq2seq-decoder';
   inputsEmbeds?: boolean;
+  /** ONNX opset 23's own ops, as newer exporters write them: RMSNormalization, RotaryEmbedding, Attention. */
+  onnx23?: boolean;
 }
 
 export function llamaModel(s: Spec, floatType: number = DT.FLOAT, opts: LlamaOptions = {}) {
@@ -82,7 +84,14 @@ export function llamaModel(s: Spec, floatType: number = DT.FLOAT, opts: LlamaOpt
     const causal4 = b.o('Unsqueeze', [causal, b.int64([0, 1])]);
     return [c, sn, mask ? b.o('Add', [causal4, maskBias(b, mask)]) : causal4];
   });
+  const norm = (x: string, g: string, eps: number) => (opts.onnx23 ? b.o('RMSNormalization', [x, g], { axis: -1, epsilon: { float: eps } }) : rmsNorm(b, x, g, eps));
+  // RotaryEmbedding (opset 23) takes the tables of the half-frequencies, [maxPos, hd / 2].
+  const half = (t: Float32Array) => Float32Array.from({ length: s.maxPos * hd / 2 }, (_, k) => t[Math.floor(k / (hd / 2)) * hd + (k % (hd / 2))]);
+  const rotaryTables = opts.onnx23
+    ? b.scope('model', () => [b.weight('model.rotary_emb.cos_half', [s.maxPos, hd / 2], half(cos)), b.weight('model.rotary_emb.sin_half', [s.maxPos, hd / 2], half(sin))])
+    : undefined;
   const rotate = (t: string) => {
+    if (rotaryTables) return b.o('RotaryEmbedding', [t, rotaryTables[0], rotaryTables[1], posIds], { interleaved: 0 });
     const x1 = b.o('Slice', [t, b.int64([0]), b.int64([hd / 2]), b.int64([3])]);
     const x2 = b.o('Slice', [t, b.int64([hd / 2]), b.int64([hd]), b.int64([3])]);
     const rot = b.o('Concat', [b.o('Neg', [x2]), x1], { axis: -1 });
@@ -108,7 +117,7 @@ export function llamaModel(s: Spec, floatType: number = DT.FLOAT, opts: LlamaOpt
     const w = s.layer[l];
     const P = `model.layers.${l}`;
     x = b.scope('model', () => b.scope(`layers.${l}`, () => {
-      const a = normed ?? b.scope('input_layernorm', () => rmsNorm(b, x, b.weight(`${P}.input_layernorm.weight`, [d], f32(w.ln1g)), s.eps));
+      const a = normed ?? b.scope('input_layernorm', () => norm(x, b.weight(`${P}.input_layernorm.weight`, [d], f32(w.ln1g)), s.eps));
       const mixer = s.mixers?.[l];
       const attnOut = mixer ? writeMixer(b, mixer, a, P, d) : b.scope('self_attn', () => {
         const q = b.scope('q_proj', () => b.matmul(a, `${P}.self_attn.q_proj.weight`, [d, d], f32(w.wq)));
@@ -120,6 +129,11 @@ export function llamaModel(s: Spec, floatType: number = DT.FLOAT, opts: LlamaOpt
         const kh = past[l][0] ? b.o('Concat', [past[l][0], kr], { axis: 2 }) : kr;
         const vh = past[l][1] ? b.o('Concat', [past[l][1], vs], { axis: 2 }) : vs;
         if (past[l][0]) presents.push(kh, vh);
+        if (opts.onnx23) {
+          // Grouped heads as they are: Attention (opset 23) repeats the key/value heads itself.
+          const y = b.o('Attention', [qh, kh, vh, bias]);
+          return b.scope('o_proj', () => b.matmul(mergeHeads(b, y, d), `${P}.self_attn.o_proj.weight`, [d, d], f32(w.wo)));
+        }
         const sc = b.o('Div', [b.o('MatMul', [qh, b.o('Transpose', [repeatKv(kh)], { perm: [0, 1, 3, 2] })]), b.scalar(Math.sqrt(hd))]);
         const [, probs] = softmax(b, b.o('Add', [sc, bias]));
         const ctx = mergeHeads(b, b.o('MatMul', [probs, repeatKv(vh)]), d);
@@ -129,7 +143,7 @@ export function llamaModel(s: Spec, floatType: number = DT.FLOAT, opts: LlamaOpt
       const crossOf = (h1: string) => {
         // Cross-attention: queries from the stream, keys and values from the encoder's states.
         const c = b.scope('encoder_attn', () => {
-          const an = b.scope('layernorm', () => rmsNorm(b, h1, b.weight(`${P}.encoder_attn_layer_norm.weight`, [d], f32(cw!.lnc)), s.eps));
+          const an = b.scope('layernorm', () => norm(h1, b.weight(`${P}.encoder_attn_layer_norm.weight`, [d], f32(cw!.lnc)), s.eps));
           const q = splitHeads(b, b.matmul(an, `${P}.encoder_attn.q_proj.weight`, [d, d], f32(cw!.wq)), heads, hd);
           const k = splitHeads(b, b.matmul(encStates!, `${P}.encoder_attn.k_proj.weight`, [d, d], f32(cw!.wk)), heads, hd);
           const v = splitHeads(b, b.matmul(encStates!, `${P}.encoder_attn.v_proj.weight`, [d, d], f32(cw!.wv)), heads, hd);
@@ -144,7 +158,7 @@ export function llamaModel(s: Spec, floatType: number = DT.FLOAT, opts: LlamaOpt
         : (() => {
           const h1 = b.o('Add', [x, attnOut]);
           const sum = cw ? crossOf(h1) : h1;
-          return [b.scope('post_attention_layernorm', () => rmsNorm(b, sum, b.weight(`${P}.post_attention_layernorm.weight`, [d], f32(w.ln2g)), s.eps)), sum];
+          return [b.scope('post_attention_layernorm', () => norm(sum, b.weight(`${P}.post_attention_layernorm.weight`, [d], f32(w.ln2g)), s.eps)), sum];
         })();
       const moe = s.moe?.[l];
       const mlp = moe ? writeMoe(b, moe, m, P, d, s.ffn) : b.scope('mlp', () => {
@@ -161,7 +175,7 @@ export function llamaModel(s: Spec, floatType: number = DT.FLOAT, opts: LlamaOpt
       return sum;
     }));
   }
-  const out = normed ?? b.scope('model', () => b.scope('norm', () => rmsNorm(b, x, b.weight('model.norm.weight', [d], f32(s.lnfG)), s.eps)));
+  const out = normed ?? b.scope('model', () => b.scope('norm', () => norm(x, b.weight('model.norm.weight', [d], f32(s.lnfG)), s.eps)));
   if (role === 'encoder') {
     renameOutput(b, out, 'last_hidden_state');
     b.output('last_hidden_state', floatType, ['batch_size', 'sequence_length', d]);
@@ -175,5 +189,5 @@ export function llamaModel(s: Spec, floatType: number = DT.FLOAT, opts: LlamaOpt
     renameOutput(b, t, name);
     b.output(name, floatType, ['batch_size', kvHeads, 'total_sequence_length', hd]);
   });
-  return makeModel(b.graph('main_graph'), { opset: 17, msDomain: opts.q4 || opts.fusedNorms });
+  return makeModel(b.graph('main_graph'), { opset: opts.onnx23 ? 23 : 17, msDomain: opts.q4 || opts.fusedNorms });
 }

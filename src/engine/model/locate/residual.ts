@@ -4,7 +4,7 @@ import { ATTENTION_OPS, HEAVY_OPS, NORM_OPS, PASS_OPS } from './ops';
 import type { AttentionLocation, BlockLocation, DownProjection, MixerKind, MlpKind, ResidualPoint } from './types';
 import { branchMixer, isCrossAttention, mlpKind, probsTimesValues } from './mixers';
 import { staticWidth } from './width';
-import { fusedOutputSlot } from '../onnx/fusedOps';
+import { fusedOutputSlot, isOnnxAttention, ONNX_ATTENTION } from '../onnx/fusedOps';
 
 const MAX_REGION = 20000;
 
@@ -185,6 +185,8 @@ export function attentionIn(g: GraphIndex, nodes: Iterable<number>): AttentionLo
       if (pv) out.push({ kind: 'softmax', nodeIndex: i, nodeName: n.name, tensor: n.output[0], logits: n.input[0], values: pv.node.input[1], outProj: outputProjection(g, pv.node.output[0]) });
     } else if (n.opType === 'MultiHeadAttention') {
       out.push({ kind: 'mha-qk', nodeIndex: i, nodeName: n.name, tensor: n.output[fusedOutputSlot('MultiHeadAttention', 'qk')] || undefined, heads: attrInt(n, 'num_heads') });
+    } else if (isOnnxAttention(n)) {
+      out.push({ kind: 'onnx-probs', nodeIndex: i, nodeName: n.name, tensor: n.output[ONNX_ATTENTION.outputs.qk] || undefined, heads: attrInt(n, 'q_num_heads') });
     } else if (n.opType === 'GroupQueryAttention') {
       out.push({ kind: 'gqa-probs', nodeIndex: i, nodeName: n.name, tensor: n.output[fusedOutputSlot('GroupQueryAttention', 'qk')] || undefined, heads: attrInt(n, 'num_heads') });
     } else if (ATTENTION_OPS.has(n.opType)) {

@@ -20,7 +20,7 @@ export interface ResidualPoint {
   update?: string;
 }
 
-export type AttentionKind = 'softmax' | 'mha-qk' | 'gqa-probs' | 'unavailable';
+export type AttentionKind = 'softmax' | 'mha-qk' | 'gqa-probs' | 'onnx-probs' | 'unavailable';
 
 /**
  * What mixes the tokens in a block: softmax attention (decomposed or fused, gated or not), linear
@@ -37,7 +37,7 @@ export interface AttentionLocation {
   /** Node that computes attention (Softmax, MultiHeadAttention, GroupQueryAttention, Attention). */
   nodeIndex: number;
   nodeName: string;
-  /** Tensor to expose: probabilities (softmax, gqa) or pre-softmax scores (mha-qk). */
+  /** Tensor to expose: probabilities (softmax, gqa, onnx) or pre-softmax scores (mha-qk). */
   tensor?: string;
   heads?: number;
   /** Why probabilities cannot be read here. */

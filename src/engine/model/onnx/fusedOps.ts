@@ -33,6 +33,20 @@ export const FUSED_OPS = {
 
 export type FusedOp = keyof typeof FUSED_OPS;
 
+/**
+ * ONNX's own Attention (opset 23 on): Q, K, V as tensors (3-D, or 4-D [batch, heads, tokens, head
+ * size], grouped heads repeated by the op), and an optional output of the attention matrix whose
+ * stage qk_matmul_output_mode picks: 0 the raw Q·Kᵀ, 1 with mask and bias, 2 after the soft cap,
+ * 3 after the softmax (the probabilities). Not com.microsoft's Attention, whose input is the stream.
+ */
+export const ONNX_ATTENTION = {
+  inputs: { query: 0, key: 1, value: 2, attnMask: 3, pastKey: 4, pastValue: 5, nonpadKvSeqlen: 6 },
+  outputs: { output: 0, presentKey: 1, presentValue: 2, qk: 3 },
+  probabilitiesMode: 3,
+} as const;
+
+export const isOnnxAttention = (n: NodeProto) => n.opType === 'Attention' && (n.domain === '' || n.domain === 'ai.onnx');
+
 type Inputs<O extends FusedOp> = keyof (typeof FUSED_OPS)[O]['inputs'];
 type Outputs<O extends FusedOp> = keyof (typeof FUSED_OPS)[O]['outputs'];
 
