@@ -51,7 +51,10 @@ export function buildGpt2(root: string, name = 'gpt2-planted', opts: { transform
 
 export function buildLlama(
   root: string, name = 'llama-planted',
-  opts: { fp16?: boolean; qdq?: boolean; onnx23?: boolean; externalData?: Parameters<typeof writeModel>[2]; transform?: (m: ModelProto) => void; layers?: number } = {},
+  opts: {
+    fp16?: boolean; qdq?: boolean; onnx23?: boolean; layers?: number;
+    externalData?: Parameters<typeof writeModel>[2]; transform?: (m: ModelProto) => void;
+  } = {},
 ): BuiltModel {
   const spec = opts.qdq ? quantizedSpec(textSpec('llama', 7, opts.layers)) : textSpec('llama', 7, opts.layers);
   const model = llamaModel(spec, opts.fp16 ? DT.FLOAT16 : DT.FLOAT, { qdq: opts.qdq, onnx23: opts.onnx23 });
