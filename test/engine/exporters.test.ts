@@ -5,7 +5,7 @@ import { scanFile } from '../../src/engine/run/scanFile';
 import { inspectTarget } from '../../src/engine/model/inspect';
 import { resolveTarget } from '../../src/engine/model/folder';
 import { buildGpt2, buildLlama, type BuiltModel } from '../models/build';
-import { toDuplicateConstants, toFragment, toWeightsAsInputs } from '../models/layouts/variants';
+import { toDuplicateConstants, toFragment, toOnDevice, toWeightsAsInputs } from '../models/layouts/variants';
 import type { TensorProto } from 'onnx-buf';
 import type { FeedTensor } from '../../src/engine/model/feeds';
 import { forwardText } from '../models/reference';
@@ -238,5 +238,28 @@ describe("ONNX's own Attention (opset 23), with RMSNormalization and RotaryEmbed
         assert.ok(Math.abs(s - want / T) < 1e-4, `block ${layer} head ${h}`);
       });
     }
+  });
+});
+
+describe('on-device re-implementations: generic names, weights one file per tensor, rotary cos / sin and the norm epsilon as inputs', () => {
+  let m: BuiltModel;
+  before(() => {
+    m = buildLlama(root, 'llama-on-device', { transform: (p) => { toOnDevice(p); }, externalData: (t) => t.name.replace(/[^\w.]/g, '_') });
+  });
+
+  test('a decoder of every block; cos, sin and epsilon are not taken for an image', () => {
+    const info = inspectTarget(resolveTarget(m.file));
+    assert.equal(info.family, 'decoder', info.familyEvidence.join('; '));
+    assert.equal(info.blocks, m.spec.layers);
+    assert.deepEqual(info.inputs.filter((i) => ['rotary', 'epsilon'].includes(i.role)).map((i) => `${i.name}:${i.role}`), ['cos:rotary', 'sin:rotary', 'norm_eps:epsilon']);
+  });
+
+  test("with config.json's rope_theta and rms_norm_eps the inputs get the model's own values: the scan matches the reference, and says what it fed", async () => {
+    writeFileSync(path.join(path.dirname(m.file), 'config.json'), JSON.stringify({ rope_theta: 10000, rms_norm_eps: m.spec.eps }));
+    const r = await scanModel(m.file, { ids: IDS });
+    assertMatchesReference(r, forwardText(m.spec, IDS), m.spec.d);
+    const note = r.input?.note ?? '';
+    assert.match(note, /cos = rotary cos of positions 0…8 \(θ 10000 from config\.json\) \[1, 1, 9, 16\]/);
+    assert.ok(note.includes(`norm_eps = ${m.spec.eps} from config.json`), note);
   });
 });

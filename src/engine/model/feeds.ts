@@ -12,7 +12,12 @@ export type InputRole =
    * A weight or buffer the export made a graph input without a value (training-forward graphs'
    * primals_N, old exports' h.0.attn.bias): not an input of the model's user, and nothing to make up.
    */
-  | 'weight';
+  | 'weight'
+  /**
+   * What a model rewritten for a device takes instead of computing it: the rotary cos / sin of the
+   * run's positions, and a norm's epsilon. Defaults come from config.json (rope_theta, rms_norm_eps).
+   */
+  | 'rotary' | 'epsilon';
 
 export interface ClassifiedInput { name: string; elemType: number; shape: (number | string)[]; role: InputRole }
 
@@ -28,6 +33,8 @@ export function classifyInputs(g: GraphIndex): ClassifiedInput[] {
 function roleOf(name: string, t: number, shape: (number | string)[]): InputRole {
   const n = name.toLowerCase();
   if (isWeightInput(name, shape)) return 'weight';
+  if (t !== DT.INT64 && t !== DT.INT32 && ROTARY_NAME.test(name)) return 'rotary';
+  if (t !== DT.INT64 && t !== DT.INT32 && shape.length <= 1 && /(^|[._])(norm_)?eps(ilon)?$/i.test(name)) return 'epsilon';
   const isInt = t === DT.INT64 || t === DT.INT32;
   if (/past|cache\.|\.key$|\.value$/.test(n) && !/use_cache/.test(n)) return 'past';
   if (/use_cache/.test(n)) return 'use_cache_branch';
@@ -54,6 +61,40 @@ function roleOf(name: string, t: number, shape: (number | string)[]): InputRole 
 function isWeightInput(name: string, shape: (number | string)[]): boolean {
   if (!shape.length || shape.some((d) => typeof d !== 'number')) return false;
   return /(^|[._/])(weight|bias|gamma|beta|running_mean|running_var|masked_bias)$/i.test(name) || /^primals_\d+$/.test(name) || /^\d+$/.test(name);
+}
+
+/** Inputs holding rotary tables: cos / sin (of HF's rotate-half, or ORT's half caches), rope, rotary_pos_emb. */
+const ROTARY_NAME = /(^|[._/])(cos|sin)([._](cache|cached|table|emb))?$|^(rope|rotary)([._](cos|sin))?$|position_(cos|sin)/i;
+
+/** What a model's config says about values it may take as inputs (see the 'rotary' and 'epsilon' roles). */
+export interface ModelConstants { ropeTheta?: number; normEps?: number; headDim?: number }
+
+const DEFAULT_ROPE_THETA = 10_000;
+const DEFAULT_NORM_EPS = 1e-6;
+
+/**
+ * cos or sin of the rotary angles for positions 0…n−1 along the input's sequence axis: position ×
+ * θ^(−2j / head size) for frequency j. A last axis of the head size holds the frequencies twice
+ * (Hugging Face's rotate-half), one of half the head size once (ONNX Runtime's caches).
+ */
+function rotaryFeed(i: ClassifiedInput, tokens: number, c: ModelConstants): FeedTensor {
+  const dims = bindDims(i.shape, tokens);
+  const last = dims[dims.length - 1] ?? 1;
+  const headDim = c.headDim && (c.headDim === last || c.headDim === 2 * last) ? c.headDim : last;
+  const half = headDim / 2;
+  const theta = c.ropeTheta ?? DEFAULT_ROPE_THETA;
+  const seqAxis = i.shape.findIndex((d, k) => k < i.shape.length - 1 && typeof d === 'string' && isSequenceDim(d));
+  const stride = dims.slice(seqAxis + 1).reduce((a, b) => a * b, 1);
+  const sin = /sin/i.test(i.name);
+  const n = dims.reduce((a, b) => a * b, 1);
+  const data = new Float32Array(n);
+  for (let k = 0; k < n; k++) {
+    const p = seqAxis < 0 ? 0 : Math.floor(k / stride) % dims[seqAxis];
+    const j = (k % last) % half;
+    const angle = p * Math.pow(theta, (-2 * j) / headDim);
+    data[k] = sin ? Math.sin(angle) : Math.cos(angle);
+  }
+  return i.elemType === DT.FLOAT16 ? { type: 'float16', data: Uint16Array.from(data, floatToHalf), dims } : { type: 'float32', data, dims };
 }
 
 /** Weights the export made inputs must be given: zeros or ones in their place would be another model. */
@@ -137,8 +178,10 @@ function filled(elemType: number, dims: number[], value: (k: number) => number):
  * else is zeros of the declared type and shape (dims bound by bindDims). A user's own tensor
  * (--feed NAME=FILE in the CLI, massiveActivations.feeds in VS Code) replaces it.
  */
-export function defaultFeed(i: ClassifiedInput, tokens: number): FeedTensor {
+export function defaultFeed(i: ClassifiedInput, tokens: number, constants: ModelConstants = {}): FeedTensor {
+  if (i.role === 'rotary') return rotaryFeed(i, tokens, constants);
   const dims = bindDims(i.shape, tokens);
+  if (i.role === 'epsilon') return filled(i.elemType, dims, () => constants.normEps ?? DEFAULT_NORM_EPS);
   if (i.role === 'mask' || i.role === 'attention_mask') return filled(i.elemType, dims, () => 1);
   if (i.role === 'positions' || /position/i.test(i.name)) { const last = dims[dims.length - 1] ?? 1; return filled(i.elemType, dims, (k) => k % last); }
   return zerosOf(i.elemType, dims);
@@ -146,12 +189,16 @@ export function defaultFeed(i: ClassifiedInput, tokens: number): FeedTensor {
 
 /** Inputs that get a generic default (reported to the user with the run). */
 export function defaultedInputs(inputs: ClassifiedInput[], given: Record<string, unknown> = {}): ClassifiedInput[] {
-  return inputs.filter((i) => ['encoder_hidden_states', 'mask', 'positions', 'other'].includes(i.role) && !(i.name in given));
+  return inputs.filter((i) => ['encoder_hidden_states', 'mask', 'positions', 'other', 'rotary', 'epsilon'].includes(i.role) && !(i.name in given));
 }
 
-export function describeDefaults(inputs: ClassifiedInput[], tokens: number): string | undefined {
+export function describeDefaults(inputs: ClassifiedInput[], tokens: number, constants: ModelConstants = {}): string | undefined {
   if (!inputs.length) return undefined;
-  const what = inputs.map((i) => `${i.name} = ${i.role === 'mask' ? 'ones' : i.role === 'positions' || /position/i.test(i.name) ? 'positions' : 'zeros'} [${bindDims(i.shape, tokens).join(', ')}]`);
+  const theta = constants.ropeTheta !== undefined ? `θ ${constants.ropeTheta} from config.json` : `θ ${DEFAULT_ROPE_THETA}, no rope_theta in a config.json`;
+  const eps = constants.normEps !== undefined ? `${constants.normEps} from config.json` : `${DEFAULT_NORM_EPS}, no rms_norm_eps in a config.json`;
+  const value = (i: ClassifiedInput) => (i.role === 'mask' ? 'ones' : i.role === 'rotary' ? `rotary ${/sin/i.test(i.name) ? 'sin' : 'cos'} of positions 0…${tokens - 1} (${theta})`
+    : i.role === 'epsilon' ? eps : i.role === 'positions' || /position/i.test(i.name) ? 'positions' : 'zeros');
+  const what = inputs.map((i) => `${printable(i.name)} = ${value(i)} [${bindDims(i.shape, tokens).join(', ')}]`);
   return `Inputs given their default: ${what.join('; ')}. Feed your own with ${option('feed')} (.npy or .json).`;
 }
 
@@ -159,7 +206,9 @@ export function describeDefaults(inputs: ClassifiedInput[], tokens: number): str
  * Feeds for a text model from token ids (or, for a model fed its embeddings, from their sequence
  * length alone): batch of one, no past. `given` replaces any input by name.
  */
-export function textFeeds(inputs: ClassifiedInput[], ids: number[] | { length: number }, given: Record<string, FeedTensor> = {}): Record<string, FeedTensor> {
+export function textFeeds(
+  inputs: ClassifiedInput[], ids: number[] | { length: number }, given: Record<string, FeedTensor> = {}, constants: ModelConstants = {},
+): Record<string, FeedTensor> {
   const S = ids.length;
   requireWeights(inputs, given);
   const feeds: Record<string, FeedTensor> = {};
@@ -180,14 +229,16 @@ export function textFeeds(inputs: ClassifiedInput[], ids: number[] | { length: n
       case 'use_cache_branch': feeds[i.name] = { type: 'bool', data: new Uint8Array([0]), dims: [1] }; break;
       case 'num_logits_to_keep': feeds[i.name] = intTensor(i.elemType, [0], []); break;
       case 'inputs_embeds': throw new EngineError('unsupported-input', `The model takes "${printable(i.name)}" (embeddings) rather than token ids, so it cannot be run from a prompt. Open the folder holding its embed_tokens.onnx, or feed the embeddings with ${option('feed', `${printable(i.name)}=FILE.npy`)}.`);
-      default: feeds[i.name] = defaultFeed(i, S);
+      default: feeds[i.name] = defaultFeed(i, S, constants);
     }
   }
   return feeds;
 }
 
 /** A deterministic stand-in input for models fed with floats (images, features) when none is given. */
-export function syntheticFeeds(inputs: ClassifiedInput[], seed = 1, given: Record<string, FeedTensor> = {}): Record<string, FeedTensor> {
+export function syntheticFeeds(
+  inputs: ClassifiedInput[], seed = 1, given: Record<string, FeedTensor> = {}, constants: ModelConstants = {},
+): Record<string, FeedTensor> {
   const feeds: Record<string, FeedTensor> = {};
   // Masks and positions follow the sequence of the features given (an audio encoder's frames).
   const fed = inputs.find((i) => i.role === 'features' && given[i.name] && typeof i.shape[i.shape.length - 1] !== 'number');
@@ -207,7 +258,7 @@ export function syntheticFeeds(inputs: ClassifiedInput[], seed = 1, given: Recor
     } else if (i.role === 'past') {
       feeds[i.name] = zerosOf(i.elemType, pastDims(i.shape));
     } else {
-      feeds[i.name] = defaultFeed(i, steps);
+      feeds[i.name] = defaultFeed(i, steps, constants);
     }
   }
   return feeds;

@@ -25,6 +25,10 @@ export interface ConfigFacts {
   layerTypes?: string[];
   decoderStartTokenId?: number;
   bosTokenId?: number;
+  /** Rotary base and norm epsilon: the values of a model that takes them (or its rotary tables) as inputs. */
+  ropeTheta?: number;
+  headDim?: number;
+  normEps?: number;
   /** A decoder start token that was there but of the wrong type, in words (`config.json's decoder_start_token_id is "1", not a whole number`). */
   ignoredStartToken?: string;
   /** What was ignored in these files (not an object, wrong-typed fields, broken links), each said once. */
@@ -130,7 +134,8 @@ export function resolveTarget(p: string, variant?: string): ModelTarget {
 const CONFIG = {
   num_hidden_layers: 'count', n_layer: 'count', encoder_layers: 'count', num_layers: 'count', decoder_layers: 'count', num_decoder_layers: 'count',
   hidden_size: 'count', d_model: 'count', n_embd: 'count', layer_types: 'strings', decoder_start_token_id: 'count', bos_token_id: 'count',
-  text_config: { num_hidden_layers: 'count', hidden_size: 'count' },
+  rope_theta: 'number', head_dim: 'count', rms_norm_eps: 'number', layer_norm_eps: 'number', layer_norm_epsilon: 'number',
+  text_config: { num_hidden_layers: 'count', hidden_size: 'count', rope_theta: 'number', rms_norm_eps: 'number' },
 } as const;
 const GENERATION = { decoder_start_token_id: 'count', bos_token_id: 'count' } as const;
 const GENAI = { model: { decoder: { num_hidden_layers: 'count', hidden_size: 'count' } } } as const;
@@ -166,6 +171,9 @@ export function readConfig(folder: string): ConfigFacts | undefined {
       layerTypes: cf.layer_types,
       decoderStartTokenId: first(cf.decoder_start_token_id, gf.decoder_start_token_id),
       bosTokenId: first(cf.bos_token_id, gf.bos_token_id),
+      ropeTheta: first(cf.rope_theta, text.rope_theta),
+      headDim: cf.head_dim,
+      normEps: first(cf.rms_norm_eps, cf.layer_norm_eps, cf.layer_norm_epsilon, text.rms_norm_eps),
       ignoredStartToken: start[0],
       notes: sidecarNotes(c, gen, ga),
     };

@@ -5,13 +5,13 @@ import { inlineFunctions } from './onnx/functions';
 import { printable } from '../base/text';
 import { lfsPointerMessage } from '../base/files';
 import { option } from '../base/errors';
-import { crossCheck, type ModelTarget } from './folder';
+import { crossCheck, readConfig, type ModelTarget } from './folder';
 import { attrInt, GraphIndex, int64Values } from './onnx/graph';
 import { loadModel, type LoadedModel } from './onnx/load';
 import { locateBlocks } from './locate/registry';
 import { staticWidth } from './locate/width';
 import type { Location, MixerKind, MlpKind } from './locate/types';
-import { classifyInputs, type InputRole } from './feeds';
+import { classifyInputs, type InputRole, type ModelConstants } from './feeds';
 import { classifyFamily, type Family } from './family';
 import { findTokenizer } from './tokenizer';
 
@@ -27,6 +27,8 @@ export interface ModelInfo {
   blocks: number;
   hiddenSize: number | null;
   heads: number | null;
+  /** Values the model may take as inputs, for their defaults (config.json's rope_theta, head_dim, rms_norm_eps). */
+  constants: ModelConstants;
   kvHeads: number | null;
   dtype: string;
   inputs: InputInfo[];
@@ -119,6 +121,7 @@ export function prepareModel(file: string): PreparedModel {
     blocks: location.blocks.length,
     hiddenSize,
     heads,
+    constants: modelConstants(loaded.path, hiddenSize, heads),
     kvHeads,
     dtype: modelDtype(index),
     inputs,
@@ -145,6 +148,16 @@ export function prepareModel(file: string): PreparedModel {
   }
   if (roles.has('inputs_embeds')) warnings.push(`The model takes inputs_embeds rather than token ids: its embedding lives in another file (embed_tokens.onnx). Open the model's folder to run the files in order, or feed the embeddings with ${option('feed', 'inputs_embeds=FILE.npy')}.`);
   return { loaded, index, location, info };
+}
+
+function modelConstants(file: string, hidden: number | null, heads: number | null): ModelConstants {
+  const c = readConfig(path.dirname(file));
+  const headDim = c?.headDim ?? (hidden && heads ? hidden / heads : undefined);
+  return {
+    ...(c?.ropeTheta !== undefined ? { ropeTheta: c.ropeTheta } : {}),
+    ...(c?.normEps !== undefined ? { normEps: c.normEps } : {}),
+    ...(headDim ? { headDim } : {}),
+  };
 }
 
 /** Unfused attention splits heads with Reshape(x, [b, s, heads, head_dim]); read the constant. */

@@ -53,7 +53,7 @@ export async function forward(
 ): Promise<ForwardOutputs> {
   const info = om.prepared.info;
   const feeds: Record<string, FeedTensor> = input.ids
-    ? textFeeds(info.inputs.map((i) => ({ ...i, elemType: om.prepared.index.elemTypeOf(i.name) ?? DT.FLOAT })), input.ids, input.given)
+    ? textFeeds(info.inputs.map((i) => ({ ...i, elemType: om.prepared.index.elemTypeOf(i.name) ?? DT.FLOAT })), input.ids, input.given, info.constants)
     : { ...input.feeds };
   let tokens = input.ids?.length ?? input.tokens ?? 0;
   const blockCount = om.prepared.location.blocks.length;

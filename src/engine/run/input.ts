@@ -76,9 +76,9 @@ export async function resolveInput(file: string, m: OpenModel, opts: InputOption
     if (fedIds) delete given[fedIds.name];
     checkLength(typed, user, files, r.ids.length);
     if (embeds && embedder) given[embeds.name] = await embedTokens(embedder, r.ids, opts.threads);
-    const note = [r.note, describeDefaults(defaultedInputs(typed, given), r.ids.length)].filter(Boolean).join(' ') || undefined;
+    const note = [r.note, describeDefaults(defaultedInputs(typed, given), r.ids.length, info.constants)].filter(Boolean).join(' ') || undefined;
     const kind = opts.ids?.length || fedIds ? 'ids' : 'text';
-    return { feeds: textFeeds(typed, r.ids, given), tokens: r.tokens, ids: r.ids, kind, tokenizer: r.tokenizer, note, given };
+    return { feeds: textFeeds(typed, r.ids, given, info.constants), tokens: r.tokens, ids: r.ids, kind, tokenizer: r.tokenizer, note, given };
   }
   if (fedEmbeds && !asked && !opts.image) {
     // Embeddings are [batch, sequence, width]: their sequence sets the mask's and the positions' length.
@@ -88,15 +88,15 @@ export async function resolveInput(file: string, m: OpenModel, opts: InputOption
     checkLength(typed, user, files, S);
     const tokens = Array.from({ length: S }, (_, index) => ({ index, id: null, text: `#${index}` }));
     const from = `The input is the embeddings in ${printable(path.basename(files[fedEmbeds.name]))}.`;
-    const note = [from, describeDefaults(defaultedInputs(typed, given), S)].filter(Boolean).join(' ');
-    return { feeds: textFeeds(typed, { length: S }, given), tokens, kind: 'feed', tokenizer: null, note, given };
+    const note = [from, describeDefaults(defaultedInputs(typed, given), S, info.constants)].filter(Boolean).join(' ');
+    return { feeds: textFeeds(typed, { length: S }, given, info.constants), tokens, kind: 'feed', tokenizer: null, note, given };
   }
   if (embeds) throw new EngineError('unsupported-input', `${printable(path.basename(file))} takes "${printable(embeds.name)}" (embeddings) rather than token ids, so it cannot be run from a prompt on its own. Open the folder holding its embed_tokens.onnx, or feed the embeddings with ${option('feed', `${printable(embeds.name)}=FILE.npy`)}.`);
   if (asked) {
     const takes = info.inputs.map((i) => printable(i.name)).join(', ');
     throw new EngineError('bad-argument', `${path.basename(file)} is a ${info.family} model without token inputs; it takes ${takes}.`);
   }
-  const feeds = syntheticFeeds(typed, 1, given);
+  const feeds = syntheticFeeds(typed, 1, given, info.constants);
   const pixels = typed.find((i) => i.role === 'pixels');
   if (opts.image) {
     if (!pixels) throw new EngineError('bad-argument', `${path.basename(file)} has no image input.`);

@@ -257,3 +257,48 @@ export function toFragment(m: ModelProto, scope: string): void {
   g.input = reads.map((x) => g.input.find((i) => i.name === x) ?? makeValueInfo(x, DT.FLOAT, ['batch_size', 'sequence_length', 64]));
   g.output = outs.map((x) => makeValueInfo(x, DT.FLOAT, ['batch_size', 'sequence_length', 64]));
 }
+
+/**
+ * On-device re-implementations (a Llama or Qwen3 rewritten for a phone runtime and exported one
+ * token at a time): generic node and tensor names, the weights keeping Hugging Face's names
+ * (model.layers.N.…, one file per tensor when written so), and what the model would compute once
+ * given as graph inputs: the rotary cos and sin for the token's position, and the norms' epsilon.
+ * Returns the values those inputs take for positions 0…n−1 (the caller feeds them).
+ */
+export function toOnDevice(m: ModelProto): { eps: number; cosName: string; sinName: string } {
+  const g = m.graph!;
+  const init = (name: string) => g.initializer.find((t) => t.name === name);
+  // cos / sin: the Unsqueeze(Gather(table, position_ids)) results become inputs.
+  const gathers = g.node.filter((n) => n.opType === 'Gather' && /rotary_emb\.(cos|sin)_cached$/.test(n.input[0]));
+  const names = { cos: 'cos', sin: 'sin' };
+  for (const gather of gathers) {
+    const which = /cos_cached$/.test(gather.input[0]) ? 'cos' : 'sin';
+    const unsq = g.node.find((n) => n.opType === 'Unsqueeze' && n.input[0] === gather.output[0])!;
+    const out = unsq.output[0];
+    g.node = g.node.filter((n) => n !== gather && n !== unsq);
+    for (const n of g.node) n.input = n.input.map((x) => (x === out ? names[which] : x));
+    const hd = Number(init(gather.input[0])!.dims[1]);
+    g.input.push(makeValueInfo(names[which], DT.FLOAT, [1, 1, 'sequence_length', hd]));
+  }
+  g.initializer = g.initializer.filter((t) => !/rotary_emb\.(cos|sin)_cached$/.test(t.name));
+  // Epsilon: the scalar each RMSNorm adds to the mean square, one input for all.
+  let eps = 0;
+  const adds = g.node.filter((n) => n.opType === 'Add' && g.node.some((p) => p.opType === 'ReduceMean' && p.output[0] === n.input[0]));
+  for (const add of adds) {
+    const t = init(add.input[1])!;
+    eps = new Float32Array(t.rawData.slice().buffer)[0];
+    add.input[1] = 'norm_eps';
+  }
+  g.input.push(makeValueInfo('norm_eps', DT.FLOAT, []));
+  // Generic names for everything else, as the runtime's own converter writes them.
+  const keep = new Set([...g.output.map((o) => o.name), ...g.input.map((i) => i.name), ...g.initializer.map((t) => t.name)]);
+  const map = new Map<string, string>();
+  let k = 0;
+  for (const [i, n] of g.node.entries()) {
+    for (const o of n.output) if (o && !keep.has(o)) map.set(o, `t${k++}`);
+    n.name = `node_${i}`;
+    n.metadataProps = [];
+  }
+  renameTensors(g.node, map);
+  return { eps, cosName: names.cos, sinName: names.sin };
+}
