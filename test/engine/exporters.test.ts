@@ -6,7 +6,8 @@ import { inspectTarget } from '../../src/engine/model/inspect';
 import { resolveTarget } from '../../src/engine/model/folder';
 import { buildGpt2, buildLlama, type BuiltModel } from '../models/build';
 import { toDuplicateConstants, toFragment, toOnDevice, toWeightsAsInputs } from '../models/layouts/variants';
-import type { TensorProto } from 'onnx-buf';
+import { OperatorSetIdProtoSchema, type TensorProto } from 'onnx-buf';
+import { create } from '@bufbuild/protobuf';
 import type { FeedTensor } from '../../src/engine/model/feeds';
 import { forwardText } from '../models/reference';
 import { tempDir } from '../fixtures';
@@ -261,5 +262,25 @@ describe('on-device re-implementations: generic names, weights one file per tens
     const note = r.input?.note ?? '';
     assert.match(note, /cos = rotary cos of positions 0…8 \(θ 10000 from config\.json\) \[1, 1, 9, 16\]/);
     assert.ok(note.includes(`norm_eps = ${m.spec.eps} from config.json`), note);
+  });
+});
+
+describe('an operator of a domain ONNX Runtime does not have', () => {
+  let m: BuiltModel;
+  before(() => {
+    m = buildLlama(root, 'llama-custom-op', { transform: (p) => {
+      const n = p.graph!.node.find((x) => x.name.includes('layers.2/mlp') && x.opType === 'Mul')!;
+      n.opType = 'FancyGelu';
+      n.domain = 'com.example.ops';
+      p.opsetImport.push(create(OperatorSetIdProtoSchema, { domain: 'com.example.ops', version: 1n }));
+    } });
+  });
+
+  test('inspect still reads the model and warns; a run refuses in one sentence naming the operator and its domain', async () => {
+    const info = inspectTarget(resolveTarget(m.file));
+    assert.equal(info.blocks, m.spec.layers);
+    assert.ok(info.warnings.some((w) => w.includes('(com.example.ops: FancyGelu ×1): inspect reads it, but a run will fail')), info.warnings.join('\n'));
+    await assert.rejects(scanModel(m.file, { ids: IDS }), (e: unknown) => isEngineError(e) &&
+      e.message === 'model.onnx uses the operator FancyGelu of the domain com.example.ops, which ONNX Runtime does not have, so it cannot run the model (inspect still reads it). Export the model without that custom operator.');
   });
 });

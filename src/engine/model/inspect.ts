@@ -1,4 +1,5 @@
 import * as path from 'node:path';
+import type { FunctionProto, GraphProto } from 'onnx-buf';
 import { dtypeName, DT } from './onnx/dtype';
 import { liftCacheBranches } from './onnx/flatten';
 import { inlineFunctions } from './onnx/functions';
@@ -81,6 +82,10 @@ export function prepareModel(file: string): PreparedModel {
   const index = new GraphIndex(g);
   const location = locateBlocks(index, path.basename(loaded.path));
   const warnings = [...loaded.notes, ...location.warnings];
+  const foreign = foreignOperators(g, loaded.proto.functions);
+  if (foreign.length) {
+    warnings.push(`The model uses operators of domains ONNX Runtime does not ship (${foreign.slice(0, 4).join(', ')}${foreign.length > 4 ? ', …' : ''}): inspect reads it, but a run will fail.`);
+  }
   for (const f of loaded.externalFiles) if (f.lfsPointer !== undefined) warnings.push(lfsPointerMessage(`"${printable(f.file)}"`, f.size!, f.lfsPointer, 'weights'));
   if (inlined.calls) warnings.push(`Expanded ${inlined.calls} calls to the model's local functions (${inlined.functions.slice(0, 4).map(printable).join(', ')}${inlined.functions.length > 4 ? ', …' : ''}) to reach the nodes inside them.`);
   if (lifted.length) warnings.push(`Merged decoder: using the no-past branch of the If on ${lifted.join(', ')}.`);
@@ -148,6 +153,26 @@ export function prepareModel(file: string): PreparedModel {
   }
   if (roles.has('inputs_embeds')) warnings.push(`The model takes inputs_embeds rather than token ids: its embedding lives in another file (embed_tokens.onnx). Open the model's folder to run the files in order, or feed the embeddings with ${option('feed', 'inputs_embeds=FILE.npy')}.`);
   return { loaded, index, location, info };
+}
+
+/** Domains whose operators ONNX Runtime's CPU build carries (the training domain is refused on load). */
+const RUNTIME_DOMAINS = new Set(['', 'ai.onnx', 'ai.onnx.ml', 'com.microsoft', 'com.microsoft.nchwc', 'com.ms.internal.nhwc']);
+
+/** "domain: Op ×n" for each operator of another domain that no local function defines, subgraphs included. */
+function foreignOperators(g: GraphProto, functions: FunctionProto[]): string[] {
+  const local = new Set(functions.map((f) => `${f.domain}:${f.name}`));
+  const counts = new Map<string, number>();
+  const stack = [g];
+  while (stack.length) {
+    for (const n of stack.pop()!.node) {
+      if (!RUNTIME_DOMAINS.has(n.domain) && !local.has(`${n.domain}:${n.opType}`)) {
+        const key = `${printable(n.domain)}: ${printable(n.opType)}`;
+        counts.set(key, (counts.get(key) ?? 0) + 1);
+      }
+      for (const a of n.attribute) stack.push(...(a.g ? [a.g] : a.graphs));
+    }
+  }
+  return [...counts].map(([k, c]) => `${k} ×${c}`);
 }
 
 function modelConstants(file: string, hidden: number | null, heads: number | null): ModelConstants {

@@ -163,6 +163,11 @@ function runtimeError(e: unknown, p: PreparedModel): EngineError {
   const msg = (e as Error)?.message ?? String(e);
   const name = printable(path.basename(p.loaded.path));
   const cause = ortCause(msg);
+  const custom = /([\w.]+):(\w+)\(-?\d+\) is not a registered function\/op/.exec(msg);
+  if (custom) {
+    return new EngineError('runtime', `${name} uses the operator ${printable(custom[2])} of the domain ${printable(custom[1])}, which ONNX Runtime does not have, ` +
+      'so it cannot run the model (inspect still reads it). Export the model without that custom operator.');
+  }
   if (/Could not find an implementation|NOT_IMPLEMENTED|not implemented|No Op registered/i.test(msg)) {
     const op = /No Op registered for (\S+)|for (\w+)\(/.exec(cause);
     return new EngineError('runtime', `ONNX Runtime on CPU cannot run an operator of ${name}${op ? ` (${op[1] ?? op[2]})` : ''}: ${cause} Try an fp32 export of the model, or one made with a standard exporter.`);
