@@ -4,7 +4,11 @@ import * as ort from 'onnxruntime-node';
 import { scanFile } from '../../src/engine/run/scanFile';
 import { inspectTarget } from '../../src/engine/model/inspect';
 import { resolveTarget } from '../../src/engine/model/folder';
-import { buildGpt2, buildLlama, type BuiltModel } from '../models/build';
+import { buildGpt2, buildLlama, buildVisionLanguage, VLM_IMAGE, type BuiltModel } from '../models/build';
+import { forwardFromEmbeddings } from '../models/reference';
+import { PNG } from 'pngjs';
+import { Tokenizer } from '@huggingface/tokenizers';
+import { tokenizerConfig, tokenizerJson } from '../models/tokenizer';
 import { toDuplicateConstants, toFragment, toOnDevice, toWeightsAsInputs } from '../models/layouts/variants';
 import { OperatorSetIdProtoSchema, type TensorProto } from 'onnx-buf';
 import { create } from '@bufbuild/protobuf';
@@ -282,5 +286,92 @@ describe('an operator of a domain ONNX Runtime does not have', () => {
     assert.ok(info.warnings.some((w) => w.includes('(com.example.ops: FancyGelu ×1): inspect reads it, but a run will fail')), info.warnings.join('\n'));
     await assert.rejects(scanModel(m.file, { ids: IDS }), (e: unknown) => isEngineError(e) &&
       e.message === 'model.onnx uses the operator FancyGelu of the domain com.example.ops, which ONNX Runtime does not have, so it cannot run the model (inspect still reads it). Export the model without that custom operator.');
+  });
+});
+
+describe('a vision-language folder (embed_tokens + vision_encoder + decoder_model_merged)', () => {
+  const PROMPT = 'Summer is warm. Winter is cold.';
+  const tok = new Tokenizer(tokenizerJson(), tokenizerConfig());
+  const { side, patch } = VLM_IMAGE;
+  let m: ReturnType<typeof buildVisionLanguage>;
+  let image: string;
+  let pixels: Float64Array;
+  before(() => {
+    m = buildVisionLanguage(root);
+    const png = new PNG({ width: side, height: side });
+    pixels = new Float64Array(3 * side * side);
+    for (let i = 0; i < side * side; i++) {
+      for (let c = 0; c < 3; c++) {
+        png.data[4 * i + c] = (i * [7, 13, 29][c] + 11 * c) % 256;
+        pixels[c * side * side + i] = png.data[4 * i + c] / 255;
+      }
+      png.data[4 * i + 3] = 255;
+    }
+    image = path.join(root, 'vlm.png');
+    writeFileSync(image, PNG.sync.write(png));
+  });
+
+  /** The image's features by the test's own convolution: one row of width d per patch, row by row. */
+  function features(): Float64Array[] {
+    const { d } = m.spec;
+    const grid = side / patch;
+    const out: Float64Array[] = [];
+    for (let py = 0; py < grid; py++) for (let px = 0; px < grid; px++) {
+      const f = new Float64Array(d);
+      for (let o = 0; o < d; o++) {
+        let v = m.conv.b[o];
+        for (let c = 0; c < 3; c++) for (let ky = 0; ky < patch; ky++) for (let kx = 0; kx < patch; kx++) {
+          v += m.conv.w[((o * 3 + c) * patch + ky) * patch + kx] * pixels[(c * side + py * patch + ky) * side + px * patch + kx];
+        }
+        f[o] = v;
+      }
+      out.push(f);
+    }
+    return out;
+  }
+
+  /** The reference pass on the embeddings of `ids`, image rows (at the image token) from features(). */
+  function reference(ids: number[]) {
+    const { d } = m.spec;
+    const rows = features();
+    const x = new Float64Array(ids.length * d);
+    let j = 0;
+    ids.forEach((id, t) => {
+      const row = id === m.imageTokenId ? rows[j++] : m.spec.embed.subarray(id * d, (id + 1) * d);
+      x.set(row, t * d);
+    });
+    assert.equal(j, rows.length);
+    return forwardFromEmbeddings(m.spec, x, ids.length, true);
+  }
+
+  test('a prompt with an image: the features take four image tokens after the first; marked as image; the language model matches the reference', async () => {
+    const r = await scanModel(m.dir, { prompt: PROMPT, image });
+    const text = tok.encode(PROMPT).ids.map(Number);
+    const ids = [text[0], ...new Array(4).fill(m.imageTokenId), ...text.slice(1)];
+    assert.deepEqual(r.tokens.map((t) => t.id), ids);
+    assert.deepEqual(r.tokenKinds.slice(0, 6), ['first', 'image', 'image', 'image', 'image', 'other']);
+    assert.equal(r.model.blocks, m.spec.layers);
+    assertMatchesReference(r, reference(ids), m.spec.d);
+    assert.match(r.input.note ?? '', /The image's 4 features \(vision_encoder\.onnx\) stand in for the image tokens\./);
+  });
+
+  test("the prompt's own image token is widened to the features where it stands; given as often as there are features, it is used as it is", async () => {
+    const text = tok.encode(PROMPT).ids.map(Number);
+    const once = [...text.slice(0, 3), m.imageTokenId, ...text.slice(3)];
+    const widened = [...text.slice(0, 3), ...new Array(4).fill(m.imageTokenId), ...text.slice(3)];
+    const r = await scanModel(m.dir, { ids: once, image });
+    assert.deepEqual(r.tokens.map((t) => t.id), widened);
+    assertMatchesReference(r, reference(widened), m.spec.d);
+    const exact = await scanModel(m.dir, { ids: widened, image });
+    assert.deepEqual(exact.tokens.map((t) => t.id), widened);
+    await assert.rejects(scanModel(m.dir, { ids: [...once, m.imageTokenId], image }), (e: unknown) => isEngineError(e) && e.code === 'bad-prompt' &&
+      /holds the image token 2 times, but the image gives 4 features/.test(e.message));
+  });
+
+  test('inspect lists the vision encoder among the files; without an image the folder scans text as before', async () => {
+    const info = inspectTarget(resolveTarget(m.dir));
+    assert.deepEqual(info.pipeline?.files.map((f) => f.role), ['vision', 'embed', 'decoder']);
+    const r = await scanModel(m.dir, { prompt: PROMPT });
+    assert.ok(!r.tokenKinds.includes('image'));
   });
 });

@@ -280,3 +280,34 @@ export function q4RoundTrip(s: Spec): Spec {
   }
   return s;
 }
+
+/**
+ * A vision-language export as onnx-community writes it (LLaVA / SmolVLM style): the embedding pair
+ * above plus onnx/vision_encoder.onnx (pixel_values [1, 3, 16, 16] → a stride-8 patch Conv → four
+ * image features [1, 4, d]), preprocessor_config.json (16×16, pixel / 255, no normalisation) and
+ * config.json naming the image token. The Conv's weights are returned for the test's own features.
+ */
+export const VLM_IMAGE = { side: 16, patch: 8 } as const;
+export function buildVisionLanguage(root: string, name = 'vlm-image'): FolderModel & { spec: Spec; conv: { w: Float64Array; b: Float64Array }; imageTokenId: number } {
+  const pair = buildEmbedPair(root, name);
+  const { spec } = pair;
+  const { side, patch } = VLM_IMAGE;
+  const r = rng(31);
+  const w = Float64Array.from({ length: spec.d * 3 * patch * patch }, () => (r.u() - 0.5) * 0.2);
+  const bias = Float64Array.from({ length: spec.d }, () => (r.u() - 0.5) * 0.2);
+  const b = new GraphBuilder(DT.FLOAT);
+  const px = b.input('pixel_values', DT.FLOAT, [1, 3, side, side]);
+  const grid = (side / patch) ** 2;
+  const conv = b.o('Conv', [px, b.weight('vision.patch_embed.weight', [spec.d, 3, patch, patch], Float32Array.from(w)), b.weight('vision.patch_embed.bias', [spec.d], Float32Array.from(bias))],
+    { kernel_shape: [patch, patch], strides: [patch, patch] });
+  const flat = b.o('Reshape', [conv, b.int64([1, spec.d, grid])]);
+  b.o('Transpose', [flat], { perm: [0, 2, 1] });
+  b.nodes[b.nodes.length - 1].output[0] = 'image_features';
+  b.output('image_features', DT.FLOAT, [1, grid, spec.d]);
+  pair.files.vision = path.join(pair.dir, 'onnx', 'vision_encoder.onnx');
+  writeModel(makeModel(b.graph('vision_encoder')), pair.files.vision);
+  const imageTokenId = spec.vocab - 1;
+  writeFileSync(path.join(pair.dir, 'preprocessor_config.json'), JSON.stringify({ size: { height: side, width: side }, do_normalize: false, rescale_factor: 1 / 255 }));
+  writeFileSync(path.join(pair.dir, 'config.json'), JSON.stringify({ model_type: 'llava', num_hidden_layers: spec.layers, hidden_size: spec.d, bos_token_id: 1, image_token_id: imageTokenId }));
+  return { ...pair, conv: { w, b: bias }, imageTokenId };
+}

@@ -26,6 +26,8 @@ export interface ConfigFacts {
   decoderStartTokenId?: number;
   bosTokenId?: number;
   /** Rotary base and norm epsilon: the values of a model that takes them (or its rotary tables) as inputs. */
+  /** The token whose embeddings a vision-language model replaces by the image's features. */
+  imageTokenId?: number;
   ropeTheta?: number;
   headDim?: number;
   normEps?: number;
@@ -41,6 +43,8 @@ export interface ModelTarget {
   layout: 'single' | 'embed+decoder' | 'seq2seq';
   /** Runs first, turning token ids into the decoder's inputs_embeds. */
   embed?: string;
+  /** A vision-language export's image encoder: its features take the place of the image tokens' embeddings. */
+  vision?: string;
   /** Seq2seq: the decoder fed by `main` (the encoder). */
   decoder?: string;
   folder: string;
@@ -126,15 +130,16 @@ export function resolveTarget(p: string, variant?: string): ModelTarget {
   const decoder = pick('decoder_model_merged') ?? pick('decoder_model');
   const encoder = pick('encoder_model');
   const embed = pick('embed_tokens');
+  const vision = pick('vision_encoder');
   if (encoder && decoder) return { main: encoder, decoder, layout: 'seq2seq', folder, variant: chosen, variants, config, notes };
-  if (decoder && embed) return { main: decoder, embed, layout: 'embed+decoder', folder, variant: chosen, variants, config, notes };
+  if (decoder && embed) return { main: decoder, embed, ...(vision ? { vision } : {}), layout: 'embed+decoder', folder, variant: chosen, variants, config, notes };
   return { main: decoder ?? encoder ?? pick('model')!, layout: 'single', folder, variant: chosen, variants, config, notes };
 }
 
 const CONFIG = {
   num_hidden_layers: 'count', n_layer: 'count', encoder_layers: 'count', num_layers: 'count', decoder_layers: 'count', num_decoder_layers: 'count',
   hidden_size: 'count', d_model: 'count', n_embd: 'count', layer_types: 'strings', decoder_start_token_id: 'count', bos_token_id: 'count',
-  rope_theta: 'number', head_dim: 'count', rms_norm_eps: 'number', layer_norm_eps: 'number', layer_norm_epsilon: 'number',
+  image_token_id: 'count', image_token_index: 'count', rope_theta: 'number', head_dim: 'count', rms_norm_eps: 'number', layer_norm_eps: 'number', layer_norm_epsilon: 'number',
   text_config: { num_hidden_layers: 'count', hidden_size: 'count', rope_theta: 'number', rms_norm_eps: 'number' },
 } as const;
 const GENERATION = { decoder_start_token_id: 'count', bos_token_id: 'count' } as const;
@@ -171,6 +176,7 @@ export function readConfig(folder: string): ConfigFacts | undefined {
       layerTypes: cf.layer_types,
       decoderStartTokenId: first(cf.decoder_start_token_id, gf.decoder_start_token_id),
       bosTokenId: first(cf.bos_token_id, gf.bos_token_id),
+      imageTokenId: first(cf.image_token_id, cf.image_token_index),
       ropeTheta: first(cf.rope_theta, text.rope_theta),
       headDim: cf.head_dim,
       normEps: first(cf.rms_norm_eps, cf.layer_norm_eps, cf.layer_norm_epsilon, text.rms_norm_eps),

@@ -58,7 +58,7 @@ export interface ModelInfo {
 export function inspectTarget(t: ModelTarget): ModelInfo {
   const info = prepareModel(t.main).info;
   if (t.layout !== 'single' || t.variants.length > 1) {
-    const files = [...(t.embed ? [{ role: 'embed', file: t.embed }] : []), { role: t.layout === 'seq2seq' ? 'encoder' : 'decoder', file: t.main }, ...(t.decoder ? [{ role: 'decoder', file: t.decoder }] : [])];
+    const files = [...(t.vision ? [{ role: 'vision', file: t.vision }] : []), ...(t.embed ? [{ role: 'embed', file: t.embed }] : []), { role: t.layout === 'seq2seq' ? 'encoder' : 'decoder', file: t.main }, ...(t.decoder ? [{ role: 'decoder', file: t.decoder }] : [])];
     info.pipeline = { layout: t.layout, files, variant: t.variant, variants: t.variants };
   }
   info.warnings.push(...t.notes, ...crossCheck(t.config, { blocks: info.blocks, hiddenSize: info.hiddenSize, mixers: info.layers.map((l) => l.mixer) }, t.layout === 'seq2seq' ? 'encoder' : 'main'));
@@ -165,8 +165,10 @@ function foreignOperators(g: GraphProto, functions: FunctionProto[]): string[] {
   const stack = [g];
   while (stack.length) {
     for (const n of stack.pop()!.node) {
-      if (!RUNTIME_DOMAINS.has(n.domain) && !local.has(`${n.domain}:${n.opType}`)) {
-        const key = `${printable(n.domain)}: ${printable(n.opType)}`;
+      // Nodes built in code (inlined functions) may leave the domain unset: the default domain.
+      const domain = n.domain ?? '';
+      if (!RUNTIME_DOMAINS.has(domain) && !local.has(`${domain}:${n.opType}`)) {
+        const key = `${printable(domain)}: ${printable(n.opType)}`;
         counts.set(key, (counts.get(key) ?? 0) + 1);
       }
       for (const a of n.attribute) stack.push(...(a.g ? [a.g] : a.graphs));

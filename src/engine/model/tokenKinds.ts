@@ -1,7 +1,10 @@
 import type { TokenInfo } from './results';
 
 /** Where a token sits, in the paper's terms: massive activations favour the first token and the first delimiter. */
-export type TextTokenKind = 'first' | 'first-delimiter' | 'delimiter' | 'other';
+export type TextTokenKind = 'first' | 'first-delimiter' | 'delimiter' | 'image' | 'other';
+
+/** The text of a token whose embedding a vision-language model replaced by image features. */
+export const IMAGE_TOKEN_TEXT = '<image>';
 export type VisionTokenKind = 'cls' | 'register' | 'patch';
 export type TokenKind = TextTokenKind | VisionTokenKind;
 
@@ -18,6 +21,7 @@ export function textTokenKinds(tokens: TokenInfo[]): TextTokenKind[] {
   let seenDelimiter = false;
   return tokens.map((t, i) => {
     if (i === 0) return 'first';
+    if (t.text === IMAGE_TOKEN_TEXT) return 'image';
     if (!isDelimiter(t.text)) return 'other';
     if (seenDelimiter) return 'delimiter';
     seenDelimiter = true;

@@ -3,14 +3,15 @@ import * as path from 'node:path';
 import { EngineError, option } from '../base/errors';
 import { defaultedInputs, describeDefaults, syntheticFeeds, textFeeds, type ClassifiedInput, type FeedTensor } from '../model/feeds';
 import { readFeedFile } from '../model/feedFiles';
-import { DT } from '../model/onnx/dtype';
-import { openPlain, type OpenModel } from './session';
+import { DT, floatToHalf } from '../model/onnx/dtype';
+import { openPlain, toFloat32, type OpenModel } from './session';
 import type { ModelTarget } from '../model/folder';
 import * as ort from 'onnxruntime-node';
 import { findTokenizer, loadTokenizer, optionalTokenizer } from '../model/tokenizer';
 import { printable } from '../base/text';
 import type { TokenInfo } from '../model/results';
 import { decodeImage, readPreprocess, toPixelValues } from '../model/vision/image';
+import { IMAGE_TOKEN_TEXT } from '../model/tokenKinds';
 
 export const DEFAULT_MAX_TOKENS = 2048;
 export { DEFAULT_PROMPT } from '../base/defaults';
@@ -70,15 +71,25 @@ export async function resolveInput(file: string, m: OpenModel, opts: InputOption
   const fedEmbeds = idsInput ? undefined : typed.find((i) => i.role === 'inputs_embeds' && user[i.name]);
   const asked = opts.prompt !== undefined || !!opts.ids;
   if (idsInput || embedder) {
-    if (opts.image) throw new EngineError('bad-argument', `${path.basename(file)} is a text model; ${option('image')} is for vision models.`);
-    const r = fedIds ? fedTokens(file, user[fedIds.name], files[fedIds.name], info.vocabSize, maxTokens) : resolveTokens(file, opts, info.vocabSize, maxTokens);
+    const vision = embeds && embedder ? opts.target?.vision : undefined;
+    if (opts.image && !vision) throw new EngineError('bad-argument', `${path.basename(file)} is a text model; ${option('image')} is for vision models.`);
+    let r = fedIds ? fedTokens(file, user[fedIds.name], files[fedIds.name], info.vocabSize, maxTokens) : resolveTokens(file, opts, info.vocabSize, maxTokens);
     // The fed ids run as any ids do; experiments re-run `given` on other sequences, which have ids of their own.
     if (fedIds) delete given[fedIds.name];
     checkLength(typed, user, files, r.ids.length);
-    if (embeds && embedder) given[embeds.name] = await embedTokens(embedder, r.ids, opts.threads);
+    let image: ResolvedInput['image'];
+    if (embeds && embedder && vision && opts.image) {
+      const seen = await imageFeatures(vision, opts.image, opts.threads);
+      r = { ...r, ...placeImageTokens(r, seen.tokens, opts.target?.config?.imageTokenId, maxTokens) };
+      checkLength(typed, user, files, r.ids.length);
+      given[embeds.name] = spliceRows(await embedTokens(embedder, r.ids, opts.threads), r.tokens, seen);
+      image = { width: seen.width, height: seen.height };
+      r.note = [r.note, seen.note, `The image's ${seen.tokens} features (${printable(path.basename(vision))}) stand in for the image tokens.`].filter(Boolean).join(' ');
+    } else if (embeds && embedder) given[embeds.name] = await embedTokens(embedder, r.ids, opts.threads);
     const note = [r.note, describeDefaults(defaultedInputs(typed, given), r.ids.length, info.constants)].filter(Boolean).join(' ') || undefined;
     const kind = opts.ids?.length || fedIds ? 'ids' : 'text';
-    return { feeds: textFeeds(typed, r.ids, given, info.constants), tokens: r.tokens, ids: r.ids, kind, tokenizer: r.tokenizer, note, given };
+    const feeds = textFeeds(typed, r.ids, given, info.constants);
+    return { feeds, tokens: r.tokens, ids: r.ids, kind, tokenizer: r.tokenizer, note, given, ...(image ? { image } : {}) };
   }
   if (fedEmbeds && !asked && !opts.image) {
     // Embeddings are [batch, sequence, width]: their sequence sets the mask's and the positions' length.
@@ -273,6 +284,79 @@ class EmbeddingSession {
 
 /** The engine process's embedding part (one process runs one export's parts at a time). */
 export const embeddingSession = new EmbeddingSession();
+
+/** A vision encoder's output for one image: a feature row per image token. */
+interface ImageFeatures { data: Float32Array; tokens: number; width: number; height: number; note?: string }
+
+/** Runs a vision-language export's vision_encoder.onnx on an image prepared as its preprocessor_config.json says. */
+async function imageFeatures(file: string, imageFile: string, threads?: number): Promise<ImageFeatures> {
+  const session = await openPlain(file, { threads });
+  try {
+    const input = session.inputNames[0];
+    const shape = (session.inputMetadata as unknown as { name: string; shape?: (number | string)[] }[]).find((m) => m.name === input)?.shape ?? [];
+    const side = (k: number) => (typeof shape[k] === 'number' ? shape[k] as number : undefined);
+    const pre = readPreprocess(file, side(2), side(3));
+    const img = decodeImage(imageFile);
+    const pixels = new ort.Tensor('float32', toPixelValues(img, pre), [1, 3, pre.height, pre.width]);
+    const out = (await session.run({ [input]: pixels }))[session.outputNames[0]];
+    const dims = out.dims.map(Number);
+    const width = dims[dims.length - 1];
+    const data = toFloat32(out);
+    return { data, tokens: data.length / width, width: img.width, height: img.height, ...(pre.note ? { note: pre.note } : {}) };
+  } finally {
+    await session.release();
+  }
+}
+
+/**
+ * Where the image's features go: the image token's places in the ids when the prompt holds it as
+ * many times as there are features, one place widened to all of them (as processors expand
+ * "<image>"), or, without one, right after the first token. Their tokens read IMAGE_TOKEN_TEXT.
+ */
+function placeImageTokens(
+  r: { ids: number[]; tokens: TokenInfo[] }, count: number, imageId: number | undefined, maxTokens: number,
+): { ids: number[]; tokens: TokenInfo[] } {
+  const at = imageId === undefined ? [] : r.ids.flatMap((id, k) => (id === imageId ? [k] : []));
+  const id = imageId ?? 0;
+  let ids: number[];
+  let image: Set<number>;
+  if (at.length === count) {
+    ids = r.ids;
+    image = new Set(at);
+  } else if (at.length <= 1) {
+    const k = at.length ? at[0] : Math.min(1, r.ids.length);
+    ids = [...r.ids.slice(0, k), ...new Array<number>(count).fill(id), ...r.ids.slice(k + at.length)];
+    image = new Set(Array.from({ length: count }, (_, j) => k + j));
+  } else {
+    throw new EngineError('bad-prompt', `The prompt holds the image token ${at.length} times, but the image gives ${count} features; give it once (or ${count} times), or not at all.`);
+  }
+  if (ids.length > maxTokens) throw tooLong(ids.length, 'tokens (the image takes ' + count + ')', maxTokens);
+  const texts = new Map(r.tokens.map((t) => [t.index, t.text]));
+  const source = at.length === count ? (k: number) => texts.get(k) ?? `#${k}` : (k: number) => {
+    const first = at.length ? at[0] : Math.min(1, r.ids.length);
+    return texts.get(k < first ? k : k - count + at.length) ?? `#${k}`;
+  };
+  const tokens = ids.map((tokenId, index) => ({ index, id: tokenId, text: image.has(index) ? IMAGE_TOKEN_TEXT : source(index) }));
+  return { ids, tokens };
+}
+
+/** The embeddings with the image tokens' rows replaced by the image's features, in the embeddings' type. */
+function spliceRows(embeddings: FeedTensor, tokens: TokenInfo[], image: ImageFeatures): FeedTensor {
+  const width = embeddings.dims[embeddings.dims.length - 1];
+  if (image.data.length / image.tokens !== width) {
+    throw new EngineError('invalid-model', `The vision encoder gives features ${image.data.length / image.tokens} wide, but the decoder's embeddings are ${width} wide: they are not parts of one model.`);
+  }
+  const rows = tokens.filter((t) => t.text === IMAGE_TOKEN_TEXT).map((t) => t.index);
+  const half = embeddings.type === 'float16';
+  const data = half ? Uint16Array.from(embeddings.data as Uint16Array) : Float32Array.from(embeddings.data as Float32Array);
+  rows.forEach((row, j) => {
+    for (let c = 0; c < width; c++) {
+      const v = image.data[j * width + c];
+      data[row * width + c] = half ? floatToHalf(v) : v;
+    }
+  });
+  return { type: embeddings.type, data, dims: embeddings.dims };
+}
 
 /** Runs a multi-file export's embed_tokens.onnx: token ids → the embeddings its decoder takes. */
 export async function embedTokens(file: string, ids: number[], threads?: number): Promise<FeedTensor> {

@@ -52,8 +52,9 @@ export async function scanFile(file: string, opts: FileScanOptions = {}): Promis
   const m = await open(file, probes, { ...sessionSettings(opts), memoryLimitBytes: opts.memoryLimitBytes });
   checkAbort(opts.signal);
   const info = m.prepared.info;
-  const textModel = info.inputs.some((i) => i.role === 'ids');
   const resolved = await resolveInput(file, m, { ...opts, maxTokens });
+  // Token ids, or a decoder fed the embeddings its folder's embed_tokens.onnx made from them.
+  const textModel = info.inputs.some((i) => i.role === 'ids') || resolved.kind === 'text' || resolved.kind === 'ids';
   const { feeds } = resolved;
   const tokens: TokenInfo[] = [...resolved.tokens];
   const input: ScanResult['input'] = { kind: resolved.kind, tokenizer: resolved.tokenizer, note: resolved.note };

@@ -35,7 +35,7 @@ export function keepRuntimeDefinitions(g: GraphProto, fileName: string): string[
   return notes;
 }
 
-const isConstant = (n: NodeProto) => n.opType === 'Constant' && (n.domain === '' || n.domain === 'ai.onnx') && n.output.length === 1 && !!n.output[0];
+const isConstant = (n: NodeProto) => n.opType === 'Constant' && (!n.domain || n.domain === 'ai.onnx') && n.output.length === 1 && !!n.output[0];
 
 /** The tensor a Constant node holds (value, or one of the value_* scalars and lists: all small). */
 const constantTensor = (n: NodeProto): TensorProto | undefined => n.attribute.find((a) => a.name === 'value')?.t;

@@ -45,7 +45,7 @@ export const ONNX_ATTENTION = {
   probabilitiesMode: 3,
 } as const;
 
-export const isOnnxAttention = (n: NodeProto) => n.opType === 'Attention' && (n.domain === '' || n.domain === 'ai.onnx');
+export const isOnnxAttention = (n: NodeProto) => n.opType === 'Attention' && (!n.domain || n.domain === 'ai.onnx');
 
 type Inputs<O extends FusedOp> = keyof (typeof FUSED_OPS)[O]['inputs'];
 type Outputs<O extends FusedOp> = keyof (typeof FUSED_OPS)[O]['outputs'];
