@@ -375,3 +375,18 @@ describe('a vision-language folder (embed_tokens + vision_encoder + decoder_mode
     assert.ok(!r.tokenKinds.includes('image'));
   });
 });
+
+describe("an onnxruntime-genai folder: genai_config.json names the decoder's file", () => {
+  test('the folder opens on the file it names, and scans exactly; a name that leaves the folder is not followed', async () => {
+    const built = buildLlama(root, 'genai-folder');
+    const dir = path.dirname(built.file);
+    const named = path.join(dir, 'phi3-mini-4k-instruct-cpu-int4-rtn-block-32.onnx');
+    renameSync(built.file, named);
+    writeFileSync(path.join(dir, 'genai_config.json'), JSON.stringify({ model: { type: 'llama', decoder: { filename: path.basename(named), num_hidden_layers: built.spec.layers, hidden_size: built.spec.d } } }));
+    assert.equal(resolveTarget(dir).main, named);
+    const r = await scanModel(dir, { ids: IDS });
+    assertMatchesReference(r, forwardText(built.spec, IDS), built.spec.d);
+    writeFileSync(path.join(dir, 'genai_config.json'), JSON.stringify({ model: { decoder: { filename: '../elsewhere.onnx' } } }));
+    assert.throws(() => resolveTarget(dir), (e: unknown) => isEngineError(e) && /holds no model/.test(e.message));
+  });
+});

@@ -26,6 +26,8 @@ export interface ConfigFacts {
   decoderStartTokenId?: number;
   bosTokenId?: number;
   /** Rotary base and norm epsilon: the values of a model that takes them (or its rotary tables) as inputs. */
+  /** onnxruntime-genai's genai_config.json: the decoder's file, whatever its name. */
+  decoderFile?: string;
   /** The token whose embeddings a vision-language model replaces by the image's features. */
   imageTokenId?: number;
   ropeTheta?: number;
@@ -73,6 +75,15 @@ function modelFiles(folder: string): { files: string[]; broken: { file: string; 
   return { files: named.filter((f) => !broken.some((b) => b.file === f)), broken };
 }
 
+/** The decoder genai_config.json names, when it is a file in the folder (never a path out of it). */
+function genaiDecoder(folder: string): { file: string; config: ConfigFacts } | undefined {
+  const config = readConfig(folder);
+  const name = config?.decoderFile;
+  if (!config || !name || path.basename(name) !== name || !name.endsWith('.onnx')) return undefined;
+  const file = path.join(path.dirname(config.file), name);
+  return existsSync(file) && statSync(file).isFile() ? { file, config } : undefined;
+}
+
 /** The variants a folder offers of its main model part ('' for the unsuffixed files). */
 export function folderVariants(folder: string): string[] {
   const files = modelFiles(folder).files.map((f) => partOf(f)).filter((x): x is { part: Part; variant: string } => !!x);
@@ -100,6 +111,9 @@ export function resolveTarget(p: string, variant?: string): ModelTarget {
   const mainPart = MAIN_PARTS.find((pt) => files.some((x) => x.part === pt));
   const notes: string[] = [];
   const brokenNames = listing.broken.map((b) => `${printable(path.relative(folder, b.file))} (${b.why})`);
+  // onnxruntime-genai names its decoder in genai_config.json (phi-3-mini-4k-instruct-cpu-int4-rtn-block-32.onnx).
+  const genai = isDir ? genaiDecoder(folder) : undefined;
+  if (genai) return { main: genai.file, layout: 'single', folder, variant: '', variants: [], config: genai.config, notes: [...genai.config.notes] };
   if (!mainPart) {
     if (isDir) {
       const links = brokenNames.length ? ` (${listed(brokenNames)} ${brokenNames.length > 1 ? 'are broken links' : 'is a broken link'})` : '';
@@ -143,7 +157,7 @@ const CONFIG = {
   text_config: { num_hidden_layers: 'count', hidden_size: 'count', rope_theta: 'number', rms_norm_eps: 'number' },
 } as const;
 const GENERATION = { decoder_start_token_id: 'count', bos_token_id: 'count' } as const;
-const GENAI = { model: { decoder: { num_hidden_layers: 'count', hidden_size: 'count' } } } as const;
+const GENAI = { model: { decoder: { num_hidden_layers: 'count', hidden_size: 'count', filename: 'string' } } } as const;
 
 /**
  * config.json (and generation_config.json, genai_config.json) beside the files or one folder up.
@@ -177,6 +191,7 @@ export function readConfig(folder: string): ConfigFacts | undefined {
       decoderStartTokenId: first(cf.decoder_start_token_id, gf.decoder_start_token_id),
       bosTokenId: first(cf.bos_token_id, gf.bos_token_id),
       imageTokenId: first(cf.image_token_id, cf.image_token_index),
+      ...(dec.filename !== undefined ? { decoderFile: dec.filename } : {}),
       ropeTheta: first(cf.rope_theta, text.rope_theta),
       headDim: cf.head_dim,
       normEps: first(cf.rms_norm_eps, cf.layer_norm_eps, cf.layer_norm_epsilon, text.rms_norm_eps),
