@@ -4,7 +4,7 @@ import * as ort from 'onnxruntime-node';
 import { scanFile } from '../../src/engine/run/scanFile';
 import { inspectTarget } from '../../src/engine/model/inspect';
 import { resolveTarget } from '../../src/engine/model/folder';
-import { buildGpt2, buildLlama, buildVisionLanguage, VLM_IMAGE, type BuiltModel } from '../models/build';
+import { buildGpt2, buildLlama, buildPerLayerPair, buildVisionLanguage, VLM_IMAGE, type BuiltModel } from '../models/build';
 import { forwardFromEmbeddings } from '../models/reference';
 import { PNG } from 'pngjs';
 import { Tokenizer } from '@huggingface/tokenizers';
@@ -388,5 +388,19 @@ describe("an onnxruntime-genai folder: genai_config.json names the decoder's fil
     assertMatchesReference(r, forwardText(built.spec, IDS), built.spec.d);
     writeFileSync(path.join(dir, 'genai_config.json'), JSON.stringify({ model: { decoder: { filename: '../elsewhere.onnx' } } }));
     assert.throws(() => resolveTarget(dir), (e: unknown) => isEngineError(e) && /holds no model/.test(e.message));
+  });
+});
+
+describe("Gemma 3n's split: embed_tokens.onnx gives inputs_embeds and per_layer_inputs", () => {
+  test('both reach the decoder: the scan matches the reference on the embeddings plus the per-layer rows', async () => {
+    const m = buildPerLayerPair(root);
+    const info = inspectTarget(resolveTarget(m.dir));
+    assert.deepEqual(info.pipeline?.files.map((f) => f.role), ['embed', 'decoder']);
+    const r = await scanModel(m.dir, { ids: IDS });
+    const { d } = m.spec;
+    const x = new Float64Array(IDS.length * d);
+    IDS.forEach((id, t) => { for (let c = 0; c < d; c++) x[t * d + c] = m.spec.embed[id * d + c] + m.perLayer[id * d + c]; });
+    assertMatchesReference(r, forwardFromEmbeddings(m.spec, x, IDS.length, true), d);
+    assert.doesNotMatch(r.input.note ?? '', /per_layer_inputs = zeros/);
   });
 });

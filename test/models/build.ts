@@ -1,4 +1,5 @@
-import type { ModelProto } from 'onnx-buf';
+import { NodeProtoSchema, ValueInfoProtoSchema, type ModelProto } from 'onnx-buf';
+import { create } from '@bufbuild/protobuf';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { DT } from '../../src/engine/model/onnx/dtype';
@@ -310,4 +311,39 @@ export function buildVisionLanguage(root: string, name = 'vlm-image'): FolderMod
   writeFileSync(path.join(pair.dir, 'preprocessor_config.json'), JSON.stringify({ size: { height: side, width: side }, do_normalize: false, rescale_factor: 1 / 255 }));
   writeFileSync(path.join(pair.dir, 'config.json'), JSON.stringify({ model_type: 'llava', num_hidden_layers: spec.layers, hidden_size: spec.d, bos_token_id: 1, image_token_id: imageTokenId }));
   return { ...pair, conv: { w, b: bias }, imageTokenId };
+}
+
+/**
+ * Gemma 3n's split as onnx-community writes it: embed_tokens.onnx gives inputs_embeds and
+ * per_layer_inputs, and the decoder takes both. Here per_layer_inputs are a second table's rows,
+ * added to the embeddings before the first block, so the decoder's result depends on them.
+ * Returns the second table, for the test's own embeddings.
+ */
+export function buildPerLayerPair(root: string, name = 'gemma3n-split'): FolderModel & { spec: Spec; perLayer: Float64Array } {
+  const dir = path.join(root, name);
+  const onnxDir = path.join(dir, 'onnx');
+  mkdirSync(onnxDir, { recursive: true });
+  const spec = textSpec('llama');
+  const r = rng(47);
+  const perLayer = Float64Array.from({ length: spec.vocab * spec.d }, () => (r.u() - 0.5) * 0.5);
+  const b = new GraphBuilder(DT.FLOAT);
+  const ids = b.input('input_ids', DT.INT64, ['batch_size', 'sequence_length']);
+  b.o('Gather', [b.weight('model.embed_tokens.weight', [spec.vocab, spec.d], Float32Array.from(spec.embed)), ids]);
+  b.nodes[b.nodes.length - 1].output[0] = 'inputs_embeds';
+  b.o('Gather', [b.weight('model.embed_tokens_per_layer.weight', [spec.vocab, spec.d], Float32Array.from(perLayer)), ids]);
+  b.nodes[b.nodes.length - 1].output[0] = 'per_layer_inputs';
+  b.output('inputs_embeds', DT.FLOAT, ['batch_size', 'sequence_length', spec.d]);
+  b.output('per_layer_inputs', DT.FLOAT, ['batch_size', 'sequence_length', spec.d]);
+  const files: Record<string, string> = { embed: path.join(onnxDir, 'embed_tokens.onnx'), decoder: path.join(onnxDir, 'decoder_model_merged.onnx') };
+  writeModel(makeModel(b.graph('embed_tokens')), files.embed);
+  const decoder = llamaModel(spec, DT.FLOAT, { inputsEmbeds: true });
+  const g = decoder.graph!;
+  for (const n of g.node) n.input = n.input.map((x) => (x === 'inputs_embeds' ? 'inputs_embeds_with_per_layer' : x));
+  g.node.unshift(create(NodeProtoSchema, { opType: 'Add', input: ['inputs_embeds', 'per_layer_inputs'], output: ['inputs_embeds_with_per_layer'], name: '/model/per_layer/Add' }));
+  const embedsInput = g.input.find((i) => i.name === 'inputs_embeds')!;
+  g.input.push(create(ValueInfoProtoSchema, { ...embedsInput, name: 'per_layer_inputs' }));
+  writeModel(decoder, files.decoder);
+  writeTokenizer(dir);
+  writeFileSync(path.join(dir, 'config.json'), JSON.stringify({ model_type: 'gemma3n', num_hidden_layers: spec.layers, hidden_size: spec.d, bos_token_id: 1 }));
+  return { dir, files, spec, perLayer };
 }

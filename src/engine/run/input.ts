@@ -85,7 +85,13 @@ export async function resolveInput(file: string, m: OpenModel, opts: InputOption
       given[embeds.name] = spliceRows(await embedTokens(embedder, r.ids, opts.threads), r.tokens, seen);
       image = { width: seen.width, height: seen.height };
       r.note = [r.note, seen.note, `The image's ${seen.tokens} features (${printable(path.basename(vision))}) stand in for the image tokens.`].filter(Boolean).join(' ');
-    } else if (embeds && embedder) given[embeds.name] = await embedTokens(embedder, r.ids, opts.threads);
+    } else if (embeds && embedder) {
+      const outputs = await embedTokenOutputs(embedder, r.ids, opts.threads);
+      const [first, ...others] = Object.keys(outputs);
+      given[embeds.name] = outputs[first];
+      // Other outputs the decoder takes by name (Gemma 3n's per_layer_inputs) go to it too.
+      for (const name of others) if (typed.some((i) => i.name === name) && !given[name]) given[name] = outputs[name];
+    }
     const note = [r.note, describeDefaults(defaultedInputs(typed, given), r.ids.length, info.constants)].filter(Boolean).join(' ') || undefined;
     const kind = opts.ids?.length || fedIds ? 'ids' : 'text';
     const feeds = textFeeds(typed, r.ids, given, info.constants);
@@ -360,6 +366,15 @@ function spliceRows(embeddings: FeedTensor, tokens: TokenInfo[], image: ImageFea
 
 /** Runs a multi-file export's embed_tokens.onnx: token ids → the embeddings its decoder takes. */
 export async function embedTokens(file: string, ids: number[], threads?: number): Promise<FeedTensor> {
+  const outputs = await embedTokenOutputs(file, ids, threads);
+  return outputs[Object.keys(outputs)[0]];
+}
+
+/**
+ * Every output of embed_tokens.onnx by name, the embeddings first: Gemma 3n's also gives
+ * per_layer_inputs, which its decoder takes beside inputs_embeds.
+ */
+export async function embedTokenOutputs(file: string, ids: number[], threads?: number): Promise<Record<string, FeedTensor>> {
   const session = await embeddingSession.get(file, threads);
   const name = session.inputNames[0];
   const { Tensor } = ort;
@@ -371,6 +386,8 @@ export async function embedTokens(file: string, ids: number[], threads?: number)
     // Some exports take int32 ids.
     out = await run(new Tensor('int32', Int32Array.from(ids), [1, ids.length]));
   }
-  const t = out[session.outputNames[0]];
-  return { type: t.type, data: t.data as Float32Array, dims: t.dims.map(Number) };
+  return Object.fromEntries(session.outputNames.map((name) => {
+    const t = out[name];
+    return [name, { type: t.type, data: t.data as Float32Array, dims: t.dims.map(Number) }];
+  }));
 }
