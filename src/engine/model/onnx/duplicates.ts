@@ -46,7 +46,7 @@ function dataBytes(t: TensorProto | undefined): number {
   return elements * bytesPerElement(t.dataType);
 }
 
-type Definition = { kind: 'initializer'; index: number; bytes: number } | { kind: 'node'; index: number; bytes: number };
+interface Definition { kind: 'initializer' | 'node'; index: number; bytes: number }
 
 function dedupe(g: GraphProto, where: string, fileName: string): string | undefined {
   // Every definition of each name, in the order ONNX Runtime meets them.
@@ -58,21 +58,22 @@ function dedupe(g: GraphProto, where: string, fileName: string): string | undefi
   const written = new Set(g.node.filter((n) => !isConstant(n)).flatMap((n) => n.output));
   const duplicated = [...defs].filter(([name, d]) => d.length > 1 && !written.has(name));
   if (!duplicated.length) return undefined;
+  const label = (x: Definition) => (x.kind === 'initializer' ? 'an initializer' : printable(g.node[x.index].name || `#${x.index} (Constant)`));
+  const tensorOf = (x: Definition) => (x.kind === 'initializer' ? g.initializer[x.index] : constantTensor(g.node[x.index]));
   // Named for the note before the superseded definitions leave the graph.
-  const [name, d] = duplicated[0];
-  const by = d.map((x) => (x.kind === 'initializer' ? 'an initializer' : printable(g.node[x.index].name || `#${x.index} (Constant)`)));
+  const [name, first] = duplicated[0];
+  const by = first.map(label);
   const dropInit = new Set<number>();
   const dropNode = new Set<number>();
-  for (const [tensor, defs] of duplicated) {
-    const values = defs.map((x) => valueKey(x.kind === 'initializer' ? g.initializer[x.index] : constantTensor(g.node[x.index])));
-    const equal = values.every((v) => v !== undefined && v === values[0]);
-    if (!equal && defs.some((x) => x.bytes >= LARGE_BYTES)) {
-      throw new EngineError('invalid-model', `${fileName} defines the tensor "${printable(tensor)}" ${defs.length} times in ${where}, with different values ` +
-        `(${defs.map((x) => (x.kind === 'initializer' ? 'an initializer' : printable(g.node[x.index].name || `#${x.index} (Constant)`))).join(', ')}). ` +
-        'ONNX Runtime warns and picks one by rules that differ with tensor size and version, so which weights the model computes with is not defined. Re-export the model.');
+  for (const [tensor, d] of duplicated) {
+    const equal = d.every((x) => sameData(tensorOf(d[0]), tensorOf(x)));
+    if (!equal && d.some((x) => x.bytes >= LARGE_BYTES)) {
+      throw new EngineError('invalid-model', `${fileName} defines the tensor "${printable(tensor)}" ${d.length} times in ${where}, with different values ` +
+        `(${d.map(label).join(', ')}). ONNX Runtime warns and picks one by rules that differ with tensor size and version, ` +
+        'so which weights the model computes with is not defined. Re-export the model.');
     }
-    const kept = defs[defs.length - 1];
-    for (const x of defs) if (x !== kept) (x.kind === 'initializer' ? dropInit : dropNode).add(x.index);
+    const kept = d[d.length - 1];
+    for (const x of d) if (x !== kept) (x.kind === 'initializer' ? dropInit : dropNode).add(x.index);
   }
   g.initializer = g.initializer.filter((_, i) => !dropInit.has(i));
   g.node = g.node.filter((_, i) => !dropNode.has(i));
@@ -82,15 +83,14 @@ function dedupe(g: GraphProto, where: string, fileName: string): string | undefi
     'Re-export the model to remove the duplicates.';
 }
 
-/**
- * A tensor's values as a string to compare (inline data only; an external one compares by its file
- * range, which is equal only when it is the same data).
- */
-function valueKey(t: TensorProto | undefined): string | undefined {
-  if (!t) return undefined;
-  const parts = [String(t.dataType), t.dims.join('x')];
-  if (t.externalData.length) parts.push(t.externalData.map((e) => `${e.key}=${e.value}`).join(';'));
-  else if (t.rawData.length) parts.push(Buffer.from(t.rawData).toString('base64'));
-  else parts.push(JSON.stringify([t.floatData, t.int32Data, t.int64Data.map(String), t.doubleData, t.uint64Data.map(String), t.stringData.map((b) => Buffer.from(b).toString('base64'))]));
-  return parts.join('|');
+/** Same type, shape and values (bytes compared in place: weights can be large); external data by its file range. */
+function sameData(a: TensorProto | undefined, b: TensorProto | undefined): boolean {
+  if (!a || !b) return false;
+  if (a === b) return true;
+  if (a.dataType !== b.dataType || a.dims.join('x') !== b.dims.join('x')) return false;
+  const ext = (t: TensorProto) => t.externalData.map((e) => `${e.key}=${e.value}`).join(';');
+  if (a.externalData.length || b.externalData.length) return ext(a) === ext(b);
+  if (a.rawData.length || b.rawData.length) return Buffer.compare(a.rawData, b.rawData) === 0;
+  const typed = (t: TensorProto) => JSON.stringify([t.floatData, t.int32Data, t.int64Data.map(String), t.doubleData, t.uint64Data.map(String), t.stringData.map((x) => Buffer.from(x).toString('base64'))]);
+  return typed(a) === typed(b);
 }
