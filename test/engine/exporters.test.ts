@@ -4,12 +4,12 @@ import * as ort from 'onnxruntime-node';
 import { scanFile } from '../../src/engine/run/scanFile';
 import { inspectTarget } from '../../src/engine/model/inspect';
 import { resolveTarget } from '../../src/engine/model/folder';
-import { buildGpt2, buildLlama, buildPerLayerPair, buildVisionLanguage, VLM_IMAGE, type BuiltModel } from '../models/build';
+import { buildGpt2, buildHybrid, HYBRID_LAYOUTS, buildLlama, buildPerLayerPair, buildVisionLanguage, VLM_IMAGE, type BuiltModel } from '../models/build';
 import { forwardFromEmbeddings } from '../models/reference';
 import { PNG } from 'pngjs';
 import { Tokenizer } from '@huggingface/tokenizers';
 import { tokenizerConfig, tokenizerJson } from '../models/tokenizer';
-import { toDuplicateConstants, toFragment, toOnDevice, toWeightsAsInputs } from '../models/layouts/variants';
+import { toDuplicateConstants, toFragment, toFusedMixers, toOnDevice, toWeightsAsInputs } from '../models/layouts/variants';
 import { OperatorSetIdProtoSchema, type TensorProto } from 'onnx-buf';
 import { create } from '@bufbuild/protobuf';
 import type { FeedTensor } from '../../src/engine/model/feeds';
@@ -403,4 +403,16 @@ describe("Gemma 3n's split: embed_tokens.onnx gives inputs_embeds and per_layer_
     assertMatchesReference(r, forwardFromEmbeddings(m.spec, x, IDS.length, true), d);
     assert.doesNotMatch(r.input.note ?? '', /per_layer_inputs = zeros/);
   });
+});
+
+describe("onnxruntime-genai's fused token mixers (LinearAttention, CausalConvWithState)", () => {
+  const NAMED: Record<string, string> = { gdn: 'linear-attention', conv: 'convolution', attention: 'attention', mamba: 'state-space' };
+  for (const kind of ['qwen35', 'lfm2'] as const) {
+    test(`${kind}: every block located and named by its fused mixer`, () => {
+      const m = buildHybrid(root, kind, { name: `${kind}-fused-mixers`, transform: toFusedMixers });
+      const info = inspectTarget(resolveTarget(m.file));
+      assert.equal(info.blocks, HYBRID_LAYOUTS[kind].layout.length);
+      assert.deepEqual(info.layers.map((l) => l.mixer), HYBRID_LAYOUTS[kind].layout.map((k) => NAMED[k]));
+    });
+  }
 });

@@ -1,7 +1,7 @@
 import type { GraphProto, NodeProto } from 'onnx-buf';
 import type { GraphIndex } from '../onnx/graph';
 import { attrInt, metadata } from '../onnx/graph';
-import { ATTENTION_OPS } from './ops';
+import { ATTENTION_OPS, FUSED_MIXER_OPS } from './ops';
 import type { MixerKind, MlpKind } from './types';
 
 /**
@@ -54,12 +54,14 @@ export function branchMixer(g: GraphIndex, branch: Set<number>): MixerKind | und
   const nodes = [...branch].map((i) => g.graph.node[i]);
   if (nodes.some((n) => ATTENTION_OPS.has(n.opType) || (n.opType === 'Softmax' && softmaxIsAttention(g, n)))) return 'attention';
   const ops = opsOf(nodes);
+  // A gated DeltaNet block holds its short convolution too: the recurrence names the block.
+  if (ops.has('LinearAttention')) return FUSED_MIXER_OPS.LinearAttention;
   if ([...RECURRENCE_OPS].some((op) => ops.has(op))) {
     const names = nodes.map((n) => `${metadata(n, 'pkg.torch.onnx.name_scopes') ?? ''} ${n.name}`).join(' ');
     for (const [re, kind] of NAME_KINDS) if (re.test(names)) return kind;
     return ops.has('Scan') || ops.has('Loop') ? 'recurrent' : 'linear-attention';
   }
-  if (nodes.some((n) => isDepthwiseConv1d(g, n))) return 'convolution';
+  if (nodes.some((n) => isDepthwiseConv1d(g, n) || FUSED_MIXER_OPS[n.opType] === 'convolution')) return 'convolution';
   return undefined;
 }
 

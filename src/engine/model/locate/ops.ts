@@ -11,6 +11,15 @@ export const ATTENTION_OPS = new Set([
 ]);
 
 
+/**
+ * Token mixers fused into one operator (com.microsoft, onnxruntime-genai's builder for Qwen3.5 and
+ * LFM2; ONNX opset 27 has the first two too), by what they compute.
+ */
+export const FUSED_MIXER_OPS: Record<string, 'linear-attention' | 'convolution'> = {
+  LinearAttention: 'linear-attention',
+  CausalConvWithState: 'convolution',
+};
+
 /** Ops a normalisation is built from; used to find where a post-norm ends. */
 export const NORM_OPS = new Set([
   'LayerNormalization', 'SimplifiedLayerNormalization', 'BatchNormalization', 'RMSNormalization', 'GroupNormalization',
