@@ -4,16 +4,16 @@ import * as ort from 'onnxruntime-node';
 import { scanFile } from '../../src/engine/run/scanFile';
 import { inspectTarget } from '../../src/engine/model/inspect';
 import { resolveTarget } from '../../src/engine/model/folder';
-import { buildGpt2, buildHybrid, HYBRID_LAYOUTS, buildLlama, buildPerLayerPair, buildVisionLanguage, VLM_IMAGE, type BuiltModel } from '../models/build';
+import { buildGpt2, buildHybrid, HYBRID_LAYOUTS, buildLlama, buildPerLayerPair, buildVit, buildVisionLanguage, VLM_IMAGE, type BuiltModel } from '../models/build';
 import { forwardFromEmbeddings } from '../models/reference';
 import { PNG } from 'pngjs';
 import { Tokenizer } from '@huggingface/tokenizers';
 import { tokenizerConfig, tokenizerJson } from '../models/tokenizer';
-import { toDuplicateConstants, toFragment, toFusedMixers, toOnDevice, toWeightsAsInputs } from '../models/layouts/variants';
+import { toDuplicateConstants, toFlattenedPatches, toFragment, toFusedMixers, toOnDevice, toWeightsAsInputs } from '../models/layouts/variants';
 import { OperatorSetIdProtoSchema, type TensorProto } from 'onnx-buf';
 import { create } from '@bufbuild/protobuf';
 import type { FeedTensor } from '../../src/engine/model/feeds';
-import { forwardText } from '../models/reference';
+import { forwardText, forwardVit } from '../models/reference';
 import { tempDir } from '../fixtures';
 import * as path from 'node:path';
 import { mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
@@ -415,4 +415,35 @@ describe("onnxruntime-genai's fused token mixers (LinearAttention, CausalConvWit
       assert.deepEqual(info.layers.map((l) => l.mixer), HYBRID_LAYOUTS[kind].layout.map((k) => NAMED[k]));
     });
   }
+});
+
+describe('a vision encoder that takes flattened patches (Qwen2-VL style: hidden_states [patches, 3·P²] beside grid_thw)', () => {
+  let m: BuiltModel;
+  before(() => { m = buildVit(root, 'vit-flattened-patches', { transform: toFlattenedPatches }); });
+
+  test('a vision model; fed patches run as the image they came from; --image says what to feed instead', async () => {
+    const v = m.spec.vit!;
+    const flatFile = m.file;
+    const info = inspectTarget(resolveTarget(flatFile));
+    assert.equal(info.family, 'vision', info.familyEvidence.join('; '));
+    assert.deepEqual(info.inputs.map((i) => `${i.name}:${i.role}`), ['hidden_states:patches', 'grid_thw:grid', 'rotary_pos_emb:other']);
+    assert.equal(info.blocks, m.spec.layers);
+    // An image and the same pixels cut into patches (channel, row, column within a patch; patches row by row).
+    const pixels = Float64Array.from({ length: v.channels * v.image * v.image }, (_, k) => Math.sin(k * 0.37) * 0.8);
+    const grid = v.image / v.patch;
+    const k = v.channels * v.patch * v.patch;
+    const rows = new Float32Array(grid * grid * k);
+    for (let py = 0; py < grid; py++) for (let px = 0; px < grid; px++) for (let c = 0; c < v.channels; c++) {
+      for (let ky = 0; ky < v.patch; ky++) for (let kx = 0; kx < v.patch; kx++) {
+        rows[(py * grid + px) * k + (c * v.patch + ky) * v.patch + kx] = pixels[(c * v.image + py * v.patch + ky) * v.image + px * v.patch + kx];
+      }
+    }
+    const r = await scanModel(flatFile, { givenFeeds: { hidden_states: { type: 'float32', data: rows, dims: [grid * grid, k] } } });
+    assertMatchesReference(r, forwardVit(m.spec, pixels), m.spec.d);
+    assert.match(r.input.note ?? '', /grid_thw = one frame of the patches, rows × columns \[1, 3\]/);
+    // A free dimension shared with the fed patches (num_patches) takes their count.
+    assert.match(r.input.note ?? '', /rotary_pos_emb = zeros \[16, 8\]/);
+    await assert.rejects(scanModel(flatFile, { image: path.join(root, 'vlm.png') }), (e: unknown) => isEngineError(e) && e.code === 'unsupported-input' &&
+      /takes the image as flattened patches \("hidden_states" \[num_patches, 192\], Qwen2-VL style\)/.test(e.message));
+  });
 });

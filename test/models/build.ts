@@ -226,9 +226,11 @@ export function buildCheckpoints(root: string, name = 'checkpoints'): { dir: str
   return { dir, specs, strengths };
 }
 
-export function buildVit(root: string, name = 'vit-registers-planted'): BuiltModel {
+export function buildVit(root: string, name = 'vit-registers-planted', opts: { transform?: (m: ModelProto) => void } = {}): BuiltModel {
   const spec = plantedSpec({ arch: 'vit', vocab: 2, seed: 11, vit: { channels: 3, image: 32, patch: 8, registers: 4 } });
-  return emit(root, name, spec, vitModel(spec), { kind: 'vision', tokenizer: false });
+  const model = vitModel(spec);
+  opts.transform?.(model);
+  return emit(root, name, spec, model, { kind: 'vision', tokenizer: false });
 }
 
 /** The real trained stories260K checkpoint converted to the LLaMA layout (no tokenizer ships with it). */

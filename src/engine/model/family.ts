@@ -17,6 +17,11 @@ export function classifyFamily(
 ): { family: Family; evidence: string[] } {
   const evidence: string[] = [];
   const roles = new Set(inputs.map((i) => i.role));
+  const flattened = inputs.find((i) => i.role === 'patches');
+  if (flattened) {
+    evidence.push(`an image as flattened patches: "${flattened.name}" [${flattened.shape.join(', ')}] beside its patch grid`);
+    return { family: 'vision', evidence };
+  }
   const pixelInput = inputs.find((i) => i.role === 'pixels' || (i.role !== 'weight' && /pixel|image/i.test(i.name)));
   const audio = inputs.find((i) => /input_features|audio|mel|spectrogram/i.test(i.name) && i.role !== 'ids');
   if (audio) {

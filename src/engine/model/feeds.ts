@@ -17,17 +17,32 @@ export type InputRole =
    * What a model rewritten for a device takes instead of computing it: the rotary cos / sin of the
    * run's positions, and a norm's epsilon. Defaults come from config.json (rope_theta, rms_norm_eps).
    */
-  | 'rotary' | 'epsilon';
+  | 'rotary' | 'epsilon'
+  /**
+   * An image as flattened patches, [patches, channels × patch²] (Qwen2-VL's vision encoder), with
+   * the grid it was cut into ([1, 3]: frames, rows, columns).
+   */
+  | 'patches' | 'grid';
 
 export interface ClassifiedInput { name: string; elemType: number; shape: (number | string)[]; role: InputRole }
 
 /** What each graph input is for, read from its name, type and shape (never assumed). */
 export function classifyInputs(g: GraphIndex): ClassifiedInput[] {
-  return g.graph.input.filter((i) => !g.initializers.has(i.name)).map((i) => {
+  const inputs = g.graph.input.filter((i) => !g.initializers.has(i.name)).map((i) => {
     const elemType = g.elemTypeOf(i.name) ?? DT.FLOAT;
     const shape = g.shapeOf(i.name) ?? [];
     return { name: i.name, elemType, shape, role: roleOf(i.name, elemType, shape) };
   });
+  // Beside a patch grid, a float matrix is the image cut into patches, not token ids or features.
+  const grid = inputs.find((i) => /(^|_)grid_thw$/i.test(i.name) && (i.elemType === DT.INT64 || i.elemType === DT.INT32));
+  if (grid) {
+    grid.role = 'grid';
+    const patches = inputs.find((i) => i.shape.length === 2 && i.elemType !== DT.INT64 && i.elemType !== DT.INT32 && /hidden_states|pixel_values|patches/i.test(i.name));
+    if (patches) patches.role = 'patches';
+    // Its rotary angles follow the patches' places in the grid (merged 2 × 2): zeros, said with the run, until fed.
+    for (const i of inputs) if (i.role === 'features' && /rotary_pos_emb|pos_emb/i.test(i.name)) i.role = 'other';
+  }
+  return inputs;
 }
 
 function roleOf(name: string, t: number, shape: (number | string)[]): InputRole {
@@ -180,6 +195,12 @@ function filled(elemType: number, dims: number[], value: (k: number) => number):
  */
 export function defaultFeed(i: ClassifiedInput, tokens: number, constants: ModelConstants = {}): FeedTensor {
   if (i.role === 'rotary') return rotaryFeed(i, tokens, constants);
+  if (i.role === 'grid') {
+    // One frame, the patches in the most square grid their count allows.
+    let rows = Math.floor(Math.sqrt(tokens));
+    while (rows > 1 && tokens % rows) rows--;
+    return intTensor(i.elemType, [1, rows, tokens / rows], [1, 3]);
+  }
   const dims = bindDims(i.shape, tokens);
   if (i.role === 'epsilon') return filled(i.elemType, dims, () => constants.normEps ?? DEFAULT_NORM_EPS);
   if (i.role === 'mask' || i.role === 'attention_mask') return filled(i.elemType, dims, () => 1);
@@ -189,7 +210,7 @@ export function defaultFeed(i: ClassifiedInput, tokens: number, constants: Model
 
 /** Inputs that get a generic default (reported to the user with the run). */
 export function defaultedInputs(inputs: ClassifiedInput[], given: Record<string, unknown> = {}): ClassifiedInput[] {
-  return inputs.filter((i) => ['encoder_hidden_states', 'mask', 'positions', 'other', 'rotary', 'epsilon'].includes(i.role) && !(i.name in given));
+  return inputs.filter((i) => ['encoder_hidden_states', 'mask', 'positions', 'other', 'rotary', 'epsilon', 'grid'].includes(i.role) && !(i.name in given));
 }
 
 export function describeDefaults(inputs: ClassifiedInput[], tokens: number, constants: ModelConstants = {}): string | undefined {
@@ -197,7 +218,7 @@ export function describeDefaults(inputs: ClassifiedInput[], tokens: number, cons
   const theta = constants.ropeTheta !== undefined ? `θ ${constants.ropeTheta} from config.json` : `θ ${DEFAULT_ROPE_THETA}, no rope_theta in a config.json`;
   const eps = constants.normEps !== undefined ? `${constants.normEps} from config.json` : `${DEFAULT_NORM_EPS}, no rms_norm_eps in a config.json`;
   const value = (i: ClassifiedInput) => (i.role === 'mask' ? 'ones' : i.role === 'rotary' ? `rotary ${/sin/i.test(i.name) ? 'sin' : 'cos'} of positions 0…${tokens - 1} (${theta})`
-    : i.role === 'epsilon' ? eps : i.role === 'positions' || /position/i.test(i.name) ? 'positions' : 'zeros');
+    : i.role === 'epsilon' ? eps : i.role === 'grid' ? 'one frame of the patches, rows × columns' : i.role === 'positions' || /position/i.test(i.name) ? 'positions' : 'zeros');
   const what = inputs.map((i) => `${printable(i.name)} = ${value(i)} [${bindDims(i.shape, tokens).join(', ')}]`);
   return `Inputs given their default: ${what.join('; ')}. Feed your own with ${option('feed')} (.npy or .json).`;
 }
@@ -242,14 +263,24 @@ export function syntheticFeeds(
   const feeds: Record<string, FeedTensor> = {};
   // Masks and positions follow the sequence of the features given (an audio encoder's frames).
   const fed = inputs.find((i) => i.role === 'features' && given[i.name] && typeof i.shape[i.shape.length - 1] !== 'number');
-  const steps = fed ? given[fed.name].dims[given[fed.name].dims.length - 1] : 16;
+  const fedPatches = inputs.find((i) => i.role === 'patches' && given[i.name]);
+  // Flattened patches count their tokens on the first axis, audio features on the last.
+  const steps = fedPatches ? given[fedPatches.name].dims[0] : fed ? given[fed.name].dims[given[fed.name].dims.length - 1] : 16;
   requireWeights(inputs, given);
+  // A free dimension named as one of a given tensor's takes its size there (rotary_pos_emb's num_patches).
+  const known = new Map<string, number>();
+  for (const i of inputs) {
+    const t = given[i.name];
+    if (t && t.dims.length === i.shape.length) i.shape.forEach((d, k) => { if (typeof d === 'string') known.set(d, t.dims[k]); });
+  }
   let s = seed >>> 0;
   const rnd = () => { s = (s * 1664525 + 1013904223) >>> 0; return s / 2 ** 32; };
-  for (const i of inputs) {
-    if (given[i.name]) { feeds[i.name] = given[i.name]; continue; }
-    const dims = i.shape.map((d, k) => (typeof d === 'number' ? d : k === 0 ? 1 : i.role === 'pixels' ? (k === 1 ? 3 : 224) : 16));
-    if (i.role === 'pixels' || i.role === 'features') {
+  for (const declared of inputs) {
+    if (given[declared.name]) { feeds[declared.name] = given[declared.name]; continue; }
+    const i = { ...declared, shape: declared.shape.map((d) => (typeof d === 'string' && known.has(d) ? known.get(d)! : d)) };
+    const free = (k: number) => (i.role === 'patches' ? (k === 0 ? steps : 16) : k === 0 ? 1 : i.role === 'pixels' ? (k === 1 ? 3 : 224) : 16);
+    const dims = i.shape.map((d, k) => (typeof d === 'number' ? d : free(k)));
+    if (i.role === 'pixels' || i.role === 'features' || i.role === 'patches') {
       const n = dims.reduce((a, b) => a * b, 1);
       const data = new Float32Array(n);
       // Smooth structure plus noise: a plausible image-like signal rather than white noise.

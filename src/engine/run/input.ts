@@ -115,6 +115,11 @@ export async function resolveInput(file: string, m: OpenModel, opts: InputOption
   }
   const feeds = syntheticFeeds(typed, 1, given, info.constants);
   const pixels = typed.find((i) => i.role === 'pixels');
+  const flattened = typed.find((i) => i.role === 'patches');
+  if (opts.image && flattened) {
+    throw new EngineError('unsupported-input', `${printable(path.basename(file))} takes the image as flattened patches ("${printable(flattened.name)}" [${flattened.shape.join(', ')}], Qwen2-VL style); ` +
+      `cutting an image into them is not supported yet. Feed the patches and their grid with ${option('feed', `${printable(flattened.name)}=FILE.npy`)}.`);
+  }
   if (opts.image) {
     if (!pixels) throw new EngineError('bad-argument', `${path.basename(file)} has no image input.`);
     const h = typeof pixels.shape[2] === 'number' ? pixels.shape[2] : undefined;
@@ -133,8 +138,12 @@ export async function resolveInput(file: string, m: OpenModel, opts: InputOption
     return { feeds, tokens: [], kind: 'image', tokenizer: null, image, given, ...(pre.note ? { note: pre.note } : {}) };
   }
   const fedAll = typed.every((i) => given[i.name] || i.role === 'past');
+  // Given the data (patches, features), the rest are defaults to report, not a synthetic input.
+  const dataGiven = typed.some((i) => ['pixels', 'patches', 'features'].includes(i.role) && given[i.name]);
+  const defaulted = defaultedInputs(typed, given).map((i) => ({ ...i, shape: feeds[i.name]?.dims ?? i.shape }));
   const note = fedAll ? undefined
-    : pixels ? 'No image given: a deterministic synthetic input was used.' : 'The model takes float features: a deterministic synthetic input was used.';
+    : dataGiven ? describeDefaults(defaulted, 1, info.constants)
+      : pixels ? 'No image given: a deterministic synthetic input was used.' : 'The model takes float features: a deterministic synthetic input was used.';
   return { feeds, tokens: [], kind: fedAll ? 'feed' : 'synthetic', tokenizer: null, given, note };
 }
 

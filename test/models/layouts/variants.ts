@@ -325,3 +325,38 @@ export function toFusedMixers(m: ModelProto): void {
   });
   if (!m.opsetImport.some((o) => o.domain === 'com.microsoft')) m.opsetImport.push(create(OperatorSetIdProtoSchema, { domain: 'com.microsoft', version: 1n }));
 }
+
+/**
+ * A vision encoder that takes its image as flattened patches (Qwen2-VL's: hidden_states [patches,
+ * channels × patch²] beside grid_thw and rotary_pos_emb): the patch Conv becomes a MatMul over the
+ * fed rows (channel, then row, then column within a patch; patches row by row), so the same pixels
+ * give the same model. grid_thw and rotary_pos_emb are taken, as the original takes them.
+ */
+export function toFlattenedPatches(m: ModelProto): void {
+  const g = m.graph!;
+  const conv = g.node.find((n) => n.opType === 'Conv')!;
+  const w = g.initializer.find((t) => t.name === conv.input[1])!;
+  const bias = conv.input[2];
+  const [d, c, p] = w.dims.map(Number);
+  const k = c * p * p;
+  const src = new Float32Array(w.rawData.slice().buffer);
+  const flat = new Float32Array(k * d);
+  for (let o = 0; o < d; o++) for (let j = 0; j < k; j++) flat[j * d + o] = src[o * k + j];
+  g.initializer.push(makeTensor('embeddings.patch_embeddings.flat_weight', DT.FLOAT, [k, d], new Uint8Array(flat.buffer)));
+  const pixels = g.input[0].name;
+  const shapeOf = g.node.filter((n) => n.opType === 'Shape' && n.input[0] === pixels);
+  const rows = makeNode('MatMul', ['hidden_states', 'embeddings.patch_embeddings.flat_weight'], ['patches_projected'], '/embeddings/patch_embeddings/MatMul');
+  const added = makeNode('Add', ['patches_projected', bias], ['patches_biased'], '/embeddings/patch_embeddings/Add');
+  const t = makeNode('Transpose', ['patches_biased'], ['patches_t'], '/embeddings/patch_embeddings/Transpose', { perm: [1, 0] });
+  const side = makeTensor('embeddings.patch_embeddings.grid_shape', DT.INT64, [4], new Uint8Array(BigInt64Array.from([1n, BigInt(d), -1n, 1n]).buffer));
+  g.initializer.push(side);
+  const r = makeNode('Reshape', ['patches_t', side.name], [conv.output[0]], '/embeddings/patch_embeddings/Reshape');
+  g.node = g.node.flatMap((n) => (n === conv ? [rows, added, t, r] : [n]));
+  // The batch of one the original read from pixel_values' shape.
+  for (const n of shapeOf) n.input[0] = conv.output[0];
+  g.input = [
+    makeValueInfo('hidden_states', DT.FLOAT, ['num_patches', k]),
+    makeValueInfo('grid_thw', DT.INT64, [1, 3]),
+    makeValueInfo('rotary_pos_emb', DT.FLOAT, ['num_patches', 8]),
+  ];
+}
