@@ -21,7 +21,7 @@ export function filesRead(call: { file: string; variant?: string; options?: obje
 function partsOf(model: string, variant?: string): string[] {
   try {
     const t = resolveTarget(model, variant);
-    return [t.main, t.embed, t.vision, t.decoder].filter((f): f is string => !!f);
+    return [t.main, t.embed, t.vision, t.audio, t.decoder].filter((f): f is string => !!f);
   } catch {
     return [model];
   }

@@ -4,9 +4,10 @@ import * as ort from 'onnxruntime-node';
 import { scanFile } from '../../src/engine/run/scanFile';
 import { inspectTarget } from '../../src/engine/model/inspect';
 import { resolveTarget } from '../../src/engine/model/folder';
-import { buildGpt2, buildHybrid, HYBRID_LAYOUTS, buildLlama, buildPerLayerPair, buildVit, buildVisionLanguage, VLM_IMAGE, type BuiltModel } from '../models/build';
+import { buildAudioLanguage, buildGpt2, buildHybrid, HYBRID_LAYOUTS, buildLlama, buildPerLayerPair, buildVit, buildVisionLanguage, VLM_IMAGE, type BuiltModel } from '../models/build';
 import { forwardFromEmbeddings } from '../models/reference';
 import { PNG } from 'pngjs';
+import { npy } from '../models/npy';
 import { Tokenizer } from '@huggingface/tokenizers';
 import { tokenizerConfig, tokenizerJson } from '../models/tokenizer';
 import { toDuplicateConstants, toFlattenedPatches, toFragment, toFusedMixers, toOnDevice, toWeightsAsInputs } from '../models/layouts/variants';
@@ -445,5 +446,36 @@ describe('a vision encoder that takes flattened patches (Qwen2-VL style: hidden_
     assert.match(r.input.note ?? '', /rotary_pos_emb = zeros \[16, 8\]/);
     await assert.rejects(scanModel(flatFile, { image: path.join(root, 'vlm.png') }), (e: unknown) => isEngineError(e) && e.code === 'unsupported-input' &&
       /takes the image as flattened patches \("hidden_states" \[num_patches, 192\], Qwen2-VL style\)/.test(e.message));
+  });
+});
+
+describe('an audio-language folder (embed_tokens + audio_encoder + decoder_model_merged)', () => {
+  test('--feed input_features goes to the audio encoder; its features take the audio tokens; the language model matches the reference', async () => {
+    const m = buildAudioLanguage(root);
+    const { d } = m.spec;
+    const frames = 5;
+    const mel = Float32Array.from({ length: m.bins * frames }, (_, k) => Math.cos(k * 0.71) * 0.9);
+    const melFile = path.join(root, 'mel.npy');
+    writeFileSync(melFile, npy('<f4', [1, m.bins, frames], mel));
+    const info = inspectTarget(resolveTarget(m.dir));
+    assert.deepEqual(info.pipeline?.files.map((f) => f.role), ['audio', 'embed', 'decoder']);
+    const r = await scanModel(m.dir, { ids: IDS, feeds: { input_features: melFile } });
+    const ids = [IDS[0], ...new Array(frames).fill(m.audioTokenId), ...IDS.slice(1)];
+    assert.deepEqual(r.tokens.map((t) => t.id), ids);
+    assert.deepEqual(r.tokenKinds.slice(0, frames + 2), ['first', ...new Array(frames).fill('audio'), 'other']);
+    // The test's own features: each frame's bins through the map.
+    const x = new Float64Array(ids.length * d);
+    let f = 0;
+    ids.forEach((id, t) => {
+      for (let c = 0; c < d; c++) {
+        if (id !== m.audioTokenId) { x[t * d + c] = m.spec.embed[id * d + c]; continue; }
+        let v = m.map.b[c];
+        for (let bin = 0; bin < m.bins; bin++) v += mel[bin * frames + f] * m.map.w[bin * d + c];
+        x[t * d + c] = v;
+      }
+      if (id === m.audioTokenId) f++;
+    });
+    assertMatchesReference(r, forwardFromEmbeddings(m.spec, x, ids.length, true), d);
+    assert.match(r.input.note ?? '', /The audio's 5 features \(audio_encoder\.onnx\) stand in for the audio tokens\./);
   });
 });

@@ -349,3 +349,29 @@ export function buildPerLayerPair(root: string, name = 'gemma3n-split'): FolderM
   writeFileSync(path.join(dir, 'config.json'), JSON.stringify({ model_type: 'gemma3n', num_hidden_layers: spec.layers, hidden_size: spec.d, bos_token_id: 1 }));
   return { dir, files, spec, perLayer };
 }
+
+/**
+ * An audio-language export (Qwen2-Audio / Voxtral style, as onnx-community splits them): the
+ * embedding pair plus onnx/audio_encoder.onnx (input_features [1, 8 mel bins, frames] → a linear
+ * map per frame → [1, frames, d]) and config.json naming the audio token. Returns the map.
+ */
+export function buildAudioLanguage(root: string, name = 'alm-audio'): FolderModel & { spec: Spec; map: { w: Float64Array; b: Float64Array }; audioTokenId: number; bins: number } {
+  const pair = buildEmbedPair(root, name);
+  const { spec } = pair;
+  const bins = 8;
+  const r = rng(53);
+  const w = Float64Array.from({ length: bins * spec.d }, () => (r.u() - 0.5) * 0.4);
+  const bias = Float64Array.from({ length: spec.d }, () => (r.u() - 0.5) * 0.2);
+  const b = new GraphBuilder(DT.FLOAT);
+  const mel = b.input('input_features', DT.FLOAT, [1, bins, 'frames']);
+  const frames = b.o('Transpose', [mel], { perm: [0, 2, 1] });
+  const mapped = b.o('MatMul', [frames, b.weight('audio.proj.weight', [bins, spec.d], Float32Array.from(w))]);
+  b.o('Add', [mapped, b.weight('audio.proj.bias', [spec.d], Float32Array.from(bias))]);
+  b.nodes[b.nodes.length - 1].output[0] = 'audio_features';
+  b.output('audio_features', DT.FLOAT, [1, 'frames', spec.d]);
+  pair.files.audio = path.join(pair.dir, 'onnx', 'audio_encoder.onnx');
+  writeModel(makeModel(b.graph('audio_encoder')), pair.files.audio);
+  const audioTokenId = spec.vocab - 2;
+  writeFileSync(path.join(pair.dir, 'config.json'), JSON.stringify({ model_type: 'qwen2_audio', num_hidden_layers: spec.layers, hidden_size: spec.d, bos_token_id: 1, audio_token_id: audioTokenId }));
+  return { ...pair, map: { w, b: bias }, audioTokenId, bins };
+}

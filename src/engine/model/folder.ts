@@ -14,7 +14,7 @@ import { printable } from '../base/text';
  * `config.json` / `generation_config.json` / `genai_config.json` come along for cross-checks.
  */
 
-export type Part = 'model' | 'embed_tokens' | 'encoder_model' | 'decoder_model' | 'decoder_model_merged' | 'decoder_with_past_model' | 'vision_encoder';
+export type Part = 'model' | 'embed_tokens' | 'encoder_model' | 'decoder_model' | 'decoder_model_merged' | 'decoder_with_past_model' | 'vision_encoder' | 'audio_encoder';
 
 export interface ConfigFacts {
   file: string;
@@ -30,6 +30,7 @@ export interface ConfigFacts {
   decoderFile?: string;
   /** The token whose embeddings a vision-language model replaces by the image's features. */
   imageTokenId?: number;
+  audioTokenId?: number;
   ropeTheta?: number;
   headDim?: number;
   normEps?: number;
@@ -47,6 +48,8 @@ export interface ModelTarget {
   embed?: string;
   /** A vision-language export's image encoder: its features take the place of the image tokens' embeddings. */
   vision?: string;
+  /** An audio-language export's audio encoder (fed its own input, input_features): the same for the audio tokens. */
+  audio?: string;
   /** Seq2seq: the decoder fed by `main` (the encoder). */
   decoder?: string;
   folder: string;
@@ -57,7 +60,7 @@ export interface ModelTarget {
   notes: string[];
 }
 
-const PART = /^(embed_tokens|encoder_model|decoder_model_merged|decoder_with_past_model|decoder_model|vision_encoder|model)(?:_([A-Za-z0-9]+))?\.onnx$/;
+const PART = /^(embed_tokens|encoder_model|decoder_model_merged|decoder_with_past_model|decoder_model|vision_encoder|audio_encoder|model)(?:_([A-Za-z0-9]+))?\.onnx$/;
 
 export function partOf(file: string): { part: Part; variant: string } | undefined {
   const m = PART.exec(path.basename(file));
@@ -145,15 +148,16 @@ export function resolveTarget(p: string, variant?: string): ModelTarget {
   const encoder = pick('encoder_model');
   const embed = pick('embed_tokens');
   const vision = pick('vision_encoder');
+  const audio = pick('audio_encoder');
   if (encoder && decoder) return { main: encoder, decoder, layout: 'seq2seq', folder, variant: chosen, variants, config, notes };
-  if (decoder && embed) return { main: decoder, embed, ...(vision ? { vision } : {}), layout: 'embed+decoder', folder, variant: chosen, variants, config, notes };
+  if (decoder && embed) return { main: decoder, embed, ...(vision ? { vision } : {}), ...(audio ? { audio } : {}), layout: 'embed+decoder', folder, variant: chosen, variants, config, notes };
   return { main: decoder ?? encoder ?? pick('model')!, layout: 'single', folder, variant: chosen, variants, config, notes };
 }
 
 const CONFIG = {
   num_hidden_layers: 'count', n_layer: 'count', encoder_layers: 'count', num_layers: 'count', decoder_layers: 'count', num_decoder_layers: 'count',
   hidden_size: 'count', d_model: 'count', n_embd: 'count', layer_types: 'strings', decoder_start_token_id: 'count', bos_token_id: 'count',
-  image_token_id: 'count', image_token_index: 'count', rope_theta: 'number', head_dim: 'count', rms_norm_eps: 'number', layer_norm_eps: 'number', layer_norm_epsilon: 'number',
+  image_token_id: 'count', image_token_index: 'count', audio_token_id: 'count', audio_token_index: 'count', rope_theta: 'number', head_dim: 'count', rms_norm_eps: 'number', layer_norm_eps: 'number', layer_norm_epsilon: 'number',
   text_config: { num_hidden_layers: 'count', hidden_size: 'count', rope_theta: 'number', rms_norm_eps: 'number' },
 } as const;
 const GENERATION = { decoder_start_token_id: 'count', bos_token_id: 'count' } as const;
@@ -191,6 +195,7 @@ export function readConfig(folder: string): ConfigFacts | undefined {
       decoderStartTokenId: first(cf.decoder_start_token_id, gf.decoder_start_token_id),
       bosTokenId: first(cf.bos_token_id, gf.bos_token_id),
       imageTokenId: first(cf.image_token_id, cf.image_token_index),
+      audioTokenId: first(cf.audio_token_id, cf.audio_token_index),
       ...(dec.filename !== undefined ? { decoderFile: dec.filename } : {}),
       ropeTheta: first(cf.rope_theta, text.rope_theta),
       headDim: cf.head_dim,

@@ -58,7 +58,10 @@ export interface ModelInfo {
 export function inspectTarget(t: ModelTarget): ModelInfo {
   const info = prepareModel(t.main).info;
   if (t.layout !== 'single' || t.variants.length > 1) {
-    const files = [...(t.vision ? [{ role: 'vision', file: t.vision }] : []), ...(t.embed ? [{ role: 'embed', file: t.embed }] : []), { role: t.layout === 'seq2seq' ? 'encoder' : 'decoder', file: t.main }, ...(t.decoder ? [{ role: 'decoder', file: t.decoder }] : [])];
+    const parts: [string, string | undefined][] = [
+      ['vision', t.vision], ['audio', t.audio], ['embed', t.embed], [t.layout === 'seq2seq' ? 'encoder' : 'decoder', t.main], ['decoder', t.decoder],
+    ];
+    const files = parts.filter((p): p is [string, string] => !!p[1]).map(([role, file]) => ({ role, file }));
     info.pipeline = { layout: t.layout, files, variant: t.variant, variants: t.variants };
   }
   info.warnings.push(...t.notes, ...crossCheck(t.config, { blocks: info.blocks, hiddenSize: info.hiddenSize, mixers: info.layers.map((l) => l.mixer) }, t.layout === 'seq2seq' ? 'encoder' : 'main'));

@@ -1,10 +1,12 @@
 import type { TokenInfo } from './results';
 
 /** Where a token sits, in the paper's terms: massive activations favour the first token and the first delimiter. */
-export type TextTokenKind = 'first' | 'first-delimiter' | 'delimiter' | 'image' | 'other';
+export type TextTokenKind = 'first' | 'first-delimiter' | 'delimiter' | 'image' | 'audio' | 'other';
 
 /** The text of a token whose embedding a vision-language model replaced by image features. */
 export const IMAGE_TOKEN_TEXT = '<image>';
+/** The same for audio features (an audio-language model). */
+export const AUDIO_TOKEN_TEXT = '<audio>';
 export type VisionTokenKind = 'cls' | 'register' | 'patch';
 export type TokenKind = TextTokenKind | VisionTokenKind;
 
@@ -22,6 +24,7 @@ export function textTokenKinds(tokens: TokenInfo[]): TextTokenKind[] {
   return tokens.map((t, i) => {
     if (i === 0) return 'first';
     if (t.text === IMAGE_TOKEN_TEXT) return 'image';
+    if (t.text === AUDIO_TOKEN_TEXT) return 'audio';
     if (!isDelimiter(t.text)) return 'other';
     if (seenDelimiter) return 'delimiter';
     seenDelimiter = true;

@@ -1,7 +1,7 @@
 import { statSync } from 'node:fs';
 import * as path from 'node:path';
 import { EngineError, option } from '../base/errors';
-import { defaultedInputs, describeDefaults, syntheticFeeds, textFeeds, type ClassifiedInput, type FeedTensor } from '../model/feeds';
+import { classifyInputs, defaultedInputs, describeDefaults, syntheticFeeds, textFeeds, type ClassifiedInput, type FeedTensor } from '../model/feeds';
 import { readFeedFile } from '../model/feedFiles';
 import { DT, floatToHalf } from '../model/onnx/dtype';
 import { openPlain, toFloat32, type OpenModel } from './session';
@@ -11,7 +11,9 @@ import { findTokenizer, loadTokenizer, optionalTokenizer } from '../model/tokeni
 import { printable } from '../base/text';
 import type { TokenInfo } from '../model/results';
 import { decodeImage, readPreprocess, toPixelValues } from '../model/vision/image';
-import { IMAGE_TOKEN_TEXT } from '../model/tokenKinds';
+import { AUDIO_TOKEN_TEXT, IMAGE_TOKEN_TEXT } from '../model/tokenKinds';
+import { loadModel } from '../model/onnx/load';
+import { GraphIndex } from '../model/onnx/graph';
 
 export const DEFAULT_MAX_TOKENS = 2048;
 export { DEFAULT_PROMPT } from '../base/defaults';
@@ -58,7 +60,8 @@ export async function resolveInput(file: string, m: OpenModel, opts: InputOption
   const info = m.prepared.info;
   const typed = info.inputs.map((i) => ({ ...i, elemType: m.prepared.index.elemTypeOf(i.name) ?? DT.FLOAT }));
   const maxTokens = Math.min(opts.maxTokens ?? DEFAULT_MAX_TOKENS, info.maxPositions ?? Infinity);
-  const files = opts.feeds ?? {};
+  // An audio-language folder's audio encoder takes its own feeds (input_features): they leave the decoder's.
+  const { files, partFiles: audioFiles } = splitPartFeeds(opts.feeds ?? {}, typed, opts.target?.audio);
   // Before any file is read: a refusal here costs nothing.
   checkSources(typed, files, opts);
   const user = loadGiven(files, typed, maxTokens);
@@ -78,13 +81,26 @@ export async function resolveInput(file: string, m: OpenModel, opts: InputOption
     if (fedIds) delete given[fedIds.name];
     checkLength(typed, user, files, r.ids.length);
     let image: ResolvedInput['image'];
-    if (embeds && embedder && vision && opts.image) {
-      const seen = await imageFeatures(vision, opts.image, opts.threads);
-      r = { ...r, ...placeImageTokens(r, seen.tokens, opts.target?.config?.imageTokenId, maxTokens) };
+    const audio = embeds && embedder && Object.keys(audioFiles).length ? opts.target?.audio : undefined;
+    if (embeds && embedder && ((vision && opts.image) || audio)) {
+      const media: { features: EncoderFeatures; text: string; what: string; file: string }[] = [];
+      if (vision && opts.image) {
+        const seen = await imageFeatures(vision, opts.image, opts.threads);
+        r = { ...r, ...placeMediaTokens(r, seen.tokens, opts.target?.config?.imageTokenId, IMAGE_TOKEN_TEXT, 'image', maxTokens) };
+        image = { width: seen.width, height: seen.height };
+        media.push({ features: seen, text: IMAGE_TOKEN_TEXT, what: 'image', file: vision });
+      }
+      if (audio) {
+        const heard = await audioFeatures(audio, audioFiles, maxTokens, opts.threads);
+        r = { ...r, ...placeMediaTokens(r, heard.tokens, opts.target?.config?.audioTokenId, AUDIO_TOKEN_TEXT, 'audio', maxTokens) };
+        media.push({ features: heard, text: AUDIO_TOKEN_TEXT, what: 'audio', file: audio });
+      }
       checkLength(typed, user, files, r.ids.length);
-      given[embeds.name] = spliceRows(await embedTokens(embedder, r.ids, opts.threads), r.tokens, seen);
-      image = { width: seen.width, height: seen.height };
-      r.note = [r.note, seen.note, `The image's ${seen.tokens} features (${printable(path.basename(vision))}) stand in for the image tokens.`].filter(Boolean).join(' ');
+      let embedded = await embedTokens(embedder, r.ids, opts.threads);
+      for (const m of media) embedded = spliceRows(embedded, r.tokens, m.features, m.text);
+      given[embeds.name] = embedded;
+      const said = media.map((m) => `The ${m.what}'s ${m.features.tokens} features (${printable(path.basename(m.file))}) stand in for the ${m.what} tokens.`);
+      r.note = [r.note, ...media.map((m) => m.features.note), ...said].filter(Boolean).join(' ');
     } else if (embeds && embedder) {
       const outputs = await embedTokenOutputs(embedder, r.ids, opts.threads);
       const [first, ...others] = Object.keys(outputs);
@@ -300,11 +316,11 @@ class EmbeddingSession {
 /** The engine process's embedding part (one process runs one export's parts at a time). */
 export const embeddingSession = new EmbeddingSession();
 
-/** A vision encoder's output for one image: a feature row per image token. */
-interface ImageFeatures { data: Float32Array; tokens: number; width: number; height: number; note?: string }
+/** An encoder's output for one image or sound: a feature row per token it stands for. */
+interface EncoderFeatures { data: Float32Array; tokens: number; note?: string }
 
 /** Runs a vision-language export's vision_encoder.onnx on an image prepared as its preprocessor_config.json says. */
-async function imageFeatures(file: string, imageFile: string, threads?: number): Promise<ImageFeatures> {
+async function imageFeatures(file: string, imageFile: string, threads?: number): Promise<EncoderFeatures & { width: number; height: number }> {
   const session = await openPlain(file, { threads });
   try {
     const input = session.inputNames[0];
@@ -324,15 +340,46 @@ async function imageFeatures(file: string, imageFile: string, threads?: number):
 }
 
 /**
- * Where the image's features go: the image token's places in the ids when the prompt holds it as
- * many times as there are features, one place widened to all of them (as processors expand
- * "<image>"), or, without one, right after the first token. Their tokens read IMAGE_TOKEN_TEXT.
+ * The feeds of a part that runs before the decoder (an audio encoder's input_features), apart from
+ * the decoder's: a name only that part takes goes to it.
  */
-function placeImageTokens(
-  r: { ids: number[]; tokens: TokenInfo[] }, count: number, imageId: number | undefined, maxTokens: number,
+function splitPartFeeds(all: Record<string, string>, decoderInputs: ClassifiedInput[], part: string | undefined) {
+  if (!part || !Object.keys(all).length) return { files: all, partFiles: {} as Record<string, string> };
+  const takes = new Set(loadModel(part).proto.graph!.input.map((i) => i.name));
+  const files: Record<string, string> = {};
+  const partFiles: Record<string, string> = {};
+  for (const [name, file] of Object.entries(all)) {
+    if (takes.has(name) && !decoderInputs.some((i) => i.name === name)) partFiles[name] = file;
+    else files[name] = file;
+  }
+  return { files, partFiles };
+}
+
+/** Runs an audio-language export's audio_encoder.onnx on the features fed to it (others get their defaults). */
+async function audioFeatures(file: string, files: Record<string, string>, maxTokens: number, threads?: number): Promise<EncoderFeatures> {
+  const typed = classifyInputs(new GraphIndex(loadModel(file).proto.graph!));
+  const feeds = syntheticFeeds(typed, 1, loadGiven(files, typed, maxTokens));
+  const session = await openPlain(file, { threads });
+  try {
+    const out = (await session.run(Object.fromEntries(Object.entries(feeds).map(([name, f]) => [name, new ort.Tensor(f.type as 'float32', f.data, f.dims)]))))[session.outputNames[0]];
+    const width = out.dims[out.dims.length - 1];
+    const data = toFloat32(out);
+    return { data, tokens: data.length / Number(width) };
+  } finally {
+    await session.release();
+  }
+}
+
+/**
+ * Where an encoder's features go: its token's places in the ids when the prompt holds it as many
+ * times as there are features, one place widened to all of them (as processors expand "<image>"),
+ * or, without one, right after the first token. Their tokens read `text` (IMAGE_TOKEN_TEXT, …).
+ */
+function placeMediaTokens(
+  r: { ids: number[]; tokens: TokenInfo[] }, count: number, tokenId: number | undefined, text: string, what: string, maxTokens: number,
 ): { ids: number[]; tokens: TokenInfo[] } {
-  const at = imageId === undefined ? [] : r.ids.flatMap((id, k) => (id === imageId ? [k] : []));
-  const id = imageId ?? 0;
+  const at = tokenId === undefined ? [] : r.ids.flatMap((id, k) => (id === tokenId && r.tokens[k]?.text !== IMAGE_TOKEN_TEXT ? [k] : []));
+  const id = tokenId ?? 0;
   let ids: number[];
   let image: Set<number>;
   if (at.length === count) {
@@ -343,25 +390,25 @@ function placeImageTokens(
     ids = [...r.ids.slice(0, k), ...new Array<number>(count).fill(id), ...r.ids.slice(k + at.length)];
     image = new Set(Array.from({ length: count }, (_, j) => k + j));
   } else {
-    throw new EngineError('bad-prompt', `The prompt holds the image token ${at.length} times, but the image gives ${count} features; give it once (or ${count} times), or not at all.`);
+    throw new EngineError('bad-prompt', `The prompt holds the ${what} token ${at.length} times, but the ${what} gives ${count} features; give it once (or ${count} times), or not at all.`);
   }
-  if (ids.length > maxTokens) throw tooLong(ids.length, 'tokens (the image takes ' + count + ')', maxTokens);
+  if (ids.length > maxTokens) throw tooLong(ids.length, `tokens (the ${what} takes ${count})`, maxTokens);
   const texts = new Map(r.tokens.map((t) => [t.index, t.text]));
   const source = at.length === count ? (k: number) => texts.get(k) ?? `#${k}` : (k: number) => {
     const first = at.length ? at[0] : Math.min(1, r.ids.length);
     return texts.get(k < first ? k : k - count + at.length) ?? `#${k}`;
   };
-  const tokens = ids.map((tokenId, index) => ({ index, id: tokenId, text: image.has(index) ? IMAGE_TOKEN_TEXT : source(index) }));
+  const tokens = ids.map((tokenId, index) => ({ index, id: tokenId, text: image.has(index) ? text : source(index) }));
   return { ids, tokens };
 }
 
-/** The embeddings with the image tokens' rows replaced by the image's features, in the embeddings' type. */
-function spliceRows(embeddings: FeedTensor, tokens: TokenInfo[], image: ImageFeatures): FeedTensor {
+/** The embeddings with the rows of the tokens reading `text` replaced by the features, in the embeddings' type. */
+function spliceRows(embeddings: FeedTensor, tokens: TokenInfo[], image: EncoderFeatures, text: string): FeedTensor {
   const width = embeddings.dims[embeddings.dims.length - 1];
   if (image.data.length / image.tokens !== width) {
-    throw new EngineError('invalid-model', `The vision encoder gives features ${image.data.length / image.tokens} wide, but the decoder's embeddings are ${width} wide: they are not parts of one model.`);
+    throw new EngineError('invalid-model', `The encoder gives features ${image.data.length / image.tokens} wide, but the decoder's embeddings are ${width} wide: they are not parts of one model.`);
   }
-  const rows = tokens.filter((t) => t.text === IMAGE_TOKEN_TEXT).map((t) => t.index);
+  const rows = tokens.filter((t) => t.text === text).map((t) => t.index);
   const half = embeddings.type === 'float16';
   const data = half ? Uint16Array.from(embeddings.data as Uint16Array) : Float32Array.from(embeddings.data as Float32Array);
   rows.forEach((row, j) => {
