@@ -4,8 +4,8 @@ import * as ort from 'onnxruntime-node';
 import { scanFile } from '../../src/engine/run/scanFile';
 import { inspectTarget } from '../../src/engine/model/inspect';
 import { resolveTarget } from '../../src/engine/model/folder';
-import { buildAudioLanguage, buildGpt2, buildHybrid, HYBRID_LAYOUTS, buildLlama, buildPerLayerPair, buildVit, buildVisionLanguage, VLM_IMAGE, type BuiltModel } from '../models/build';
-import { forwardFromEmbeddings } from '../models/reference';
+import { buildAudioLanguage, buildFlorence, buildGpt2, buildHybrid, HYBRID_LAYOUTS, buildLlama, buildPerLayerPair, buildVit, buildVisionLanguage, VLM_IMAGE, type BuiltModel } from '../models/build';
+import { forwardFromEmbeddings, norm } from '../models/reference';
 import { PNG } from 'pngjs';
 import { npy } from '../models/npy';
 import { Tokenizer } from '@huggingface/tokenizers';
@@ -477,5 +477,52 @@ describe('an audio-language folder (embed_tokens + audio_encoder + decoder_model
     });
     assertMatchesReference(r, forwardFromEmbeddings(m.spec, x, ids.length, true), d);
     assert.match(r.input.note ?? '', /The audio's 5 features \(audio_encoder\.onnx\) stand in for the audio tokens\./);
+  });
+});
+
+describe('Florence-2 as onnx-community splits it (vision_encoder + embed_tokens + encoder_model + decoder_model_merged)', () => {
+  test('a prompt with an image: the encoder gets the image features in place of its image tokens, the decoder its start token through embed_tokens; both stacks match the reference', async () => {
+    const m = buildFlorence(root);
+    const { side, patch } = VLM_IMAGE;
+    const png = new PNG({ width: side, height: side });
+    const pixels = new Float64Array(3 * side * side);
+    for (let i = 0; i < side * side; i++) {
+      for (let c = 0; c < 3; c++) { png.data[4 * i + c] = (i * [5, 17, 31][c] + 3 * c) % 256; pixels[c * side * side + i] = png.data[4 * i + c] / 255; }
+      png.data[4 * i + 3] = 255;
+    }
+    const image = path.join(root, 'florence.png');
+    writeFileSync(image, PNG.sync.write(png));
+    const info = inspectTarget(resolveTarget(m.dir));
+    assert.deepEqual(info.pipeline?.files.map((f) => f.role), ['vision', 'embed', 'encoder', 'decoder']);
+    const r = await scanModel(m.dir, { ids: IDS, image });
+    const { d } = m.encoder;
+    const grid = side / patch;
+    const features: Float64Array[] = [];
+    for (let py = 0; py < grid; py++) for (let px = 0; px < grid; px++) {
+      const f = new Float64Array(d);
+      for (let o = 0; o < d; o++) {
+        let v = m.conv.b[o];
+        for (let c = 0; c < 3; c++) for (let ky = 0; ky < patch; ky++) for (let kx = 0; kx < patch; kx++) {
+          v += m.conv.w[((o * 3 + c) * patch + ky) * patch + kx] * pixels[(c * side + py * patch + ky) * side + px * patch + kx];
+        }
+        f[o] = v;
+      }
+      features.push(f);
+    }
+    const encIds = [IDS[0], ...new Array(features.length).fill(m.imageTokenId), ...IDS.slice(1)];
+    assert.deepEqual(r.stacks![0].tokens.map((t) => t.id), encIds);
+    const S = encIds.length;
+    const xEnc = new Float64Array(S * d);
+    let j = 0;
+    encIds.forEach((id, t) => xEnc.set(id === m.imageTokenId ? features[j++] : m.encoder.embed.subarray(id * d, (id + 1) * d), t * d));
+    const enc = forwardFromEmbeddings(m.encoder, xEnc, S, false);
+    const last = enc.hidden[m.encoder.layers - 1];
+    const states = new Float64Array(S * d);
+    for (let t = 0; t < S; t++) states.set(norm(last, t, d, m.encoder.lnfG, m.encoder.lnfB, true, m.encoder.eps), t * d);
+    // The decoder's start token, embedded by the shared table.
+    const dec = forwardFromEmbeddings(m.decoder, m.encoder.embed.slice(1 * d, 2 * d), 1, true, undefined, m.decoder.layers, { states, tokens: S });
+    const asScan = (k: number) => ({ ...r, layers: r.stacks![k].layers });
+    assertMatchesReference(asScan(0), enc, d);
+    assertMatchesReference(asScan(1), dec, d);
   });
 });

@@ -291,28 +291,66 @@ export function q4RoundTrip(s: Spec): Spec {
  * config.json naming the image token. The Conv's weights are returned for the test's own features.
  */
 export const VLM_IMAGE = { side: 16, patch: 8 } as const;
-export function buildVisionLanguage(root: string, name = 'vlm-image'): FolderModel & { spec: Spec; conv: { w: Float64Array; b: Float64Array }; imageTokenId: number } {
-  const pair = buildEmbedPair(root, name);
-  const { spec } = pair;
+
+/** onnx/vision_encoder.onnx and preprocessor_config.json in `dir` (see buildVisionLanguage); returns the Conv's weights. */
+function writeVisionEncoder(dir: string, d: number, seed: number): { file: string; w: Float64Array; b: Float64Array } {
   const { side, patch } = VLM_IMAGE;
-  const r = rng(31);
-  const w = Float64Array.from({ length: spec.d * 3 * patch * patch }, () => (r.u() - 0.5) * 0.2);
-  const bias = Float64Array.from({ length: spec.d }, () => (r.u() - 0.5) * 0.2);
+  const r = rng(seed);
+  const w = Float64Array.from({ length: d * 3 * patch * patch }, () => (r.u() - 0.5) * 0.2);
+  const bias = Float64Array.from({ length: d }, () => (r.u() - 0.5) * 0.2);
   const b = new GraphBuilder(DT.FLOAT);
   const px = b.input('pixel_values', DT.FLOAT, [1, 3, side, side]);
   const grid = (side / patch) ** 2;
-  const conv = b.o('Conv', [px, b.weight('vision.patch_embed.weight', [spec.d, 3, patch, patch], Float32Array.from(w)), b.weight('vision.patch_embed.bias', [spec.d], Float32Array.from(bias))],
+  const conv = b.o('Conv', [px, b.weight('vision.patch_embed.weight', [d, 3, patch, patch], Float32Array.from(w)), b.weight('vision.patch_embed.bias', [d], Float32Array.from(bias))],
     { kernel_shape: [patch, patch], strides: [patch, patch] });
-  const flat = b.o('Reshape', [conv, b.int64([1, spec.d, grid])]);
+  const flat = b.o('Reshape', [conv, b.int64([1, d, grid])]);
   b.o('Transpose', [flat], { perm: [0, 2, 1] });
   b.nodes[b.nodes.length - 1].output[0] = 'image_features';
-  b.output('image_features', DT.FLOAT, [1, grid, spec.d]);
-  pair.files.vision = path.join(pair.dir, 'onnx', 'vision_encoder.onnx');
-  writeModel(makeModel(b.graph('vision_encoder')), pair.files.vision);
+  b.output('image_features', DT.FLOAT, [1, grid, d]);
+  const file = path.join(dir, 'onnx', 'vision_encoder.onnx');
+  writeModel(makeModel(b.graph('vision_encoder')), file);
+  writeFileSync(path.join(dir, 'preprocessor_config.json'), JSON.stringify({ size: { height: side, width: side }, do_normalize: false, rescale_factor: 1 / 255 }));
+  return { file, w, b: bias };
+}
+
+export function buildVisionLanguage(root: string, name = 'vlm-image'): FolderModel & { spec: Spec; conv: { w: Float64Array; b: Float64Array }; imageTokenId: number } {
+  const pair = buildEmbedPair(root, name);
+  const { spec } = pair;
+  const vision = writeVisionEncoder(pair.dir, spec.d, 31);
+  pair.files.vision = vision.file;
   const imageTokenId = spec.vocab - 1;
-  writeFileSync(path.join(pair.dir, 'preprocessor_config.json'), JSON.stringify({ size: { height: side, width: side }, do_normalize: false, rescale_factor: 1 / 255 }));
   writeFileSync(path.join(pair.dir, 'config.json'), JSON.stringify({ model_type: 'llava', num_hidden_layers: spec.layers, hidden_size: spec.d, bos_token_id: 1, image_token_id: imageTokenId }));
-  return { ...pair, conv: { w, b: bias }, imageTokenId };
+  return { ...pair, conv: { w: vision.w, b: vision.b }, imageTokenId };
+}
+
+/**
+ * Florence-2 as onnx-community splits it: vision_encoder + embed_tokens (one table for both
+ * stacks) + encoder_model and decoder_model_merged, each taking inputs_embeds. The image's features
+ * stand in for the encoder's image tokens; the decoder starts from config.json's start token.
+ */
+export function buildFlorence(root: string, name = 'florence-style'): FolderModel & { encoder: Spec; decoder: Spec; conv: { w: Float64Array; b: Float64Array }; imageTokenId: number } {
+  const dir = path.join(root, name);
+  mkdirSync(path.join(dir, 'onnx'), { recursive: true });
+  const vocab = vocabulary().length;
+  const encoder = plantedSpec({ arch: 'llama', vocab, seed: 21 });
+  const decoder = plantedSpec({ arch: 'llama', vocab, seed: 22, cross: true });
+  const b = new GraphBuilder(DT.FLOAT);
+  const ids = b.input('input_ids', DT.INT64, ['batch_size', 'sequence_length']);
+  b.o('Gather', [b.weight('model.shared.weight', [vocab, encoder.d], Float32Array.from(encoder.embed)), ids]);
+  b.nodes[b.nodes.length - 1].output[0] = 'inputs_embeds';
+  b.output('inputs_embeds', DT.FLOAT, ['batch_size', 'sequence_length', encoder.d]);
+  const files: Record<string, string> = {
+    embed: path.join(dir, 'onnx', 'embed_tokens.onnx'), encoder: path.join(dir, 'onnx', 'encoder_model.onnx'), decoder: path.join(dir, 'onnx', 'decoder_model_merged.onnx'),
+  };
+  writeModel(makeModel(b.graph('embed_tokens')), files.embed);
+  writeModel(llamaModel(encoder, DT.FLOAT, { role: 'encoder', inputsEmbeds: true }), files.encoder);
+  writeModel(llamaModel(decoder, DT.FLOAT, { role: 'seq2seq-decoder', inputsEmbeds: true }), files.decoder);
+  const vision = writeVisionEncoder(dir, encoder.d, 37);
+  files.vision = vision.file;
+  writeTokenizer(dir);
+  const imageTokenId = vocab - 1;
+  writeFileSync(path.join(dir, 'config.json'), JSON.stringify({ model_type: 'florence2', is_encoder_decoder: true, num_layers: encoder.layers, num_decoder_layers: decoder.layers, d_model: encoder.d, decoder_start_token_id: 1, image_token_id: imageTokenId }));
+  return { dir, files, encoder, decoder, conv: { w: vision.w, b: vision.b }, imageTokenId };
 }
 
 /**

@@ -149,7 +149,9 @@ export function resolveTarget(p: string, variant?: string): ModelTarget {
   const embed = pick('embed_tokens');
   const vision = pick('vision_encoder');
   const audio = pick('audio_encoder');
-  if (encoder && decoder) return { main: encoder, decoder, layout: 'seq2seq', folder, variant: chosen, variants, config, notes };
+  // Florence-2: both stacks take inputs_embeds from embed_tokens.onnx; the image's features go to the encoder.
+  const parts = { ...(embed ? { embed } : {}), ...(vision ? { vision } : {}), ...(audio ? { audio } : {}) };
+  if (encoder && decoder) return { main: encoder, decoder, ...parts, layout: 'seq2seq', folder, variant: chosen, variants, config, notes };
   if (decoder && embed) return { main: decoder, embed, ...(vision ? { vision } : {}), ...(audio ? { audio } : {}), layout: 'embed+decoder', folder, variant: chosen, variants, config, notes };
   return { main: decoder ?? encoder ?? pick('model')!, layout: 'single', folder, variant: chosen, variants, config, notes };
 }
