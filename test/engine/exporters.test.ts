@@ -10,7 +10,7 @@ import { PNG } from 'pngjs';
 import { npy } from '../models/npy';
 import { Tokenizer } from '@huggingface/tokenizers';
 import { tokenizerConfig, tokenizerJson } from '../models/tokenizer';
-import { toDuplicateConstants, toFlattenedPatches, toFragment, toFusedMixers, toOnDevice, toWeightsAsInputs } from '../models/layouts/variants';
+import { toAttentionInLoop, toDuplicateConstants, toFlattenedPatches, toFragment, toFusedMixers, toOnDevice, toWeightsAsInputs } from '../models/layouts/variants';
 import { OperatorSetIdProtoSchema, type TensorProto } from 'onnx-buf';
 import { create } from '@bufbuild/protobuf';
 import type { FeedTensor } from '../../src/engine/model/feeds';
@@ -217,6 +217,17 @@ describe('not a model to scan: one sentence, never a made-up block count', () =>
     } });
     assert.throws(() => inspectTarget(resolveTarget(m.file)), (e: unknown) => isEngineError(e) && e.code === 'training-graph' &&
       /^model\.onnx is a backward \(gradient\) graph: \d+ of its \d+ outputs are gradients \("grad_input_ids", "model\.layers\.1\.weight_grad", …\)\. Export the inference model/.test(e.message));
+  });
+});
+
+describe('Attention (opset 23) computed inside a Loop body', () => {
+  test('every block found as attention, scanned exactly; the attention analyses say why there are no probabilities', async () => {
+    const m = buildLlama(root, 'llama-attention-in-loop', { onnx23: true, transform: toAttentionInLoop });
+    const r = await scanModel(m.file, { ids: IDS });
+    assert.deepEqual(r.layers.map((l) => l.mixer), new Array(m.spec.layers).fill('attention'));
+    assertMatchesReference(r, forwardText(m.spec, IDS), m.spec.d);
+    assert.equal(r.model.attention, 'unavailable');
+    assert.match(r.attention[2].note ?? '', /^attention is computed inside the Loop \/model\/layers\.2\/self_attn\/Attention_loop's body, where its probabilities cannot be read$/);
   });
 });
 

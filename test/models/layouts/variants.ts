@@ -360,3 +360,31 @@ export function toFlattenedPatches(m: ModelProto): void {
     makeValueInfo('rotary_pos_emb', DT.FLOAT, ['num_patches', 8]),
   ];
 }
+
+/**
+ * Attention (opset 23) computed inside a Loop body, as exporters write chunked or scanned attention:
+ * each Attention node becomes a one-iteration Loop whose body runs it on the outer Q, K and V, its
+ * result stacked and squeezed back. The model computes the same; the probabilities cannot be read.
+ */
+export function toAttentionInLoop(m: ModelProto): void {
+  const g = m.graph!;
+  const once = makeTensor('attention_loop_trips', DT.INT64, [], new Uint8Array(BigInt64Array.from([1n]).buffer));
+  const axis = makeTensor('attention_loop_axis', DT.INT64, [1], new Uint8Array(BigInt64Array.from([0n]).buffer));
+  g.initializer.push(once, axis);
+  g.node = g.node.flatMap((n) => {
+    if (n.opType !== 'Attention' || (n.domain && n.domain !== 'ai.onnx')) return [n];
+    const y = n.output[0];
+    const body = create(GraphProtoSchema, {
+      name: `${n.name}_body`,
+      node: [
+        makeNode('Attention', n.input, [`${y}_step`], `${n.name}_inner`),
+        makeNode('Identity', ['cond_in'], ['cond_out'], `${n.name}_cond`),
+      ],
+      input: [makeValueInfo('iteration', DT.INT64, []), makeValueInfo('cond_in', DT.BOOL, [])],
+      output: [makeValueInfo('cond_out', DT.BOOL, []), makeValueInfo(`${y}_step`)],
+    });
+    const loop = makeNode('Loop', [once.name, ''], [`${y}_stacked`], `${n.name}_loop`);
+    loop.attribute.push(create(AttributeProtoSchema, { name: 'body', type: AttributeProto_AttributeType.GRAPH, g: body }));
+    return [loop, makeNode('Squeeze', [`${y}_stacked`, axis.name], [y], `${n.name}_squeeze`)];
+  });
+}

@@ -1,6 +1,6 @@
 import type { GraphProto, NodeProto } from 'onnx-buf';
 import type { GraphIndex } from '../onnx/graph';
-import { attrInt, metadata } from '../onnx/graph';
+import { attrInt, metadata, outerReads } from '../onnx/graph';
 import { ATTENTION_OPS, FUSED_MIXER_OPS } from './ops';
 import type { MixerKind, MlpKind } from './types';
 
@@ -22,7 +22,7 @@ const NAME_KINDS: [RegExp, MixerKind][] = [
 ];
 
 /** Op types of the nodes and of everything inside their subgraphs (If branches, Loop and Scan bodies). */
-function opsOf(nodes: NodeProto[]): Set<string> {
+export function opsOf(nodes: NodeProto[]): Set<string> {
   const ops = new Set<string>();
   const stack: GraphProto[] = [];
   const visit = (n: NodeProto) => {
@@ -54,6 +54,8 @@ export function branchMixer(g: GraphIndex, branch: Set<number>): MixerKind | und
   const nodes = [...branch].map((i) => g.graph.node[i]);
   if (nodes.some((n) => ATTENTION_OPS.has(n.opType) || (n.opType === 'Softmax' && softmaxIsAttention(g, n)))) return 'attention';
   const ops = opsOf(nodes);
+  // Attention computed inside a Loop, Scan or If body (chunked attention) is still attention.
+  if ([...ATTENTION_OPS].some((op) => ops.has(op))) return 'attention';
   // A gated DeltaNet block holds its short convolution too: the recurrence names the block.
   if (ops.has('LinearAttention')) return FUSED_MIXER_OPS.LinearAttention;
   if ([...RECURRENCE_OPS].some((op) => ops.has(op))) {
@@ -113,6 +115,7 @@ export function dataDependsOn(g: GraphIndex, target: string, source: string): bo
     if (!p || p.node.opType === 'Shape' || p.node.opType === 'Size') continue;
     const skipSlots = SHAPE_ONLY_INPUTS[p.node.opType] ?? [];
     p.node.input.forEach((i, slot) => { if (i && !skipSlots.includes(slot)) stack.push(i); });
+    for (const a of p.node.attribute) for (const sg of a.g ? [a.g] : a.graphs) stack.push(...outerReads(sg));
   }
   return false;
 }

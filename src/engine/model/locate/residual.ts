@@ -1,8 +1,8 @@
 import type { GraphIndex } from '../onnx/graph';
-import { attrInt, outerReads } from '../onnx/graph';
+import { attrInt, nodeReads, outerReads } from '../onnx/graph';
 import { ATTENTION_OPS, HEAVY_OPS, NORM_OPS, PASS_OPS } from './ops';
 import type { AttentionLocation, BlockLocation, DownProjection, MixerKind, MlpKind, ResidualPoint } from './types';
-import { branchMixer, isCrossAttention, mlpKind, probsTimesValues } from './mixers';
+import { branchMixer, isCrossAttention, mlpKind, opsOf, probsTimesValues } from './mixers';
 import { staticWidth } from './width';
 import { fusedOutputSlot, isOnnxAttention, ONNX_ATTENTION } from '../onnx/fusedOps';
 
@@ -42,7 +42,8 @@ export function dependsThroughHeavy(g: GraphIndex, target: string, source: strin
     const p = g.producer.get(t);
     if (!p || p.index <= floor) continue;
     const h = heavy || HEAVY_OPS.has(p.node.opType);
-    for (const i of p.node.input) if (i && !g.isConstant(i)) stack.push([i, h]);
+    // A Loop or Scan body's reads count: chunked attention reads Q, K and V that way.
+    for (const i of nodeReads(p.node)) if (!g.isConstant(i)) stack.push([i, h]);
   }
   return false;
 }
@@ -189,6 +190,8 @@ export function attentionIn(g: GraphIndex, nodes: Iterable<number>): AttentionLo
       out.push({ kind: 'onnx-probs', nodeIndex: i, nodeName: n.name, tensor: n.output[ONNX_ATTENTION.outputs.qk] || undefined, heads: attrInt(n, 'q_num_heads') });
     } else if (n.opType === 'GroupQueryAttention') {
       out.push({ kind: 'gqa-probs', nodeIndex: i, nodeName: n.name, tensor: n.output[fusedOutputSlot('GroupQueryAttention', 'qk')] || undefined, heads: attrInt(n, 'num_heads') });
+    } else if (n.attribute.some((a) => a.g || a.graphs.length) && [...opsOf([n])].some((op) => ATTENTION_OPS.has(op))) {
+      out.push({ kind: 'unavailable', nodeIndex: i, nodeName: n.name, note: `attention is computed inside the ${n.opType} ${n.name || `#${i}`}'s body, where its probabilities cannot be read` });
     } else if (ATTENTION_OPS.has(n.opType)) {
       out.push({ kind: 'unavailable', nodeIndex: i, nodeName: n.name, heads: attrInt(n, 'num_heads'), note: `${n.opType} (com.microsoft) does not expose attention probabilities` });
     }

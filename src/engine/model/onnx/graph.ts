@@ -112,6 +112,13 @@ export function outerReads(g: GraphProto): Set<string> {
   return reads;
 }
 
+/** What a node reads: its inputs, and the outer tensors its subgraphs (If, Loop, Scan bodies) read by name. */
+export function nodeReads(n: NodeProto): string[] {
+  const reads = n.input.filter(Boolean);
+  for (const a of n.attribute) for (const sg of a.g ? [a.g] : a.graphs) reads.push(...outerReads(sg));
+  return reads;
+}
+
 export function metadata(node: NodeProto, key: string): string | undefined {
   return node.metadataProps.find((p) => p.key === key)?.value;
 }
