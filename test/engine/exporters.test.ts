@@ -269,6 +269,7 @@ describe('on-device re-implementations: generic names, weights one file per tens
     assert.equal(info.family, 'decoder', info.familyEvidence.join('; '));
     assert.equal(info.blocks, m.spec.layers);
     assert.deepEqual(info.inputs.filter((i) => ['rotary', 'epsilon'].includes(i.role)).map((i) => `${i.name}:${i.role}`), ['cos:rotary', 'sin:rotary', 'norm_eps:epsilon']);
+    assert.equal(info.inputs.filter((i) => /^[kv]_cache_\d+$/.test(i.name) && i.role === 'past').length, 2 * m.spec.layers, 'k_cache_N / v_cache_N are the cache');
   });
 
   test("with config.json's rope_theta and rms_norm_eps the inputs get the model's own values: the scan matches the reference, and says what it fed", async () => {

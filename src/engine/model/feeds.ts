@@ -51,7 +51,8 @@ function roleOf(name: string, t: number, shape: (number | string)[]): InputRole 
   if (t !== DT.INT64 && t !== DT.INT32 && ROTARY_NAME.test(name)) return 'rotary';
   if (t !== DT.INT64 && t !== DT.INT32 && shape.length <= 1 && /(^|[._])(norm_)?eps(ilon)?$/i.test(name)) return 'epsilon';
   const isInt = t === DT.INT64 || t === DT.INT32;
-  if (/past|cache\.|\.key$|\.value$/.test(n) && !/use_cache/.test(n)) return 'past';
+  // past_key_values.0.key, cache.0.key, and on-device runtimes' k_cache_0 / key_cache_0 / cache_k_0 / kv_cache.
+  if (/past|cache\.|\.key$|\.value$|(^|[._])(k|v|key|value)_?cache|cache_(k|v|key|value)([._\d]|$)|kv_?cache/.test(n) && !/use_cache/.test(n)) return 'past';
   if (/use_cache/.test(n)) return 'use_cache_branch';
   if (/inputs_embeds/.test(n)) return 'inputs_embeds';
   if (/logits_to_keep/.test(n)) return 'num_logits_to_keep';

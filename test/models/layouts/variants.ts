@@ -263,7 +263,8 @@ export function toFragment(m: ModelProto, scope: string): void {
  * On-device re-implementations (a Llama or Qwen3 rewritten for a phone runtime and exported one
  * token at a time): generic node and tensor names, the weights keeping Hugging Face's names
  * (model.layers.N.…, one file per tensor when written so), and what the model would compute once
- * given as graph inputs: the rotary cos and sin for the token's position, and the norms' epsilon.
+ * given as graph inputs: the rotary cos and sin for the token's position, and the norms' epsilon;
+ * its caches named k_cache_N / v_cache_N.
  * Returns the values those inputs take for positions 0…n−1 (the caller feeds them).
  */
 export function toOnDevice(m: ModelProto): { eps: number; cosName: string; sinName: string } {
@@ -291,6 +292,14 @@ export function toOnDevice(m: ModelProto): { eps: number; cosName: string; sinNa
     add.input[1] = 'norm_eps';
   }
   g.input.push(makeValueInfo('norm_eps', DT.FLOAT, []));
+  // The runtime's own cache names: k_cache_N / v_cache_N in, k_cache_out_N / v_cache_out_N out.
+  const caches = new Map<string, string>();
+  for (const v of [...g.input, ...g.output]) {
+    const c = /^(?:past_key_values|present)\.(\d+)\.(key|value)$/.exec(v.name);
+    if (c) caches.set(v.name, `${c[2] === 'key' ? 'k' : 'v'}_cache${v.name.startsWith('present') ? '_out' : ''}_${c[1]}`);
+  }
+  renameTensors(g.node, caches);
+  for (const v of [...g.input, ...g.output]) v.name = caches.get(v.name) ?? v.name;
   // Generic names for everything else, as the runtime's own converter writes them.
   const keep = new Set([...g.output.map((o) => o.name), ...g.input.map((i) => i.name), ...g.initializer.map((t) => t.name)]);
   const map = new Map<string, string>();
