@@ -35,6 +35,11 @@ export function parseArgs(argv: string[]): CliArgs {
     const value = eq >= 0 ? a.slice(eq + 1) : argv[++i];
     if (value === undefined) throw new EngineError('bad-argument', `--${name} needs a value.`);
     const prev = flags.get(name);
+    // A second value would silently win: say so instead (--feed, one per input, is the repeatable one).
+    if (typeof prev === 'string' && !REPEATABLE.has(name)) {
+      const shown = (v: string) => `"${printable(v.length > 40 ? `${v.slice(0, 40)}…` : v)}"`;
+      throw new EngineError('bad-argument', `--${name} is given twice (${shown(prev)} and ${shown(value)}); give it once.`);
+    }
     flags.set(name, REPEATABLE.has(name) && typeof prev === 'string' ? `${prev}\n${value}` : value);
   }
   return { command: positional[0], model: positional[1], rest: positional.slice(2), flags };

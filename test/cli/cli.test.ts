@@ -137,6 +137,8 @@ describe('bad input gets a clear message, a non-zero exit and no stack trace', (
     ['ids that are not numbers', () => ['scan', gpt2.file, '--ids', '1,two'], /"two" is not a token id/],
     ['a model that will not fit in memory', () => ['scan', gpt2.file, '--memory-limit-mb', '1'], /needs about .* GB of memory but only/],
     ['an unknown option', () => ['scan', gpt2.file, '--promt', 'x'], /Unknown option --promt/],
+    ['an option given twice (the second would win unsaid)', () => ['scan', gpt2.file, '--ids', '1,2', '--ids', '3,4'], /--ids is given twice \("1,2" and "3,4"\); give it once\./],
+    ['a prompt given twice, the --name=value way', () => ['scan', gpt2.file, '--prompt=a', '--prompt=b'], /--prompt is given twice \("a" and "b"\); give it once\./],
   ];
   for (const [label, args, message] of cases) {
     test(label, () => {
