@@ -18,6 +18,7 @@ export const vscodeWording: Wording = (o, arg) => {
     case 'variant': return 'open one of its .onnx files, or pick a variant when asked';
     case 'replaceInvalidUtf8': return 'the CLI\'s --replace-invalid-utf8; in VS Code, reopen the file with its encoding and save it as UTF-8';
     case 'alignByText': return 'the CLI\'s --align-by-text';
+    case 'memoryLimit': return 'the CLI\'s --memory-limit-mb';
   }
 };
 

@@ -135,8 +135,9 @@ describe('bad input gets a clear message, a non-zero exit and no stack trace', (
     ['a prompt longer than the position table', () => ['scan', gpt2.file, '--prompt', 'summer is warm. '.repeat(200)], /801 tokens; the limit is 512 tokens/],
     ['ids outside the vocabulary', () => ['scan', gpt2.file, '--ids', `1,2,${gpt2.spec.vocab}`], new RegExp(`Token id ${gpt2.spec.vocab} is outside the model's vocabulary`)],
     ['ids that are not numbers', () => ['scan', gpt2.file, '--ids', '1,two'], /"two" is not a token id/],
-    ['a model that will not fit in memory', () => ['scan', gpt2.file, '--memory-limit-mb', '1'], /needs about .* GB of memory but only/],
+    ['a model over the memory limit given (said in MB, not "0 GB")', () => ['scan', gpt2.file, '--memory-limit-mb', '1'], /needs about [\d,]+ MB of memory, over the limit of 1 MB set with --memory-limit-mb\. Raise the limit/],
     ['an unknown option', () => ['scan', gpt2.file, '--promt', 'x'], /Unknown option --promt/],
+    ['--out in a kernel file system (/proc/self/mem): said so, not "the folder does not exist"', () => ['scan', gpt2.file, '--ids', '1,2', '--out', '/proc/self/mem'], /cannot be written: no file can be created in \/proc\/\d+ \(a system folder such as \/proc or \/sys\)/],
     ['an option given twice (the second would win unsaid)', () => ['scan', gpt2.file, '--ids', '1,2', '--ids', '3,4'], /--ids is given twice \("1,2" and "3,4"\); give it once\./],
     ['a prompt given twice, the --name=value way', () => ['scan', gpt2.file, '--prompt=a', '--prompt=b'], /--prompt is given twice \("a" and "b"\); give it once\./],
   ];

@@ -34,7 +34,7 @@ export type ErrorCode =
  * it (a flag in the CLI, a setting or a panel control in VS Code), so no message inside VS Code
  * tells the user to pass a command-line flag.
  */
-const USER_OPTIONS = ['maxTokens', 'prompt', 'ids', 'image', 'feed', 'decoderIds', 'variant', 'replaceInvalidUtf8', 'alignByText'] as const;
+const USER_OPTIONS = ['maxTokens', 'prompt', 'ids', 'image', 'feed', 'decoderIds', 'variant', 'replaceInvalidUtf8', 'alignByText', 'memoryLimit'] as const;
 export type UserOption = typeof USER_OPTIONS[number];
 
 /** How a front end words a user option; `arg` is the option's value where the message gives one. */

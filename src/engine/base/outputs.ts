@@ -106,7 +106,13 @@ export function writeFileAtomic(file: string, text: string | Uint8Array, what = 
   } catch (e) {
     if (fd !== undefined) try { closeSync(fd); } catch { /* already failing */ }
     try { unlinkSync(tmp); } catch { /* never created */ }
-    if ((e as NodeJS.ErrnoException)?.code === 'ENOENT') throw new EngineError('unsafe-output', `The folder of the ${what} ${printable(file)} does not exist; create it first or choose another file.`);
+    if ((e as NodeJS.ErrnoException)?.code === 'ENOENT') {
+      // The folder is there but no file can be made in it: a kernel file system (/proc, /sys).
+      if (existsSync(path.dirname(target))) {
+        throw new EngineError('unsafe-output', `The ${what} ${printable(file)} cannot be written: no file can be created in ${printable(path.dirname(target))} (a system folder such as /proc or /sys). Choose a file in an ordinary folder.`);
+      }
+      throw new EngineError('unsafe-output', `The folder of the ${what} ${printable(file)} does not exist; create it first or choose another file.`);
+    }
     throw fileError(e, file, what, 'unsafe-output');
   }
 }

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import * as os from 'node:os';
-import { EngineError } from '../base/errors';
+import { EngineError, option } from '../base/errors';
 import type { PreparedModel } from './inspect';
 
 /** Memory the OS can give us now (MemAvailable counts reclaimable cache, unlike os.freemem). */
@@ -36,15 +36,21 @@ export function estimateScanBytes(p: PreparedModel, tokens: number, o: { segment
  * Refuses a run estimated not to fit. Without `tokens` (before loading, when the prompt is not
  * tokenized yet) only the weights count: a model that cannot load is refused before it tries.
  */
-export function checkMemory(p: PreparedModel, tokens: number | undefined, limit = availableMemory(), o: { segmented?: boolean } = {}): void {
+export function checkMemory(p: PreparedModel, tokens: number | undefined, setLimit?: number, o: { segmented?: boolean } = {}): void {
   const need = estimateScanBytes(p, tokens ?? 1, o);
+  const limit = setLimit ?? availableMemory();
   if (need > limit) {
     const gb = (x: number) => (x / 2 ** 30).toLocaleString('en-US', { maximumFractionDigits: 1 });
+    // Small amounts in MB: "0 GB" reads as nothing at all.
+    const size = (x: number) => (x >= 2 ** 30 ? `${gb(x)} GB` : `${Math.max(1, Math.round(x / 2 ** 20)).toLocaleString('en-US')} MB`);
     // No real model needs a petabyte: such an estimate comes from corrupt or absurd declared sizes.
     if (!Number.isFinite(need) || need > 2 ** 50) {
       throw new EngineError('invalid-model', `The model declares sizes no machine can hold (width ${p.info.hiddenSize ?? '?'}, ${p.info.heads ?? '?'} heads, ${p.info.blocks} blocks${tokens ? `, ${tokens} tokens` : ''}); the file is corrupt or its shapes are wrong. Re-export the model.`);
     }
     const what = tokens === undefined ? 'Loading this model' : `Scanning this model on ${tokens} tokens`;
-    throw new EngineError('out-of-memory', `${what} needs about ${gb(need)} GB of memory but only ${gb(limit)} GB is available. Close other programs, ${tokens === undefined ? '' : 'use a shorter prompt, '}or open a smaller or quantized export of the model.`);
+    if (setLimit !== undefined) {
+      throw new EngineError('out-of-memory', `${what} needs about ${size(need)} of memory, over the limit of ${size(limit)} set with ${option('memoryLimit')}. Raise the limit${tokens === undefined ? '' : ', use a shorter prompt'} or open a smaller export of the model.`);
+    }
+    throw new EngineError('out-of-memory', `${what} needs about ${size(need)} of memory but only ${size(limit)} is available. Close other programs, ${tokens === undefined ? '' : 'use a shorter prompt, '}or open a smaller or quantized export of the model.`);
   }
 }
