@@ -81,8 +81,8 @@ export async function resolveInput(file: string, m: OpenModel, opts: InputOption
     if (fedIds) delete given[fedIds.name];
     checkLength(typed, user, files, r.ids.length);
     let image: ResolvedInput['image'];
-    const audio = embeds && embedder && Object.keys(audioFiles).length ? opts.target?.audio : undefined;
-    if (embeds && embedder && ((vision && opts.image) || audio)) {
+    if (embeds && embedder) {
+      // An image or a sound first: their features take tokens of their own in the ids.
       const media: { features: EncoderFeatures; text: string; what: string; file: string }[] = [];
       if (vision && opts.image) {
         const seen = await imageFeatures(vision, opts.image, opts.threads);
@@ -90,23 +90,20 @@ export async function resolveInput(file: string, m: OpenModel, opts: InputOption
         image = { width: seen.width, height: seen.height };
         media.push({ features: seen, text: IMAGE_TOKEN_TEXT, what: 'image', file: vision });
       }
+      const audio = Object.keys(audioFiles).length ? opts.target?.audio : undefined;
       if (audio) {
         const heard = await audioFeatures(audio, audioFiles, maxTokens, opts.threads);
         r = { ...r, ...placeMediaTokens(r, heard.tokens, opts.target?.config?.audioTokenId, AUDIO_TOKEN_TEXT, 'audio', maxTokens) };
         media.push({ features: heard, text: AUDIO_TOKEN_TEXT, what: 'audio', file: audio });
       }
-      checkLength(typed, user, files, r.ids.length);
-      let embedded = await embedTokens(embedder, r.ids, opts.threads);
-      for (const m of media) embedded = spliceRows(embedded, r.tokens, m.features, m.text);
-      given[embeds.name] = embedded;
-      const said = media.map((m) => `The ${m.what}'s ${m.features.tokens} features (${printable(path.basename(m.file))}) stand in for the ${m.what} tokens.`);
-      r.note = [r.note, ...media.map((m) => m.features.note), ...said].filter(Boolean).join(' ');
-    } else if (embeds && embedder) {
+      if (media.length) checkLength(typed, user, files, r.ids.length);
       const outputs = await embedTokenOutputs(embedder, r.ids, opts.threads);
       const [first, ...others] = Object.keys(outputs);
-      given[embeds.name] = outputs[first];
+      given[embeds.name] = media.reduce((e, m) => spliceRows(e, r.tokens, m.features, m.text), outputs[first]);
       // Other outputs the decoder takes by name (Gemma 3n's per_layer_inputs) go to it too.
       for (const name of others) if (typed.some((i) => i.name === name) && !given[name]) given[name] = outputs[name];
+      const said = media.map((m) => `The ${m.what}'s ${m.features.tokens} features (${printable(path.basename(m.file))}) stand in for the ${m.what} tokens.`);
+      if (media.length) r.note = [r.note, ...media.map((m) => m.features.note), ...said].filter(Boolean).join(' ');
     }
     const note = [r.note, describeDefaults(defaultedInputs(typed, given), r.ids.length, info.constants)].filter(Boolean).join(' ') || undefined;
     const kind = opts.ids?.length || fedIds ? 'ids' : 'text';
