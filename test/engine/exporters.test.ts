@@ -302,51 +302,60 @@ describe('an operator of a domain ONNX Runtime does not have', () => {
   });
 });
 
+/**
+ * A patterned side × side PNG written to `file` (channel c of pixel i is (i·mul[c] + shift·c) mod 256),
+ * and its pixels as the encoder sees them: CHW, value / 255.
+ */
+function patternImage(file: string, mul: [number, number, number], shift: number): Float64Array {
+  const { side } = VLM_IMAGE;
+  const png = new PNG({ width: side, height: side });
+  const pixels = new Float64Array(3 * side * side);
+  for (let i = 0; i < side * side; i++) {
+    for (let c = 0; c < 3; c++) {
+      png.data[4 * i + c] = (i * mul[c] + shift * c) % 256;
+      pixels[c * side * side + i] = png.data[4 * i + c] / 255;
+    }
+    png.data[4 * i + 3] = 255;
+  }
+  writeFileSync(file, PNG.sync.write(png));
+  return pixels;
+}
+
+/** The vision encoder's features by the test's own convolution: one row of width d per patch, row by row. */
+function patchFeatures(conv: { w: Float64Array; b: Float64Array }, pixels: Float64Array, d: number): Float64Array[] {
+  const { side, patch } = VLM_IMAGE;
+  const grid = side / patch;
+  const out: Float64Array[] = [];
+  for (let py = 0; py < grid; py++) for (let px = 0; px < grid; px++) {
+    const f = new Float64Array(d);
+    for (let o = 0; o < d; o++) {
+      let v = conv.b[o];
+      for (let c = 0; c < 3; c++) for (let ky = 0; ky < patch; ky++) for (let kx = 0; kx < patch; kx++) {
+        v += conv.w[((o * 3 + c) * patch + ky) * patch + kx] * pixels[(c * side + py * patch + ky) * side + px * patch + kx];
+      }
+      f[o] = v;
+    }
+    out.push(f);
+  }
+  return out;
+}
+
 describe('a vision-language folder (embed_tokens + vision_encoder + decoder_model_merged)', () => {
   const PROMPT = 'Summer is warm. Winter is cold.';
   const tok = new Tokenizer(tokenizerJson(), tokenizerConfig());
-  const { side, patch } = VLM_IMAGE;
   let m: ReturnType<typeof buildVisionLanguage>;
   let image: string;
   let pixels: Float64Array;
   before(() => {
     m = buildVisionLanguage(root);
-    const png = new PNG({ width: side, height: side });
-    pixels = new Float64Array(3 * side * side);
-    for (let i = 0; i < side * side; i++) {
-      for (let c = 0; c < 3; c++) {
-        png.data[4 * i + c] = (i * [7, 13, 29][c] + 11 * c) % 256;
-        pixels[c * side * side + i] = png.data[4 * i + c] / 255;
-      }
-      png.data[4 * i + 3] = 255;
-    }
     image = path.join(root, 'vlm.png');
-    writeFileSync(image, PNG.sync.write(png));
+    pixels = patternImage(image, [7, 13, 29], 11);
   });
 
-  /** The image's features by the test's own convolution: one row of width d per patch, row by row. */
-  function features(): Float64Array[] {
-    const { d } = m.spec;
-    const grid = side / patch;
-    const out: Float64Array[] = [];
-    for (let py = 0; py < grid; py++) for (let px = 0; px < grid; px++) {
-      const f = new Float64Array(d);
-      for (let o = 0; o < d; o++) {
-        let v = m.conv.b[o];
-        for (let c = 0; c < 3; c++) for (let ky = 0; ky < patch; ky++) for (let kx = 0; kx < patch; kx++) {
-          v += m.conv.w[((o * 3 + c) * patch + ky) * patch + kx] * pixels[(c * side + py * patch + ky) * side + px * patch + kx];
-        }
-        f[o] = v;
-      }
-      out.push(f);
-    }
-    return out;
-  }
-
-  /** The reference pass on the embeddings of `ids`, image rows (at the image token) from features(). */
+  /** The reference pass on the embeddings of `ids`, image rows (at the image token) from patchFeatures(). */
   function reference(ids: number[]) {
     const { d } = m.spec;
-    const rows = features();
+    const rows = patchFeatures(m.conv, pixels, d);
     const x = new Float64Array(ids.length * d);
     let j = 0;
     ids.forEach((id, t) => {
@@ -495,32 +504,13 @@ describe('an audio-language folder (embed_tokens + audio_encoder + decoder_model
 describe('Florence-2 as onnx-community splits it (vision_encoder + embed_tokens + encoder_model + decoder_model_merged)', () => {
   test('a prompt with an image: the encoder gets the image features in place of its image tokens, the decoder its start token through embed_tokens; both stacks match the reference', async () => {
     const m = buildFlorence(root);
-    const { side, patch } = VLM_IMAGE;
-    const png = new PNG({ width: side, height: side });
-    const pixels = new Float64Array(3 * side * side);
-    for (let i = 0; i < side * side; i++) {
-      for (let c = 0; c < 3; c++) { png.data[4 * i + c] = (i * [5, 17, 31][c] + 3 * c) % 256; pixels[c * side * side + i] = png.data[4 * i + c] / 255; }
-      png.data[4 * i + 3] = 255;
-    }
     const image = path.join(root, 'florence.png');
-    writeFileSync(image, PNG.sync.write(png));
+    const pixels = patternImage(image, [5, 17, 31], 3);
     const info = inspectTarget(resolveTarget(m.dir));
     assert.deepEqual(info.pipeline?.files.map((f) => f.role), ['vision', 'embed', 'encoder', 'decoder']);
     const r = await scanModel(m.dir, { ids: IDS, image });
     const { d } = m.encoder;
-    const grid = side / patch;
-    const features: Float64Array[] = [];
-    for (let py = 0; py < grid; py++) for (let px = 0; px < grid; px++) {
-      const f = new Float64Array(d);
-      for (let o = 0; o < d; o++) {
-        let v = m.conv.b[o];
-        for (let c = 0; c < 3; c++) for (let ky = 0; ky < patch; ky++) for (let kx = 0; kx < patch; kx++) {
-          v += m.conv.w[((o * 3 + c) * patch + ky) * patch + kx] * pixels[(c * side + py * patch + ky) * side + px * patch + kx];
-        }
-        f[o] = v;
-      }
-      features.push(f);
-    }
+    const features = patchFeatures(m.conv, pixels, d);
     const encIds = [IDS[0], ...new Array(features.length).fill(m.imageTokenId), ...IDS.slice(1)];
     assert.deepEqual(r.stacks![0].tokens.map((t) => t.id), encIds);
     const S = encIds.length;
