@@ -318,19 +318,30 @@ interface EncoderFeatures { data: Float32Array; tokens: number; note?: string }
 
 /** Runs a vision-language export's vision_encoder.onnx on an image prepared as its preprocessor_config.json says. */
 async function imageFeatures(file: string, imageFile: string, threads?: number): Promise<EncoderFeatures & { width: number; height: number }> {
-  const session = await openPlain(file, { threads });
-  try {
+  let size = { width: 0, height: 0 };
+  let note: string | undefined;
+  const features = await runEncoder(file, threads, (session) => {
     const input = session.inputNames[0];
     const shape = (session.inputMetadata as unknown as { name: string; shape?: (number | string)[] }[]).find((m) => m.name === input)?.shape ?? [];
     const side = (k: number) => (typeof shape[k] === 'number' ? shape[k] as number : undefined);
     const pre = readPreprocess(file, side(2), side(3));
     const img = decodeImage(imageFile);
-    const pixels = new ort.Tensor('float32', toPixelValues(img, pre), [1, 3, pre.height, pre.width]);
-    const out = (await session.run({ [input]: pixels }))[session.outputNames[0]];
-    const dims = out.dims.map(Number);
-    const width = dims[dims.length - 1];
+    size = { width: img.width, height: img.height };
+    note = pre.note;
+    return { [input]: new ort.Tensor('float32', toPixelValues(img, pre), [1, 3, pre.height, pre.width]) };
+  });
+  return { ...features, ...size, ...(note ? { note } : {}) };
+}
+
+/** Runs an encoder part once on the feeds `feedsOf` makes for its session: its first output, a feature row per token. */
+async function runEncoder(
+  file: string, threads: number | undefined, feedsOf: (s: ort.InferenceSession) => Record<string, ort.Tensor>,
+): Promise<EncoderFeatures> {
+  const session = await openPlain(file, { threads });
+  try {
+    const out = (await session.run(feedsOf(session)))[session.outputNames[0]];
     const data = toFloat32(out);
-    return { data, tokens: data.length / width, width: img.width, height: img.height, ...(pre.note ? { note: pre.note } : {}) };
+    return { data, tokens: data.length / Number(out.dims[out.dims.length - 1]) };
   } finally {
     await session.release();
   }
@@ -356,15 +367,7 @@ function splitPartFeeds(all: Record<string, string>, decoderInputs: ClassifiedIn
 async function audioFeatures(file: string, files: Record<string, string>, maxTokens: number, threads?: number): Promise<EncoderFeatures> {
   const typed = classifyInputs(new GraphIndex(loadModel(file).proto.graph!));
   const feeds = syntheticFeeds(typed, 1, loadGiven(files, typed, maxTokens));
-  const session = await openPlain(file, { threads });
-  try {
-    const out = (await session.run(Object.fromEntries(Object.entries(feeds).map(([name, f]) => [name, new ort.Tensor(f.type as 'float32', f.data, f.dims)]))))[session.outputNames[0]];
-    const width = out.dims[out.dims.length - 1];
-    const data = toFloat32(out);
-    return { data, tokens: data.length / Number(width) };
-  } finally {
-    await session.release();
-  }
+  return runEncoder(file, threads, () => Object.fromEntries(Object.entries(feeds).map(([name, f]) => [name, new ort.Tensor(f.type as 'float32', f.data, f.dims)])));
 }
 
 /**
@@ -376,26 +379,21 @@ function placeMediaTokens(
   r: { ids: number[]; tokens: TokenInfo[] }, count: number, tokenId: number | undefined, text: string, what: string, maxTokens: number,
 ): { ids: number[]; tokens: TokenInfo[] } {
   const at = tokenId === undefined ? [] : r.ids.flatMap((id, k) => (id === tokenId && r.tokens[k]?.text !== IMAGE_TOKEN_TEXT ? [k] : []));
-  const id = tokenId ?? 0;
-  let ids: number[];
-  let image: Set<number>;
+  // Per new position, the prompt token it was (null where the features go).
+  let from: (number | null)[];
   if (at.length === count) {
-    ids = r.ids;
-    image = new Set(at);
+    from = r.ids.map((_, k) => (at.includes(k) ? null : k));
   } else if (at.length <= 1) {
     const k = at.length ? at[0] : Math.min(1, r.ids.length);
-    ids = [...r.ids.slice(0, k), ...new Array<number>(count).fill(id), ...r.ids.slice(k + at.length)];
-    image = new Set(Array.from({ length: count }, (_, j) => k + j));
+    const kept = (a: number, b: number) => Array.from({ length: Math.max(0, b - a) }, (_, j) => a + j);
+    from = [...kept(0, k), ...new Array<null>(count).fill(null), ...kept(k + at.length, r.ids.length)];
   } else {
     throw new EngineError('bad-prompt', `The prompt holds the ${what} token ${at.length} times, but the ${what} gives ${count} features; give it once (or ${count} times), or not at all.`);
   }
-  if (ids.length > maxTokens) throw tooLong(ids.length, `tokens (the ${what} takes ${count})`, maxTokens);
+  if (from.length > maxTokens) throw tooLong(from.length, `tokens (the ${what} takes ${count})`, maxTokens);
   const texts = new Map(r.tokens.map((t) => [t.index, t.text]));
-  const source = at.length === count ? (k: number) => texts.get(k) ?? `#${k}` : (k: number) => {
-    const first = at.length ? at[0] : Math.min(1, r.ids.length);
-    return texts.get(k < first ? k : k - count + at.length) ?? `#${k}`;
-  };
-  const tokens = ids.map((tokenId, index) => ({ index, id: tokenId, text: image.has(index) ? text : source(index) }));
+  const ids = from.map((k) => (k === null ? tokenId ?? 0 : r.ids[k]));
+  const tokens = from.map((k, index) => ({ index, id: ids[index], text: k === null ? text : texts.get(k) ?? `#${k}` }));
   return { ids, tokens };
 }
 
