@@ -31,3 +31,9 @@ export function terminalSafe(s: string): string {
 export function jsonSafe(json: string): string {
   return json.replace(/[\u007f-\u009f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
 }
+
+/** The first `shown` of a long list, then how many more: "a, b, c and 4 more" (names are given escaped). */
+export function firstFew(items: string[], shown = 3): string {
+  const head = items.slice(0, shown).join(', ');
+  return items.length > shown ? `${head} and ${(items.length - shown).toLocaleString('en-US')} more` : head;
+}

@@ -1,5 +1,5 @@
 import { DT, floatToHalf, ortType } from './onnx/dtype';
-import { printable } from '../base/text';
+import { firstFew, printable } from '../base/text';
 import type { GraphIndex } from './onnx/graph';
 import { EngineError, option } from '../base/errors';
 
@@ -47,10 +47,10 @@ export function classifyInputs(g: GraphIndex): ClassifiedInput[] {
 
 function roleOf(name: string, t: number, shape: (number | string)[]): InputRole {
   const n = name.toLowerCase();
-  if (isWeightInput(name, shape)) return 'weight';
-  if (t !== DT.INT64 && t !== DT.INT32 && ROTARY_NAME.test(name)) return 'rotary';
-  if (t !== DT.INT64 && t !== DT.INT32 && shape.length <= 1 && /(^|[._])(norm_)?eps(ilon)?$/i.test(name)) return 'epsilon';
   const isInt = t === DT.INT64 || t === DT.INT32;
+  if (isWeightInput(name, shape)) return 'weight';
+  if (!isInt && ROTARY_NAME.test(name)) return 'rotary';
+  if (!isInt && shape.length <= 1 && /(^|[._])(norm_)?eps(ilon)?$/i.test(name)) return 'epsilon';
   // past_key_values.0.key, cache.0.key, and on-device runtimes' k_cache_0 / key_cache_0 / cache_k_0 / kv_cache.
   if (/past|cache\.|\.key$|\.value$|(^|[._])(k|v|key|value)_?cache|cache_(k|v|key|value)([._\d]|$)|kv_?cache/.test(n) && !/use_cache/.test(n)) return 'past';
   if (/use_cache/.test(n)) return 'use_cache_branch';
@@ -117,10 +117,9 @@ function rotaryFeed(i: ClassifiedInput, tokens: number, c: ModelConstants): Feed
 export function requireWeights(inputs: ClassifiedInput[], given: Record<string, unknown>): void {
   const missing = inputs.filter((i) => i.role === 'weight' && !(i.name in given));
   if (!missing.length) return;
-  const first = missing.slice(0, 3).map((i) => `${printable(i.name)} [${i.shape.join('×')}]`).join(', ');
-  const more = missing.length > 3 ? ` and ${(missing.length - 3).toLocaleString('en-US')} more` : '';
+  const names = firstFew(missing.map((i) => `${printable(i.name)} [${i.shape.join('×')}]`));
   const what = missing.length === 1 ? 'a weight as a graph input without a value' : `${missing.length.toLocaleString('en-US')} weights as graph inputs without values`;
-  throw new EngineError('unsupported-input', `The model takes ${what} (${first}${more}): ` +
+  throw new EngineError('unsupported-input', `The model takes ${what} (${names}): ` +
     `the engine cannot make them up. Feed ${missing.length === 1 ? 'it' : 'each'} with ${option('feed', 'NAME=FILE.npy')}, or export the model with its weights inside it (initializers).`);
 }
 

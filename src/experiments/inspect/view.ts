@@ -1,6 +1,6 @@
 /** inspect's views: what a model is, as text and as the JSON contract (engine/model/inspect.ts computes it). */
 import type { ModelInfo } from '../../engine/model/inspect';
-import { printable } from '../../engine/base/text';
+import { firstFew, printable } from '../../engine/base/text';
 import { mixerLabel } from '../format';
 
 export function inspectJson(i: ModelInfo) {
@@ -57,10 +57,7 @@ function describeInputs(i: ModelInfo): string {
 }
 
 /** Up to three names, then how many more: a model can have hundreds of weight files or inputs. */
-function nameList(names: string[]): string {
-  const shown = names.slice(0, 3).map(printable).join(', ');
-  return names.length > 3 ? `${shown} and ${(names.length - 3).toLocaleString('en-US')} more` : shown;
-}
+const nameList = (names: string[]) => firstFew(names.map(printable));
 
 const megabytes = (bytes: number) => (bytes >= 2 ** 30 ? `${(bytes / 2 ** 30).toFixed(1)} GB` : `${(bytes / 2 ** 20).toFixed(1)} MB`);
 

@@ -4,7 +4,7 @@ import { closeSync, existsSync, openSync, readFileSync, readSync, realpathSync }
 import * as path from 'node:path';
 import { EngineError } from '../../base/errors';
 import { fileError, kindOf, lfsPointerMessage, lfsPointerSize, lfsPointerSizeOf, statFile } from '../../base/files';
-import { printable } from '../../base/text';
+import { firstFew, printable } from '../../base/text';
 import { externalDataEntries } from './build';
 import { densifySparseInitializers, sparseInitializers } from './sparse';
 import { validateModel } from './validate';
@@ -247,7 +247,7 @@ export function requireExternalFiles(m: LoadedModel): void {
   const missing = m.externalFiles.filter((f) => !f.present);
   if (missing.length > 1) {
     const mb = missing.reduce((a, f) => a + f.bytesNeeded, 0) / 2 ** 20;
-    const names = missing.slice(0, 3).map((f) => `"${printable(f.file)}"`).join(', ') + (missing.length > 3 ? ` and ${(missing.length - 3).toLocaleString('en-US')} more` : '');
+    const names = firstFew(missing.map((f) => `"${printable(f.file)}"`));
     throw new EngineError('missing-external-data', `${missing.length.toLocaleString('en-US')} of the model's ${m.externalFiles.length.toLocaleString('en-US')} weight files are missing from ${printable(m.dir)} (${names}; ${mb.toFixed(1)} MB or more). Put them next to ${printable(path.basename(m.path))}.`);
   }
   for (const f of m.externalFiles) {
