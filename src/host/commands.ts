@@ -8,7 +8,9 @@ import { statSync } from 'node:fs';
 import { imagesInFolder } from '../engine/base/files';
 import { showError, type Engine } from './engine';
 import { ComparePanel } from './comparePanel';
-import type { InspectorPanel, PanelManager } from './panel';
+import { summary, type InspectorPanel, type PanelManager } from './panel';
+import type { ModelSummary, RunInput } from '../shared/protocol';
+import { idsProblem, parseIds } from '../shared/ids';
 import { runSettings, settings } from './settings';
 import type { ActivationTree, TreeNode } from './tree';
 
@@ -47,9 +49,13 @@ export function registerCommands(context: vscode.ExtensionContext, d: Deps): voi
   register('massiveActivations.runScan', async (args?: { file?: string; prompt?: string; ids?: number[]; image?: string }) => {
     const panel = await target(d, args?.file);
     if (!panel) return undefined;
-    const prompt = args?.prompt ?? (args?.ids || args?.image || !panel.model?.takesText ? undefined : await vscode.window.showInputBox({ title: 'Prompt', value: settings().defaultPrompt }));
-    if (panel.model?.takesText && prompt === undefined && !args?.ids) return undefined;
-    const r = await panel.scan({ prompt, ids: args?.ids, image: args?.image });
+    const m = panel.model;
+    const given = args?.prompt !== undefined || args?.ids || args?.image;
+    // A model without a tokenizer is asked for ids (prefilled with its last ids or its sample ids), never a prompt it cannot read.
+    const ids = args?.ids ?? (given || !m?.takesText || m.hasTokenizer ? undefined : await askIds(m, 'Token ids to scan', panel.doc.input?.ids));
+    const prompt = args?.prompt ?? (given || !m?.takesText || !m.hasTokenizer ? undefined : await vscode.window.showInputBox({ title: 'Prompt', value: settings().defaultPrompt }));
+    if (m?.takesText && prompt === undefined && !ids && !args?.image) return undefined;
+    const r = await panel.scan({ prompt, ids, image: args?.image });
     return {
       blocks: r.layers.length, massiveTokens: r.massiveTokens, massiveChannels: r.massiveChannels,
       stacks: r.stacks?.map((s) => ({ name: s.name, blocks: s.layers.length, massiveTokens: s.massiveTokens })),
@@ -151,9 +157,10 @@ export function registerCommands(context: vscode.ExtensionContext, d: Deps): voi
       files = [first, second];
     }
     const s = settings();
-    const input = opts?.ids ? { ids: opts.ids }
-      : opts?.prompts ? { prompts: opts.prompts }
-      : { prompt: opts?.prompt ?? (d.panels.get(files[0])?.model?.hasTokenizer === false ? undefined : s.defaultPrompt) };
+    const given = opts?.ids ? { ids: opts.ids } : opts?.prompts ? { prompts: opts.prompts } : opts?.idSets ? { idSets: opts.idSets }
+      : opts?.prompt !== undefined ? { prompt: opts.prompt } : undefined;
+    const input = given ?? (await compareInput(d, files[0], s.defaultPrompt));
+    if (!input) return undefined;
     const result = await d.engine.run(`Comparing ${files.length} models`, 'compare', { file: files[0], options: { ...input, files, ...runSettings(s) } });
     const title = `Compare: ${result.models.map((m) => m.name).join(' vs ')}`;
     new ComparePanel(d.extensionUri, title, result, d.log);
@@ -166,9 +173,20 @@ export function registerCommands(context: vscode.ExtensionContext, d: Deps): voi
   });
 
   // The constancy question, visually: two prompts through one model, in the compare view.
-  register('massiveActivations.comparePrompts', async (args?: { file?: string; prompts?: string[] }) => {
+  register('massiveActivations.comparePrompts', async (args?: { file?: string; prompts?: string[]; idSets?: number[][] }) => {
     const panel = await target(d, args?.file);
     if (!panel) return undefined;
+    const m = panel.model;
+    if (args?.idSets || (m?.takesText && !m.hasTokenizer && !args?.prompts)) {
+      // Without a tokenizer the two inputs are two id sequences: the first prefilled as the panel's, the second as the sample.
+      const idSets = args?.idSets ?? [];
+      for (let k = idSets.length; k < 2; k++) {
+        const ids = await askIds(m!, `Token ids ${k + 1} of 2`, k === 0 ? panel.doc.input?.ids : undefined);
+        if (!ids) return undefined;
+        idSets.push(ids);
+      }
+      return vscode.commands.executeCommand('massiveActivations.compareWith', { files: [panel.file], idSets });
+    }
     const prompts = args?.prompts ?? [];
     for (let k = prompts.length; k < 2; k++) {
       const p = await vscode.window.showInputBox({ title: `Prompt ${k + 1} of 2`, value: k === 0 ? settings().defaultPrompt : '', ignoreFocusOut: STEP });
@@ -225,7 +243,30 @@ function activeOnnx(): string | undefined {
   return tab?.uri?.fsPath.endsWith('.onnx') ? tab.uri.fsPath : undefined;
 }
 
-interface CompareArgs { file?: string; files?: string[]; prompt?: string; ids?: number[]; prompts?: string[] }
+interface CompareArgs { file?: string; files?: string[]; prompt?: string; ids?: number[]; prompts?: string[]; idSets?: number[][] }
+
+/**
+ * Compare's input when none is given: the first model's last input in its panel; else the default
+ * prompt, or for a model without a tokenizer, ids asked for (its sample ids prefilled).
+ */
+async function compareInput(d: Deps, file: string, defaultPrompt: string): Promise<RunInput | undefined> {
+  const doc = d.panels.documents.find(file);
+  if (doc?.input && Object.keys(doc.input).length) return { ...doc.input };
+  const m = doc?.summary ?? summary(await d.engine.run(`Opening ${path.basename(file)}`, 'inspect', { file }, { quiet: true }));
+  // A model without token inputs (a ViT) runs the engine's test input, as its panel does without an image.
+  if (!m.takesText) return {};
+  if (m.hasTokenizer) return { prompt: defaultPrompt };
+  const ids = await askIds(m, `Token ids to run through both models (${path.basename(file)} has no tokenizer.json)`);
+  return ids ? { ids } : undefined;
+}
+
+/** Token ids from an input box: prefilled (the last ids, else the model's sample ids), checked as typed. */
+async function askIds(m: ModelSummary, title: string, last?: number[]): Promise<number[] | undefined> {
+  const value = (last ?? m.sample?.ids ?? []).join(', ');
+  const prompt = last ? 'The ids of the last run.' : m.sample ? `Sample ids: ${m.sample.source}. Replace them with your input's ids.` : 'Comma-separated token ids.';
+  const text = await vscode.window.showInputBox({ title, value, prompt, ignoreFocusOut: STEP, validateInput: (v) => idsProblem(v, m.vocabSize) });
+  return text === undefined ? undefined : parseIds(text);
+}
 
 /** The second model: the first one's siblings (variants, checkpoints) first, then the workspace's other .onnx files. */
 async function pickSecondModel(first: string): Promise<string | undefined> {

@@ -75,11 +75,13 @@ export class ModelDocument implements vscode.Disposable {
 
   /**
    * The input a follow-up request runs on: the last scan's exact input; before any scan, the
-   * default prompt for a text model with a tokenizer, else nothing (the engine's test input).
+   * default prompt for a text model with a tokenizer, its sample ids for one without, else
+   * nothing (the engine's test input).
    */
   replayInput(defaultPrompt: string): RunInput {
     if (this.input) return { ...this.input };
     if (this.summary?.takesText && this.summary.hasTokenizer) return { prompt: defaultPrompt };
+    if (this.summary?.takesText && this.summary.sample) return { ids: [...this.summary.sample.ids] };
     return {};
   }
 

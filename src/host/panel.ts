@@ -6,7 +6,8 @@ import { EXPERIMENTS } from '../experiments/registry';
 import type { ModelInfo } from '../engine/model/inspect';
 import type { BlockResult, Progress, ScanResult } from '../engine/model/results';
 import type { ExperimentView, FromWebview, ModelSummary, PanelCalls, PanelMethod, PanelState, RunInput, ToWebview } from '../shared/protocol';
-import { EngineError, isCancelled, word } from '../engine/base/errors';
+import { EngineError, isCancelled, isInputError, userMessage, word } from '../engine/base/errors';
+import { printable } from '../engine/base/text';
 import { DocumentStore, type ModelDocument } from './document';
 import { vscodeWording, wordWarnings } from './wording';
 import { modelFiles, writeResult } from '../engine/base/outputs';
@@ -59,7 +60,9 @@ export class InspectorPanel implements vscode.Disposable {
       const result = await this.handle(m.method, m.args as never);
       this.post({ kind: 'response', id: m.id, result });
     } catch (e) {
-      this.post({ kind: 'response', id: m.id, error: showError(e, this.ctx.log) });
+      // The panel's own input refused: shown beside the input box, not stacked up as error notifications.
+      if (m.method === 'run' && isInputError(e)) this.post({ kind: 'response', id: m.id, error: printable(userMessage(e, vscodeWording)), inputError: true });
+      else this.post({ kind: 'response', id: m.id, error: showError(e, this.ctx.log) });
     }
   }
 
@@ -232,13 +235,16 @@ function fileBytes(f: string): number {
   try { return statSync(f).size; } catch { return 0; }
 }
 
-function summary(i: ModelInfo): ModelSummary {
+/** What the host and the panel need of a model's inspection. */
+export function summary(i: ModelInfo): ModelSummary {
   return {
     file: i.path, name: path.basename(i.path), family: i.family, blocks: i.blocks, hiddenSize: i.hiddenSize, heads: i.heads, dtype: i.dtype,
     matcher: i.matcher, externalData: i.externalData.map((f) => ({ file: f.file, present: f.present })),
     warnings: i.warnings.map((w) => word(w, vscodeWording)),
-    takesText: i.inputs.some((x) => x.role === 'ids'), takesImage: i.inputs.some((x) => x.role === 'pixels'),
-    hasTokenizer: i.hasTokenizer, layers: i.layers,
+    // A decoder fed by its folder's embed_tokens.onnx takes text as a single model does.
+    takesText: i.inputs.some((x) => x.role === 'ids') || !!i.pipeline?.files.some((f) => f.role === 'embed'),
+    takesImage: i.inputs.some((x) => x.role === 'pixels'),
+    hasTokenizer: i.hasTokenizer, vocabSize: i.vocabSize, ...(i.sample ? { sample: i.sample } : {}), layers: i.layers,
     bytes: fileBytes(i.path) + i.externalData.reduce((a, f) => a + f.bytes, 0),
   };
 }

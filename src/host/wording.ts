@@ -8,7 +8,7 @@ export const vscodeWording: Wording = (o, arg) => {
   switch (o) {
     case 'maxTokens': return 'the massiveActivations.maxTokens setting';
     case 'prompt': return 'the panel\'s prompt';
-    case 'ids': return arg !== undefined ? `token ids such as ${arg} in the panel's Token ids box` : 'token ids (the panel\'s Token ids box, shown for a model without tokenizer.json)';
+    case 'ids': return arg !== undefined ? `the panel's Token ids box, e.g. ${arg}` : 'the panel\'s Token ids box';
     case 'image': return 'an image (Choose image…)';
     case 'feed': {
       const [name, file] = (arg ?? 'NAME=FILE.npy').split('=');

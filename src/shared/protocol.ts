@@ -53,6 +53,10 @@ export interface ModelSummary {
   takesText: boolean;
   takesImage: boolean;
   hasTokenizer: boolean;
+  /** Its vocabulary (from the embedding), where the graph says. */
+  vocabSize: number | null;
+  /** Ids valid for the model, offered where it has no tokenizer, and where they come from. */
+  sample?: { ids: number[]; source: string };
   /** Each block's token mixer and MLP kind (hybrid models mix attention with other mixers). */
   layers: { index: number; mixer: string; mlp: string }[];
   /** The model file and its weight files, in bytes (what decides live re-scan). */
@@ -98,7 +102,8 @@ export type ToWebview =
   | { kind: 'init'; model: ModelSummary | null; error?: string; defaultPrompt: string; state?: PanelState; restore?: Restore; live?: boolean }
   /** The model or a file beside it changed on disk after the results shown were computed (null: fresh again). */
   | { kind: 'stale'; files: string[] | null }
-  | { kind: 'response'; id: number; result?: unknown; error?: string }
+  /** `inputError`: the engine refused the input itself (ids, prompt, length): the panel shows it beside the input, not as a notification. */
+  | { kind: 'response'; id: number; result?: unknown; error?: string; inputError?: boolean }
   /** A running call's progress; a scan's blocks come with their statistics as each segment finishes. */
   | { kind: 'progress'; message: string | null; layer?: BlockResult; total?: number }
   | { kind: 'scan'; result: ScanResult; input?: RunInput }

@@ -160,10 +160,16 @@ describe('bad input gets a clear message, a non-zero exit and no stack trace', (
     assert.match(r.err, /without token inputs/);
   });
 
-  test('text for a model without a tokenizer points to --ids', () => {
+  test('text for a model without a tokenizer points to --ids with ids that run', () => {
     const r = cli('scan', broken.noTokenizer, '--prompt', 'hello');
     assert.notEqual(r.code, 0);
-    assert.match(r.err, /No tokenizer\.json next to model\.onnx .* pass token ids with --ids/);
+    const offered = /No tokenizer\.json next to model\.onnx .* give token ids instead \(--ids ([\d,]+)\)/.exec(r.err);
+    assert.ok(offered, r.err);
+    const run = cli('scan', broken.noTokenizer, '--ids', offered[1], '--json');
+    assert.equal(run.code, 0, run.err);
+    assert.deepEqual(JSON.parse(run.out).tokens.map((t: { id: number }) => t.id), offered[1].split(',').map(Number));
+    // inspect offers the same ids, so a user who looks before running sees them.
+    assert.match(cli('inspect', broken.noTokenizer).out, new RegExp(`tokenizer   none: run with --ids, e\\.g\\. --ids ${offered[1]} \\(`));
   });
 });
 

@@ -2,6 +2,7 @@ import type { BlockResult } from '../../src/engine/model/results';
 import { h } from '../dom';
 import { call } from '../vscode';
 import { LIVE_PAUSE_MS } from '../../src/shared/live';
+import { idsProblem, parseIds } from '../../src/shared/ids';
 import { persist, PRESETS, st } from './state';
 
 let liveTimer: ReturnType<typeof setTimeout> | undefined;
@@ -32,7 +33,16 @@ export function controls(): HTMLElement {
     live.addEventListener('change', () => { st.live = (live as unknown as { checked: boolean }).checked; });
     box.append(h('div', { class: 'row' }, h('label', { for: 'presets' }, 'Paper prompts'), presets, live), area);
   } else if (m.takesText) {
-    box.append(h('p', { class: 'muted' }, 'No tokenizer.json beside this model: enter token ids.'), h('vscode-text-field', { id: 'ids', placeholder: '1, 2, 3', 'aria-label': 'Token ids' }, 'Token ids'));
+    // Most graph-first downloads have no tokenizer: the box starts with ids this model accepts, said to be samples.
+    const last = st.input?.ids;
+    const note = last ? 'No tokenizer.json beside this model: token ids of the last run.'
+      : m.sample ? `No tokenizer.json beside this model. Sample ids: ${m.sample.source}; replace them with your input's ids.`
+        : 'No tokenizer.json beside this model: enter token ids.';
+    const field = h('vscode-text-field', { id: 'ids', placeholder: '1, 2, 3', 'aria-label': 'Token ids', 'aria-describedby': 'ids-note input-problem' }, 'Token ids');
+    (field as unknown as { value: string }).value = (last ?? m.sample?.ids ?? []).join(', ');
+    field.addEventListener('input', () => showProblem(undefined));
+    field.addEventListener('keydown', (e) => { if ((e as KeyboardEvent).key === 'Enter') void run(); });
+    box.append(h('p', { id: 'ids-note', class: 'muted' }, note), field);
   } else if (m.takesImage) {
     box.append(h('div', { class: 'row' },
       h('vscode-button', { id: 'pick-image', appearance: 'secondary', onclick: async () => { const f = await call('pickImage', {}); if (f) { st.image = f; renderControls(); } } }, 'Choose image…'),
@@ -42,8 +52,18 @@ export function controls(): HTMLElement {
     h('vscode-button', { id: 'run', onclick: () => void run() }, 'Run'),
     h('vscode-button', { id: 'cancel', appearance: 'secondary', disabled: !st.busy, onclick: () => void call('cancel', {}) }, 'Cancel'),
     h('vscode-button', { id: 'compare', appearance: 'secondary', onclick: () => void call('compare', {}) }, 'Compare with…'),
-    h('span', { id: 'status', class: 'status', role: 'status' }, st.status)));
+    h('span', { id: 'status', class: 'status', role: 'status' }, st.status)),
+  // A mistake in the input is shown here, beside it, not as a notification.
+  h('p', { id: 'input-problem', class: 'problem', role: 'alert', hidden: true }));
   return box;
+}
+
+/** An input mistake (typed ids, a prompt the engine refused) under the input; undefined clears it. */
+export function showProblem(message: string | undefined): void {
+  const p = document.getElementById('input-problem');
+  if (!p) return;
+  p.textContent = message ?? '';
+  p.hidden = !message;
 }
 
 /** Live re-scan: after a pause in typing, run again, superseding a run still going. */
@@ -59,20 +79,25 @@ export async function run(opts: { live?: boolean } = {}): Promise<void> {
   if (!st.model) return;
   // A run while one is going: cancel it and run once it has stopped (the newest input wins).
   if (st.busy) { again = { live: !!opts.live }; void call('cancel', {}); return; }
+  const idsText = (document.getElementById('ids') as HTMLInputElement | null)?.value?.trim();
+  const usesIds = st.model.takesText && (!st.model.hasTokenizer || !!idsText);
+  const problem = usesIds ? idsProblem(idsText ?? '', st.model.vocabSize) : undefined;
+  showProblem(problem);
+  if (problem) return;
   st.busy = true;
   st.status = opts.live ? 'Re-scanning…' : 'Running…';
   renderControls();
   try {
-    const idsText = (document.getElementById('ids') as HTMLInputElement | null)?.value?.trim();
     const args = st.model.takesText
-      ? (st.model.hasTokenizer && !idsText ? { prompt: st.prompt } : { ids: (idsText ?? '').split(/[\s,]+/).filter(Boolean).map(Number) })
+      ? (usesIds ? { ids: parseIds(idsText ?? '') } : { prompt: st.prompt })
       : { image: st.image };
     const r = await call('run', { ...args, live: opts.live });
     if (r?.cancelled) st.status = `Cancelled after ${r.cancelled.measured} of ${r.cancelled.total} blocks · ${r.massiveTokens.length ? `massive activations so far on ${r.massiveTokens.length} tokens in channels ${r.massiveChannels.join(', ')}` : 'no massive activations so far'}`;
     else if (r) st.status = `${r.nonFinite ? `NOT VALID: NaN/Inf from block ${r.nonFinite.firstLayer} · ` : ''}${r.tokens.length} tokens · ${r.massiveTokens.length ? `massive activations on ${r.massiveTokens.length} tokens in channels ${r.massiveChannels.join(', ')}` : 'no massive activations'} · ${Math.round(r.timing.runMs)} ms`;
     persist();
   } catch (e) {
-    st.status = (e as Error).message;
+    // The engine refused the input itself (too long, no tokens): said beside the input; the status says it did not run.
+    if ((e as { inputError?: boolean }).inputError) { showProblem((e as Error).message); st.status = 'Not run: see the input.'; } else st.status = (e as Error).message;
   } finally {
     st.busy = false;
     renderControls();

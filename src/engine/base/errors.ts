@@ -37,6 +37,11 @@ export type ErrorCode =
 const USER_OPTIONS = ['maxTokens', 'prompt', 'ids', 'image', 'feed', 'decoderIds', 'variant', 'replaceInvalidUtf8', 'alignByText', 'memoryLimit'] as const;
 export type UserOption = typeof USER_OPTIONS[number];
 
+/** The input itself was refused (no tokens, ids outside the vocabulary, too long): a mistake to show beside the input. */
+export function isInputError(e: unknown): boolean {
+  return isEngineError(e) && (e.code === 'bad-prompt' || e.code === 'bad-ids' || e.code === 'too-long');
+}
+
 /** How a front end words a user option; `arg` is the option's value where the message gives one. */
 export type Wording = (option: UserOption, arg?: string) => string;
 

@@ -25,6 +25,7 @@ export interface ConfigFacts {
   layerTypes?: string[];
   decoderStartTokenId?: number;
   bosTokenId?: number;
+  vocabSize?: number;
   /** Rotary base and norm epsilon: the values of a model that takes them (or its rotary tables) as inputs. */
   /** onnxruntime-genai's genai_config.json: the decoder's file, whatever its name. */
   decoderFile?: string;
@@ -159,8 +160,8 @@ export function resolveTarget(p: string, variant?: string): ModelTarget {
 const CONFIG = {
   num_hidden_layers: 'count', n_layer: 'count', encoder_layers: 'count', num_layers: 'count', decoder_layers: 'count', num_decoder_layers: 'count',
   hidden_size: 'count', d_model: 'count', n_embd: 'count', layer_types: 'strings', decoder_start_token_id: 'count', bos_token_id: 'count',
-  image_token_id: 'count', image_token_index: 'count', audio_token_id: 'count', audio_token_index: 'count', rope_theta: 'number', head_dim: 'count', rms_norm_eps: 'number', layer_norm_eps: 'number', layer_norm_epsilon: 'number',
-  text_config: { num_hidden_layers: 'count', hidden_size: 'count', rope_theta: 'number', rms_norm_eps: 'number' },
+  image_token_id: 'count', image_token_index: 'count', audio_token_id: 'count', audio_token_index: 'count', vocab_size: 'count', rope_theta: 'number', head_dim: 'count', rms_norm_eps: 'number', layer_norm_eps: 'number', layer_norm_epsilon: 'number',
+  text_config: { num_hidden_layers: 'count', hidden_size: 'count', vocab_size: 'count', rope_theta: 'number', rms_norm_eps: 'number' },
 } as const;
 const GENERATION = { decoder_start_token_id: 'count', bos_token_id: 'count' } as const;
 const GENAI = { model: { decoder: { num_hidden_layers: 'count', hidden_size: 'count', filename: 'string' } } } as const;
@@ -196,6 +197,7 @@ export function readConfig(folder: string): ConfigFacts | undefined {
       layerTypes: cf.layer_types,
       decoderStartTokenId: first(cf.decoder_start_token_id, gf.decoder_start_token_id),
       bosTokenId: first(cf.bos_token_id, gf.bos_token_id),
+      vocabSize: first(cf.vocab_size, text.vocab_size),
       imageTokenId: first(cf.image_token_id, cf.image_token_index),
       audioTokenId: first(cf.audio_token_id, cf.audio_token_index),
       ...(dec.filename !== undefined ? { decoderFile: dec.filename } : {}),

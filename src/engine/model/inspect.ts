@@ -15,6 +15,7 @@ import type { Location, MixerKind, MlpKind } from './locate/types';
 import { classifyInputs, type InputRole, type ModelConstants } from './feeds';
 import { classifyFamily, type Family } from './family';
 import { findTokenizer } from './tokenizer';
+import { sampleIds, type SampleIds } from './sampleIds';
 
 export type { Family } from './family';
 
@@ -46,6 +47,8 @@ export interface ModelInfo {
   maxPositions: number | null;
   /** A tokenizer.json sits beside the model (or one folder up). */
   hasTokenizer: boolean;
+  /** For a model that takes token ids: ids valid for it, offered where there is no tokenizer. */
+  sample?: SampleIds;
   warnings: string[];
   blockOutputs: string[];
   /** Each block's token mixer and channel-mixing part, in order. */
@@ -66,6 +69,7 @@ export function inspectTarget(t: ModelTarget): ModelInfo {
   }
   info.warnings.push(...t.notes, ...crossCheck(t.config, { blocks: info.blocks, hiddenSize: info.hiddenSize, mixers: info.layers.map((l) => l.mixer) }, t.layout === 'seq2seq' ? 'encoder' : 'main'));
   if (t.embed) info.warnings = info.warnings.filter((w) => !w.startsWith('The model takes inputs_embeds'));
+  if (t.embed || info.inputs.some((i) => i.role === 'ids')) info.sample = sampleIds(info.vocabSize ?? t.config?.vocabSize ?? null, t.config?.bosTokenId);
   return info;
 }
 

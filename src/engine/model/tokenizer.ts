@@ -46,7 +46,7 @@ export function loadTokenizer(file: string): TextTokenizer {
   try {
     tok = new Tokenizer(json as object, config?.object ?? {});
   } catch (e) {
-    throw new EngineError('bad-file', `The tokenizer ${printable(file)} is not supported: ${printable((e as Error)?.message ?? String(e))}. Pass token ids with ${option('ids')} instead.`);
+    throw new EngineError('bad-file', `The tokenizer ${printable(file)} is not supported: ${printable((e as Error)?.message ?? String(e))}. Give token ids instead (${option('ids')}).`);
   }
   let size: number | undefined;
   return {

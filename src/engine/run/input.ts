@@ -8,6 +8,7 @@ import { openPlain, toFloat32, type OpenModel } from './session';
 import type { ModelTarget } from '../model/folder';
 import * as ort from 'onnxruntime-node';
 import { findTokenizer, loadTokenizer, optionalTokenizer } from '../model/tokenizer';
+import { sampleIds } from '../model/sampleIds';
 import { printable } from '../base/text';
 import type { TokenInfo } from '../model/results';
 import { decodeImage, readPreprocess, toPixelValues } from '../model/vision/image';
@@ -253,14 +254,17 @@ export function resolveTokens(
   let note: string | undefined;
   if (opts.ids) {
     ids = opts.ids;
-    if (!ids.length) throw new EngineError('bad-ids', `No token ids given: pass at least one id, e.g. ${option('ids', '1,2,3')}.`);
+    if (!ids.length) throw new EngineError('bad-ids', `No token ids given: give at least one (${option('ids', '1,2,3')}).`);
     if (ids.length > maxTokens) throw tooLong(ids.length, 'tokens', maxTokens);
     checkIds(ids, vocab);
     ({ tok, note } = optionalTokenizer(tokFile));
   } else {
     const prompt = opts.prompt ?? DEFAULT_PROMPT;
     if (!prompt.trim()) throw new EngineError('bad-prompt', 'The prompt is empty: give some text to run the model on.');
-    if (!tokFile) throw new EngineError('bad-prompt', `No tokenizer.json next to ${printable(path.basename(modelPath))} (or one folder up), so text cannot be turned into tokens. Put the model's tokenizer.json beside it, or pass token ids with ${option('ids')}.`);
+    if (!tokFile) {
+      const sample = sampleIds(vocab ?? opts.target?.config?.vocabSize ?? null, opts.target?.config?.bosTokenId).ids.join(',');
+      throw new EngineError('bad-prompt', `No tokenizer.json next to ${printable(path.basename(modelPath))} (or one folder up), so text cannot be turned into tokens. Put the model's tokenizer.json beside it, or give token ids instead (${option('ids', sample)}).`);
+    }
     // Refuse absurd prompts before tokenising them: even one character per token would overflow.
     if (prompt.length > maxTokens * 32) throw tooLong(prompt.length, 'characters', maxTokens);
     tok = loadTokenizer(tokFile);

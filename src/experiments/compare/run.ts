@@ -33,6 +33,8 @@ export interface CompareOptions extends ExperimentBase, InputOptions {
   files: string[];
   /** Two (or more) prompts on one model instead of one input on many models. */
   prompts?: string[];
+  /** Two (or more) id sequences on one model: the same question for a model without a tokenizer. */
+  idSets?: number[][];
   /** Compare by token kind and channel when the models' tokenizers split the text differently. */
   alignByText?: boolean;
   /** A checkpoint series: report the emergence of each massive activation over the files. */
@@ -123,8 +125,9 @@ export async function compare(o: CompareOptions): Promise<CompareResult> {
 }
 
 async function compareOne(o: CompareOptions): Promise<CompareResult> {
-  const mode: CompareResult['mode'] = o.series ? 'series' : o.prompts && o.prompts.length > 1 ? 'inputs' : 'models';
-  const runs = mode === 'inputs' ? o.prompts!.map((prompt) => ({ file: o.files[0], prompt })) : o.files.map((file) => ({ file, prompt: o.prompt }));
+  const inputs: { prompt?: string; ids?: number[] }[] = o.prompts?.map((prompt) => ({ prompt })) ?? o.idSets?.map((ids) => ({ ids })) ?? [];
+  const mode: CompareResult['mode'] = o.series ? 'series' : inputs.length > 1 ? 'inputs' : 'models';
+  const runs = mode === 'inputs' ? inputs.map((i) => ({ file: o.files[0], ...i })) : o.files.map((file) => ({ file, prompt: o.prompt, ids: o.ids }));
   if (runs.length < 2) throw new EngineError('bad-argument', 'Compare needs two models (or one model and two prompts).');
   if (runs.length > LIMITS.count) throw new EngineError('bad-argument', `${runs.length} models given; one comparison takes at most ${LIMITS.count.toLocaleString('en-US')}.`);
   const notes: string[] = [...o.notes ?? []];
@@ -149,7 +152,7 @@ async function compareOne(o: CompareOptions): Promise<CompareResult> {
     if (target.layout === 'seq2seq') throw new EngineError('unsupported-input', `${printable(nameOf(run.file))} is an encoder-decoder; comparing two-stack models is not supported yet. Compare their encoder_model.onnx files.`);
     const r = await scanFile(target.main, {
       target,
-      prompt: run.prompt, ids: o.ids, image: o.image, feeds: o.feeds, maxTokens: o.maxTokens, threads: o.threads,
+      prompt: run.prompt, ids: run.ids, image: o.image, feeds: o.feeds, maxTokens: o.maxTokens, threads: o.threads,
       wholeGraph: o.wholeGraph, thresholds: o.thresholds,
       topK: o.topK ?? 3, keepStreams: k === 0 || !!sameShape, open: mode === 'series' || !o.open ? oneShot : (f, v, s) => o.open!(f, v, s),
     });
@@ -159,7 +162,7 @@ async function compareOne(o: CompareOptions): Promise<CompareResult> {
       aligned = 'kind';
       notes.push(`The models split the input into different tokens (${first!.tokens.length} and ${r.tokens.length}); compared by token kind and channel.`);
     }
-    models.push({ path: run.file, name: nameOf(run.file), blocks: r.layers.length, hiddenSize: r.model.hiddenSize, dtype: r.model.dtype, family: r.model.family, tokens: r.tokens.length, ...(run.prompt !== undefined && mode === 'inputs' ? { input: run.prompt } : {}) });
+    models.push({ path: run.file, name: nameOf(run.file), blocks: r.layers.length, hiddenSize: r.model.hiddenSize, dtype: r.model.dtype, family: r.model.family, tokens: r.tokens.length, ...(mode === 'inputs' ? { input: run.prompt ?? `ids ${run.ids!.join(', ')}` } : {}) });
     tokens.push(r.tokens);
     kinds.push(r.tokenKinds);
     if (k === 0) first = r;

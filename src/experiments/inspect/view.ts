@@ -11,7 +11,8 @@ export function inspectJson(i: ModelInfo) {
     externalData: i.externalData,
     vocabSize: i.vocabSize, opsets: i.opsets, producer: i.producer, matcher: i.matcher, postNorm: i.postNorm,
     attention: i.attention, quantization: i.quantization, warnings: i.warnings, blockOutputs: i.blockOutputs,
-    layers: i.layers,
+    layers: i.layers, hasTokenizer: i.hasTokenizer,
+    ...(i.sample ? { sampleIds: i.sample.ids } : {}),
     ...(i.pipeline ? { pipeline: i.pipeline } : {}),
   };
 }
@@ -30,6 +31,8 @@ export function inspectText(i: ModelInfo): string {
   ];
   if (i.pipeline) lines.push(`files       ${i.pipeline.layout}: ${i.pipeline.files.map((f) => `${f.role} ${printable(f.file.split(/[\\/]/).pop() ?? f.file)}`).join(' → ')}${i.pipeline.variants.length > 1 ? ` (variant ${i.pipeline.variant || 'plain'} of ${i.pipeline.variants.map((v) => v || 'plain').join(', ')})` : ''}`);
   if (i.externalData.length) lines.push(`weights     ${describeWeightFiles(i.externalData)}`);
+  // Without a tokenizer the user needs ids to run anything: offer ones this model accepts.
+  if (i.sample && !i.hasTokenizer) lines.push(`tokenizer   none: run with --ids, e.g. --ids ${i.sample.ids.join(',')} (${i.sample.source})`);
   for (const w of i.warnings) lines.push(`warning     ${w}`);
   return lines.join('\n');
 }
