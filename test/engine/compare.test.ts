@@ -130,6 +130,22 @@ describe('tokens, inputs and checkpoints', () => {
     assert.deepEqual(l.differences.map((x) => `${x.kind}:${x.channel}:${x.models.join('+')}`).sort(), ['delimiter:42:0', 'delimiter:7:0']);
   });
 
+  test('two id sequences on one model (a model without a tokenizer): each runs its own ids, labelled by them', async () => {
+    const other = [1, 12, 14, 3, 10];
+    const r = await compare({ files: [v.fp32.file], idSets: [IDS, other] });
+    assert.equal(r.mode, 'inputs');
+    assert.deepEqual(r.models.map((m) => m.tokens), [IDS.length, other.length]);
+    assert.deepEqual(r.models.map((m) => m.input), [`ids ${IDS.join(', ')}`, `ids ${other.join(', ')}`]);
+    // The reference on each sequence: its massive tokens are the first and each "." (id 3).
+    const d = v.fp32.spec.d;
+    for (const [k, ids] of [IDS, other].entries()) {
+      const ref = forwardText(v.fp32.spec, ids).hidden[3];
+      const tokens = [...new Set(massiveOf(ref, d).out.map((i) => Math.floor(i / d)))].sort((a, b) => a - b);
+      const mine = [...new Set(r.layers[2].models[k].massive.map((a) => a.token))].sort((a, b) => a - b);
+      assert.deepEqual(mine, tokens, `sequence ${k}`);
+    }
+  });
+
   test('a checkpoint series: the emergence step is where the reference first passes the criterion', async () => {
     const c = buildCheckpoints(root);
     const r = await compare({ files: c.specs.map((_, k) => path.join(c.dir, `step-${(k + 1) * 1000}`, 'model.onnx')), series: true, ids: IDS });
