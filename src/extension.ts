@@ -1,4 +1,5 @@
 import * as vscode from 'vscode';
+import { Questions } from './host/questions';
 import { registerCommands } from './host/commands';
 import { Engine } from './host/engine';
 import { PANEL_VIEW_TYPE, PanelManager } from './host/panel';
@@ -7,7 +8,7 @@ import { DocumentStore } from './host/document';
 import type { PanelState } from './shared/protocol';
 
 /** What activate() returns: the live objects, for tests and other extensions. */
-export interface Api { panels: PanelManager; tree: ActivationTree; engine: Engine }
+export interface Api { panels: PanelManager; tree: ActivationTree; engine: Engine; questions: Questions }
 
 export function activate(context: vscode.ExtensionContext): Api {
   const log = vscode.window.createOutputChannel('Massive Activations', { log: true });
@@ -31,9 +32,11 @@ export function activate(context: vscode.ExtensionContext): Api {
     },
   }));
 
-  registerCommands(context, { engine, panels, tree, log, extensionUri: context.extensionUri });
+  const questions = new Questions();
+  context.subscriptions.push(questions);
+  registerCommands(context, { engine, panels, tree, log, questions, extensionUri: context.extensionUri });
   log.info(`Massive Activations ${context.extension.packageJSON.version} activated (${vscode.env.uiKind === vscode.UIKind.Web ? 'web UI' : 'desktop'}${vscode.env.remoteName ? `, remote ${vscode.env.remoteName}` : ''})`);
-  return { panels, tree, engine };
+  return { panels, tree, engine, questions };
 }
 
 export function deactivate(): void {}

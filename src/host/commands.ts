@@ -13,6 +13,7 @@ import type { ModelSummary, RunInput } from '../shared/protocol';
 import { idsProblem, parseIds } from '../shared/ids';
 import { runSettings, settings } from './settings';
 import type { ActivationTree, TreeNode } from './tree';
+import type { Questions } from './questions';
 
 /**
  * The steps of a multi-step command (block, then mode, then values) stay open when the focus
@@ -21,7 +22,10 @@ import type { ActivationTree, TreeNode } from './tree';
  */
 const STEP = true;
 
-interface Deps { engine: Engine; panels: PanelManager; tree: ActivationTree; log: vscode.LogOutputChannel; extensionUri: vscode.Uri }
+/** Compare Two Prompts' second box starts with another of the paper's prompts: the constancy question needs two. */
+const SECOND_PROMPT = 'Once upon a time there lived a king who had three daughters.';
+
+interface Deps { engine: Engine; panels: PanelManager; tree: ActivationTree; log: vscode.LogOutputChannel; questions: Questions; extensionUri: vscode.Uri }
 
 /** Palette commands and tree actions. Each accepts its inputs as an argument (tests, other extensions) or asks for them. */
 export function registerCommands(context: vscode.ExtensionContext, d: Deps): void {
@@ -39,7 +43,7 @@ export function registerCommands(context: vscode.ExtensionContext, d: Deps): voi
     const picked = uri?.fsPath ?? activeOnnx() ?? (await pickModelFile());
     if (!picked) return undefined;
     // A model folder (or a file of a multi-file export) opens as the whole export, in one variant.
-    const file = await chooseVariant(picked, opts?.variant);
+    const file = await chooseVariant(d.questions, picked, opts?.variant);
     if (!file) return undefined;
     const panel = d.panels.open(file);
     await panel.whenReady();
@@ -52,8 +56,8 @@ export function registerCommands(context: vscode.ExtensionContext, d: Deps): voi
     const m = panel.model;
     const given = args?.prompt !== undefined || args?.ids || args?.image;
     // A model without a tokenizer is asked for ids (prefilled with its last ids or its sample ids), never a prompt it cannot read.
-    const ids = args?.ids ?? (given || !m?.takesText || m.hasTokenizer ? undefined : await askIds(m, 'Token ids to scan', panel.doc.input?.ids));
-    const prompt = args?.prompt ?? (given || !m?.takesText || !m.hasTokenizer ? undefined : await vscode.window.showInputBox({ title: 'Prompt', value: settings().defaultPrompt }));
+    const ids = args?.ids ?? (given || !m?.takesText || m.hasTokenizer ? undefined : await askIds(d.questions, m, 'Token ids to scan', panel.doc.input?.ids));
+    const prompt = args?.prompt ?? (given || !m?.takesText || !m.hasTokenizer ? undefined : await d.questions.input({ title: 'Prompt', value: settings().defaultPrompt }));
     if (m?.takesText && prompt === undefined && !ids && !args?.image) return undefined;
     const r = await panel.scan({ prompt, ids, image: args?.image });
     return {
@@ -68,10 +72,14 @@ export function registerCommands(context: vscode.ExtensionContext, d: Deps): voi
     const s = settings();
     let text = args?.text;
     let images: string[] | undefined;
-    if (text === undefined && panel.model?.takesImage) images = await pickImages();
-    else if (text === undefined) text = await pickText();
-    if (text === undefined && !images) return undefined;
-    const result = await d.engine.run(`Layer-wise scan of ${path.basename(panel.file)}`, 'scanMany', { file: panel.file, options: { text, images, seqLen: args?.seqLen, count: args?.count, ...runSettings(s) } });
+    let ids: { idsList?: number[][]; firstId?: number } | undefined;
+    const m = panel.model;
+    if (text === undefined && m?.takesImage) images = await pickImages(d.questions);
+    else if (text === undefined && m?.takesText && !m.hasTokenizer) ids = await pickIdSequences(d.questions, m);
+    else if (text === undefined) text = await pickText(d.questions);
+    if (text === undefined && !images && !ids) return undefined;
+    const options = { text, images, ...ids, seqLen: args?.seqLen, count: args?.count, ...runSettings(s) };
+    const result = await d.engine.run(`Layer-wise scan of ${path.basename(panel.file)}`, 'scanMany', { file: panel.file, options });
     panel.showExperiment(`Layer-wise scan over ${result.inputs} inputs`, { type: 'scanMany', result });
     return result;
   });
@@ -80,9 +88,9 @@ export function registerCommands(context: vscode.ExtensionContext, d: Deps): voi
     const picked = await targetBlock(d, args, 'Intervene after which block?');
     if (!picked) return undefined;
     const { panel, layer } = picked;
-    const mode = args?.mode ?? (await pickMode());
+    const mode = args?.mode ?? (await pickMode(d.questions));
     if (!mode) return undefined;
-    const values = mode === 'values' ? args?.values ?? (await askValues()) : undefined;
+    const values = mode === 'values' ? args?.values ?? (await askValues(d.questions)) : undefined;
     if (mode === 'values' && !values) return undefined;
     const result = await d.engine.run(`Intervention at block ${layer}`, 'intervene', { file: panel.file, options: { ...input(panel, args?.prompt, `intervention at block ${layer}`), layer, mode, values, channels: args?.channels, ...runSettings() } });
     panel.showExperiment(`Intervention at block ${layer}: set ${mode === 'values' ? 'to given values' : `to ${mode}`}`, { type: 'intervene', result });
@@ -110,8 +118,12 @@ export function registerCommands(context: vscode.ExtensionContext, d: Deps): voi
   register('massiveActivations.fixRegMean', async (args?: { file?: string; images?: string[]; count?: number }) => {
     const panel = await target(d, args?.file);
     if (!panel) return undefined;
+    // Said before any question: images would be asked for in vain.
+    if (panel.model && !panel.model.takesImage) {
+      throw new EngineError('bad-argument', `Fix-Reg-Mean is for vision transformers with registers; ${panel.model.name} is a ${panel.model.takesText ? 'text' : panel.model.family} model.`);
+    }
     // Escape on the picker ends the command; synthetic inputs are a choice of their own, never its default.
-    const picked = args?.images ?? (args?.count ? 'synthetic' : await pickImages({ synthetic: true }));
+    const picked = args?.images ?? (args?.count ? 'synthetic' : await pickImages(d.questions, { synthetic: true }));
     if (!picked) return undefined;
     const images = picked === 'synthetic' ? undefined : picked;
     const result = await d.engine.run('Fix-Reg-Mean', 'fixRegMean', { file: panel.file, options: { images, count: args?.count, ...runSettings() } });
@@ -152,7 +164,7 @@ export function registerCommands(context: vscode.ExtensionContext, d: Deps): voi
     if (!files) {
       const first = uri?.fsPath ?? opts?.file ?? d.panels.active()?.file ?? activeOnnx() ?? (await pickModelFile());
       if (!first) return undefined;
-      const second = await pickSecondModel(first);
+      const second = await pickSecondModel(d.questions, first);
       if (!second) return undefined;
       files = [first, second];
     }
@@ -181,7 +193,7 @@ export function registerCommands(context: vscode.ExtensionContext, d: Deps): voi
       // Without a tokenizer the two inputs are two id sequences: the first prefilled as the panel's, the second as the sample.
       const idSets = args?.idSets ?? [];
       for (let k = idSets.length; k < 2; k++) {
-        const ids = await askIds(m!, `Token ids ${k + 1} of 2`, k === 0 ? panel.doc.input?.ids : undefined);
+        const ids = await askIds(d.questions, m!, `Token ids ${k + 1} of 2`, k === 0 ? panel.doc.input?.ids : undefined, k === 1);
         if (!ids) return undefined;
         idSets.push(ids);
       }
@@ -189,7 +201,7 @@ export function registerCommands(context: vscode.ExtensionContext, d: Deps): voi
     }
     const prompts = args?.prompts ?? [];
     for (let k = prompts.length; k < 2; k++) {
-      const p = await vscode.window.showInputBox({ title: `Prompt ${k + 1} of 2`, value: k === 0 ? settings().defaultPrompt : '', ignoreFocusOut: STEP });
+      const p = await d.questions.input({ title: `Prompt ${k + 1} of 2`, value: k === 0 ? settings().defaultPrompt : SECOND_PROMPT, ignoreFocusOut: STEP });
       if (p === undefined) return undefined;
       prompts.push(p);
     }
@@ -231,10 +243,10 @@ function input(panel: InspectorPanel, prompt: string | undefined, what: string) 
  * The file to open for a path: a folder's main model; where the folder holds several variants
  * (model.onnx, model_fp16.onnx, …) the one the user picks from a quick pick.
  */
-async function chooseVariant(p: string, variant?: string): Promise<string | undefined> {
+async function chooseVariant(q: Questions, p: string, variant?: string): Promise<string | undefined> {
   const variants = statSync(p).isDirectory() && variant === undefined ? folderVariants(p) : [];
   if (variants.length < 2) return resolveTarget(p, variant).main;
-  const pick = await vscode.window.showQuickPick(variants.map((v) => ({ label: v || 'plain', description: v ? `files ending _${v}.onnx` : 'files without a suffix', v })), { title: `${path.basename(p)} holds ${variants.length} variants of the model: which one?` });
+  const pick = await q.pick(variants.map((v) => ({ label: v || 'plain', description: v ? `files ending _${v}.onnx` : 'files without a suffix', v })), { title: `${path.basename(p)} holds ${variants.length} variants of the model: which one?` });
   return pick ? resolveTarget(p, pick.v).main : undefined;
 }
 
@@ -256,26 +268,27 @@ async function compareInput(d: Deps, file: string, defaultPrompt: string): Promi
   // A model without token inputs (a ViT) runs the engine's test input, as its panel does without an image.
   if (!m.takesText) return {};
   if (m.hasTokenizer) return { prompt: defaultPrompt };
-  const ids = await askIds(m, `Token ids to run through both models (${path.basename(file)} has no tokenizer.json)`);
+  const ids = await askIds(d.questions, m, `Token ids to run through both models (${path.basename(file)} has no tokenizer.json)`);
   return ids ? { ids } : undefined;
 }
 
 /** Token ids from an input box: prefilled (the last ids, else the model's sample ids), checked as typed. */
-async function askIds(m: ModelSummary, title: string, last?: number[]): Promise<number[] | undefined> {
-  const value = (last ?? m.sample?.ids ?? []).join(', ');
+async function askIds(q: Questions, m: ModelSummary, title: string, last?: number[], another = false): Promise<number[] | undefined> {
+  const sample = m.sample && another ? otherSample(m.sample.ids) : m.sample?.ids;
+  const value = (last ?? sample ?? []).join(', ');
   const prompt = last ? 'The ids of the last run.' : m.sample ? `Sample ids: ${m.sample.source}. Replace them with your input's ids.` : 'Comma-separated token ids.';
-  const text = await vscode.window.showInputBox({ title, value, prompt, ignoreFocusOut: STEP, validateInput: (v) => idsProblem(v, m.vocabSize) });
+  const text = await q.input({ title, value, prompt, ignoreFocusOut: STEP, validateInput: (v) => idsProblem(v, m.vocabSize) });
   return text === undefined ? undefined : parseIds(text);
 }
 
 /** The second model: the first one's siblings (variants, checkpoints) first, then the workspace's other .onnx files. */
-async function pickSecondModel(first: string): Promise<string | undefined> {
+async function pickSecondModel(q: Questions, first: string): Promise<string | undefined> {
   const found = (await vscode.workspace.findFiles('**/*.onnx', '**/node_modules/**', 500)).map((u) => u.fsPath).filter((f) => f !== first);
   const near = (f: string) => path.dirname(f) === path.dirname(first) ? 0 : path.dirname(path.dirname(f)) === path.dirname(path.dirname(first)) ? 1 : 2;
   const items = found.sort((a, b) => near(a) - near(b) || a.localeCompare(b, 'en', { numeric: true }))
     .map((f) => ({ label: path.basename(f), description: vscode.workspace.asRelativePath(path.dirname(f)), f }));
   const browse = { label: 'Browse…', description: 'another .onnx file', f: '' };
-  const pick = await vscode.window.showQuickPick([...items, browse], { title: `Compare ${path.basename(first)} with…`, matchOnDescription: true });
+  const pick = await q.pick([...items, browse], { title: `Compare ${path.basename(first)} with…`, matchOnDescription: true });
   if (!pick) return undefined;
   return pick.f || (await pickModelFile());
 }
@@ -305,11 +318,11 @@ async function targetBlock(
 ): Promise<{ panel: InspectorPanel; layer: number } | undefined> {
   const panel = await target(d, args?.file);
   if (!panel) return undefined;
-  const layer = args?.layer ?? (await pickBlock(panel, title));
+  const layer = args?.layer ?? (await pickBlock(d.questions, panel, title));
   return layer === undefined ? undefined : { panel, layer };
 }
 
-async function pickBlock(panel: InspectorPanel, title: string): Promise<number | undefined> {
+async function pickBlock(q: Questions, panel: InspectorPanel, title: string): Promise<number | undefined> {
   const scan = panel.lastScan;
   const n = panel.model?.blocks ?? scan?.layers.length ?? 0;
   const items = Array.from({ length: n }, (_, i) => {
@@ -318,11 +331,11 @@ async function pickBlock(panel: InspectorPanel, title: string): Promise<number |
   });
   // Blocks with massive activations first: they are what users intervene on.
   items.sort((a, b) => (scan ? (scan.layers[b.layer].massive.length ? 1 : 0) - (scan.layers[a.layer].massive.length ? 1 : 0) : 0) || a.layer - b.layer);
-  return (await vscode.window.showQuickPick(items, { title, ignoreFocusOut: STEP }))?.layer;
+  return (await q.pick(items, { title, ignoreFocusOut: STEP }))?.layer;
 }
 
-async function pickMode(): Promise<InterventionMode | undefined> {
-  const pick = await vscode.window.showQuickPick([
+async function pickMode(q: Questions): Promise<InterventionMode | undefined> {
+  const pick = await q.pick([
     { label: 'Set to zero', mode: 'zero' as const, detail: 'The paper: perplexity explodes (LLaMA2-7B 5.47 → ∞).' },
     { label: 'Set to their mean', mode: 'mean' as const, detail: 'Averaged over the built-in sample text: the paper sees no change (5.47 → 5.47).' },
     { label: 'Set to custom values…', mode: 'values' as const, detail: 'token:channel=value, …' },
@@ -330,8 +343,8 @@ async function pickMode(): Promise<InterventionMode | undefined> {
   return pick?.mode;
 }
 
-async function askValues(): Promise<{ token: number; channel: number; value: number }[] | undefined> {
-  const text = await vscode.window.showInputBox({ title: 'Values to write', prompt: 'token:channel=value, separated by commas', placeHolder: '0:1415=0, 4:2533=-100', ignoreFocusOut: STEP, validateInput: (v) => (parseValues(v) ? undefined : 'Use token:channel=value, e.g. 0:7=0') });
+async function askValues(q: Questions): Promise<{ token: number; channel: number; value: number }[] | undefined> {
+  const text = await q.input({ title: 'Values to write', prompt: 'token:channel=value, separated by commas', placeHolder: '0:1415=0, 4:2533=-100', ignoreFocusOut: STEP, validateInput: (v) => (parseValues(v) ? undefined : 'Use token:channel=value, e.g. 0:7=0') });
   return text === undefined ? undefined : parseValues(text);
 }
 
@@ -345,25 +358,49 @@ function parseValues(v: string) {
   return out.length ? out : undefined;
 }
 
-async function pickText(): Promise<string | undefined> {
-  // With the inspector focused there is no active editor: the document beside it is meant.
-  const doc = (vscode.window.activeTextEditor ?? vscode.window.visibleTextEditors[0])?.document;
+async function pickText(q: Questions): Promise<string | undefined> {
+  // With the inspector focused there is no active editor: the document beside it is meant. Output
+  // channels (the diagnostics log) show in text editors too, but are not a user's text.
+  const text = (e: vscode.TextEditor | undefined) => (e && ['file', 'untitled'].includes(e.document.uri.scheme) ? e : undefined);
+  const doc = (text(vscode.window.activeTextEditor) ?? vscode.window.visibleTextEditors.find(text))?.document;
   const items = [
     ...(doc ? [{ label: `Active document: ${path.basename(doc.fileName)}`, source: 'doc' as const }] : []),
     { label: 'Choose a text file…', source: 'file' as const },
   ];
-  const pick = items.length === 1 ? items[0] : await vscode.window.showQuickPick(items, { title: 'Text to split into sequences', ignoreFocusOut: STEP });
+  const pick = items.length === 1 ? items[0] : await q.pick(items, { title: 'Text to split into sequences', ignoreFocusOut: STEP });
   if (!pick) return undefined;
   if (pick.source === 'doc') return doc!.getText();
   const uri = (await vscode.window.showOpenDialog({ canSelectMany: false, title: 'Text file' }))?.[0];
   return uri ? Buffer.from(await vscode.workspace.fs.readFile(uri)).toString('utf8') : undefined;
 }
 
+/** A second sample input: the same first id (BOS), the rest in reverse, so two inputs differ where a comparison should look. */
+function otherSample(ids: number[]): number[] {
+  return [...ids.slice(0, 1), ...ids.slice(1).reverse()];
+}
+
+/**
+ * A model without a tokenizer cannot split a text: its inputs are random id sequences from its BOS
+ * id (the paper's question is whether the same channels light up whatever follows), or typed ones.
+ */
+async function pickIdSequences(q: Questions, m: ModelSummary): Promise<{ idsList?: number[][]; firstId?: number } | undefined> {
+  const how = await q.pick([
+    { label: 'Random token sequences', description: m.sample?.bos !== undefined ? `each starting with the BOS id ${m.sample.bos}` : 'each starting with id 1', random: true },
+    { label: 'Token id sequences…', description: 'typed, separated by ";"', random: false },
+  ], { title: `${m.name} has no tokenizer.json: which inputs?`, ignoreFocusOut: STEP });
+  if (!how) return undefined;
+  if (how.random) return { firstId: m.sample?.bos };
+  const value = m.sample ? `${m.sample.ids.join(', ')}; ${otherSample(m.sample.ids).join(', ')}` : '';
+  const problem = (v: string) => v.split(';').filter((x) => x.trim()).map((x) => idsProblem(x, m.vocabSize)).find(Boolean) ?? (v.trim() ? undefined : 'Give at least one sequence.');
+  const text = await q.input({ title: 'Token id sequences', prompt: 'Ids separated by commas, sequences by ";"', value, ignoreFocusOut: STEP, validateInput: problem });
+  return text === undefined ? undefined : { idsList: text.split(';').filter((x) => x.trim()).map(parseIds) };
+}
+
 /** Images: several files, or every PNG and JPEG of a folder (or, where offered, synthetic inputs). */
-async function pickImages(): Promise<string[] | undefined>;
-async function pickImages(opts: { synthetic: true }): Promise<string[] | 'synthetic' | undefined>;
-async function pickImages(opts: { synthetic?: boolean } = {}): Promise<string[] | 'synthetic' | undefined> {
-  const how = await vscode.window.showQuickPick([
+async function pickImages(q: Questions): Promise<string[] | undefined>;
+async function pickImages(q: Questions, opts: { synthetic: true }): Promise<string[] | 'synthetic' | undefined>;
+async function pickImages(q: Questions, opts: { synthetic?: boolean } = {}): Promise<string[] | 'synthetic' | undefined> {
+  const how = await q.pick([
     { label: 'Choose images…', folder: false },
     { label: 'Choose a folder of images…', folder: true },
     ...(opts.synthetic ? [{ label: 'Use synthetic images', description: 'deterministic stand-ins: no image of yours', folder: false, synthetic: true }] : []),

@@ -258,7 +258,8 @@ export class PanelManager implements vscode.Disposable {
 
   open(file: string, column = vscode.ViewColumn.Active): InspectorPanel {
     const existing = this.panels.get(file);
-    if (existing) { existing.panel.reveal(); return existing; }
+    // Opened by the user just now: the palette's target at once, before VS Code reports the focus change.
+    if (existing) { existing.panel.reveal(); this.lastActive = file; return existing; }
     // No retainContextWhenHidden: a hidden panel's webview is discarded and rebuilt from the document.
     const panel = vscode.window.createWebviewPanel(PANEL_VIEW_TYPE, `Massive Activations · ${path.basename(path.dirname(file))}/${path.basename(file)}`, column, { enableFindWidget: true });
     return this.attach(panel, file);

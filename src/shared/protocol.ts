@@ -56,7 +56,7 @@ export interface ModelSummary {
   /** Its vocabulary (from the embedding), where the graph says. */
   vocabSize: number | null;
   /** Ids valid for the model, offered where it has no tokenizer, and where they come from. */
-  sample?: { ids: number[]; source: string };
+  sample?: { ids: number[]; bos?: number; source: string };
   /** Each block's token mixer and MLP kind (hybrid models mix attention with other mixers). */
   layers: { index: number; mixer: string; mlp: string }[];
   /** The model file and its weight files, in bytes (what decides live re-scan). */

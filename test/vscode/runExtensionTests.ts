@@ -1,3 +1,4 @@
+import { writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { Writable } from 'node:stream';
 import * as esbuild from 'esbuild';
@@ -13,7 +14,7 @@ export async function runExtensionTests(workspace: string, runDir: string): Prom
   // Inside the repository so the extension host resolves mocha from its node_modules.
   const suite = path.join(REPO, '.test-work', 'suite');
   await esbuild.build({
-    entryPoints: { index: 'test/vscode/suite/index.ts', 'extension.test': 'test/vscode/suite/extension.test.ts' },
+    entryPoints: { index: 'test/vscode/suite/index.ts', 'extension.test': 'test/vscode/suite/extension.test.ts', 'palette.test': 'test/vscode/suite/palette.test.ts' },
     bundle: true, platform: 'node', format: 'cjs', target: 'node20', outdir: suite, external: ['vscode', 'mocha'], nodePaths: [path.join(REPO, 'node_modules')], logLevel: 'warning',
   });
   let output = '';
@@ -25,12 +26,14 @@ export async function runExtensionTests(workspace: string, runDir: string): Prom
       extensionDevelopmentPath: REPO,
       extensionTestsPath: path.join(suite, 'index'),
       launchArgs: [workspace, `--user-data-dir=${path.join(runDir, 'user-data')}`, `--extensions-dir=${path.join(runDir, 'extensions')}`, ...(desktop ? ['--disable-extensions'] : [])],
-      extensionTestsEnv: { MA_TEST_WORKSPACE: workspace },
+      extensionTestsEnv: { MA_TEST_WORKSPACE: workspace, ...(process.env.MA_SUITE_GREP ? { MA_SUITE_GREP: process.env.MA_SUITE_GREP } : {}) },
       stdout: capture, stderr: capture,
     });
+    if (process.env.MA_EXTENSION_LOG) writeFileSync(process.env.MA_EXTENSION_LOG, output);
     return { code, output };
   } catch (e) {
     // runTests rejects when the tests fail: the output says why.
+    if (process.env.MA_EXTENSION_LOG) writeFileSync(process.env.MA_EXTENSION_LOG, output);
     const code = Number(/(-?\d+)/.exec(String((e as Error)?.message ?? e))?.[1] ?? 1);
     return { code: code || 1, output: `${output}\n${(e as Error)?.message ?? e}` };
   }

@@ -1,7 +1,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { buildEmbedPair, buildGpt2, buildSeq2Seq, buildVariantFolder, buildVit, buildWide } from '../models/build';
 import { REPO, tempDir } from '../fixtures';
@@ -28,6 +28,10 @@ before(() => {
   buildSeq2Seq(ws);
   buildEmbedPair(ws);
   buildVariantFolder(ws, 'llama-variants');
+  // A graph-first download: model and fp16 export, config.json, no tokenizer (the BOS id is a token the planted model marks).
+  const bare = buildVariantFolder(ws, 'without-tokenizer');
+  for (const f of ['tokenizer.json', 'tokenizer_config.json']) rmSync(path.join(bare.dir, f), { force: true });
+  writeFileSync(path.join(bare.dir, 'config.json'), JSON.stringify({ bos_token_id: bare.spec.planted.markerIds[0], vocab_size: bare.spec.vocab }));
   mkdirSync(path.join(ws, 'broken'), { recursive: true });
   writeFileSync(path.join(ws, 'broken', 'corrupt.onnx'), Buffer.from([0x08, 0x07, 0x12, 0x03, 0x66, 0x6f, 0x6f, 0x3a, 0xff, 0xff, 0x01]));
   mkdirSync(shots, { recursive: true });
@@ -42,7 +46,12 @@ describe('VS Code extension', { skip: SKIP }, () => {
     process.stdout.write(`${output.split('\n').filter((l) => /passing|failing|✔|\d\) |Error|assert/i.test(l)).map((l) => `# ${l.trim()}`).join('\n')}\n`);
     assert.equal(code, 0, `extension tests failed (exit ${code}):\n${output.slice(-4000)}`);
     // Every test of the suite ran (none skipped or lost): as many as the suite's files define.
-    const defined = readFileSync(path.join(__dirname, 'suite', 'extension.test.ts'), 'utf8').match(/^\s*it\(/gm)?.length ?? 0;
+    const suite = path.join(__dirname, 'suite');
+    const count = (f: string) => readFileSync(path.join(suite, f), 'utf8').match(/^\s*it\(/gm)?.length ?? 0;
+    // palette.test.ts defines its per-model tests once (between its two markers) and runs them for two models.
+    const palette = readFileSync(path.join(suite, 'palette.test.ts'), 'utf8');
+    const perModel = palette.slice(palette.indexOf('// ── per model'), palette.indexOf('// ── end per model')).match(/^\s*it\(/gm)?.length ?? 0;
+    const defined = count('extension.test.ts') + count('palette.test.ts') + perModel;
     assert.match(output, new RegExp(`\\b${defined} passing`));
   });
 

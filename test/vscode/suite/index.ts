@@ -3,8 +3,10 @@ import Mocha from 'mocha';
 
 /** Loaded by the extension host (extensionTestsPath): runs the extension tests with mocha. */
 export function run(): Promise<void> {
-  const mocha = new Mocha({ ui: 'bdd', timeout: 120_000, color: false, reporter: 'spec' });
+  // MA_SUITE_GREP narrows a local run to some tests (CI runs them all).
+  const mocha = new Mocha({ ui: 'bdd', timeout: 120_000, color: false, reporter: process.env.MA_SUITE_GREP ? 'tap' : 'spec', ...(process.env.MA_SUITE_GREP ? { grep: process.env.MA_SUITE_GREP } : {}) });
   mocha.addFile(path.join(__dirname, 'extension.test.js'));
+  mocha.addFile(path.join(__dirname, 'palette.test.js'));
   return new Promise((resolve, reject) => {
     mocha.run((failures) => (failures ? reject(new Error(`${failures} extension tests failed`)) : resolve()));
   });
