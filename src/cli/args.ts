@@ -11,7 +11,8 @@ export interface CliArgs {
   flags: Flags;
 }
 
-const VALUED = new Set([
+/** Options that take a value, and options that are flags: every one is documented (test/cli/contract.test.ts). */
+export const VALUED = new Set([
   'prompt', 'prompt-file', 'ids', 'image', 'images', 'image-dir', 'top', 'max-tokens', 'abs-threshold', 'ratio-threshold',
   'threads', 'memory-limit-mb', 'layer', 'mode', 'values', 'channels', 'mean-text-file', 'eval-text-file', 'text-file',
   'prompts-file', 'seq-len', 'count', 'first-id', 'max-columns', 'csv', 'out', 'feed', 'variant', 'decoder-ids',
@@ -19,7 +20,7 @@ const VALUED = new Set([
 ]);
 /** Options that may be given more than once; their values are kept in order, one per line. */
 const REPEATABLE = new Set(['feed']);
-const BOOLEAN = new Set(['json', 'no-attention', 'no-perplexity', 'per-head', 'help', 'replace-invalid-utf8', 'align-by-text', 'whole-graph']);
+export const BOOLEAN = new Set(['json', 'no-attention', 'no-perplexity', 'per-head', 'help', 'replace-invalid-utf8', 'align-by-text', 'whole-graph']);
 
 export function parseArgs(argv: string[]): CliArgs {
   const flags = new Map<string, string | true>();

@@ -1,6 +1,8 @@
 /** Token ids to offer where a model has no tokenizer.json: valid for its vocabulary, and said to be samples. */
 export interface SampleIds {
   ids: number[];
+  /** The BOS id they start with, where the model's config gives one inside its vocabulary. */
+  bos?: number;
   /** Where they come from, in a phrase ("the BOS id 1 from config.json, then 7 ids spread over the 32,000-token vocabulary"). */
   source: string;
 }
@@ -22,5 +24,5 @@ export function sampleIds(vocab: number | null, bos: number | undefined): Sample
   const first = start.length ? `the BOS id ${bos} from the model's config, then ` : '';
   const spread = room ? `${ids.length - start.length} ids spread over the ${vocab.toLocaleString('en-US')}-token vocabulary`
     : vocab === null ? `${ids.length - start.length} small ids (the vocabulary size is not in the graph)` : `${ids.length - start.length} ids of the ${vocab}-token vocabulary`;
-  return { ids, source: `${first}${spread}` };
+  return { ids, ...(start.length ? { bos } : {}), source: `${first}${spread}` };
 }

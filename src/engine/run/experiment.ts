@@ -16,6 +16,8 @@ export interface ExperimentBase {
    * memory of every block's temporaries held at once (see segments/ and the README's figures).
    */
   wholeGraph?: boolean;
+  /** Refuse runs estimated to need more memory than this (the CLI's --memory-limit-mb). */
+  memoryLimitBytes?: number;
   onProgress?: (p: Progress) => void;
   signal?: AbortSignal;
   /** Supplies (possibly cached) sessions; by default each experiment opens its own. */
@@ -42,7 +44,7 @@ export function sessions(file: string, o: ExperimentBase) {
 
 /** The session settings an experiment's options ask for. */
 export function sessionSettings(o: ExperimentBase): SessionSettings {
-  return { threads: o.threads, ...(o.wholeGraph ? { blocksPerSegment: Infinity } : {}) };
+  return { threads: o.threads, memoryLimitBytes: o.memoryLimitBytes, ...(o.wholeGraph ? { blocksPerSegment: Infinity } : {}) };
 }
 
 export function checkBlock(layer: number, blocks: number, file: string): void {

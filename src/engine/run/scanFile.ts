@@ -21,7 +21,6 @@ export interface ScanOptions extends ExperimentBase, InputOptions {
   topK?: number;
   /** Read attention probabilities too (default true). */
   attention?: boolean;
-  memoryLimitBytes?: number;
   /** Seq2seq: the decoder's input ids (default: the decoder start token from config.json). */
   decoderIds?: number[];
 }
@@ -49,7 +48,7 @@ export async function scanFile(file: string, opts: FileScanOptions = {}): Promis
   const open = opts.open ?? openModel;
   // Scans read only per-key sums of the attention, reduced in the graph: memory stays flat at long context.
   const probes: ProbeRequest = opts.attention === false ? { read: [] } : SCAN_PROBES;
-  const m = await open(file, probes, { ...sessionSettings(opts), memoryLimitBytes: opts.memoryLimitBytes });
+  const m = await open(file, probes, sessionSettings(opts));
   checkAbort(opts.signal);
   const info = m.prepared.info;
   const resolved = await resolveInput(file, m, { ...opts, maxTokens });

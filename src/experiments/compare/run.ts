@@ -153,7 +153,7 @@ async function compareOne(o: CompareOptions): Promise<CompareResult> {
     const r = await scanFile(target.main, {
       target,
       prompt: run.prompt, ids: run.ids, image: o.image, feeds: o.feeds, maxTokens: o.maxTokens, threads: o.threads,
-      wholeGraph: o.wholeGraph, thresholds: o.thresholds,
+      wholeGraph: o.wholeGraph, thresholds: o.thresholds, memoryLimitBytes: o.memoryLimitBytes,
       topK: o.topK ?? 3, keepStreams: k === 0 || !!sameShape, open: mode === 'series' || !o.open ? oneShot : (f, v, s) => o.open!(f, v, s),
     });
     await release();
