@@ -53,7 +53,9 @@ Settings:
 async function main(argv: string[]): Promise<number> {
   const args = parseArgs(argv);
   if (args.flags.has('help') || !args.command) { process.stdout.write(help()); return args.command || args.flags.has('help') ? 0 : 2; }
-  const { command, callArgs, json, out, csvFile } = planRun({ ...args, command: args.command });
+  const { command, callArgs, json, out, csvFile, unused } = planRun({ ...args, command: args.command });
+  // An option the command never read would otherwise change nothing without a word (scan-many --feed).
+  for (const u of unused) process.stderr.write(`massive-activations: note: --${u} is not used by ${args.command} as given; it was ignored.\n`);
   const threads = threadsFlag(args.flags);
   if (threads && threads > cores()) process.stderr.write(`massive-activations: note: --threads ${threads} is more than this machine's ${cores()} cores; using ${cores()}.\n`);
   const client = new EngineClient();

@@ -43,8 +43,8 @@ export function inputFiles(flags: Flags): { file: string; what: string }[] {
   return out;
 }
 
-/** Prompt, ids or image, plus the settings every run shares. */
-export function common(flags: Flags) {
+/** Prompt, ids or image, plus the settings every run shares (`ids: false`: the command reads --ids its own way). */
+export function common(flags: Flags, opts: { ids?: boolean } = {}) {
   const file = stringFlag(flags, 'prompt-file');
   let prompt = stringFlag(flags, 'prompt');
   if (file !== undefined) {
@@ -54,7 +54,7 @@ export function common(flags: Flags) {
     // The command line arrives decoded: invalid UTF-8 bytes are already U+FFFD here.
     throw new EngineError('bad-prompt', `The prompt contains U+FFFD at character ${prompt.indexOf('\uFFFD')}, the mark of bytes that were not valid UTF-8. Pass the text as UTF-8 (or in a file with --prompt-file), or allow replacement with --replace-invalid-utf8.`);
   }
-  const ids = idsFlag(flags.get('ids'));
+  const ids = opts.ids === false ? undefined : idsFlag(flags.get('ids'));
   if (prompt !== undefined && ids) throw new EngineError('bad-argument', 'Give either a prompt or --ids, not both.');
   const abs = numberFlag(flags, 'abs-threshold', { min: 0 });
   const ratio = numberFlag(flags, 'ratio-threshold', { min: 0 });

@@ -210,6 +210,8 @@ function cli(args: string[]): Run {
 function ok(args: string[]): J {
   const r = cli([...args, '--json']);
   assert.equal(r.code, 0, `${r.line} failed: ${r.err.trim()}`);
+  // A documented form whose option the command never reads would be a promise the CLI does not keep.
+  assert.doesNotMatch(r.err, /is not used by/, `${r.line}: ${r.err.trim()}`);
   return JSON.parse(r.out);
 }
 
@@ -784,6 +786,22 @@ describe('the README and --help document exactly the forms this test runs', () =
     const refused = [...documentedOptions].filter((o) => !accepted.includes(o));
     assert.deepEqual(refused, [], `documented options the parser refuses: ${refused.join(', ')}`);
   });
+});
+
+describe('an option a command does not use is said, never silently dropped', () => {
+  test('scan-many --feed is refused: one input\'s tensors for a run of many', () => {
+    refused(['scan-many', G, '--count', '2', '--feed', `input_ids=${IN('feed.json')}`], /^massive-activations: --feed gives the tensors of one input; scan-many runs many inputs\. Scan that input with scan --feed/);
+  });
+  for (const [args, option] of [
+    [['fix-reg-mean', V, '--count', '2', '--top', '7'], 'top'],
+    [['inspect', G, '--layer', '2'], 'layer'],
+  ] as const) {
+    test(`${args[0]} --${option}`, () => {
+      const r = cli([...args]);
+      assert.equal(r.code, 0, r.err);
+      assert.equal(r.err, `massive-activations: note: --${option} is not used by ${args[0]} as given; it was ignored.\n`);
+    });
+  }
 });
 
 describe('each documented form, end to end', () => {

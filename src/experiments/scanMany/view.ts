@@ -19,9 +19,8 @@ export default experiment<ScanManyOptions, ScanManyResult>()({
       const textFile = stringFlag(flags, 'text-file');
       const promptsFile = stringFlag(flags, 'prompts-file');
       // --ids here may hold several sequences ("1,2;1,3"): read it below, not as one prompt's ids.
-      const single = new Map(flags);
-      single.delete('ids');
-      const { prompt, image, ...shared } = common(single);
+      const { prompt, image, feeds, ...shared } = common(flags, { ids: false });
+      if (feeds) throw new EngineError('bad-argument', '--feed gives the tensors of one input; scan-many runs many inputs. Scan that input with scan --feed, or give scan-many its inputs with --text-file, --prompts-file or --ids.');
       const sources = [textFile !== undefined, promptsFile !== undefined, flags.has('ids'), prompt !== undefined, !!image || flags.has('images') || flags.has('image-dir')].filter(Boolean).length;
       if (sources > 1) throw new EngineError('bad-argument', 'Give one source of inputs: --text-file, --prompts-file, --prompt, --ids, or images.');
       let prompts = promptsFile !== undefined ? readText(promptsFile, 'prompts file', flags).split('\n').filter((l) => l.trim()) : prompt !== undefined ? [prompt] : undefined;
