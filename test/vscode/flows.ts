@@ -32,6 +32,47 @@ export async function userFlows(page: Page, ws: string, theme: string): Promise<
   await restoredFlow(page);
   if (theme === 'dark-modern') await themeChangeFlow(page);
   if (theme === 'dark-modern' || theme === 'light-modern') await compareFlow(page, explorer, theme.split('-')[0]);
+  await idsFlow(page, explorer, theme);
+}
+
+/**
+ * A model without a tokenizer (as most graph-first downloads are): the Token ids box starts with
+ * sample ids valid for the model, said to be samples; a mistake in the ids, or an input the engine
+ * refuses, is shown beside the box, not as a notification, and goes away as the user types.
+ */
+async function idsFlow(page: Page, explorer: Locator, theme: string): Promise<void> {
+  // Earlier flows leave folders open: their model.onnx rows would come first.
+  await runCommand(page, 'Collapse Folders in Explorer');
+  await explorer.getByRole('treeitem', { name: 'model.onnx', exact: true }).first().waitFor({ state: 'detached' });
+  const view = await inspect(page, explorer, 'without-tokenizer');
+  const ids = view.locator('#ids input');
+  const problem = view.locator('#input-problem');
+  const sample = await ids.inputValue();
+  assert.match(sample, /^1(, \d+){5,}$/, 'the BOS id from config.json, then ids spread over the vocabulary');
+  assert.match(await view.locator('#ids-note').innerText(), /Sample ids: the BOS id 1 from the model's config, then \d+ ids spread over the [\d,]+-token vocabulary/);
+  await view.locator('vscode-button#run').click();
+  await view.locator('#status', { hasText: 'massive activations on' }).waitFor({ timeout: 60_000 });
+  assert.equal(await view.locator('.chip').count(), sample.split(',').length);
+  // Typed mistakes: said at once, beside the box; nothing runs.
+  await ids.fill('1, 2, x7');
+  await view.locator('vscode-button#run').click();
+  await problem.filter({ hasText: '"x7" is not a token id: use whole numbers separated by commas.' }).waitFor();
+  await ids.fill('1, 99999999');
+  await view.locator('vscode-button#run').click();
+  await problem.filter({ hasText: /^Token id 99999999 is outside the model's vocabulary \(0–\d+\)\.$/ }).waitFor();
+  // An input the engine refuses (longer than maxTokens): beside the box too, the status says it did not run.
+  await ids.fill(Array.from({ length: 2100 }, () => '5').join(', '));
+  await view.locator('vscode-button#run').click();
+  await problem.filter({ hasText: /^The input is 2,100 tokens; the limit is [\d,]+ tokens/ }).waitFor({ timeout: 60_000 });
+  assert.equal(await view.locator('#status').innerText(), 'Not run: see the input.');
+  assert.equal(await page.locator('.notification-toast', { hasText: 'The input is 2,100 tokens' }).count(), 0, 'no notification for an input mistake');
+  await view.locator('#input').scrollIntoViewIfNeeded();
+  await shoot(page, `no-tokenizer-${themeName(theme)}`);
+  // Typing clears it; the sample runs again.
+  await ids.fill(sample);
+  await problem.waitFor({ state: 'hidden' });
+  await view.locator('vscode-button#run').click();
+  await view.locator('#status', { hasText: 'massive activations on' }).waitFor({ timeout: 60_000 });
 }
 
 /** Right-click a model in the Explorer → Massive Activations: Inspect Model; the newest webview. */
