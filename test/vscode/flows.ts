@@ -30,9 +30,10 @@ export async function userFlows(page: Page, ws: string, theme: string): Promise<
   await wideFlow(page, explorer, theme);
   await imageFlow(page, explorer, ws);
   await restoredFlow(page);
+  // Before the theme change: its screenshot is of this run's theme.
+  await idsFlow(page, explorer, theme);
   if (theme === 'dark-modern') await themeChangeFlow(page);
   if (theme === 'dark-modern' || theme === 'light-modern') await compareFlow(page, explorer, theme.split('-')[0]);
-  await idsFlow(page, explorer, theme);
 }
 
 /**

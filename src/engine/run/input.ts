@@ -286,7 +286,7 @@ function checkIds(ids: number[], vocab: number | null): void {
 }
 
 function tooLong(n: number, unit: string, max: number): EngineError {
-  return new EngineError('too-long', `The input is ${n.toLocaleString('en-US')} ${unit}; the limit is ${max.toLocaleString('en-US')} tokens (the smaller of ${option('maxTokens')} and the model's position table). Use a shorter prompt.`, { tokens: n, limit: max, unit });
+  return new EngineError('too-long', `The input is ${n.toLocaleString('en-US')} ${unit}; the limit is ${max.toLocaleString('en-US')} tokens (the smaller of ${option('maxTokens')} and the model's position table). Give a shorter input.`, { tokens: n, limit: max, unit });
 }
 
 /**
