@@ -79,6 +79,13 @@ function embeddings(spec: Spec, ids: number[]): Float32Array {
   return x;
 }
 
+describe('a feed file nested deeper than any tensor', () => {
+  test('is named with its real cause, the depth of the file the user gave (it read "The model\'s graph is nested or chained too deeply")', () => {
+    const deep = feed('deep-feed.json', `${'['.repeat(200_000)}1${']'.repeat(200_000)}`);
+    refused(cli(['scan', gpt2.file, '--feed', `input_ids=${deep}`]), /^massive-activations: deep-feed\.json nests arrays over 32 deep \(at byte 33\), deeper than any tensor's dimensions/);
+  });
+});
+
 describe('one source per model input', () => {
   test('a fed input_ids with --ids or --prompt is refused, naming both (it ran the file and labelled the tokens of --ids)', () => {
     const a = feed('A.json', JSON.stringify([IDS]));

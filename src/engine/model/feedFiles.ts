@@ -322,6 +322,11 @@ class JsonTensor {
     throw new EngineError('bad-file', `${this.name} is not valid JSON (${what} at byte ${this.i}); give {"dims": [...], "data": [...]} or a nested array.`);
   }
 
+  /** Valid JSON, but deeper than any tensor: said as that, not as a syntax error. */
+  private tooDeep(what: string): never {
+    throw new EngineError('bad-file', `${this.name} nests ${what} over 32 deep (at byte ${this.i}), deeper than any tensor's dimensions; give {"dims": [...], "data": [...]} or a nested array of the tensor's shape.`);
+  }
+
   private ws(): void {
     const b = this.b;
     while (this.i < b.length && (b[this.i] === 0x20 || b[this.i] === 0x0a || b[this.i] === 0x0d || b[this.i] === 0x09)) this.i++;
@@ -329,7 +334,7 @@ class JsonTensor {
 
   /** A nested array: numbers only at one depth, every array at a depth of one length (a regular tensor). */
   private array(depth: number, shape: number[], leaf: { depth: number }): void {
-    if (depth > 32) this.fail('arrays nested over 32 deep');
+    if (depth > 32) this.tooDeep('arrays');
     this.i++;
     this.ws();
     let n = 0;
@@ -416,7 +421,7 @@ class JsonTensor {
 
   /** Every number of an array, at any nesting, in order. */
   private flat(depth: number): void {
-    if (depth > 32) this.fail('arrays nested over 32 deep');
+    if (depth > 32) this.tooDeep('arrays');
     this.i++;
     this.ws();
     if (this.b[this.i] === 0x5d) { this.i++; return; }
@@ -489,7 +494,7 @@ class JsonTensor {
 
   /** Any JSON value, skipped (other keys of the object form). */
   private skip(depth: number): void {
-    if (depth > 32) this.fail('values nested over 32 deep');
+    if (depth > 32) this.tooDeep('values');
     const c = this.b[this.i];
     if (c === 0x22) { this.string(); return; }
     if (c === 0x5b || c === 0x7b) {
