@@ -105,16 +105,16 @@ describe('config.json of any shape: the run goes on and says once what was ignor
     const model = gpt2With('config-types', {
       'config.json': JSON.stringify({
         num_hidden_layers: '6', hidden_size: 64.5, text_config: 5, bos_token_id: [1], layer_types: ['full_attention', 3],
-        n_layer: 7, n_embd: 64, vocab_size: 'many',
+        n_layer: 7, n_embd: 64, vocab_size: 'many', max_position_embeddings: 'long',
       }),
     });
     for (const r of [json<InspectJson>(cli(['inspect', model, '--json'])), json<ScanJson>(cli(['scan', model, '--ids', IDS.join(','), '--json']))]) {
       const notes = said(r, /wrong type/);
       assert.equal(notes.length, 1, r.warnings.join(' | '));
-      for (const f of ['num_hidden_layers is "6"', 'hidden_size is 64.5', 'text_config is 5', 'bos_token_id is [1]', 'layer_types is ["full_attention",3]']) {
+      for (const f of ['num_hidden_layers is "6"', 'hidden_size is 64.5', 'text_config is 5', 'bos_token_id is [1]', 'layer_types is ["full_attention",3]', 'vocab_size is "many"']) {
         assert.match(notes[0], literally(f));
       }
-      assert.doesNotMatch(notes[0], /\bn_layer\b|\bn_embd\b|\bvocab_size\b/, 'only the fields the engine reads are checked');
+      assert.doesNotMatch(notes[0], /\bn_layer\b|\bn_embd\b|\bmax_position_embeddings\b/, 'only the fields the engine reads are checked');
       // n_layer (a whole number) is still read: the located model's 6 blocks disagree with it.
       assert.deepEqual(said(r, /says/), ['config.json says 7 layers, but 6 blocks were located.']);
     }

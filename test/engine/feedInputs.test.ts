@@ -49,7 +49,7 @@ describe('the panel and its feeds setting, through the engine process', () => {
     const a = feed('A.json', JSON.stringify([FED]));
     const cases: [{ prompt?: string; ids?: number[] }, RegExp][] = [
       [{ prompt: 'Summer is warm.' }, /the panel's prompt/],
-      [{ ids: [1, 10] }, /token ids \(the panel's Token ids box/],
+      [{ ids: [1, 10] }, / and the panel's Token ids box both give/],
     ];
     for (const [options, other] of cases) {
       const e = await failure(client.call('scan', { file: gpt2.file, options: { ...options, feeds: { input_ids: a } } }).result);
