@@ -1,6 +1,5 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { buildEmbedPair, buildGpt2, buildSeq2Seq, buildVariantFolder, buildVit, buildWide } from '../models/build';
@@ -8,6 +7,7 @@ import { REPO, tempDir } from '../fixtures';
 import { browser, hostInstalled, installVsix, startCodeServer, workbenchUrl, type Page, type Server } from './codeServer';
 import { userFlows } from './flows';
 import { runExtensionTests } from './runExtensionTests';
+import { localTarget, packageFor } from '../../scripts/package';
 
 /**
  * The extension in a real VS Code: extension tests inside code-server's extension host, then the
@@ -55,7 +55,7 @@ describe('VS Code extension', { skip: SKIP }, () => {
     assert.match(output, new RegExp(`\\b${defined} passing`));
   });
 
-  // The packaged extension (vsce package --target linux-x64), installed as a user installs it, in
+  // The packaged extension (this platform's package), installed as a user installs it, in
   // every theme kind; the theme is in the settings before the workbench loads.
   for (const theme of THEMES) {
     test(`a user's flow in the packaged extension, clicked in Chromium (${theme})`, async () => {
@@ -79,13 +79,12 @@ describe('VS Code extension', { skip: SKIP }, () => {
   }
 });
 
-/** The .vsix, packaged for linux-x64 and installed once into an extensions folder the UI runs share. */
+/** The .vsix, packaged for this platform as npm run package does, and installed once into an extensions folder the UI runs share. */
 let extensionsDir: string | undefined;
 function installed(): string {
   if (extensionsDir) return extensionsDir;
   const vsix = path.join(run, 'massive-activations.vsix');
-  const r = spawnSync(path.join(REPO, 'node_modules', '.bin', 'vsce'), ['package', '--target', 'linux-x64', '--allow-missing-repository', '--skip-license', '--no-rewrite-relative-links', '--out', vsix], { cwd: REPO, encoding: 'utf8' });
-  assert.equal(r.status, 0, `vsce package failed:\n${r.stderr}${r.stdout}`);
+  packageFor(localTarget(), vsix);
   extensionsDir = path.join(run, 'exts');
   installVsix(vsix, extensionsDir, path.join(run, 'cs-install'));
   return extensionsDir;
