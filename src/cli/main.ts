@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { isCancelled, userMessage, word } from '../engine/base/errors';
+import { EngineError, isCancelled, userMessage, word } from '../engine/base/errors';
 import { cliWording } from './wording';
 import { cores } from '../engine/base/limits';
 import { writeFileAtomic } from '../engine/base/outputs';
@@ -8,11 +8,14 @@ import { EngineClient } from '../worker/client';
 import { parseArgs } from './args';
 import { COMMANDS, threadsFlag } from './commands';
 import { planRun } from './plan';
+import { download, DOWNLOAD_USAGE, resolveHubModels } from './hub';
+import { stringFlag } from '../experiments/flags';
+import { isHubRef } from '../hub/ref';
 import { bindEngine } from './lifetime';
 import { exitWithParent } from '../worker/parentWatch';
 
 function help(): string {
-  const usage = Object.values(COMMANDS).map((c) => `  massive-activations ${c.usage}`).join('\n');
+  const usage = [...Object.values(COMMANDS).map((c) => c.usage), DOWNLOAD_USAGE].map((u) => `  massive-activations ${u}`).join('\n');
   return `massive-activations — find and study the massive activations of an ONNX transformer
 
 Usage:
@@ -53,7 +56,17 @@ Settings:
 async function main(argv: string[]): Promise<number> {
   const args = parseArgs(argv);
   if (args.flags.has('help') || !args.command) { process.stdout.write(help()); return args.command || args.flags.has('help') ? 0 : 2; }
-  const { command, callArgs, json, out, csvFile, unused } = planRun({ ...args, command: args.command });
+  if (args.command === 'download') {
+    if (!isHubRef(args.model)) throw new EngineError('bad-argument', `Give the model to download: massive-activations ${DOWNLOAD_USAGE}`);
+    const out = stringFlag(args.flags, 'out');
+    const d = await download(args.model, args.flags);
+    if (out) writeFileAtomic(out, `${d.json}\n`, 'JSON output file');
+    process.stdout.write(`${args.flags.has('json') ? d.json : d.text}\n`);
+    return 0;
+  }
+  // Every command takes hf://OWNER/NAME[@REVISION] for a model: fetched first, then run as its cached folder.
+  const local = await resolveHubModels(args);
+  const { command, callArgs, json, out, csvFile, unused } = planRun({ ...local, command: args.command });
   // An option the command never read would otherwise change nothing without a word (scan-many --feed).
   for (const u of unused) process.stderr.write(`massive-activations: note: --${u} is not used by ${args.command} as given; it was ignored.\n`);
   const threads = threadsFlag(args.flags);

@@ -1,6 +1,6 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { buildCheckpoints, buildGpt2, buildSeq2Seq, buildVariantFolder, buildVit } from '../models/build';
@@ -134,9 +134,10 @@ function documentedForms(): Map<string, Set<string>> {
   const paragraph = section.slice(at).split('\n\n')[0].replace(/\s+/g, ' ');
   for (const sentence of paragraph.split(/(?<=\.)\s+(?=[`A-Z])/)) {
     for (const clause of sentence.split(';').map((c) => c.trim())) {
-      const but = /^every command but `([a-z-]+)`/i.exec(clause);
+      const but = /^every command but ((?:`[a-z-]+`(?:,? and |, )?)+)/i.exec(clause);
+      const except = but ? [...but[1].matchAll(/`([a-z-]+)`/g)].map((x) => x[1]) : [];
       const named = /^`([a-z-]+)`/.exec(clause);
-      const who = but ? COMMANDS.filter((c) => c !== but[1]) : /^every command/i.test(clause) ? COMMANDS : named ? [named[1]] : [];
+      const who = but ? COMMANDS.filter((c) => !except.includes(c)) : /^every command/i.test(clause) ? COMMANDS : named ? [named[1]] : [];
       for (const o of optionsIn(clause)) for (const c of who) add(c, o, 'README "Every command takes …"');
     }
   }
@@ -168,6 +169,10 @@ const IMAGES = at('inputs', 'images');
 /** "Winter is cold." is 5 tokens with <s>; the default prompt is 9. */
 const WINTER = 'Winter is cold.';
 const FIVE_IDS = '1,10,11,12,3';
+const HUB_COMMIT = 'c'.repeat(40);
+/** The test Hub (a process of its own: these runs are synchronous) and a cache of this file's own. */
+const HUB_ENV: Record<string, string> = {};
+let hubProcess: ChildProcess | undefined;
 
 before(() => {
   assert.ok(existsSync(CLI), `${CLI} is missing: run "npm run build" first`);
@@ -196,12 +201,20 @@ before(() => {
   mkdirSync(at('out'));
 });
 
+before(async () => {
+  const repos = [{ id: 'test/gpt2', dir: path.dirname(G), commit: HUB_COMMIT }, { id: 'test/variants', dir: VARIANTS, commit: HUB_COMMIT }];
+  hubProcess = spawn(process.execPath, ['--import', 'tsx', path.join(REPO, 'test', 'models', 'hubServe.ts'), JSON.stringify(repos)], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const endpoint = await new Promise<string>((ok) => { let out = ''; hubProcess!.stdout!.on('data', (d) => { out += d; if (out.includes('\n')) ok(out.trim()); }); });
+  Object.assign(HUB_ENV, { HF_ENDPOINT: endpoint, HF_HUB_CACHE: at('hf-cache'), HF_HUB_OFFLINE: '', HF_TOKEN: '' });
+});
+after(() => { hubProcess?.kill(); });
+
 interface Run { code: number | null; out: string; err: string; line: string }
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 type J = any;
 
 function cli(args: string[]): Run {
-  const r = spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8', timeout: 120_000 });
+  const r = spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8', timeout: 120_000, env: { ...process.env, ...HUB_ENV } });
   const line = `massive-activations ${args.map((a) => (a.startsWith(root) ? path.relative(root, a) || '.' : a)).join(' ')}`;
   return { code: r.status, out: r.stdout, err: r.stderr, line };
 }
@@ -469,6 +482,34 @@ const RUNNERS: Record<string, Record<string, () => string>> = {
       assert.equal(ok(['inspect', VARIANTS]).dtype, 'float32');
       assert.equal(ok(['inspect', VARIANTS, '--variant', 'fp16']).dtype, 'float16');
       return 'exit 0, dtype float16 (the folder\'s default: float32)';
+    },
+  },
+  download: {
+    '': () => {
+      const r = cli(['download', 'hf://test/gpt2']);
+      assert.equal(r.code, 0, r.err);
+      const folder = r.out.trim();
+      assert.equal(folder, path.join(HUB_ENV.HF_HUB_CACHE, 'models--test--gpt2', 'snapshots', HUB_COMMIT));
+      assert.ok(existsSync(path.join(folder, 'model.onnx')) && existsSync(path.join(folder, 'tokenizer.json')));
+      return 'exit 0, prints the cached snapshot\'s folder (model.onnx, tokenizer.json)';
+    },
+    '--variant': () => {
+      const folder = cli(['download', 'hf://test/variants', '--variant', 'fp16']).out.trim();
+      assert.ok(existsSync(path.join(folder, 'model_fp16.onnx')));
+      assert.ok(!existsSync(path.join(folder, 'model.onnx')), 'only the chosen variant');
+      return 'exit 0, model_fp16.onnx fetched, model.onnx not';
+    },
+    '--json': () => {
+      const j = ok(['download', 'hf://test/variants']);
+      assert.deepEqual([j.variant, j.variants, j.commit], ['', ['', 'fp16'], HUB_COMMIT]);
+      return 'exit 0, { variant: "", variants: ["", "fp16"], commit, folder, files }';
+    },
+    '--out': () => {
+      const f = outFile('json');
+      const r = cli(['download', 'hf://test/gpt2', '--json', '--out', f]);
+      assert.equal(r.code, 0, r.err);
+      assert.equal(readFileSync(f, 'utf8'), r.out);
+      return 'exit 0, the file holds the printed JSON';
     },
   },
   scan: {

@@ -95,7 +95,7 @@ export function folderVariants(folder: string): string[] {
   return [...new Set(files.filter((x) => x.part === main).map((x) => x.variant))].sort();
 }
 
-const MAIN_PARTS: Part[] = ['decoder_model_merged', 'decoder_model', 'encoder_model', 'model'];
+export const MAIN_PARTS: Part[] = ['decoder_model_merged', 'decoder_model', 'encoder_model', 'model'];
 
 export function resolveTarget(p: string, variant?: string): ModelTarget {
   const abs = path.resolve(p);
