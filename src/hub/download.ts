@@ -54,7 +54,11 @@ async function fetchBlob(e: HubEnv, r: HubRef, commit: string, f: HubFile, blob:
       lastError = err; // a cut connection: the next attempt resumes from what arrived
     }
   }
-  if (lastError) throw new EngineError('runtime', `Downloading ${printable(f.path)} failed ${ATTEMPTS} times (${(lastError as Error).message}); run the command again to resume from ${statSync(part).size.toLocaleString('en-US')} bytes.`);
+  if (lastError) {
+    const kept = existsSync(part) ? statSync(part).size : 0;
+    const resume = kept ? `; run the command again to resume from the ${kept.toLocaleString('en-US')} bytes that arrived` : '';
+    throw new EngineError('runtime', `Downloading ${printable(f.path)} failed ${ATTEMPTS} times (${(lastError as Error).message})${resume}.`);
+  }
   if (f.sha256) {
     const got = await sha256Of(part);
     if (got !== f.sha256) {
