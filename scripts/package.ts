@@ -6,7 +6,7 @@
  * macOS library under two names, and DirectML for an execution provider we do not use).
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { loadedLibraries } from './nativeDeps';
@@ -41,7 +41,7 @@ export function nativeFiles(target: Target): string[] {
 /** Writes one target's package to `out`; returns its size in bytes. */
 export function packageFor(target: Target, out: string): number {
   // .vscodeignore lists what every package holds; the target's native files are added to a copy of it.
-  const ignore = path.join(mkdtemp(), '.vscodeignore');
+  const ignore = path.join(mkdtempSync(path.join(os.tmpdir(), 'ma-package-')), '.vscodeignore');
   const base = readFileSync(path.join(REPO, '.vscodeignore'), 'utf8');
   writeFileSync(ignore, `${base.trimEnd()}\n${nativeFiles(target).map((f) => `!${f}`).join('\n')}\n`);
   mkdirSync(path.dirname(out), { recursive: true });
@@ -52,12 +52,6 @@ export function packageFor(target: Target, out: string): number {
   rmSync(path.dirname(ignore), { recursive: true, force: true });
   if (r.status !== 0) throw new Error(`vsce package --target ${target} failed:\n${r.stderr}${r.stdout}`);
   return statSync(out).size;
-}
-
-function mkdtemp(): string {
-  const dir = path.join(os.tmpdir(), `ma-package-${process.pid}-${Math.random().toString(36).slice(2)}`);
-  mkdirSync(dir);
-  return dir;
 }
 
 /** This machine's target, if onnxruntime-node ships one for it. */
