@@ -5,7 +5,6 @@ import { isHubRef } from '../hub/ref';
 import type { CliArgs } from './args';
 
 export const DOWNLOAD_USAGE = 'download hf://OWNER/NAME[@REVISION] [--variant NAME] [--json] [--out FILE]';
-const TOKEN_HINT = 'set HF_TOKEN to an access token of an account that may read it (https://huggingface.co/settings/tokens)';
 
 /**
  * hf://OWNER/NAME[@REVISION] wherever a command takes a model: fetched into the Hugging Face cache
@@ -20,8 +19,8 @@ export async function resolveHubModels(args: CliArgs): Promise<CliArgs> {
 export async function fetchHub(spec: string, flags: Flags): Promise<Fetched> {
   const tty = process.stderr.isTTY && !flags.has('json');
   const f = await fetchModel(spec, {
-    variant: stringFlag(flags, 'variant'), tokenHint: TOKEN_HINT,
-    onBytes: tty ? (file, done, total) => process.stderr.write(`\r${terminalSafe(file)} ${(done / 2 ** 20).toFixed(1)} / ${(total / 2 ** 20).toFixed(1)} MB`.padEnd(70)) : undefined,
+    variant: stringFlag(flags, 'variant'),
+    onProgress: tty ? (p) => process.stderr.write(`\r${terminalSafe(p.file)} ${(p.done / 2 ** 20).toFixed(1)} / ${(p.total / 2 ** 20).toFixed(1)} MB`.padEnd(70)) : undefined,
   });
   if (tty) process.stderr.write('\r'.padEnd(71) + '\r');
   for (const n of f.notes) process.stderr.write(`massive-activations: note: ${terminalSafe(n)}\n`);

@@ -1,9 +1,19 @@
-import type { Wording } from '../engine/base/errors';
+import type { UserOption, Wording } from '../engine/base/errors';
 
 const FLAGS = {
   maxTokens: '--max-tokens', prompt: '--prompt', ids: '--ids', image: '--image', feed: '--feed NAME=FILE', decoderIds: '--decoder-ids',
   variant: '--variant NAME', replaceInvalidUtf8: '--replace-invalid-utf8', alignByText: '--align-by-text', memoryLimit: '--memory-limit-mb',
 } as const;
 
+/** Options that are not a flag: said whole. */
+const SENTENCES: Partial<Record<UserOption, string>> = {
+  hubToken: 'set HF_TOKEN to an access token of an account that may read it (https://huggingface.co/settings/tokens)',
+};
+
 /** Engine messages in the command line's words: each option is its flag. */
-export const cliWording: Wording = (o, arg) => (arg !== undefined ? `${FLAGS[o].split(' ')[0]} ${arg}` : FLAGS[o]);
+export const cliWording: Wording = (o, arg) => {
+  const sentence = SENTENCES[o];
+  if (sentence) return sentence;
+  const flag = FLAGS[o as keyof typeof FLAGS];
+  return arg !== undefined ? `${flag.split(' ')[0]} ${arg}` : flag;
+};

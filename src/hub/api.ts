@@ -1,4 +1,4 @@
-import { EngineError } from '../engine/base/errors';
+import { checkAbort, EngineError, option } from '../engine/base/errors';
 import { printable } from '../engine/base/text';
 import { refText, type HubEnv, type HubRef } from './ref';
 
@@ -15,15 +15,10 @@ export function authHeaders(e: HubEnv): Record<string, string> {
 }
 
 /** The repository at a revision: its commit and every file (GET /api/models/…/revision/…?blobs=true). */
-export async function repoInfo(e: HubEnv, r: HubRef, tokenHint: string): Promise<RepoInfo> {
+export async function repoInfo(e: HubEnv, r: HubRef, signal?: AbortSignal): Promise<RepoInfo> {
   const url = `${e.endpoint}/api/models/${r.owner}/${r.name}/revision/${encodeURIComponent(r.revision)}?blobs=true`;
-  let res: Response;
-  try {
-    res = await fetch(url, { headers: authHeaders(e) });
-  } catch (err) {
-    throw new HubUnreachable(`${e.endpoint} cannot be reached (${(err as { cause?: { code?: string } }).cause?.code ?? (err as Error).message})`);
-  }
-  if (!res.ok) throw hubError(res, r, tokenHint);
+  const res = await reach(e, url, signal);
+  if (!res.ok) throw hubError(res, r);
   type Sibling = { rfilename: string; size?: number; blobId?: string; lfs?: { sha256?: string; oid?: string; size?: number } };
   const body = await res.json() as { sha?: string; siblings?: Sibling[] };
   if (typeof body.sha !== 'string' || !Array.isArray(body.siblings)) throw new EngineError('bad-file', `${e.endpoint} answered for ${refText(r)} without a commit and a file list: is HF_ENDPOINT a Hugging Face Hub?`);
@@ -36,17 +31,36 @@ export async function repoInfo(e: HubEnv, r: HubRef, tokenHint: string): Promise
   };
 }
 
+/** A request to the Hub; no answer at all is HubUnreachable, a cancelled one is cancelled. */
+async function reach(e: HubEnv, url: string, signal?: AbortSignal): Promise<Response> {
+  try {
+    return await fetch(url, { headers: authHeaders(e), ...(signal ? { signal } : {}) });
+  } catch (err) {
+    checkAbort(signal);
+    throw new HubUnreachable(`${e.endpoint} cannot be reached (${(err as { cause?: { code?: string } }).cause?.code ?? (err as Error).message})`);
+  }
+}
+
+/** Who the token belongs to (GET /api/whoami-v2), or a sentence saying why it was refused. */
+export async function whoami(e: HubEnv): Promise<string> {
+  const res = await reach(e, `${e.endpoint}/api/whoami-v2`);
+  if (res.status === 401) throw new EngineError('bad-argument', `${new URL(e.endpoint).host} does not accept this token: copy an access token from https://huggingface.co/settings/tokens.`);
+  if (!res.ok) throw new EngineError('runtime', `The Hub answered ${res.status} ${res.statusText} when asked whose token this is.`);
+  const body = await res.json() as { name?: unknown };
+  return typeof body.name === 'string' ? printable(body.name) : 'an account';
+}
+
 /** The Hub's refusals in one sentence each, by its X-Error-Code. */
-export function hubError(res: Response, r: HubRef, tokenHint: string): EngineError {
+export function hubError(res: Response, r: HubRef): EngineError {
   const code = res.headers.get('x-error-code') ?? '';
   const repo = refText({ ...r, revision: 'main' });
   if (code === 'GatedRepo' || (res.status === 403)) {
-    return new EngineError('bad-argument', `${repo} is a gated repository: accept its conditions on the Hub, then ${tokenHint}.`);
+    return new EngineError('bad-argument', `${repo} is a gated repository: accept its conditions on the Hub, then ${option('hubToken')}.`, { hub: 'gated' });
   }
   if (code === 'RevisionNotFound') return new EngineError('not-found', `${repo} has no revision "${printable(r.revision)}" (a branch, tag or commit).`);
   if (code === 'EntryNotFound') return new EngineError('not-found', `A file of ${repo} is missing on the Hub at ${printable(r.revision)}.`);
   if (res.status === 401 || code === 'RepoNotFound' || res.status === 404) {
-    return new EngineError('not-found', `${repo} is not a model repository on ${new URL(res.url).host}, or it is private (then ${tokenHint}).`);
+    return new EngineError('not-found', `${repo} is not a model repository on ${new URL(res.url).host}, or it is private (then ${option('hubToken')}).`, { hub: 'not-found' });
   }
   return new EngineError('runtime', `The Hub answered ${res.status} ${res.statusText} for ${repo}.`);
 }

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { closeSync, copyFileSync, createReadStream, existsSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, statSync, symlinkSync, unlinkSync, writeSync } from 'node:fs';
 import * as path from 'node:path';
-import { EngineError } from '../engine/base/errors';
+import { checkAbort, EngineError } from '../engine/base/errors';
 import { printable } from '../engine/base/text';
 import { authHeaders, hubError, type HubFile } from './api';
 import { repoFolder, type HubEnv, type HubRef } from './ref';
@@ -18,7 +18,7 @@ const ATTEMPTS = 5;
  * snapshots/<commit>/<path> a relative link to the blob. A lock under .locks/ keeps two processes
  * sharing the cache from writing the same blob.
  */
-export async function downloadFile(e: HubEnv, r: HubRef, commit: string, f: HubFile, onBytes: OnBytes, tokenHint: string): Promise<string> {
+export async function downloadFile(e: HubEnv, r: HubRef, commit: string, f: HubFile, onBytes: OnBytes, signal?: AbortSignal): Promise<string> {
   const repo = repoFolder(e, r);
   const snapshot = path.join(repo, 'snapshots', commit, ...f.path.split('/'));
   if (existsSync(snapshot)) return snapshot;
@@ -26,7 +26,7 @@ export async function downloadFile(e: HubEnv, r: HubRef, commit: string, f: HubF
   if (!etag || !/^[0-9a-f]{40,64}$/.test(etag)) throw new EngineError('bad-file', `The Hub gave no usable id for ${printable(f.path)}; cannot cache it.`);
   const blob = path.join(repo, 'blobs', etag);
   mkdirSync(path.dirname(blob), { recursive: true });
-  if (!existsSync(blob)) await withLock(path.join(e.cache, '.locks', path.basename(repo), `${etag}.lock`), () => fetchBlob(e, r, commit, f, blob, onBytes, tokenHint));
+  if (!existsSync(blob)) await withLock(path.join(e.cache, '.locks', path.basename(repo), `${etag}.lock`), () => fetchBlob(e, r, commit, f, blob, onBytes, signal), signal);
   mkdirSync(path.dirname(snapshot), { recursive: true });
   try {
     symlinkSync(path.relative(path.dirname(snapshot), blob), snapshot);
@@ -38,7 +38,7 @@ export async function downloadFile(e: HubEnv, r: HubRef, commit: string, f: HubF
   return snapshot;
 }
 
-async function fetchBlob(e: HubEnv, r: HubRef, commit: string, f: HubFile, blob: string, onBytes: OnBytes, tokenHint: string): Promise<void> {
+async function fetchBlob(e: HubEnv, r: HubRef, commit: string, f: HubFile, blob: string, onBytes: OnBytes, signal?: AbortSignal): Promise<void> {
   if (existsSync(blob)) return; // another process finished it while we waited for the lock
   const part = `${blob}.incomplete`;
   const url = `${e.endpoint}/${r.owner}/${r.name}/resolve/${commit}/${f.path.split('/').map(encodeURIComponent).join('/')}`;
@@ -46,10 +46,12 @@ async function fetchBlob(e: HubEnv, r: HubRef, commit: string, f: HubFile, blob:
   for (let attempt = 0; attempt < ATTEMPTS; attempt++) {
     const have = existsSync(part) ? statSync(part).size : 0;
     try {
-      await fetchInto(url, e, part, have, f, onBytes, r, tokenHint);
+      await fetchInto(url, e, part, have, f, onBytes, r, signal);
       lastError = undefined;
       break;
     } catch (err) {
+      // Cancelled: the .incomplete file stays, and the next download resumes from it.
+      checkAbort(signal);
       if (err instanceof EngineError) throw err;
       lastError = err; // a cut connection: the next attempt resumes from what arrived
     }
@@ -69,10 +71,10 @@ async function fetchBlob(e: HubEnv, r: HubRef, commit: string, f: HubFile, blob:
   renameSync(part, blob);
 }
 
-async function fetchInto(url: string, e: HubEnv, part: string, have: number, f: HubFile, onBytes: OnBytes, r: HubRef, tokenHint: string): Promise<void> {
-  const res = await fetch(url, { headers: { ...authHeaders(e), ...(have > 0 ? { range: `bytes=${have}-` } : {}) }, redirect: 'follow' });
+async function fetchInto(url: string, e: HubEnv, part: string, have: number, f: HubFile, onBytes: OnBytes, r: HubRef, signal?: AbortSignal): Promise<void> {
+  const res = await fetch(url, { headers: { ...authHeaders(e), ...(have > 0 ? { range: `bytes=${have}-` } : {}) }, redirect: 'follow', ...(signal ? { signal } : {}) });
   if (res.status === 416 && have > 0) return; // the part is already whole
-  if (!res.ok) throw hubError(res, r, tokenHint);
+  if (!res.ok) throw hubError(res, r);
   // 206: the rest, appended; 200: the whole file again (the server ignored the range).
   const append = res.status === 206;
   const total = Number(res.headers.get('x-linked-size') ?? '') || f.size;
@@ -109,7 +111,7 @@ function sha256Of(file: string): Promise<string> {
  * Runs `fn` holding a lock file (created exclusively, holding our pid). A lock whose process is gone
  * is stale and taken over; a live one is waited for.
  */
-async function withLock(lock: string, fn: () => Promise<void>): Promise<void> {
+async function withLock(lock: string, fn: () => Promise<void>, signal?: AbortSignal): Promise<void> {
   mkdirSync(path.dirname(lock), { recursive: true });
   for (;;) {
     try {
@@ -121,6 +123,7 @@ async function withLock(lock: string, fn: () => Promise<void>): Promise<void> {
       if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
       const owner = Number(readFileSafe(lock));
       if (!owner || !alive(owner)) { rmSync(lock, { force: true }); continue; }
+      checkAbort(signal);
       await new Promise((res) => setTimeout(res, 200));
     }
   }
