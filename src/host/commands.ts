@@ -11,6 +11,7 @@ import { askIds, askValues, chooseVariant, pickBlock, pickIdSequences, pickImage
 import { runSettings, settings } from './settings';
 import type { ActivationTree, TreeNode } from './tree';
 import type { Questions } from './questions';
+import { registerHubCommands } from './hub';
 
 /** Compare Two Prompts' second box starts with another of the paper's prompts: the constancy question needs two. */
 const SECOND_PROMPT = 'Once upon a time there lived a king who had three daughters.';
@@ -212,8 +213,10 @@ export function registerCommands(context: vscode.ExtensionContext, d: Deps): voi
     return vscode.commands.executeCommand('massiveActivations.intervene', { file: node.file, layer: node.layer, channels: [node.channel], mode: 'zero' });
   });
 
+  registerHubCommands(register, context, d);
+
   register('massiveActivations.revealEntry', async (node?: TreeNode) => {
-    if (!node || node.type === 'comparison' || node.type === 'difference') return undefined;
+    if (!node || !('file' in node)) return undefined;
     const panel = d.panels.get(node.file) ?? d.panels.open(node.file);
     await panel.whenReady();
     if (node.type === 'activation') panel.reveal(node.layer, node.token, node.channel);

@@ -28,8 +28,11 @@ export class Engine implements vscode.Disposable {
   /** Calls run one after another (the worker is single-file anyway); this is the tail of the line. */
   private queue: Promise<unknown> = Promise.resolve();
   private readonly busyEmitter = new vscode.EventEmitter<string | null>();
+  private readonly progressEmitter = new vscode.EventEmitter<{ title: string; progress: Progress }>();
   private readonly named = new Map<string, Map<string, Protected>>();
   readonly onBusy = this.busyEmitter.event;
+  /** Every call's progress as it arrives (what the notification shows). */
+  readonly onProgress = this.progressEmitter.event;
 
   constructor(workerPath: string, readonly log: vscode.LogOutputChannel) {
     this.client = new EngineClient(workerPath);
@@ -47,8 +50,9 @@ export class Engine implements vscode.Disposable {
     return [...(this.named.get(path.resolve(model))?.values() ?? [])];
   }
 
-  private remember(call: { file: string; options?: object }): void {
-    const { models, inputs } = filesNamedBy(call);
+  private remember(call: { file?: string; options?: object }): void {
+    if (!call.file) return; // the Hub's calls name a repository, not a file
+    const { models, inputs } = filesNamedBy(call as { file: string });
     const key = path.resolve(call.file);
     const known = this.named.get(key) ?? new Map<string, Protected>();
     for (const p of [...models.slice(1).map((file) => ({ file, what: 'model compared' })), ...inputs]) known.set(path.resolve(p.file), p);
@@ -67,10 +71,10 @@ export class Engine implements vscode.Disposable {
     // Cancelled while it waited in the queue: never started.
     if (opts.ticket?.cancelled) throw cancelled();
     const completed = withSettings(args);
-    this.remember(completed as { file: string; options?: object });
+    this.remember(completed as { file?: string; options?: object });
     this.log.info(`${title}: ${method} ${JSON.stringify(completed).slice(0, 300)}`);
-    const exec = async (report?: (m: string) => void, token?: vscode.CancellationToken) => {
-      const call = this.client.call(method, completed, (p) => { report?.(p.message); opts.onProgress?.(p); });
+    const exec = async (report?: (p: Progress) => void, token?: vscode.CancellationToken) => {
+      const call = this.client.call(method, completed, (p) => { report?.(p); opts.onProgress?.(p); this.progressEmitter.fire({ title, progress: p }); });
       this.current = { id: call.id, title, ticket: opts.ticket };
       void vscode.commands.executeCommand('setContext', 'massiveActivations.busy', true);
       this.busyEmitter.fire(title);
@@ -93,7 +97,15 @@ export class Engine implements vscode.Disposable {
     // A run the panel shows (status line, Cancel button) needs no notification: the status bar says it.
     return vscode.window.withProgress(
       { location: opts.inPanel ? vscode.ProgressLocation.Window : vscode.ProgressLocation.Notification, title, cancellable: true },
-      (progress, token) => exec((m) => progress.report({ message: m }), token),
+      (progress, token) => {
+        // A download's bar fills with its bytes (VS Code takes increments, in percent).
+        let shown = 0;
+        return exec((p) => {
+          const at = p.stage === 'download' && p.total ? Math.min(100, (100 * (p.done ?? 0)) / p.total) : shown;
+          progress.report({ message: p.message, ...(at > shown ? { increment: at - shown } : {}) });
+          shown = Math.max(shown, at);
+        }, token);
+      },
     );
   }
 
@@ -117,6 +129,7 @@ export class Engine implements vscode.Disposable {
   dispose(): void {
     void this.client.dispose();
     this.busyEmitter.dispose();
+    this.progressEmitter.dispose();
   }
 }
 

@@ -3,13 +3,18 @@ import { printable } from '../engine/base/text';
 import * as vscode from 'vscode';
 import type { ScanResult } from '../engine/model/results';
 import type { CompareResult } from '../experiments/compare/run';
+import { cachedModels, type CachedModel } from '../hub/cache';
+import { hubEnv } from '../hub/ref';
 
 export type TreeNode =
   | { type: 'comparison'; id: number }
   | { type: 'difference'; id: number; index: number }
   | { type: 'model'; file: string }
   | { type: 'block'; file: string; layer: number }
-  | { type: 'activation'; file: string; layer: number; token: number; channel: number; value: number; times: number; text: string };
+  | { type: 'activation'; file: string; layer: number; token: number; channel: number; value: number; times: number; text: string }
+  /** The Hugging Face cache's ONNX models (ours and the Python tools'), and one of them. */
+  | { type: 'hubCache' }
+  | { type: 'hubModel'; model: CachedModel };
 
 /** The Activation Explorer: model → blocks → massive activations, updated as scans finish. */
 export class ActivationTree implements vscode.TreeDataProvider<TreeNode> {
@@ -35,8 +40,18 @@ export class ActivationTree implements vscode.TreeDataProvider<TreeNode> {
     return { type: 'comparison', id: this.comparisons.length - 1 };
   }
 
+  /** The Hub's cache changed (a download finished): its node is read again. */
+  refreshHub(): void {
+    this.changed.fire(undefined);
+  }
+
   getChildren(node?: TreeNode): TreeNode[] {
-    if (!node) return [...[...this.scans.keys()].map((file): TreeNode => ({ type: 'model', file })), ...this.comparisons.map((_, id): TreeNode => ({ type: 'comparison', id }))];
+    if (!node) {
+      const hub: TreeNode[] = cachedModels(hubEnv()).length ? [{ type: 'hubCache' }] : [];
+      return [...[...this.scans.keys()].map((file): TreeNode => ({ type: 'model', file })), ...this.comparisons.map((_, id): TreeNode => ({ type: 'comparison', id })), ...hub];
+    }
+    if (node.type === 'hubCache') return cachedModels(hubEnv()).map((model) => ({ type: 'hubModel', model }));
+    if (node.type === 'hubModel') return [];
     if (node.type === 'comparison') return differencesOf(this.comparisons[node.id].result).map((_, index) => ({ type: 'difference', id: node.id, index }));
     if (node.type === 'difference') return [];
     const scan = this.scans.get(node.file);
@@ -50,7 +65,8 @@ export class ActivationTree implements vscode.TreeDataProvider<TreeNode> {
   }
 
   getParent(node: TreeNode): TreeNode | undefined {
-    if (node.type === 'comparison') return undefined;
+    if (node.type === 'comparison' || node.type === 'hubCache') return undefined;
+    if (node.type === 'hubModel') return { type: 'hubCache' };
     if (node.type === 'difference') return { type: 'comparison', id: node.id };
     if (node.type === 'model') return undefined;
     if (node.type === 'block') return { type: 'model', file: node.file };
@@ -58,6 +74,25 @@ export class ActivationTree implements vscode.TreeDataProvider<TreeNode> {
   }
 
   getTreeItem(node: TreeNode): vscode.TreeItem {
+    if (node.type === 'hubCache') {
+      const item = new vscode.TreeItem('Hugging Face cache', vscode.TreeItemCollapsibleState.Collapsed);
+      item.description = `${cachedModels(hubEnv()).length} ONNX models`;
+      item.tooltip = hubEnv().cache;
+      item.iconPath = new vscode.ThemeIcon('cloud-download');
+      item.id = 'hubCache';
+      return item;
+    }
+    if (node.type === 'hubModel') {
+      const m = node.model;
+      const item = new vscode.TreeItem(m.repo, vscode.TreeItemCollapsibleState.None);
+      item.description = `${m.revision} · ${m.graphs.length === 1 ? m.graphs[0] : `${m.graphs.length} graphs`}`;
+      item.tooltip = `${m.repo} at ${m.commit}\n${m.folder}\n${m.graphs.join(', ')}`;
+      item.iconPath = new vscode.ThemeIcon('package');
+      item.contextValue = 'hubModel';
+      item.id = `hub:${m.folder}`;
+      item.command = { command: 'massiveActivations.inspectModel', title: 'Inspect Model', arguments: [vscode.Uri.file(m.folder)] };
+      return item;
+    }
     if (node.type === 'comparison') {
       const c = this.comparisons[node.id];
       const diffs = differencesOf(c.result);

@@ -113,7 +113,8 @@ export async function listVariants(spec: string, o: { env?: HubEnv; signal?: Abo
   const variants = [...groups].map(([name, graphs]) => {
     const planned = planOf(files, dir, graphs);
     const sum = (fs: HubFile[]) => fs.reduce((n, f) => n + f.size, 0);
-    return { name, graphs: graphs.map((g) => g.path), bytes: sum(planned), missingBytes: sum(planned.filter((f) => !existsSync(snapshotPath(e, r, commit, f.path)))) };
+    const missing = planned.filter((f) => !existsSync(snapshotPath(e, r, commit, f.path)));
+    return { name, graphs: graphs.map((g) => g.path), bytes: sum(planned), missingBytes: sum(missing) };
   });
   return { repo: refText(r), commit, variants, notes };
 }

@@ -11,13 +11,24 @@ import type { BlockResult, Progress, ScanResult } from '../engine/model/results'
 import type { ErrorCode } from '../engine/base/errors';
 import type { Wire } from '../experiments/experiment';
 import type { CardMethod, ExperimentMethod, OptionsOf, ResultOf } from '../experiments/registry';
+import type { Fetched, HubListing } from '../hub/fetch';
 
 export type ScanRequestOptions = Wire<ScanOptions>;
 
-/** Method name → argument and result types: inspect and scan, and every experiment of the registry. */
+/**
+ * Where the Hub is and who asks (from VS Code's setting and secret storage); unset, the engine
+ * process's HF_ENDPOINT and HF_TOKEN, as huggingface_hub reads them.
+ */
+export interface HubAccess { endpoint?: string; token?: string }
+
+/** Method name → argument and result types: inspect and scan, the Hub's models, and every experiment of the registry. */
 export type EngineCalls = {
   inspect: { args: { file: string; variant?: string }; result: ModelInfo };
   scan: { args: { file: string; options: ScanRequestOptions }; result: ScanResult };
+  /** hf://OWNER/NAME[@REVISION]'s variants, each with its download size and what is cached. */
+  hubVariants: { args: { repo: string; hub: HubAccess }; result: HubListing };
+  /** One variant into the Hugging Face cache (progress: stage 'download', bytes in done/total); its folder there. */
+  hubFetch: { args: { repo: string; variant?: string; hub: HubAccess }; result: Fetched };
 } & { [K in ExperimentMethod]: { args: { file: string; options: Wire<OptionsOf<K>> }; result: ResultOf<K> } };
 
 export type EngineMethod = keyof EngineCalls;

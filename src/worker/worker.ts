@@ -13,6 +13,7 @@ import { SessionCache } from './sessionCache';
 import { exitWithParent } from './parentWatch';
 import { RUNNERS } from '../experiments/runners';
 import { segmentRemainingMs } from '../engine/run/segments/store';
+import { hubHandlers, isHubMethod } from './hub';
 
 /** The engine's process (see EngineClient): inference and statistics never run in the caller's. */
 if (!process.send) throw new Error('worker.js must be started by EngineClient (child_process.fork)');
@@ -32,14 +33,15 @@ const experimentHandlers = Object.fromEntries(Object.entries(RUNNERS).map(([meth
 const handlers = {
   inspect: async ({ file, variant }: EngineCalls['inspect']['args']) => inspectTarget(resolveTarget(file, variant)),
   scan: ({ file, options }: EngineCalls['scan']['args'], ctx: Ctx) => scanModel(file, { ...options, ...ctx }),
+  ...hubHandlers,
   ...experimentHandlers,
 } as unknown as Handlers;
 
 function handle(req: WorkerRequest, signal: AbortSignal): Promise<unknown> {
   checkAbort(signal);
   // A folder, or any file of a multi-file export, names the whole export: resolve it once here.
-  // (compare resolves each of its models itself.)
-  if (req.method !== 'inspect' && req.method !== 'compare') {
+  // (compare resolves each of its models itself; the Hub's calls name a repository, not a file.)
+  if (req.method !== 'inspect' && req.method !== 'compare' && !isHubMethod(req.method)) {
     const a = req.args as { file: string; options: { variant?: string; target?: ModelTarget } };
     const target = resolveTarget(a.file, a.options?.variant);
     req = { ...req, args: { ...a, file: target.main, options: { ...a.options, target } } } as WorkerRequest;

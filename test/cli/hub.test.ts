@@ -4,7 +4,7 @@ import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, lstatSync, mkdtempSync, readFileSync, readlinkSync, realpathSync } from 'node:fs';
 import * as path from 'node:path';
-import { buildLlama } from '../models/build';
+import { tinyLlamaRepo } from '../models/hubRepos';
 import { HubServer } from '../models/hubServer';
 import { CLI, tempDir } from '../fixtures';
 import { createServer, type AddressInfo } from 'node:net';
@@ -36,21 +36,7 @@ const freshCache = () => mkdtempSync(path.join(root, 'cache-'));
 const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
 
 before(async () => {
-  const plain = buildLlama(root, 'local', { externalData: 'model.onnx_data' });
-  const fp16 = buildLlama(root, 'fp16', { fp16: true, externalData: 'model_fp16.onnx_data' });
-  local = plain.file;
-  const dir = path.dirname(plain.file);
-  const read = (f: string) => readFileSync(f);
-  files = new Map([
-    ['onnx/model.onnx', read(plain.file)],
-    ['onnx/model.onnx_data', read(path.join(dir, 'model.onnx_data'))],
-    ['onnx/model_fp16.onnx', read(fp16.file)],
-    ['onnx/model_fp16.onnx_data', read(path.join(path.dirname(fp16.file), 'model_fp16.onnx_data'))],
-    ['tokenizer.json', read(path.join(dir, 'tokenizer.json'))],
-    ['tokenizer_config.json', read(path.join(dir, 'tokenizer_config.json'))],
-    ['config.json', Buffer.from(JSON.stringify({ bos_token_id: 1 }))],
-    ['README.md', Buffer.from('# tiny llama\n')],
-  ]);
+  ({ files, local } = tinyLlamaRepo(root));
   await hub.start();
   hub.repos.set('onnx-community/tiny-llama', { commit: COMMIT, files });
   hub.repos.set('acme/gated-llama', { commit: COMMIT, files, token: 'hf_secret' });

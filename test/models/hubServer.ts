@@ -20,8 +20,12 @@ export class HubServer {
   readonly served: Served[] = [];
   /** LFS contents (by sha256) whose next download is cut half-way. */
   readonly cutOnce = new Set<string>();
+  /** LFS contents (by sha256) whose next download sends half and then nothing, the connection held open: a stalled link the user cancels. */
+  readonly stallOnce = new Set<string>();
   /** Paths served with one byte changed (an integrity failure). */
   readonly corrupt = new Set<string>();
+  /** Tokens the Hub knows, and whose they are (GET /api/whoami-v2). */
+  readonly users = new Map<string, string>();
   private server?: Server;
   endpoint = '';
 
@@ -44,7 +48,11 @@ export class HubServer {
     const info = /^\/api\/models\/([^/]+)\/([^/]+)\/revision\/([^/]+)$/.exec(url.pathname);
     const resolve = /^\/([^/]+)\/([^/]+)\/resolve\/([^/]+)\/(.+)$/.exec(url.pathname);
     const cdn = /^\/cdn\/([0-9a-f]{64})$/.exec(url.pathname);
-    if (info) {
+    if (url.pathname === '/api/whoami-v2') {
+      const user = this.users.get((req.headers.authorization ?? '').replace(/^Bearer /, ''));
+      if (!user) { res.writeHead(401, { 'content-type': 'application/json' }).end('{"error":"Invalid credentials in Authorization header"}'); return; }
+      res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ type: 'user', name: user }));
+    } else if (info) {
       const repo = this.access(res, `${info[1]}/${info[2]}`, req, decodeURIComponent(info[3]));
       if (!repo) return;
       const siblings = [...repo.files].map(([p, b]) => ({
@@ -67,6 +75,11 @@ export class HubServer {
         for (const [p, b] of repo.files) {
           if (sha256(b) !== cdn[1]) continue;
           const body = this.corrupt.has(p) ? flip(b) : b;
+          if (this.stallOnce.delete(cdn[1])) {
+            res.writeHead(200, { 'content-length': String(body.length) });
+            res.write(body.subarray(0, body.length >> 1), () => { record.bytes = body.length >> 1; });
+            return;
+          }
           if (this.cutOnce.delete(cdn[1])) {
             // Half the file, then the connection dies: what a dropped Wi-Fi does to a 5 GB download.
             res.writeHead(200, { 'content-length': String(body.length) });

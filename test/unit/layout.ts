@@ -52,9 +52,9 @@ export const MAY_IMPORT: Record<Part, Part[]> = {
   'shared': ['engine/base'],
   // Models by name from the Hugging Face Hub: it reads a fetched graph's weight-file names, never runs one.
   'hub': ['engine/base', 'engine/model', 'hub'],
-  'worker': [...ENGINE, 'experiment/runners', 'shared', 'worker'],
+  'worker': [...ENGINE, 'experiment/runners', 'shared', 'hub', 'worker'],
   'cli': ['engine/base', 'engine/measure', 'engine/model', 'experiment/front', 'shared', 'hub', 'worker', 'cli'],
-  'host': ['engine/base', 'engine/measure', 'engine/model', 'experiment/front', 'shared', 'worker', 'host'],
+  'host': ['engine/base', 'engine/measure', 'engine/model', 'experiment/front', 'shared', 'hub', 'worker', 'host'],
   'webview': ['engine/measure', 'shared', 'webview'],
 };
 

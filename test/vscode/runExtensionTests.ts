@@ -14,7 +14,7 @@ export async function runExtensionTests(workspace: string, runDir: string): Prom
   // Inside the repository so the extension host resolves mocha from its node_modules.
   const suite = path.join(REPO, '.test-work', 'suite');
   await esbuild.build({
-    entryPoints: { index: 'test/vscode/suite/index.ts', 'extension.test': 'test/vscode/suite/extension.test.ts', 'palette.test': 'test/vscode/suite/palette.test.ts' },
+    entryPoints: { index: 'test/vscode/suite/index.ts', 'extension.test': 'test/vscode/suite/extension.test.ts', 'palette.test': 'test/vscode/suite/palette.test.ts', 'hub.test': 'test/vscode/suite/hub.test.ts' },
     bundle: true, platform: 'node', format: 'cjs', target: 'node20', outdir: suite, external: ['vscode', 'mocha'], nodePaths: [path.join(REPO, 'node_modules')], logLevel: 'warning',
   });
   let output = '';
@@ -26,7 +26,8 @@ export async function runExtensionTests(workspace: string, runDir: string): Prom
       extensionDevelopmentPath: REPO,
       extensionTestsPath: path.join(suite, 'index'),
       launchArgs: [workspace, `--user-data-dir=${path.join(runDir, 'user-data')}`, `--extensions-dir=${path.join(runDir, 'extensions')}`, ...(desktop ? ['--disable-extensions'] : [])],
-      extensionTestsEnv: { MA_TEST_WORKSPACE: workspace, ...(process.env.MA_SUITE_GREP ? { MA_SUITE_GREP: process.env.MA_SUITE_GREP } : {}) },
+      // The Hub suite's cache is its own; no token or endpoint of the machine's leaks in.
+      extensionTestsEnv: { MA_TEST_WORKSPACE: workspace, HF_HUB_CACHE: path.join(runDir, 'hf-cache'), HF_TOKEN: '', HF_ENDPOINT: '', HF_HUB_OFFLINE: '', ...(process.env.MA_SUITE_GREP ? { MA_SUITE_GREP: process.env.MA_SUITE_GREP } : {}) },
       stdout: capture, stderr: capture,
     });
     if (process.env.MA_EXTENSION_LOG) writeFileSync(process.env.MA_EXTENSION_LOG, output);

@@ -51,7 +51,7 @@ describe('VS Code extension', { skip: SKIP }, () => {
     // palette.test.ts defines its per-model tests once (between its two markers) and runs them for two models.
     const palette = readFileSync(path.join(suite, 'palette.test.ts'), 'utf8');
     const perModel = palette.slice(palette.indexOf('// ── per model'), palette.indexOf('// ── end per model')).match(/^\s*it\(/gm)?.length ?? 0;
-    const defined = count('extension.test.ts') + count('palette.test.ts') + perModel;
+    const defined = count('extension.test.ts') + count('palette.test.ts') + count('hub.test.ts') + perModel;
     assert.match(output, new RegExp(`\\b${defined} passing`));
   });
 

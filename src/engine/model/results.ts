@@ -83,7 +83,7 @@ export interface StackResult {
 }
 
 export interface Progress {
-  stage: 'load' | 'session' | 'run' | 'stats'; message: string; done?: number; total?: number;
+  stage: 'load' | 'session' | 'run' | 'stats' | 'download'; message: string; done?: number; total?: number;
   /** A scan's block, as soon as its segment has run (see run/segments/). */
   layer?: BlockResult;
   /**

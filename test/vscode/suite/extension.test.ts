@@ -30,7 +30,7 @@ describe('Massive Activations in the extension host', () => {
     const contributed = (vscode.extensions.getExtension('massive-activations.massive-activations')!.packageJSON.contributes.commands as { command: string }[]).map((c) => c.command);
     const registered = new Set(await vscode.commands.getCommands(true));
     for (const c of contributed) assert.ok(registered.has(c), `${c} registered`);
-    assert.equal(contributed.length, 15);
+    assert.equal(contributed.length, 18);
   });
 
   it('the context-menu command opens an inspector for the model file', async () => {

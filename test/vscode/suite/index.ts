@@ -7,6 +7,7 @@ export function run(): Promise<void> {
   const mocha = new Mocha({ ui: 'bdd', timeout: 120_000, color: false, reporter: process.env.MA_SUITE_GREP ? 'tap' : 'spec', ...(process.env.MA_SUITE_GREP ? { grep: process.env.MA_SUITE_GREP } : {}) });
   mocha.addFile(path.join(__dirname, 'extension.test.js'));
   mocha.addFile(path.join(__dirname, 'palette.test.js'));
+  mocha.addFile(path.join(__dirname, 'hub.test.js'));
   return new Promise((resolve, reject) => {
     mocha.run((failures) => (failures ? reject(new Error(`${failures} extension tests failed`)) : resolve()));
   });
