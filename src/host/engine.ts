@@ -10,10 +10,10 @@ import { EngineClient } from '../worker/client';
 import { feedsFor, settings } from './settings';
 
 /**
- * quiet: no progress shown; inPanel: the panel shows it, the status bar too; otherwise a
- * cancellable notification. `ticket`: cancels this call only (see cancelTicket), queued or running.
+ * quiet: no progress shown; statusBar: in the status bar only (the panel shows it, or it is a
+ * quick question to the Hub); otherwise a cancellable notification. `ticket`: cancels this call only (see cancelTicket), queued or running.
  */
-export interface RunOptions { quiet?: boolean; inPanel?: boolean; onProgress?: (p: Progress) => void; ticket?: Ticket }
+export interface RunOptions { quiet?: boolean; statusBar?: boolean; onProgress?: (p: Progress) => void; ticket?: Ticket }
 
 /** A handle on one call, to cancel that call and no other. */
 export interface Ticket { cancelled?: boolean }
@@ -96,7 +96,7 @@ export class Engine implements vscode.Disposable {
     if (opts.quiet) return exec();
     // A run the panel shows (status line, Cancel button) needs no notification: the status bar says it.
     return vscode.window.withProgress(
-      { location: opts.inPanel ? vscode.ProgressLocation.Window : vscode.ProgressLocation.Notification, title, cancellable: true },
+      { location: opts.statusBar ? vscode.ProgressLocation.Window : vscode.ProgressLocation.Notification, title, cancellable: true },
       (progress, token) => {
         // A download's bar fills with its bytes (VS Code takes increments, in percent).
         let shown = 0;

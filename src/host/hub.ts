@@ -33,13 +33,15 @@ export function registerHubCommands(register: Register, context: vscode.Extensio
     if (!spec) return undefined;
     const hub = await access();
     try {
-      const listing = await d.engine.run(`Reading ${spec.slice(5)} on the Hugging Face Hub`, 'hubVariants', { repo: spec, hub });
+      // One request: the status bar says it; the picker follows at once.
+      const listing = await d.engine.run(`Reading ${spec.slice(5)} on the Hugging Face Hub`, 'hubVariants', { repo: spec, hub }, { statusBar: true });
       for (const n of listing.notes) void vscode.window.showInformationMessage(`Massive Activations: ${printable(n)}`);
+      // The repository exists: offered next time, even if this download is cancelled.
+      const recent = context.globalState.get<string[]>(RECENT, []).filter((r) => r !== spec.slice(5));
+      await context.globalState.update(RECENT, [spec.slice(5), ...recent].slice(0, 10));
       const variant = args?.variant ?? (listing.variants.length === 1 ? listing.variants[0].name : await pickVariant(d.questions, listing));
       if (variant === undefined) return undefined;
       const fetched = await d.engine.run(`Downloading ${listing.repo}${variant ? ` (${variant})` : ''}`, 'hubFetch', { repo: spec, variant, hub });
-      const recent = context.globalState.get<string[]>(RECENT, []).filter((r) => r !== spec.slice(5));
-      await context.globalState.update(RECENT, [spec.slice(5), ...recent].slice(0, 10));
       d.tree.refreshHub();
       for (const n of fetched.notes) void vscode.window.showWarningMessage(`Massive Activations: ${printable(n)}`);
       const opened = await vscode.commands.executeCommand<{ file: string } | undefined>('massiveActivations.inspectModel', vscode.Uri.file(fetched.folder), { variant: fetched.variant });

@@ -137,7 +137,7 @@ export class InspectorPanel implements vscode.Disposable {
       result = wordWarnings(await this.ctx.engine.run(`Scanning ${path.basename(this.file)}`, 'scan', {
         file: this.file,
         options: { ...input, topK: s.topK, ...runSettings(s) },
-      }, { quiet: opts.quiet, inPanel: true, ticket, onProgress: (p) => {
+      }, { quiet: opts.quiet, statusBar: true, ticket, onProgress: (p) => {
         measured.add(p);
         this.post({ kind: 'progress', message: p.message, layer: p.layer, total: p.total });
         opts.onProgress?.(p);

@@ -19,14 +19,25 @@ const ATTEMPTS = 5;
  * sharing the cache from writing the same blob.
  */
 export async function downloadFile(e: HubEnv, r: HubRef, commit: string, f: HubFile, onBytes: OnBytes, signal?: AbortSignal): Promise<string> {
-  const repo = repoFolder(e, r);
-  const snapshot = path.join(repo, 'snapshots', commit, ...f.path.split('/'));
+  const snapshot = snapshotPath(e, r, commit, f.path);
   if (existsSync(snapshot)) return snapshot;
+  return linkSnapshot(e, r, commit, f, await downloadBlob(e, r, f, commit, onBytes, signal));
+}
+
+/** The file's blob, downloaded unless it is here (see downloadFile); no snapshot link yet. */
+export async function downloadBlob(e: HubEnv, r: HubRef, f: HubFile, commit: string, onBytes: OnBytes, signal?: AbortSignal): Promise<string> {
+  const repo = repoFolder(e, r);
   const etag = f.sha256 ?? f.blobId;
   if (!etag || !/^[0-9a-f]{40,64}$/.test(etag)) throw new EngineError('bad-file', `The Hub gave no usable id for ${printable(f.path)}; cannot cache it.`);
   const blob = path.join(repo, 'blobs', etag);
   mkdirSync(path.dirname(blob), { recursive: true });
   if (!existsSync(blob)) await withLock(path.join(e.cache, '.locks', path.basename(repo), `${etag}.lock`), () => fetchBlob(e, r, commit, f, blob, onBytes, signal), signal);
+  return blob;
+}
+
+/** snapshots/<commit>/<path> → the blob, relatively (a copy where links cannot be made). */
+export function linkSnapshot(e: HubEnv, r: HubRef, commit: string, f: HubFile, blob: string): string {
+  const snapshot = snapshotPath(e, r, commit, f.path);
   mkdirSync(path.dirname(snapshot), { recursive: true });
   try {
     symlinkSync(path.relative(path.dirname(snapshot), blob), snapshot);
@@ -37,6 +48,8 @@ export async function downloadFile(e: HubEnv, r: HubRef, commit: string, f: HubF
   }
   return snapshot;
 }
+
+export const snapshotPath = (e: HubEnv, r: HubRef, commit: string, p: string) => path.join(repoFolder(e, r), 'snapshots', commit, ...p.split('/'));
 
 async function fetchBlob(e: HubEnv, r: HubRef, commit: string, f: HubFile, blob: string, onBytes: OnBytes, signal?: AbortSignal): Promise<void> {
   if (existsSync(blob)) return; // another process finished it while we waited for the lock

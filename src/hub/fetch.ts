@@ -5,7 +5,7 @@ import { firstFew, printable } from '../engine/base/text';
 import { MAIN_PARTS, partOf } from '../engine/model/folder';
 import { loadModel } from '../engine/model/onnx/load';
 import { HubUnreachable, repoInfo, type HubFile } from './api';
-import { downloadFile } from './download';
+import { downloadBlob, downloadFile, linkSnapshot, snapshotPath } from './download';
 import { hubEnv, parseHubRef, refText, repoFolder, type HubEnv, type HubRef } from './ref';
 
 /** What a Hub model became on this machine: a folder of the cache's snapshot to open as any model folder. */
@@ -60,29 +60,44 @@ export async function fetchModel(spec: string, o: FetchOptions = {}): Promise<Fe
   const missing = (f: HubFile) => !existsSync(snapshotPath(e, r, commit, f.path));
   const progress = { allDone: 0, allTotal: planned.filter(missing).reduce((n, f) => n + f.size, 0) };
   const got: string[] = [];
-  const fetch1 = async (f: HubFile) => {
+  const counted = (f: HubFile) => {
     checkAbort(o.signal);
     got.push(f.path);
-    if (!missing(f)) return snapshotPath(e, r, commit, f.path);
     if (!planned.includes(f)) progress.allTotal += f.size;
     const before = progress.allDone;
-    const local = await downloadFile(e, r, commit, f, (file, done, total) => {
-      progress.allDone = before + done;
-      o.onProgress?.({ file, done, total, ...progress });
-    }, o.signal);
-    progress.allDone = before + f.size;
-    return local;
+    return {
+      onBytes: (file: string, done: number, total: number) => {
+        progress.allDone = before + done;
+        o.onProgress?.({ file, done, total, ...progress });
+      },
+      finished: () => { progress.allDone = before + f.size; },
+    };
+  };
+  const fetch1 = async (f: HubFile) => {
+    if (!missing(f)) { got.push(f.path); return; }
+    const c = counted(f);
+    await downloadFile(e, r, commit, f, c.onBytes, o.signal);
+    c.finished();
   };
   for (const f of planned.filter((x) => !x.path.endsWith('.onnx') && !isWeightOf(x, chosen))) await fetch1(f);
   const notes: string[] = [];
   for (const g of chosen) {
-    const local = await fetch1(g);
-    // The weight files are what the graph names: read it now that it is here (its weights are not needed for that).
-    for (const name of new Set(loadModel(local).externalFiles.map((x) => x.file))) {
+    // The graph's blob first: the weight files are what it names (its weights are not needed to read that).
+    const linked = !missing(g);
+    let blob = snapshotPath(e, r, commit, g.path);
+    if (linked) got.push(g.path);
+    else {
+      const c = counted(g);
+      blob = await downloadBlob(e, r, g, commit, c.onBytes, o.signal);
+      c.finished();
+    }
+    for (const name of new Set(loadModel(blob).externalFiles.map((x) => x.file))) {
       const f = byPath.get(path.posix.join(dirOf(g.path), name));
       if (f) await fetch1(f);
       else notes.push(`${printable(g.path)} names the weight file ${printable(name)}, which ${refText(r)} does not hold.`);
     }
+    // Linked once its weights are here: a graph in a snapshot is a model that opens (a cancelled download leaves none).
+    if (!linked) linkSnapshot(e, r, commit, g, blob);
   }
   writeRef(e, r, commit);
   return { folder: snapshotDir(e, r, commit, dir), commit, variant, variants, files: got, notes };
@@ -173,8 +188,6 @@ function chooseVariant(groups: Map<string, HubFile[]>, wanted: string | undefine
   }
   return { variant, variants, chosen: groups.get(variant)! };
 }
-
-const snapshotPath = (e: HubEnv, r: HubRef, commit: string, p: string) => path.join(repoFolder(e, r), 'snapshots', commit, ...p.split('/'));
 
 function snapshotDir(e: HubEnv, r: HubRef, commit: string, dir: string): string {
   return path.join(repoFolder(e, r), 'snapshots', commit, ...(dir ? dir.split('/') : []));

@@ -7,6 +7,7 @@ import { PNG } from 'pngjs';
 import type { FrameLocator, Locator, Page } from 'playwright-core';
 import { featureMap } from '../../src/experiments/featureMap/run';
 import { WIDE_CHANNELS } from '../models/build';
+import type { HubServer } from '../models/hubServer';
 import { REPO } from '../fixtures';
 
 /**
@@ -16,7 +17,10 @@ import { REPO } from '../fixtures';
 const shots = path.join(REPO, 'test-results');
 const LONG_REPEATS = 125;
 
-export async function userFlows(page: Page, ws: string, theme: string): Promise<void> {
+/** The Hub the workbench's hubEndpoint setting names, and the stalled weight file's sha256 (see hubFlow). */
+export interface FlowHub { server: HubServer; stallSha: string }
+
+export async function userFlows(page: Page, ws: string, theme: string, hub?: FlowHub): Promise<void> {
   const explorer = page.locator('.explorer-folders-view');
   await explorer.waitFor({ timeout: 60_000 });
   const view = await inspect(page, explorer, 'gpt2-planted');
@@ -34,6 +38,50 @@ export async function userFlows(page: Page, ws: string, theme: string): Promise<
   await idsFlow(page, explorer, theme);
   if (theme === 'dark-modern') await themeChangeFlow(page);
   if (theme === 'dark-modern' || theme === 'light-modern') await compareFlow(page, explorer, theme.split('-')[0]);
+  if (hub && (theme === 'dark-modern' || theme === 'light-modern')) await hubFlow(page, hub, theme.split('-')[0]);
+}
+
+/**
+ * Open Model from Hugging Face… as a user does it: the model's page pasted into the quick pick, a
+ * variant chosen by its size, the download's notification (bytes, rate) and its Cancel button on a
+ * stalled link; then the repository again from the recent ones, the download resumed, the inspector.
+ */
+async function hubFlow(page: Page, hub: FlowHub, name: string): Promise<void> {
+  const title = page.locator('.quick-input-widget .quick-input-title');
+  const rows = page.locator('.quick-input-list .monaco-list-row');
+  // The last flow: the earlier panels would only crowd its screenshots.
+  await runCommand(page, 'View: Close All Editors');
+  await page.locator('.editor-group-container .tab').first().waitFor({ state: 'detached' });
+  await runCommand(page, 'Massive Activations: Open Model from Hugging Face…');
+  await title.filter({ hasText: 'Open a model from Hugging Face' }).waitFor();
+  const input = page.locator('.quick-input-widget input');
+  await input.pressSequentially('not a repo');
+  await rows.filter({ hasText: 'Not a repository id: write OWNER/NAME' }).waitFor();
+  await input.fill('https://huggingface.co/onnx-community/tiny-llama/tree/main/onnx');
+  await rows.filter({ hasText: 'onnx-community/tiny-llama' }).filter({ hasText: 'from the Hub' }).waitFor();
+  await page.keyboard.press('Enter');
+  await title.filter({ hasText: /^onnx-community\/tiny-llama \(\w{7}\): which variant\?$/ }).waitFor({ timeout: 30_000 });
+  // Label, size and files, as the rows read (spacing aside).
+  const offered = (await rows.allInnerTexts()).map((t) => t.replace(/\s+/g, ''));
+  assert.deepEqual(offered, ['plain2.7MBtodownloadonnx/model.onnx', 'fp161.4MBtodownloadonnx/model_fp16.onnx']);
+  await shoot(page, `hub-variants-${name}`);
+  hub.server.stallOnce.add(hub.stallSha);
+  await pick(page, 'fp16');
+  // The link stalls half-way through the weights: the notification says where, and Cancel stops it.
+  const toast = page.locator('.notification-toast', { hasText: 'Downloading onnx-community/tiny-llama (fp16)' });
+  await toast.filter({ hasText: /model_fp16\.onnx_data · [\d.]+ of [\d.]+ MB/ }).waitFor({ timeout: 30_000 });
+  await shoot(page, `hub-download-${name}`);
+  await toast.getByRole('button', { name: 'Cancel' }).click();
+  await page.locator('.notification-toast', { hasText: 'Massive Activations: cancelled.' }).waitFor();
+  await runCommand(page, 'Massive Activations: Open Model from Hugging Face…');
+  await title.filter({ hasText: 'Open a model from Hugging Face' }).waitFor();
+  await rows.filter({ hasText: 'recent' }).first().waitFor();
+  await pick(page, 'onnx-community/tiny-llama');
+  await title.filter({ hasText: 'which variant?' }).waitFor({ timeout: 30_000 });
+  await pick(page, 'fp16');
+  const view = page.frameLocator('iframe.webview.ready').last().frameLocator('#active-frame');
+  await view.locator('h1', { hasText: 'model_fp16.onnx' }).waitFor({ timeout: 60_000 });
+  assert.ok(hub.server.served.some((s) => s.range && /^bytes=\d+-$/.test(s.range)), 'the second download resumed the first');
 }
 
 /**

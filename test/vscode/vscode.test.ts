@@ -5,7 +5,10 @@ import * as path from 'node:path';
 import { buildEmbedPair, buildGpt2, buildSeq2Seq, buildVariantFolder, buildVit, buildWide } from '../models/build';
 import { REPO, tempDir } from '../fixtures';
 import { browser, hostInstalled, installVsix, startCodeServer, workbenchUrl, type Page, type Server } from './codeServer';
-import { userFlows } from './flows';
+import { userFlows, type FlowHub } from './flows';
+import { HubServer } from '../models/hubServer';
+import { tinyLlamaRepo } from '../models/hubRepos';
+import { createHash } from 'node:crypto';
 import { runExtensionTests } from './runExtensionTests';
 import { localTarget, packageFor } from '../../scripts/package';
 
@@ -39,7 +42,17 @@ before(() => {
 
 describe('VS Code extension', { skip: SKIP }, () => {
   let server: Server | undefined;
-  after(async () => { await server?.stop(); });
+  // The Hub the UI flows open a model from (the workbench's hubEndpoint setting names it).
+  const hub = new HubServer();
+  let stallSha = '';
+  before(async () => {
+    if (SKIP) return;
+    const { files } = tinyLlamaRepo(path.join(run, 'hub-repo'));
+    stallSha = createHash('sha256').update(files.get('onnx/model_fp16.onnx_data')!).digest('hex');
+    await hub.start();
+    hub.repos.set('onnx-community/tiny-llama', { commit: 'e'.repeat(40), files });
+  });
+  after(async () => { await server?.stop(); await hub.stop(); });
 
   test('extension tests pass inside the real extension host (entry point: @vscode/test-electron runTests)', async () => {
     const { code, output } = await runExtensionTests(ws, path.join(run, 'extension-tests'));
@@ -60,13 +73,17 @@ describe('VS Code extension', { skip: SKIP }, () => {
   for (const theme of THEMES) {
     test(`a user's flow in the packaged extension, clicked in Chromium (${theme})`, async () => {
       const slug = theme.toLowerCase().replace(/^default /, '').replace(/ /g, '-');
-      server = await startCodeServer(path.join(run, `cs-ui-${slug}`), { theme, extensionsDir: installed() });
+      // Each theme's run starts from an empty Hugging Face cache of its own.
+      server = await startCodeServer(path.join(run, `cs-ui-${slug}`), {
+        theme, extensionsDir: installed(), settings: { 'massiveActivations.hubEndpoint': hub.endpoint },
+        env: { HF_HUB_CACHE: path.join(run, `hf-cache-${slug}`), HF_TOKEN: '', HF_ENDPOINT: '', HF_HUB_OFFLINE: '' },
+      });
       const ctx = await browser(path.join(run, `profile-ui-${slug}`), { width: 1600, height: 1300 });
       const page = await ctx.newPage();
       try {
         await page.goto(workbenchUrl(server, ws, []));
         await themeApplied(page, theme);
-        await userFlows(page, ws, slug);
+        await userFlows(page, ws, slug, { server: hub, stallSha } satisfies FlowHub);
       } catch (e) {
         await page.screenshot({ path: path.join(shots, `ui-failure-${slug}.png`) });
         throw e;

@@ -122,6 +122,7 @@ describe('Models from the Hugging Face Hub', () => {
     const part = readdirSync(blobs).find((f) => f === `${sha(weights)}.incomplete`);
     assert.ok(part, 'the partial weight file is kept');
     assert.equal(statSync(path.join(blobs, part)).size, weights.length >> 1);
+    assert.ok(!existsSync(path.join(snapshot, 'onnx', 'model.onnx')), 'no graph in the snapshot without its weights: the cache does not offer a model that cannot open');
     hub.served.length = 0;
     const again = await exec<Opened>('massiveActivations.openFromHub', { repo: 'onnx-community/tiny-llama', variant: '' });
     assert.equal(again.error, undefined);
