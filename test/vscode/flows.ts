@@ -327,6 +327,11 @@ async function themeChangeFlow(page: Page): Promise<void> {
   assert.ok(light.light);
   assert.deepEqual(light.px, light.background);
   assert.notDeepEqual(light.px, dark.px, 'the map was drawn again in the light theme');
+  // Back to this run's theme: the flows after this one take its screenshots (compare-dark.png was light).
+  await runCommand(page, 'Preferences: Color Theme');
+  await page.locator('.quick-input-widget input').fill('Dark Modern');
+  await pick(page, 'Dark Modern');
+  await page.waitForFunction(() => document.querySelector('.monaco-workbench')?.classList.contains('vs-dark') ?? false);
 }
 
 /** Right-click a model's fp16 export → Compare With… → its fp32 sibling; read a row of the diff table. */

@@ -11,6 +11,7 @@ dpkg -s libkrb5-dev >/dev/null 2>&1 || need+=(libkrb5-dev)
 dpkg -s pkg-config >/dev/null 2>&1 || need+=(pkg-config)
 dpkg -s fonts-dejavu-core >/dev/null 2>&1 || need+=(fonts-dejavu-core)
 if ((${#need[@]})); then
+  echo "Installing ${need[*]} with apt (for the VS Code tests)…" >&2
   apt-get update -qq
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
 fi
@@ -26,6 +27,9 @@ if [ ! -f "$cache/ripgrep-v13.0.0-10-x86_64-unknown-linux-musl.tar.gz" ]; then
   rm -rf "$work"
 fi
 cd "$here/host"
+echo "Installing code-server (the browser-hosted VS Code the extension runs in) into test/vscode/host/: about a minute, once…" >&2
 # node-pty's postinstall runs npx node-gyp (needs yes); code-server's postinstall needs --unsafe-perm as root.
+# Its install scripts must run: the project's ignore-scripts (.npmrc) reaches here as npm_config_ignore_scripts.
 if [ -f package-lock.json ]; then cmd=ci; else cmd=install; fi
-npm_config_yes=true npm "$cmd" --unsafe-perm --no-audit --no-fund --foreground-scripts=false >/dev/null 2>"$here/host/install.log" || { cat "$here/host/install.log" >&2; exit 1; }
+npm_config_yes=true npm "$cmd" --ignore-scripts=false --unsafe-perm --no-audit --no-fund --foreground-scripts=false >/dev/null 2>"$here/host/install.log" || { cat "$here/host/install.log" >&2; exit 1; }
+echo "code-server installed." >&2
