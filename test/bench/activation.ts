@@ -13,7 +13,6 @@
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
-import { Writable } from 'node:stream';
 import * as esbuild from 'esbuild';
 import { runTests } from '@vscode/test-electron';
 import { REPO, tempDir } from '../fixtures';
@@ -61,8 +60,9 @@ export async function activationBench(folder = process.env.BENCH_ACTIVATION_EXTE
     const runDir = path.join(work, `run-${i}`);
     const out = path.join(runDir, 'result.json');
     mkdirSync(runDir, { recursive: true });
+    // The extension host's console comes back through this file (see code-server-as-vscode).
+    const log = path.join(runDir, 'output.log');
     let output = '';
-    const capture = new Writable({ write(chunk, _enc, done) { output += String(chunk); done(); } });
     let code: number;
     try {
       code = await runTests({
@@ -70,13 +70,13 @@ export async function activationBench(folder = process.env.BENCH_ACTIVATION_EXTE
         extensionDevelopmentPath: folder,
         extensionTestsPath: path.join(work, 'suite'),
         launchArgs: [workspace, `--user-data-dir=${path.join(runDir, 'user-data')}`, `--extensions-dir=${path.join(runDir, 'extensions')}`, ...(desktop ? ['--disable-extensions'] : [])],
-        extensionTestsEnv: { MA_BENCH_OUT: out, MA_BENCH_EXTENSION_ID: id },
-        stdout: capture, stderr: capture,
+        extensionTestsEnv: { MA_BENCH_OUT: out, MA_BENCH_EXTENSION_ID: id, MA_EXTENSION_OUTPUT: log },
       });
     } catch (e) {
       code = 1;
-      output += `\n${(e as Error)?.message ?? e}`;
+      output = `\n${(e as Error)?.message ?? e}`;
     }
+    if (existsSync(log)) output = readFileSync(log, 'utf8') + output;
     const r = existsSync(out) ? JSON.parse(readFileSync(out, 'utf8')) as Partial<ActivationRun> & { error?: string; vscode?: string } : undefined;
     if (code !== 0 || !r || r.error || typeof r.activationMs !== 'number') {
       throw new Error(`activation run ${i + 1} failed (exit ${code}): ${r?.error ?? 'no result written'}\n${output.slice(-3000)}`);

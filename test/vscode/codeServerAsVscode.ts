@@ -5,11 +5,14 @@
  * extension tests in that extension host, prints their output and exits with their exit code.
  * On a machine with desktop VS Code, runTests() starts that instead (see runExtensionTests.ts).
  */
-import { mkdirSync } from 'node:fs';
+import { appendFileSync, mkdirSync } from 'node:fs';
 import * as path from 'node:path';
 import { browser, startCodeServer, workbenchUrl } from './codeServer';
 
 const TIMEOUT_MS = 240_000;
+
+/** The extension host's console: into the runner's file (MA_EXTENSION_OUTPUT) where it gives one, else standard output. */
+const print = (text: string) => (process.env.MA_EXTENSION_OUTPUT ? appendFileSync(process.env.MA_EXTENSION_OUTPUT, text) : process.stdout.write(text));
 
 function flag(args: string[], name: string): string | undefined {
   const a = args.find((x) => x.startsWith(`--${name}=`));
@@ -30,7 +33,7 @@ async function main(args: string[]): Promise<number> {
     const page = await ctx.newPage();
     const exit = new Promise<number>((resolve) => {
       void page.exposeFunction('codeAutomationExit', (code: number) => resolve(code));
-      void page.exposeFunction('codeAutomationLog', (_type: string, logged: unknown[]) => process.stdout.write(`${printf(logged)}\n`));
+      void page.exposeFunction('codeAutomationLog', (_type: string, logged: unknown[]) => print(`${printf(logged)}\n`));
     });
     await page.goto(workbenchUrl(server, folder, [['extensionDevelopmentPath', dev], ['extensionTestsPath', tests], ['skipWelcome', 'true']]));
     // Unref'd: a pending timer must not hold the process open after the tests end.

@@ -1,3 +1,4 @@
+import { appendFileSync } from 'node:fs';
 import * as path from 'node:path';
 import Mocha from 'mocha';
 
@@ -9,6 +10,11 @@ export function run(): Promise<void> {
   mocha.addFile(path.join(__dirname, 'palette.test.js'));
   mocha.addFile(path.join(__dirname, 'hub.test.js'));
   return new Promise((resolve, reject) => {
-    mocha.run((failures) => (failures ? reject(new Error(`${failures} extension tests failed`)) : resolve()));
+    const runner = mocha.run((failures) => {
+      // The count the runner checks, whichever VS Code ran the suite (its console may not reach the runner).
+      if (process.env.MA_EXTENSION_OUTPUT) appendFileSync(process.env.MA_EXTENSION_OUTPUT, `\nsuite: ${runner.stats?.passes ?? 0} passing, ${failures} failing\n`);
+      if (failures) reject(new Error(`${failures} extension tests failed`));
+      else resolve();
+    });
   });
 }
