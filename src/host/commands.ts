@@ -50,7 +50,7 @@ export function registerCommands(context: vscode.ExtensionContext, d: Deps): voi
     const ids = args?.ids ?? (given || !m?.takesText || m.hasTokenizer ? undefined : await askIds(d.questions, m, 'Token ids to scan', panel.doc.input?.ids));
     const prompt = args?.prompt ?? (given || !m?.takesText || !m.hasTokenizer ? undefined : await d.questions.input({ title: 'Prompt', value: settings().defaultPrompt }));
     if (m?.takesText && prompt === undefined && !ids && !args?.image) return undefined;
-    const r = await panel.scan({ prompt, ids, image: args?.image });
+    const r = await panel.scan({ prompt, ids, image: args?.image }, { external: true });
     return {
       blocks: r.layers.length, massiveTokens: r.massiveTokens, massiveChannels: r.massiveChannels,
       stacks: r.stacks?.map((s) => ({ name: s.name, blocks: s.layers.length, massiveTokens: s.massiveTokens })),

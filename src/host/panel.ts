@@ -28,6 +28,8 @@ export class InspectorPanel implements vscode.Disposable {
   private inspected = false;
   /** The scan this panel is running, if any: what its Cancel stops. */
   private scanTicket: Ticket | undefined;
+  /** An Explorer click that arrived while the panel was hidden: sent once its webview is rebuilt. */
+  private pendingReveal: ToWebview | undefined;
   private readonly disposedEmitter = new vscode.EventEmitter<void>();
   readonly onDidDispose = this.disposedEmitter.event;
 
@@ -54,7 +56,12 @@ export class InspectorPanel implements vscode.Disposable {
 
   private async onMessage(m: FromWebview): Promise<void> {
     // 'ready' comes on every load of the webview, also when a hidden panel is shown again.
-    if (m.kind === 'ready') { await this.init(); this.markReady(); return; }
+    if (m.kind === 'ready') {
+      await this.init();
+      this.markReady();
+      if (this.pendingReveal) { this.post(this.pendingReveal); this.pendingReveal = undefined; }
+      return;
+    }
     if (m.kind === 'state') { this.state = m.state; return; }
     try {
       const result = await this.handle(m.method, m.args as never);
@@ -126,7 +133,7 @@ export class InspectorPanel implements vscode.Disposable {
   }
 
   /** Runs a scan (from the panel or a command) and shows it in the panel and the tree. */
-  async scan(input: RunInput, opts: { quiet?: boolean; onProgress?: (p: Progress) => void } = {}): Promise<ScanResult> {
+  async scan(input: RunInput, opts: { quiet?: boolean; onProgress?: (p: Progress) => void; external?: boolean } = {}): Promise<ScanResult> {
     const s = settings();
     this.doc.recordRun('scan', input);
     const ticket: Ticket = {};
@@ -153,7 +160,7 @@ export class InspectorPanel implements vscode.Disposable {
     }
     this.doc.setScan(input, result);
     this.ctx.tree.update(this.file, result);
-    this.post({ kind: 'scan', result, input });
+    this.post({ kind: 'scan', result, input, ...(opts.external ? { external: true } : {}) });
     return result;
   }
 
@@ -219,8 +226,15 @@ export class InspectorPanel implements vscode.Disposable {
   }
 
   reveal(layer: number, token: number, channel: number): void {
+    const m: ToWebview = { kind: 'reveal', layer, token, channel };
+    if (this.panel.visible) {
+      this.panel.reveal();
+      this.post(m);
+      return;
+    }
+    // A panel in a background tab has no webview: it is rebuilt as it shows, and the reveal waits for that.
+    this.pendingReveal = m;
     this.panel.reveal();
-    this.post({ kind: 'reveal', layer, token, channel });
   }
 
   dispose(): void {

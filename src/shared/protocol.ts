@@ -117,7 +117,8 @@ export type ToWebview =
   | { kind: 'response'; id: number; result?: unknown; error?: string; inputError?: boolean }
   /** A running call's progress; a scan's blocks come with their statistics as each segment finishes. */
   | { kind: 'progress'; message: string | null; layer?: BlockResult; total?: number }
-  | { kind: 'scan'; result: ScanResult; input?: RunInput }
+  /** `external`: run from outside the panel (the palette): the panel's input box shows this input. */
+  | { kind: 'scan'; result: ScanResult; input?: RunInput; external?: boolean }
   | { kind: 'experiment'; title: string; experiment: ExperimentView }
   | { kind: 'reveal'; layer: number; token: number; channel: number };
 

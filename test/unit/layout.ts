@@ -48,7 +48,8 @@ export const MAY_IMPORT: Record<Part, Part[]> = {
   'experiment/run': [...ENGINE, 'experiment/run'],
   'experiment/runners': ['experiment/run'],
   // The front halves are what the extension host loads: nothing that runs a model.
-  'experiment/front': ['engine/base', 'engine/measure', 'engine/model', 'experiment/front'],
+  // shared: the wording the views and the webview give alike (reasons.ts).
+  'experiment/front': ['engine/base', 'engine/measure', 'engine/model', 'experiment/front', 'shared'],
   'shared': ['engine/base'],
   // Models by name from the Hugging Face Hub: it reads a fetched graph's weight-file names, never runs one.
   'hub': ['engine/base', 'engine/model', 'hub'],

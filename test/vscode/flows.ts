@@ -6,6 +6,8 @@ import * as path from 'node:path';
 import { PNG } from 'pngjs';
 import type { FrameLocator, Locator, Page } from 'playwright-core';
 import { featureMap } from '../../src/experiments/featureMap/run';
+import { analyseAttention } from '../../src/experiments/attention/run';
+import { fmt } from '../../webview/dom';
 import { WIDE_CHANNELS } from '../models/build';
 import type { HubServer } from '../models/hubServer';
 import { REPO } from '../fixtures';
@@ -24,7 +26,7 @@ export async function userFlows(page: Page, ws: string, theme: string, hub?: Flo
   const explorer = page.locator('.explorer-folders-view');
   await explorer.waitFor({ timeout: 60_000 });
   const view = await inspect(page, explorer, 'gpt2-planted');
-  await paperFlow(page, view, theme);
+  await paperFlow(page, view, theme, ws);
   await liveFlow(view);
   await longFlow(page, view, theme);
   await paletteExperiment(page, view, theme);
@@ -36,6 +38,7 @@ export async function userFlows(page: Page, ws: string, theme: string, hub?: Flo
   await restoredFlow(page);
   // Before the theme change: its screenshot is of this run's theme.
   await idsFlow(page, explorer, theme);
+  await explorerClickFlow(page);
   if (theme === 'dark-modern') await themeChangeFlow(page);
   if (theme === 'dark-modern' || theme === 'light-modern') await compareFlow(page, explorer, theme.split('-')[0]);
   if (hub && (theme === 'dark-modern' || theme === 'light-modern')) await hubFlow(page, hub, theme.split('-')[0]);
@@ -85,6 +88,23 @@ async function hubFlow(page: Page, hub: FlowHub, name: string): Promise<void> {
 }
 
 /**
+ * The Activation Explorer opens what is clicked: a block of a model whose inspector is in a
+ * background tab brings that tab forward and selects the block (it used to switch tabs only).
+ */
+async function explorerClickFlow(page: Page): Promise<void> {
+  await page.locator('.activitybar .action-item a[aria-label^="Massive Activations"]').click();
+  const tree = page.locator('.pane-body[aria-label^="Activation Explorer"], .pane-body').filter({ has: page.getByRole('treeitem', { name: /^gpt2-planted/ }) }).first();
+  const model = tree.getByRole('treeitem', { name: /^gpt2-planted/ }).first();
+  await model.waitFor();
+  if (await model.getAttribute('aria-expanded') === 'false') await model.click();
+  await tree.getByRole('treeitem', { name: /^Block 1\b/ }).first().click();
+  await page.locator('.tabs-container .tab.active', { hasText: 'gpt2-planted/model.onnx' }).waitFor();
+  const view = page.frameLocator('iframe.webview.ready').last().frameLocator('#active-frame');
+  await view.locator('#layer h2', { hasText: /^Block 1$/ }).waitFor({ timeout: 60_000 });
+  await page.locator('.activitybar .action-item a[aria-label^="Explorer"]').click();
+}
+
+/**
  * A model without a tokenizer (as most graph-first downloads are): the Token ids box starts with
  * sample ids valid for the model, said to be samples; a mistake in the ids, or an input the engine
  * refuses, is shown beside the box, not as a notification, and goes away as the user types.
@@ -124,6 +144,57 @@ async function idsFlow(page: Page, explorer: Locator, theme: string): Promise<vo
   await view.locator('#status', { hasText: 'massive activations on' }).waitFor({ timeout: 60_000 });
 }
 
+/**
+ * Values read off the maps, by pointer and by keyboard, are the engine's: block 3 of the demo model
+ * on the default prompt, computed here by the engine itself (featureMap, attention) for comparison.
+ */
+async function readouts(view: FrameLocator, model: string): Promise<void> {
+  const input = { prompt: 'Summer is warm. Winter is cold.' };
+  const fm = await featureMap(model, { layer: 3, ...input, maxColumns: 192 });
+  const map = view.locator('canvas#feature-map');
+  const out = view.locator('#feature-map-readout');
+  const { g, k } = await placed(map);
+  const cols = await map.evaluate((c: HTMLCanvasElement) => JSON.parse(c.dataset.columns!) as [number, number][]);
+  const colOf = (ch: number) => cols.findIndex(([from, to]) => from <= ch && ch <= to);
+  const massive = (token: number, channel: number) => fm.massive.find((a) => a.token === token && a.channel === channel)!.value;
+  const literal = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+  // The value is the engine's; how many times the median it is, a number.
+  const said = (token: number, channel: number) => new RegExp(`^${literal(`Block 3 · token ${token} ${JSON.stringify(fm.tokens[token].text)} · channel ${channel} · ${fmt(massive(token, channel))}, massive (`)}[\\d,.]+${literal('× the block\'s median |a|)')}$`);
+  // The pointer over token 4 ("."), channel 7.
+  await map.hover({ position: { x: (g.colX[colOf(7)] + g.colW[colOf(7)] / 2) * k, y: (g.labelH + 4.5 * g.rowH) * k } });
+  await out.filter({ hasText: /^Block 3 · token 4 / }).waitFor();
+  assert.match(await out.innerText(), said(4, 7));
+  // The keyboard: the cursor stays where the pointer left it; N and Shift+N step through the massive
+  // activations (in reading order), the arrows through any cell.
+  await map.focus();
+  await map.press('n');
+  assert.match(await out.innerText(), said(4, 42));
+  await map.press('Shift+N');
+  assert.match(await out.innerText(), said(4, 7));
+  await map.press('ArrowDown');
+  assert.equal(await out.innerText(), `Block 3 · token 5 ${JSON.stringify(fm.tokens[5].text)} · channel 7 · |a| ${fmt(fm.values[5][colOf(7)])}`);
+  await map.press('n');
+  assert.match(await out.innerText(), said(8, 7));
+  // The colour scale: from 0 to the map's largest |a|, with the massive colour beside it.
+  const ticks = await view.locator('#map-legend .legend-tick').allInnerTexts();
+  assert.equal(ticks[0], '0');
+  assert.equal(ticks.at(-1), fmt(fm.maxAbs));
+  assert.match(await view.locator('#map-legend').innerText(), /\|activation\|[\s\S]*massive: \|a\| > 100 and ≥ 1,000× the block's median[\s\S]*log scale/);
+  // The attention map (head 1 is selected): query 4 → key 0, the engine's probability.
+  const att = await analyseAttention(model, { layer: 3, ...input, matrixTokens: 128, perHead: true });
+  const amap = view.locator('canvas#attention-map');
+  const ag = await placed(amap);
+  await amap.hover({ position: { x: (ag.g.colX[0] + ag.g.colW[0] / 2) * ag.k, y: (ag.g.labelH + 4.5 * ag.g.rowH) * ag.k } });
+  await view.locator('#attention-map-readout', { hasText: 'query 4' }).waitFor();
+  assert.equal(await view.locator('#attention-map-readout').innerText(), `Block 3 · query 4 "." → key 0 "<s>" · probability ${fmt(att.perHead![1].probabilities[4][0])} (head 1)`);
+  assert.equal((await view.locator('#attention-legend .legend-tick').allInnerTexts())[0], '0');
+}
+
+/** A map's cells as drawn (heatmap.ts records them) and the scale CSS shows the canvas at. */
+async function placed(canvas: Locator): Promise<{ g: { colX: number[]; colW: number[]; labelH: number; rowH: number }; k: number }> {
+  return canvas.evaluate((c: HTMLCanvasElement) => ({ g: JSON.parse(c.dataset.geometry!), k: c.getBoundingClientRect().width / c.width }));
+}
+
 /** Right-click a model in the Explorer → Massive Activations: Inspect Model; the newest webview. */
 async function inspect(page: Page, explorer: Locator, folder: string): Promise<FrameLocator> {
   await explorer.getByRole('treeitem', { name: folder }).click();
@@ -144,7 +215,7 @@ async function shoot(page: Page, name: string): Promise<void> {
 }
 
 /** The paper's prompt: run, pick a block, pick a head; then the 3-D view of the same block. */
-async function paperFlow(page: Page, view: FrameLocator, theme: string): Promise<void> {
+async function paperFlow(page: Page, view: FrameLocator, theme: string, ws: string): Promise<void> {
   assert.match(await view.locator('.facts').innerText(), /decoder · 6 blocks · width 64 · 4 heads/);
   await view.locator('vscode-button#run').click();
   await view.locator('#status', { hasText: 'massive activations on' }).waitFor({ timeout: 60_000 });
@@ -162,6 +233,9 @@ async function paperFlow(page: Page, view: FrameLocator, theme: string): Promise
   await view.locator('#share-chart').waitFor();
   const mapColumns = await massiveColumns(view, '#feature-map');
   assert.deepEqual(mapColumns, [7, 42], 'the massive cells are drawn in the massive colour');
+  await readouts(view, path.join(ws, 'gpt2-planted', 'model.onnx'));
+  await view.locator('#map-legend').scrollIntoViewIfNeeded();
+  await shoot(page, `readout-${themeName(theme)}`);
   await view.locator('#model').scrollIntoViewIfNeeded();
   await shoot(page, `inspector-${themeName(theme)}`);
   await view.locator('vscode-radio', { hasText: '3-D view' }).click();
@@ -216,6 +290,14 @@ async function longFlow(page: Page, view: FrameLocator, theme: string): Promise<
 
 /** An experiment from the palette: its card appears in the panel with its charts and tables. */
 async function paletteExperiment(page: Page, view: FrameLocator, theme: string): Promise<void> {
+  // Run Scan on Prompt from the palette: the panel then shows that prompt and what it found, not the old ones.
+  await runCommand(page, 'Massive Activations: Run Scan on Prompt');
+  await page.locator('.quick-input-widget .quick-input-title', { hasText: 'Prompt' }).waitFor();
+  await page.locator('.quick-input-widget input').fill('Winter is cold.');
+  await page.keyboard.press('Enter');
+  await view.locator('#status', { hasText: /^4 tokens · massive activations on 2 tokens in channels 7, 42 · \d+ ms$/ }).waitFor({ timeout: 60_000 });
+  assert.equal(await view.locator('#prompt').evaluate((a) => (a as unknown as { value: string }).value), 'Winter is cold.');
+  assert.equal(await view.locator('.chip').count(), 4, 'the tokens of the palette\'s prompt');
   await view.locator('#prompt textarea').fill('Summer is warm. Winter is cold.');
   await view.locator('vscode-button#run').click();
   await view.locator('#status', { hasText: 'massive activations on 3 tokens' }).waitFor({ timeout: 60_000 });

@@ -5,7 +5,7 @@ import { h } from '../dom';
 import { call, onHostMessage, ready, savedState } from '../vscode';
 import { renderBlock } from './block';
 import { renderExperiments } from './experiments';
-import { controls, liveStatus, renderControls, renderStatus, run } from './input';
+import { controls, liveStatus, renderControls, renderStatus, run, scanStatus } from './input';
 import { renderBlockButtons, renderOverview } from './overview';
 import { actions, hybrid, mixerText, persist, st } from './state';
 import { onThemeChange } from './theme';
@@ -35,7 +35,14 @@ onHostMessage((m) => {
     }
     case 'scan':
       st.input = m.input;
-      showScan(m.result);
+      // A scan run from the palette: the panel shows the input that produced it, and what it found.
+      if (m.external) {
+        if (m.input?.prompt !== undefined) st.prompt = m.input.prompt;
+        if (m.input?.image) st.image = m.input.image;
+        st.status = scanStatus(m.result);
+        persist();
+      }
+      showScan(m.result, !!m.external);
       break;
     case 'stale':
       st.stale = m.files ?? undefined;
@@ -68,7 +75,7 @@ function restore(r: Restore | undefined): void {
   render();
 }
 
-function showScan(r: ScanResult): void {
+function showScan(r: ScanResult, newInput = false): void {
   st.full = r.stacks ? r : undefined;
   st.stack = 0;
   st.scan = r;
@@ -76,8 +83,9 @@ function showScan(r: ScanResult): void {
   const firstMassive = r.layers.findIndex((l) => l.massive.length);
   // The block after the first with massive activations shows them settled; the saved block wins.
   const layer = st.layer !== undefined && st.layer < r.layers.length ? st.layer : firstMassive < 0 ? 0 : Math.min(firstMassive + 1, r.layers.length - 1);
-  // The input section stays as it is: a live re-scan lands while the user is typing in it.
-  if (document.getElementById('input')) renderResults(); else render();
+  // The input section stays as it is (a live re-scan lands while the user is typing in it), unless
+  // the input came from elsewhere.
+  if (document.getElementById('input') && !newInput) renderResults(); else render();
   void selectBlock(layer);
 }
 

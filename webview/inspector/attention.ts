@@ -1,6 +1,8 @@
 import type { BlockView } from '../../src/shared/protocol';
-import { h, pct } from '../dom';
+import { fmt, h, pct } from '../dom';
 import { drawHeatmap } from '../heatmap';
+import { legend, readout } from '../readout';
+import { sinkHeadsText } from '../../src/shared/reasons';
 import { dataTable } from './charts';
 import { savePng } from './save';
 import { actions, persist, st } from './state';
@@ -39,7 +41,6 @@ export function attentionPanel(v?: BlockView): HTMLElement {
   });
   const head = st.head === 'mean' ? undefined : a.heads[st.head];
   const binned = a.bins.length < a.tokens.length;
-  const sinks = a.heads.filter((x) => x.isSink).map((x) => x.head);
   box.append(h('div', { class: 'row' }, heads, mode),
     h('p', { id: 'attention-share' }, a.massiveTokens.length
       ? `${head ? `Head ${head.head}` : 'All heads'}: ${pct(head ? head.massiveShare : a.massiveTokenShare)} of attention lands on the massive-activation tokens ${a.massiveTokens.slice(0, 12).join(', ')}${a.massiveTokens.length > 12 ? '…' : ''}${head ? ` · sink score ${head.sinkScore.toFixed(2)}` : ''}`
@@ -48,7 +49,7 @@ export function attentionPanel(v?: BlockView): HTMLElement {
     h('p', { class: 'muted', id: 'attention-bins' }, binned
       ? `${a.tokens.length} tokens in ${a.bins.length} rows and columns: a column is the attention its keys get together, a row the mean of its queries; the massive tokens keep their own (ticked).`
       : `query × key, ${a.tokens.length} tokens; massive tokens ticked above their columns.`),
-    h('p', { class: 'muted', id: 'sink-heads' }, `sink heads (≥ 0.3 of attention on the first token): ${sinks.join(', ') || 'none'}`),
+    h('p', { class: 'muted', id: 'sink-heads' }, `sink heads (≥ 0.3 of attention on the first token): ${sinkHeadsText(a)}`),
     dataTable('Heads', ['head', 'sink score', 'sink head', 'share on massive tokens'], a.heads.map((x) => [x.head, x.sinkScore.toFixed(3), x.isSink ? 'yes' : 'no', pct(x.massiveShare)]), 'heads-table'));
   return box;
 }
@@ -64,9 +65,27 @@ export function drawAttention(v: BlockView): void {
   let min = Infinity, max = -Infinity;
   for (const row of m) for (const x of row) if (x !== null) { min = Math.min(min, x); max = Math.max(max, x); }
   const kept = a.bins.map((b, i) => (b.kept ? i : -1)).filter((i) => i >= 0);
-  drawHeatmap(canvas, {
-    rows: m.length, cols: m[0]?.length ?? 0, value: (r, c) => m[r][c], scale: 'linear', min: logits ? min : 0, max: logits ? max : Math.max(1e-6, max),
+  const lo = logits ? min : 0;
+  const hi = logits ? max : Math.max(1e-6, max);
+  const g = drawHeatmap(canvas, {
+    rows: m.length, cols: m[0]?.length ?? 0, value: (r, c) => m[r][c], scale: 'linear', min: lo, max: hi,
     rowLabels: m.length <= 48 ? a.bins.slice(0, m.length).map((b) => (b.from === b.to ? `${b.from} ${a.tokens[b.from]?.text ?? ''}` : `${b.from}–${b.to}`)) : undefined,
     markedCols: kept, markedRows: kept, maxWidth: 520,
   });
+  const wrap = canvas.parentElement!;
+  wrap.parentElement?.querySelectorAll('#attention-map-readout, #attention-legend').forEach((e) => e.remove());
+  const tokens = (i: number) => {
+    const b = a.bins[i];
+    return b.from === b.to ? `${b.from} ${JSON.stringify(a.tokens[b.from]?.text ?? '')}` : `${b.from}–${b.to}`;
+  };
+  const who = st.head === 'mean' ? 'mean of the heads' : `head ${st.head}`;
+  wrap.insertAdjacentElement('afterend', readout(canvas, g, {
+    rows: m.length, cols: m[0]?.length ?? 0,
+    hint: 'Hover the map, or focus it and use the arrow keys, to read a query\'s attention to a key.',
+    describe: (r, c) => {
+      const v = m[r][c];
+      return `Block ${a.layer} · query ${tokens(r)} → key ${tokens(c)} · ${v === null ? 'masked (a later key)' : `${logits ? 'logit' : 'probability'} ${fmt(v)}`} (${who})`;
+    },
+  }));
+  wrap.nextElementSibling!.insertAdjacentElement('afterend', legend({ id: 'attention-legend', title: logits ? 'attention logit' : 'attention probability', scale: 'linear', min: lo, max: hi }));
 }

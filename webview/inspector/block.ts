@@ -2,6 +2,7 @@ import { binAxis, binIndex } from '../../src/engine/measure/bins';
 import type { FeatureMapResult } from '../../src/experiments/featureMap/run';
 import { fmt, h } from '../dom';
 import { drawHeatmap } from '../heatmap';
+import { legend, readout } from '../readout';
 import { attentionPanel, drawAttention } from './attention';
 import { dataTable } from './charts';
 import { savePng } from './save';
@@ -70,7 +71,7 @@ function renderMap(box: HTMLElement, fm: FeatureMapResult | undefined, layer: nu
     rotatable(canvas, draw);
   } else {
     const hl = st.highlight ? colOf.get(st.highlight.channel) : undefined;
-    drawHeatmap(canvas, {
+    const g = drawHeatmap(canvas, {
       rows: rows.length, cols: fm.columns.length, value, scale: 'log', max: fm.maxAbs,
       rowLabels: rows.map(label), colLabels: fm.columns.map((c) => (c.massive ? `ch${c.from}` : null)),
       markedCols: massiveCols, wideCols: massiveCols, markedRows: rows.map((b, i) => (b.kept ? i : -1)).filter((i) => i >= 0),
@@ -79,13 +80,35 @@ function renderMap(box: HTMLElement, fm: FeatureMapResult | undefined, layer: nu
       maxWidth: Math.max(360, (box.clientWidth || 760) - 4),
     });
     canvas.dataset.columns = JSON.stringify(fm.columns.map((c) => [c.from, c.to]));
+    const median = st.scan?.layers[layer]?.median ?? 0;
+    const range = (what: string, from: number, to: number) => (from === to ? `${what} ${from}` : `${what}s ${from}–${to}`);
+    const marked = [...cells].map((k) => k.split(':').map(Number) as [number, number]).sort((a, b) => a[0] - b[0] || a[1] - b[1]);
+    canvas.parentElement!.insertAdjacentElement('afterend', readout(canvas, g, {
+      rows: rows.length, cols: fm.columns.length, marked,
+      hint: 'Hover the map, or focus it and use the arrow keys (N: the next massive activation), to read a value.',
+      describe: (r, c) => {
+        const b = rows[r];
+        const col = fm.columns[c];
+        const token = b.from === b.to ? `token ${b.from} ${JSON.stringify(fm.tokens[b.from]?.text ?? '')}` : range('token', b.from, b.to);
+        const m = fm.massive.find((a) => rowOf[a.token] === r && colOf.get(a.channel) === c);
+        const v = m ? `${fmt(m.value)}, massive (${fmt(Math.abs(m.value) / median)}× the block's median |a|)` : `|a| ${b.from === b.to && col.from === col.to ? '' : 'up to '}${fmt(value(r, c))}`;
+        return `Block ${layer} · ${token} · ${range('channel', col.from, col.to)} · ${v}`;
+      },
+    }));
   }
+  const th = st.scan?.settings.thresholds;
+  const criterion = th ? `massive: |a| > ${th.absolute.toLocaleString('en-US')} and ≥ ${th.ratio.toLocaleString('en-US')}× the block's median` : 'massive';
+  box.append(legend({ id: 'map-legend', title: '|activation|', scale: 'log', max: fm.maxAbs, massive: criterion }));
   box.append(dataTable('The massive activations', ['token', 'text', 'channel', 'value'], fm.massive.slice(0, 200).map((a) => [a.token, JSON.stringify(fm.tokens[a.token]?.text ?? ''), a.channel, fmt(a.value)])));
   const pm = fm.patchMap;
   if (pm) {
     const pc = h('canvas', { id: 'patch-map', role: 'img', 'aria-label': 'Maximum magnitude per image patch' });
     box.append(h('h3', {}, 'Patch grid (max |activation| per patch)'), h('div', { class: 'canvas-wrap' }, pc));
-    drawHeatmap(pc, { rows: pm.rows, cols: pm.cols, value: (r, c) => pm.values[r][c], scale: 'log', max: Math.max(...pm.values.flat()), maxWidth: 320 });
+    const pg = drawHeatmap(pc, { rows: pm.rows, cols: pm.cols, value: (r, c) => pm.values[r][c], scale: 'log', max: Math.max(...pm.values.flat()), maxWidth: 320 });
+    pc.parentElement!.insertAdjacentElement('afterend', readout(pc, pg, {
+      rows: pm.rows, cols: pm.cols, hint: 'Hover a patch, or focus the grid and use the arrow keys, to read its value.',
+      describe: (r, c) => `Block ${layer} · patch row ${r}, column ${c} · max |a| ${fmt(pm.values[r][c])}`,
+    }));
     box.append(dataTable('The patch grid', ['row', ...Array.from({ length: pm.cols }, (_, c) => `col ${c}`)], pm.values.map((row, r) => [r, ...row.map((v) => v.toFixed(3))]), 'patch-table'));
   }
 }

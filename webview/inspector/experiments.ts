@@ -1,6 +1,7 @@
 import type { ExperimentView, PanelExperiment } from '../../src/shared/protocol';
 import type { CardMethod, ResultOf } from '../../src/experiments/registry';
 import { fmt, h, pct } from '../dom';
+import { sinkHeadsText } from '../../src/shared/reasons';
 import { call } from '../vscode';
 import { axes, chart, dataTable, destroyCharts, shareByBlockChart, table } from './charts';
 import { st } from './state';
@@ -43,7 +44,7 @@ function toolbar(): HTMLElement {
 const CARDS: { [K in CardMethod]: (r: ResultOf<K>, id: string) => HTMLElement } = {
   scanMany: (r, id) => scanManyCard(r, id),
   intervene: (r, id) => interveneCard(r, id),
-  attention: (r, id) => h('div', {}, h('p', {}, `share on massive-activation tokens: ${pct(r.massiveTokenShare)} · sink heads: ${r.heads.filter((x) => x.isSink).map((x) => x.head).join(', ') || 'none'}`),
+  attention: (r, id) => h('div', {}, h('p', {}, `share on massive-activation tokens: ${r.heads.length ? pct(r.massiveTokenShare) : '—'} · sink heads: ${sinkHeadsText(r)}`),
     shareByBlockChart(`${id}-share`, r.shareByLayer),
     dataTable('Share per block', ['block', 'share on massive tokens'], r.shareByLayer.map((s) => [s.layer, pct(s.share)])),
     table(['head', 'sink score', 'sink head', 'share on massive tokens'], r.heads.map((x) => [x.head, x.sinkScore.toFixed(3), x.isSink ? 'yes' : 'no', pct(x.massiveShare)]))),
@@ -70,7 +71,7 @@ function scanManyCard(r: ResultOf<'scanMany'>, id: string): HTMLElement {
   ];
   return h('div', {},
     ...(r.warnings ?? []).map((w) => h('p', { class: 'warning' }, `⚠ ${w}`)),
-    h('p', {}, `${r.inputs} inputs (${r.inputKind}); tokens carrying massive activations: ${r.locations.map((l) => `${l.kind} ${pct(l.share)}`).join(', ') || 'none'}`),
+    h('p', {}, `${r.inputs} inputs (${r.inputKind}); tokens carrying massive activations: ${r.locations.map((l) => `${l.kind} ${pct(l.share)}`).join(', ') || `none in any of the ${r.inputs} inputs`}`),
     chart(`${id}-band`, `Top-1, top-2, top-3 and median |activation| per block over ${r.inputs} inputs, mean with ±1 standard deviation bands, log scale`, {
       type: 'line',
       data: { labels, datasets: [...[0, 1, 2].flatMap(band), { label: 'median (mean)', data: r.layers.map((l) => pos(l.median.mean)), borderColor: p.series[3], backgroundColor: p.series[3], borderDash: [4, 3], pointRadius: 2, fill: false }] },

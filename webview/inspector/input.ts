@@ -1,4 +1,4 @@
-import type { BlockResult } from '../../src/engine/model/results';
+import type { BlockResult, ScanResult } from '../../src/engine/model/results';
 import { h } from '../dom';
 import { call } from '../vscode';
 import { LIVE_PAUSE_MS } from '../../src/shared/live';
@@ -75,6 +75,13 @@ function promptEdited(): void {
 
 let again: { live: boolean } | undefined;
 
+/** The status line for a scan: what it found, or how far a cancelled one got. */
+export function scanStatus(r: ScanResult): string {
+  const found = (so: string) => (r.massiveTokens.length ? `massive activations${so} on ${r.massiveTokens.length} tokens in channels ${r.massiveChannels.join(', ')}` : `no massive activations${so}`);
+  if (r.cancelled) return `Cancelled after ${r.cancelled.measured} of ${r.cancelled.total} blocks · ${found(' so far')}`;
+  return `${r.nonFinite ? `NOT VALID: NaN/Inf from block ${r.nonFinite.firstLayer} · ` : ''}${r.tokens.length} tokens · ${found('')} · ${Math.round(r.timing.runMs)} ms`;
+}
+
 export async function run(opts: { live?: boolean } = {}): Promise<void> {
   if (!st.model) return;
   // A run while one is going: cancel it and run once it has stopped (the newest input wins).
@@ -92,8 +99,7 @@ export async function run(opts: { live?: boolean } = {}): Promise<void> {
       ? (usesIds ? { ids: parseIds(idsText ?? '') } : { prompt: st.prompt })
       : { image: st.image };
     const r = await call('run', { ...args, live: opts.live });
-    if (r?.cancelled) st.status = `Cancelled after ${r.cancelled.measured} of ${r.cancelled.total} blocks · ${r.massiveTokens.length ? `massive activations so far on ${r.massiveTokens.length} tokens in channels ${r.massiveChannels.join(', ')}` : 'no massive activations so far'}`;
-    else if (r) st.status = `${r.nonFinite ? `NOT VALID: NaN/Inf from block ${r.nonFinite.firstLayer} · ` : ''}${r.tokens.length} tokens · ${r.massiveTokens.length ? `massive activations on ${r.massiveTokens.length} tokens in channels ${r.massiveChannels.join(', ')}` : 'no massive activations'} · ${Math.round(r.timing.runMs)} ms`;
+    if (r) st.status = scanStatus(r);
     persist();
   } catch (e) {
     // The engine refused the input itself (too long, no tokens): said beside the input; the status says it did not run.

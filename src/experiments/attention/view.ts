@@ -2,6 +2,7 @@ import type { AttentionAnalysis, AttentionOptions } from './run';
 import { common, blockFlag } from '../options';
 import { experiment } from '../experiment';
 import { table, toCsv } from '../format';
+import { massiveListText, sinkHeadsText } from '../../shared/reasons';
 
 /** The paper's exp4 for one block: heads, sink scores, the share on massive tokens, the matrices. */
 export default experiment<AttentionOptions, AttentionAnalysis>()({
@@ -17,10 +18,10 @@ export default experiment<AttentionOptions, AttentionAnalysis>()({
 });
 
 function attentionText(r: AttentionAnalysis): string {
-  const lines = [`block ${r.layer} attention (${r.source}); massive-activation tokens: ${r.massiveTokens.length ? r.massiveTokens.join(', ') : 'none'}`];
-  if (!r.heads.length) return [...lines, r.note ? `No attention to show: ${r.note}.` : 'Attention probabilities cannot be read from this graph.'].join('\n');
+  const lines = [`block ${r.layer} attention (${r.source}); massive-activation tokens: ${massiveListText(r.massiveTokens, 'tokens')}`];
+  if (!r.heads.length) return [...lines, `sink heads: ${sinkHeadsText(r)}`].join('\n');
   lines.push('', ...table([['head', 'sink score', 'sink head', 'share on massive tokens'], ...r.heads.map((h) => [String(h.head), h.sinkScore.toFixed(3), h.isSink ? 'yes' : 'no', h.massiveShare === null ? '—' : `${(h.massiveShare * 100).toFixed(1)}%`])]));
-  lines.push('', `share of attention on massive-activation tokens: ${r.massiveTokenShare === null ? '—' : `${(r.massiveTokenShare * 100).toFixed(1)}%`} (by block: ${r.shareByLayer.map((s) => (s.share === null ? '—' : `${(s.share * 100).toFixed(0)}%`)).join(' ')})`);
+  lines.push('', `sink heads: ${sinkHeadsText(r)}`, `share of attention on massive-activation tokens: ${r.massiveTokenShare === null ? '—' : `${(r.massiveTokenShare * 100).toFixed(1)}%`} (by block: ${r.shareByLayer.map((s) => (s.share === null ? '—' : `${(s.share * 100).toFixed(0)}%`)).join(' ')})`);
   return lines.join('\n');
 }
 

@@ -5,6 +5,7 @@ import { common, blockFlag } from '../options';
 import { experiment } from '../experiment';
 import { plainNumber, table, toCsv } from '../format';
 import { printable } from '../../engine/base/text';
+import { massiveListText } from '../../shared/reasons';
 
 /** The paper's exp1: one block's |activation| over token × channel. */
 export default experiment<FeatureMapOptions, FeatureMapResult>()({
@@ -22,7 +23,7 @@ export default experiment<FeatureMapOptions, FeatureMapResult>()({
 function featureMapText(r: FeatureMapResult): string {
   const lines = [`block ${r.layer}: |activation| of ${r.tokens.length} tokens × ${r.columns.length} columns (median ${plainNumber(r.median)}, max ${plainNumber(r.maxAbs)})`];
   if (r.nonFinite) lines.push(`WARNING: not valid: ${r.nonFinite.toLocaleString('en-US')} values of this block are NaN or infinite; the map shows the finite ones.`);
-  lines.push(`massive channels: ${r.massiveChannels.length ? r.massiveChannels.join(', ') : 'none'}`);
+  lines.push(`massive channels: ${massiveListText(r.massiveChannels, 'channels')}`);
   const shown = r.columns.map((c, i) => [c, i] as const).filter(([c]) => c.massive).slice(0, 8);
   if (shown.length) {
     lines.push('', ...table([['token', 'kind', ...shown.map(([c]) => `ch${c.from}`), 'max other'],
