@@ -21,7 +21,7 @@ export function onHostMessage(handler: (m: Exclude<ToWebview, { kind: 'response'
       const p = pending.get(m.id);
       if (!p) return;
       pending.delete(m.id);
-      if (m.error !== undefined) p.reject(Object.assign(new Error(m.error), { inputError: !!m.inputError }));
+      if (m.error !== undefined) p.reject(Object.assign(new Error(m.error), { inputError: !!m.inputError, truncateTo: m.truncateTo }));
       else p.resolve(m.result);
       return;
     }

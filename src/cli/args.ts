@@ -20,7 +20,7 @@ export const VALUED = new Set([
 ]);
 /** Options that may be given more than once; their values are kept in order, one per line. */
 const REPEATABLE = new Set(['feed']);
-export const BOOLEAN = new Set(['json', 'no-attention', 'no-perplexity', 'per-head', 'help', 'replace-invalid-utf8', 'align-by-text', 'whole-graph']);
+export const BOOLEAN = new Set(['json', 'no-attention', 'no-perplexity', 'per-head', 'help', 'replace-invalid-utf8', 'align-by-text', 'whole-graph', 'truncate']);
 
 export function parseArgs(argv: string[]): CliArgs {
   const flags = new Map<string, string | true>();

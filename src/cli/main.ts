@@ -45,6 +45,7 @@ Settings:
   --abs-threshold X       |a| must exceed X to be massive (default 100)
   --ratio-threshold R     |a| must be ≥ R × the block's median |a| (default 1000)
   --max-tokens N          longest input accepted (default 2048, at most 131,072)
+  --truncate              run the first --max-tokens tokens of a longer input (and say so)
   --threads N             ONNX Runtime intra-op threads (default and at most: all cores)
   --whole-graph           run the model as one graph, not block by block: near plain ONNX Runtime
                           speed on long inputs, but results only at the end and more memory

@@ -3,6 +3,7 @@ import type { UserOption, Wording } from '../engine/base/errors';
 const FLAGS = {
   maxTokens: '--max-tokens', prompt: '--prompt', ids: '--ids', image: '--image', feed: '--feed NAME=FILE', decoderIds: '--decoder-ids',
   variant: '--variant NAME', replaceInvalidUtf8: '--replace-invalid-utf8', alignByText: '--align-by-text', memoryLimit: '--memory-limit-mb',
+  truncate: '--truncate',
 } as const;
 
 /** Options that are not a flag: said whole. */

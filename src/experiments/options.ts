@@ -65,6 +65,7 @@ export function common(flags: Flags, opts: { ids?: boolean } = {}) {
     feeds: feedsFlag(flags),
     variant: stringFlag(flags, 'variant'),
     maxTokens: numberFlag(flags, 'max-tokens', { min: 1, max: LIMITS.tokens, integer: true }),
+    ...(flags.has('truncate') ? { truncate: true } : {}),
     threads: threadsFlag(flags),
     ...(flags.has('whole-graph') ? { wholeGraph: true } : {}),
     thresholds: abs !== undefined || ratio !== undefined ? { absolute: abs ?? 100, ratio: ratio ?? 1000 } : undefined,

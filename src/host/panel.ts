@@ -68,7 +68,10 @@ export class InspectorPanel implements vscode.Disposable {
       this.post({ kind: 'response', id: m.id, result });
     } catch (e) {
       // The panel's own input refused: shown beside the input box, not stacked up as error notifications.
-      if (m.method === 'run' && isInputError(e)) this.post({ kind: 'response', id: m.id, error: printable(userMessage(e, vscodeWording)), inputError: true });
+      if (m.method === 'run' && isInputError(e)) {
+        const limit = (e as EngineError).code === 'too-long' ? Number((e as EngineError).facts.limit) : NaN;
+        this.post({ kind: 'response', id: m.id, error: printable(userMessage(e, vscodeWording)), inputError: true, ...(limit > 0 ? { truncateTo: limit } : {}) });
+      }
       else this.post({ kind: 'response', id: m.id, error: showError(e, this.ctx.log) });
     }
   }
@@ -111,9 +114,9 @@ export class InspectorPanel implements vscode.Disposable {
 
   private handle<M extends PanelMethod>(method: M, args: PanelCalls[M]['args']): Promise<PanelCalls[M]['result']> {
     const handlers: { [K in PanelMethod]: (a: PanelCalls[K]['args']) => Promise<PanelCalls[K]['result']> } = {
-      run: async ({ live, ...input }) => {
+      run: async ({ live, truncate, ...input }) => {
         try {
-          return await this.scan(input, { quiet: live });
+          return await this.scan(input, { quiet: live, truncate });
         } catch (e) {
           // A live re-scan is cancelled by the next keystroke's run: superseded, not an error to show.
           if (live && isCancelled(e)) return null;
@@ -133,7 +136,7 @@ export class InspectorPanel implements vscode.Disposable {
   }
 
   /** Runs a scan (from the panel or a command) and shows it in the panel and the tree. */
-  async scan(input: RunInput, opts: { quiet?: boolean; onProgress?: (p: Progress) => void; external?: boolean } = {}): Promise<ScanResult> {
+  async scan(input: RunInput, opts: { quiet?: boolean; onProgress?: (p: Progress) => void; external?: boolean; truncate?: boolean } = {}): Promise<ScanResult> {
     const s = settings();
     this.doc.recordRun('scan', input);
     const ticket: Ticket = {};
@@ -143,7 +146,7 @@ export class InspectorPanel implements vscode.Disposable {
     try {
       result = wordWarnings(await this.ctx.engine.run(`Scanning ${path.basename(this.file)}`, 'scan', {
         file: this.file,
-        options: { ...input, topK: s.topK, ...runSettings(s) },
+        options: { ...input, topK: s.topK, ...runSettings(s), ...(opts.truncate ? { truncate: true } : {}) },
       }, { quiet: opts.quiet, statusBar: true, ticket, onProgress: (p) => {
         measured.add(p);
         this.post({ kind: 'progress', message: p.message, layer: p.layer, total: p.total });

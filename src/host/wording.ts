@@ -19,6 +19,7 @@ export const vscodeWording: Wording = (o, arg) => {
     case 'replaceInvalidUtf8': return 'the CLI\'s --replace-invalid-utf8; in VS Code, reopen the file with its encoding and save it as UTF-8';
     case 'alignByText': return 'the CLI\'s --align-by-text';
     case 'memoryLimit': return 'the CLI\'s --memory-limit-mb';
+    case 'truncate': return 'the button beside this message in the panel';
     case 'hubToken': return 'run "Massive Activations: Sign in to Hugging Face" with an access token of an account that may read it (https://huggingface.co/settings/tokens)';
   }
 };

@@ -87,7 +87,8 @@ export interface BlockView {
 /** Requests the webview makes; each gets one typed reply. */
 export interface PanelCalls {
   /** A scan; `live` (re-scan while typing) runs quietly, and a newer run supersedes it (null). */
-  run: { args: RunInput & { live?: boolean }; result: ScanResult | null };
+  /** `truncate`: an input over the token limit runs its first tokens (the too-long refusal offers it). */
+  run: { args: RunInput & { live?: boolean; truncate?: boolean }; result: ScanResult | null };
   /** Runs the last scan's exact input again (after the model changed on disk). */
   rerun: { args: Record<string, never>; result: ScanResult | null };
   layer: { args: { layer: number }; result: BlockView };
@@ -113,8 +114,11 @@ export type ToWebview =
   | { kind: 'init'; model: ModelSummary | null; error?: string; defaultPrompt: string; state?: PanelState; restore?: Restore; live?: boolean }
   /** The model or a file beside it changed on disk after the results shown were computed (null: fresh again). */
   | { kind: 'stale'; files: string[] | null }
-  /** `inputError`: the engine refused the input itself (ids, prompt, length): the panel shows it beside the input, not as a notification. */
-  | { kind: 'response'; id: number; result?: unknown; error?: string; inputError?: boolean }
+  /**
+   * `inputError`: the engine refused the input itself (ids, prompt, length): the panel shows it beside the
+   * input, not as a notification; `truncateTo`: too long, it can run its first so many tokens.
+   */
+  | { kind: 'response'; id: number; result?: unknown; error?: string; inputError?: boolean; truncateTo?: number }
   /** A running call's progress; a scan's blocks come with their statistics as each segment finishes. */
   | { kind: 'progress'; message: string | null; layer?: BlockResult; total?: number }
   /** `external`: run from outside the panel (the palette): the panel's input box shows this input. */

@@ -89,6 +89,7 @@ const SHARED: Record<string, readonly string[]> = {
   '--abs-threshold': RUNS_ON_TOKENS.filter((c) => c !== 'sink-rate'),
   '--ratio-threshold': RUNS_ON_TOKENS.filter((c) => c !== 'sink-rate'),
   '--max-tokens': RUNS_ON_TOKENS,
+  '--truncate': RUNS_ON_TOKENS,
   '--threads': [...RUNS_ON_TOKENS, 'fix-reg-mean'],
   '--whole-graph': RUNS_ON_TOKENS,
   '--count': ['scan-many', 'intervene', 'compare', 'fix-reg-mean'],
@@ -374,7 +375,17 @@ const runner = {
     assert.ok(close(got, base), `${cmd} ${extra.join(' ')}: the same numbers as the default run (${got.slice(0, 4)} vs ${base.slice(0, 4)})`);
     return `exit 0, the same ${got.length} numbers as the default run`;
   },
-  maxTokens: (cmd: string) => (): string => refused([...profile(cmd).args(), '--max-tokens', '4'], /the limit is 4 tokens .*--max-tokens/),
+  maxTokens: (cmd: string) => (): string => refused([...profile(cmd).args(), '--max-tokens', '4'], /the limit is 4 tokens .*--max-tokens.* or run its first 4 tokens \(--truncate\)/),
+  /** What --max-tokens 4 refuses runs with --truncate, on the first 4 tokens; scan says how many it kept. */
+  truncate: (cmd: string) => (): string => {
+    const j = ok([...profile(cmd).args(), '--max-tokens', '4', '--truncate']);
+    const said = /Only the first 4 of the input's [\d,]+ tokens were run/.exec(JSON.stringify(j))?.[0];
+    if (cmd === 'scan') {
+      assert.ok(said, 'scan says how many tokens it kept');
+      assert.equal((j.tokens as unknown[]).length, 4);
+    }
+    return `exit 0 on the first 4 tokens, where --max-tokens 4 alone is refused${said ? `: "${said}"` : ''}`;
+  },
   memoryLimit: (cmd: string) => (): string => refused([...profile(cmd).args(), '--memory-limit-mb', '1'], /over the limit of 1 MB set with --memory-limit-mb/),
   /** A threshold above every planted value: nothing is massive (or the experiment says it has nothing to measure). */
   threshold: (cmd: string, option: string, value: string) => (): string => {
@@ -449,7 +460,7 @@ function runsOnTokens(cmd: string): Record<string, () => string> {
     '--replace-invalid-utf8': runner.utf8(cmd), '--variant': runner.variant(cmd),
     '--json': runner.json(cmd), '--out': runner.out(cmd), '--csv': runner.csv(cmd),
     ...thresholds,
-    '--max-tokens': runner.maxTokens(cmd), '--threads': runner.same(cmd, '--threads', '1'),
+    '--max-tokens': runner.maxTokens(cmd), '--truncate': runner.truncate(cmd), '--threads': runner.same(cmd, '--threads', '1'),
     '--whole-graph': runner.same(cmd, '--whole-graph'), '--memory-limit-mb': runner.memoryLimit(cmd),
   };
 }

@@ -27,6 +27,7 @@ export async function userFlows(page: Page, ws: string, theme: string, hub?: Flo
   await explorer.waitFor({ timeout: 60_000 });
   const view = await inspect(page, explorer, 'gpt2-planted');
   await paperFlow(page, view, theme, ws);
+  await keyboardFlow(view, path.join(ws, 'gpt2-planted', 'model.onnx'));
   await liveFlow(view);
   await longFlow(page, view, theme);
   await paletteExperiment(page, view, theme);
@@ -137,6 +138,11 @@ async function idsFlow(page: Page, explorer: Locator, theme: string): Promise<vo
   assert.equal(await page.locator('.notification-toast', { hasText: 'The input is 2,100 tokens' }).count(), 0, 'no notification for an input mistake');
   await view.locator('#input').scrollIntoViewIfNeeded();
   await shoot(page, `no-tokenizer-${themeName(theme)}`);
+  // …and offers to run the input's first tokens (as many as the limit: the model's 512 positions), which then says what it kept.
+  const limit = /the limit is ([\d,]+) tokens/.exec(await problem.innerText())![1];
+  await view.locator('vscode-button#run-truncated', { hasText: `Run the first ${limit} tokens` }).click();
+  await view.locator('#status', { hasText: new RegExp(`^${limit} tokens · `) }).waitFor({ timeout: 120_000 });
+  await view.locator('p.warning', { hasText: `Only the first ${limit} of the input's 2,100 tokens were run` }).waitFor();
   // Typing clears it; the sample runs again.
   await ids.fill(sample);
   await problem.waitFor({ state: 'hidden' });
@@ -188,6 +194,36 @@ async function readouts(view: FrameLocator, model: string): Promise<void> {
   await view.locator('#attention-map-readout', { hasText: 'query 4' }).waitFor();
   assert.equal(await view.locator('#attention-map-readout').innerText(), `Block 3 · query 4 "." → key 0 "<s>" · probability ${fmt(att.perHead![1].probabilities[4][0])} (head 1)`);
   assert.equal((await view.locator('#attention-legend .legend-tick').allInnerTexts())[0], '0');
+}
+
+/**
+ * The keyboard alone: arrows along the block buttons, Enter selects (the focus stays on the block),
+ * the map takes the focus and N reads its first massive activation (the engine's value), arrows go
+ * from token chip to token chip.
+ */
+async function keyboardFlow(view: FrameLocator, model: string): Promise<void> {
+  const focusedText = () => view.locator('body').evaluate(() => (document.activeElement as HTMLElement | null)?.textContent ?? '');
+  await view.locator('#blocks button.selected').focus();
+  await view.locator('#blocks button.selected').press('ArrowLeft');
+  assert.equal(await focusedText(), 'Block 2');
+  await view.locator('#blocks').press('Enter');
+  await view.locator('#layer h2', { hasText: /^Block 2$/ }).waitFor();
+  assert.equal(await focusedText(), 'Block 2', 'the focus stays on the block chosen');
+  const map = view.locator('canvas#feature-map');
+  await map.waitFor({ timeout: 60_000 });
+  await map.focus();
+  const fm = await featureMap(model, { layer: 2, prompt: 'Summer is warm. Winter is cold.', maxColumns: 192 });
+  const first = fm.massive.filter((a) => a.token === 0).sort((a, b) => a.channel - b.channel)[0];
+  await view.locator('#feature-map-readout', { hasText: /^Block 2 · token 0 / }).waitFor();
+  assert.match(await view.locator('#feature-map-readout').innerText(), new RegExp(`^Block 2 · token 0 "<s>" · channel ${first.channel} · ${fmt(first.value).replace('.', '\\.')}, massive`));
+  await view.locator('.chip[data-token="0"]').focus();
+  for (let k = 0; k < 4; k++) await view.locator('.tokens').press('ArrowRight');
+  assert.equal(await view.locator('body').evaluate(() => (document.activeElement as HTMLElement | null)?.dataset.token), '4');
+  // Back to block 3, where the next flows expect to be.
+  await view.locator('#blocks button.selected').focus();
+  await view.locator('#blocks').press('ArrowRight');
+  await view.locator('#blocks').press('Enter');
+  await view.locator('#layer h2', { hasText: /^Block 3$/ }).waitFor();
 }
 
 /** A map's cells as drawn (heatmap.ts records them) and the scale CSS shows the canvas at. */
@@ -295,9 +331,9 @@ async function paletteExperiment(page: Page, view: FrameLocator, theme: string):
   await page.locator('.quick-input-widget .quick-input-title', { hasText: 'Prompt' }).waitFor();
   await page.locator('.quick-input-widget input').fill('Winter is cold.');
   await page.keyboard.press('Enter');
-  await view.locator('#status', { hasText: /^4 tokens · massive activations on 2 tokens in channels 7, 42 · \d+ ms$/ }).waitFor({ timeout: 60_000 });
+  await view.locator('#status', { hasText: /^5 tokens · massive activations on 2 tokens in channels 7, 42 · \d+ ms$/ }).waitFor({ timeout: 60_000 });
   assert.equal(await view.locator('#prompt').evaluate((a) => (a as unknown as { value: string }).value), 'Winter is cold.');
-  assert.equal(await view.locator('.chip').count(), 4, 'the tokens of the palette\'s prompt');
+  assert.equal(await view.locator('.chip').count(), 5, 'the tokens of the palette\'s prompt (and the BOS token)');
   await view.locator('#prompt textarea').fill('Summer is warm. Winter is cold.');
   await view.locator('vscode-button#run').click();
   await view.locator('#status', { hasText: 'massive activations on 3 tokens' }).waitFor({ timeout: 60_000 });

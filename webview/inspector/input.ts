@@ -59,10 +59,11 @@ export function controls(): HTMLElement {
 }
 
 /** An input mistake (typed ids, a prompt the engine refused) under the input; undefined clears it. */
-export function showProblem(message: string | undefined): void {
+/** A mistake in the input, beside it; an input over the limit also offers to run its first `truncateTo` tokens. */
+export function showProblem(message: string | undefined, truncateTo?: number): void {
   const p = document.getElementById('input-problem');
   if (!p) return;
-  p.textContent = message ?? '';
+  p.replaceChildren(message ?? '', truncateTo ? h('vscode-button', { id: 'run-truncated', appearance: 'secondary', onclick: () => void run({ truncate: true }) }, `Run the first ${truncateTo.toLocaleString('en-US')} tokens`) : '');
   p.hidden = !message;
 }
 
@@ -79,10 +80,10 @@ let again: { live: boolean } | undefined;
 export function scanStatus(r: ScanResult): string {
   const found = (so: string) => (r.massiveTokens.length ? `massive activations${so} on ${r.massiveTokens.length} tokens in channels ${r.massiveChannels.join(', ')}` : `no massive activations${so}`);
   if (r.cancelled) return `Cancelled after ${r.cancelled.measured} of ${r.cancelled.total} blocks · ${found(' so far')}`;
-  return `${r.nonFinite ? `NOT VALID: NaN/Inf from block ${r.nonFinite.firstLayer} · ` : ''}${r.tokens.length} tokens · ${found('')} · ${Math.round(r.timing.runMs)} ms`;
+  return `${r.nonFinite ? `NOT VALID: NaN/Inf from block ${r.nonFinite.firstLayer} · ` : ''}${r.tokens.length.toLocaleString('en-US')} tokens · ${found('')} · ${Math.round(r.timing.runMs)} ms`;
 }
 
-export async function run(opts: { live?: boolean } = {}): Promise<void> {
+export async function run(opts: { live?: boolean; truncate?: boolean } = {}): Promise<void> {
   if (!st.model) return;
   // A run while one is going: cancel it and run once it has stopped (the newest input wins).
   if (st.busy) { again = { live: !!opts.live }; void call('cancel', {}); return; }
@@ -98,12 +99,13 @@ export async function run(opts: { live?: boolean } = {}): Promise<void> {
     const args = st.model.takesText
       ? (usesIds ? { ids: parseIds(idsText ?? '') } : { prompt: st.prompt })
       : { image: st.image };
-    const r = await call('run', { ...args, live: opts.live });
+    const r = await call('run', { ...args, live: opts.live, ...(opts.truncate ? { truncate: true } : {}) });
     if (r) st.status = scanStatus(r);
     persist();
   } catch (e) {
     // The engine refused the input itself (too long, no tokens): said beside the input; the status says it did not run.
-    if ((e as { inputError?: boolean }).inputError) { showProblem((e as Error).message); st.status = 'Not run: see the input.'; } else st.status = (e as Error).message;
+    const refused = e as Error & { inputError?: boolean; truncateTo?: number };
+    if (refused.inputError) { showProblem(refused.message, refused.truncateTo); st.status = 'Not run: see the input.'; } else st.status = refused.message;
   } finally {
     st.busy = false;
     renderControls();

@@ -2,6 +2,7 @@ import { fmt, h, pct } from '../dom';
 import { axes, chart, dataTable, shareByBlockChart } from './charts';
 import { actions, hybrid, MIXER_SHORT, mixerText, st } from './state';
 import { savePng } from './save';
+import { roving } from '../keys';
 
 /** The paper's layer-wise view: top-1/2/3 and median |activation| per block, and each block's button. */
 export function renderOverview(): void {
@@ -47,14 +48,27 @@ export function renderOverview(): void {
   renderBlockButtons();
 }
 
+/** The block buttons' arrow keys, set up once per toolbar element (it outlives its buttons). */
+const blockGroups = new WeakMap<HTMLElement, (current?: number) => void>();
+function blockKeys(box: HTMLElement): (current?: number) => void {
+  let refresh = blockGroups.get(box);
+  if (!refresh) blockGroups.set(box, (refresh = roving(box, 'button.block')));
+  return refresh;
+}
+
 /** One button per block: the keyboard way to the blocks (the chart is also clickable). */
 export function renderBlockButtons(): void {
   const box = document.getElementById('blocks');
   if (!box || !st.scan) return;
+  // The buttons are drawn again on every selection: the focus stays on the block the user chose.
+  const focused = box.contains(document.activeElement);
   box.replaceChildren(...st.scan.layers.map((l) => h('button', {
     class: `block${l.massive.length ? ' massive' : ''}${st.layer === l.index ? ' selected' : ''}`,
     'aria-pressed': st.layer === l.index ? 'true' : 'false',
     title: `Block ${l.index} (${mixerText(l)}): top ${fmt(l.top[0]?.value)} · median ${fmt(l.median)}${l.massive.length ? ` · ${l.massive.length} massive` : ''}`,
     onclick: () => void actions.selectBlock(l.index),
   }, `Block ${l.index}`, hybrid(st.model) ? h('span', { class: 'mixer' }, ` · ${MIXER_SHORT[l.mixer] ?? l.mixer}${l.mlp === 'moe' ? '+moe' : ''}`) : null)));
+  const selected = Math.max(0, Math.min(box.children.length - 1, st.layer ?? 0));
+  blockKeys(box)(selected);
+  if (focused) (box.children[selected] as HTMLElement | undefined)?.focus();
 }

@@ -34,7 +34,7 @@ export type ErrorCode =
  * it (a flag in the CLI, a setting or a panel control in VS Code), so no message inside VS Code
  * tells the user to pass a command-line flag.
  */
-const USER_OPTIONS = ['maxTokens', 'prompt', 'ids', 'image', 'feed', 'decoderIds', 'variant', 'replaceInvalidUtf8', 'alignByText', 'memoryLimit', 'hubToken'] as const;
+const USER_OPTIONS = ['maxTokens', 'prompt', 'ids', 'image', 'feed', 'decoderIds', 'variant', 'replaceInvalidUtf8', 'alignByText', 'memoryLimit', 'hubToken', 'truncate'] as const;
 export type UserOption = typeof USER_OPTIONS[number];
 
 /** The input itself was refused (no tokens, ids outside the vocabulary, too long): a mistake to show beside the input. */

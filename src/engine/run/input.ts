@@ -35,6 +35,8 @@ export interface InputOptions {
   /** Where `ids` come from when a pipeline sets them (a decoder's start token), named when a feed would replace them. */
   idsFrom?: string;
   threads?: number;
+  /** An input longer than maxTokens runs its first maxTokens tokens instead of being refused (said in `truncated`). */
+  truncate?: boolean;
 }
 
 export interface ResolvedInput {
@@ -49,7 +51,12 @@ export interface ResolvedInput {
   image?: { width: number; height: number };
   /** The tensors the user supplied (also fed to every further run of an experiment). */
   given: Record<string, FeedTensor>;
+  /** With `truncate`: the tokens kept, of how many the input had. */
+  truncated?: Truncated;
 }
+
+/** A truncated input: the first `kept` tokens of `of` (of more than `of` where `atLeast`: a text cut before tokenising). */
+export interface Truncated { kept: number; of: number; atLeast?: boolean }
 
 /**
  * What to feed the model: token ids (from text, given, or fed as a tensor), embeddings fed as a
@@ -109,7 +116,8 @@ export async function resolveInput(file: string, m: OpenModel, opts: InputOption
     const note = [r.note, describeDefaults(defaultedInputs(typed, given), r.ids.length, info.constants)].filter(Boolean).join(' ') || undefined;
     const kind = opts.ids?.length || fedIds ? 'ids' : 'text';
     const feeds = textFeeds(typed, r.ids, given, info.constants);
-    return { feeds, tokens: r.tokens, ids: r.ids, kind, tokenizer: r.tokenizer, note, given, ...(image ? { image } : {}) };
+    const truncated = 'truncated' in r ? r.truncated : undefined;
+    return { feeds, tokens: r.tokens, ids: r.ids, kind, tokenizer: r.tokenizer, note, given, ...(image ? { image } : {}), ...(truncated ? { truncated } : {}) };
   }
   if (fedEmbeds && !asked && !opts.image) {
     // Embeddings are [batch, sequence, width]: their sequence sets the mask's and the positions' length.
@@ -247,15 +255,22 @@ function fedTokens(modelPath: string, t: FeedTensor, file: string, vocab: number
 /** Tokens for a text model: from the prompt through the model's tokenizer, or given ids. */
 export function resolveTokens(
   modelPath: string, opts: InputOptions, vocab: number | null, maxTokens: number,
-): { ids: number[]; tokens: TokenInfo[]; tokenizer: string | null; note?: string } {
+): { ids: number[]; tokens: TokenInfo[]; tokenizer: string | null; note?: string; truncated?: Truncated } {
   const tokFile = findTokenizer(modelPath);
   let ids: number[];
   let tok: ReturnType<typeof loadTokenizer> | undefined;
   let note: string | undefined;
+  let truncated: Truncated | undefined;
+  // Too long: refused, or with `truncate` its first maxTokens tokens (a paste's beginning is what the paper reads).
+  const fit = (all: number[]): number[] => {
+    if (all.length <= maxTokens) return all;
+    if (!opts.truncate) throw tooLong(all.length, 'tokens', maxTokens);
+    truncated = { kept: maxTokens, of: all.length };
+    return all.slice(0, maxTokens);
+  };
   if (opts.ids) {
-    ids = opts.ids;
-    if (!ids.length) throw new EngineError('bad-ids', `No token ids given: give at least one (${option('ids', '1,2,3')}).`);
-    if (ids.length > maxTokens) throw tooLong(ids.length, 'tokens', maxTokens);
+    if (!opts.ids.length) throw new EngineError('bad-ids', `No token ids given: give at least one (${option('ids', '1,2,3')}).`);
+    ids = fit(opts.ids);
     checkIds(ids, vocab);
     ({ tok, note } = optionalTokenizer(tokFile));
   } else {
@@ -266,18 +281,22 @@ export function resolveTokens(
       throw new EngineError('bad-prompt', `No tokenizer.json next to ${printable(path.basename(modelPath))} (or one folder up), so text cannot be turned into tokens. Put the model's tokenizer.json beside it, or give token ids instead (${option('ids', sample)}).`);
     }
     // Refuse absurd prompts before tokenising them: even one character per token would overflow.
-    if (prompt.length > maxTokens * 32) throw tooLong(prompt.length, 'characters', maxTokens);
+    // Truncated, only a beginning that surely holds maxTokens tokens is tokenised.
+    const cap = maxTokens * 32;
+    if (prompt.length > cap && !opts.truncate) throw tooLong(prompt.length, 'characters', maxTokens);
     tok = loadTokenizer(tokFile);
-    ids = tok.encode(prompt);
-    if (!ids.length) throw new EngineError('bad-prompt', 'The prompt produced no tokens.');
-    if (ids.length > maxTokens) throw tooLong(ids.length, 'tokens', maxTokens);
+    const encoded = tok.encode(prompt.length > cap ? prompt.slice(0, cap) : prompt);
+    if (!encoded.length) throw new EngineError('bad-prompt', 'The prompt produced no tokens.');
+    ids = fit(encoded);
+    // A beginning cut off at the character cap: the whole had more tokens than the beginning's, how many is not known.
+    if (prompt.length > cap) truncated = { kept: ids.length, of: encoded.length, atLeast: true };
     const bad = vocab === null ? undefined : ids.find((i) => i >= vocab);
     if (bad !== undefined) {
       throw new EngineError('bad-prompt', `The tokenizer ${printable(tokFile)} does not belong to this model: it turned the prompt into token id ${bad}, but the model's vocabulary has ${vocab!.toLocaleString('en-US')} tokens (the tokenizer defines ${tok.size().toLocaleString('en-US')}). Put the model's own tokenizer.json beside it.`);
     }
   }
   const tokens = ids.map((id, index) => ({ index, id, text: tok ? tok.tokenText(id) : `<${id}>` }));
-  return { ids, tokens, tokenizer: tok ? tokFile ?? null : null, note: [note, tok?.note].filter(Boolean).join(' ') || undefined };
+  return { ids, tokens, tokenizer: tok ? tokFile ?? null : null, note: [note, tok?.note].filter(Boolean).join(' ') || undefined, ...(truncated ? { truncated } : {}) };
 }
 
 function checkIds(ids: number[], vocab: number | null): void {
@@ -286,7 +305,7 @@ function checkIds(ids: number[], vocab: number | null): void {
 }
 
 function tooLong(n: number, unit: string, max: number): EngineError {
-  return new EngineError('too-long', `The input is ${n.toLocaleString('en-US')} ${unit}; the limit is ${max.toLocaleString('en-US')} tokens (the smaller of ${option('maxTokens')} and the model's position table). Give a shorter input.`, { tokens: n, limit: max, unit });
+  return new EngineError('too-long', `The input is ${n.toLocaleString('en-US')} ${unit}; the limit is ${max.toLocaleString('en-US')} tokens (the smaller of ${option('maxTokens')} and the model's position table). Give a shorter input, or run its first ${max.toLocaleString('en-US')} tokens (${option('truncate')}).`, { tokens: n, limit: max, unit });
 }
 
 /**

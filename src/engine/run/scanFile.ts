@@ -7,7 +7,7 @@ import { SCAN_PROBES, type ProbeRequest, type ProbeTensor } from './probes';
 import { attentionShareFromSums, int8Outliers, blockStats, PAPER_THRESHOLDS, sinkScoresFromSums, topRatio } from '../measure/stats';
 import { textTokenKinds, visionTokenKinds } from '../model/tokenKinds';
 import { patchCount } from '../model/vision/patches';
-import { DEFAULT_MAX_TOKENS, resolveInput, type InputOptions } from './input';
+import { DEFAULT_MAX_TOKENS, resolveInput, type InputOptions, type Truncated } from './input';
 import { sessionSettings, type ExperimentBase } from './experiment';
 import { logitsOf } from './forward';
 import { printable } from '../base/text';
@@ -113,6 +113,7 @@ export async function scanFile(file: string, opts: FileScanOptions = {}): Promis
   // Unfused graphs may hide the head count until the probabilities come back.
   if (!info.heads) info.heads = attention.find((a) => a.heads > 0 && a.source === 'softmax')?.heads ?? null;
   const warnings: string[] = [...(opts.target?.notes ?? [])];
+  if (resolved.truncated) warnings.push(truncatedWarning(resolved.truncated));
   const stack = opts.target?.layout === 'seq2seq' ? (file === opts.target.main ? 'encoder' : 'decoder') : 'main';
   warnings.push(...crossCheck(opts.target?.config, { blocks: info.blocks, hiddenSize: info.hiddenSize, mixers: layers.map((l) => l.mixer) }, stack));
   const firstBad = layers.find((l) => l.nonFinite.count > 0);
@@ -204,6 +205,11 @@ const MIXER_WORDS: Record<MixerKind, string> = {
   'attention': 'attention', 'linear-attention': 'linear attention', 'state-space': 'a state-space recurrence',
   'recurrent': 'a recurrence', 'convolution': 'a convolution over the sequence',
 };
+
+/** What a truncated input ran: its first tokens, of how many. */
+export function truncatedWarning(t: Truncated): string {
+  return `Only the first ${t.kept.toLocaleString('en-US')} of the input's ${t.atLeast ? 'more than ' : ''}${t.of.toLocaleString('en-US')} tokens were run: the input was cut at the token limit, as asked.`;
+}
 
 /** Why a block has no attention probabilities: it mixes tokens some other way. */
 export function noAttentionNote(layer: number, mixer: MixerKind): string {

@@ -152,7 +152,7 @@ async function compareOne(o: CompareOptions): Promise<CompareResult> {
     if (target.layout === 'seq2seq') throw new EngineError('unsupported-input', `${printable(nameOf(run.file))} is an encoder-decoder; comparing two-stack models is not supported yet. Compare their encoder_model.onnx files.`);
     const r = await scanFile(target.main, {
       target,
-      prompt: run.prompt, ids: run.ids ?? o.ids, image: o.image, feeds: o.feeds, maxTokens: o.maxTokens, threads: o.threads,
+      prompt: run.prompt, ids: run.ids ?? o.ids, image: o.image, feeds: o.feeds, maxTokens: o.maxTokens, truncate: o.truncate, threads: o.threads,
       wholeGraph: o.wholeGraph, thresholds: o.thresholds, memoryLimitBytes: o.memoryLimitBytes,
       topK: o.topK ?? 3, keepStreams: k === 0 || !!sameShape, open: mode === 'series' || !o.open ? oneShot : (f, v, s) => o.open!(f, v, s),
     });

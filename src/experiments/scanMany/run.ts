@@ -22,6 +22,8 @@ export interface ScanManyOptions extends ExperimentBase {
   /** First token of random sequences (the BOS id). */
   firstId?: number;
   topK?: number;
+  /** Each sequence over maxTokens runs its first maxTokens tokens instead of being refused. */
+  truncate?: boolean;
 }
 
 export interface Spread { mean: number; std: number }
@@ -77,7 +79,7 @@ export async function scanMany(file: string, o: ScanManyOptions = {}): Promise<S
     checkAbort(o.signal);
     o.onProgress?.({ stage: 'run', message: `Input ${k + 1} of ${inputs.length}`, done: k, total: inputs.length });
     results.push(await scanModel(file, {
-      ...inp, topK: Math.max(3, o.topK ?? 3), thresholds: o.thresholds, maxTokens: o.maxTokens, memoryLimitBytes: o.memoryLimitBytes, attention: false,
+      ...inp, topK: Math.max(3, o.topK ?? 3), thresholds: o.thresholds, maxTokens: o.maxTokens, truncate: o.truncate, memoryLimitBytes: o.memoryLimitBytes, attention: false,
       open: (f, v) => open(v),
     }));
   }
