@@ -9,13 +9,14 @@ import { parseArgs } from './args';
 import { COMMANDS, threadsFlag } from './commands';
 import { planRun } from './plan';
 import { download, DOWNLOAD_USAGE, resolveHubModels } from './hub';
+import { report, REPORT_USAGE } from './report';
 import { stringFlag } from '../experiments/flags';
 import { isHubRef } from '../hub/ref';
 import { bindEngine } from './lifetime';
 import { exitWithParent } from '../worker/parentWatch';
 
 function help(): string {
-  const usage = [...Object.values(COMMANDS).map((c) => c.usage), DOWNLOAD_USAGE].map((u) => `  massive-activations ${u}`).join('\n');
+  const usage = [...Object.values(COMMANDS).map((c) => c.usage), REPORT_USAGE, DOWNLOAD_USAGE].map((u) => `  massive-activations ${u}`).join('\n');
   return `massive-activations — find and study the massive activations of an ONNX transformer
 
 Usage:
@@ -67,6 +68,18 @@ async function main(argv: string[]): Promise<number> {
   }
   // Every command takes hf://OWNER/NAME[@REVISION] for a model: fetched first, then run as its cached folder.
   const local = await resolveHubModels(args);
+  if (args.command === 'report') {
+    if (!local.model) throw new EngineError('bad-argument', `Give the model to report on: massive-activations ${REPORT_USAGE}`);
+    const client = new EngineClient();
+    bindEngine(client);
+    try {
+      const r = await report(local.model, args.flags, client);
+      process.stdout.write(`${terminalSafe(r.files[0])}\n`);
+      return 0;
+    } finally {
+      await client.dispose();
+    }
+  }
   const { command, callArgs, json, out, csvFile, unused } = planRun({ ...local, command: args.command });
   // An option the command never read would otherwise change nothing without a word (scan-many --feed).
   for (const u of unused) process.stderr.write(`massive-activations: note: --${u} is not used by ${args.command} as given; it was ignored.\n`);

@@ -114,9 +114,9 @@ export class InspectorPanel implements vscode.Disposable {
 
   private handle<M extends PanelMethod>(method: M, args: PanelCalls[M]['args']): Promise<PanelCalls[M]['result']> {
     const handlers: { [K in PanelMethod]: (a: PanelCalls[K]['args']) => Promise<PanelCalls[K]['result']> } = {
-      run: async ({ live, truncate, ...input }) => {
+      run: async ({ live, ...input }) => {
         try {
-          return await this.scan(input, { quiet: live, truncate });
+          return await this.scan(input, { quiet: live });
         } catch (e) {
           // A live re-scan is cancelled by the next keystroke's run: superseded, not an error to show.
           if (live && isCancelled(e)) return null;
@@ -136,7 +136,7 @@ export class InspectorPanel implements vscode.Disposable {
   }
 
   /** Runs a scan (from the panel or a command) and shows it in the panel and the tree. */
-  async scan(input: RunInput, opts: { quiet?: boolean; onProgress?: (p: Progress) => void; external?: boolean; truncate?: boolean } = {}): Promise<ScanResult> {
+  async scan(input: RunInput, opts: { quiet?: boolean; onProgress?: (p: Progress) => void; external?: boolean } = {}): Promise<ScanResult> {
     const s = settings();
     this.doc.recordRun('scan', input);
     const ticket: Ticket = {};
@@ -146,7 +146,7 @@ export class InspectorPanel implements vscode.Disposable {
     try {
       result = wordWarnings(await this.ctx.engine.run(`Scanning ${path.basename(this.file)}`, 'scan', {
         file: this.file,
-        options: { ...input, topK: s.topK, ...runSettings(s), ...(opts.truncate ? { truncate: true } : {}) },
+        options: { ...input, topK: s.topK, ...runSettings(s) },
       }, { quiet: opts.quiet, statusBar: true, ticket, onProgress: (p) => {
         measured.add(p);
         this.post({ kind: 'progress', message: p.message, layer: p.layer, total: p.total });

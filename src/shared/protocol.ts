@@ -75,7 +75,11 @@ export interface ModelSummary {
 }
 
 /** The exact input of a run: a prompt, token ids, or an image file (none: the engine's test input). */
-export interface RunInput { prompt?: string; ids?: number[]; image?: string }
+export interface RunInput {
+  prompt?: string; ids?: number[]; image?: string;
+  /** Over the token limit, its first tokens ran (the panel's "Run the first N tokens"): every replay of it does the same. */
+  truncate?: boolean;
+}
 
 /** The selected block's detail: its magnitude map and attention. */
 export interface BlockView {
@@ -87,8 +91,7 @@ export interface BlockView {
 /** Requests the webview makes; each gets one typed reply. */
 export interface PanelCalls {
   /** A scan; `live` (re-scan while typing) runs quietly, and a newer run supersedes it (null). */
-  /** `truncate`: an input over the token limit runs its first tokens (the too-long refusal offers it). */
-  run: { args: RunInput & { live?: boolean; truncate?: boolean }; result: ScanResult | null };
+  run: { args: RunInput & { live?: boolean }; result: ScanResult | null };
   /** Runs the last scan's exact input again (after the model changed on disk). */
   rerun: { args: Record<string, never>; result: ScanResult | null };
   layer: { args: { layer: number }; result: BlockView };

@@ -472,6 +472,17 @@ const layer = (cmd: string, n: number) => (): string => {
   return `exit 0, reports block ${j.layer}`;
 };
 
+let reports = 0;
+/** report MODEL with an input option: its report.md says the input it ran. */
+function reportHolds(extra: string[], says: RegExp, model = G): string {
+  const dir = at(`report-${++reports}`);
+  const r = cli(['report', model, ...extra, '--out', dir]);
+  assert.equal(r.code, 0, `${r.line}: ${r.err}`);
+  const md = readFileSync(path.join(dir, 'report.md'), 'utf8');
+  assert.match(md, says);
+  return `exit 0, report.md says "${says.exec(md)![0].slice(0, 60)}"`;
+}
+
 // ---------------------------------------------------------------------------------------------
 // The table: every documented form and its runner.
 
@@ -494,6 +505,22 @@ const RUNNERS: Record<string, Record<string, () => string>> = {
       assert.equal(ok(['inspect', VARIANTS, '--variant', 'fp16']).dtype, 'float16');
       return 'exit 0, dtype float16 (the folder\'s default: float32)';
     },
+  },
+  report: {
+    '': () => refused(['report', G], /^massive-activations: Give the folder to write the report into: massive-activations report MODEL\|FOLDER --out DIR/),
+    '--out': () => {
+      const dir = at(`report-${++reports}`);
+      const r = cli(['report', G, '--out', dir]);
+      assert.equal(r.code, 0, r.err);
+      assert.equal(r.out.trim(), path.join(dir, 'report.md'));
+      assert.ok(existsSync(path.join(dir, 'figures', 'overview.svg')) && existsSync(path.join(dir, 'results', 'scan.json')));
+      const again = refused(['report', G, '--out', dir], /is a folder that is not empty: give a new or empty folder/);
+      return `exit 0, prints ${path.basename(r.out.trim())} (figures/, results/); the same folder again: ${again}`;
+    },
+    '--prompt': () => reportHolds(['--prompt', WINTER], /^> Winter is cold\.$/m),
+    '--prompt-file': () => reportHolds(['--prompt-file', IN('winter.txt')], /^> Winter is cold\.$/m),
+    '--ids': () => reportHolds(['--ids', FIVE_IDS], new RegExp(`^Token ids: \`${FIVE_IDS}\`$`, 'm'), N),
+    '--image': () => reportHolds(['--image', path.join(IMAGES, 'a.png')], /^Image: `.*a\.png`$/m, V),
   },
   download: {
     '': () => {

@@ -14,7 +14,7 @@ export const ROOT = path.resolve(__dirname, '..', '..');
 export type Part =
   | 'engine/base' | 'engine/measure' | 'engine/model' | 'engine/run' | 'engine/root'
   | 'experiment/run' | 'experiment/runners' | 'experiment/front'
-  | 'shared' | 'hub' | 'worker' | 'cli' | 'host' | 'webview';
+  | 'shared' | 'hub' | 'report' | 'worker' | 'cli' | 'host' | 'webview';
 
 export function partOf(rel: string): Part | undefined {
   const p = rel.split(path.sep).join('/');
@@ -25,6 +25,7 @@ export function partOf(rel: string): Part | undefined {
   if (p.startsWith('src/experiments/')) return 'experiment/front';
   if (p.startsWith('src/shared/')) return 'shared';
   if (p.startsWith('src/hub/')) return 'hub';
+  if (p.startsWith('src/report/')) return 'report';
   if (p.startsWith('src/worker/')) return 'worker';
   if (p.startsWith('src/cli/')) return 'cli';
   if (p.startsWith('src/host/') || p === 'src/extension.ts') return 'host';
@@ -53,8 +54,10 @@ export const MAY_IMPORT: Record<Part, Part[]> = {
   'shared': ['engine/base'],
   // Models by name from the Hugging Face Hub: it reads a fetched graph's weight-file names, never runs one.
   'hub': ['engine/base', 'engine/model', 'hub'],
+  // A report from results (Markdown, SVG figures): no engine run, no front end.
+  'report': ['engine/base', 'engine/measure', 'engine/model', 'experiment/front', 'shared', 'report'],
   'worker': [...ENGINE, 'experiment/runners', 'shared', 'hub', 'worker'],
-  'cli': ['engine/base', 'engine/measure', 'engine/model', 'experiment/front', 'shared', 'hub', 'worker', 'cli'],
+  'cli': ['engine/base', 'engine/measure', 'engine/model', 'experiment/front', 'shared', 'hub', 'report', 'worker', 'cli'],
   'host': ['engine/base', 'engine/measure', 'engine/model', 'experiment/front', 'shared', 'hub', 'worker', 'host'],
   'webview': ['engine/measure', 'shared', 'webview'],
 };

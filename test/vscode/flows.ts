@@ -94,11 +94,12 @@ async function hubFlow(page: Page, hub: FlowHub, name: string): Promise<void> {
  */
 async function explorerClickFlow(page: Page): Promise<void> {
   await page.locator('.activitybar .action-item a[aria-label^="Massive Activations"]').click();
-  const tree = page.locator('.pane-body[aria-label^="Activation Explorer"], .pane-body').filter({ has: page.getByRole('treeitem', { name: /^gpt2-planted/ }) }).first();
-  const model = tree.getByRole('treeitem', { name: /^gpt2-planted/ }).first();
+  const rows = page.locator('.sidebar .monaco-list-row');
+  const model = rows.filter({ hasText: 'gpt2-planted/model.onnx' }).first();
   await model.waitFor();
   if (await model.getAttribute('aria-expanded') === 'false') await model.click();
-  await tree.getByRole('treeitem', { name: /^Block 1\b/ }).first().click();
+  // gpt2-planted is the first model of the Explorer: the first "Block 1" row is its.
+  await rows.filter({ hasText: /^Block 1\b/ }).first().click();
   await page.locator('.tabs-container .tab.active', { hasText: 'gpt2-planted/model.onnx' }).waitFor();
   const view = page.frameLocator('iframe.webview.ready').last().frameLocator('#active-frame');
   await view.locator('#layer h2', { hasText: /^Block 1$/ }).waitFor({ timeout: 60_000 });

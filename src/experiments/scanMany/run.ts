@@ -79,7 +79,8 @@ export async function scanMany(file: string, o: ScanManyOptions = {}): Promise<S
     checkAbort(o.signal);
     o.onProgress?.({ stage: 'run', message: `Input ${k + 1} of ${inputs.length}`, done: k, total: inputs.length });
     results.push(await scanModel(file, {
-      ...inp, topK: Math.max(3, o.topK ?? 3), thresholds: o.thresholds, maxTokens: o.maxTokens, truncate: o.truncate, memoryLimitBytes: o.memoryLimitBytes, attention: false,
+      ...inp, topK: Math.max(3, o.topK ?? 3), thresholds: o.thresholds, maxTokens: o.maxTokens, truncate: o.truncate,
+      memoryLimitBytes: o.memoryLimitBytes, attention: false,
       open: (f, v) => open(v),
     }));
   }
