@@ -74,7 +74,7 @@ async function main(argv: string[]): Promise<number> {
     bindEngine(client);
     try {
       const r = await report(local.model, args.flags, client);
-      process.stdout.write(`${terminalSafe(r.files[0])}\n`);
+      process.stdout.write(args.flags.has('json') ? `${JSON.stringify({ folder: r.dir, files: r.files }, null, 2)}\n` : `${terminalSafe(r.files[0])}\n`);
       return 0;
     } finally {
       await client.dispose();

@@ -14,7 +14,7 @@ import { parseArgs } from './args';
 import { planRun } from './plan';
 import { cliWording } from './wording';
 
-export const REPORT_USAGE = 'report MODEL|FOLDER --out DIR [--prompt TEXT | --prompt-file F | --ids 1,2,3 | --image IMG]';
+export const REPORT_USAGE = 'report MODEL|FOLDER --out DIR [--prompt TEXT | --prompt-file F | --ids 1,2,3 | --image IMG] [--json]';
 
 /** The options a report's runs share (its input and settings); --out, --json and --layer are the report's own. */
 const OWN = new Set(['out', 'json', 'csv', 'layer']);

@@ -517,6 +517,13 @@ const RUNNERS: Record<string, Record<string, () => string>> = {
       const again = refused(['report', G, '--out', dir], /is a folder that is not empty: give a new or empty folder/);
       return `exit 0, prints ${path.basename(r.out.trim())} (figures/, results/); the same folder again: ${again}`;
     },
+    '--json': () => {
+      const dir = at(`report-${++reports}`);
+      const j = ok(['report', G, '--out', dir]);
+      assert.equal(j.folder, dir);
+      assert.ok(j.files.includes(path.join(dir, 'report.md')) && j.files.every((f: string) => existsSync(f)), 'every file listed exists');
+      return `exit 0, { folder, files: [${j.files.length} files] }`;
+    },
     '--prompt': () => reportHolds(['--prompt', WINTER], /^> Winter is cold\.$/m),
     '--prompt-file': () => reportHolds(['--prompt-file', IN('winter.txt')], /^> Winter is cold\.$/m),
     '--ids': () => reportHolds(['--ids', FIVE_IDS], new RegExp(`^Token ids: \`${FIVE_IDS}\`$`, 'm'), N),

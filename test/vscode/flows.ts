@@ -99,7 +99,7 @@ async function explorerClickFlow(page: Page): Promise<void> {
   await model.waitFor();
   if (await model.getAttribute('aria-expanded') === 'false') await model.click();
   // gpt2-planted is the first model of the Explorer: the first "Block 1" row is its.
-  await rows.filter({ hasText: /^Block 1\b/ }).first().click();
+  await rows.filter({ has: page.locator('.label-name', { hasText: /^Block 1$/ }) }).first().click();
   await page.locator('.tabs-container .tab.active', { hasText: 'gpt2-planted/model.onnx' }).waitFor();
   const view = page.frameLocator('iframe.webview.ready').last().frameLocator('#active-frame');
   await view.locator('#layer h2', { hasText: /^Block 1$/ }).waitFor({ timeout: 60_000 });
