@@ -16,7 +16,7 @@ export const VALUED = new Set([
   'prompt', 'prompt-file', 'ids', 'image', 'images', 'image-dir', 'top', 'max-tokens', 'abs-threshold', 'ratio-threshold',
   'threads', 'memory-limit-mb', 'layer', 'mode', 'values', 'channels', 'mean-text-file', 'eval-text-file', 'text-file',
   'prompts-file', 'seq-len', 'count', 'first-id', 'max-columns', 'csv', 'out', 'feed', 'variant', 'decoder-ids',
-  'prompt2', 'list', 'epsilon',
+  'prompt2', 'list', 'epsilon', 'matrix-tokens',
 ]);
 /** Options that may be given more than once; their values are kept in order, one per line. */
 const REPEATABLE = new Set(['feed']);

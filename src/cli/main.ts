@@ -1,6 +1,6 @@
 import { spawnSync } from 'node:child_process';
 import { EngineError, isCancelled, userMessage, word } from '../engine/base/errors';
-import { cliWording } from './wording';
+import { cliWording } from '../shared/cliWording';
 import { cores } from '../engine/base/limits';
 import { writeFileAtomic } from '../engine/base/outputs';
 import { jsonSafe, terminalSafe } from '../engine/base/text';

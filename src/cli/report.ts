@@ -1,18 +1,18 @@
 import { existsSync, mkdirSync, readdirSync, readFileSync, statSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import * as path from 'node:path';
 import { EngineError, word } from '../engine/base/errors';
 import { writeFileAtomic } from '../engine/base/outputs';
-import { jsonSafe, printable, terminalSafe } from '../engine/base/text';
+import { printable, terminalSafe } from '../engine/base/text';
 import type { ScanResult } from '../engine/model/results';
 import type { AttentionAnalysis } from '../experiments/attention/run';
 import type { FeatureMapResult } from '../experiments/featureMap/run';
 import { stringFlag, type Flags } from '../experiments/flags';
-import { composeReport } from '../report/report';
+import { versions } from '../report/versions';
+import { composeReport, type ReportMethod, type ReportRun } from '../report/report';
 import type { EngineClient } from '../worker/client';
 import { parseArgs } from './args';
 import { planRun } from './plan';
-import { cliWording } from './wording';
+import { cliWording } from '../shared/cliWording';
 
 export const REPORT_USAGE = 'report MODEL|FOLDER --out DIR [--prompt TEXT | --prompt-file F | --ids 1,2,3 | --image IMG] [--json]';
 
@@ -32,26 +32,27 @@ export async function report(model: string, flags: Flags, client: EngineClient):
     throw new EngineError('unsafe-output', `${printable(dir)} is ${statSync(dir).isDirectory() ? 'a folder that is not empty' : 'a file'}: give a new or empty folder for the report (it never replaces a file).`);
   }
   const shared = [...flags].filter(([k]) => !OWN.has(k)).flatMap(([k, v]) => (v === true ? [`--${k}`] : String(v).split('\n').flatMap((x) => [`--${k}`, x])));
-  const run = async <R>(argv: string[]): Promise<{ result: R; line: string; json: string }> => {
+  const run = async <R>(method: ReportMethod, title: string, argv: string[]): Promise<ReportRun & { result: R }> => {
     const plan = planRun({ ...parseArgs(argv), command: argv[0] });
     const result = await client.call(plan.command.method, plan.callArgs as never).result as R;
-    const doc = plan.command.json ? plan.command.json(result as never) : result;
-    return { result, line: `massive-activations ${argv.map(shellQuote).join(' ')}`, json: `${word(jsonSafe(JSON.stringify(doc, null, 2)), cliWording)}\n` };
+    return { method, title, result, argv };
   };
-  const scan = await run<ScanResult>(['scan', model, ...shared, '--json']);
+  const scan = await run<ScanResult>('scan', 'Scan', ['scan', model, ...shared, '--json']);
   const s = scan.result;
   const first = s.layers.find((l) => l.massive.length)?.index;
-  const fm = first === undefined ? undefined : await run<FeatureMapResult>(['feature-map', model, ...shared, '--layer', String(first), '--json']);
+  const fm: ReportRun = first === undefined
+    ? { method: 'featureMap', title: 'Feature map', why: 'no block has massive activations on this input' }
+    : await run<FeatureMapResult>('featureMap', `Feature map of block ${first}`, ['feature-map', model, ...shared, '--layer', String(first), '--json']);
   // The strongest sinks: the block whose most sink-like head puts the most attention on the first token.
   const sinkiest = s.attention.map((a, i) => ({ i, score: Math.max(-1, ...a.sinkScores) })).filter((a) => a.score >= 0).sort((a, b) => b.score - a.score)[0]?.i;
-  const at = sinkiest === undefined ? undefined : await run<AttentionAnalysis>(['attention', model, ...shared, '--layer', String(sinkiest), '--json']);
+  const at: ReportRun = sinkiest === undefined
+    ? { method: 'attention', title: 'Attention', why: 'no block of this model exposes attention probabilities to read sinks from' }
+    : await run<AttentionAnalysis>('attention', `Attention of block ${sinkiest}`, ['attention', model, ...shared, '--layer', String(sinkiest), '--json']);
   const files = composeReport({
-    model,
+    model: s.model,
     input: { prompt: s.input.kind === 'text' ? (flags.has('prompt-file') ? readFileSync(stringFlag(flags, 'prompt-file')!, 'utf8') : stringFlag(flags, 'prompt')) : undefined, ids: s.input.kind === 'ids' ? s.tokens.map((t) => t.id!) : undefined, image: stringFlag(flags, 'image') },
-    scan: s, featureMap: fm?.result, attention: at?.result,
-    why: { attention: sinkiest === undefined ? 'no block of this model exposes attention probabilities to read sinks from' : undefined },
-    commands: { scan: scan.line, featureMap: fm?.line, attention: at?.line },
-    json: { scan: scan.json, featureMap: fm?.json, attention: at?.json },
+    thresholds: s.settings.thresholds,
+    runs: [scan, fm, at],
     versions: versions(),
   });
   mkdirSync(dir, { recursive: true });
@@ -61,22 +62,4 @@ export async function report(model: string, flags: Flags, client: EngineClient):
     writeFileAtomic(target, f.path.endsWith('.md') ? terminalSafe(word(f.content, cliWording)).replace(/\r/g, '') : f.content, 'report file');
   }
   return { dir, files: files.map((f) => path.join(dir, ...f.path.split('/'))) };
-}
-
-/** One argument as a POSIX shell reads it back: bare when safe, else single-quoted. */
-export function shellQuote(a: string): string {
-  return /^[\w@%+=:,./-]+$/.test(a) ? a : `'${a.replace(/'/g, `'\\''`)}'`;
-}
-
-/** This tool's version and the ONNX Runtime it runs, read from their package.json files. */
-function versions(): { tool: string; onnxruntime: string; node: string } {
-  const req = createRequire(__filename);
-  let tool = '?';
-  for (let d = __dirname; d !== path.dirname(d); d = path.dirname(d)) {
-    const f = path.join(d, 'package.json');
-    if (existsSync(f)) { const p = JSON.parse(readFileSync(f, 'utf8')) as { name?: string; version?: string }; if (p.name === 'massive-activations') { tool = p.version ?? '?'; break; } }
-  }
-  let onnxruntime = '?';
-  try { onnxruntime = (req('onnxruntime-node/package.json') as { version: string }).version; } catch { /* not resolvable from here */ }
-  return { tool, onnxruntime, node: process.versions.node };
 }

@@ -1,3 +1,4 @@
+import type { KeepInput } from './commandLine';
 import type { Flags } from './flags';
 
 /** Options cross the process boundary without their callbacks (progress, cancellation, sessions). */
@@ -16,7 +17,13 @@ export interface Experiment<M extends string, O, R, C extends boolean> {
   csv(result: R): string;
   /** The --json document (default: the result itself). */
   json?(result: R): unknown;
-  cli: { name: string; usage: string; args(model: string, flags: Flags, rest: string[]): { file: string; options: Wire<O> } };
+  cli: {
+    name: string;
+    usage: string;
+    args(model: string, flags: Flags, rest: string[]): { file: string; options: Wire<O> };
+    /** The inverse of args: the flags (after MODEL) that give these options, inline inputs kept as files. */
+    flags(options: Wire<O>, keep: KeepInput): string[];
+  };
   /** Carries the options and result types (never set): the runner map is checked against them. */
   readonly types?: { options: O; result: R };
 }

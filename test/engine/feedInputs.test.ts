@@ -7,7 +7,7 @@ import { intervene } from '../../src/experiments/intervene/run';
 import type { ClassifiedInput } from '../../src/engine/model/feeds';
 import { DT } from '../../src/engine/model/onnx/dtype';
 import { isEngineError, userMessage } from '../../src/engine/base/errors';
-import { cliWording } from '../../src/cli/wording';
+import { cliWording } from '../../src/shared/cliWording';
 import { vscodeWording } from '../../src/host/wording';
 import { EngineClient } from '../../src/worker/client';
 import { buildGpt2, type BuiltModel } from '../models/build';

@@ -8,7 +8,7 @@ import { scanModel } from '../../src/engine/run/scan';
 import { embeddingSession, embedTokens } from '../../src/engine/run/input';
 import { resolveTarget } from '../../src/engine/model/folder';
 import { isEngineError, userMessage } from '../../src/engine/base/errors';
-import { cliWording } from '../../src/cli/wording';
+import { cliWording } from '../../src/shared/cliWording';
 import { buildEmbedPair, buildSeq2Seq, buildWhisper, type FolderModel } from '../models/build';
 import { forwardSeq2Seq } from '../models/seq2seq';
 import { forwardText } from '../models/reference';

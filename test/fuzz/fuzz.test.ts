@@ -13,7 +13,7 @@ import { toFunctions } from '../models/layouts/variants';
 import { CLI, fingerprint, tempDir, WORKER } from '../fixtures';
 import { applyRecipe, randomRecipe, sizesOf, type Base, type FolderBase, type Recipe } from './mutate';
 import { unexpected, writeInputs } from './inputs';
-import { cliWording } from '../../src/cli/wording';
+import { cliWording } from '../../src/shared/cliWording';
 import type { ScanResult } from '../../src/engine/model/results';
 
 /**

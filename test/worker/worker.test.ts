@@ -8,7 +8,7 @@ import { run } from '../../src/engine/run/session';
 import { SCAN_PROBES } from '../../src/engine/run/probes';
 import { classifyInputs, textFeeds } from '../../src/engine/model/feeds';
 import { isEngineError, userMessage } from '../../src/engine/base/errors';
-import { cliWording } from '../../src/cli/wording';
+import { cliWording } from '../../src/shared/cliWording';
 import { vscodeWording } from '../../src/host/wording';
 import type { Progress } from '../../src/engine/model/results';
 import { buildGpt2, buildLlama, buildScaleLlama, scaleSpec, type BuiltModel } from '../models/build';

@@ -39,6 +39,8 @@ export interface AppState {
   /** Re-scan as the prompt is edited (small models; the host decides). */
   live: boolean;
   tokenQuery: string;
+  /** The tokens the block's map shows (a long input zoomed in), of an input of `of` tokens; the whole input when unset. */
+  tokenWindow?: { from: number; to: number; of: number };
 }
 
 export const st: AppState = {

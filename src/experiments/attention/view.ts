@@ -1,6 +1,9 @@
 import type { AttentionAnalysis, AttentionOptions } from './run';
 import { common, blockFlag } from '../options';
+import { numberFlag } from '../flags';
+import { LIMITS } from '../../engine/base/limits';
 import { experiment } from '../experiment';
+import { commonFlags } from '../commandLine';
 import { table, toCsv } from '../format';
 import { massiveListText, sinkHeadsText } from '../../shared/reasons';
 
@@ -12,8 +15,9 @@ export default experiment<AttentionOptions, AttentionAnalysis>()({
   csv: attentionCsv,
   cli: {
     name: 'attention',
-    usage: 'attention MODEL --layer L [--prompt T | --ids … | --image IMG] [--per-head]',
-    args: (file, flags) => ({ file, options: { ...common(flags), layer: blockFlag(flags), perHead: flags.has('per-head') } }),
+    usage: 'attention MODEL --layer L [--prompt T | --ids … | --image IMG] [--per-head] [--matrix-tokens N]',
+    args: (file, flags) => ({ file, options: { ...common(flags), layer: blockFlag(flags), perHead: flags.has('per-head'), matrixTokens: numberFlag(flags, 'matrix-tokens', { min: 2, max: LIMITS.tokens, integer: true }) } }),
+    flags: (o, keep) => [...commonFlags(o, keep), '--layer', String(o.layer), ...(o.perHead ? ['--per-head'] : []), ...(o.matrixTokens !== undefined ? ['--matrix-tokens', String(o.matrixTokens)] : [])],
   },
 });
 

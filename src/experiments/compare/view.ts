@@ -8,7 +8,8 @@ import { LIMITS } from '../../engine/base/limits';
 import type { Flags } from '../flags';
 import { numberFlag, stringFlag } from '../flags';
 import { common, corpusFlag, readText } from '../options';
-import { experiment } from '../experiment';
+import { experiment, type Wire } from '../experiment';
+import { commonFlags, corpusFlags, promptsFlags, type KeepInput } from '../commandLine';
 import { plainNumber, table, toCsv } from '../format';
 import { printable } from '../../engine/base/text';
 
@@ -22,6 +23,7 @@ export default experiment<CompareOptions, CompareResult>()({
     name: 'compare',
     usage: 'compare A B [C …] | compare CHECKPOINTS_FOLDER | compare --list F | compare MODEL --prompt P --prompt2 Q  [--prompt T | --ids … | --text-file F --count N --seq-len L] [--align-by-text]',
     args: compareArgs,
+    flags: compareFlags,
   },
 });
 
@@ -71,6 +73,16 @@ function compareArgs(file: string, flags: Flags, rest: string[]) {
       seqLen: numberFlag(flags, 'seq-len', { min: 2, max: LIMITS.tokens, integer: true }),
     },
   };
+}
+
+/** compare's command line: the other models, or the list of a series, then the shared input. */
+function compareFlags(o: Wire<CompareOptions>, keep: KeepInput): string[] {
+  if (o.idSets) throw new EngineError('bad-argument', 'compare takes one id sequence (--ids) on the command line: this comparison of several id sequences has no command line.');
+  const models = o.series ? ['--list', keep('checkpoints.txt', `${o.files.join('\n')}\n`)] : o.files.slice(1);
+  return [
+    ...models, ...commonFlags(o, keep), ...promptsFlags(o.prompts, keep), ...(o.alignByText ? ['--align-by-text'] : []), ...(o.topK !== undefined ? ['--top', String(o.topK)] : []),
+    ...corpusFlags('--text-file', o.text, keep), ...(o.count !== undefined ? ['--count', String(o.count)] : []), ...(o.seqLen !== undefined ? ['--seq-len', String(o.seqLen)] : []),
+  ];
 }
 
 /** compare: the models, then per block each model's statistics and what differs; variants' errors; a series' emergence. */

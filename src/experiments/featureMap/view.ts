@@ -3,6 +3,7 @@ import { LIMITS } from '../../engine/base/limits';
 import { numberFlag } from '../flags';
 import { common, blockFlag } from '../options';
 import { experiment } from '../experiment';
+import { commonFlags } from '../commandLine';
 import { plainNumber, table, toCsv } from '../format';
 import { printable } from '../../engine/base/text';
 import { massiveListText } from '../../shared/reasons';
@@ -17,6 +18,7 @@ export default experiment<FeatureMapOptions, FeatureMapResult>()({
     name: 'feature-map',
     usage: 'feature-map MODEL --layer L [--prompt T | --ids … | --image IMG] [--max-columns N]',
     args: (file, flags) => ({ file, options: { ...common(flags), layer: blockFlag(flags), maxColumns: numberFlag(flags, 'max-columns', { min: 4, max: LIMITS.maxColumns, integer: true }) } }),
+    flags: (o, keep) => [...commonFlags(o, keep), '--layer', String(o.layer), ...(o.maxColumns !== undefined ? ['--max-columns', String(o.maxColumns)] : [])],
   },
 });
 

@@ -3,6 +3,7 @@ import { LIMITS } from '../../engine/base/limits';
 import { numberFlag } from '../flags';
 import { imagesFlag, threadsFlag } from '../options';
 import { experiment } from '../experiment';
+import { commonFlags, imagesFlags } from '../commandLine';
 import { table, toCsv } from '../format';
 
 /** Vision transformers' registers set to their mean (Fix-Reg-Mean) or to zero at every block. */
@@ -15,6 +16,7 @@ export default experiment<FixRegMeanOptions, FixRegMeanResult>()({
     name: 'fix-reg-mean',
     usage: 'fix-reg-mean MODEL [--images a.png,b.png | --image-dir D | --count N]',
     args: (file, flags) => ({ file, options: { threads: threadsFlag(flags), images: imagesFlag(flags), count: numberFlag(flags, 'count', { min: 2, max: LIMITS.count, integer: true }) } }),
+    flags: (o, keep) => [...commonFlags({ threads: o.threads }, keep), ...imagesFlags(o.images), ...(o.count !== undefined ? ['--count', String(o.count)] : [])],
   },
 });
 

@@ -1,6 +1,7 @@
 import type { ImplicitBiasOptions, ImplicitBiasResult } from './run';
 import { common, blockFlag } from '../options';
 import { experiment } from '../experiment';
+import { commonFlags } from '../commandLine';
 import { toCsv } from '../format';
 
 /** The paper's implicit attention bias: the part of the attention output the massive tokens carry. */
@@ -13,6 +14,7 @@ export default experiment<ImplicitBiasOptions, ImplicitBiasResult>()({
     name: 'implicit-bias',
     usage: 'implicit-bias MODEL --layer L [--prompt T | --ids … | --image IMG]',
     args: (file, flags) => ({ file, options: { ...common(flags), layer: blockFlag(flags) } }),
+    flags: (o, keep) => [...commonFlags(o, keep), '--layer', String(o.layer)],
   },
 });
 

@@ -4,6 +4,7 @@ import { LIMITS } from '../../engine/base/limits';
 import { listFlag, numberFlag, stringFlag } from '../flags';
 import { common, corpusFlag, integer, blockFlag, valuesFlag } from '../options';
 import { experiment } from '../experiment';
+import { commonFlags, corpusFlags, decimal } from '../commandLine';
 import { plainNumber, table, toCsv } from '../format';
 
 /** The paper's exp3: set one block's massive activations to zero, to their mean, or to given values. */
@@ -31,6 +32,15 @@ export default experiment<InterveneOptions, InterveneResult>()({
         },
       };
     },
+    flags: (o, keep) => [
+      ...commonFlags(o, keep), '--layer', String(o.layer), '--mode', o.mode,
+      ...(o.values ? ['--values', o.values.map((v) => `${v.token}:${v.channel}=${decimal(v.value)}`).join(',')] : []),
+      ...(o.channels ? ['--channels', o.channels.join(',')] : []),
+      ...corpusFlags('--mean-text-file', o.meanText, keep),
+      ...(o.meanCount !== undefined ? ['--count', String(o.meanCount)] : []),
+      ...(o.evalText === null ? ['--no-perplexity'] : corpusFlags('--eval-text-file', o.evalText, keep)),
+      ...(o.seqLen !== undefined ? ['--seq-len', String(o.seqLen)] : []),
+    ],
   },
 });
 

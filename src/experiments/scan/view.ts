@@ -4,7 +4,18 @@
  */
 import type { ScanResult } from '../../engine/model/results';
 import { printable } from '../../engine/base/text';
+import type { ScanOptions } from '../../engine/run/scanFile';
 import { mixerLabel, plainNumber, toCsv } from '../format';
+import { commonFlags, type KeepInput } from '../commandLine';
+import type { Wire } from '../experiment';
+
+/** scan's command line for these options (the inverse of its args in cli/commands.ts). */
+export function scanFlags(o: Wire<ScanOptions>, keep: KeepInput): string[] {
+  return [
+    ...commonFlags(o, keep), ...(o.topK !== undefined ? ['--top', String(o.topK)] : []), ...(o.attention === false ? ['--no-attention'] : []),
+    ...(o.decoderIds ? ['--decoder-ids', o.decoderIds.join(',')] : []),
+  ];
+}
 
 /** The JSON contract of `scan --json` (documented in the README; extra fields are allowed). */
 export function scanJson(r: ScanResult) {

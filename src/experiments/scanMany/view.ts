@@ -4,6 +4,7 @@ import { LIMITS } from '../../engine/base/limits';
 import { idsListFlag, numberFlag, stringFlag } from '../flags';
 import { common, corpusFlag, imagesFlag, readText } from '../options';
 import { experiment } from '../experiment';
+import { commonFlags, corpusFlags, imagesFlags, promptsFlags } from '../commandLine';
 import { plainNumber, pm, table, toCsv } from '../format';
 
 /** The paper's exp2 over many inputs, with each massive activation's constancy. */
@@ -42,6 +43,12 @@ export default experiment<ScanManyOptions, ScanManyResult>()({
         },
       };
     },
+    flags: (o, keep) => [
+      ...commonFlags(o, keep), ...corpusFlags('--text-file', o.text, keep), ...promptsFlags(o.prompts, keep),
+      ...(o.idsList ? ['--ids', o.idsList.map((s) => s.join(',')).join(';')] : []), ...imagesFlags(o.images),
+      ...(o.seqLen !== undefined ? ['--seq-len', String(o.seqLen)] : []), ...(o.count !== undefined ? ['--count', String(o.count)] : []),
+      ...(o.firstId !== undefined ? ['--first-id', String(o.firstId)] : []), ...(o.topK !== undefined ? ['--top', String(o.topK)] : []),
+    ],
   },
 });
 

@@ -4,6 +4,7 @@ import { LIMITS } from '../../engine/base/limits';
 import { numberFlag, stringFlag } from '../flags';
 import { common, readText } from '../options';
 import { experiment } from '../experiment';
+import { commonFlags, decimal, promptsFlags } from '../commandLine';
 import { table, toCsv, type Row } from '../format';
 
 /** Gu et al.'s sink rate: the share of heads whose mean attention on the first token exceeds ε. */
@@ -31,6 +32,7 @@ export default experiment<SinkRateOptions, SinkRateResult>()({
       }
       return { file, options: { ...shared, prompts, epsilon: numberFlag(flags, 'epsilon', { min: 0, max: 1 }) } };
     },
+    flags: (o, keep) => [...commonFlags(o, keep), ...promptsFlags(o.prompts, keep), ...(o.epsilon !== undefined ? ['--epsilon', decimal(o.epsilon)] : [])],
   },
 });
 

@@ -3,6 +3,7 @@ import type { ExperimentBase } from '../../engine/run/experiment';
 import type { InputOptions } from '../../engine/run/input';
 import { common } from '../options';
 import { experiment } from '../experiment';
+import { commonFlags } from '../commandLine';
 import { plainNumber, table, toCsv } from '../format';
 
 /** The weights that write the massive activations (the down-projection rows behind each channel). */
@@ -15,6 +16,7 @@ export default experiment<ExperimentBase & InputOptions, SuperWeightsResult>()({
     name: 'super-weights',
     usage: 'super-weights MODEL [--prompt T | --ids … | --image IMG]',
     args: (file, flags) => ({ file, options: common(flags) }),
+    flags: (o, keep) => commonFlags(o, keep),
   },
 });
 

@@ -1,4 +1,7 @@
-import type { UserOption, Wording } from '../engine/base/errors';
+import { word, type UserOption, type Wording } from '../engine/base/errors';
+import { jsonSafe } from '../engine/base/text';
+
+/* The command line's words for the engine's user options: shared, as a report from VS Code cites command lines too. */
 
 const FLAGS = {
   maxTokens: '--max-tokens', prompt: '--prompt', ids: '--ids', image: '--image', feed: '--feed NAME=FILE', decoderIds: '--decoder-ids',
@@ -18,3 +21,8 @@ export const cliWording: Wording = (o, arg) => {
   const flag = FLAGS[o as keyof typeof FLAGS];
   return arg !== undefined ? `${flag.split(' ')[0]} ${arg}` : flag;
 };
+
+/** A result document as `--json` prints it: indented, JSON-safe, its option marks worded as flags. */
+export function cliJson(doc: unknown): string {
+  return word(jsonSafe(JSON.stringify(doc, null, 2)), cliWording);
+}
