@@ -1,4 +1,4 @@
-import { terminalSafe } from '../engine/base/text';
+import { sizePart, terminalSafe } from '../engine/base/text';
 import { stringFlag, type Flags } from '../experiments/flags';
 import { fetchModel, type Fetched } from '../hub/fetch';
 import { isHubRef } from '../hub/ref';
@@ -20,7 +20,7 @@ export async function fetchHub(spec: string, flags: Flags): Promise<Fetched> {
   const tty = process.stderr.isTTY && !flags.has('json');
   const f = await fetchModel(spec, {
     variant: stringFlag(flags, 'variant'),
-    onProgress: tty ? (p) => process.stderr.write(`\r${terminalSafe(p.file)} ${(p.done / 2 ** 20).toFixed(1)} / ${(p.total / 2 ** 20).toFixed(1)} MB`.padEnd(70)) : undefined,
+    onProgress: tty ? (p) => process.stderr.write(`\r${terminalSafe(p.file)} ${sizePart(p.done, p.total)}`.padEnd(70)) : undefined,
   });
   if (tty) process.stderr.write('\r'.padEnd(71) + '\r');
   for (const n of f.notes) process.stderr.write(`massive-activations: note: ${terminalSafe(n)}\n`);

@@ -42,12 +42,12 @@ export async function report(model: string, flags: Flags, client: EngineClient):
   const first = s.layers.find((l) => l.massive.length)?.index;
   const fm: ReportRun = first === undefined
     ? { method: 'featureMap', title: 'Feature map', why: 'no block has massive activations on this input' }
-    : await run<FeatureMapResult>('featureMap', `Feature map of block ${first}`, ['feature-map', model, ...shared, '--layer', String(first), '--json']);
+    : await run<FeatureMapResult>('featureMap', `The first block with massive activations: block ${first}`, ['feature-map', model, ...shared, '--layer', String(first), '--json']);
   // The strongest sinks: the block whose most sink-like head puts the most attention on the first token.
   const sinkiest = s.attention.map((a, i) => ({ i, score: Math.max(-1, ...a.sinkScores) })).filter((a) => a.score >= 0).sort((a, b) => b.score - a.score)[0]?.i;
   const at: ReportRun = sinkiest === undefined
     ? { method: 'attention', title: 'Attention', why: 'no block of this model exposes attention probabilities to read sinks from' }
-    : await run<AttentionAnalysis>('attention', `Attention of block ${sinkiest}`, ['attention', model, ...shared, '--layer', String(sinkiest), '--json']);
+    : await run<AttentionAnalysis>('attention', `The strongest sink heads: block ${sinkiest}`, ['attention', model, ...shared, '--layer', String(sinkiest), '--json']);
   const files = composeReport({
     model: s.model,
     input: { prompt: s.input.kind === 'text' ? (flags.has('prompt-file') ? readFileSync(stringFlag(flags, 'prompt-file')!, 'utf8') : stringFlag(flags, 'prompt')) : undefined, ids: s.input.kind === 'ids' ? s.tokens.map((t) => t.id!) : undefined, image: stringFlag(flags, 'image') },

@@ -2,16 +2,18 @@ import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { EngineError, isCancelled } from '../engine/base/errors';
 import type { InterventionMode } from '../experiments/intervene/run';
-import { checkOutputs, writeFileAtomic } from '../engine/base/outputs';
-import { showError, type Engine } from './engine';
+import { asSent, showError, type Engine } from './engine';
 import { ComparePanel } from './comparePanel';
 import { summary, type InspectorPanel, type PanelManager } from './panel';
-import type { RunInput } from '../shared/protocol';
+import type { ExperimentView, RunInput } from '../shared/protocol';
+import type { CardMethod, OptionsOf, ResultOf } from '../experiments/registry';
+import type { Wire } from '../experiments/experiment';
 import { askIds, askValues, chooseVariant, pickBlock, pickIdSequences, pickImages, pickMode, pickModelFile, pickSecondModel, pickText, STEP } from './asks';
 import { runSettings, settings } from './settings';
 import type { ActivationTree, TreeNode } from './tree';
 import type { Questions } from './questions';
 import { registerHubCommands } from './hub';
+import { exportReport } from './report';
 
 /** Compare Two Prompts' second box starts with another of the paper's prompts: the constancy question needs two. */
 const SECOND_PROMPT = 'Once upon a time there lived a king who had three daughters.';
@@ -70,9 +72,7 @@ export function registerCommands(context: vscode.ExtensionContext, d: Deps): voi
     else if (text === undefined) text = await pickText(d.questions);
     if (text === undefined && !images && !ids) return undefined;
     const options = { text, images, ...ids, seqLen: args?.seqLen, count: args?.count, ...runSettings(s) };
-    const result = await d.engine.run(`Layer-wise scan of ${path.basename(panel.file)}`, 'scanMany', { file: panel.file, options });
-    panel.showExperiment(`Layer-wise scan over ${result.inputs} inputs`, { type: 'scanMany', result });
-    return result;
+    return shown(d, panel, `Layer-wise scan of ${path.basename(panel.file)}`, 'scanMany', options, (r) => `Layer-wise scan over ${r.inputs} inputs`);
   });
 
   register('massiveActivations.intervene', async (args?: { file?: string; layer?: number; mode?: InterventionMode; channels?: number[]; values?: { token: number; channel: number; value: number }[]; prompt?: string }) => {
@@ -83,27 +83,24 @@ export function registerCommands(context: vscode.ExtensionContext, d: Deps): voi
     if (!mode) return undefined;
     const values = mode === 'values' ? args?.values ?? (await askValues(d.questions)) : undefined;
     if (mode === 'values' && !values) return undefined;
-    const result = await d.engine.run(`Intervention at block ${layer}`, 'intervene', { file: panel.file, options: { ...input(panel, args?.prompt, `intervention at block ${layer}`), layer, mode, values, channels: args?.channels, ...runSettings() } });
-    panel.showExperiment(`Intervention at block ${layer}: set ${mode === 'values' ? 'to given values' : `to ${mode}`}`, { type: 'intervene', result });
-    return result;
+    const options = { ...input(panel, args?.prompt, `intervention at block ${layer}`), layer, mode, values, channels: args?.channels, ...runSettings() };
+    return shown(d, panel, `Intervention at block ${layer}`, 'intervene', options, () => `Intervention at block ${layer}: set ${mode === 'values' ? 'to given values' : `to ${mode}`}`);
   });
 
   register('massiveActivations.attention', async (args?: { file?: string; layer?: number; prompt?: string }) => {
     const picked = await targetBlock(d, args, 'Analyse the attention of which block?');
     if (!picked) return undefined;
     const { panel, layer } = picked;
-    const result = await d.engine.run(`Attention at block ${layer}`, 'attention', { file: panel.file, options: { ...input(panel, args?.prompt, `attention at block ${layer}`), layer, matrixTokens: 128, ...runSettings() } });
-    panel.showExperiment(`Attention sinks at block ${layer}`, { type: 'attention', result });
-    return result;
+    const options = { ...input(panel, args?.prompt, `attention at block ${layer}`), layer, matrixTokens: 128, ...runSettings() };
+    return shown(d, panel, `Attention at block ${layer}`, 'attention', options, () => `Attention sinks at block ${layer}`);
   });
 
   register('massiveActivations.implicitBias', async (args?: { file?: string; layer?: number; prompt?: string }) => {
     const picked = await targetBlock(d, args, 'Measure the implicit bias of which block?');
     if (!picked) return undefined;
     const { panel, layer } = picked;
-    const result = await d.engine.run(`Implicit bias at block ${layer}`, 'implicitBias', { file: panel.file, options: { ...input(panel, args?.prompt, `implicit bias at block ${layer}`), layer, ...runSettings() } });
-    panel.showExperiment(`Implicit attention bias at block ${layer}`, { type: 'implicitBias', result });
-    return result;
+    const options = { ...input(panel, args?.prompt, `implicit bias at block ${layer}`), layer, ...runSettings() };
+    return shown(d, panel, `Implicit bias at block ${layer}`, 'implicitBias', options, () => `Implicit attention bias at block ${layer}`);
   });
 
   register('massiveActivations.fixRegMean', async (args?: { file?: string; images?: string[]; count?: number }) => {
@@ -117,29 +114,13 @@ export function registerCommands(context: vscode.ExtensionContext, d: Deps): voi
     const picked = args?.images ?? (args?.count ? 'synthetic' : await pickImages(d.questions, { synthetic: true }));
     if (!picked) return undefined;
     const images = picked === 'synthetic' ? undefined : picked;
-    const result = await d.engine.run('Fix-Reg-Mean', 'fixRegMean', { file: panel.file, options: { images, count: args?.count, ...runSettings() } });
-    panel.showExperiment(`Fix-Reg-Mean over ${result.images} ${result.inputKind}`, { type: 'fixRegMean', result });
-    return result;
+    return shown(d, panel, 'Fix-Reg-Mean', 'fixRegMean', { images, count: args?.count, ...runSettings() }, (r) => `Fix-Reg-Mean over ${r.images} ${r.inputKind}`);
   });
 
   register('massiveActivations.exportReport', async (args?: { file?: string; folder?: string }) => {
     const panel = args?.file ? d.panels.get(args.file) : d.panels.active();
     if (!panel) throw new EngineError('not-ready', 'Open a model in the inspector and run a scan first.');
-    const folder = args?.folder ?? (await vscode.window.showOpenDialog({ canSelectFolders: true, canSelectFiles: false, title: 'Export the report into…' }))?.[0]?.fsPath;
-    if (!folder) return undefined;
-    const report = (['scan', 'experiment'] as const).flatMap((what) => (['json', 'csv'] as const).map((format) => ({
-      file: path.join(folder, `${path.basename(path.dirname(panel.file))}-${what}.${format}`), content: panel.exportContent(what, format), format,
-    }))).filter((f): f is { file: string; content: string; format: 'json' | 'csv' } => !!f.content);
-    if (!report.length) throw new EngineError('not-ready', 'Nothing to export yet: run a scan or an experiment first.');
-    // Every file checked before the first is written: a refused report leaves nothing half-written.
-    checkOutputs(report.map((f) => [`The ${f.format.toUpperCase()} file`, f.file]), panel.protectedFiles());
-    const written: string[] = [];
-    for (const f of report) {
-      writeFileAtomic(f.file, f.content, `${f.format.toUpperCase()} file`);
-      written.push(f.file);
-    }
-    void vscode.window.showInformationMessage(`Massive Activations: wrote ${written.length} files to ${folder}.`);
-    return written;
+    return exportReport(panel, args?.folder);
   });
 
   /**
@@ -223,6 +204,16 @@ export function registerCommands(context: vscode.ExtensionContext, d: Deps): voi
     else if (node.type === 'block') panel.reveal(node.layer, -1, -1);
     return true;
   });
+}
+
+/** Runs an experiment on the panel's model and shows it there, keeping the call as sent for Export Report. */
+async function shown<K extends CardMethod>(
+  d: Deps, panel: InspectorPanel, progress: string, method: K, options: Wire<OptionsOf<K>>, title: (r: ResultOf<K>) => string,
+): Promise<ResultOf<K>> {
+  const call = asSent({ file: panel.file, options });
+  const result = await d.engine.run(progress, method, call as never) as ResultOf<K>;
+  panel.showExperiment(title(result), { type: method, result } as ExperimentView, call);
+  return result;
 }
 
 /** The exact input the panel last scanned (prompt, ids or image), for experiments started from the palette. */

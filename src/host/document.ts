@@ -2,11 +2,18 @@ import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { modelFiles } from '../engine/base/outputs';
 import type { ScanResult } from '../engine/model/results';
+import type { FeatureMapResult } from '../experiments/featureMap/run';
 import type { ExperimentView, ModelSummary, RunInput } from '../shared/protocol';
 import { FileChanges } from './fileChanges';
 
 /** One run the document remembers: what was run, on exactly which input. */
 export interface RunRecord { what: string; input: RunInput; at: number }
+
+/** The engine call a result came from, as sent (the user's settings included): what Export Report cites as a command line. */
+export interface RunCall { file: string; options: object }
+
+/** A result the panel showed, as the engine returned it (warnings unworded), with its call. */
+export interface Shown<V> { title: string; view: V; call?: RunCall; at: number }
 
 const HISTORY = 50;
 const EXPERIMENTS_KEPT = 20;
@@ -26,7 +33,11 @@ export class ModelDocument implements vscode.Disposable {
   /** The exact input of the last scan: what every follow-up request (block click, experiments) replays. */
   input: RunInput | undefined;
   scan: ScanResult | undefined;
-  experiments: { title: string; view: ExperimentView }[] = [];
+  scanCall: RunCall | undefined;
+  scanAt = 0;
+  experiments: Shown<ExperimentView>[] = [];
+  /** The feature map of each block viewed (the latest per block), for the report. */
+  readonly blockViews = new Map<number, Shown<FeatureMapResult>>();
   readonly runs: RunRecord[] = [];
   /** Set when the model or a file beside it changed on disk after the results were computed. */
   stale: { files: string[] } | undefined;
@@ -55,21 +66,30 @@ export class ModelDocument implements vscode.Disposable {
     if (this.runs.length > HISTORY) this.runs.splice(0, this.runs.length - HISTORY);
   }
 
-  setScan(input: RunInput, scan: ScanResult): void {
+  setScan(input: RunInput, scan: ScanResult, call?: RunCall): void {
     this.input = exact(input);
     this.scan = scan;
+    this.scanCall = call;
+    this.scanAt = Date.now();
+    // Block views were of the last scan's input.
+    this.blockViews.clear();
     this.stale = undefined;
     this.changes?.accept();
     this.changed.fire('results');
   }
 
-  addExperiment(title: string, view: ExperimentView): void {
-    this.experiments.unshift({ title, view });
+  addExperiment(title: string, view: ExperimentView, call?: RunCall): void {
+    this.experiments.unshift({ title, view, call, at: Date.now() });
     this.experiments.length = Math.min(this.experiments.length, EXPERIMENTS_KEPT);
     this.changed.fire('results');
   }
 
-  get lastExperiment(): { title: string; view: ExperimentView } | undefined {
+  addBlockView(layer: number, featureMap: FeatureMapResult, call: RunCall): void {
+    this.blockViews.delete(layer);
+    this.blockViews.set(layer, { title: `Block ${layer}, as viewed`, view: featureMap, call, at: Date.now() });
+  }
+
+  get lastExperiment(): Shown<ExperimentView> | undefined {
     return this.experiments[0];
   }
 

@@ -70,7 +70,7 @@ export class Engine implements vscode.Disposable {
     const started = Date.now();
     // Cancelled while it waited in the queue: never started.
     if (opts.ticket?.cancelled) throw cancelled();
-    const completed = withSettings(args);
+    const completed = asSent(args);
     this.remember(completed as { file?: string; options?: object });
     this.log.info(`${title}: ${method} ${JSON.stringify(completed).slice(0, 300)}`);
     const exec = async (report?: (p: Progress) => void, token?: vscode.CancellationToken) => {
@@ -134,11 +134,12 @@ export class Engine implements vscode.Disposable {
 }
 
 /**
- * The call as the user's settings complete it, as a new object (the caller's stays as it was):
+ * The call as the user's settings complete it, as a new object (the caller's stays as it was; a
+ * call already completed comes back the same):
  * every run of a model gets the user's tensors for its inputs (massiveActivations.feeds), and runs
  * the model the way massiveActivations.wholeGraph says (segments of blocks by default).
  */
-function withSettings<A>(args: A): A {
+export function asSent<A>(args: A): A {
   const call = args as { file: string; options?: { feeds?: Record<string, string>; wholeGraph?: boolean } };
   if (!call.options) return args;
   const feeds = call.options.feeds ?? feedsFor(call.file);

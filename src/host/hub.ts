@@ -1,6 +1,6 @@
 import * as vscode from 'vscode';
 import { EngineError, isEngineError, userMessage } from '../engine/base/errors';
-import { printable } from '../engine/base/text';
+import { printable, sizeText } from '../engine/base/text';
 import { HubUnreachable, whoami } from '../hub/api';
 import { cachedModels } from '../hub/cache';
 import type { HubListing, HubVariant } from '../hub/fetch';
@@ -120,8 +120,7 @@ async function pickVariant(q: Questions, listing: HubListing): Promise<string | 
 
 /** "812.4 MB to download", "812.4 MB, cached", or what is left of a partly cached one. */
 function sizeOf(v: HubVariant): string {
-  if (!v.missingBytes) return `${mb(v.bytes)}, cached`;
-  return mb(v.missingBytes) === mb(v.bytes) ? `${mb(v.bytes)} to download` : `${mb(v.missingBytes)} of ${mb(v.bytes)} to download`;
+  if (!v.missingBytes) return `${sizeText(v.bytes)}, cached`;
+  return sizeText(v.missingBytes) === sizeText(v.bytes) ? `${sizeText(v.bytes)} to download` : `${sizeText(v.missingBytes)} of ${sizeText(v.bytes)} to download`;
 }
 
-const mb = (bytes: number) => (bytes >= 2 ** 30 ? `${(bytes / 2 ** 30).toFixed(2)} GB` : `${(bytes / 2 ** 20).toFixed(1)} MB`);

@@ -8,10 +8,10 @@ import type { BlockResult, Progress, ScanResult } from '../engine/model/results'
 import type { ExperimentView, FromWebview, ModelSummary, PanelCalls, PanelMethod, PanelState, RunInput, ToWebview } from '../shared/protocol';
 import { EngineError, isCancelled, isInputError, userMessage, word } from '../engine/base/errors';
 import { printable } from '../engine/base/text';
-import { DocumentStore, type ModelDocument } from './document';
+import { DocumentStore, type ModelDocument, type RunCall } from './document';
 import { vscodeWording, wordWarnings } from './wording';
 import { modelFiles, writeResult } from '../engine/base/outputs';
-import { Engine, showError, type Ticket } from './engine';
+import { asSent, Engine, showError, type Ticket } from './engine';
 import { runSettings, settings } from './settings';
 import type { ActivationTree } from './tree';
 import { inspectorHtml } from './webviewHtml';
@@ -84,7 +84,8 @@ export class InspectorPanel implements vscode.Disposable {
     this.post({
       kind: 'init', model: d.summary, error: d.error, defaultPrompt: s.defaultPrompt, state: this.state, live: this.liveScan(),
       restore: {
-        input: d.input, scan: d.scan, experiments: [...d.experiments].reverse().map((e) => ({ title: e.title, experiment: e.view })),
+        input: d.input, scan: d.scan && wordWarnings(d.scan),
+        experiments: [...d.experiments].reverse().map((e) => ({ title: e.title, experiment: worded(e.view) })),
         stale: d.stale?.files,
       },
     });
@@ -143,15 +144,13 @@ export class InspectorPanel implements vscode.Disposable {
     this.scanTicket = ticket;
     const measured = new MeasuredSoFar();
     let result: ScanResult;
+    const call = asSent({ file: this.file, options: { ...input, topK: s.topK, ...runSettings(s) } });
     try {
-      result = wordWarnings(await this.ctx.engine.run(`Scanning ${path.basename(this.file)}`, 'scan', {
-        file: this.file,
-        options: { ...input, topK: s.topK, ...runSettings(s) },
-      }, { quiet: opts.quiet, statusBar: true, ticket, onProgress: (p) => {
+      result = await this.ctx.engine.run(`Scanning ${path.basename(this.file)}`, 'scan', call, { quiet: opts.quiet, statusBar: true, ticket, onProgress: (p) => {
         measured.add(p);
         this.post({ kind: 'progress', message: p.message, layer: p.layer, total: p.total });
         opts.onProgress?.(p);
-      } }));
+      } });
     } catch (e) {
       // Stopped by the user: the blocks measured so far stay, explorable, as a result of their own.
       // (A live re-scan superseded by the next edit is not a stop: it says nothing.)
@@ -161,10 +160,12 @@ export class InspectorPanel implements vscode.Disposable {
     } finally {
       if (this.scanTicket === ticket) this.scanTicket = undefined;
     }
-    this.doc.setScan(input, result);
-    this.ctx.tree.update(this.file, result);
-    this.post({ kind: 'scan', result, input, ...(opts.external ? { external: true } : {}) });
-    return result;
+    // Kept as the engine said it (a report words it for the command line); shown in VS Code's words.
+    this.doc.setScan(input, result, call);
+    const shown = wordWarnings(result);
+    this.ctx.tree.update(this.file, shown);
+    this.post({ kind: 'scan', result: shown, input, ...(opts.external ? { external: true } : {}) });
+    return shown;
   }
 
   /** The model changed on disk: inspect it again and run the last scan's input on the new files. */
@@ -183,7 +184,9 @@ export class InspectorPanel implements vscode.Disposable {
     const input = this.doc.replayInput(s.defaultPrompt);
     this.doc.recordRun(`block ${layer}`, input);
     const base = { ...input, ...runSettings(s) };
-    const featureMap = await this.ctx.engine.run('Block detail', 'featureMap', { file: this.file, options: { ...base, layer, maxColumns: 192 } }, { quiet: true });
+    const call = asSent({ file: this.file, options: { ...base, layer, maxColumns: 192 } });
+    const featureMap = await this.ctx.engine.run('Block detail', 'featureMap', call, { quiet: true });
+    this.doc.addBlockView(layer, featureMap, call);
     // Blocks 0…layer only, with the massive tokens the scan found over the whole model.
     const massiveTokens = last && !last.stacks ? last.massiveTokens : undefined;
     const attention = await this.ctx.engine.run('Attention', 'attention', { file: this.file, options: { ...base, layer, matrixTokens: 128, perHead: true, prefix: true, massiveTokens } }, { quiet: true });
@@ -213,19 +216,19 @@ export class InspectorPanel implements vscode.Disposable {
   exportContent(what: 'scan' | 'experiment', format: 'json' | 'csv'): string | undefined {
     if (what === 'scan') {
       if (!this.lastScan) return undefined;
-      return format === 'json' ? JSON.stringify(this.lastScan, null, 2) : scanCsv(this.lastScan);
+      return format === 'json' ? JSON.stringify(wordWarnings(this.lastScan), null, 2) : scanCsv(this.lastScan);
     }
-    const e = this.lastExperiment?.view;
+    const e = this.lastExperiment && worded(this.lastExperiment.view);
     if (!e) return undefined;
     if (format === 'json') return JSON.stringify(e.result, null, 2);
     return (EXPERIMENTS[e.type].csv as (r: ExperimentView['result']) => string)(e.result);
   }
 
-  showExperiment(title: string, view: ExperimentView): void {
-    const worded = { ...view, result: wordWarnings(view.result as { warnings?: string[] }) } as ExperimentView;
-    this.doc.addExperiment(title, worded);
+  /** Shows an experiment's result; `call` is the engine call it came from, as sent (see asSent), for the report. */
+  showExperiment(title: string, view: ExperimentView, call?: RunCall): void {
+    this.doc.addExperiment(title, view, call);
     this.panel.reveal(undefined, true);
-    this.post({ kind: 'experiment', title, experiment: worded });
+    this.post({ kind: 'experiment', title, experiment: worded(view) });
   }
 
   reveal(layer: number, token: number, channel: number): void {
@@ -246,6 +249,11 @@ export class InspectorPanel implements vscode.Disposable {
     for (const d of this.disposables) d.dispose();
     this.disposables.length = 0;
   }
+}
+
+/** An experiment's result with its warnings in VS Code's words. */
+function worded(view: ExperimentView): ExperimentView {
+  return { ...view, result: wordWarnings(view.result as { warnings?: string[] }) } as ExperimentView;
 }
 
 function fileBytes(f: string): number {

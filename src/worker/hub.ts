@@ -2,6 +2,7 @@ import * as path from 'node:path';
 import { fetchModel, listVariants, type DownloadProgress } from '../hub/fetch';
 import { hubEnv, type HubEnv } from '../hub/ref';
 import type { Progress } from '../engine/model/results';
+import { sizePart, sizeText } from '../engine/base/text';
 import type { EngineCalls, HubAccess } from '../shared/protocol';
 
 interface Ctx { onProgress: (p: Progress) => void; signal: AbortSignal }
@@ -38,8 +39,8 @@ function downloadProgress(send: (p: Progress) => void): (p: DownloadProgress) =>
     latest = undefined;
     last = Date.now();
     const seconds = (last - started) / 1000;
-    const rate = seconds > 0.2 ? ` · ${mb((p.allDone - (firstDone ?? 0)) / seconds)}/s` : '';
-    send({ stage: 'download', message: `${path.posix.basename(p.file)} · ${mb(p.done).replace(' MB', '')} of ${mb(p.total)}${rate}`, done: p.allDone, total: p.allTotal });
+    const rate = seconds > 0.2 ? ` · ${sizeText((p.allDone - (firstDone ?? 0)) / seconds)}/s` : '';
+    send({ stage: 'download', message: `${path.posix.basename(p.file)} · ${sizePart(p.done, p.total)}${rate}`, done: p.allDone, total: p.allTotal });
   };
   return (p) => {
     firstDone ??= p.allDone;
@@ -52,4 +53,3 @@ function downloadProgress(send: (p: Progress) => void): (p: DownloadProgress) =>
   };
 }
 
-const mb = (bytes: number) => `${(bytes / 2 ** 20).toFixed(1)} MB`;

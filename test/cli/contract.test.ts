@@ -713,6 +713,15 @@ const RUNNERS: Record<string, Record<string, () => string>> = {
       assert.equal(j.perHead.length, 4, 'one matrix per head');
       return 'exit 0, perHead: 4 matrices (absent by default)';
     },
+    '--matrix-tokens': () => {
+      const full = ok(profile('attention').args());
+      const j = ok([...profile('attention').args(), '--matrix-tokens', '4']);
+      assert.ok(j.bins.length < full.bins.length, `binned: ${j.bins.length} of ${full.bins.length}`);
+      assert.equal(j.probabilities.length, j.bins.length, 'one row per bin');
+      // The massive tokens keep a row and a column each, however few the bins.
+      for (const t of j.massiveTokens) assert.ok(j.bins.some((b: J) => b.from === t && b.to === t), `token ${t} kept`);
+      return `exit 0, a ${j.bins.length}×${j.bins.length} matrix, the massive tokens kept (${full.bins.length}×${full.bins.length} by default)`;
+    },
   },
   'implicit-bias': {
     ...runsOnTokens('implicit-bias'),

@@ -58,7 +58,7 @@ export const MAY_IMPORT: Record<Part, Part[]> = {
   'report': ['engine/base', 'engine/measure', 'engine/model', 'experiment/front', 'shared', 'report'],
   'worker': [...ENGINE, 'experiment/runners', 'shared', 'hub', 'worker'],
   'cli': ['engine/base', 'engine/measure', 'engine/model', 'experiment/front', 'shared', 'hub', 'report', 'worker', 'cli'],
-  'host': ['engine/base', 'engine/measure', 'engine/model', 'experiment/front', 'shared', 'hub', 'worker', 'host'],
+  'host': ['engine/base', 'engine/measure', 'engine/model', 'experiment/front', 'shared', 'hub', 'report', 'worker', 'host'],
   'webview': ['engine/measure', 'shared', 'webview'],
 };
 

@@ -1,14 +1,18 @@
 /// <reference lib="dom" />
 // The functions passed to evaluate() run in the webview: DOM types for them only.
 import assert from 'node:assert/strict';
-import { copyFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { PNG } from 'pngjs';
 import type { FrameLocator, Locator, Page } from 'playwright-core';
-import { featureMap } from '../../src/experiments/featureMap/run';
+import { featureMap, type FeatureMapResult } from '../../src/experiments/featureMap/run';
 import { analyseAttention } from '../../src/experiments/attention/run';
 import { fmt } from '../../webview/dom';
 import { WIDE_CHANNELS } from '../models/build';
+import { writeModel } from '../models/graphBuilder';
+import { gpt2Model } from '../models/layouts/gpt2';
+import { plantedSpec } from '../models/planted';
+import { tokenizerConfig, tokenizerJson, vocabulary } from '../models/tokenizer';
 import type { HubServer } from '../models/hubServer';
 import { REPO } from '../fixtures';
 
@@ -35,6 +39,7 @@ export async function userFlows(page: Page, ws: string, theme: string, hub?: Flo
   // Marks this webview's page: a page rebuilt from the host's document will not have the mark.
   await view.locator('body').evaluate(() => { (window as unknown as { marked: boolean }).marked = true; });
   await wideFlow(page, explorer, theme);
+  await longContextFlow(page, explorer, ws, theme);
   await imageFlow(page, explorer, ws);
   await restoredFlow(page);
   // Before the theme change: its screenshot is of this run's theme.
@@ -197,6 +202,191 @@ async function readouts(view: FrameLocator, model: string): Promise<void> {
   assert.equal((await view.locator('#attention-legend .legend-tick').allInnerTexts())[0], '0');
 }
 
+/** The readout of a massive cell: the engine's value, then how many times the median it is (a number). */
+function massiveSaid(fm: FeatureMapResult, layer: number, token: number, channel: number): RegExp {
+  const value = fm.massive.find((a) => a.token === token && a.channel === channel)!.value;
+  return new RegExp(`^${literal(`Block ${layer} · token ${token} ${JSON.stringify(fm.tokens[token].text)} · channel ${channel} · ${fmt(value)}, massive (`)}[\\d,.]+${literal('× the block\'s median |a|)')}$`);
+}
+const literal = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+
+/**
+ * The 3-D view reads out as the 2-D map does: the pointer on a spike (found through the bars'
+ * projected places the view records) names its token, channel and the engine's value; the
+ * keyboard moves a cursor (N / Shift+N, arrows); Shift+arrows turn the view and the cursor stays
+ * on its cell. Block 3 of the demo model, the engine's own numbers for comparison.
+ */
+async function surfaceReadouts(page: Page, view: FrameLocator, model: string, theme: string): Promise<void> {
+  const fm = await featureMap(model, { layer: 3, prompt: 'Summer is warm. Winter is cold.', maxColumns: 192 });
+  const surface = view.locator('canvas#surface');
+  const out = view.locator('#surface-readout');
+  const drawn = () => surface.evaluate((c: HTMLCanvasElement) => ({
+    bars: JSON.parse(c.dataset.bars!) as [number, number, number, number][],
+    rows: JSON.parse(c.dataset.rows!) as [number, number][],
+    cols: JSON.parse(c.dataset.columns!) as [number, number][],
+    k: c.getBoundingClientRect().width / c.width,
+  }));
+  const d = await drawn();
+  const colOf = (ch: number) => d.cols.findIndex(([from, to]) => from <= ch && ch <= to);
+  const rowOf = (t: number) => d.rows.findIndex(([from, to]) => from <= t && t <= to);
+  // A point of the spike of token 4, channel 7 that no other bar covers (bars are strokes from the floor up).
+  const spike = d.bars[rowOf(4) * d.cols.length + colOf(7)];
+  const covered = (x: number, y: number, skip: number) => d.bars.some((b, i) => i !== skip && Math.abs(x - b[0]) <= b[3] / 2 + 1.5
+    && y >= b[2] - 1.5 && y <= b[1] + 1.5);
+  const index = rowOf(4) * d.cols.length + colOf(7);
+  let y = spike[2] + 2;
+  while (y < spike[1] && covered(spike[0], y, index)) y += 1;
+  assert.ok(y < spike[1], 'some of the spike is in view');
+  await surface.hover({ position: { x: spike[0] * d.k, y: y * d.k } });
+  await out.filter({ hasText: /^Block 3 · token 4 / }).waitFor();
+  assert.match(await out.innerText(), massiveSaid(fm, 3, 4, 7));
+  assert.equal(await out.getAttribute('role'), 'status');
+  // The keyboard, from where the pointer left the cursor.
+  await surface.focus();
+  await surface.press('n');
+  assert.match(await out.innerText(), massiveSaid(fm, 3, 4, 42));
+  await surface.press('Shift+N');
+  assert.match(await out.innerText(), massiveSaid(fm, 3, 4, 7));
+  await surface.press('ArrowDown');
+  assert.equal(await out.innerText(), `Block 3 · token 5 ${JSON.stringify(fm.tokens[5].text)} · channel 7 · |a| ${fmt(fm.values[5][colOf(7)])}`);
+  await surface.press('ArrowUp');
+  const cursor = view.locator('#map-box .map-cursor');
+  assert.equal(await cursor.isVisible(), true, 'a cursor is drawn over the bar read');
+  const before = { image: await surface.evaluate((c: HTMLCanvasElement) => c.toDataURL()), box: await cursor.boundingBox() };
+  // Shift+arrows turn the view: drawn again at the new angle, the cursor still on token 4, channel 7 where it now stands.
+  await surface.press('Shift+ArrowRight');
+  assert.notEqual(await surface.evaluate((c: HTMLCanvasElement) => c.toDataURL()), before.image);
+  assert.match(await out.innerText(), massiveSaid(fm, 3, 4, 7));
+  const turned = await drawn();
+  const bar = turned.bars[index];
+  const box = (await cursor.boundingBox())!;
+  const frame = (await surface.boundingBox())!;
+  assert.notDeepEqual(box, before.box, 'the cursor moved with its bar');
+  assert.ok(Math.abs(box.x + box.width / 2 - (frame.x + bar[0] * turned.k)) < 2, 'the cursor is on the bar of its cell');
+  // Its colour scale, and the axes named on the canvas (token, channel, |activation|).
+  const ticks = await view.locator('#map-legend .legend-tick').allInnerTexts();
+  assert.equal(ticks[0], '0');
+  assert.equal(ticks.at(-1), fmt(fm.maxAbs));
+  assert.match(await view.locator('#map-legend').innerText(), /\|activation\| \(colour\)[\s\S]*massive: \|a\| >[\s\S]*log scale · bar heights linear/);
+  await view.locator('#map-box').scrollIntoViewIfNeeded();
+  await shoot(page, `surface-readout-${themeName(theme)}`);
+}
+
+/**
+ * A 2,000-token input on a planted GPT-2 with 2,048 positions (built here; the workspace's models
+ * have 512): the feature map keeps each massive token in a labelled row of readable height and
+ * labels the massive channels; the overview strip's window, moved by keys and dragged by the
+ * pointer, zooms the map to a token range at readable rows, where the readout and N report the
+ * input's own token indices and the engine's values.
+ */
+async function longContextFlow(page: Page, explorer: Locator, ws: string, theme: string): Promise<void> {
+  const dir = path.join(ws, 'long-context');
+  const model = path.join(dir, 'model.onnx');
+  mkdirSync(dir, { recursive: true });
+  writeModel(gpt2Model(plantedSpec({ arch: 'gpt2', vocab: vocabulary().length, maxPos: 2048 })), model);
+  writeFileSync(path.join(dir, 'tokenizer.json'), JSON.stringify(tokenizerJson()));
+  writeFileSync(path.join(dir, 'tokenizer_config.json'), JSON.stringify(tokenizerConfig()));
+  // Four paragraphs, each ending in "." (a massive token), 2,000 tokens with the first.
+  const clause = 'the river ran by the old house , and the king sat in the city with his queen , ';
+  const prompt = [36, 24, 30, 15].map((n) => `${clause.repeat(n).trim()} .`).join(' ');
+  const view = await inspect(page, explorer, 'long-context');
+  if (await view.locator('vscode-checkbox#live').getAttribute('aria-checked') === 'true') await view.locator('vscode-checkbox#live').click();
+  await view.locator('#prompt textarea').fill(prompt);
+  await view.locator('vscode-button#run').click();
+  await view.locator('#status', { hasText: /^2,000 tokens · massive activations on/ }).waitFor({ timeout: 180_000 });
+  const layer = Number(/^Block (\d+)$/.exec(await view.locator('#layer h2').innerText())![1]);
+  const fm = await featureMap(model, { layer, prompt, maxColumns: 192 });
+  assert.equal(fm.tokens.length, 2000);
+  const massiveTokens = [...new Set(fm.massive.map((a) => a.token))].sort((a, b) => a - b);
+  assert.ok(massiveTokens.length >= 3 && fm.massiveChannels.length === 2, 'the first token and the full stops, in channels 7 and 42');
+  const map = view.locator('canvas#feature-map');
+  await view.locator('#token-overview').waitFor({ timeout: 120_000 });
+  await map.waitFor();
+  type Drawn = {
+    rows: [number, number][]; cols: [number, number][]; rowLabels: [number, string][]; colLabels: [number, string][]; k: number;
+    g: { labelH: number; rowH: number; rowY?: number[]; rowHs?: number[]; colX: number[]; colW: number[] };
+  };
+  const drawn = () => map.evaluate((c: HTMLCanvasElement) => ({
+    rows: JSON.parse(c.dataset.rows!), cols: JSON.parse(c.dataset.columns!), rowLabels: JSON.parse(c.dataset.rowLabels!),
+    colLabels: JSON.parse(c.dataset.colLabels!), g: JSON.parse(c.dataset.geometry!), k: c.getBoundingClientRect().width / c.width,
+  }) as Drawn);
+  const rowTop = (d: Drawn, r: number) => d.g.rowY?.[r] ?? d.g.labelH + r * d.g.rowH;
+  const rowHeight = (d: Drawn, r: number) => d.g.rowHs?.[r] ?? d.g.rowH;
+  const label = (t: number) => `${t} ${fm.tokens[t].text}`.slice(0, 11);
+  // The whole input: binned rows, each massive token in a row of its own, labelled and readable; the massive channels labelled.
+  const whole = await drawn();
+  assert.ok(whole.rows.length < 2000, 'rows are binned');
+  for (const t of massiveTokens) {
+    const r = whole.rows.findIndex(([from, to]) => from === t && to === t);
+    assert.ok(r >= 0, `token ${t} has a row of its own`);
+    assert.deepEqual(whole.rowLabels.find(([row]) => row === r), [r, label(t)], `token ${t}'s row is labelled`);
+    assert.ok(rowHeight(whole, r) >= 10, `token ${t}'s row is ${rowHeight(whole, r)} px high`);
+  }
+  const colOf = (d: Drawn, ch: number) => d.cols.findIndex(([from, to]) => from <= ch && ch <= to);
+  for (const ch of fm.massiveChannels) assert.ok(whole.colLabels.some(([c, l]) => c === colOf(whole, ch) && l === `ch${ch}`), `channel ${ch} is labelled`);
+  await view.locator('#map-description', { hasText: '2000 tokens in' }).waitFor();
+  await view.locator('#map-box').scrollIntoViewIfNeeded();
+  await shoot(page, `long-context-${themeName(theme)}`);
+
+  // The keyboard: + zooms to a window, N takes it to the next massive token after its middle.
+  const brush = view.locator('#token-brush');
+  assert.equal(await brush.getAttribute('role'), 'slider');
+  assert.equal(await brush.getAttribute('aria-label'), 'Tokens shown in the map');
+  const windowOf = async () => (await brush.getAttribute('data-window'))!.split(',').map(Number);
+  assert.deepEqual(await windowOf(), [0, 1999]);
+  await brush.focus();
+  await brush.press('+');
+  await view.locator('#token-brush:not([data-window="0,1999"])').waitFor();
+  let [from, to] = await windowOf();
+  assert.ok(to - from + 1 < 100, `zoomed to ${from}–${to}`);
+  const target = massiveTokens.find((t) => t > (from + to) / 2 + 0.5)!;
+  await brush.press('n');
+  [from, to] = await windowOf();
+  assert.ok(from <= target && target <= to, `the window ${from}–${to} holds massive token ${target}`);
+  assert.equal(await brush.getAttribute('aria-valuetext'), `tokens ${from.toLocaleString('en-US')}–${to.toLocaleString('en-US')} of 2,000`);
+  assert.equal(await view.locator('body').evaluate(() => document.activeElement?.id), 'token-brush', 'the focus stays on the window');
+  await view.locator('#map-description', { hasText: `showing tokens ${from.toLocaleString('en-US')}–${to.toLocaleString('en-US')} of 2,000` }).waitFor();
+  const zoomed = await drawn();
+  assert.deepEqual(zoomed.rows, Array.from({ length: to - from + 1 }, (_, i) => [from + i, from + i]), 'one row per token of the window');
+  assert.ok(zoomed.g.rowH >= 10, `rows ${zoomed.g.rowH} px high`);
+  assert.ok(zoomed.rowLabels.some(([r, l]) => zoomed.rows[r][0] === target && l === label(target)));
+  // The readout in the zoomed map: N reads the window's first massive activation, the arrows a neighbour, all with the input's token indices.
+  const out = view.locator('#feature-map-readout');
+  await map.focus();
+  const first = fm.massive.filter((a) => a.token === target).sort((a, b) => a.channel - b.channel)[0];
+  await out.filter({ hasText: `token ${target} ` }).waitFor();
+  assert.match(await out.innerText(), massiveSaid(fm, layer, target, first.channel));
+  await map.press('ArrowDown');
+  assert.equal(await out.innerText(), `Block ${layer} · token ${target + 1} ${JSON.stringify(fm.tokens[target + 1].text)} · channel ${first.channel} · |a| ${fmt(fm.values[target + 1][colOf(zoomed, first.channel)])}`);
+  // …and the pointer: token target−2, on its largest ordinary value (found in the engine's map).
+  const t2 = target - 2;
+  const c = fm.values[t2].reduce((best, v, k) => (!fm.columns[k].massive && v > fm.values[t2][best] ? k : best), fm.columns.findIndex((col) => !col.massive));
+  const r = t2 - from;
+  assert.deepEqual(zoomed.cols[c], [fm.columns[c].from, fm.columns[c].to]);
+  await map.hover({ position: { x: (zoomed.g.colX[c] + zoomed.g.colW[c] / 2) * zoomed.k, y: (rowTop(zoomed, r) + rowHeight(zoomed, r) / 2) * zoomed.k } });
+  await out.filter({ hasText: `token ${t2} ` }).waitFor();
+  assert.equal(await out.innerText(), `Block ${layer} · token ${t2} ${JSON.stringify(fm.tokens[t2].text)} · channel ${fm.columns[c].from} · |a| ${fmt(fm.values[t2][c])}`);
+  await view.locator('#map-box').scrollIntoViewIfNeeded();
+  await shoot(page, `long-zoom-${themeName(theme)}`);
+
+  // The pointer on the overview: drag out tokens around another massive token; the map shows them.
+  const other = massiveTokens.find((t) => t > 100 && t < 1900 && t !== target)!;
+  const strip = (await view.locator('#token-overview').boundingBox())!;
+  const xOf = (t: number) => strip.x + ((t + 0.5) / 2000) * strip.width;
+  await page.mouse.move(xOf(other - 20), strip.y + strip.height / 2);
+  await page.mouse.down();
+  await page.mouse.move(xOf(other + 20), strip.y + strip.height / 2, { steps: 4 });
+  await page.mouse.up();
+  // The window is the tokens under the drag, to a pixel (a pixel is about two tokens here).
+  const [a, b] = await windowOf();
+  assert.ok(Math.abs(a - (other - 20)) <= 3 && Math.abs(b - (other + 20)) <= 3, `dragged out ${a}–${b}`);
+  await view.locator('#map-description', { hasText: `showing tokens ${a.toLocaleString('en-US')}–${b.toLocaleString('en-US')} of 2,000` }).waitFor();
+  const dragged = await drawn();
+  assert.ok(dragged.rowLabels.some(([row, l]) => dragged.rows[row][0] === other && l === label(other)), `massive token ${other} labelled in the dragged window`);
+  assert.ok(dragged.g.rowH >= 10);
+  await view.locator('vscode-button#token-window-whole').click();
+  await view.locator('#token-brush[data-window="0,1999"]').waitFor();
+}
+
 /**
  * The keyboard alone: arrows along the block buttons, Enter selects (the focus stays on the block),
  * the map takes the focus and N reads its first massive activation (the engine's value), arrows go
@@ -278,11 +468,7 @@ async function paperFlow(page: Page, view: FrameLocator, theme: string, ws: stri
   await view.locator('vscode-radio', { hasText: '3-D view' }).click();
   await view.locator('canvas#surface').waitFor();
   assert.ok(await countColour(view, '#surface') > 50, 'the 3-D view draws the massive spikes in the massive colour');
-  // Turned with the keyboard: focus the view, press an arrow; it draws again at the new angle.
-  const before = await view.locator('canvas#surface').evaluate((c: HTMLCanvasElement) => c.toDataURL());
-  await view.locator('canvas#surface').focus();
-  await view.locator('canvas#surface').press('ArrowRight');
-  assert.notEqual(await view.locator('canvas#surface').evaluate((c: HTMLCanvasElement) => c.toDataURL()), before);
+  await surfaceReadouts(page, view, path.join(ws, 'gpt2-planted', 'model.onnx'), theme);
   await shoot(page, `surface-${themeName(theme)}`);
   await view.locator('vscode-radio', { hasText: '2-D map' }).click();
   await view.locator('canvas#feature-map').waitFor();

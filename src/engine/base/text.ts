@@ -37,3 +37,17 @@ export function firstFew(items: string[], shown = 3): string {
   const head = items.slice(0, shown).join(', ');
   return items.length > shown ? `${head} and ${(items.length - shown).toLocaleString('en-US')} more` : head;
 }
+
+const sizeUnit = (bytes: number) => (bytes >= 2 ** 30 ? { div: 2 ** 30, digits: 2, name: 'GB' } : { div: 2 ** 20, digits: 1, name: 'MB' });
+
+/** A size as the Hub's pages and file managers say it: MB to a tenth, from 1 GB in GB to a hundredth. */
+export function sizeText(bytes: number): string {
+  const u = sizeUnit(bytes);
+  return `${(bytes / u.div).toFixed(u.digits)} ${u.name}`;
+}
+
+/** "1.2 of 3.4 MB": a part of a size, in the whole's unit. */
+export function sizePart(part: number, whole: number): string {
+  const u = sizeUnit(whole);
+  return `${(part / u.div).toFixed(u.digits)} of ${sizeText(whole)}`;
+}

@@ -125,11 +125,12 @@ describe('Every palette command and menu item, with and without a tokenizer', ()
         assert.notEqual(asked[0].value, asked[1].value, 'two different inputs, as the question needs');
       });
 
-      it('Export Report writes the scan and the latest experiment', async () => {
+      it('Export Report writes the report of the panel\'s runs', async () => {
         const folder = mkdtempSync(path.join(os.tmpdir(), 'ma-palette-report-'));
-        const files = await exec<string[]>('massiveActivations.exportReport', { folder });
-        const scan = JSON.parse(readFileSync(files.find((f) => f.endsWith('-scan.json'))!, 'utf8'));
+        const { files } = await exec<{ files: string[] }>('massiveActivations.exportReport', { folder });
+        const scan = JSON.parse(readFileSync(files.find((f) => f.endsWith('scan.json'))!, 'utf8'));
         assert.equal(scan.layers.length, 6);
+        assert.ok(files.some((f) => f.endsWith('report.md')));
       });
 
       it('the Activation Explorer\'s actions on an entry of this model: copy, reveal, intervene on its channel', async () => {
