@@ -14,6 +14,7 @@ export function versions(): { tool: string; onnxruntime: string; node: string } 
     if (existsSync(f)) { const p = JSON.parse(readFileSync(f, 'utf8')) as { name?: string; version?: string }; if (p.name === 'massive-activations') { tool = p.version ?? '?'; break; } }
   }
   let onnxruntime = '?';
-  try { onnxruntime = (req('onnxruntime-node/package.json') as { version: string }).version; } catch { /* not resolvable from here */ }
+  // Read, not required: the extension host must not hold ONNX Runtime's modules, not even its package.json.
+  try { onnxruntime = (JSON.parse(readFileSync(req.resolve('onnxruntime-node/package.json'), 'utf8')) as { version: string }).version; } catch { /* not resolvable from here */ }
   return { tool, onnxruntime, node: process.versions.node };
 }
