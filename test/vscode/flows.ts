@@ -48,6 +48,88 @@ export async function userFlows(page: Page, ws: string, theme: string, hub?: Flo
   if (theme === 'dark-modern') await themeChangeFlow(page);
   if (theme === 'dark-modern' || theme === 'light-modern') await compareFlow(page, explorer, theme.split('-')[0]);
   if (hub && (theme === 'dark-modern' || theme === 'light-modern')) await hubFlow(page, hub, theme.split('-')[0]);
+  await keyboardJourney(page, ws);
+}
+
+/**
+ * From a file to a massive value with the keyboard alone: Go to File (F1, the ">" deleted, the
+ * path typed, Enter), then F1 → Inspect Model on the file open; Tab to Run, Enter; Tab to the block
+ * buttons, arrows to the first block with massive activations, Enter; Tab to its map: the readout
+ * says the engine's value, and N the next one.
+ */
+async function keyboardJourney(page: Page, ws: string): Promise<void> {
+  const model = path.join(ws, 'llama-variants', 'model.onnx');
+  await page.keyboard.press('F1');
+  await page.locator('.quick-input-widget input').waitFor();
+  await page.keyboard.press('Backspace');
+  await page.keyboard.type('llama-variants/model.onnx');
+  const row = page.locator('.quick-input-list .monaco-list-row', { hasText: 'llama-variants' }).filter({ hasText: /^model\.onnx/ }).first();
+  await row.waitFor();
+  await arrowTo(page, row);
+  await page.keyboard.press('Enter');
+  // The file shown (a binary file: VS Code says so) and focused: only then the palette, which a
+  // focus moving into the editor as it loads would close.
+  await page.locator('.tab.active', { hasText: 'model.onnx' }).waitFor();
+  await page.getByText('The file is not displayed in the text editor').waitFor();
+  await page.getByRole('button', { name: 'Open Anyway' }).waitFor();
+  await paletteByKeys(page, 'Massive Activations: Inspect Model');
+  const view = page.frameLocator('iframe.webview.ready').last().frameLocator('#active-frame');
+  await view.locator('h1', { hasText: 'model.onnx' }).waitFor({ timeout: 60_000 });
+  await view.locator('.facts').waitFor();
+  assert.match(await view.locator('.facts').innerText(), /decoder · 6 blocks/);
+  await tabTo(page, view, 'vscode-button#run');
+  await page.keyboard.press('Enter');
+  await view.locator('#status', { hasText: 'massive activations on' }).waitFor({ timeout: 60_000 });
+  await tabTo(page, view, '#blocks button');
+  // Along the block buttons to the first one marked massive.
+  const focused = () => view.locator('body').evaluate(() => ({ text: document.activeElement?.textContent ?? '', massive: !!document.activeElement?.classList.contains('massive') }));
+  const blocks = await view.locator('#blocks button').count();
+  for (let i = 0; i < blocks && !(await focused()).massive; i++) await page.keyboard.press('ArrowRight');
+  const chosen = await focused();
+  assert.ok(chosen.massive, 'a block with massive activations reached by the arrows');
+  const layer = Number(/^Block (\d+)$/.exec(chosen.text)![1]);
+  await page.keyboard.press('Enter');
+  await view.locator('#layer h2', { hasText: new RegExp(`^Block ${layer}$`) }).waitFor();
+  await view.locator('canvas#feature-map').waitFor({ timeout: 60_000 });
+  await tabTo(page, view, 'canvas#feature-map');
+  const fm = await featureMap(model, { layer, prompt: 'Summer is warm. Winter is cold.', maxColumns: 192 });
+  const order = [...fm.massive].sort((a, b) => a.token - b.token || a.channel - b.channel);
+  const out = view.locator('#feature-map-readout');
+  await out.filter({ hasText: new RegExp(`^Block ${layer} · token ${order[0].token} `) }).waitFor();
+  assert.match(await out.innerText(), massiveSaid(fm, layer, order[0].token, order[0].channel));
+  await page.keyboard.press('n');
+  assert.match(await out.innerText(), massiveSaid(fm, layer, order[1].token, order[1].channel));
+}
+
+/** Arrows down the open quick pick until `row` is its focused row. */
+async function arrowTo(page: Page, row: Locator): Promise<void> {
+  const rows = await page.locator('.quick-input-list .monaco-list-row').count();
+  for (let i = 0; i < rows && !(await row.evaluate((el) => el.classList.contains('focused'))); i++) await page.keyboard.press('ArrowDown');
+  assert.ok(await row.evaluate((el) => el.classList.contains('focused')), 'the row is reached by the arrows');
+}
+
+/** F1, the command's title typed, arrows down to its row (the first row is not always it), Enter. */
+async function paletteByKeys(page: Page, title: string): Promise<void> {
+  await page.keyboard.press('F1');
+  await page.locator('.quick-input-widget input').waitFor();
+  await page.keyboard.type(title);
+  const row = page.locator('.quick-input-list .monaco-list-row', { hasText: title }).first();
+  await row.waitFor();
+  await arrowTo(page, row);
+  await page.keyboard.press('Enter');
+}
+
+/** Tab (at most 60 times) until the webview's element matching `selector` has the focus: it is reachable by keyboard. */
+async function tabTo(page: Page, view: FrameLocator, selector: string): Promise<void> {
+  const has = () => view.locator('body').evaluate((_, sel) => {
+    const a = document.activeElement;
+    return !!a && (a.matches(sel) || !!a.closest(sel));
+  }, selector);
+  for (let i = 0; i < 60; i++) {
+    if (await has()) return;
+    await page.keyboard.press('Tab');
+  }
+  assert.fail(`${selector} is not reached by Tab`);
 }
 
 /**

@@ -61,7 +61,9 @@ export function renderBlockButtons(): void {
   const box = document.getElementById('blocks');
   if (!box || !st.scan) return;
   // The buttons are drawn again on every selection: the focus stays on the block the user chose.
-  const focused = box.contains(document.activeElement);
+  // Only while the panel has the focus: a redraw (a palette scan's result) must not pull the focus
+  // from the workbench, where it would close the quick input the user is typing in.
+  const focused = document.hasFocus() && box.contains(document.activeElement);
   box.replaceChildren(...st.scan.layers.map((l) => h('button', {
     class: `block${l.massive.length ? ' massive' : ''}${st.layer === l.index ? ' selected' : ''}`,
     'aria-pressed': st.layer === l.index ? 'true' : 'false',
