@@ -1,18 +1,16 @@
-import { existsSync, mkdirSync, readdirSync, readFileSync, statSync } from 'node:fs';
-import * as path from 'node:path';
-import { EngineError, word } from '../engine/base/errors';
-import { writeFileAtomic } from '../engine/base/outputs';
-import { printable, terminalSafe } from '../engine/base/text';
+import { readFileSync } from 'node:fs';
+import { EngineError } from '../engine/base/errors';
 import type { ScanResult } from '../engine/model/results';
 import type { AttentionAnalysis } from '../experiments/attention/run';
 import type { FeatureMapResult } from '../experiments/featureMap/run';
 import { stringFlag, type Flags } from '../experiments/flags';
+import { inputFiles } from '../experiments/options';
 import { versions } from '../report/versions';
 import { composeReport, type ReportMethod, type ReportRun } from '../report/report';
+import { checkReportFolder, writeReport } from '../report/write';
 import type { EngineClient } from '../worker/client';
 import { parseArgs } from './args';
 import { planRun } from './plan';
-import { cliWording } from '../shared/cliWording';
 
 export const REPORT_USAGE = 'report MODEL|FOLDER --out DIR [--prompt TEXT | --prompt-file F | --ids 1,2,3 | --image IMG] [--json]';
 
@@ -28,9 +26,7 @@ const OWN = new Set(['out', 'json', 'csv', 'layer']);
 export async function report(model: string, flags: Flags, client: EngineClient): Promise<{ dir: string; files: string[] }> {
   const dir = stringFlag(flags, 'out');
   if (!dir) throw new EngineError('bad-argument', `Give the folder to write the report into: massive-activations ${REPORT_USAGE}`);
-  if (existsSync(dir) && (!statSync(dir).isDirectory() || readdirSync(dir).length)) {
-    throw new EngineError('unsafe-output', `${printable(dir)} is ${statSync(dir).isDirectory() ? 'a folder that is not empty' : 'a file'}: give a new or empty folder for the report (it never replaces a file).`);
-  }
+  checkReportFolder(dir);
   const shared = [...flags].filter(([k]) => !OWN.has(k)).flatMap(([k, v]) => (v === true ? [`--${k}`] : String(v).split('\n').flatMap((x) => [`--${k}`, x])));
   const run = async <R>(method: ReportMethod, title: string, argv: string[]): Promise<ReportRun & { result: R }> => {
     const plan = planRun({ ...parseArgs(argv), command: argv[0] });
@@ -55,11 +51,5 @@ export async function report(model: string, flags: Flags, client: EngineClient):
     runs: [scan, fm, at],
     versions: versions(),
   });
-  mkdirSync(dir, { recursive: true });
-  for (const f of files) {
-    const target = path.join(dir, ...f.path.split('/'));
-    mkdirSync(path.dirname(target), { recursive: true });
-    writeFileAtomic(target, f.path.endsWith('.md') ? terminalSafe(word(f.content, cliWording)).replace(/\r/g, '') : f.content, 'report file');
-  }
-  return { dir, files: files.map((f) => path.join(dir, ...f.path.split('/'))) };
+  return { dir, files: writeReport(dir, files, inputFiles(flags)) };
 }

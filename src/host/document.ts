@@ -12,8 +12,11 @@ export interface RunRecord { what: string; input: RunInput; at: number }
 /** The engine call a result came from, as sent (the user's settings included): what Export Report cites as a command line. */
 export interface RunCall { file: string; options: object }
 
-/** A result the panel showed, as the engine returned it (warnings unworded), with its call. */
+/** A result the panel showed, as the engine returned it (warnings unworded), with its call; `at`: the order it ran in. */
 export interface Shown<V> { title: string; view: V; call?: RunCall; at: number }
+
+/** The order runs happened in: a counter, as two runs can share a millisecond. */
+let ran = 0;
 
 const HISTORY = 50;
 const EXPERIMENTS_KEPT = 20;
@@ -70,7 +73,7 @@ export class ModelDocument implements vscode.Disposable {
     this.input = exact(input);
     this.scan = scan;
     this.scanCall = call;
-    this.scanAt = Date.now();
+    this.scanAt = ++ran;
     // Block views were of the last scan's input.
     this.blockViews.clear();
     this.stale = undefined;
@@ -79,14 +82,14 @@ export class ModelDocument implements vscode.Disposable {
   }
 
   addExperiment(title: string, view: ExperimentView, call?: RunCall): void {
-    this.experiments.unshift({ title, view, call, at: Date.now() });
+    this.experiments.unshift({ title, view, call, at: ++ran });
     this.experiments.length = Math.min(this.experiments.length, EXPERIMENTS_KEPT);
     this.changed.fire('results');
   }
 
   addBlockView(layer: number, featureMap: FeatureMapResult, call: RunCall): void {
     this.blockViews.delete(layer);
-    this.blockViews.set(layer, { title: `Block ${layer}, as viewed`, view: featureMap, call, at: Date.now() });
+    this.blockViews.set(layer, { title: `Block ${layer}, as viewed`, view: featureMap, call, at: ++ran });
   }
 
   get lastExperiment(): Shown<ExperimentView> | undefined {

@@ -1,12 +1,9 @@
-import { existsSync, mkdirSync, readdirSync, statSync } from 'node:fs';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
-import { EngineError, word } from '../engine/base/errors';
-import { checkOutputs, writeFileAtomic } from '../engine/base/outputs';
-import { printable } from '../engine/base/text';
+import { EngineError } from '../engine/base/errors';
 import { composeReport, type ReportRun } from '../report/report';
 import { versions } from '../report/versions';
-import { cliWording } from '../shared/cliWording';
+import { writeReport } from '../report/write';
 import type { ModelDocument } from './document';
 import type { InspectorPanel } from './panel';
 import { settings } from './settings';
@@ -39,9 +36,6 @@ export async function exportReport(panel: InspectorPanel, folder?: string): Prom
     defaultUri: vscode.Uri.file(path.join(path.dirname(panel.file), `${path.basename(path.dirname(panel.file))}-report`)),
   }))?.fsPath;
   if (!dir) return undefined;
-  if (existsSync(dir) && (!statSync(dir).isDirectory() || readdirSync(dir).length)) {
-    throw new EngineError('unsafe-output', `${printable(dir)} is ${statSync(dir).isDirectory() ? 'a folder that is not empty' : 'a file'}: give a new or empty folder for the report (it never replaces a file).`);
-  }
   const files = composeReport({
     model: { ...model, heads: model.heads ?? null, hiddenSize: model.hiddenSize ?? null },
     input: doc.input ?? {},
@@ -49,15 +43,7 @@ export async function exportReport(panel: InspectorPanel, folder?: string): Prom
     runs,
     versions: versions(),
   });
-  const targets = files.map((f) => path.join(dir, ...f.path.split('/')));
-  // Every file checked before the first is written: a refused report leaves nothing half-written.
-  checkOutputs(targets.map((t) => ['A report file', t] as [string, string]), panel.protectedFiles());
-  mkdirSync(dir, { recursive: true });
-  files.forEach((f, k) => {
-    mkdirSync(path.dirname(targets[k]), { recursive: true });
-    // Its command lines are the CLI's: so are the option names in its text.
-    writeFileAtomic(targets[k], f.path.endsWith('.md') ? word(f.content, cliWording) : f.content, 'report file');
-  });
+  const targets = writeReport(dir, files, panel.protectedFiles());
   await vscode.commands.executeCommand('markdown.showPreview', vscode.Uri.file(targets[0]));
   return { folder: dir, files: targets };
 }

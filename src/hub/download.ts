@@ -50,6 +50,8 @@ export function linkSnapshot(e: HubEnv, r: HubRef, commit: string, f: HubFile, b
 }
 
 export const snapshotPath = (e: HubEnv, r: HubRef, commit: string, p: string) => path.join(repoFolder(e, r), 'snapshots', commit, ...p.split('/'));
+/** Whether a file is in the revision's snapshot already (a graph is linked there only once its weights are). */
+export const inSnapshot = (e: HubEnv, r: HubRef, commit: string, p: string) => existsSync(snapshotPath(e, r, commit, p));
 
 async function fetchBlob(e: HubEnv, r: HubRef, commit: string, f: HubFile, blob: string, onBytes: OnBytes, signal?: AbortSignal): Promise<void> {
   if (existsSync(blob)) return; // another process finished it while we waited for the lock

@@ -5,7 +5,7 @@ import { firstFew, printable } from '../engine/base/text';
 import { MAIN_PARTS, partOf } from '../engine/model/folder';
 import { loadModel } from '../engine/model/onnx/load';
 import { HubUnreachable, repoInfo, type HubFile } from './api';
-import { downloadBlob, downloadFile, linkSnapshot, snapshotPath } from './download';
+import { downloadBlob, downloadFile, inSnapshot, linkSnapshot, snapshotPath } from './download';
 import { hubEnv, parseHubRef, refText, repoFolder, type HubEnv, type HubRef } from './ref';
 
 /** What a Hub model became on this machine: a folder of the cache's snapshot to open as any model folder. */
@@ -57,7 +57,7 @@ export async function fetchModel(spec: string, o: FetchOptions = {}): Promise<Fe
   const { dir, groups } = variantsOf(files, r);
   const { variant, variants, chosen } = chooseVariant(groups, o.variant, r);
   const planned = planOf(files, dir, chosen);
-  const missing = (f: HubFile) => !existsSync(snapshotPath(e, r, commit, f.path));
+  const missing = (f: HubFile) => !inSnapshot(e, r, commit, f.path);
   const progress = { allDone: 0, allTotal: planned.filter(missing).reduce((n, f) => n + f.size, 0) };
   const got: string[] = [];
   const counted = (f: HubFile) => {
@@ -128,7 +128,7 @@ export async function listVariants(spec: string, o: { env?: HubEnv; signal?: Abo
   const variants = [...groups].map(([name, graphs]) => {
     const planned = planOf(files, dir, graphs);
     const sum = (fs: HubFile[]) => fs.reduce((n, f) => n + f.size, 0);
-    const missing = planned.filter((f) => !existsSync(snapshotPath(e, r, commit, f.path)));
+    const missing = planned.filter((f) => !inSnapshot(e, r, commit, f.path));
     return { name, graphs: graphs.map((g) => g.path), bytes: sum(planned), missingBytes: sum(missing) };
   });
   return { repo: refText(r), commit, variants, notes };
