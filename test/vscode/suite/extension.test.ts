@@ -115,7 +115,11 @@ describe('Massive Activations in the extension host', () => {
     for (const v of doc.blockViews.values()) assert.ok(r.files.some((f) => f.endsWith(`feature-map-block-${v.view.layer}.svg`)), `block ${v.view.layer}'s map`);
     // The preview opens as its own tab once the Markdown extension has rendered it.
     const previewOpen = () => vscode.window.tabGroups.all.flatMap((g) => g.tabs).some((t) => t.input instanceof vscode.TabInputWebview && /report\.md/.test(t.label));
-    if (!previewOpen()) await new Promise<void>((resolve) => { const d = vscode.window.tabGroups.onDidChangeTabs(() => { if (previewOpen()) { d.dispose(); resolve(); } }); });
+    if (!previewOpen()) {
+      await new Promise<void>((resolve) => {
+        const d = vscode.window.tabGroups.onDidChangeTabs(() => { if (previewOpen()) { d.dispose(); resolve(); } });
+      });
+    }
     assert.ok(previewOpen(), 'the report is open in the Markdown preview');
   });
 
