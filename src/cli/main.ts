@@ -1,9 +1,9 @@
 import { spawnSync } from 'node:child_process';
 import { EngineError, isCancelled, userMessage, word } from '../engine/base/errors';
-import { cliWording } from '../shared/cliWording';
+import { cliJson, cliWording } from '../shared/cliWording';
 import { cores } from '../engine/base/limits';
 import { writeFileAtomic } from '../engine/base/outputs';
-import { jsonSafe, terminalSafe } from '../engine/base/text';
+import { terminalSafe } from '../engine/base/text';
 import { EngineClient } from '../worker/client';
 import { parseArgs } from './args';
 import { COMMANDS, threadsFlag } from './commands';
@@ -94,8 +94,8 @@ async function main(argv: string[]): Promise<number> {
     const result = await call.result;
     if (!json && process.stderr.isTTY) process.stderr.write('\r'.padEnd(51) + '\r');
     const doc = command.json ? command.json(result) : result;
-    // Warnings carry the engine's option marks: worded here as flags, like error messages.
-    const jsonText = word(jsonSafe(JSON.stringify(doc, null, 2)), cliWording);
+    // Warnings carry the engine's option marks: worded as flags, like error messages (and as a report's results/ are).
+    const jsonText = cliJson(doc);
     if (out) writeFileAtomic(out, `${jsonText}\n`, 'JSON output file');
     if (csvFile) writeFileAtomic(csvFile, command.csv!(result), 'CSV output file');
     // Model-controlled strings (names, token texts) must not reach the terminal as control sequences.
