@@ -4,13 +4,13 @@ import * as ort from 'onnxruntime-node';
 import { scanFile } from '../../src/engine/run/scanFile';
 import { inspectTarget } from '../../src/engine/model/inspect';
 import { resolveTarget } from '../../src/engine/model/folder';
-import { buildAudioLanguage, buildFlorence, buildGpt2, buildHybrid, HYBRID_LAYOUTS, buildLlama, buildPerLayerPair, buildVit, buildVisionLanguage, VLM_IMAGE, type BuiltModel } from '../models/build';
+import { buildAudioLanguage, buildFlorence, buildGpt2, buildHybrid, HYBRID_LAYOUTS, buildLlama, buildOneToken, buildPerLayerPair, buildVit, buildVisionLanguage, VLM_IMAGE, type BuiltModel } from '../models/build';
 import { forwardFromEmbeddings, norm } from '../models/reference';
 import { PNG } from 'pngjs';
 import { npy } from '../models/npy';
 import { Tokenizer } from '@huggingface/tokenizers';
 import { tokenizerConfig, tokenizerJson } from '../models/tokenizer';
-import { toAttentionInLoop, toDuplicateConstants, toFlattenedPatches, toFragment, toFusedMixers, toOnDevice, toWeightsAsInputs } from '../models/layouts/variants';
+import { toAnonymous, toAttentionInLoop, toDuplicateConstants, toFlattenedPatches, toFragment, toFusedMixers, toOnDevice, toWeightsAsInputs } from '../models/layouts/variants';
 import { OperatorSetIdProtoSchema, type TensorProto } from 'onnx-buf';
 import { create } from '@bufbuild/protobuf';
 import type { FeedTensor } from '../../src/engine/model/feeds';
@@ -279,6 +279,47 @@ describe('on-device re-implementations: generic names, weights one file per tens
     const note = r.input?.note ?? '';
     assert.match(note, /cos = rotary cos of positions 0…8 \(θ 10000 from config\.json\) \[1, 1, 9, 16\]/);
     assert.ok(note.includes(`norm_eps = ${m.spec.eps} from config.json`), note);
+  });
+});
+
+describe('on-device rewrites exported one token at a time (NNTrainer): no cache or mask, the stream reshaped at every layer, rank-4 logits', () => {
+  let named: BuiltModel;
+  let anonymous: BuiltModel;
+  before(() => {
+    named = buildOneToken(root, 'llama-one-token', { externalData: (t) => t.name.replace(/[^\w.]/g, '_') });
+    anonymous = buildOneToken(root, 'llama-one-token-anonymous', { transform: toAnonymous });
+    for (const m of [named, anonymous]) writeFileSync(path.join(path.dirname(m.file), 'config.json'), JSON.stringify({ rope_theta: 10000, rms_norm_eps: m.spec.eps }));
+  });
+
+  test('every layer is a block (the Reshape between layers passes the stream on), with or without scope names; a decoder by its head', () => {
+    for (const m of [named, anonymous]) {
+      const info = inspectTarget(resolveTarget(m.file));
+      assert.equal(info.blocks, m.spec.layers, m.name);
+      assert.equal(info.family, 'decoder', info.familyEvidence.join('; '));
+      assert.ok(info.familyEvidence.some((e) => e.includes('language-model head: output "output"')), info.familyEvidence.join('; '));
+      assert.deepEqual(info.inputs.map((i) => `${i.name}:${i.role}`), ['input:ids', 'cos:rotary', 'sin:rotary', 'variance_epsilon:epsilon']);
+      assert.equal(info.heads, m.spec.heads);
+    }
+    // Qwen3's rewrite adds the epsilon input to its queries' and keys' mean squares too.
+    const qwen3 = buildOneToken(root, 'qwen3-one-token', { qkNorm: true, transform: toAnonymous });
+    assert.equal(inspectTarget(resolveTarget(qwen3.file)).blocks, qwen3.spec.layers);
+  });
+
+  test("one token scans exactly as the reference computes it, given the config's epsilon", async () => {
+    for (const m of [named, anonymous]) {
+      const r = await scanModel(m.file, { ids: [IDS[0]] });
+      assert.equal(r.layers.length, m.spec.layers);
+      assertMatchesReference(r, forwardText(m.spec, [IDS[0]]), m.spec.d);
+      assert.ok((r.input?.note ?? '').includes(`variance_epsilon = ${m.spec.eps} from config.json [1, 1]`), r.input?.note);
+    }
+  });
+
+  test('a longer input is refused in words naming the fixed input, and --truncate runs its first token', async () => {
+    await assert.rejects(scanModel(named.file, { ids: IDS }), (e: unknown) => isEngineError(e) && e.code === 'too-long' &&
+      /takes 1 token at a time \(its input "input" is \[1, 1\]\)/.test(e.message) && /its first token \(/.test(e.message));
+    const r = await scanModel(named.file, { ids: IDS, truncate: true });
+    assert.equal(r.tokens.length, 1);
+    assertMatchesReference(r, forwardText(named.spec, [IDS[0]]), named.spec.d);
   });
 });
 

@@ -7,6 +7,7 @@ import { ExternalDataSink, GraphBuilder, makeModel, quantizeBlocks4, quantizeCol
 import { fusedGpt2Model } from './layouts/fused';
 import { gpt2Model } from './layouts/gpt2';
 import { llamaModel } from './layouts/llama';
+import { oneTokenLlama } from './layouts/oneToken';
 import { vitModel } from './layouts/vit';
 import { readLlama2c } from './llama2c';
 import { plantedSpec } from './planted';
@@ -59,6 +60,17 @@ export function buildLlama(
 ): BuiltModel {
   const spec = opts.qdq ? quantizedSpec(textSpec('llama', 7, opts.layers)) : textSpec('llama', 7, opts.layers);
   const model = llamaModel(spec, opts.fp16 ? DT.FLOAT16 : DT.FLOAT, { qdq: opts.qdq, onnx23: opts.onnx23 });
+  opts.transform?.(model);
+  return emit(root, name, spec, model, { externalData: opts.externalData });
+}
+
+/** The planted Llama rewritten for a device and exported one token at a time (NNTrainer's layout). */
+export function buildOneToken(
+  root: string, name = 'llama-one-token',
+  opts: { qkNorm?: boolean; externalData?: Parameters<typeof writeModel>[2]; transform?: (m: ModelProto) => void } = {},
+): BuiltModel {
+  const spec = textSpec('llama');
+  const model = oneTokenLlama(spec, { qkNorm: opts.qkNorm });
   opts.transform?.(model);
   return emit(root, name, spec, model, { externalData: opts.externalData });
 }

@@ -34,7 +34,8 @@ export function classifyFamily(
   if (pixelInput && (patch || pixelInput.role === 'pixels' || !roles.has('ids'))) return { family: 'vision', evidence };
 
   const causal = causalEvidence(g, inputs);
-  const head = g.graph.output.find((o) => { const s = g.shapeOf(o.name); return !!s && s.length === 3 && vocab !== null && s[2] === vocab; });
+  // [batch, tokens, vocab], or with more leading axes ([1, 1, 1, vocab] from a device rewrite).
+  const head = g.graph.output.find((o) => { const s = g.shapeOf(o.name); return !!s && s.length >= 3 && vocab !== null && s[s.length - 1] === vocab; });
   const headWords = head && `a language-model head: output "${head.name}" over the ${vocab}-token vocabulary`;
   if (causal.length) return { family: 'decoder', evidence: [...evidence, ...causal, ...(headWords ? [headWords] : [])] };
   // A head over the vocabulary alone is also what a masked language model (BERT) has.

@@ -50,7 +50,8 @@ function roleOf(name: string, t: number, shape: (number | string)[]): InputRole 
   const isInt = t === DT.INT64 || t === DT.INT32;
   if (isWeightInput(name, shape)) return 'weight';
   if (!isInt && ROTARY_NAME.test(name)) return 'rotary';
-  if (!isInt && shape.length <= 1 && /(^|[._])(norm_)?eps(ilon)?$/i.test(name)) return 'epsilon';
+  // One number however it is shaped: a scalar, [1] or torch's [[1e-6]] ([1, 1]).
+  if (!isInt && shape.every((d) => d === 1) && /(^|[._])(norm_)?eps(ilon)?$/i.test(name)) return 'epsilon';
   // past_key_values.0.key, cache.0.key, and on-device runtimes' k_cache_0 / key_cache_0 / cache_k_0 / kv_cache.
   if (/past|cache\.|\.key$|\.value$|(^|[._])(k|v|key|value)_?cache|cache_(k|v|key|value)([._\d]|$)|kv_?cache/.test(n) && !/use_cache/.test(n)) return 'past';
   if (/use_cache/.test(n)) return 'use_cache_branch';

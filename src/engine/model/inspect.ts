@@ -7,7 +7,7 @@ import { printable } from '../base/text';
 import { lfsPointerMessage } from '../base/files';
 import { option } from '../base/errors';
 import { crossCheck, readConfig, type ModelTarget } from './folder';
-import { attrInt, GraphIndex, int64Values } from './onnx/graph';
+import { attrInt, attrInts, GraphIndex, int64Values } from './onnx/graph';
 import { loadModel, type LoadedModel } from './onnx/load';
 import { locateBlocks } from './locate/registry';
 import { staticWidth } from './locate/width';
@@ -20,6 +20,8 @@ import { sampleIds, type SampleIds } from './sampleIds';
 export type { Family } from './family';
 
 export interface InputInfo { name: string; type: string; shape: (number | string)[]; role: InputRole }
+
+export interface FixedTokens { count: number; input: string; shape: (number | string)[] }
 
 export interface ModelInfo {
   path: string;
@@ -45,6 +47,8 @@ export interface ModelInfo {
   vocabSize: number | null;
   /** Longest sequence the position tables allow (learned positions or cached rotary tables). */
   maxPositions: number | null;
+  /** A token input of fixed length ([1, 1]: one token at a time, as device rewrites are exported): runs take exactly that many tokens. */
+  fixedTokens: FixedTokens | null;
   /** A tokenizer.json sits beside the model (or one folder up). */
   hasTokenizer: boolean;
   /** For a model that takes token ids: ids valid for it, offered where there is no tokenizer. */
@@ -147,6 +151,7 @@ export function prepareModel(file: string): PreparedModel {
     quantization,
     vocabSize,
     maxPositions: findMaxPositions(index),
+    fixedTokens: findFixedTokens(inputs),
     hasTokenizer: !!findTokenizer(loaded.path),
     warnings,
     blockOutputs: location.blocks.map((b) => b.output),
@@ -194,19 +199,38 @@ function modelConstants(file: string, hidden: number | null, heads: number | nul
   };
 }
 
-/** Unfused attention splits heads with Reshape(x, [b, s, heads, head_dim]); read the constant. */
+/**
+ * Unfused attention splits heads with Reshape(x, [b, s, heads, head_dim]); read the constant. A
+ * reshape the heads' Transpose (0, 2, 1, 3) reads is a split for sure; others (a stream reshaped to
+ * [1, 1, 1, d], which has the same product) count only where no sure split exists.
+ */
 function headsFromReshapes(g: GraphIndex, hidden: number): number | null {
-  const votes = new Map<number, number>();
+  const sure = new Map<number, number>();
+  const maybe = new Map<number, number>();
+  const vote = (m: Map<number, number>, h: number) => m.set(h, (m.get(h) ?? 0) + 1);
   for (const n of g.graph.node) {
     if (n.opType !== 'Reshape') continue;
     const t = g.initializer(n.input[1]);
     if (!t || t.dims.length !== 1 || Number(t.dims[0]) !== 4) continue;
     const v = int64Values(t);
-    if (v.length === 4 && v[2] > 0 && v[3] > 0 && v[2] * v[3] === hidden) votes.set(v[2], (votes.get(v[2]) ?? 0) + 1);
+    if (!(v.length === 4 && v[2] > 0 && v[3] > 0 && v[2] * v[3] === hidden)) continue;
+    const split = g.consumersOf(n.output[0]).some((c) => c.node.opType === 'Transpose' && attrInts(c.node, 'perm')?.join() === '0,2,1,3');
+    vote(split ? sure : maybe, v[2]);
   }
+  const votes = sure.size ? sure : maybe;
   let best: number | null = null;
   for (const [h, c] of votes) if (best === null || c > (votes.get(best) ?? 0)) best = h;
   return best;
+}
+
+/** The token axis of ids [batch, tokens] or embeddings [batch, tokens, width], where the export fixed it. */
+function findFixedTokens(inputs: InputInfo[]): FixedTokens | null {
+  for (const i of inputs) {
+    const axis = i.role === 'ids' && i.shape.length === 2 ? 1 : i.role === 'inputs_embeds' && i.shape.length === 3 ? 1 : -1;
+    const count = i.shape[axis];
+    if (axis > 0 && typeof count === 'number' && count > 0) return { count, input: i.name, shape: i.shape };
+  }
+  return null;
 }
 
 function findMaxPositions(g: GraphIndex): number | null {

@@ -6,6 +6,7 @@ import { readFeedFile } from '../model/feedFiles';
 import { DT, floatToHalf } from '../model/onnx/dtype';
 import { openPlain, toFloat32, type OpenModel } from './session';
 import type { ModelTarget } from '../model/folder';
+import type { FixedTokens } from '../model/inspect';
 import * as ort from 'onnxruntime-node';
 import { findTokenizer, loadTokenizer, optionalTokenizer } from '../model/tokenizer';
 import { sampleIds } from '../model/sampleIds';
@@ -67,7 +68,8 @@ export interface Truncated { kept: number; of: number; atLeast?: boolean }
 export async function resolveInput(file: string, m: OpenModel, opts: InputOptions): Promise<ResolvedInput> {
   const info = m.prepared.info;
   const typed = info.inputs.map((i) => ({ ...i, elemType: m.prepared.index.elemTypeOf(i.name) ?? DT.FLOAT }));
-  const maxTokens = Math.min(opts.maxTokens ?? DEFAULT_MAX_TOKENS, info.maxPositions ?? Infinity);
+  const fixed = info.fixedTokens ?? undefined;
+  const maxTokens = Math.min(opts.maxTokens ?? DEFAULT_MAX_TOKENS, info.maxPositions ?? Infinity, fixed?.count ?? Infinity);
   // An audio-language folder's audio encoder takes its own feeds (input_features): they leave the decoder's.
   const { files, partFiles: audioFiles } = splitPartFeeds(opts.feeds ?? {}, typed, opts.target?.audio);
   // Before any file is read: a refusal here costs nothing.
@@ -84,7 +86,8 @@ export async function resolveInput(file: string, m: OpenModel, opts: InputOption
   if (idsInput || embedder) {
     const vision = embeds && embedder ? opts.target?.vision : undefined;
     if (opts.image && !vision) throw new EngineError('bad-argument', `${path.basename(file)} is a text model; ${option('image')} is for vision models.`);
-    let r = fedIds ? fedTokens(file, user[fedIds.name], files[fedIds.name], info.vocabSize, maxTokens) : resolveTokens(file, opts, info.vocabSize, maxTokens);
+    let r = fedIds ? fedTokens(file, user[fedIds.name], files[fedIds.name], info.vocabSize, maxTokens, fixed) : resolveTokens(file, opts, info.vocabSize, maxTokens, fixed);
+    if (fixed && r.ids.length < fixed.count) throw tooShort(r.ids.length, fixed);
     // The fed ids run as any ids do; experiments re-run `given` on other sequences, which have ids of their own.
     if (fedIds) delete given[fedIds.name];
     checkLength(typed, user, files, r.ids.length);
@@ -123,7 +126,8 @@ export async function resolveInput(file: string, m: OpenModel, opts: InputOption
     // Embeddings are [batch, sequence, width]: their sequence sets the mask's and the positions' length.
     const t = user[fedEmbeds.name];
     const S = t.dims.length >= 2 ? t.dims[t.dims.length - 2] : 1;
-    if (S > maxTokens) throw tooLong(S, 'tokens', maxTokens);
+    if (S > maxTokens) throw tooLong(S, 'tokens', maxTokens, fixed);
+    if (fixed && S < fixed.count) throw tooShort(S, fixed);
     checkLength(typed, user, files, S);
     const tokens = Array.from({ length: S }, (_, index) => ({ index, id: null, text: `#${index}` }));
     const from = `The input is the embeddings in ${printable(path.basename(files[fedEmbeds.name]))}.`;
@@ -230,13 +234,13 @@ function loadGiven(files: Record<string, string>, inputs: ClassifiedInput[], max
  * Token ids fed as a tensor: one sequence, checked against the vocabulary as typed ids are, and
  * named through the tokenizer when there is one (else `<id>`).
  */
-function fedTokens(modelPath: string, t: FeedTensor, file: string, vocab: number | null, maxTokens: number): ReturnType<typeof resolveTokens> {
+function fedTokens(modelPath: string, t: FeedTensor, file: string, vocab: number | null, maxTokens: number, fixed?: FixedTokens): ReturnType<typeof resolveTokens> {
   const name = printable(path.basename(file));
   const S = t.dims[t.dims.length - 1] ?? 1;
   if (t.data.length !== S) {
     throw new EngineError('bad-argument', `${name} holds ${t.dims.join('×')} token ids; the engine runs one sequence at a time: give 1×${S}.`);
   }
-  if (S > maxTokens) throw tooLong(S, 'tokens', maxTokens);
+  if (S > maxTokens) throw tooLong(S, 'tokens', maxTokens, fixed);
   const ids: number[] = [];
   for (let k = 0; k < S; k++) {
     const v = t.data[k];
@@ -254,7 +258,7 @@ function fedTokens(modelPath: string, t: FeedTensor, file: string, vocab: number
 
 /** Tokens for a text model: from the prompt through the model's tokenizer, or given ids. */
 export function resolveTokens(
-  modelPath: string, opts: InputOptions, vocab: number | null, maxTokens: number,
+  modelPath: string, opts: InputOptions, vocab: number | null, maxTokens: number, fixed?: FixedTokens,
 ): { ids: number[]; tokens: TokenInfo[]; tokenizer: string | null; note?: string; truncated?: Truncated } {
   const tokFile = findTokenizer(modelPath);
   let ids: number[];
@@ -264,7 +268,7 @@ export function resolveTokens(
   // Too long: refused, or with `truncate` its first maxTokens tokens (a paste's beginning is what the paper reads).
   const fit = (all: number[]): number[] => {
     if (all.length <= maxTokens) return all;
-    if (!opts.truncate) throw tooLong(all.length, 'tokens', maxTokens);
+    if (!opts.truncate) throw tooLong(all.length, 'tokens', maxTokens, fixed);
     truncated = { kept: maxTokens, of: all.length };
     return all.slice(0, maxTokens);
   };
@@ -283,7 +287,7 @@ export function resolveTokens(
     // Refuse absurd prompts before tokenising them: even one character per token would overflow.
     // Truncated, only a beginning that surely holds maxTokens tokens is tokenised.
     const cap = maxTokens * 32;
-    if (prompt.length > cap && !opts.truncate) throw tooLong(prompt.length, 'characters', maxTokens);
+    if (prompt.length > cap && !opts.truncate) throw tooLong(prompt.length, 'characters', maxTokens, fixed);
     tok = loadTokenizer(tokFile);
     const encoded = tok.encode(prompt.length > cap ? prompt.slice(0, cap) : prompt);
     if (!encoded.length) throw new EngineError('bad-prompt', 'The prompt produced no tokens.');
@@ -304,8 +308,21 @@ function checkIds(ids: number[], vocab: number | null): void {
   if (bad !== undefined) throw new EngineError('bad-ids', `Token id ${bad} is outside the model's vocabulary (0–${vocab === null ? '?' : vocab - 1}).`);
 }
 
-function tooLong(n: number, unit: string, max: number): EngineError {
-  return new EngineError('too-long', `The input is ${n.toLocaleString('en-US')} ${unit}; the limit is ${max.toLocaleString('en-US')} tokens (the smaller of ${option('maxTokens')} and the model's position table). Give a shorter input, or run its first ${max.toLocaleString('en-US')} tokens (${option('truncate')}).`, { tokens: n, limit: max, unit });
+function tooLong(n: number, unit: string, max: number, fixed?: FixedTokens): EngineError {
+  const limit = fixed?.count === max ? `the model ${takesTokens(fixed)}`
+    : `the limit is ${max.toLocaleString('en-US')} tokens (the smaller of ${option('maxTokens')} and the model's position table)`;
+  const first = max === 1 ? 'its first token' : `its first ${max.toLocaleString('en-US')} tokens`;
+  return new EngineError('too-long', `The input is ${n.toLocaleString('en-US')} ${unit}; ${limit}. Give a shorter input, or run ${first} (${option('truncate')}).`, { tokens: n, limit: max, unit });
+}
+
+/** ONNX Runtime refuses a fixed token axis given fewer tokens too. */
+function tooShort(n: number, fixed: FixedTokens): EngineError {
+  return new EngineError('bad-argument', `The input is ${n.toLocaleString('en-US')} token${n === 1 ? '' : 's'}, but the model ${takesTokens(fixed)}: give ${fixed.count.toLocaleString('en-US')}.`);
+}
+
+function takesTokens(f: FixedTokens): string {
+  const count = f.count === 1 ? '1 token' : `exactly ${f.count.toLocaleString('en-US')} tokens`;
+  return `takes ${count} at a time (its input "${printable(f.input)}" is [${f.shape.join(', ')}])`;
 }
 
 /**

@@ -28,3 +28,9 @@ export const NORM_OPS = new Set([
 
 /** Ops that pass a tensor through unchanged in value. */
 export const PASS_OPS = new Set(['Cast', 'Identity', 'Dropout']);
+
+/**
+ * Ops that give the same values another shape. A stream may pass through one between blocks
+ * (rewrites for a device reshape it to [1, 1, 1, d] at every layer's start).
+ */
+export const VIEW_OPS = new Set(['Reshape', 'Squeeze', 'Unsqueeze', 'Flatten']);

@@ -1,6 +1,6 @@
 import type { GraphIndex } from '../onnx/graph';
 import { attrInt, nodeReads, outerReads } from '../onnx/graph';
-import { ATTENTION_OPS, HEAVY_OPS, NORM_OPS, PASS_OPS } from './ops';
+import { ATTENTION_OPS, HEAVY_OPS, NORM_OPS, PASS_OPS, VIEW_OPS } from './ops';
 import type { AttentionLocation, BlockLocation, DownProjection, MixerKind, MlpKind, ResidualPoint } from './types';
 import { branchMixer, isCrossAttention, mlpKind, opsOf, probsTimesValues } from './mixers';
 import { staticWidth } from './width';
@@ -48,8 +48,9 @@ export function dependsThroughHeavy(g: GraphIndex, target: string, source: strin
   return false;
 }
 
+/** The tensor a skip carries on: through casts, identities and reshapes of the same values. */
 export function skipPassThrough(g: GraphIndex, t: string): string {
-  for (let p = g.producer.get(t); p && PASS_OPS.has(p.node.opType); p = g.producer.get(t)) t = p.node.input[0];
+  for (let p = g.producer.get(t); p && (PASS_OPS.has(p.node.opType) || VIEW_OPS.has(p.node.opType)); p = g.producer.get(t)) t = p.node.input[0];
   return t;
 }
 
