@@ -86,7 +86,8 @@ export async function resolveInput(file: string, m: OpenModel, opts: InputOption
   if (idsInput || embedder) {
     const vision = embeds && embedder ? opts.target?.vision : undefined;
     if (opts.image && !vision) throw new EngineError('bad-argument', `${path.basename(file)} is a text model; ${option('image')} is for vision models.`);
-    let r = fedIds ? fedTokens(file, user[fedIds.name], files[fedIds.name], info.vocabSize, maxTokens, fixed) : resolveTokens(file, opts, info.vocabSize, maxTokens, fixed);
+    let r = fedIds ? fedTokens(file, user[fedIds.name], files[fedIds.name], info.vocabSize, maxTokens, fixed)
+      : resolveTokens(file, opts, info.vocabSize, maxTokens, fixed);
     if (fixed && r.ids.length < fixed.count) throw tooShort(r.ids.length, fixed);
     // The fed ids run as any ids do; experiments re-run `given` on other sequences, which have ids of their own.
     if (fedIds) delete given[fedIds.name];
@@ -234,7 +235,9 @@ function loadGiven(files: Record<string, string>, inputs: ClassifiedInput[], max
  * Token ids fed as a tensor: one sequence, checked against the vocabulary as typed ids are, and
  * named through the tokenizer when there is one (else `<id>`).
  */
-function fedTokens(modelPath: string, t: FeedTensor, file: string, vocab: number | null, maxTokens: number, fixed?: FixedTokens): ReturnType<typeof resolveTokens> {
+function fedTokens(
+  modelPath: string, t: FeedTensor, file: string, vocab: number | null, maxTokens: number, fixed?: FixedTokens,
+): ReturnType<typeof resolveTokens> {
   const name = printable(path.basename(file));
   const S = t.dims[t.dims.length - 1] ?? 1;
   if (t.data.length !== S) {
