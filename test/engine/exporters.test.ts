@@ -347,8 +347,7 @@ describe('an operator of a domain ONNX Runtime does not have', () => {
  * A patterned side × side PNG written to `file` (channel c of pixel i is (i·mul[c] + shift·c) mod 256),
  * and its pixels as the encoder sees them: CHW, value / 255.
  */
-function patternImage(file: string, mul: [number, number, number], shift: number): Float64Array {
-  const { side } = VLM_IMAGE;
+function patternImage(file: string, mul: [number, number, number], shift: number, side: number = VLM_IMAGE.side): Float64Array {
   const png = new PNG({ width: side, height: side });
   const pixels = new Float64Array(3 * side * side);
   for (let i = 0; i < side * side; i++) {
@@ -506,8 +505,29 @@ describe('a vision encoder that takes flattened patches (Qwen2-VL style: hidden_
     assert.match(r.input.note ?? '', /grid_thw = one frame of the patches, rows × columns \[1, 3\]/);
     // A free dimension shared with the fed patches (num_patches) takes their count.
     assert.match(r.input.note ?? '', /rotary_pos_emb = zeros \[16, 8\]/);
-    await assert.rejects(scanModel(flatFile, { image: path.join(root, 'vlm.png') }), (e: unknown) => isEngineError(e) && e.code === 'unsupported-input' &&
-      /takes the image as flattened patches \("hidden_states" \[num_patches, 192\], Qwen2-VL style\)/.test(e.message));
+  });
+
+  test("--image is cut as preprocessor_config.json says (Qwen2-VL's processor): the scan matches the reference on the normalised pixels", async () => {
+    const v = m.spec.vit!;
+    const dir = path.dirname(m.file);
+    const mean = [0.5, 0.4, 0.3];
+    const std = [0.25, 0.2, 0.3];
+    const config = path.join(dir, 'preprocessor_config.json');
+    // One frame, no merging: this encoder's patches run row by row, as its position table has them.
+    writeFileSync(config, JSON.stringify({
+      patch_size: v.patch, temporal_patch_size: 1, merge_size: 1, min_pixels: 1, max_pixels: v.image * v.image, image_mean: mean, image_std: std,
+    }));
+    const image = path.join(root, 'patches.png');
+    const plane = v.image * v.image;
+    const pixels = patternImage(image, [5, 17, 23], 3, v.image).map((x, k) => (x - mean[Math.floor(k / plane)]) / std[Math.floor(k / plane)]);
+    const r = await scanModel(m.file, { image });
+    assertMatchesReference(r, forwardVit(m.spec, pixels), m.spec.d);
+    const grid = v.image / v.patch;
+    assert.ok((r.input.note ?? '').includes(`cut into ${grid}×${grid} patches of ${v.patch}×${v.patch}, listed by 1×1 merge window`), r.input.note);
+    assert.match(r.input.note ?? '', /rotary_pos_emb holds the patches' rows and columns as rotary angles/);
+    writeFileSync(config, JSON.stringify({ patch_size: 14, temporal_patch_size: 2 }));
+    await assert.rejects(scanModel(m.file, { image }), (e: unknown) => isEngineError(e) && e.code === 'bad-file' && /takes 192 a patch/.test(e.message));
+    rmSync(config);
   });
 });
 

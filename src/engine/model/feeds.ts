@@ -127,7 +127,7 @@ export function requireWeights(inputs: ClassifiedInput[], given: Record<string, 
 /** A tensor to feed, independent of the runtime library. */
 export interface FeedTensor { type: string; data: BigInt64Array | Int32Array | Float32Array | Uint16Array | Uint8Array; dims: number[] }
 
-function intTensor(elemType: number, values: number[], dims: number[]): FeedTensor {
+export function intTensor(elemType: number, values: number[], dims: number[]): FeedTensor {
   if (elemType === DT.INT32) return { type: 'int32', data: Int32Array.from(values), dims };
   return { type: 'int64', data: BigInt64Array.from(values.map((v) => BigInt(v))), dims };
 }

@@ -1,7 +1,7 @@
 import { statSync } from 'node:fs';
 import * as path from 'node:path';
 import { EngineError, option } from '../base/errors';
-import { classifyInputs, defaultedInputs, describeDefaults, syntheticFeeds, textFeeds, type ClassifiedInput, type FeedTensor } from '../model/feeds';
+import { classifyInputs, defaultedInputs, describeDefaults, intTensor, syntheticFeeds, textFeeds, type ClassifiedInput, type FeedTensor } from '../model/feeds';
 import { readFeedFile } from '../model/feedFiles';
 import { DT, floatToHalf } from '../model/onnx/dtype';
 import { openPlain, toFloat32, type OpenModel } from './session';
@@ -13,6 +13,7 @@ import { sampleIds } from '../model/sampleIds';
 import { printable } from '../base/text';
 import type { TokenInfo } from '../model/results';
 import { decodeImage, readPreprocess, toPixelValues } from '../model/vision/image';
+import { CLIP_NORM, cutIntoPatches, patchCutting, smartResize, visionRotary } from '../model/vision/flatPatches';
 import { AUDIO_TOKEN_TEXT, IMAGE_TOKEN_TEXT } from '../model/tokenKinds';
 import { loadModel } from '../model/onnx/load';
 import { GraphIndex } from '../model/onnx/graph';
@@ -143,10 +144,7 @@ export async function resolveInput(file: string, m: OpenModel, opts: InputOption
   const feeds = syntheticFeeds(typed, 1, given, info.constants);
   const pixels = typed.find((i) => i.role === 'pixels');
   const flattened = typed.find((i) => i.role === 'patches');
-  if (opts.image && flattened) {
-    throw new EngineError('unsupported-input', `${printable(path.basename(file))} takes the image as flattened patches ("${printable(flattened.name)}" [${flattened.shape.join(', ')}], Qwen2-VL style); ` +
-      `cutting an image into them is not supported yet. Feed the patches and their grid with ${option('feed', `${printable(flattened.name)}=FILE.npy`)}.`);
-  }
+  if (opts.image && flattened) return imageAsPatches(file, typed, flattened, opts.image, maxTokens, feeds, given);
   if (opts.image) {
     if (!pixels) throw new EngineError('bad-argument', `${path.basename(file)} has no image input.`);
     const h = typeof pixels.shape[2] === 'number' ? pixels.shape[2] : undefined;
@@ -172,6 +170,50 @@ export async function resolveInput(file: string, m: OpenModel, opts: InputOption
     : dataGiven ? describeDefaults(defaulted, 1, info.constants)
       : pixels ? 'No image given: a deterministic synthetic input was used.' : 'The model takes float features: a deterministic synthetic input was used.';
   return { feeds, tokens: [], kind: fedAll ? 'feed' : 'synthetic', tokenizer: null, given, note };
+}
+
+/**
+ * An image for a vision encoder taking flattened patches (Qwen2-VL): resized and cut as Qwen2-VL's
+ * processor does, with its grid and, where the encoder takes them, its patches' rotary angles.
+ */
+function imageAsPatches(
+  file: string, typed: ClassifiedInput[], flattened: ClassifiedInput, image: string, maxTokens: number,
+  feeds: Record<string, FeedTensor>, given: Record<string, FeedTensor>,
+): ResolvedInput {
+  const width = flattened.shape[1];
+  if (typeof width !== 'number') {
+    throw new EngineError('unsupported-input', `${printable(path.basename(file))} takes flattened patches ("${printable(flattened.name)}" [${flattened.shape.join(', ')}]) of no fixed width, ` +
+      `so how an image is cut for it is unknown. Feed the patches with ${option('feed', `${printable(flattened.name)}=FILE.npy`)}.`);
+  }
+  const pre = readPreprocess(file, undefined, undefined, CLIP_NORM);
+  const cut = patchCutting(flattened.name, width, pre.patching, 'preprocessor_config.json');
+  const img = decodeImage(image);
+  const factor = cut.patch * cut.merge;
+  // Each patch is a token: the pixel budget stops at the token limit.
+  const budget = Math.min(cut.maxPixels, maxTokens * cut.patch * cut.patch);
+  const size = smartResize(img.height, img.width, factor, Math.min(cut.minPixels, budget), budget);
+  const chw = toPixelValues(img, { ...pre, ...size, resizeShortest: undefined });
+  const { rows, grid } = cutIntoPatches(chw, size.height, size.width, cut);
+  const [, gh, gw] = grid;
+  feeds[flattened.name] = { type: 'float32', data: rows, dims: [gh * gw, width] };
+  const gridInput = typed.find((i) => i.role === 'grid');
+  if (gridInput) feeds[gridInput.name] = intTensor(gridInput.elemType, grid, [1, 3]);
+  const said = [
+    `The image (${img.width}×${img.height}) was resized to ${size.width}×${size.height}, multiples of ${factor} within ${cut.minPixels.toLocaleString('en-US')}–${budget.toLocaleString('en-US')} pixels` +
+    `${budget < cut.maxPixels ? ` (the processor's ${cut.maxPixels.toLocaleString('en-US')} cut to ${maxTokens.toLocaleString('en-US')} patches, the token limit)` : ''} ` +
+    `as Qwen2-VL's processor does (bilinear where it samples bicubic), and cut into ${gh}×${gw} patches of ${cut.patch}×${cut.patch}` +
+    `${cut.temporal > 1 ? ` over ${cut.temporal} copies of the frame` : ''}, listed by ${cut.merge}×${cut.merge} merge window.`,
+  ];
+  const rotary = typed.find((i) => i.role === 'other' && /rotary_pos_emb/i.test(i.name) && i.shape.length === 2 && typeof i.shape[1] === 'number' && !given[i.name]);
+  if (rotary && (rotary.shape[1] as number) % 2 === 0) {
+    feeds[rotary.name] = { type: 'float32', data: visionRotary(gh, gw, cut.merge, rotary.shape[1] as number), dims: [gh * gw, rotary.shape[1] as number] };
+    said.push(`${printable(rotary.name)} holds the patches' rows and columns as rotary angles (θ 10000).`);
+  }
+  const computed = new Set([flattened.name, gridInput?.name, rotary?.name]);
+  const defaulted = defaultedInputs(typed, given).filter((i) => !computed.has(i.name));
+  const rest = describeDefaults(defaulted.map((i) => ({ ...i, shape: feeds[i.name]?.dims ?? i.shape })), 1);
+  const note = [pre.note, ...said, rest].filter(Boolean).join(' ');
+  return { feeds, tokens: [], kind: 'image', tokenizer: null, image: { width: img.width, height: img.height }, given, note };
 }
 
 /**

@@ -68,6 +68,8 @@ function jpegSize(b: Uint8Array): { width: number; height: number } | undefined 
 
 export interface Preprocess {
   width: number; height: number; mean: number[]; std: number[]; rescale: number; resizeShortest?: number;
+  /** How Qwen2-VL's processor cuts an image into flattened patches, where the config says (see flatPatches.ts). */
+  patching: Patching;
   /** The config file was there but ignored (not an object, a broken link), in a sentence. */
   note?: string;
 }
@@ -77,14 +79,21 @@ export interface Preprocess {
  * A file holding no object is ignored with a note, as if it were absent; a field of the wrong type
  * is refused (validPreprocess), since it would change every pixel the model sees.
  */
-export function readPreprocess(modelPath: string, inputH?: number, inputW?: number): Preprocess {
+/** Fields of Qwen2-VL's image processor: patch side, frames per patch, merge side, and the pixel budget. */
+export interface Patching { patch?: number; temporal?: number; merge?: number; minPixels?: number; maxPixels?: number }
+
+/** ImageNet's, the default of most image processors. */
+export const IMAGENET_NORM = { mean: [0.485, 0.456, 0.406], std: [0.229, 0.224, 0.225] };
+
+export function readPreprocess(modelPath: string, inputH?: number, inputW?: number, defaults = IMAGENET_NORM): Preprocess {
   const dir = path.dirname(path.resolve(modelPath));
   const file = [dir, path.dirname(dir)].map((d) => path.join(d, 'preprocessor_config.json')).find((f) => existsSync(f) || brokenLink(f));
   const name = file && path.dirname(file) !== dir ? path.join('..', 'preprocessor_config.json') : 'preprocessor_config.json';
   const cfg = file ? readSidecar(file, name, 'preprocessor config', {}) : undefined;
-  const pre = validPreprocess(cfg?.object ?? {}, file ?? 'preprocessor_config.json', inputH, inputW);
+  const pre = validPreprocess(cfg?.object ?? {}, file ?? 'preprocessor_config.json', inputH, inputW, defaults);
   if (!cfg?.note) return pre;
-  return { ...pre, note: `${cfg.note} The image was prepared with the defaults: ${pre.height}×${pre.width} pixels, ImageNet's mean and standard deviation.` };
+  const norm = defaults === IMAGENET_NORM ? "ImageNet's" : 'the default';
+  return { ...pre, note: `${cfg.note} The image was prepared with the defaults: ${pre.height}×${pre.width} pixels, ${norm} mean and standard deviation.` };
 }
 
 /** Images are resized to at most this many pixels a side: no vision model takes more. */
@@ -93,7 +102,9 @@ const MAX_SIDE = 8192;
 const badConfig = (file: string, what: string) => new EngineError('bad-file', `${printable(file)} is not a usable preprocessor config: ${what}. Restore the file that came with the model.`);
 
 /** Every field used is checked: a zero std or a string mean would otherwise give an all-NaN scan. */
-function validPreprocess(cfg: Record<string, unknown>, file: string, inputH?: number, inputW?: number): Preprocess {
+function validPreprocess(
+  cfg: Record<string, unknown>, file: string, inputH: number | undefined, inputW: number | undefined, defaults: typeof IMAGENET_NORM,
+): Preprocess {
   const side = (v: unknown, field: string): number | undefined => {
     if (v === undefined || v === null) return undefined;
     if (typeof v !== 'number' || !Number.isInteger(v) || v < 1 || v > MAX_SIDE) throw badConfig(file, `${field} is ${printable(JSON.stringify(v).slice(0, 40))}, not a whole number of pixels from 1 to ${MAX_SIDE}`);
@@ -106,7 +117,9 @@ function validPreprocess(cfg: Record<string, unknown>, file: string, inputH?: nu
     const o = v as Record<string, unknown>;
     return { h: side(o.height, `${field}.height`), w: side(o.width, `${field}.width`), shortest: side(o.shortest_edge, `${field}.shortest_edge`) };
   };
-  const size = sized(cfg.size, 'size');
+  // Qwen2-VL's processors keep a pixel budget in size ({shortest_edge: min_pixels, longest_edge: max_pixels}), not sides.
+  const qwenStyle = ['merge_size', 'temporal_patch_size', 'min_pixels', 'max_pixels'].some((k) => cfg[k] !== undefined);
+  const size = qwenStyle ? {} : sized(cfg.size, 'size');
   const crop = sized(cfg.crop_size, 'crop_size');
   const doNorm = cfg.do_normalize !== false;
   const triple = (v: unknown, field: string, dflt: number[], positive: boolean): number[] => {
@@ -126,12 +139,23 @@ function validPreprocess(cfg: Record<string, unknown>, file: string, inputH?: nu
   if (!(width >= 1 && width <= MAX_SIDE && height >= 1 && height <= MAX_SIDE)) {
     throw new EngineError('invalid-model', `The model's image input is declared ${height}×${width} pixels; sizes from 1 to ${MAX_SIDE} a side are supported. The model's input shape is wrong.`);
   }
+  const count = (v: unknown, field: string): number | undefined => {
+    if (v === undefined || v === null) return undefined;
+    if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 1) throw badConfig(file, `${field} is ${printable(JSON.stringify(v).slice(0, 40))}, not a whole number from 1`);
+    return v;
+  };
+  const budget = qwenStyle && typeof cfg.size === 'object' && cfg.size !== null ? cfg.size as Record<string, unknown> : {};
+  const patching: Patching = {
+    patch: count(cfg.patch_size, 'patch_size'), temporal: count(cfg.temporal_patch_size, 'temporal_patch_size'), merge: count(cfg.merge_size, 'merge_size'),
+    minPixels: count(cfg.min_pixels ?? budget.shortest_edge, 'min_pixels'), maxPixels: count(cfg.max_pixels ?? budget.longest_edge, 'max_pixels'),
+  };
   return {
     width, height,
-    mean: triple(cfg.image_mean, 'image_mean', [0.485, 0.456, 0.406], false),
-    std: triple(cfg.image_std, 'image_std', [0.229, 0.224, 0.225], true),
+    mean: triple(cfg.image_mean, 'image_mean', defaults.mean, false),
+    std: triple(cfg.image_std, 'image_std', defaults.std, true),
     rescale: typeof rescale === 'number' ? rescale * 255 : 1,
     resizeShortest: size.shortest,
+    patching,
   };
 }
 
