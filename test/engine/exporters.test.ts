@@ -10,7 +10,7 @@ import { PNG } from 'pngjs';
 import { npy } from '../models/npy';
 import { Tokenizer } from '@huggingface/tokenizers';
 import { tokenizerConfig, tokenizerJson } from '../models/tokenizer';
-import { toAnonymous, toAttentionInLoop, toDuplicateConstants, toFlattenedPatches, toFragment, toFusedMixers, toOnDevice, toWeightsAsInputs } from '../models/layouts/variants';
+import { toAnonymous, toAttentionInLoop, toDuplicateConstants, toFlattenedPatches, toFragment, toOnDevice, toWeightsAsInputs } from '../models/layouts/variants';
 import { OperatorSetIdProtoSchema, type TensorProto } from 'onnx-buf';
 import { create } from '@bufbuild/protobuf';
 import type { FeedTensor } from '../../src/engine/model/feeds';
@@ -471,7 +471,7 @@ describe("onnxruntime-genai's fused token mixers (LinearAttention, CausalConvWit
   const NAMED: Record<string, string> = { gdn: 'linear-attention', conv: 'convolution', attention: 'attention', mamba: 'state-space' };
   for (const kind of ['qwen35', 'lfm2'] as const) {
     test(`${kind}: every block located and named by its fused mixer`, () => {
-      const m = buildHybrid(root, kind, { name: `${kind}-fused-mixers`, transform: toFusedMixers });
+      const m = buildHybrid(root, kind, { name: `${kind}-fused-mixers`, fusedMixers: true });
       const info = inspectTarget(resolveTarget(m.file));
       assert.equal(info.blocks, HYBRID_LAYOUTS[kind].layout.length);
       assert.deepEqual(info.layers.map((l) => l.mixer), HYBRID_LAYOUTS[kind].layout.map((k) => NAMED[k]));

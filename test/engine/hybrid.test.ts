@@ -2,6 +2,7 @@ import { before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { scanModel } from '../../src/engine/run/scan';
+import { scanFile } from '../../src/engine/run/scanFile';
 import { analyseAttention } from '../../src/experiments/attention/run';
 import { intervene } from '../../src/experiments/intervene/run';
 import { buildHybrid, HYBRID_LAYOUTS, type BuiltModel } from '../models/build';
@@ -29,6 +30,15 @@ const cases: {
   { label: 'Qwen3.5 with no names at all', kind: 'qwen35', build: () => buildHybrid(root, 'qwen35', { name: 'qwen35-anon', transform: toAnonymous }), matcher: 'structure', mixers: (l) => l.map((k) => (k === 'gdn' ? 'recurrent' : NAMED[k as keyof typeof NAMED])) },
   { label: 'Mamba hybrid (selective scan as a Loop)', kind: 'mamba', build: () => buildHybrid(root, 'mamba'), matcher: 'scope-names', mixers: (l) => l.map((k) => NAMED[k as keyof typeof NAMED]) },
   { label: 'LFM2 (short convolutions; MoE in block 3)', kind: 'lfm2', build: () => buildHybrid(root, 'lfm2'), matcher: 'scope-names', mixers: (l) => l.map((k) => NAMED[k as keyof typeof NAMED]) },
+  // onnxruntime-genai's own operators, run by ONNX Runtime's CPU kernels.
+  {
+    label: 'Qwen3.5 as onnxruntime-genai writes it (LinearAttention gated_delta, CausalConvWithState with silu, SkipSimplifiedLayerNormalization)', kind: 'qwen35',
+    build: () => buildHybrid(root, 'qwen35', { name: 'qwen35-genai', fusedNorms: true, fusedMixers: true }), matcher: 'fused-norm', mixers: (l) => l.map((k) => NAMED[k as keyof typeof NAMED]),
+  },
+  {
+    label: 'LFM2 as onnxruntime-genai writes it (CausalConvWithState)', kind: 'lfm2',
+    build: () => buildHybrid(root, 'lfm2', { name: 'lfm2-genai', fusedMixers: true }), matcher: 'scope-names', mixers: (l) => l.map((k) => NAMED[k as keyof typeof NAMED]),
+  },
 ];
 
 for (const c of cases) {
@@ -71,6 +81,20 @@ for (const c of cases) {
     });
   });
 }
+
+test("ONNX Runtime's LinearAttention and CausalConvWithState compute the reference's mixers: every block's whole stream, as the scan reads it", async () => {
+  for (const kind of ['qwen35', 'lfm2'] as const) {
+    const m = buildHybrid(root, kind, { name: `${kind}-genai-streams`, fusedMixers: true });
+    const r = await scanFile(m.file, { ids: IDS, keepStreams: true });
+    const ref = forwardText(m.spec, IDS);
+    r.streams!.forEach((x, layer) => {
+      const want = ref.hidden[layer];
+      let worst = 0;
+      x.forEach((v, i) => { worst = Math.max(worst, Math.abs(v - want[i]) / (1 + Math.abs(want[i]))); });
+      assert.ok(worst < 1e-4, `${kind} block ${layer} (${HYBRID_LAYOUTS[kind].layout[layer]}): off by ${worst}`);
+    });
+  }
+});
 
 test('an intervention on a linear-attention block matches the reference', async () => {
   const m = buildHybrid(root, 'qwen35', { name: 'qwen35-intervene' });

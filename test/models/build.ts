@@ -120,11 +120,12 @@ export const HYBRID_LAYOUTS = {
 } as const;
 
 export function buildHybrid(
-  root: string, kind: keyof typeof HYBRID_LAYOUTS, opts: { name?: string; fusedNorms?: boolean; transform?: (m: ModelProto) => void } = {},
+  root: string, kind: keyof typeof HYBRID_LAYOUTS,
+  opts: { name?: string; fusedNorms?: boolean; fusedMixers?: boolean; transform?: (m: ModelProto) => void } = {},
 ): BuiltModel {
   const h = HYBRID_LAYOUTS[kind];
   const spec = plantedSpec({ arch: 'llama', vocab: vocabulary().length, seed: 7, layers: h.layout.length, layout: [...h.layout], moeBlocks: [...h.moeBlocks] });
-  const model = llamaModel(spec, DT.FLOAT, { fusedNorms: opts.fusedNorms });
+  const model = llamaModel(spec, DT.FLOAT, { fusedNorms: opts.fusedNorms, fusedMixers: opts.fusedMixers });
   opts.transform?.(model);
   return emit(root, opts.name ?? `hybrid-${kind}`, spec, model);
 }

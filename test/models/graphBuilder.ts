@@ -22,6 +22,11 @@ export class GraphBuilder {
   quantize?: RegExp;
   /** Write matching [in, out] weight matrices as 4-bit blocks for com.microsoft MatMulNBits (see `matmul`). */
   nbits?: RegExp;
+  /**
+   * Write hybrid token mixers as onnxruntime-genai does: short convolutions as CausalConvWithState,
+   * the gated delta rule as LinearAttention (com.microsoft), instead of their decomposed forms.
+   */
+  fusedMixers?: boolean;
 
   /**
    * With `sink`, every initializer of 1 KB or more goes straight to the external data file as it is

@@ -195,11 +195,19 @@ function withGraphs(
 }
 
 /** Causal depthwise Conv over the sequence of [1, T, C]: transpose, pad left K−1, Conv(group C), transpose back. */
-function convOverTime(b: GraphBuilder, x: string, name: string, C: number, K: number, w: Float64Array): string {
+/** Causal depthwise convolution over time of [1, T, C], then `silu` where asked. */
+function convOverTime(b: GraphBuilder, x: string, name: string, C: number, K: number, w: Float64Array, silu = false): string {
   const xt = b.o('Transpose', [x], { perm: [0, 2, 1] });
+  const weight = b.weight(name, [C, 1, K], f32(w));
+  if (b.fusedMixers) {
+    // [B, C, L] with an empty past state: zeros before the first step, as the Pad below gives.
+    const [conv] = b.op('CausalConvWithState', [xt, weight], { activation: silu ? 'silu' : 'none', ndim: 1 }, { outputs: 2, domain: 'com.microsoft' });
+    return b.o('Transpose', [conv], { perm: [0, 2, 1] });
+  }
   const padded = b.o('Pad', [xt, b.int64([0, 0, K - 1, 0, 0, 0])]);
-  const conv = b.o('Conv', [padded, b.weight(name, [C, 1, K], f32(w))], { group: C, kernel_shape: [K] });
-  return b.o('Transpose', [conv], { perm: [0, 2, 1] });
+  const conv = b.o('Conv', [padded, weight], { group: C, kernel_shape: [K] });
+  const y = b.o('Transpose', [conv], { perm: [0, 2, 1] });
+  return silu ? siluOf(b, y) : y;
 }
 
 const siluOf = (b: GraphBuilder, x: string) => b.o('Mul', [x, b.o('Sigmoid', [x])]);
@@ -222,17 +230,26 @@ function writeGdn(b: GraphBuilder, m: GdnWeights, a: string, P: string, d: numbe
   const { heads: H, dk, K } = m;
   const C = 3 * H * dk;
   const qkv = b.scope('in_proj_qkv', () => b.o('MatMul', [a, b.weight(`${P}.linear_attn.in_proj_qkv.weight`, [d, C], f32(m.wqkv))]));
-  const mixed = siluOf(b, convOverTime(b, qkv, `${P}.linear_attn.conv1d.weight`, C, K, m.conv));
+  const mixed = convOverTime(b, qkv, `${P}.linear_attn.conv1d.weight`, C, K, m.conv, true);
   const [q0, k0, v0] = b.op('Split', [mixed, b.int64([H * dk, H * dk, H * dk])], { axis: 2 }, { outputs: 3 });
+  const gate = () => b.o('Mul', [b.o('Softplus', [b.o('Add', [ga, b.weight(`${P}.linear_attn.dt_bias`, [H], f32(m.dtBias))])]), b.o('Neg', [b.o('Exp', [b.weight(`${P}.linear_attn.A_log`, [H], f32(m.aLog))])])]);
+  const ga = b.scope('in_proj_a', () => b.o('MatMul', [a, b.weight(`${P}.linear_attn.in_proj_a.weight`, [d, H], f32(m.wa))]));
+  const betaOf = () => b.o('Sigmoid', [b.scope('in_proj_b', () => b.o('MatMul', [a, b.weight(`${P}.linear_attn.in_proj_b.weight`, [d, H], f32(m.wb))]))]);
+  const z = () => b.scope('in_proj_z', () => b.o('MatMul', [a, b.weight(`${P}.linear_attn.in_proj_z.weight`, [d, H * dk], f32(m.wz))]));
+  const outOf = (o: string) => b.scope('out_proj', () => b.o('MatMul', [b.o('Mul', [o, siluOf(b, z())]), b.weight(`${P}.linear_attn.out_proj.weight`, [H * dk, d], f32(m.wout))]));
+  if (b.fusedMixers) {
+    // Packed heads [1, T, H·dk]; the log-decay g and β per head [1, T, H]; no past state (it starts at zero).
+    const [o] = b.op('LinearAttention', [q0, k0, v0, '', gate(), betaOf()],
+      { q_num_heads: H, kv_num_heads: H, update_rule: 'gated_delta', scale: { float: 1 / Math.sqrt(dk) } }, { outputs: 2, domain: 'com.microsoft' });
+    return outOf(o);
+  }
   const heads = (t: string) => b.o('Reshape', [t, b.int64([-1, H, dk])]);
   const q = b.o('Mul', [heads(q0), b.scalar(1 / Math.sqrt(dk))]);
   const k = heads(k0);
   const v = heads(v0);
   const perStep = (t: string) => b.o('Reshape', [t, b.int64([-1, H])]);
-  const ga = b.scope('in_proj_a', () => b.o('MatMul', [a, b.weight(`${P}.linear_attn.in_proj_a.weight`, [d, H], f32(m.wa))]));
-  const g = b.o('Mul', [b.o('Softplus', [b.o('Add', [ga, b.weight(`${P}.linear_attn.dt_bias`, [H], f32(m.dtBias))])]), b.o('Neg', [b.o('Exp', [b.weight(`${P}.linear_attn.A_log`, [H], f32(m.aLog))])])]);
-  const alpha = perStep(b.o('Exp', [g]));
-  const beta = perStep(b.o('Sigmoid', [b.scope('in_proj_b', () => b.o('MatMul', [a, b.weight(`${P}.linear_attn.in_proj_b.weight`, [d, H], f32(m.wb))]))]));
+  const alpha = perStep(b.o('Exp', [gate()]));
+  const beta = perStep(betaOf());
   const s0 = b.weight(`${P}.linear_attn.initial_state`, [H, dk, dk], new Float32Array(H * dk * dk));
   // Prefill and decode share the recurrence here; real exports put a chunked form in one branch.
   const branch = (tag: string) => {
@@ -248,9 +265,7 @@ function writeGdn(b: GraphBuilder, m: GdnWeights, a: string, P: string, d: numbe
   const len = b.o('Gather', [b.o('Shape', [a]), b.int64([1], [])], { axis: 0 });
   const isDecode = b.o('Equal', [len, b.int64([1], [])]);
   const [o] = withGraphs(b, 'If', [isDecode], 1, { then_branch: branch('decode'), else_branch: branch('prefill') });
-  const z = b.scope('in_proj_z', () => b.o('MatMul', [a, b.weight(`${P}.linear_attn.in_proj_z.weight`, [d, H * dk], f32(m.wz))]));
-  const gated = b.o('Mul', [b.o('Reshape', [o, b.int64([1, -1, H * dk])]), siluOf(b, z)]);
-  return b.scope('out_proj', () => b.o('MatMul', [gated, b.weight(`${P}.linear_attn.out_proj.weight`, [H * dk, d], f32(m.wout))]));
+  return outOf(b.o('Reshape', [o, b.int64([1, -1, H * dk])]));
 }
 
 /** One delta-rule step: S' = αS + β(v − αSk)kᵀ, o = S'q, per head. */

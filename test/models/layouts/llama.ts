@@ -19,6 +19,8 @@ import { writeMixer, writeMoe } from '../hybrid';
  */
 export interface LlamaOptions {
   qdq?: boolean; q4?: boolean; sink?: ExternalDataSink; fusedNorms?: boolean;
+  /** Hybrid mixers as onnxruntime-genai writes them (CausalConvWithState, LinearAttention). */
+  fusedMixers?: boolean;
   role?: 'decoder' | 'encoder' | 'seq2seq-decoder';
   inputsEmbeds?: boolean;
   /** ONNX opset 23's own ops, as newer exporters write them: RMSNormalization, RotaryEmbedding, Attention. */
@@ -30,6 +32,7 @@ export function llamaModel(s: Spec, floatType: number = DT.FLOAT, opts: LlamaOpt
   if (opts.qdq) b.quantize = /_proj\.weight$/;
   // As onnxruntime-genai's int4 exports: every projection 4-bit, embeddings and lm_head kept in float.
   if (opts.q4) b.nbits = /_proj\.weight$/;
+  b.fusedMixers = opts.fusedMixers;
   const { d, heads, kvHeads } = s;
   const hd = d / heads;
   const kvd = kvHeads * hd;
@@ -189,5 +192,5 @@ export function llamaModel(s: Spec, floatType: number = DT.FLOAT, opts: LlamaOpt
     renameOutput(b, t, name);
     b.output(name, floatType, ['batch_size', kvHeads, 'total_sequence_length', hd]);
   });
-  return makeModel(b.graph('main_graph'), { opset: opts.onnx23 ? 23 : 17, msDomain: opts.q4 || opts.fusedNorms });
+  return makeModel(b.graph('main_graph'), { opset: opts.onnx23 ? 23 : 17, msDomain: opts.q4 || opts.fusedNorms || opts.fusedMixers });
 }

@@ -2,7 +2,6 @@ import { create } from '@bufbuild/protobuf';
 import { AttributeProtoSchema, AttributeProto_AttributeType, FunctionProtoSchema, GraphProtoSchema, NodeProtoSchema, OperatorSetIdProtoSchema, SparseTensorProtoSchema, StringStringEntryProtoSchema, type ModelProto, type NodeProto, type TensorProto } from 'onnx-buf';
 import { DT } from '../../../src/engine/model/onnx/dtype';
 import { makeNode, makeTensor, makeValueInfo } from '../../../src/engine/model/onnx/build';
-import { outerReads } from '../../../src/engine/model/onnx/graph';
 
 /**
  * Layout variants applied to a TorchScript-style model: what the dynamo exporter, anonymous
@@ -311,28 +310,6 @@ export function toOnDevice(m: ModelProto): { eps: number; cosName: string; sinNa
   }
   renameTensors(g.node, map);
   return { eps, cosName: names.cos, sinName: names.sin };
-}
-
-/**
- * onnxruntime-genai's builder for Qwen3.5 and LFM2: the gated DeltaNet recurrence as one
- * LinearAttention node and short convolutions as CausalConvWithState (com.microsoft). Written for
- * locating only: the nodes take the tensors the decomposed mixers read, not the fused ops' layouts.
- */
-export function toFusedMixers(m: ModelProto): void {
-  const g = m.graph!;
-  const ms = (op: string, inputs: string[], outputs: string[], name: string) => makeNode(op, inputs, outputs, name, {}, 'com.microsoft');
-  g.node = g.node.map((n) => {
-    const branches = n.attribute.flatMap((a) => (a.g ? [a.g] : a.graphs));
-    if (n.opType === 'If' && branches.some((b) => b.node.some((x) => x.opType === 'Scan'))) {
-      const reads = [...new Set(branches.flatMap((b) => [...outerReads(b)]))].slice(0, 6);
-      return ms('LinearAttention', reads, n.output.slice(0, 1), n.name.replace(/If$/, 'LinearAttention'));
-    }
-    if (n.opType === 'Conv' && n.attribute.some((a) => a.name === 'group' && a.i > 1n)) {
-      return ms('CausalConvWithState', n.input.slice(0, 2), n.output, n.name.replace(/Conv$/, 'CausalConvWithState'));
-    }
-    return n;
-  });
-  if (!m.opsetImport.some((o) => o.domain === 'com.microsoft')) m.opsetImport.push(create(OperatorSetIdProtoSchema, { domain: 'com.microsoft', version: 1n }));
 }
 
 /**
