@@ -17,7 +17,7 @@ import type { FeedTensor } from '../../src/engine/model/feeds';
 import { forwardText, forwardVit } from '../models/reference';
 import { tempDir } from '../fixtures';
 import * as path from 'node:path';
-import { mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { inspectText as view } from '../../src/experiments/inspect/view';
 import { isEngineError } from '../../src/engine/base/errors';
 import { scanModel } from '../../src/engine/run/scan';
@@ -525,6 +525,14 @@ describe('a vision encoder that takes flattened patches (Qwen2-VL style: hidden_
     const grid = v.image / v.patch;
     assert.ok((r.input.note ?? '').includes(`cut into ${grid}×${grid} patches of ${v.patch}×${v.patch}, listed by 1×1 merge window`), r.input.note);
     assert.match(r.input.note ?? '', /rotary_pos_emb holds the patches' rows and columns as rotary angles/);
+    // The same encoder taking only the rotary angles beside its patches (no grid_thw): a vision model all the same.
+    const angles = buildVit(root, 'vit-flattened-patches-angles', { transform: (p) => toFlattenedPatches(p, { grid: false }) });
+    const anglesInfo = inspectTarget(resolveTarget(angles.file));
+    assert.equal(anglesInfo.family, 'vision', anglesInfo.familyEvidence.join('; '));
+    assert.match(anglesInfo.familyEvidence[0], /beside the rotary angles of its patches$/);
+    assert.deepEqual(anglesInfo.inputs.map((i) => `${i.name}:${i.role}`), ['hidden_states:patches', 'rotary_pos_emb:other']);
+    copyFileSync(config, path.join(path.dirname(angles.file), 'preprocessor_config.json'));
+    assertMatchesReference(await scanModel(angles.file, { image }), forwardVit(m.spec, pixels), m.spec.d);
     writeFileSync(config, JSON.stringify({ patch_size: 14, temporal_patch_size: 2 }));
     await assert.rejects(scanModel(m.file, { image }), (e: unknown) => isEngineError(e) && e.code === 'bad-file' && /takes 192 a patch/.test(e.message));
     rmSync(config);

@@ -19,7 +19,8 @@ export function classifyFamily(
   const roles = new Set(inputs.map((i) => i.role));
   const flattened = inputs.find((i) => i.role === 'patches');
   if (flattened) {
-    evidence.push(`an image as flattened patches: "${flattened.name}" [${flattened.shape.join(', ')}] beside its patch grid`);
+    const beside = inputs.some((i) => i.role === 'grid') ? 'its patch grid' : 'the rotary angles of its patches';
+    evidence.push(`an image as flattened patches: "${flattened.name}" [${flattened.shape.join(', ')}] beside ${beside}`);
     return { family: 'vision', evidence };
   }
   const pixelInput = inputs.find((i) => i.role === 'pixels' || (i.role !== 'weight' && /pixel|image/i.test(i.name)));

@@ -33,14 +33,17 @@ export function classifyInputs(g: GraphIndex): ClassifiedInput[] {
     const shape = g.shapeOf(i.name) ?? [];
     return { name: i.name, elemType, shape, role: roleOf(i.name, elemType, shape) };
   });
-  // Beside a patch grid, a float matrix is the image cut into patches, not token ids or features.
-  const grid = inputs.find((i) => /(^|_)grid_thw$/i.test(i.name) && (i.elemType === DT.INT64 || i.elemType === DT.INT32));
-  if (grid) {
-    grid.role = 'grid';
-    const patches = inputs.find((i) => i.shape.length === 2 && i.elemType !== DT.INT64 && i.elemType !== DT.INT32 && /hidden_states|pixel_values|patches/i.test(i.name));
+  // Beside a patch grid or the vision rotary angles made from one, a float matrix is the image cut
+  // into patches, not token ids or features.
+  const isFloat = (i: ClassifiedInput) => i.elemType !== DT.INT64 && i.elemType !== DT.INT32;
+  const grid = inputs.find((i) => /(^|_)grid_thw$/i.test(i.name) && !isFloat(i));
+  const angles = inputs.filter((i) => isFloat(i) && i.shape.length === 2 && /rotary_pos_emb|pos_emb/i.test(i.name));
+  if (grid || angles.length) {
+    if (grid) grid.role = 'grid';
+    const patches = inputs.find((i) => i.shape.length === 2 && isFloat(i) && !angles.includes(i) && /hidden_states|pixel_values|patches/i.test(i.name));
     if (patches) patches.role = 'patches';
     // Its rotary angles follow the patches' places in the grid (merged 2 × 2): zeros, said with the run, until fed.
-    for (const i of inputs) if (i.role === 'features' && /rotary_pos_emb|pos_emb/i.test(i.name)) i.role = 'other';
+    if (patches) for (const i of angles) i.role = 'other';
   }
   return inputs;
 }

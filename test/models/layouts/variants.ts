@@ -318,7 +318,7 @@ export function toOnDevice(m: ModelProto): { eps: number; cosName: string; sinNa
  * fed rows (channel, then row, then column within a patch; patches row by row), so the same pixels
  * give the same model. grid_thw and rotary_pos_emb are taken, as the original takes them.
  */
-export function toFlattenedPatches(m: ModelProto): void {
+export function toFlattenedPatches(m: ModelProto, opts: { grid?: boolean } = {}): void {
   const g = m.graph!;
   const conv = g.node.find((n) => n.opType === 'Conv')!;
   const w = g.initializer.find((t) => t.name === conv.input[1])!;
@@ -340,9 +340,10 @@ export function toFlattenedPatches(m: ModelProto): void {
   g.node = g.node.flatMap((n) => (n === conv ? [rows, added, t, r] : [n]));
   // The batch of one the original read from pixel_values' shape.
   for (const n of shapeOf) n.input[0] = conv.output[0];
+  // Some exports take the grid; others only the rotary angles computed from it.
   g.input = [
     makeValueInfo('hidden_states', DT.FLOAT, ['num_patches', k]),
-    makeValueInfo('grid_thw', DT.INT64, [1, 3]),
+    ...(opts.grid ?? true ? [makeValueInfo('grid_thw', DT.INT64, [1, 3])] : []),
     makeValueInfo('rotary_pos_emb', DT.FLOAT, ['num_patches', 8]),
   ];
 }
