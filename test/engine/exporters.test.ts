@@ -10,7 +10,7 @@ import { PNG } from 'pngjs';
 import { npy } from '../models/npy';
 import { Tokenizer } from '@huggingface/tokenizers';
 import { tokenizerConfig, tokenizerJson } from '../models/tokenizer';
-import { toAnonymous, toAttentionInLoop, toDuplicateConstants, toFlattenedPatches, toFragment, toOnDevice, toWeightsAsInputs } from '../models/layouts/variants';
+import { toAnonymous, toAttentionInLoop, toDuplicateConstants, toFlattenedPatches, toFragment, toOnDevice, toQuantizedEmbedding, toWeightsAsInputs } from '../models/layouts/variants';
 import { OperatorSetIdProtoSchema, type TensorProto } from 'onnx-buf';
 import { create } from '@bufbuild/protobuf';
 import type { FeedTensor } from '../../src/engine/model/feeds';
@@ -231,9 +231,11 @@ describe('Attention (opset 23) computed inside a Loop body', () => {
   });
 });
 
-describe("ONNX's own Attention (opset 23), with RMSNormalization and RotaryEmbedding", () => {
+for (const opset of [23, 24]) describe(`ONNX's own Attention (opset ${opset}), with RMSNormalization and RotaryEmbedding`, () => {
   let m: BuiltModel;
-  before(() => { m = buildLlama(root, 'llama-onnx-attention', { onnx23: true }); });
+  before(() => {
+    m = buildLlama(root, `llama-onnx-attention-${opset}`, { onnx23: true, transform: (p) => { p.opsetImport.find((o) => !o.domain)!.version = BigInt(opset); } });
+  });
 
   test('probabilities read from its qk_matmul_output (mode 3): every head of every block matches the reference', async () => {
     const r = await scanModel(m.file, { ids: IDS });
@@ -320,6 +322,22 @@ describe('on-device rewrites exported one token at a time (NNTrainer): no cache 
     const r = await scanModel(named.file, { ids: IDS, truncate: true });
     assert.equal(r.tokens.length, 1);
     assertMatchesReference(r, forwardText(named.spec, [IDS[0]]), named.spec.d);
+  });
+});
+
+describe('embeddings in 4-bit blocks read by GatherBlockQuantized (q4 exports of transformers.js and onnxruntime-genai)', () => {
+  test('the vocabulary comes from the packed table; the scan matches the reference on the dequantized embeddings', async () => {
+    let table: Float64Array | undefined;
+    const m = buildLlama(root, 'llama-q4-embeddings', { transform: (p) => { table = toQuantizedEmbedding(p); } });
+    const info = inspectTarget(resolveTarget(m.file));
+    assert.equal(info.vocabSize, m.spec.vocab);
+    assert.equal(info.blocks, m.spec.layers);
+    assert.equal(info.family, 'decoder');
+    const spec = { ...m.spec, embed: table! };
+    assert.ok(spec.embed.some((v, i) => v !== m.spec.embed[i]), 'the 4-bit table differs from the float one');
+    const r = await scanModel(m.file, { ids: IDS });
+    assertMatchesReference(r, forwardText(spec, IDS), m.spec.d);
+    assert.deepEqual(r.tokenKinds.slice(0, 1), ['first']);
   });
 });
 

@@ -375,3 +375,40 @@ export function toAttentionInLoop(m: ModelProto): void {
     return [loop, makeNode('Squeeze', [`${y}_stacked`, axis.name], [y], `${n.name}_squeeze`)];
   });
 }
+
+/**
+ * The embedding table as transformers.js and onnxruntime-genai's q4 exports keep it: 4-bit blocks
+ * of 32 along the width, two to a byte (low nibble first), one scale a block, the default zero
+ * point 8, read by com.microsoft GatherBlockQuantized. Returns the dequantized table, which is what
+ * the model computes with.
+ */
+export function toQuantizedEmbedding(m: ModelProto, block = 32): Float64Array {
+  const g = m.graph!;
+  const gather = g.node.find((n) => n.opType === 'Gather' && /embed_tokens\.weight$/.test(n.input[0]))!;
+  const table = g.initializer.find((t) => t.name === gather.input[0])!;
+  const [V, D] = table.dims.map(Number);
+  const x = new Float32Array(table.rawData.slice().buffer);
+  const packed = new Uint8Array((V * D) / 2);
+  const scales = new Float32Array((V * D) / block);
+  const dequantized = new Float64Array(V * D);
+  for (let r = 0; r < V; r++) for (let b = 0; b < D / block; b++) {
+    let max = 0;
+    for (let j = 0; j < block; j++) max = Math.max(max, Math.abs(x[r * D + b * block + j]));
+    const scale = Math.fround(max / 7 || 1);
+    scales[(r * D) / block + b] = scale;
+    for (let j = 0; j < block; j++) {
+      const c = b * block + j;
+      const q = Math.max(0, Math.min(15, Math.round(x[r * D + c] / scale) + 8));
+      dequantized[r * D + c] = (q - 8) * scale;
+      packed[(r * D + c) >> 1] |= c % 2 ? q << 4 : q;
+    }
+  }
+  const name = table.name.replace(/weight$/, 'qweight');
+  g.initializer = g.initializer.filter((t) => t !== table);
+  g.initializer.push(makeTensor(name, DT.UINT8, [V, D / 2], packed), makeTensor(`${table.name}_scales`, DT.FLOAT, [V, D / block], new Uint8Array(scales.buffer)));
+  const quantized = makeNode('GatherBlockQuantized', [name, gather.input[1], `${table.name}_scales`], gather.output, gather.name.replace(/Gather$/, 'GatherBlockQuantized'),
+    { block_size: block, bits: 4, gather_axis: 0, quantize_axis: 1 }, 'com.microsoft');
+  g.node = g.node.map((n) => (n === gather ? quantized : n));
+  if (!m.opsetImport.some((o) => o.domain === 'com.microsoft')) m.opsetImport.push(create(OperatorSetIdProtoSchema, { domain: 'com.microsoft', version: 1n }));
+  return dequantized;
+}
