@@ -321,6 +321,7 @@ describe('on-device rewrites exported one token at a time (NNTrainer): no cache 
       /takes 1 token at a time \(its input "input" is \[1, 1\]\)/.test(e.message) && /its first token \(/.test(e.message));
     const r = await scanModel(named.file, { ids: IDS, truncate: true });
     assert.equal(r.tokens.length, 1);
+    assert.ok(r.warnings.some((w) => w.startsWith(`Only the first token of the input's ${IDS.length} tokens was run`)), r.warnings.join('\n'));
     assertMatchesReference(r, forwardText(named.spec, [IDS[0]]), named.spec.d);
   });
 });

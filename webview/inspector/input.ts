@@ -63,7 +63,8 @@ export function controls(): HTMLElement {
 export function showProblem(message: string | undefined, truncateTo?: number): void {
   const p = document.getElementById('input-problem');
   if (!p) return;
-  p.replaceChildren(message ?? '', truncateTo ? h('vscode-button', { id: 'run-truncated', appearance: 'secondary', onclick: () => void run({ truncate: true }) }, `Run the first ${truncateTo.toLocaleString('en-US')} tokens`) : '');
+  const label = truncateTo === 1 ? 'Run the first token' : `Run the first ${truncateTo?.toLocaleString('en-US')} tokens`;
+  p.replaceChildren(message ?? '', truncateTo ? h('vscode-button', { id: 'run-truncated', appearance: 'secondary', onclick: () => void run({ truncate: true }) }, label) : '');
   p.hidden = !message;
 }
 

@@ -208,7 +208,9 @@ const MIXER_WORDS: Record<MixerKind, string> = {
 
 /** What a truncated input ran: its first tokens, of how many. */
 export function truncatedWarning(t: Truncated): string {
-  return `Only the first ${t.kept.toLocaleString('en-US')} of the input's ${t.atLeast ? 'more than ' : ''}${t.of.toLocaleString('en-US')} tokens were run: the input was cut at the token limit, as asked.`;
+  const kept = t.kept === 1 ? 'first token' : `first ${t.kept.toLocaleString('en-US')}`;
+  const were = t.kept === 1 ? 'was' : 'were';
+  return `Only the ${kept} of the input's ${t.atLeast ? 'more than ' : ''}${t.of.toLocaleString('en-US')} tokens ${were} run: the input was cut at the token limit, as asked.`;
 }
 
 /** Why a block has no attention probabilities: it mixes tokens some other way. */
