@@ -304,7 +304,10 @@ describe('on-device rewrites exported one token at a time (NNTrainer): no cache 
     }
     // Qwen3's rewrite adds the epsilon input to its queries' and keys' mean squares too.
     const qwen3 = buildOneToken(root, 'qwen3-one-token', { qkNorm: true, transform: toAnonymous });
-    assert.equal(inspectTarget(resolveTarget(qwen3.file)).blocks, qwen3.spec.layers);
+    const qwen3Info = inspectTarget(resolveTarget(qwen3.file));
+    assert.equal(qwen3Info.blocks, qwen3.spec.layers);
+    // Its heads are split before their norm, not right before the heads' Transpose.
+    assert.equal(qwen3Info.heads, qwen3.spec.heads);
   });
 
   test("one token scans exactly as the reference computes it, given the config's epsilon", async () => {

@@ -201,8 +201,9 @@ function modelConstants(file: string, hidden: number | null, heads: number | nul
 
 /**
  * Unfused attention splits heads with Reshape(x, [b, s, heads, head_dim]); read the constant. A
- * reshape the heads' Transpose (0, 2, 1, 3) reads is a split for sure; others (a stream reshaped to
- * [1, 1, 1, d], which has the same product) count only where no sure split exists.
+ * reshape the heads' Transpose (0, 2, 1, 3) reads is a split for sure; others count only where no
+ * sure split exists, and a reshape to [.., 1, d] (a stream reshaped to [1, 1, 1, d], or a split
+ * before a per-head norm on a one-head model) only where nothing else does.
  */
 function headsFromReshapes(g: GraphIndex, hidden: number): number | null {
   const sure = new Map<number, number>();
@@ -217,7 +218,8 @@ function headsFromReshapes(g: GraphIndex, hidden: number): number | null {
     const split = g.consumersOf(n.output[0]).some((c) => c.node.opType === 'Transpose' && attrInts(c.node, 'perm')?.join() === '0,2,1,3');
     vote(split ? sure : maybe, v[2]);
   }
-  const votes = sure.size ? sure : maybe;
+  const several = new Map([...maybe].filter(([h]) => h > 1));
+  const votes = sure.size ? sure : several.size ? several : maybe;
   let best: number | null = null;
   for (const [h, c] of votes) if (best === null || c > (votes.get(best) ?? 0)) best = h;
   return best;

@@ -68,8 +68,9 @@ export function scanTable(r: ScanResult): string {
   const lines: string[] = [];
   const m = r.model;
   lines.push(`${m.path}`);
-  lines.push(`${m.family} · ${m.blocks} blocks · width ${m.hiddenSize ?? '?'}${m.heads ? ` · ${m.heads} heads` : ''} · ${m.dtype} · located by ${m.matcher}`);
-  lines.push(`${r.tokens.length} tokens: ${r.tokens.slice(0, 16).map((t) => `"${printable(t.text)}"`).join(' ')}${r.tokens.length > 16 ? ' …' : ''}`);
+  const n = (k: number, one: string) => `${k} ${one}${k === 1 ? '' : 's'}`;
+  lines.push(`${m.family} · ${n(m.blocks, 'block')} · width ${m.hiddenSize ?? '?'}${m.heads ? ` · ${n(m.heads, 'head')}` : ''} · ${m.dtype} · located by ${m.matcher}`);
+  lines.push(`${n(r.tokens.length, 'token')}: ${r.tokens.slice(0, 16).map((t) => `"${printable(t.text)}"`).join(' ')}${r.tokens.length > 16 ? ' …' : ''}`);
   for (const w of m.warnings) lines.push(`warning: ${w}`);
   for (const w of r.warnings) lines.push(`WARNING: ${w}`);
   const th = r.settings.thresholds;
