@@ -545,7 +545,8 @@ describe('a vision encoder that takes flattened patches (Qwen2-VL style: hidden_
     const r = await scanModel(m.file, { image });
     assertMatchesReference(r, forwardVit(m.spec, pixels), m.spec.d);
     const grid = v.image / v.patch;
-    assert.ok((r.input.note ?? '').includes(`cut into ${grid}×${grid} patches of ${v.patch}×${v.patch}, listed by 1×1 merge window`), r.input.note);
+    assert.ok((r.input.note ?? '').includes(`(${v.image}×${v.image}) kept its size (multiples of ${v.patch} within 1–${(v.image * v.image).toLocaleString('en-US')} pixels, as Qwen2-VL's processor wants) ` +
+      `and was cut into ${grid}×${grid} patches of ${v.patch}×${v.patch}, listed by 1×1 merge window`), r.input.note);
     assert.match(r.input.note ?? '', /rotary_pos_emb holds the patches' rows and columns as rotary angles/);
     // The same encoder taking only the rotary angles beside its patches (no grid_thw): a vision model all the same.
     const angles = buildVit(root, 'vit-flattened-patches-angles', { transform: (p) => toFlattenedPatches(p, { grid: false }) });

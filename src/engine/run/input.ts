@@ -198,10 +198,13 @@ function imageAsPatches(
   feeds[flattened.name] = { type: 'float32', data: rows, dims: [gh * gw, width] };
   const gridInput = typed.find((i) => i.role === 'grid');
   if (gridInput) feeds[gridInput.name] = intTensor(gridInput.elemType, grid, [1, 3]);
+  const within = `multiples of ${factor} within ${cut.minPixels.toLocaleString('en-US')}–${budget.toLocaleString('en-US')} pixels` +
+    `${budget < cut.maxPixels ? ` (the processor's ${cut.maxPixels.toLocaleString('en-US')} cut to ${maxTokens.toLocaleString('en-US')} patches, the token limit)` : ''}`;
+  const resized = size.width === img.width && size.height === img.height
+    ? `kept its size (${within}, as Qwen2-VL's processor wants)`
+    : `was resized to ${size.width}×${size.height} (${within}, as Qwen2-VL's processor does; bilinear where it samples bicubic)`;
   const said = [
-    `The image (${img.width}×${img.height}) was resized to ${size.width}×${size.height}, multiples of ${factor} within ${cut.minPixels.toLocaleString('en-US')}–${budget.toLocaleString('en-US')} pixels` +
-    `${budget < cut.maxPixels ? ` (the processor's ${cut.maxPixels.toLocaleString('en-US')} cut to ${maxTokens.toLocaleString('en-US')} patches, the token limit)` : ''} ` +
-    `as Qwen2-VL's processor does (bilinear where it samples bicubic), and cut into ${gh}×${gw} patches of ${cut.patch}×${cut.patch}` +
+    `The image (${img.width}×${img.height}) ${resized} and was cut into ${gh}×${gw} patches of ${cut.patch}×${cut.patch}` +
     `${cut.temporal > 1 ? ` over ${cut.temporal} copies of the frame` : ''}, listed by ${cut.merge}×${cut.merge} merge window.`,
   ];
   const rotary = typed.find((i) => i.role === 'other' && /rotary_pos_emb/i.test(i.name) && i.shape.length === 2 && typeof i.shape[1] === 'number' && !given[i.name]);
