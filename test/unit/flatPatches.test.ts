@@ -2,6 +2,10 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { cutIntoPatches, patchCutting, smartResize, visionRotary } from '../../src/engine/model/vision/flatPatches';
 import { isEngineError } from '../../src/engine/base/errors';
+import { readPreprocess } from '../../src/engine/model/vision/image';
+import { writeFileSync } from 'node:fs';
+import * as path from 'node:path';
+import { tempDir } from '../fixtures';
 
 /**
  * Qwen2-VL's image processor and its encoder's rot_pos_emb, written as their numpy / torch code
@@ -76,5 +80,27 @@ describe("Qwen2-VL's cutting of an image into flattened patches", () => {
     assert.throws(() => patchCutting('hidden_states', 1176, { patch: 16, temporal: 2 }, 'preprocessor_config.json'),
       (e: unknown) => isEngineError(e) && e.code === 'bad-file' && /16×16 pixels over 2 frames \(3 · 2 · 16² = 1536 values\), but the model's "hidden_states" takes 1176/.test(e.message));
     assert.throws(() => patchCutting('x', 100, {}, 'preprocessor_config.json'), (e: unknown) => isEngineError(e) && /not 3 channels × frames × a square patch/.test(e.message));
+  });
+});
+
+describe('preprocessor_config.json: the fields of the cutting', () => {
+  const config = (cfg: object) => {
+    const dir = tempDir('preprocess');
+    writeFileSync(path.join(dir, 'preprocessor_config.json'), JSON.stringify(cfg));
+    return readPreprocess(path.join(dir, 'model.onnx'));
+  };
+
+  test("Qwen2-VL's fields, and Qwen3-VL's pixel budget kept in size (a budget, not sides over 8,192)", () => {
+    assert.deepEqual(config({ patch_size: 14, temporal_patch_size: 2, merge_size: 2, min_pixels: 3136, max_pixels: 12845056 }).patching,
+      { patch: 14, temporal: 2, merge: 2, minPixels: 3136, maxPixels: 12845056 });
+    assert.deepEqual(config({ patch_size: 16, temporal_patch_size: 2, merge_size: 2, size: { shortest_edge: 65536, longest_edge: 16777216 } }).patching,
+      { patch: 16, temporal: 2, merge: 2, minPixels: 65536, maxPixels: 16777216 });
+    assert.throws(() => config({ merge_size: '2' }), (e: unknown) => isEngineError(e) && /merge_size is "2", not a whole number from 1/.test(e.message));
+  });
+
+  test("another processor's patch_size of another shape (Pix2Struct's {height, width}) is not read, and refuses nothing", () => {
+    const pre = config({ patch_size: { height: 16, width: 16 }, size: { height: 32, width: 32 } });
+    assert.deepEqual(pre.patching, { patch: undefined });
+    assert.equal(pre.width, 32);
   });
 });

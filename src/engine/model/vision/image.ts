@@ -74,17 +74,17 @@ export interface Preprocess {
   note?: string;
 }
 
-/**
- * Hugging Face preprocessor_config.json (beside the model or one folder up), with ImageNet defaults.
- * A file holding no object is ignored with a note, as if it were absent; a field of the wrong type
- * is refused (validPreprocess), since it would change every pixel the model sees.
- */
 /** Fields of Qwen2-VL's image processor: patch side, frames per patch, merge side, and the pixel budget. */
 export interface Patching { patch?: number; temporal?: number; merge?: number; minPixels?: number; maxPixels?: number }
 
 /** ImageNet's, the default of most image processors. */
 export const IMAGENET_NORM = { mean: [0.485, 0.456, 0.406], std: [0.229, 0.224, 0.225] };
 
+/**
+ * Hugging Face preprocessor_config.json (beside the model or one folder up), with ImageNet defaults
+ * (or `defaults`). A file holding no object is ignored with a note, as if it were absent; a field of
+ * the wrong type is refused (validPreprocess), since it would change every pixel the model sees.
+ */
 export function readPreprocess(modelPath: string, inputH?: number, inputW?: number, defaults = IMAGENET_NORM): Preprocess {
   const dir = path.dirname(path.resolve(modelPath));
   const file = [dir, path.dirname(dir)].map((d) => path.join(d, 'preprocessor_config.json')).find((f) => existsSync(f) || brokenLink(f));
@@ -144,11 +144,12 @@ function validPreprocess(
     if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 1) throw badConfig(file, `${field} is ${printable(JSON.stringify(v).slice(0, 40))}, not a whole number from 1`);
     return v;
   };
+  // Other processors' patch_size can be {height, width} (Pix2Struct) and is not read: only Qwen2-VL's fields are held to a type.
   const budget = qwenStyle && typeof cfg.size === 'object' && cfg.size !== null ? cfg.size as Record<string, unknown> : {};
-  const patching: Patching = {
+  const patching: Patching = qwenStyle ? {
     patch: count(cfg.patch_size, 'patch_size'), temporal: count(cfg.temporal_patch_size, 'temporal_patch_size'), merge: count(cfg.merge_size, 'merge_size'),
     minPixels: count(cfg.min_pixels ?? budget.shortest_edge, 'min_pixels'), maxPixels: count(cfg.max_pixels ?? budget.longest_edge, 'max_pixels'),
-  };
+  } : { patch: typeof cfg.patch_size === 'number' && Number.isSafeInteger(cfg.patch_size) && cfg.patch_size > 0 ? cfg.patch_size : undefined };
   return {
     width, height,
     mean: triple(cfg.image_mean, 'image_mean', defaults.mean, false),
