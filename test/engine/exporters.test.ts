@@ -18,7 +18,7 @@ import { forwardText, forwardVit } from '../models/reference';
 import { tempDir } from '../fixtures';
 import * as path from 'node:path';
 import { copyFileSync, mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
-import { inspectText as view } from '../../src/experiments/inspect/view';
+import { inspectJson, inspectText as view } from '../../src/experiments/inspect/view';
 import { isEngineError } from '../../src/engine/base/errors';
 import { scanModel } from '../../src/engine/run/scan';
 import { analyseAttention } from '../../src/experiments/attention/run';
@@ -301,6 +301,8 @@ describe('on-device rewrites exported one token at a time (NNTrainer): no cache 
       assert.ok(info.familyEvidence.some((e) => e.includes('language-model head: output "output"')), info.familyEvidence.join('; '));
       assert.deepEqual(info.inputs.map((i) => `${i.name}:${i.role}`), ['input:ids', 'cos:rotary', 'sin:rotary', 'variance_epsilon:epsilon']);
       assert.equal(info.heads, m.spec.heads);
+      assert.match(view(info), /^tokens {6}1 at a time \("input" is \[1, 1\]\)$/m);
+      assert.equal(inspectJson(info).fixedTokens, 1);
     }
     // Qwen3's rewrite adds the epsilon input to its queries' and keys' mean squares too.
     const qwen3 = buildOneToken(root, 'qwen3-one-token', { qkNorm: true, transform: toAnonymous });

@@ -12,6 +12,7 @@ export function inspectJson(i: ModelInfo) {
     vocabSize: i.vocabSize, opsets: i.opsets, producer: i.producer, matcher: i.matcher, postNorm: i.postNorm,
     attention: i.attention, quantization: i.quantization, warnings: i.warnings, blockOutputs: i.blockOutputs,
     layers: i.layers, hasTokenizer: i.hasTokenizer,
+    ...(i.fixedTokens ? { fixedTokens: i.fixedTokens.count } : {}),
     ...(i.sample ? { sampleIds: i.sample.ids } : {}),
     ...(i.pipeline ? { pipeline: i.pipeline } : {}),
   };
@@ -29,6 +30,8 @@ export function inspectText(i: ModelInfo): string {
     `inputs      ${describeInputs(i)}`,
     `mixers      ${mixerSummary(i.layers)}`,
   ];
+  const fixed = i.fixedTokens;
+  if (fixed) lines.push(`tokens      ${fixed.count === 1 ? '1' : `exactly ${fixed.count}`} at a time ("${printable(fixed.input)}" is [${fixed.shape.join(', ')}])`);
   if (i.pipeline) lines.push(`files       ${i.pipeline.layout}: ${i.pipeline.files.map((f) => `${f.role} ${printable(f.file.split(/[\\/]/).pop() ?? f.file)}`).join(' → ')}${i.pipeline.variants.length > 1 ? ` (variant ${i.pipeline.variant || 'plain'} of ${i.pipeline.variants.map((v) => v || 'plain').join(', ')})` : ''}`);
   if (i.externalData.length) lines.push(`weights     ${describeWeightFiles(i.externalData)}`);
   // Without a tokenizer the user needs ids to run anything: offer ones this model accepts.
