@@ -183,7 +183,7 @@ const SECTIONS: Partial<{ [K in ReportMethod]: (r: never, c: SectionContext) => 
     const fig = c.unique(`figures/${c.stem}`, 'svg');
     c.files.push({ path: fig, content: heatmap({
       title: `Block ${fm.layer}: |activation| over tokens and channels`, xLabel: `channel (${fm.columns.length} columns${fm.columns.length < (c.hiddenSize ?? 0) ? ', others max-pooled' : ''})`, yLabel: 'token',
-      rowLabels: rows.map((b) => (b.from === b.to ? `${b.from} ${fm.tokens[b.from]?.text ?? ''}` : `${b.from}–${b.to}`)),
+      rowLabels: rows.map((b) => (b.from === b.to ? `${b.from} ${fm.tokens[b.from]?.text ?? ''}` : `${b.from}–${b.to}`)), tall: rows.map((b) => b.kept),
       colLabels: fm.columns.map((col) => (col.massive ? `${col.from}` : null)),
       values: rows.map((b) => fm.columns.map((_, col) => { let v = 0; for (let t = b.from; t <= b.to; t++) v = Math.max(v, fm.values[t][col]); return v; })),
       max: fm.maxAbs, scale: 'log', unit: '|activation|', massive: (r, col) => cells.has(`${r}:${col}`),

@@ -54,12 +54,29 @@ export function lineChart(o: { title: string; xLabel: string; yLabel: string; la
   return svg(W, H, o.title, parts);
 }
 
+/** Rows at least this high carry their label; `tall` rows get this height when the rest are lower. */
+const LABELLED = 8;
+const TALL = 12;
+
+/**
+ * Row heights within a matrix of about 480 px: equal, or with the `tall` rows (a long input's
+ * massive tokens) tall enough to label and the others sharing what is left, as the panel draws them.
+ */
+function rowHeights(rows: number, tall?: boolean[]): number[] {
+  const even = Math.max(3, Math.min(18, Math.floor(480 / Math.max(1, rows))));
+  const tallCount = tall?.filter(Boolean).length ?? 0;
+  if (even >= LABELLED || !tallCount) return new Array(rows).fill(even);
+  const rest = rows - tallCount;
+  const short = rest ? Math.max(1, (480 - tallCount * TALL) / rest) : 0;
+  return Array.from({ length: rows }, (_, r) => (tall![r] ? TALL : short));
+}
+
 /**
  * A matrix as a heat map: the bulk on a white-to-blue ramp (log or linear), `massive` cells in red,
- * row labels (tokens), labelled columns where given, and the colour scale with its values.
+ * row labels (tokens; the `tall` rows always), labelled columns where given, and the colour scale.
  */
 export function heatmap(o: {
-  title: string; xLabel: string; yLabel: string; rowLabels: string[]; colLabels: (string | null)[];
+  title: string; xLabel: string; yLabel: string; rowLabels: string[]; colLabels: (string | null)[]; tall?: boolean[];
   values: (number | null)[][]; min?: number; max: number; scale: 'log' | 'linear'; massive?: (r: number, c: number) => boolean; unit: string;
 }): string {
   const rows = o.values.length;
@@ -67,10 +84,14 @@ export function heatmap(o: {
   const L = 120;
   const T = 56;
   const cw = Math.max(2, Math.min(24, Math.floor(600 / Math.max(1, cols))));
-  const rh = Math.max(3, Math.min(18, Math.floor(480 / Math.max(1, rows))));
+  const heights = rowHeights(rows, o.tall);
+  const tops: number[] = [];
+  let mh = 0;
+  for (const h of heights) { tops.push(T + mh); mh += h; }
+  const at = (v: number) => +v.toFixed(2);
   // Wide enough for the colour scale and its labels under a narrow matrix.
   const W = Math.max(L + cols * cw + 30, L + 240 + 230);
-  const H = T + rows * rh + 96;
+  const H = Math.ceil(T + mh + 96);
   const min = o.min ?? 0;
   const t = (v: number) => Math.min(1, Math.max(0, o.scale === 'log' ? Math.log1p(Math.max(0, v - min)) / Math.log1p(Math.max(1e-12, o.max - min)) : (v - min) / Math.max(1e-12, o.max - min)));
   const ramp = (u: number) => `rgb(${[255, 255, 255].map((w, i) => Math.round(w + ([8, 48, 107][i] - w) * u)).join(',')})`;
@@ -80,16 +101,16 @@ export function heatmap(o: {
       const v = o.values[r][c];
       if (v === null) continue;
       const fill = o.massive?.(r, c) ? MASSIVE_RED : ramp(t(v));
-      parts.push(`<rect x="${L + c * cw}" y="${T + r * rh}" width="${cw}" height="${rh}" fill="${fill}"${o.massive?.(r, c) ? ' class="massive"' : ''}/>`);
+      parts.push(`<rect x="${L + c * cw}" y="${at(tops[r])}" width="${cw}" height="${at(heights[r])}" fill="${fill}"${o.massive?.(r, c) ? ' class="massive"' : ''}/>`);
     }
-    if (rh >= 8 && o.rowLabels[r]) parts.push(text(L - 6, T + r * rh + rh / 2 + 4, o.rowLabels[r].slice(0, 16), 'text-anchor="end"', 10));
+    if (heights[r] >= LABELLED && o.rowLabels[r]) parts.push(text(L - 6, tops[r] + heights[r] / 2 + 4, o.rowLabels[r].slice(0, 16), 'text-anchor="end"', 10));
   }
   o.colLabels.forEach((l, c) => { if (l) parts.push(text(L + c * cw + cw / 2, T - 6, l, 'text-anchor="middle"', 10)); });
-  parts.push(`<rect x="${L}" y="${T}" width="${cols * cw}" height="${rows * rh}" fill="none" stroke="#000"/>`);
-  parts.push(text(L + (cols * cw) / 2, T + rows * rh + 18, o.xLabel, 'text-anchor="middle"'));
-  parts.push(text(14, T + (rows * rh) / 2, o.yLabel, `text-anchor="middle" transform="rotate(-90 14 ${(T + (rows * rh) / 2).toFixed(1)})"`));
+  parts.push(`<rect x="${L}" y="${T}" width="${cols * cw}" height="${at(mh)}" fill="none" stroke="#000"/>`);
+  parts.push(text(L + (cols * cw) / 2, T + mh + 18, o.xLabel, 'text-anchor="middle"'));
+  parts.push(text(14, T + mh / 2, o.yLabel, `text-anchor="middle" transform="rotate(-90 14 ${(T + mh / 2).toFixed(1)})"`));
   // The scale: the ramp with values at its ticks, and the massive colour beside it.
-  const sy = T + rows * rh + 36;
+  const sy = at(T + mh + 36);
   const sw = 240;
   for (let k = 0; k < 60; k++) parts.push(`<rect x="${(L + (k * sw) / 60).toFixed(1)}" y="${sy}" width="${(sw / 60 + 0.5).toFixed(1)}" height="10" fill="${ramp(k / 59)}"/>`);
   parts.push(`<rect x="${L}" y="${sy}" width="${sw}" height="10" fill="none" stroke="#000"/>`);
