@@ -312,6 +312,17 @@ describe('on-device rewrites exported one token at a time (NNTrainer): no cache 
     assert.equal(qwen3Info.heads, qwen3.spec.heads);
   });
 
+  test("where the structure still falls short of the layers the weights' names count, inspect says so", () => {
+    // A pass-through the locator does not know (max(x, x) between layers) breaks its chain again.
+    const odd = buildOneToken(root, 'llama-one-token-max', { transform: (p) => {
+      for (const n of p.graph!.node) if (n.opType === 'Reshape' && /layers\.\d+\/Reshape$/.test(n.name)) { n.opType = 'Max'; n.input[1] = n.input[0]; }
+    } });
+    const info = inspectTarget(resolveTarget(odd.file));
+    assert.ok(info.blocks * 2 <= odd.spec.layers, `${info.blocks} blocks`);
+    assert.ok(info.warnings.some((w) => w.startsWith(`The weights' names count ${odd.spec.layers} layers (layers.0 …), but ${info.blocks} block`)), info.warnings.join('\n'));
+    assert.ok(!inspectTarget(resolveTarget(named.file)).warnings.some((w) => w.includes("weights' names count")));
+  });
+
   test("one token scans exactly as the reference computes it, given the config's epsilon", async () => {
     for (const m of [named, anonymous]) {
       const r = await scanModel(m.file, { ids: [IDS[0]] });

@@ -10,6 +10,7 @@ import { crossCheck, readConfig, type ModelTarget } from './folder';
 import { attrInt, attrInts, GraphIndex, int64Values } from './onnx/graph';
 import { loadModel, type LoadedModel } from './onnx/load';
 import { locateBlocks } from './locate/registry';
+import { namedLayers } from './locate/scopeNames';
 import { staticWidth } from './locate/width';
 import type { Location, MixerKind, MlpKind } from './locate/types';
 import { classifyInputs, type InputRole, type ModelConstants } from './feeds';
@@ -157,6 +158,12 @@ export function prepareModel(file: string): PreparedModel {
     blockOutputs: location.blocks.map((b) => b.output),
     layers: location.blocks.map((b) => ({ index: b.index, mixer: b.mixer, mlp: b.mlp })),
   };
+  // Where the structure finds far fewer blocks than the weights' names count, say so: a layout the locator misreads.
+  const named = namedLayers([...g.initializer.map((t) => t.name), ...inputs.filter((x) => x.role === 'weight').map((x) => x.name)]);
+  if (named && location.blocks.length * 2 <= named.count) {
+    warnings.push(`The weights' names count ${named.count} layers (${printable(named.example)} …), but ${location.blocks.length} block${location.blocks.length === 1 ? ' was' : 's were'} located: ` +
+      'this export\'s layout may be misread. Please report it with the file\'s source.');
+  }
   const others = location.blocks.filter((b) => b.mixer !== 'attention');
   if (others.length) {
     const kinds = [...new Set(others.map((b) => b.mixer))].join(', ');

@@ -18,6 +18,21 @@ export function scopeOf(n: NodeProto): { key: string; index: number } | undefine
   return undefined;
 }
 
+/**
+ * How many layers the weights' names count (`model.layers.0.…` … `model.layers.27.…`), with the
+ * name of the first: what the names say, whatever the graph's structure.
+ */
+export function namedLayers(names: Iterable<string>): { count: number; example: string } | undefined {
+  const seen = new Map<number, string>();
+  for (const n of names) {
+    const m = outermostScope(n);
+    if (m && !seen.has(m.index)) seen.set(m.index, m.key);
+  }
+  if (seen.size < 2) return undefined;
+  const first = seen.get(Math.min(...seen.keys()))!;
+  return { count: seen.size, example: first };
+}
+
 /** The first (outermost) container scope in a name: deeper ones (e.g. `mlp.layers.0`) are inside its block. */
 function outermostScope(s: string): { key: string; index: number } | undefined {
   const m = SCOPE.exec(s);
