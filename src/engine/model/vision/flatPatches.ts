@@ -72,9 +72,22 @@ export function smartResize(height: number, width: number, factor: number, minPi
 }
 
 /**
+ * The grid place (row, column) of each patch, in the order the encoder takes them: merge window by
+ * merge window in raster order, the patches of a window in raster order. The patches and their
+ * rotary angles both follow it.
+ */
+function patchPlaces(gh: number, gw: number, merge: number): [number, number][] {
+  const places: [number, number][] = [];
+  for (let bh = 0; bh < gh / merge; bh++) for (let bw = 0; bw < gw / merge; bw++) for (let mh = 0; mh < merge; mh++) for (let mw = 0; mw < merge; mw++) {
+    places.push([bh * merge + mh, bw * merge + mw]);
+  }
+  return places;
+}
+
+/**
  * An image (channels × height × width, sides multiples of patch · merge) as rows of flattened
- * patches: for each merge window in raster order, its patches in raster order; within a row,
- * channel, frame (the image repeated), patch row, patch column.
+ * patches in patchPlaces' order; within a row, channel, frame (the image repeated), patch row,
+ * patch column.
  */
 export function cutIntoPatches(chw: Float32Array, height: number, width: number, c: PatchCutting): { rows: Float32Array; grid: [number, number, number] } {
   const { patch: P, temporal: T, merge: M, channels: C } = c;
@@ -83,9 +96,9 @@ export function cutIntoPatches(chw: Float32Array, height: number, width: number,
   const K = C * T * P * P;
   const rows = new Float32Array(gh * gw * K);
   let k = 0;
-  for (let bh = 0; bh < gh / M; bh++) for (let bw = 0; bw < gw / M; bw++) for (let mh = 0; mh < M; mh++) for (let mw = 0; mw < M; mw++) {
-    const y0 = (bh * M + mh) * P;
-    const x0 = (bw * M + mw) * P;
+  for (const [row, col] of patchPlaces(gh, gw, M)) {
+    const y0 = row * P;
+    const x0 = col * P;
     for (let ch = 0; ch < C; ch++) for (let t = 0; t < T; t++) for (let py = 0; py < P; py++) {
       const from = (ch * height + y0 + py) * width + x0;
       rows.set(chw.subarray(from, from + P), k);
@@ -104,14 +117,11 @@ export function visionRotary(gh: number, gw: number, merge: number, dim: number,
   const perAxis = dim / 2;
   const inv = Array.from({ length: perAxis }, (_, j) => Math.pow(theta, (-2 * j) / dim));
   const out = new Float32Array(gh * gw * dim);
-  let n = 0;
-  for (let bh = 0; bh < gh / merge; bh++) for (let bw = 0; bw < gw / merge; bw++) for (let mh = 0; mh < merge; mh++) for (let mw = 0; mw < merge; mw++, n++) {
-    const row = bh * merge + mh;
-    const col = bw * merge + mw;
+  patchPlaces(gh, gw, merge).forEach(([row, col], n) => {
     for (let j = 0; j < perAxis; j++) {
       out[n * dim + j] = row * inv[j];
       out[n * dim + perAxis + j] = col * inv[j];
     }
-  }
+  });
   return out;
 }
