@@ -235,9 +235,9 @@ function headsFromReshapes(g: GraphIndex, hidden: number): number | null {
 /** The token axis of ids [batch, tokens] or embeddings [batch, tokens, width], where the export fixed it. */
 function findFixedTokens(inputs: InputInfo[]): FixedTokens | null {
   for (const i of inputs) {
-    const axis = i.role === 'ids' && i.shape.length === 2 ? 1 : i.role === 'inputs_embeds' && i.shape.length === 3 ? 1 : -1;
-    const count = i.shape[axis];
-    if (axis > 0 && typeof count === 'number' && count > 0) return { count, input: i.name, shape: i.shape };
+    const tokens = (i.role === 'ids' && i.shape.length === 2) || (i.role === 'inputs_embeds' && i.shape.length === 3);
+    const count = i.shape[1];
+    if (tokens && typeof count === 'number' && count > 0) return { count, input: i.name, shape: i.shape };
   }
   return null;
 }
